@@ -1,0 +1,115 @@
+"""All shader options in one frozen dataclass (defaults = the handoff's v12)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Basis = Literal["lobpcg", "krylov"]
+
+
+@dataclass(frozen=True)
+class ShadeOptions:
+    """Every knob of :func:`fastshade.shade`.
+
+    Defaults follow ``original-system.md`` §3.1 (v12) except where the README
+    documents a measured departure (the gating field, the cross path).
+    """
+
+    # --- graph and spectral basis -------------------------------------------------
+    basis: Basis = "lobpcg"
+    """``lobpcg`` (exact eigenvectors, PyAMG-preconditioned LOBPCG) or ``krylov``
+    (the original's 50-step Lanczos field)."""
+    k: int = 8
+    """Number of non-trivial basis vectors."""
+    connectivity: int = 4
+    """Pixel-graph connectivity of the Laplacian: 4 or 8."""
+    laplacian: Literal["grid", "dither"] = "grid"
+    """``grid`` (4/8-neighbour) or the multi-radius ``dither`` operator."""
+    tau: float = 0.1
+    """Edge weight ``exp(-|dc|/tau)``."""
+    weight_floor: float = 0.0
+    """Lower bound on every edge weight (0 = none)."""
+    field_column: int = 1
+    """Which basis column is the gating field f (v12 uses column 1)."""
+    seed: int = 42
+    """Seed of every pseudo-random start (Krylov start vector, LOBPCG block)."""
+    tile_size: int = 0
+    """``lobpcg`` only: tile edge in px for the tiled basis, 0 = global solve."""
+    tile_overlap: int = 16
+    krylov_steps: int = 50
+
+    # --- fields and gates ---------------------------------------------------------
+    contour_sigma: float = 0.5
+    heat_alpha: float = 0.1
+    heat_steps: int = 30
+    gate_gain: float = 10.0
+    gamma_h: float = 1.3
+    bias_h: float = -0.15
+    gamma_l: float = 1.5
+    bias_l: float = -0.08
+
+    # --- thicken ------------------------------------------------------------------
+    thick_radius: int = 3
+    budget_attenuation: float = 0.7
+
+    # --- shadow -------------------------------------------------------------------
+    min_component: int = 10
+    shadow_distance: float = 15.0
+    hue_angle: float = 1.0
+    ink_guard: float = 0.3
+    sample_threshold: float = 0.5
+
+    # --- cross mode ---------------------------------------------------------------
+    cross_strategy: str = "unified"
+    affinity_threshold: str = "mean"
+    procrustes: bool = True
+    procrustes_samples: int = 1000
+    scale_normalise: bool = False
+    score: str = "dot"
+
+    def replace(self, **changes: Any) -> "ShadeOptions":
+        """Return a copy with ``changes`` applied (validated)."""
+        return validate_options(dataclasses.replace(self, **changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict of every option."""
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Short stable hash of the options (used in manifests and caches)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def validate_options(opts: ShadeOptions) -> ShadeOptions:
+    """Check ranges and enums; raise ``ValueError`` with one clear line."""
+    if opts.basis not in ("lobpcg", "krylov"):
+        raise ValueError(f"basis must be 'lobpcg' or 'krylov', got {opts.basis!r}")
+    if opts.connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {opts.connectivity}")
+    if opts.laplacian not in ("grid", "dither"):
+        raise ValueError(f"laplacian must be 'grid' or 'dither', got {opts.laplacian!r}")
+    if not opts.tau > 0:
+        raise ValueError(f"tau must be > 0, got {opts.tau}")
+    if not 0 <= opts.weight_floor <= 1:
+        raise ValueError(f"weight_floor must be in [0, 1], got {opts.weight_floor}")
+    if opts.k < 1:
+        raise ValueError(f"k must be >= 1, got {opts.k}")
+    if not 0 <= opts.field_column < opts.k:
+        raise ValueError(f"field_column must be in [0, k), got {opts.field_column}")
+    if opts.tile_size < 0 or (0 < opts.tile_size < 8):
+        raise ValueError(f"tile_size must be 0 (global) or >= 8, got {opts.tile_size}")
+    if not 0 <= opts.tile_overlap < max(opts.tile_size, 1) or opts.tile_overlap < 0:
+        if opts.tile_size:
+            raise ValueError("tile_overlap must be in [0, tile_size)")
+    if opts.thick_radius < 0:
+        raise ValueError(f"thick_radius must be >= 0, got {opts.thick_radius}")
+    if opts.min_component < 1:
+        raise ValueError(f"min_component must be >= 1, got {opts.min_component}")
+    if opts.heat_steps < 0:
+        raise ValueError(f"heat_steps must be >= 0, got {opts.heat_steps}")
+    return opts

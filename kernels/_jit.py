@@ -1,0 +1,54 @@
+"""The one house decorator for every fastshade kernel.
+
+All Numba options live here and nowhere else (a test greps the tree for stray
+``fastmath=`` / ``cache=`` / ``parallel=`` arguments):
+
+* ``nogil=True``: kernels release the GIL so threaded callers (Dask workers,
+  user thread pools) can run them concurrently.
+* ``error_model="numpy"``: division by zero gives inf/nan instead of raising;
+  kernels never raise.
+* ``fastmath`` is a *set* of LLVM flags, not ``True``.  ``nnan``/``ninf`` are
+  left out on purpose (NaN checks must keep working) and so is ``afn``
+  (approximate ``exp``/``log`` would make the Laplacian weights differ from
+  NumPy's in the last bits).  ``reassoc`` is left out as well so that
+  reductions are summed in source order: outputs are bit-for-bit reproducible
+  and match the NumPy/SciPy references exactly.
+* ``cache=True`` when a cache locator exists; when none does (read-only
+  site-packages, no ``$HOME``, ``NUMBA_CACHE_DIR`` unset) the kernel is
+  compiled in memory instead of failing at import
+  (numba/numba#4908).  ``FASTSHADE_NO_CACHE=1`` forces in-memory compilation.
+
+Kernels are serial.  Parallelism in fastshade is across images (processes),
+which keeps every output byte-identical whatever the worker count.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, TypeVar
+
+import numba
+
+F = TypeVar("F", bound=Callable)
+
+FASTMATH_FLAGS: frozenset[str] = frozenset({"nsz", "arcp", "contract"})
+"""LLVM fast-math flags used by every kernel (see module docstring)."""
+
+_BASE_OPTIONS = dict(nogil=True, error_model="numpy", fastmath=set(FASTMATH_FLAGS))
+
+CACHE_ENABLED: bool = os.environ.get("FASTSHADE_NO_CACHE", "") in ("", "0")
+
+
+def jit(func: F) -> F:
+    """Compile ``func`` with the house options (``@jit`` on a module-level def).
+
+    The result is an ordinary Numba dispatcher: callable from Python with
+    NumPy arrays and from a user's own ``@njit`` code.
+    """
+    if CACHE_ENABLED:
+        try:
+            return numba.njit(cache=True, **_BASE_OPTIONS)(func)  # type: ignore[return-value]
+        except RuntimeError:
+            # "cannot cache function ...: no locator available": fall through.
+            pass
+    return numba.njit(cache=False, **_BASE_OPTIONS)(func)  # type: ignore[return-value]
