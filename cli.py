@@ -1,0 +1,71 @@
+"""The ``fastshade`` command line: ``shade``, ``run``, ``bench``, ``diagnose``.
+
+Each sub-command lives in its own module and exposes ``configure(parser)`` and
+``main(args) -> int``; this file only wires them together and turns expected
+errors into one-line messages with exit code 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+COMMANDS = {
+    "shade": ("fastshade.cmd_shade", "shade one image (self mode, or cross mode with --sample)"),
+    "run": ("fastshade.batch", "shade a whole folder: streamed, multiprocessing, resumable"),
+    "bench": ("fastshade.bench", "performance run: per-stage timings, scaling, baselines"),
+    "diagnose": ("fastshade.diagnose", "measure why cross mode fragments; compare cross strategies"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastshade",
+        description="Numba-compiled graph-spectral shader for line art.",
+        epilog="Run 'fastshade COMMAND --help' for examples.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, helptext) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:  # a sub-command module that is not built yet
+            continue
+        p = sub.add_parser(name, help=helptext, description=mod.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.configure(p)
+        p.set_defaults(_main=mod.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from fastshade import __version__
+
+        print(f"fastshade {__version__}")
+        return 0
+    if not getattr(args, "_main", None):
+        parser.print_help()
+        return 2
+    from fastshade.io import ImageError
+
+    try:
+        return int(args._main(args) or 0)
+    except ImageError as err:
+        print(f"fastshade: error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"fastshade: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fastshade: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Contours, activation and the high/low gates (``original-system.md`` §3.3-3.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOGIT_EPS = 1e-8
+
+
+def carrier_of(rgb: np.ndarray) -> np.ndarray:
+    """Carrier ``c`` = per-pixel mean of R, G, B; (H,W,3) float -> (H,W) float64."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
+    return rgb.astype(np.float64, copy=False).mean(axis=2)
+
+
+def contour_mask(carrier: np.ndarray, sigma: float = 0.5) -> np.ndarray:
+    """Contours: ``|c - mean c| > sigma * std c`` (unbiased std, as torch). Bool (H,W)."""
+    c = np.asarray(carrier, dtype=np.float64)
+    if c.size < 2:
+        return np.zeros(c.shape, dtype=bool)
+    return np.abs(c - c.mean()) > sigma * c.std(ddof=1)
+
+
+def zscore(field: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """``(f - mean) / (std + 1e-8)`` with statistics over ``where`` (all pixels if None).
+
+    Unbiased (N-1) standard deviation, as the original (torch default).
+    """
+    f = np.asarray(field, dtype=np.float64)
+    sel = f if where is None else f[np.asarray(where, dtype=bool)]
+    if sel.size < 2:
+        return np.zeros_like(f)
+    return (f - sel.mean()) / (sel.std(ddof=1) + LOGIT_EPS)
+
+
+def activation(field: np.ndarray, gain: float = 10.0, where: np.ndarray | None = None) -> np.ndarray:
+    """Gate activation ``a = sigmoid(gain * z(f))`` (float64, same shape as ``field``)."""
+    z = zscore(field, where)
+    return 0.5 * (1.0 + np.tanh(0.5 * gain * z))
+
+
+def gate_masks(
+    a: np.ndarray,
+    contours: np.ndarray,
+    gamma_h: float = 1.3,
+    bias_h: float = -0.15,
+    gamma_l: float = 1.5,
+    bias_l: float = -0.08,
+) -> tuple[np.ndarray, np.ndarray]:
+    """High and low gates: ``(γh a + βh > a) ∧ contours`` and ``(γl a + βl < a) ∧ contours``."""
+    contours = np.asarray(contours, dtype=bool)
+    high = (gamma_h * a + bias_h > a) & contours
+    low = (gamma_l * a + bias_l < a) & contours
+    return high, low

@@ -1,0 +1,368 @@
+"""The shader pipeline: basis -> fields -> gates -> thicken -> shadow (self or cross).
+
+Public entry point: :func:`shade`.  Everything heavy runs in the Numba kernels
+of :mod:`kernels` (via the validated wrappers in :mod:`fastshade.graph`,
+:mod:`fastshade.components`, :mod:`fastshade.shading`) or in the eigensolver
+(:mod:`fastshade.spectral`); this module only orchestrates and records.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from fastshade.components import Components, label_components
+from fastshade.gates import activation, carrier_of, contour_mask, gate_masks
+from fastshade.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
+from fastshade.options import ShadeOptions, validate_options
+from fastshade.shading import (
+    gated_copy,
+    hue_rotate,
+    perpendicular_scatter,
+    place_component,
+    thickening_budget,
+)
+from fastshade.spectral import SpectralBasis, spectral_basis
+
+ImageLike = "np.ndarray | str | Path"
+
+
+class Timer:
+    """Collects wall-clock seconds per named stage (``perf_counter``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+@dataclass
+class Analysis:
+    """Everything the shader derives from one image before painting."""
+
+    rgb: np.ndarray  # (H, W, 3) float64
+    carrier: np.ndarray  # (H, W)
+    contours: np.ndarray  # (H, W) bool
+    basis: SpectralBasis | None
+    field: np.ndarray  # (H, W) gating field f
+    perp_y: np.ndarray  # thicken direction (perpendicular of the unit gradient of f)
+    perp_x: np.ndarray
+    void_y: np.ndarray  # -grad(heat), unit length
+    void_x: np.ndarray
+    high: np.ndarray  # (H, W) bool
+    low: np.ndarray  # (H, W) bool
+    components: Components  # 8-connected low-gate components >= min_component
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.carrier.shape  # type: ignore[return-value]
+
+
+@dataclass
+class Placement:
+    """One shadow placement (the log that the diagnostics are computed from)."""
+
+    target_component: int
+    source_component: int
+    source_flat: np.ndarray  # flat source pixel indices (in the source image)
+    dst_flat: np.ndarray  # flat destination indices of the in-bounds pixels (target image)
+    attempted: np.ndarray  # bool per source pixel: destination inside the image
+    kept: np.ndarray  # bool per source pixel: passed the affinity gate (and inside)
+    written: np.ndarray  # bool per source pixel: actually written (kept and ink guard)
+    dst_y: np.ndarray
+    dst_x: np.ndarray
+    centroid: tuple[float, float]
+    shift: tuple[float, float]
+    score: float = float("nan")
+    score_margin: float = float("nan")
+    affinity: np.ndarray | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "target_component": int(self.target_component),
+            "source_component": int(self.source_component),
+            "source_pixels": int(self.source_flat.size),
+            "attempted_pixels": int(self.attempted.sum()),
+            "kept_pixels": int(self.kept.sum()),
+            "written_pixels": int(self.written.sum()),
+            "centroid": [float(self.centroid[0]), float(self.centroid[1])],
+            "shift": [float(self.shift[0]), float(self.shift[1])],
+            "score": None if not np.isfinite(self.score) else float(self.score),
+            "score_margin": None if not np.isfinite(self.score_margin) else float(self.score_margin),
+        }
+
+
+@dataclass
+class ShadeResult:
+    """Full result of :func:`shade_arrays`: image, JSON stats and the placement log."""
+
+    image: np.ndarray
+    stats: dict[str, Any]
+    placements: list[Placement] = field(default_factory=list)
+    target: Analysis | None = None
+    sample: Analysis | None = None
+    owner: np.ndarray | None = None  # (H, W) int32: index of the last placement that wrote a pixel, -1 none
+
+
+# ----------------------------------------------------------------------------------------
+# analysis
+# ----------------------------------------------------------------------------------------
+
+
+def _empty_components(shape: tuple[int, int]) -> Components:
+    return label_components(np.zeros(shape, dtype=bool), connectivity=8, min_size=1)
+
+
+def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> Analysis:
+    """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1])."""
+    timer = timer or Timer()
+    h, w = rgb.shape[:2]
+    with timer.stage("fields"):
+        carrier = carrier_of(rgb)
+        contours = contour_mask(carrier, opts.contour_sigma)
+    zeros = np.zeros((h, w), dtype=np.float64)
+    if not contours.any() or h * w < 4:
+        # Blank, flat or degenerate image: nothing to gate; never call the eigensolver
+        # on an operator that has no structure to find.
+        none = np.zeros((h, w), dtype=bool)
+        return Analysis(rgb, carrier, contours, None, zeros, zeros, zeros, zeros, zeros,
+                        none, none.copy(), _empty_components((h, w)))
+    with timer.stage("laplacian"):
+        lap = image_laplacian(
+            carrier,
+            connectivity=opts.connectivity,
+            kind=opts.laplacian,
+            tau=opts.tau,
+            weight_floor=opts.weight_floor,
+        )
+    with timer.stage("basis"):
+        basis = spectral_basis(
+            carrier,
+            method=opts.basis,
+            k=opts.k,
+            connectivity=opts.connectivity,
+            kind=opts.laplacian,
+            tau=opts.tau,
+            weight_floor=opts.weight_floor,
+            tile_size=opts.tile_size,
+            tile_overlap=opts.tile_overlap,
+            seed=opts.seed,
+            krylov_steps=opts.krylov_steps,
+            laplacian=lap,
+        )
+    with timer.stage("fields"):
+        col = min(opts.field_column, basis.vectors.shape[1] - 1)
+        f = np.ascontiguousarray(basis.vectors[:, col].reshape(h, w))
+        gy, gx = forward_gradient(f)
+        ty, tx = unit_vectors(gy, gx)
+        perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
+        heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
+                              alpha=opts.heat_alpha, steps=opts.heat_steps).reshape(h, w)
+        hy, hx = forward_gradient(heat)
+        void_y, void_x = unit_vectors(-hy, -hx)
+    with timer.stage("gates"):
+        a = activation(f, opts.gate_gain)
+        high, low = gate_masks(a, contours, opts.gamma_h, opts.bias_h, opts.gamma_l, opts.bias_l)
+    with timer.stage("components"):
+        comps = label_components(low, connectivity=8, min_size=opts.min_component)
+    return Analysis(rgb, carrier, contours, basis, f, perp_y, perp_x, void_y, void_x, high, low, comps)
+
+
+# ----------------------------------------------------------------------------------------
+# painting
+# ----------------------------------------------------------------------------------------
+
+
+def thicken(an: Analysis, opts: ShadeOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Perpendicular scatter of the high-gate pixels; returns (image, written mask)."""
+    h, w = an.shape
+    sources = np.flatnonzero(an.high.ravel())
+    if an.basis is None or sources.size == 0 or opts.thick_radius == 0:
+        return an.rgb.copy(), np.zeros((h, w), dtype=bool)
+    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation).reshape(h, w)
+    return perpendicular_scatter(an.rgb, sources, an.perp_y, an.perp_x, budget,
+                                 an.contours, opts.thick_radius)
+
+
+def component_shift(an: Analysis, centroid: tuple[float, float], distance: float) -> tuple[float, float]:
+    """``distance`` times the void direction at the (truncated, clipped) centroid."""
+    h, w = an.shape
+    iy = min(max(int(centroid[0]), 0), h - 1)
+    ix = min(max(int(centroid[1]), 0), w - 1)
+    return float(distance * an.void_y[iy, ix]), float(distance * an.void_x[iy, ix])
+
+
+def shadow_self(out: np.ndarray, an: Analysis, opts: ShadeOptions) -> list[Placement]:
+    """v6-style shadow: each low-gate component, rotated 90° about its centroid,
+    pushed along the void direction, hue-rotated, painted only on paper."""
+    h, w = an.shape
+    comps = an.components
+    placements: list[Placement] = []
+    for i in range(comps.n):
+        src = comps.pixels_of(i)
+        sy, sx = np.divmod(src, w)
+        cy, cx = float(comps.centroids[i, 0]), float(comps.centroids[i, 1])
+        shift = component_shift(an, (cy, cx), opts.shadow_distance)
+        colours = hue_rotate(out.reshape(-1, 3)[src], opts.hue_angle)
+        dy, dx, inside = place_component(sy, sx, (cy, cx), (cy, cx), (h, w),
+                                         quarter_turns=1, shift=shift)
+        written = gated_copy(out, colours, dy, dx, inside, an.carrier, opts.ink_guard)
+        placements.append(Placement(
+            target_component=i, source_component=i, source_flat=src,
+            dst_flat=(dy * w + dx)[inside], attempted=inside, kept=inside.copy(), written=written,
+            dst_y=dy, dst_x=dx, centroid=(cy, cx), shift=shift,
+        ))
+    return placements
+
+
+# ----------------------------------------------------------------------------------------
+# entry points
+# ----------------------------------------------------------------------------------------
+
+
+def _as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Normalise an image argument to ((H,W,3) float64 in [0,1], alpha or None)."""
+    if isinstance(image, (str, Path)):
+        from fastshade.io import read_image
+
+        loaded = read_image(image)
+        return loaded.rgb, loaded.alpha
+    arr = np.asarray(image)
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    elif np.issubdtype(arr.dtype, np.integer):
+        top = 65535.0 if arr.dtype.itemsize >= 2 and arr.max(initial=0) > 255 else 255.0
+        arr = arr.astype(np.float64) / top
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    else:
+        raise ValueError(f"{name}: unsupported dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: empty image of shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: image contains NaN or inf")
+    if arr.min() < 0.0 or arr.max() > 1.0:
+        raise ValueError(f"{name}: float image values must lie in [0, 1]")
+    alpha = None
+    if arr.shape[2] in (2, 4):
+        alpha = np.ascontiguousarray(arr[:, :, -1])
+        arr = arr[:, :, :-1]
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    return np.ascontiguousarray(arr), alpha
+
+
+def shade_arrays(
+    target: Any,
+    sample: Any = None,
+    options: ShadeOptions | None = None,
+    *,
+    force_cross: bool = False,
+) -> ShadeResult:
+    """Shade ``target`` (self mode) or ``target`` with ``sample`` (cross mode).
+
+    Returns the full :class:`ShadeResult` (image, stats, placement log, analyses).
+    ``force_cross`` runs the cross code path even when ``sample`` is None (the
+    target is then its own sample): the self/cross parity diagnostic.
+    """
+    opts = validate_options(options or ShadeOptions())
+    timer = Timer()
+    t_total = time.perf_counter()
+    rgb_t, alpha_t = _as_rgb_alpha(target, "target")
+    cross = sample is not None or force_cross
+    an_t = analyse(rgb_t, opts, timer)
+    with timer.stage("thicken"):
+        out, thick_mask = thicken(an_t, opts)
+    an_s: Analysis | None = None
+    cross_info: dict[str, Any] = {}
+    with timer.stage("shadow"):
+        if cross:
+            from fastshade.cross import shadow_cross
+
+            if sample is None:
+                an_s = an_t
+            else:
+                rgb_s, _ = _as_rgb_alpha(sample, "sample")
+                an_s = analyse(rgb_s, opts, timer)
+            placements, cross_info = shadow_cross(out, an_t, an_s, opts)
+        else:
+            placements = shadow_self(out, an_t, opts)
+    h, w = an_t.shape
+    owner = np.full(h * w, -1, dtype=np.int32)
+    for idx, p in enumerate(placements):
+        flat = (p.dst_y * w + p.dst_x)[p.written]
+        owner[flat] = idx
+    visible = [int(np.count_nonzero(owner[(p.dst_y * w + p.dst_x)[p.written]] == i))
+               for i, p in enumerate(placements)]
+    image = out if alpha_t is None else np.concatenate([out, alpha_t[:, :, None]], axis=2)
+    timer.seconds["total"] = time.perf_counter() - t_total
+    stats: dict[str, Any] = {
+        "mode": "cross" if cross else "self",
+        "shape": [int(h), int(w)],
+        "contour_pixels": int(an_t.contours.sum()),
+        "high_gate_pixels": int(an_t.high.sum()),
+        "low_gate_pixels": int(an_t.low.sum()),
+        "thickened_pixels": int(thick_mask.sum()),
+        "components": [int(p.source_flat.size) if not cross else int(an_t.components.sizes[p.target_component])
+                       for p in placements],
+        "placements": [dict(p.summary(), visible_pixels=v) for p, v in zip(placements, visible)],
+        "basis": _basis_stats(an_t.basis, opts),
+        "timings": {k: round(v, 6) for k, v in timer.seconds.items()},
+        "options": opts.to_dict(),
+    }
+    if cross:
+        stats["cross"] = cross_info
+        stats["sample_basis"] = _basis_stats(an_s.basis if an_s else None, opts)
+    return ShadeResult(np.ascontiguousarray(image), stats, placements, an_t, an_s, owner.reshape(h, w))
+
+
+def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions) -> dict[str, Any]:
+    if basis is None:
+        return {"method": "none", "reason": "no contour pixels", "requested": opts.basis}
+    return {
+        "method": basis.method,
+        "requested": opts.basis,
+        "k": int(basis.vectors.shape[1]),
+        "field_column": int(opts.field_column),
+        "values": [float(v) for v in basis.values],
+        "info": basis.info,
+    }
+
+
+def shade(target: Any, sample: Any = None, options: ShadeOptions | None = None,
+          **overrides: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply the spectral shader.
+
+    Parameters
+    ----------
+    target, sample
+        Images: (H,W), (H,W,3) or (H,W,4) arrays (uint8, uint16, bool or float in
+        [0,1]) or paths. ``sample=None`` is self mode.
+    options
+        A :class:`~fastshade.ShadeOptions`; keyword ``overrides`` replace fields of it.
+
+    Returns
+    -------
+    image : (H, W, 3) or (H, W, 4) float64 in [0, 1] (alpha carried through)
+    stats : JSON-serialisable dict (gate sizes, components, placements, basis, timings)
+    """
+    opts = options or ShadeOptions()
+    if overrides:
+        opts = opts.replace(**overrides)
+    res = shade_arrays(target, sample, opts)
+    return res.image, res.stats

@@ -1,0 +1,43 @@
+"""Gates against the closed forms of original-system.md §3.4."""
+
+import numpy as np
+import pytest
+
+from fastshade.gates import activation, carrier_of, contour_mask, gate_masks, zscore
+
+
+def test_closed_forms_of_default_gates():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(64, 64))
+    contours = rng.random((64, 64)) < 0.5
+    a = activation(f)
+    high, low = gate_masks(a, contours)
+    z = (f - f.mean()) / (f.std(ddof=1) + 1e-8)
+    # high: a > 0.5 <=> z > 0 ; low: z < logit(0.16)/10
+    np.testing.assert_array_equal(high, (z > 0) & contours)
+    thr = np.log(0.16 / 0.84) / 10.0
+    np.testing.assert_array_equal(low, (z < thr) & contours)
+    assert not (high & low).any()
+
+
+def test_contours_match_definition_and_degenerate():
+    rng = np.random.default_rng(1)
+    c = rng.random((20, 30))
+    m = contour_mask(c, 0.5)
+    np.testing.assert_array_equal(m, np.abs(c - c.mean()) > 0.5 * np.std(c, ddof=1))
+    assert not contour_mask(np.ones((5, 5))).any()
+    assert contour_mask(np.ones((1, 1))).shape == (1, 1)
+
+
+def test_zscore_over_subset_and_constant():
+    f = np.arange(10.0)
+    where = f >= 5
+    z = zscore(f, where)
+    assert abs(z[where].mean()) < 1e-12
+    assert np.all(zscore(np.ones(4)) == 0)
+
+
+def test_carrier_rejects_wrong_shape():
+    with pytest.raises(ValueError, match="RGB"):
+        carrier_of(np.zeros((4, 4)))
+    np.testing.assert_allclose(carrier_of(np.ones((2, 2, 3)) * [0.0, 0.3, 0.6]), 0.3)
