@@ -17,8 +17,8 @@ Typical use (what the wrapper does)::
     n = label_mask(mask, 8, labels, parent)
     sizes = np.empty(n, np.int64); bbox = np.empty((n, 4), np.int64)
     centroids = np.empty((n, 2)); covariances = np.empty((n, 2, 2))
-    moments = np.empty((n, 6), np.int64)
-    component_stats(labels, sizes, bbox, centroids, covariances, moments)
+    moments = np.empty((n, 6), np.int64); run_bounds = np.empty(W + 1, np.int64)
+    component_stats(labels, sizes, bbox, centroids, covariances, moments, run_bounds)
     indptr = np.empty(n + 1, np.int64); pixels = np.empty(sizes.sum(), np.int64)
     cursor = np.empty(n, np.int64)
     component_pixel_index(labels, sizes, indptr, pixels, cursor)
@@ -51,7 +51,7 @@ from kernels._jit import jit
 #   label_buffer_size(int64, int64) -> int64
 #   label_mask(uint8[:, ::1], int64, int32[:, ::1], int32[::1]) -> int64
 #   component_stats(int32[:, ::1], int64[::1], int64[:, ::1], float64[:, ::1],
-#                   float64[:, :, ::1], int64[:, ::1]) -> None
+#                   float64[:, :, ::1], int64[:, ::1], int64[::1]) -> None
 #   component_pixel_index(int32[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1]) -> int64
 #   size_filter_map(int64[::1], int64, int32[::1]) -> int64
 #   apply_label_map(int32[:, ::1], int32[::1]) -> None
@@ -198,33 +198,39 @@ def label_mask(mask, connectivity, labels, parent):
         else:
             parent[label] = parent[p]
     if n != provisional:
-        flat = labels.reshape(-1)
-        for i in range(flat.size):
-            flat[i] = parent[flat[i]]
+        apply_label_map(labels, parent)
     return n
 
 
 @jit
-def _sum_to(m):
-    """Sum of k for k in 0..m (any integer m; polynomial identity, exact)."""
-    return m * (m + 1) // 2
+def _row_segments(row, bounds):
+    """Cut one row into maximal segments of equal value, without data-dependent branches.
+
+    Segment ``i`` is ``[bounds[i], bounds[i + 1])`` with value
+    ``row[bounds[i]]``; pixels before ``bounds[0]`` are 0.  Returns the number
+    of segments; ``bounds`` needs ``row.size + 1`` slots.
+    """
+    width = row.shape[0]
+    k = 0
+    previous = 0
+    for x in range(width):
+        value = row[x]
+        bounds[k] = x
+        k += value != previous
+        previous = value
+    bounds[k] = width
+    return k
 
 
 @jit
-def _sum_squares_to(m):
-    """Sum of k**2 for k in 0..m (any integer m; polynomial identity, exact)."""
-    return m * (m + 1) * (2 * m + 1) // 6
-
-
-@jit
-def component_stats(labels, sizes, bbox, centroids, covariances, moments):
+def component_stats(labels, sizes, bbox, centroids, covariances, moments, run_bounds):
     """Size, bounding box, centroid and covariance of every component in one pass.
 
     Parameters
     ----------
-    labels : (H, W) int32 array
-        Labels 0..n as written by :func:`label_mask` (or :func:`apply_label_map`);
-        every label 1..n must occur.  Read only.
+    labels : (H, W) int32 array, C-contiguous
+        Labels 0..n, e.g. from :func:`label_mask` or :func:`apply_label_map`.
+        Read only.
     sizes : (n,) int64 array, caller-allocated
         Output: pixel count per component (component ``j`` has label ``j + 1``).
     bbox : (n, 4) int64 array, caller-allocated
@@ -236,74 +242,85 @@ def component_stats(labels, sizes, bbox, centroids, covariances, moments):
         coordinates.
     moments : (n, 6) int64 array, caller-allocated
         Work buffer: exact sums ``Σdy, Σdx, Σdy², Σdx², Σdy·dx`` of the
-        coordinates shifted by the component's first pixel, and that pixel's x.
+        coordinates ``(dy, dx)`` shifted by the component's first pixel, and
+        that pixel's x.
+    run_bounds : (W + 1,) int64 array, caller-allocated
+        Work buffer (the runs of equal label of one row).
 
     Notes
     -----
-    The int64 sums are exact while ``H*W * max(H, W)**2 < 2**63`` (any image up
-    to 2**15 px a side).  With ``q, r = divmod(Σdy, n)`` the integer
-    ``T = Σ(dy - q)² = Σdy² - q(Σdy + r)`` is exact and small, and
-    ``var = T/n - (r/n)²`` has no catastrophic cancellation; the cross term is
-    formed the same way.
+    Every row is cut into runs of equal label; each run updates its component
+    once, with closed-form sums over the run.  The int64 sums are exact while
+    ``H*W * max(H, W)**2 < 2**63`` (any image up to 2**15 px a side).  With
+    ``q, r = divmod(Σdy, n)`` the integer ``T = Σ(dy - q)² = Σdy² - q(Σdy + r)``
+    is exact and small, and ``var = T/n - (r/n)²`` has no catastrophic
+    cancellation; the x and cross terms are formed the same way.  A label
+    1..n that never occurs gets size 0 and zero centroid/covariance.
     """
     n = sizes.shape[0]
     for j in range(n):
         sizes[j] = 0
-        for k in range(6):
-            moments[j, k] = 0
-    height, width = labels.shape
+    height = labels.shape[0]
     for y in range(height):
-        x = 0
-        while x < width:
-            label = labels[y, x]
+        row = labels[y]
+        n_segments = _row_segments(row, run_bounds)
+        for i in range(n_segments):
+            label = row[run_bounds[i]]
             if label == 0:
-                x += 1
                 continue
-            start = x
-            x += 1
-            while x < width and labels[y, x] == label:
-                x += 1
-            # run [start, x) of component j in row y
+            start = run_bounds[i]
+            stop = run_bounds[i + 1]
             j = label - 1
-            length = x - start
-            if sizes[j] == 0:
+            length = stop - start
+            # Σk and Σk² for k = 0..length-1 (offsets inside the run)
+            sum_k = (length * (length - 1)) >> 1
+            sum_k2 = ((length - 1) * length * (2 * length - 1)) // 6
+            if sizes[j] == 0:  # first run of the component: its first pixel
+                sizes[j] = length
                 bbox[j, 0] = y
                 bbox[j, 1] = start
-                bbox[j, 3] = x
+                bbox[j, 2] = y + 1
+                bbox[j, 3] = stop
+                moments[j, 0] = 0
+                moments[j, 1] = sum_k
+                moments[j, 2] = 0
+                moments[j, 3] = sum_k2
+                moments[j, 4] = 0
                 moments[j, 5] = start
-            else:
-                if start < bbox[j, 1]:
-                    bbox[j, 1] = start
-                if x > bbox[j, 3]:
-                    bbox[j, 3] = x
-            bbox[j, 2] = y + 1
+                continue
             sizes[j] += length
+            if start < bbox[j, 1]:
+                bbox[j, 1] = start
+            if stop > bbox[j, 3]:
+                bbox[j, 3] = stop
+            bbox[j, 2] = y + 1
             dy = y - bbox[j, 0]
             dx0 = start - moments[j, 5]
-            dx1 = x - 1 - moments[j, 5]
-            sum_dx = _sum_to(dx1) - _sum_to(dx0 - 1)
+            sum_dx = length * dx0 + sum_k
             moments[j, 0] += length * dy
             moments[j, 1] += sum_dx
             moments[j, 2] += length * dy * dy
-            moments[j, 3] += _sum_squares_to(dx1) - _sum_squares_to(dx0 - 1)
+            moments[j, 3] += length * dx0 * dx0 + 2 * dx0 * sum_k + sum_k2
             moments[j, 4] += dy * sum_dx
     for j in range(n):
         count = sizes[j]
-        if count == 0:  # label absent: contract violated, keep outputs finite
+        if count == 0:
             centroids[j, 0] = 0.0
             centroids[j, 1] = 0.0
             for a in range(2):
                 for b in range(2):
                     covariances[j, a, b] = 0.0
             continue
-        qy = moments[j, 0] // count
-        ry = moments[j, 0] - qy * count
-        qx = moments[j, 1] // count
-        rx = moments[j, 1] - qx * count
-        t_yy = moments[j, 2] - qy * (moments[j, 0] + ry)
-        t_xx = moments[j, 3] - qx * (moments[j, 1] + rx)
+        sum_dy = moments[j, 0]
+        sum_dx = moments[j, 1]
+        qy = sum_dy // count
+        ry = sum_dy - qy * count
+        qx = sum_dx // count
+        rx = sum_dx - qx * count
+        t_yy = moments[j, 2] - qy * (sum_dy + ry)
+        t_xx = moments[j, 3] - qx * (sum_dx + rx)
         # Σ(dy - qy)(dx - qx) = Σdy·dx - qy Σdx - qx Σdy + qy qx n
-        t_yx = moments[j, 4] - qy * moments[j, 1] - qx * moments[j, 0] + qy * qx * count
+        t_yx = moments[j, 4] - qy * sum_dx - qx * sum_dy + qy * qx * count
         inv = 1.0 / count
         fy = ry * inv
         fx = rx * inv
@@ -315,19 +332,19 @@ def component_stats(labels, sizes, bbox, centroids, covariances, moments):
         covariances[j, 0, 1] = cyx
         covariances[j, 1, 0] = cyx
 
-
 @jit
 def component_pixel_index(labels, sizes, indptr, pixels, cursor):
     """CSR index of the pixels of each component (counting sort, one pass).
 
     Parameters
     ----------
-    labels : (H, W) int32 array
+    labels : (H, W) int32 array, C-contiguous
         Labels 0..n.  Read only.
     sizes : (n,) int64 array
         Pixel count per component, e.g. from :func:`component_stats`.
     indptr : (n + 1,) int64 array, caller-allocated
-        Output: component ``j`` owns ``pixels[indptr[j]:indptr[j + 1]]``.
+        Output: component ``j`` (label ``j + 1``) owns
+        ``pixels[indptr[j]:indptr[j + 1]]``.
     pixels : (sizes.sum(),) int64 array, caller-allocated
         Output: flat pixel indices ``y*W + x``, grouped by component, raster
         order within each component.
@@ -337,7 +354,8 @@ def component_pixel_index(labels, sizes, indptr, pixels, cursor):
     Returns
     -------
     int
-        Number of pixels written (``sizes.sum()`` when ``sizes`` matches ``labels``).
+        Number of pixels written: ``sizes.sum()`` when ``sizes`` matches
+        ``labels`` (writes never run past ``pixels``).
     """
     n = sizes.shape[0]
     indptr[0] = 0
@@ -346,15 +364,27 @@ def component_pixel_index(labels, sizes, indptr, pixels, cursor):
         cursor[j] = indptr[j]
     capacity = pixels.shape[0]
     written = 0
-    flat = labels.reshape(-1)
-    for i in range(flat.size):
-        label = flat[i]
-        if label != 0:
-            at = cursor[label - 1]
-            if at < capacity:
-                pixels[at] = i
-                cursor[label - 1] = at + 1
-                written += 1
+    height, width = labels.shape
+    for y in range(height):
+        row = labels[y]
+        base = y * width
+        # the cursor of the current run's component lives in a register
+        current = 0
+        at = 0
+        for x in range(width):
+            label = row[x]
+            if label != 0:
+                if label != current:
+                    if current != 0:
+                        cursor[current - 1] = at
+                    current = label
+                    at = cursor[label - 1]
+                if at < capacity:
+                    pixels[at] = base + x
+                    at += 1
+                    written += 1
+        if current != 0:
+            cursor[current - 1] = at
     return written
 
 

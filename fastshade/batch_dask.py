@@ -1,0 +1,166 @@
+"""dask.distributed backend of ``fastshade run --scheduler``.
+
+The driver loop, planning, manifest and guarantees are those of
+:mod:`fastshade.batch`; this module only replaces the process pool:
+
+* ``--scheduler local`` starts a ``LocalCluster`` of ``--workers`` processes
+  with one thread each; ``--scheduler tcp://HOST:PORT`` connects to a running
+  scheduler.  Every worker must see IN and OUT at the same paths (checked at
+  start with ``client.run``) and run the same ``fastshade.__version__``
+  (a mismatch is a usage error, exit 2).
+* Paths are submitted, never pixels: each task reads its input and writes its
+  output on the shared filesystem and returns the small manifest record.
+* The window of tasks in flight is bounded (2 x the cluster's threads) and fed
+  through ``distributed.as_completed`` with ``.add()``.
+* ``NUMBA_NUM_THREADS`` (which the Nanny does not set) and the BLAS thread
+  counts are set on every worker by a worker plugin, also on workers that
+  join or restart later; the local cluster also gets them in its spawn
+  environment.
+* A task whose worker dies comes back as ``KilledWorker``: a suspect, re-run
+  alone like on the local backend; only a file that kills a worker when it
+  runs alone is ``failed:crashed``.  The local cluster is created with
+  ``distributed.scheduler.allowed-failures = 0`` because that isolation
+  replaces the scheduler's retries.
+* ``--timeout-per-file`` is the soft limit only (an exception raised in the
+  task's thread between bytecodes); a task stuck inside one long C call is
+  not killed on a shared cluster.
+
+Import errors are turned into a usage error naming the missing extra
+(``pip install 'fastshade[distributed]'``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastshade.batch import (
+    RunConfig,
+    UsageError,
+    _apply_worker_environment,
+    _run_task,
+    _wire_task,
+    _worker_probe,
+    worker_environment,
+)
+
+try:
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.diagnostics.plugin import WorkerPlugin
+    from distributed.scheduler import KilledWorker
+except ImportError as _err:  # pragma: no cover (the extra is installed in the test environment)
+    raise UsageError(
+        f"--scheduler needs dask.distributed ({_err}); install it with: pip install 'fastshade[distributed]'"
+    ) from None
+
+__all__ = ["DaskBackend", "ThreadLimitPlugin"]
+
+
+class ThreadLimitPlugin(WorkerPlugin):
+    """Sets the worker thread environment (Numba and BLAS) on every Dask worker."""
+
+    name = "fastshade-thread-limits"
+
+    def __init__(self, threads: int) -> None:
+        self.threads = int(threads)
+
+    def setup(self, worker: Any) -> None:
+        _apply_worker_environment(self.threads)
+
+
+class DaskBackend:
+    """Same interface as :class:`fastshade.batch.LocalBackend`, on a Dask cluster."""
+
+    name = "dask"
+
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self.cluster: Any = None
+        if cfg.scheduler == "local":
+            env = worker_environment(cfg.threads_per_worker)
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                  "distributed.nanny.pre-spawn-environ": dict(env)}):
+                self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(cfg.scheduler, timeout="30s")
+            except Exception as err:  # noqa: BLE001 (OSError, TimeoutError, ValueError for a bad address)
+                raise UsageError(f"cannot connect to the Dask scheduler at {cfg.scheduler}: {err}") from None
+        try:
+            self.client.wait_for_workers(1, timeout=120)
+        except Exception as err:  # noqa: BLE001
+            self.close()
+            raise UsageError(f"the Dask cluster at {cfg.scheduler} has no workers ({err})") from None
+        self.client.register_plugin(ThreadLimitPlugin(cfg.threads_per_worker))
+        threads = sum(self.client.nthreads().values())
+        self.window = 2 * max(1, threads)
+        self._ac = as_completed(with_results=False)
+        self._futures: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+    def probe(self) -> list[dict[str, Any]]:
+        reports = self.client.run(_worker_probe, self.cfg.in_root, self.cfg.out_root)
+        return list(reports.values())
+
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+    def capacity(self) -> int:
+        return self.window - len(self._futures)
+
+    def submit(self, task: dict[str, Any]) -> None:
+        task["attempt"] = task.get("attempt", 0) + 1
+        key = f"fastshade-{self.cfg.run_id}-{task['id']}-{task['attempt']}"
+        fut = self.client.submit(_run_task, _wire_task(task), key=key, pure=False, retries=0)
+        self._futures[fut.key] = (fut, task)
+        self._ac.add(fut)
+
+    def wait(self, timeout: float) -> list[tuple[dict[str, Any], str, Any]]:
+        deadline = time.monotonic() + timeout
+        while not self._ac.has_ready():
+            if time.monotonic() >= deadline:
+                return []
+            time.sleep(0.02)
+        out: list[tuple[dict[str, Any], str, Any]] = []
+        for fut in self._ac.next_batch(block=False):
+            entry = self._futures.pop(fut.key, None)
+            if entry is None:
+                continue
+            _, task = entry
+            if fut.status == "finished":
+                out.append((task, "done", fut.result()))
+            elif fut.status == "cancelled":
+                out.append((task, "requeue", "cancelled"))
+            else:
+                exc = fut.exception()
+                if isinstance(exc, KilledWorker):
+                    out.append((task, "crash", str(exc).splitlines()[0] if str(exc) else "worker died"))
+                else:
+                    out.append((task, "error", f"{type(exc).__name__}: {exc}"))
+            fut.release()
+        return out
+
+    def close(self, kill: bool = False) -> None:
+        futures = [fut for fut, _ in self._futures.values()] if hasattr(self, "_futures") else []
+        self._futures = {}
+        client = getattr(self, "client", None)
+        if client is not None:
+            if futures:
+                try:
+                    client.cancel(futures)
+                except Exception:  # noqa: BLE001 (shutting down anyway)
+                    pass
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.client = None
+        if self.cluster is not None:
+            try:
+                self.cluster.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.cluster = None

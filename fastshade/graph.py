@@ -1,0 +1,369 @@
+"""Pixel-graph Laplacian and the fields derived on it (validated wrappers).
+
+Python layer over :mod:`kernels.laplacian` and :mod:`kernels.fields`: checks
+shapes, dtypes and values (one-line ``ValueError`` messages), allocates the
+outputs and calls the raw kernels.  Formulas: ``original-system.md`` §0.2
+(forward differences), §1.1 (weighted grid Laplacian), §1.2 (multi-radius
+"dither" operator), §2.4 (heat diffusion).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from kernels import fields as field_kernels
+from kernels import laplacian as laplacian_kernels
+
+__all__ = [
+    "forward_gradient",
+    "heat_diffusion",
+    "image_laplacian",
+    "laplacian_offsets",
+    "unit_vectors",
+]
+
+DEFAULT_RADII: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+"""Radii of the dither operator (``original-system.md`` §1.2)."""
+DEFAULT_RADIUS_WEIGHTS: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.2, 0.1)
+"""Weight of each radius of the dither operator (``original-system.md`` §1.2)."""
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _check_integer(name: str, value: object, allowed: Sequence[int] | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if allowed is not None and value not in allowed:
+        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value}")
+    return value
+
+
+def _check_real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _real_array(name: str, values: object) -> np.ndarray:
+    """``values`` as an array of a real (bool/int/float) dtype with finite entries."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must have a real dtype, got {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return array
+
+
+def laplacian_offsets(
+    kind: str = "grid",
+    connectivity: int = 4,
+    radii: Sequence[int] = DEFAULT_RADII,
+    radius_weights: Sequence[float] = DEFAULT_RADIUS_WEIGHTS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offset table ``(dy, dx, mult)`` of a pixel graph, each undirected pair once.
+
+    Parameters
+    ----------
+    kind : {"grid", "dither"}
+        ``grid``: 4- or 8-neighbour graph, multiplier 1.  ``dither``: the
+        multi-radius operator of ``original-system.md`` §1.2: every offset
+        with ``dy^2 + dx^2 <= max(radii)^2`` and multiplier
+        ``sum(radius_weights[r] for radii r with r^2 >= dy^2 + dx^2)``,
+        summed in the order given (defaults: ``(0,1) -> 2.6``,
+        ``(1,1) -> 1.6``, ``(0,6) -> 0.1``).
+    connectivity : {4, 8}
+        Neighbourhood of the ``grid`` kind (checked, unused by ``dither``).
+    radii : sequence of int
+        Dither radii (``>= 1``).
+    radius_weights : sequence of float
+        Dither weight of each radius (finite, ``>= 0``, same length).
+
+    Returns
+    -------
+    dy, dx : int64 (K,)
+        Offsets in their canonical half (``dy > 0`` or ``dy == 0 and dx > 0``),
+        sorted lexicographically by ``(dy, dx)``: the order
+        :func:`kernels.laplacian.assemble_laplacian_csr` requires.
+    mult : float64 (K,)
+        Weight multiplier of each offset.
+
+    Examples
+    --------
+    >>> dy, dx, mult = laplacian_offsets("grid", 8)
+    >>> list(zip(dy.tolist(), dx.tolist()))
+    [(0, 1), (1, -1), (1, 0), (1, 1)]
+    """
+    connectivity = _check_integer("connectivity", connectivity, (4, 8))
+    if kind == "grid":
+        if connectivity == 4:
+            dy = np.array([0, 1], dtype=np.int64)
+            dx = np.array([1, 0], dtype=np.int64)
+        else:
+            dy = np.array([0, 1, 1, 1], dtype=np.int64)
+            dx = np.array([1, -1, 0, 1], dtype=np.int64)
+        return dy, dx, np.ones(dy.shape[0], dtype=np.float64)
+    if kind != "dither":
+        raise ValueError(f"kind must be 'grid' or 'dither', got {kind!r}")
+
+    radii_list = [_check_integer("radii entry", r) for r in radii]
+    weight_list = [_check_real("radius_weights entry", w) for w in radius_weights]
+    if not radii_list:
+        raise ValueError("radii must not be empty")
+    if len(radii_list) != len(weight_list):
+        raise ValueError(
+            f"radii and radius_weights differ in length ({len(radii_list)} vs {len(weight_list)})"
+        )
+    if min(radii_list) < 1:
+        raise ValueError(f"radii must be >= 1, got {min(radii_list)}")
+    if min(weight_list) < 0:
+        raise ValueError(f"radius_weights must be >= 0, got {min(weight_list)}")
+    reach = max(radii_list)
+    grid_dy, grid_dx = np.meshgrid(
+        np.arange(0, reach + 1, dtype=np.int64),
+        np.arange(-reach, reach + 1, dtype=np.int64),
+        indexing="ij",
+    )
+    dy = grid_dy.ravel()  # meshgrid "ij" order is already lexicographic in (dy, dx)
+    dx = grid_dx.ravel()
+    length2 = dy * dy + dx * dx
+    keep = ((dy > 0) | ((dy == 0) & (dx > 0))) & (length2 <= reach * reach)
+    dy, dx, length2 = dy[keep], dx[keep], length2[keep]
+    mult = np.zeros(dy.shape[0], dtype=np.float64)
+    for radius, weight in zip(radii_list, weight_list):
+        mult += np.where(length2 <= radius * radius, weight, 0.0)
+    return dy, dx, mult
+
+
+def image_laplacian(
+    carrier: np.ndarray,
+    *,
+    connectivity: int = 4,
+    kind: str = "grid",
+    tau: float = 0.1,
+    weight_floor: float = 0.0,
+    dtype: type | np.dtype = np.float64,
+    radii: Sequence[int] = DEFAULT_RADII,
+    radius_weights: Sequence[float] = DEFAULT_RADIUS_WEIGHTS,
+) -> sp.csr_matrix:
+    """Combinatorial Laplacian ``L = D - W`` of the weighted pixel graph.
+
+    Edge weight of pixels ``i``, ``j`` at offset ``(dy, dx)``:
+    ``max(mult(dy, dx) * exp(-|c_i - c_j| / tau), weight_floor)`` with
+    ``|.|`` the absolute difference (grey) or the Euclidean norm of the
+    channel difference (multi-channel) (``original-system.md`` §1.1, §1.2).
+
+    Parameters
+    ----------
+    carrier : array (H, W) or (H, W, C), any real dtype
+        The image the weights come from (finite).  Pixel ``(y, x)`` is
+        row/column ``y * W + x``.
+    connectivity : {4, 8}
+        Neighbourhood of the ``grid`` kind (checked, unused by ``dither``).
+    kind : {"grid", "dither"}
+        Pixel grid or multi-radius operator (see :func:`laplacian_offsets`).
+    tau : float
+        Weight scale, ``> 0``.
+    weight_floor : float
+        Lower bound of every edge weight, ``>= 0``.
+    dtype : {numpy.float64, numpy.float32}
+        dtype of the values (weights are computed in float64, rounded once).
+    radii, radius_weights : sequences
+        Dither radii and weights (see :func:`laplacian_offsets`).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (n, n), n = H * W
+        Symmetric, rows sum to 0 (up to rounding), diagonal stored (a 1x1
+        image gives ``[[0]]``, a 0-pixel image a 0x0 matrix), column indices
+        sorted (``has_sorted_indices`` is True), index dtype int32 unless
+        nnz needs int64.  Built from the kernel's arrays without a copy.
+
+    Examples
+    --------
+    >>> L = image_laplacian(np.zeros((2, 2)))
+    >>> L.toarray()
+    array([[ 2., -1., -1.,  0.],
+           [-1.,  2.,  0., -1.],
+           [-1.,  0.,  2., -1.],
+           [ 0., -1., -1.,  2.]])
+    """
+    array = _real_array("carrier", carrier)
+    if array.ndim not in (2, 3):
+        raise ValueError(f"carrier must be (H, W) or (H, W, C), got shape {array.shape}")
+    if array.ndim == 3 and array.shape[2] < 1:
+        raise ValueError("carrier must have at least one channel")
+    tau = _check_real("tau", tau)
+    if tau <= 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    weight_floor = _check_real("weight_floor", weight_floor)
+    if weight_floor < 0:
+        raise ValueError(f"weight_floor must be >= 0, got {weight_floor}")
+    value_dtype = np.dtype(dtype)
+    if value_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {value_dtype}")
+    dy, dx, mult = laplacian_offsets(kind, connectivity, radii, radius_weights)
+
+    height, width = array.shape[:2]
+    channels = array.shape[2] if array.ndim == 3 else 1
+    carrier_hwc = np.ascontiguousarray(array, dtype=np.float64).reshape(height, width, channels)
+    n = height * width
+    nnz = int(laplacian_kernels.laplacian_csr_nnz(height, width, dy, dx))
+    index_dtype = np.int32 if max(nnz, n) <= _INT32_MAX else np.int64
+    indptr = np.empty(n + 1, dtype=index_dtype)
+    indices = np.empty(nnz, dtype=index_dtype)
+    data = np.empty(nnz, dtype=value_dtype)
+    degree = np.empty(n, dtype=np.float64)
+    written = laplacian_kernels.assemble_laplacian_csr(
+        carrier_hwc, dy, dx, mult, tau, weight_floor, indptr, indices, data, degree
+    )
+    if written != nnz:  # kernel/size contract broken: a bug, not a user error
+        raise RuntimeError(f"Laplacian kernel wrote {written} entries, expected {nnz}")
+    matrix = sp.csr_matrix((data, indices, indptr), shape=(n, n), copy=False)
+    matrix.has_sorted_indices = True
+    matrix.has_canonical_format = True
+    return matrix
+
+
+def _csr_pieces(matrix: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """CSR arrays of a square sparse matrix with float32/float64 finite values."""
+    if not sp.issparse(matrix):
+        raise ValueError(f"L must be a scipy.sparse matrix, got {type(matrix).__name__}")
+    rows, cols = matrix.shape
+    if rows != cols:
+        raise ValueError(f"L must be square, got shape {matrix.shape}")
+    csr = matrix.tocsr()
+    data = csr.data
+    if data.dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        data = _real_array("L", data).astype(np.float64)
+    elif not np.isfinite(data).all():
+        raise ValueError("L contains NaN or inf")
+    return (
+        np.ascontiguousarray(csr.indptr),
+        np.ascontiguousarray(csr.indices),
+        np.ascontiguousarray(data),
+        rows,
+    )
+
+
+def heat_diffusion(L: sp.spmatrix, x: np.ndarray, *, alpha: float = 0.1, steps: int = 30) -> np.ndarray:
+    """Explicit heat diffusion ``x_T = (I - alpha L)^T x`` (``original-system.md`` §2.4).
+
+    Parameters
+    ----------
+    L : scipy.sparse matrix (n, n)
+        Usually from :func:`image_laplacian` (float32 or float64 values are
+        used as they are, other dtypes are cast to float64).
+    x : array, real dtype
+        Initial state: any shape with ``x.size == n`` (e.g. ``(n,)`` or an
+        ``(H, W)`` image), or ``(n, c)`` for ``c`` signals at once.
+    alpha : float
+        Step size (stable when ``alpha * lambda_max(L) < 2``; the 4-connected
+        default graph has ``lambda_max <= 8``).
+    steps : int
+        Number of steps ``T >= 0`` (``T = 0`` returns a float64 copy of ``x``).
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape of ``x``
+        ``x_T`` (newly allocated; sums in float64).
+
+    Examples
+    --------
+    >>> L = image_laplacian(np.zeros((1, 2)))
+    >>> heat_diffusion(L, np.array([1.0, 0.0]), alpha=0.25, steps=1)
+    array([0.75, 0.25])
+    """
+    indptr, indices, data, n = _csr_pieces(L)
+    signal = _real_array("x", x)
+    alpha = _check_real("alpha", alpha)
+    steps = _check_integer("steps", steps)
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if signal.size == n:
+        columns = np.ascontiguousarray(signal, dtype=np.float64).reshape(1, n)
+    elif signal.ndim == 2 and signal.shape[0] == n:
+        columns = np.ascontiguousarray(signal.T, dtype=np.float64)
+    else:
+        raise ValueError(f"x must have {n} entries or shape ({n}, c), got shape {signal.shape}")
+    result = np.empty_like(columns)
+    work = np.empty(n, dtype=np.float64)
+    for col in range(columns.shape[0]):
+        field_kernels.heat_diffusion_csr(
+            indptr, indices, data, columns[col], alpha, steps, result[col], work
+        )
+    if signal.size == n:
+        return result.reshape(signal.shape)
+    return np.ascontiguousarray(result.T)
+
+
+def forward_gradient(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-difference gradient of a field (``original-system.md`` §0.2).
+
+    Parameters
+    ----------
+    f : array (H, W), real dtype, finite
+
+    Returns
+    -------
+    gy, gx : float64 (H, W), newly allocated
+        ``gy[y, x] = f[y+1, x] - f[y, x]`` (0 on the last row),
+        ``gx[y, x] = f[y, x+1] - f[y, x]`` (0 on the last column).
+
+    Examples
+    --------
+    >>> gy, gx = forward_gradient(np.array([[0.0, 1.0], [2.0, 4.0]]))
+    >>> gy.tolist(), gx.tolist()
+    ([[2.0, 3.0], [0.0, 0.0]], [[1.0, 0.0], [2.0, 0.0]])
+    """
+    field = _real_array("f", f)
+    if field.ndim != 2:
+        raise ValueError(f"f must be 2-D (H, W), got shape {field.shape}")
+    field = np.ascontiguousarray(field, dtype=np.float64)
+    gy = np.empty_like(field)
+    gx = np.empty_like(field)
+    field_kernels.forward_gradient(field, gy, gx)
+    return gy, gx
+
+
+def unit_vectors(gy: np.ndarray, gx: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise a vector field: ``(gy, gx) / max(sqrt(gy^2 + gx^2), eps)``.
+
+    Parameters
+    ----------
+    gy, gx : arrays of the same shape, real dtype, finite
+        Vector components (e.g. from :func:`forward_gradient`).
+    eps : float
+        Smallest divisor, ``> 0`` (zero vectors stay zero).
+
+    Returns
+    -------
+    uy, ux : float64, shape of ``gy``, newly allocated
+
+    Examples
+    --------
+    >>> uy, ux = unit_vectors(np.array([3.0, 0.0]), np.array([4.0, 0.0]))
+    >>> uy.tolist(), ux.tolist()
+    ([0.6, 0.0], [0.8, 0.0])
+    """
+    comp_y = _real_array("gy", gy)
+    comp_x = _real_array("gx", gx)
+    if comp_y.shape != comp_x.shape:
+        raise ValueError(f"gy and gx differ in shape ({comp_y.shape} vs {comp_x.shape})")
+    eps = _check_real("eps", eps)
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    flat_y = np.ascontiguousarray(comp_y, dtype=np.float64).reshape(-1)
+    flat_x = np.ascontiguousarray(comp_x, dtype=np.float64).reshape(-1)
+    uy = np.empty_like(flat_y)
+    ux = np.empty_like(flat_x)
+    field_kernels.unit_vectors(flat_y, flat_x, eps, uy, ux)
+    return uy.reshape(comp_y.shape), ux.reshape(comp_x.shape)

@@ -1,0 +1,175 @@
+"""The original's 50-step Lanczos "Fiedler" basis (``original-system.md`` §2.1), fast.
+
+:func:`krylov_basis` is ``--basis krylov``: one unrestarted Lanczos run of
+``m = min(steps, n - 1)`` steps on a graph Laplacian ``L``, started from a
+seeded standard-normal vector, kept orthogonal to the constant vector
+(``w -= mean(w)`` after every step) and fully re-orthogonalised (one classical
+Gram-Schmidt pass against every previous Lanczos vector).  The Ritz vectors of
+the small tridiagonal matrix are returned in ascending Ritz value, keeping only
+values ``> 1e-6``.  After 50 steps these are *not* eigenvectors of ``L``: they
+are a smooth, band-limited random field, which is what the original's gates
+were tuned on (``spec/README.md`` §2, "the known trap").
+
+Differences from the original, on purpose:
+
+* Start vector: ``np.random.default_rng(seed).standard_normal(n)`` (float64,
+  then cast to ``dtype``).  The original draws it with ``torch.manual_seed(42)``;
+  torch's normal stream cannot be reproduced without torch, so the field is
+  a different draw from the same distribution.
+* Fewer kept Ritz pairs than ``k``: the missing columns are zero vectors with
+  Ritz value ``0.0`` (the original returns fewer columns; every caller pads).
+  Genuine columns always have a Ritz value ``> 1e-6``, so
+  ``np.count_nonzero(values)`` is the number of genuine columns.
+
+Kept from the original: fewer than 2 completed steps (``n <= 2``, or a start
+vector in the null space of ``L``) gives an all-zero basis; columns are unit
+norm only approximately (no renormalisation); the sign is whatever LAPACK's
+``eigh`` of the tridiagonal gives (deterministic for a fixed start vector).
+
+Performance: the cost is ``m`` sparse mat-vecs plus the Gram-Schmidt passes,
+two BLAS ``gemv`` over the growing ``(t + 1, n)`` basis per step, i.e. about
+``m**2 * n`` multiply-adds that are memory bound.  The basis is preallocated
+once as an ``(m + 1, n)`` C-ordered array in ``dtype`` (float32 by default,
+like the original).  Output bytes are identical from call
+to call in one process; across machines or BLAS thread counts the float32
+result can differ in the last bits (run with ``OPENBLAS_NUM_THREADS=1`` for
+byte-identical batches).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas
+
+__all__ = ["krylov_basis", "RITZ_FLOOR", "BREAKDOWN_TOL"]
+
+RITZ_FLOOR = 1e-6
+"""Ritz values at or below this are dropped (the original's 1e-6)."""
+
+BREAKDOWN_TOL = 1e-10
+"""Lanczos stops early when ``beta_t < BREAKDOWN_TOL`` (the original's ``tol``)."""
+
+def _start_vector(n: int, seed: int, dtype: np.dtype) -> np.ndarray:
+    """Seeded, mean-free, unit start vector (alternating signs if the draw is degenerate)."""
+    v = np.random.default_rng(seed).standard_normal(n).astype(dtype)
+    v -= v.mean(dtype=dtype)
+    norm = np.linalg.norm(v)
+    if not norm >= BREAKDOWN_TOL:
+        v = np.where(np.arange(n) % 2 == 0, 1.0, -1.0).astype(dtype)
+        v -= v.mean(dtype=dtype)
+        norm = np.linalg.norm(v)
+    v /= norm
+    return v
+
+
+def krylov_basis(
+    L: sp.csr_matrix,
+    k: int = 8,
+    *,
+    steps: int = 50,
+    seed: int = 42,
+    dtype: type = np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ritz basis of an unrestarted, mean-deflated, fully re-orthogonalised Lanczos run.
+
+    Parameters
+    ----------
+    L : scipy.sparse matrix, shape (n, n)
+        Symmetric positive semi-definite graph Laplacian (rows sum to zero),
+        e.g. from :func:`fastshade.graph.image_laplacian`.  Not modified.
+        Any sparse format is accepted (converted to CSR).
+    k : int
+        Number of basis columns to return (>= 1).
+    steps : int
+        Lanczos steps; ``m = min(steps, n - 1)`` are run (>= 0).
+    seed : int
+        Seed of the standard-normal start vector (``np.random.default_rng``).
+    dtype : np.float32 or np.float64
+        Arithmetic precision of the iteration (float32 like the original).
+
+    Returns
+    -------
+    vectors : ndarray, float64, shape (n, k), C-ordered, newly allocated
+        Column ``j`` is the ``j``-th kept Ritz vector in ascending Ritz value
+        (column 1 is the v12 "Fiedler" field).  Zero columns pad when fewer
+        than ``k`` Ritz values exceed 1e-6.
+    values : ndarray, float64, shape (k,)
+        The matching Ritz values (ascending, each > 1e-6), ``0.0`` for padding.
+
+    Raises
+    ------
+    ValueError
+        If ``L`` is not a square 2-D sparse matrix, ``k < 1``, ``steps < 0`` or
+        ``dtype`` is not float32/float64.
+    """
+    if not sp.issparse(L) or L.ndim != 2 or L.shape[0] != L.shape[1]:
+        raise ValueError(f"L must be a square scipy.sparse matrix, got {type(L).__name__} "
+                         f"with shape {getattr(L, 'shape', None)}")
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    k = int(k)
+    n = int(L.shape[0])
+    vectors = np.zeros((n, k), dtype=np.float64)
+    values = np.zeros(k, dtype=np.float64)
+    m = min(int(steps), n - 1)
+    if m < 2:  # fewer than 2 steps can complete: the original's all-zero output
+        return vectors, values
+
+    Lc = sp.csr_matrix(L, dtype=dt)
+    if not np.all(np.isfinite(Lc.data)):
+        raise ValueError("L has non-finite entries")
+    gemv, axpy, nrm2 = blas.get_blas_funcs(("gemv", "axpy", "nrm2"), dtype=dt)
+
+    basis = np.empty((m + 1, n), dtype=dt)  # row t = Lanczos vector v_t
+    alpha = np.zeros(m, dtype=dt)
+    beta = np.zeros(m, dtype=dt)
+    basis[0] = _start_vector(n, seed, dt)
+
+    completed = 0
+    for t in range(m):
+        v = basis[t]
+        w = np.ascontiguousarray(Lc @ v, dtype=dt)
+        a = dt.type(np.dot(v, w))
+        alpha[t] = a
+        axpy(v, w, a=-a)
+        if t > 0:
+            axpy(basis[t - 1], w, a=-beta[t - 1])
+            # One classical Gram-Schmidt pass against v_0..v_t, as BLAS gemv on
+            # the Fortran view (n, t+1) of the C-ordered rows 0..t.
+            block = basis[: t + 1].T
+            h = gemv(1.0, block, w, trans=1)
+            gemv(-1.0, block, h, beta=1.0, y=w, overwrite_y=1)
+        w -= w.mean(dtype=dt)
+        b = dt.type(nrm2(w))
+        beta[t] = b
+        completed = t + 1
+        if not b >= BREAKDOWN_TOL:
+            break
+        np.divide(w, b, out=basis[t + 1])
+
+    if completed < 2:
+        return vectors, values
+    theta, Y = np.linalg.eigh(_tridiagonal(alpha[:completed], beta[: completed - 1]))
+    keep = np.flatnonzero(theta > RITZ_FLOOR)[:k]
+    if keep.size == 0:
+        return vectors, values
+    X = basis[:completed].T @ Y[:, keep].astype(dt, copy=False)
+    vectors[:, : keep.size] = X
+    values[: keep.size] = theta[keep]
+    return vectors, values
+
+
+def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Dense symmetric tridiagonal matrix with diagonal ``alpha`` and off-diagonal ``beta``."""
+    T = np.diag(alpha)
+    if beta.size:
+        idx = np.arange(beta.size)
+        T[idx, idx + 1] = beta
+        T[idx + 1, idx] = beta
+    return T

@@ -1,0 +1,1 @@
+"""fastshade test suite (a package so references import as ``tests.ref_*``)."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: the real line-art images in ../shared/images (skipped when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_IMAGES = ROOT.parent / "shared" / "images"
+
+
+def shared_image_path(name: str) -> Path:
+    """Path of a shared test image; skips the test when the folder or file is absent."""
+    p = SHARED_IMAGES / name
+    if not p.is_file():
+        pytest.skip(f"{p} not present (the ../shared/images test images are optional)")
+    return p
+
+
+def load_rgb(name: str) -> np.ndarray:
+    """Shared image as (H, W, 3) float64 in [0, 1] (imageio, mode RGB)."""
+    import imageio.v3 as iio
+
+    return iio.imread(shared_image_path(name), mode="RGB").astype(np.float64) / 255.0
+
+
+@pytest.fixture(scope="session")
+def shared_images_dir() -> Path:
+    if not SHARED_IMAGES.is_dir():
+        pytest.skip(f"{SHARED_IMAGES} not present (the ../shared/images test images are optional)")
+    return SHARED_IMAGES

@@ -1,0 +1,347 @@
+"""``fastshade bench``: the quick run end to end, --compare, --plot, and the NumPy/SciPy baselines.
+
+The quick benchmark runs once per module (a fixture); everything else reads
+its JSON.  No test asserts a timing: only structure, positivity/finiteness and
+exit codes.  The baselines of :mod:`fastshade.baselines` are checked against
+the stages they stand in for, so the printed speed-ups compare equal work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import io
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cli
+from fastshade import baselines as bl
+from fastshade import bench
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+TIMED = ("median", "min", "max")
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    """``cli.main(['bench', *argv])`` with stdout captured: (exit code, stdout)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli.main(["bench", *argv])
+    return code, buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """One ``fastshade bench --quick --json`` run: (exit code, stdout, parsed JSON, json path)."""
+    out = tmp_path_factory.mktemp("bench") / "out.json"
+    code, text = run_cli("--quick", "--json", str(out))
+    return code, text, json.loads(out.read_text()), out
+
+
+# ------------------------------------------------------------------------------ quick run
+
+
+def test_quick_run_exit_code_and_report(quick):
+    code, text, _, _ = quick
+    assert code == 0
+    for word in ("demo-128x128", "demo-256x256", "growth", "laplacian", "basis", "shadow", "eigsh"):
+        assert word in text
+
+
+def test_quick_json_structure(quick):
+    _, _, data, _ = quick
+    assert data["schema"] == bench.SCHEMA
+    machine = data["machine"]
+    for key in ("cpu", "cores", "ram_bytes", "os", "python", "versions", "numba_threads", "memory_method"):
+        assert key in machine, key
+    for lib in ("numpy", "scipy", "numba", "pyamg"):
+        assert machine["versions"][lib], lib
+    assert machine["numba_threads"] == 1
+    assert machine["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
+    cfg = data["config"]
+    assert cfg["sizes"] == [128, 256] and cfg["repeat"] == 2 and cfg["threads"] == 1 and cfg["quick"]
+    assert cfg["options"]["basis"] == "lobpcg"
+    assert [c["name"] for c in data["cases"]] == ["demo-128x128", "demo-256x256"]
+    for case in data["cases"]:
+        assert set(case["stages"]) == set(bench.STAGES) | set(bench.SUMMARY_FIGURES)
+        assert case["pixels"] == case["shape"][0] * case["shape"][1]
+        for stage in bench.SHADER_STAGES + ("shader",):
+            assert len(case["stages"][stage]["runs"]) == 2
+    # baselines only at the smallest size in --quick
+    small, big = data["cases"]
+    assert set(small["baselines"]) >= set(bench.BASELINES)
+    assert big["baselines"] == {}
+
+
+def _numbers(obj, path=""):
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return
+    if isinstance(obj, (int, float)):
+        yield path, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _numbers(v, f"{path}[{i}]")
+
+
+def test_every_figure_positive_and_finite(quick):
+    _, _, data, _ = quick
+    for path, value in _numbers(data):
+        assert math.isfinite(value), path
+    for case in data["cases"]:
+        for stage, s in case["stages"].items():
+            low = 0.0 if stage == "other" else 1e-9  # "other" = shader minus its stages, may be ~0
+            for q in TIMED:
+                assert s[q] >= low, (case["name"], stage, q)
+            assert s["min"] <= s["median"] <= s["max"]
+        for key in ("pixels_per_second", "peak_rss_bytes", "first_call_seconds"):
+            assert case[key] > 0, key
+        assert case["peak_rss_increase_bytes"] >= 0
+    for name, g in data["growth"].items():
+        assert math.isfinite(g["exponent"]) and g["coefficient"] > 0, name
+        assert len(g["pixels"]) == 2, name
+
+
+def test_baselines_ran_agree_and_have_positive_speedups(quick):
+    _, _, data, _ = quick
+    base = data["cases"][0]["baselines"]
+    for stage, specs in bench.BASELINES.items():
+        entries = {e["key"]: e for e in base[stage]}
+        assert set(entries) == {k for k, _ in specs}
+        for e in entries.values():
+            assert e["skipped"] is None, (stage, e)
+            assert e["median"] > 0 and e["speedup"] > 0 and math.isfinite(e["speedup"])
+            if "agrees" in e:
+                assert e["agrees"], (stage, e)
+    eig = {e["key"]: e for e in base["basis"]}
+    assert eig["eigsh"]["residual_max"] < 1e-3
+    assert eig["lobpcg_plain"]["iterations"] >= 1
+    assert base["basis_ours"]["residual_max"] >= 0
+
+
+# ------------------------------------------------------------------------------ --results / --compare / --plot
+
+
+def _doctored(data, factor):
+    slow = copy.deepcopy(data)
+    for case in slow["cases"]:
+        for s in case["stages"].values():
+            for q in TIMED:
+                s[q] *= factor
+    return slow
+
+
+def test_compare_with_itself_exits_0(quick):
+    _, _, _, path = quick
+    code, text = run_cli("--results", str(path), "--compare", str(path))
+    assert code == 0
+    assert "no figure slower" in text
+
+
+def test_compare_doctored_slower_copy_exits_1(quick, tmp_path):
+    _, _, data, path = quick
+    slower = tmp_path / "slower.json"
+    slower.write_text(json.dumps(_doctored(data, 2.0)))
+    code, text = run_cli("--results", str(slower), "--compare", str(path))
+    assert code == 1
+    assert "SLOWER" in text
+    # the other way round the new run is faster: passes
+    code, _ = run_cli("--results", str(path), "--compare", str(slower))
+    assert code == 0
+
+
+def test_compare_tolerance_is_respected(quick, tmp_path):
+    _, _, data, path = quick
+    slower = tmp_path / "slower.json"
+    slower.write_text(json.dumps(_doctored(data, 1.2)))
+    assert run_cli("--results", str(slower), "--compare", str(path))[0] == 0  # 1.2 < 1.25
+    assert run_cli("--results", str(slower), "--compare", str(path), "--tolerance", "1.1")[0] == 1
+
+
+def test_compare_rejects_foreign_json(quick, tmp_path):
+    _, _, _, path = quick
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    assert run_cli("--results", str(path), "--compare", str(bad))[0] == 2
+    assert run_cli("--results", str(path), "--compare", str(tmp_path / "missing.json"))[0] == 2
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib not installed (fastshade[plots])")
+def test_plot_writes_a_png(quick, tmp_path):
+    _, _, _, path = quick
+    png = tmp_path / "scaling.png"
+    code, _ = run_cli("--results", str(path), "--plot", str(png))
+    assert code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
+    code = cli.main(["bench", "--quick", "--plot", str(tmp_path / "p.png")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fastshade[plots]" in err[0]
+
+
+@pytest.mark.parametrize("argv", [["--sizes", "8"], ["--sizes", "a,b"], ["--repeat", "0"],
+                                  ["--threads", "0"], ["--images", "/nonexistent/dir"]])
+def test_bad_arguments_exit_2(argv, capsys):
+    assert cli.main(["bench", *argv]) == 2
+    assert capsys.readouterr().err.startswith("fastshade: error:")
+
+
+# ------------------------------------------------------------------------------ derived figures
+
+
+def test_parse_sizes():
+    assert bench.parse_sizes("256, 512,256,") == [256, 512]
+    with pytest.raises(ValueError):
+        bench.parse_sizes("")
+
+
+def test_growth_exponent_recovers_a_power_law():
+    cases = []
+    for px in (1e4, 4e4, 1.6e5):
+        stages = {s: {"median": 1e-6 * px} for s in bench.STAGES + bench.SUMMARY_FIGURES}
+        stages["basis"] = {"median": 1e-9 * px ** 1.5}
+        cases.append({"kind": "demo", "pixels": int(px), "stages": stages, "baselines": {}})
+    g = bench.growth_exponents(cases)
+    assert g["laplacian"]["exponent"] == pytest.approx(1.0)
+    assert g["basis"]["exponent"] == pytest.approx(1.5)
+
+
+def test_compare_min_seconds_floor():
+    def run(t):
+        return {"cases": [{"name": "c", "stages": {"gates": {"median": t}, "shader": {"median": 1.0}}}]}
+
+    rows, slower = bench.compare_results(run(0.002), run(0.001), tolerance=1.25, min_seconds=0.005)
+    assert not slower and not [r for r in rows if r["stage"] == "gates"][0]["judged"]
+    rows, slower = bench.compare_results(run(0.02), run(0.01), tolerance=1.25, min_seconds=0.005)
+    assert [r["stage"] for r in slower] == ["gates"]
+
+
+def test_original_ratios_use_end_to_end():
+    cases = [{"name": "image:toof", "stages": {"end_to_end": {"median": 0.705}}}]
+    rows = bench.original_ratios(cases)
+    assert [r["reference"] for r in rows] == ["toof_self"]
+    assert rows[0]["speedup"] == pytest.approx(10.0)
+
+
+# ------------------------------------------------------------------------------ baselines vs the stages
+
+
+@pytest.fixture(scope="module")
+def demo_analysis():
+    from fastshade.demo import demo_image
+    from fastshade.options import ShadeOptions
+    from fastshade.shader import analyse
+
+    opts = ShadeOptions()
+    rgb = demo_image(72, 96)
+    return analyse(rgb, opts), opts
+
+
+@pytest.mark.parametrize(("kind", "connectivity", "floor"), [("grid", 4, 0.0), ("grid", 8, 0.05), ("dither", 4, 0.0)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (9, 13)])
+def test_laplacian_coo_matches_image_laplacian(kind, connectivity, floor, shape):
+    from fastshade.graph import image_laplacian
+
+    c = np.random.default_rng(3).random(shape)
+    ours = image_laplacian(c, connectivity=connectivity, kind=kind, tau=0.1, weight_floor=floor)
+    ref = bl.laplacian_coo(c, connectivity=connectivity, kind=kind, tau=0.1, weight_floor=floor)
+    assert ref.shape == ours.shape
+    np.testing.assert_allclose(ref.toarray(), ours.toarray(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("density", [0.0, 0.3, 0.6, 1.0])
+def test_label_components_scipy_matches_label_components(connectivity, density):
+    from fastshade.components import label_components
+
+    mask = np.random.default_rng(5).random((23, 31)) < density
+    ours = label_components(mask, connectivity=connectivity, min_size=3)
+    ref = bl.label_components_scipy(mask, connectivity=connectivity, min_size=3)
+    assert ref.n == ours.n
+    np.testing.assert_array_equal(ref.sizes, ours.sizes)
+    np.testing.assert_allclose(ref.centroids, ours.centroids, atol=1e-12)
+    np.testing.assert_allclose(ref.covariances, ours.covariances, atol=1e-9)
+    np.testing.assert_array_equal(ref.bbox, ours.bbox)
+    for i in range(ref.n):
+        np.testing.assert_array_equal(ref.pixels_of(i), ours.pixels_of(i))
+
+
+def test_thicken_numpy_matches_thicken(demo_analysis):
+    from fastshade.shader import thicken
+
+    an, opts = demo_analysis
+    assert an.high.any()
+    ours, ours_written = thicken(an, opts)
+    ref, ref_written = bl.thicken_numpy(an.rgb, an.high, an.perp_y, an.perp_x, an.basis.vectors, an.contours,
+                                        opts.thick_radius, opts.budget_attenuation)
+    np.testing.assert_array_equal(ref_written, ours_written)
+    np.testing.assert_array_equal(ref, ours)
+
+
+def test_thicken_numpy_random_directions_match_the_kernel():
+    from fastshade.shading import perpendicular_scatter, thickening_budget
+
+    rng = np.random.default_rng(11)
+    h, w = 17, 21
+    rgb = rng.random((h, w, 3))
+    angle = rng.uniform(0, 2 * np.pi, (h, w))
+    high = rng.random((h, w)) < 0.3
+    contours = rng.random((h, w)) < 0.2
+    phi = rng.standard_normal((h * w, 5))
+    ours, ours_written = perpendicular_scatter(rgb, np.flatnonzero(high), np.sin(angle), np.cos(angle),
+                                               thickening_budget(phi, 3), contours, 3)
+    ref, ref_written = bl.thicken_numpy(rgb, high, np.sin(angle), np.cos(angle), phi, contours, 3)
+    np.testing.assert_array_equal(ref_written, ours_written)
+    np.testing.assert_array_equal(ref, ours)
+
+
+def test_shadow_self_numpy_matches_shadow_self(demo_analysis):
+    from fastshade.shader import shadow_self, thicken
+
+    an, opts = demo_analysis
+    assert an.components.n > 0
+    base, _ = thicken(an, opts)
+    ours = base.copy()
+    shadow_self(ours, an, opts)
+    comps = an.components
+    ref = bl.shadow_self_numpy(base.copy(), [comps.pixels_of(i) for i in range(comps.n)], comps.centroids,
+                               an.void_y, an.void_x, an.carrier, distance=opts.shadow_distance,
+                               hue_angle=opts.hue_angle, ink_guard=opts.ink_guard)
+    assert not np.array_equal(ours, base)  # something was painted
+    np.testing.assert_allclose(ref, ours, rtol=0, atol=1e-12)
+
+
+def test_hue_rotate_numpy_matches_kernel():
+    from fastshade.shading import hue_rotate
+
+    rgb = np.random.default_rng(2).random((50, 3))
+    np.testing.assert_allclose(bl.hue_rotate_numpy(rgb, 1.0), hue_rotate(rgb, 1.0), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("solver", ["eigsh", "lobpcg"])
+def test_eigen_baselines_find_the_lowest_nontrivial_pairs(solver):
+    from fastshade.graph import image_laplacian
+
+    c = np.random.default_rng(7).random((14, 15))
+    L = image_laplacian(c, tau=0.5)
+    exact = np.linalg.eigvalsh(L.toarray())[1:5]
+    if solver == "eigsh":
+        r = bl.eigsh_basis(L, 4)
+    else:
+        r = bl.lobpcg_basis(L, 4, tol=1e-8, maxiter=2000)
+    assert r.converged
+    np.testing.assert_allclose(r.values, exact, rtol=1e-6, atol=1e-9)
+    assert r.residuals.max() < 1e-6
+    np.testing.assert_allclose(np.linalg.norm(r.vectors, axis=0), 1.0, atol=1e-10)

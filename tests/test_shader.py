@@ -1,0 +1,219 @@
+"""The shader end to end: geometry of the shadow copy, ink guard, thicken, parity, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastshade import ShadeOptions
+from fastshade.components import label_components
+from fastshade.gates import carrier_of
+from fastshade.shader import Analysis, analyse, shade, shade_arrays, shadow_self, thicken
+from tests.conftest import ROOT, load_rgb
+from tests.ref_shading import perpendicular_scatter_ref
+
+KRYLOV = ShadeOptions(basis="krylov")
+
+
+def _strokes(h=96, w=96):
+    """Synthetic line art: a circle outline, a diagonal and an L, 2 px black strokes."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - h * 0.45, xx - w * 0.5)
+    ink = (np.abs(r - h * 0.3) < 1.1)
+    ink |= (np.abs(yy - xx) < 1) & (xx > 5) & (xx < w // 3)
+    ink[h - 20:h - 8, 8:10] = True
+    ink[h - 10:h - 8, 8:30] = True
+    img = np.ones((h, w, 3))
+    img[ink] = 0.0
+    return img
+
+
+def _analysis_for_mask(mask: np.ndarray, void=(0.0, 1.0)) -> Analysis:
+    """A hand-built analysis: the mask is the (only) low-gate ink; void direction constant."""
+    h, w = mask.shape
+    rgb = np.ones((h, w, 3))
+    rgb[mask] = [0.8, 0.1, 0.1]
+    carrier = rgb.mean(axis=2)
+    zeros = np.zeros((h, w))
+    comps = label_components(mask, connectivity=8, min_size=1)
+    return Analysis(rgb=rgb, carrier=carrier, contours=mask.copy(), basis=None, field=zeros,
+                    perp_y=zeros, perp_x=zeros, void_y=np.full((h, w), void[0]),
+                    void_x=np.full((h, w), void[1]), high=np.zeros_like(mask), low=mask.copy(),
+                    components=comps)
+
+
+def test_l_shape_shadows_to_its_exact_quarter_turn_at_the_expected_offset():
+    h, w = 40, 50
+    mask = np.zeros((h, w), dtype=bool)
+    # L: vertical bar x=10, y=10..19 and horizontal foot y=19, x=10..15 (15 px)
+    mask[10:20, 10] = True
+    mask[19, 10:16] = True
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))  # push +x
+    opts = ShadeOptions(shadow_distance=15.0, hue_angle=1.0)
+    out = an.rgb.copy()
+    (p,) = shadow_self(out, an, opts)
+    ys, xs = np.nonzero(mask)
+    cy, cx = ys.mean(), xs.mean()
+    # By hand: (dy, dx) -> (-dx, dy) about the centroid, then +15 px in x, round half to even.
+    exp_y = np.rint(cy - (xs - cx)).astype(int)
+    exp_x = np.rint(cx + (ys - cy) + 15.0).astype(int)
+    expected = set(zip(exp_y.tolist(), exp_x.tolist()))
+    got = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
+    assert got == expected
+    # The written colour is the hue-rotated ink colour (0.8, 0.1, 0.1).
+    m = 0.333 * 1.0
+    r = m + np.cos(1.0) * (0.8 - m) - np.sin(1.0) * (0.1 - m)
+    g = m + np.sin(1.0) * (0.8 - m) + np.cos(1.0) * (0.1 - m)
+    for y, x in expected:
+        np.testing.assert_allclose(out[y, x], np.clip([r, g, 0.1], 0, 1), atol=1e-12)
+    # nothing else changed
+    changed = np.any(out != an.rgb, axis=2)
+    assert set(zip(*np.nonzero(changed))) == expected
+
+
+def test_shadow_never_paints_ink_or_out_of_bounds():
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[2:12, 17] = True  # will be pushed off the right edge
+    mask[5, 3:8] = True
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    out = an.rgb.copy()
+    placements = shadow_self(out, an, ShadeOptions(shadow_distance=6.0))
+    assert sum(p.written.sum() for p in placements) < sum(p.source_flat.size for p in placements)
+    np.testing.assert_array_equal(out[mask], an.rgb[mask])
+
+
+@pytest.mark.parametrize("opts", [ShadeOptions(), KRYLOV], ids=["lobpcg", "krylov"])
+def test_ink_is_never_overwritten_by_shadows(opts):
+    img = _strokes()
+    res = shade_arrays(img, None, opts)
+    carrier = carrier_of(img)
+    thick, _ = thicken(res.target, opts)
+    ink = carrier <= opts.ink_guard
+    np.testing.assert_array_equal(res.image[ink], thick[ink])
+    assert res.stats["mode"] == "self"
+
+
+def test_thicken_stage_matches_numpy_reference_on_real_fields():
+    img = _strokes(128, 128)
+    opts = KRYLOV
+    an = analyse(img, opts)
+    out, written = thicken(an, opts)
+    from fastshade.shading import thickening_budget
+
+    h, w = an.shape
+    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation).reshape(h, w)
+    ref_out, ref_written = perpendicular_scatter_ref(
+        img, np.flatnonzero(an.high), an.perp_y, an.perp_x, budget, an.contours, opts.thick_radius)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(written, np.asarray(ref_written, dtype=bool))
+    assert not (written & an.contours).any()
+
+
+def test_thicken_on_toof_matches_reference_and_respects_the_perpendicular():
+    img = load_rgb("toof.png")
+    opts = KRYLOV
+    an = analyse(img, opts)
+    out, written = thicken(an, opts)
+    from fastshade.shading import thickening_budget
+
+    h, w = an.shape
+    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation).reshape(h, w)
+    ref_out, ref_written = perpendicular_scatter_ref(
+        img, np.flatnonzero(an.high), an.perp_y, an.perp_x, budget, an.contours, opts.thick_radius)
+    np.testing.assert_array_equal(out, ref_out)
+    assert written.sum() > 100
+    assert not (written & an.contours).any()
+
+
+def test_cross_with_sample_equal_target_reproduces_self_placements():
+    img = _strokes()
+    for opts in (ShadeOptions(basis="krylov", score="cosine", affinity_threshold="none"),
+                 ShadeOptions(score="cosine", affinity_threshold="none")):
+        self_res = shade_arrays(img, None, opts)
+        cross_res = shade_arrays(img, None, opts, force_cross=True)
+        assert self_res.stats["mode"] == "self" and cross_res.stats["mode"] == "cross"
+        assert len(self_res.placements) == len(cross_res.placements) > 0
+        for a, b in zip(self_res.placements, cross_res.placements):
+            assert b.source_component == b.target_component == a.target_component
+            np.testing.assert_array_equal(a.dst_flat, b.dst_flat)
+            np.testing.assert_array_equal(a.written, b.written)
+        np.testing.assert_array_equal(self_res.image, cross_res.image)
+
+
+def test_cross_mode_with_a_different_sample_runs_and_reports():
+    a = _strokes(96, 96)
+    b = np.ones((80, 70, 3))
+    b[20:60, 30:32] = 0.0
+    b[40:42, 10:60] = 0.0
+    img, stats = shade(a, b, ShadeOptions(basis="krylov"))
+    assert img.shape == a.shape
+    assert stats["mode"] == "cross"
+    json.dumps(stats)
+    for p in stats["placements"]:
+        assert p["written_pixels"] <= p["kept_pixels"] <= p["attempted_pixels"] <= p["source_pixels"]
+
+
+def test_stats_contract_and_json():
+    img, stats = shade(_strokes(), options=KRYLOV)
+    for key in ("high_gate_pixels", "low_gate_pixels", "components", "placements", "basis", "timings"):
+        assert key in stats
+    assert isinstance(stats["high_gate_pixels"], int) and isinstance(stats["low_gate_pixels"], int)
+    assert stats["components"] == [p["source_pixels"] for p in stats["placements"]]
+    assert all(c >= 10 for c in stats["components"])
+    for p in stats["placements"]:
+        assert set(p) >= {"source_pixels", "written_pixels"}
+    assert stats["basis"]["method"] == "krylov"
+    assert all(v >= 0 for v in stats["timings"].values())
+    json.loads(json.dumps(stats))
+
+
+def test_blank_and_tiny_images_give_defined_output():
+    for img in (np.ones((32, 32, 3)), np.zeros((32, 32, 3)), np.ones((1, 1, 3)), np.zeros((1, 7, 3))):
+        out, stats = shade(img)
+        np.testing.assert_array_equal(out, img)
+        assert stats["placements"] == []
+        assert stats["basis"]["method"] == "none"
+
+
+def test_alpha_is_carried_through():
+    rgba = np.concatenate([_strokes(64, 64), np.linspace(0, 1, 64 * 64).reshape(64, 64, 1)], axis=2)
+    out, _ = shade(rgba, options=KRYLOV)
+    assert out.shape == (64, 64, 4)
+    np.testing.assert_array_equal(out[:, :, 3], rgba[:, :, 3])
+
+
+def test_bad_arguments_raise_one_line_value_errors():
+    with pytest.raises(ValueError, match="shape"):
+        shade(np.zeros((4, 4, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        shade(np.full((4, 4, 3), np.nan))
+    with pytest.raises(ValueError, match="basis"):
+        shade(_strokes(), basis="magic")
+
+
+def _digest(img: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("basis", ["lobpcg", "krylov"])
+def test_output_is_byte_identical_across_runs_and_processes(basis):
+    img = _strokes(80, 80)
+    opts = ShadeOptions(basis=basis)
+    d1 = _digest(shade(img, options=opts)[0])
+    d2 = _digest(shade(img, options=opts)[0])
+    code = (
+        "import hashlib, numpy as np, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from tests.test_shader import _strokes\n"
+        "from fastshade import shade, ShadeOptions\n"
+        "img = shade(_strokes(80, 80), options=ShadeOptions(basis=%r))[0]\n"
+        "print(hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest())\n"
+    ) % (str(ROOT), basis)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert d1 == d2 == res.stdout.strip().splitlines()[-1]
