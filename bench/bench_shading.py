@@ -55,7 +55,7 @@ def thicken_kernel(src, sources, dir_y, dir_x, budget, contours):
 
 
 def thicken_numpy(src, sources, dir_y, dir_x, budget, contours):
-    return ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, RADIUS)
+    return ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, RADIUS, return_count=True)
 
 
 THICKEN = {"kernel": thicken_kernel, "numpy": thicken_numpy}
@@ -140,7 +140,8 @@ def copy_path_numpy(image, carrier, phi, components):
         dst_y, dst_x, inside = ref.place_component_ref(ys, xs, c, c, (SIZE, SIZE), 1, 1.0, shift)
         inside = inside.astype(bool)
         affinity = np.full(ys.size, np.nan)
-        affinity[inside] = np.einsum("ij,ij->i", phi[dst_y[inside] * SIZE + dst_x[inside]], phi[ys[inside] * SIZE + xs[inside]])
+        dst_rows = phi[dst_y[inside] * SIZE + dst_x[inside]]
+        affinity[inside] = np.einsum("ij,ij->i", dst_rows, phi[ys[inside] * SIZE + xs[inside]])
         keep = affinity > np.nanmean(affinity) if inside.any() else inside
         colours = ref.hue_rotate_ref(out[ys, xs], 1.0)
         total += ref.gated_copy_numpy_into(out, colours, dst_y, dst_x, keep, carrier, 0.3)[1]

@@ -40,8 +40,6 @@ __all__ = [
 BUDGET_EPS = 1e-8
 """``Ê = E / (max E + 1e-8)`` in the thickening budget (``original-system.md`` §3.5)."""
 
-_COORD_LIMIT = 2.0**62
-"""Destination coordinates must stay below this magnitude (int64 conversion)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -284,7 +282,9 @@ def place_component(
     Returns
     -------
     dst_y, dst_x : (m,) int64 ndarrays
-        Rounded destinations (also for pixels outside the image).
+        Rounded destinations (also for pixels outside the image; a coordinate
+        of magnitude >= 2**62 becomes -2**62, see
+        :data:`kernels.shading.COORD_SENTINEL`).
     inside : (m,) bool ndarray
         True where the destination lies in the image.
     """
@@ -303,17 +303,13 @@ def place_component(
         raise ValueError(f"shape must be non-negative, got {(height, width)}")
     turns = _as_int(quarter_turns, "quarter_turns") % 4
     scale = _as_finite(scale, "scale")
-    if ys.size:
-        reach = max(abs(float(ys.min())), abs(float(ys.max())), abs(float(xs.min())), abs(float(xs.max())))
-        reach += max(abs(cs[0]), abs(cs[1]))
-        bound = max(abs(cd[0]), abs(cd[1])) + abs(scale) * reach + max(abs(sh[0]), abs(sh[1]))
-        if not bound < _COORD_LIMIT:
-            raise ValueError(f"destination coordinates would exceed {_COORD_LIMIT:.0e} in magnitude")
     m = ys.shape[0]
     dst_y = np.empty(m, dtype=np.int64)
     dst_x = np.empty(m, dtype=np.int64)
     inside = np.empty(m, dtype=np.uint8)
-    _kernels.place_component(ys, xs, cs[0], cs[1], cd[0], cd[1], turns, scale, sh[0], sh[1], height, width, dst_y, dst_x, inside)
+    _kernels.place_component(
+        ys, xs, cs[0], cs[1], cd[0], cd[1], turns, scale, sh[0], sh[1], height, width, dst_y, dst_x, inside
+    )
     return dst_y, dst_x, inside.view(np.bool_)
 
 
@@ -359,7 +355,9 @@ def pixel_affinity(
     src = _int_array(src_flat, "src_flat")
     ins = _mask_array(inside, "inside")
     if not dst.shape == src.shape == ins.shape:
-        raise ValueError(f"dst_flat, src_flat and inside must have the same shape, got {dst.shape}, {src.shape}, {ins.shape}")
+        raise ValueError(
+            f"dst_flat, src_flat and inside must have the same shape, got {dst.shape}, {src.shape}, {ins.shape}"
+        )
     sel = ins.view(np.bool_)
     if sel.any():
         d, s = dst[sel], src[sel]

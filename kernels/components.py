@@ -47,6 +47,9 @@ import numpy as np
 
 from kernels._jit import jit
 
+_BLOCK = 16
+"""Pixels per background-skipping block (all-zero blocks are skipped cheaply)."""
+
 # Signatures (documentation only; the kernels are compiled lazily):
 #   label_buffer_size(int64, int64) -> int64
 #   label_mask(uint8[:, ::1], int64, int32[:, ::1], int32[::1]) -> int64
@@ -61,9 +64,10 @@ from kernels._jit import jit
 def label_buffer_size(height, width):
     """Length of the ``parent`` work buffer :func:`label_mask` needs for an HxW mask.
 
-    A row of width W holds at most ``ceil(W/2)`` runs, so an HxW mask opens at
-    most ``H * ceil(W/2)`` provisional labels (either connectivity); one more
-    slot for label 0.
+    A new provisional label is only ever opened at the first pixel of a run,
+    and a row of width W holds at most ``ceil(W/2)`` runs, so an HxW mask opens
+    at most ``H * ceil(W/2)`` provisional labels (either connectivity); one
+    more slot for label 0.
 
     Parameters
     ----------
@@ -208,12 +212,25 @@ def _row_segments(row, bounds):
 
     Segment ``i`` is ``[bounds[i], bounds[i + 1])`` with value
     ``row[bounds[i]]``; pixels before ``bounds[0]`` are 0.  Returns the number
-    of segments; ``bounds`` needs ``row.size + 1`` slots.
+    of segments; ``bounds`` needs ``row.size + 1`` slots.  Blocks of
+    ``_BLOCK`` zeros inside background are skipped.
     """
     width = row.shape[0]
     k = 0
     previous = 0
-    for x in range(width):
+    blocked = width - width % _BLOCK
+    for block in range(0, blocked, _BLOCK):
+        any_label = 0
+        for x in range(block, block + _BLOCK):
+            any_label |= row[x]
+        if any_label == 0 and previous == 0:
+            continue
+        for x in range(block, block + _BLOCK):
+            value = row[x]
+            bounds[k] = x  # kept only where the value changes
+            k += value != previous
+            previous = value
+    for x in range(blocked, width):
         value = row[x]
         bounds[k] = x
         k += value != previous
@@ -429,8 +446,18 @@ def apply_label_map(labels, label_map):
     labels : (H, W) int32 array, C-contiguous
         Labels 0..n; overwritten.
     label_map : (n + 1,) int32 array
-        E.g. from :func:`size_filter_map`.
+        E.g. from :func:`size_filter_map`; ``label_map[0]`` must be 0
+        (all-background blocks of 16 pixels are skipped).
     """
     flat = labels.reshape(-1)
-    for i in range(flat.size):
+    size = flat.size
+    blocked = size - size % _BLOCK
+    for start in range(0, blocked, _BLOCK):
+        any_label = 0
+        for i in range(start, start + _BLOCK):
+            any_label |= flat[i]
+        if any_label != 0:
+            for i in range(start, start + _BLOCK):
+                flat[i] = label_map[flat[i]]
+    for i in range(blocked, size):
         flat[i] = label_map[flat[i]]

@@ -15,7 +15,7 @@ Conventions (``original-system.md`` §0.2):
 * thicken destinations are **truncated** toward zero (``int(q)``), placement
   destinations are **rounded half to even** (``np.rint``), as in v12 (§8).
 
-Typical use (what :func:`fastshade.shading` does)::
+Typical use (what :mod:`fastshade.shading` does)::
 
     out = image.copy(); written = np.zeros((H, W), np.uint8)
     perpendicular_scatter(image, out, sources, dir_y, dir_x, budget, contours, 3, written)
@@ -50,6 +50,12 @@ from kernels._jit import jit
 
 HUE_MEAN_WEIGHT = 0.333
 """Weight of the grey mean in the hue rotation: ``m = 0.333*(r+g+b)`` (the original's 0.333, not 1/3)."""
+
+COORD_LIMIT = 2.0**62
+"""Placement coordinates at or beyond this magnitude (or NaN) become :data:`COORD_SENTINEL`."""
+
+COORD_SENTINEL = -(2**62)
+"""Destination written for a coordinate that does not fit in int64 (always flagged outside)."""
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   perpendicular_scatter(float64[:, :, ::1], float64[:, :, ::1], int64[::1], float64[:, ::1],
@@ -184,7 +190,8 @@ def hue_rotate(rgb, angle, out):
 
 @jit
 def place_component(
-    src_y, src_x, src_cy, src_cx, dst_cy, dst_cx, quarter_turns, scale, shift_y, shift_x, height, width, dst_y, dst_x, inside
+    src_y, src_x, src_cy, src_cx, dst_cy, dst_cx, quarter_turns, scale, shift_y, shift_x,
+    height, width, dst_y, dst_x, inside,
 ):
     """Rotate, scale and move a component's pixels; round half to even (§3.8, §3.9).
 
@@ -211,7 +218,9 @@ def place_component(
         Destination image shape, for ``inside``.
     dst_y, dst_x : (m,) int64 arrays, caller-allocated
         Rounded destination coordinates (also for pixels outside the image).
-        Callers must keep ``|dst|`` below 2**62 (the wrapper checks).
+        A coordinate whose magnitude reaches ``COORD_LIMIT`` = 2**62 (or is
+        NaN) is stored as ``COORD_SENTINEL`` = -2**62 and flagged outside, so
+        the int64 conversion is always defined.
     inside : (m,) uint8 array, caller-allocated
         1 where ``0 <= dst_y < height`` and ``0 <= dst_x < width``, else 0.
 
@@ -239,8 +248,8 @@ def place_component(
             ax = -ry
         vy = np.rint(dst_cy + scale * ay + shift_y)
         vx = np.rint(dst_cx + scale * ax + shift_x)
-        iy = np.int64(vy)
-        ix = np.int64(vx)
+        iy = np.int64(vy) if abs(vy) < COORD_LIMIT else np.int64(COORD_SENTINEL)
+        ix = np.int64(vx) if abs(vx) < COORD_LIMIT else np.int64(COORD_SENTINEL)
         dst_y[j] = iy
         dst_x[j] = ix
         if iy >= 0 and iy < height and ix >= 0 and ix < width:

@@ -1,8 +1,8 @@
 """Plain SciPy/NumPy reference for :mod:`kernels.components` / :mod:`fastshade.components`.
 
 Built only on ``scipy.ndimage.label`` (3x3 ones for 8-connectivity, the cross
-for 4-connectivity) and ``scipy.ndimage``/NumPy reductions; slow but obviously
-correct (two-pass centred covariances).
+for 4-connectivity) and NumPy reductions (``bincount``, ``minimum.at``); slow
+but obviously correct (two-pass centred covariances).
 """
 
 from __future__ import annotations
@@ -27,28 +27,29 @@ def labels_ref(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
 
 def stats_ref(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sizes (n,), bbox (n,4) ``[y0,x0,y1,x1)``, centroids (n,2), population covariances (n,2,2)."""
-    index = np.arange(1, n + 1)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.int64)
     bbox = np.zeros((n, 4), dtype=np.int64)
-    for j, sl in enumerate(ndimage.find_objects(labels, max_label=n) if n else []):
-        if sl is not None:
-            bbox[j] = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
     centroids = np.zeros((n, 2))
     covariances = np.zeros((n, 2, 2))
     if n == 0:
         return sizes, bbox, centroids, covariances
-    yy, xx = np.indices(labels.shape, dtype=np.float64)
-    my = np.asarray(ndimage.mean(yy, labels, index))
-    mx = np.asarray(ndimage.mean(xx, labels, index))
+    # two-pass, centred: means first, then mean products of the deviations
+    flat = np.flatnonzero(labels.ravel())
+    lab = labels.ravel()[flat] - 1
+    ys, xs = np.divmod(flat, labels.shape[1])
+    bbox[:, :2] = np.iinfo(np.int64).max
+    np.minimum.at(bbox[:, 0], lab, ys)
+    np.minimum.at(bbox[:, 1], lab, xs)
+    np.maximum.at(bbox[:, 2], lab, ys + 1)
+    np.maximum.at(bbox[:, 3], lab, xs + 1)
+    count = np.bincount(lab, minlength=n)
+    my = np.bincount(lab, weights=ys, minlength=n) / count
+    mx = np.bincount(lab, weights=xs, minlength=n) / count
+    dy, dx = ys - my[lab], xs - mx[lab]
     centroids[:, 0], centroids[:, 1] = my, mx
-    fg = labels > 0
-    dy = np.zeros(labels.shape)
-    dx = np.zeros(labels.shape)
-    dy[fg] = yy[fg] - my[labels[fg] - 1]
-    dx[fg] = xx[fg] - mx[labels[fg] - 1]
-    covariances[:, 0, 0] = ndimage.mean(dy * dy, labels, index)
-    covariances[:, 1, 1] = ndimage.mean(dx * dx, labels, index)
-    covariances[:, 0, 1] = covariances[:, 1, 0] = ndimage.mean(dy * dx, labels, index)
+    covariances[:, 0, 0] = np.bincount(lab, weights=dy * dy, minlength=n) / count
+    covariances[:, 1, 1] = np.bincount(lab, weights=dx * dx, minlength=n) / count
+    covariances[:, 0, 1] = covariances[:, 1, 0] = np.bincount(lab, weights=dy * dx, minlength=n) / count
     return sizes, bbox, centroids, covariances
 
 

@@ -34,8 +34,13 @@ def offsets_ref(radius: int) -> list[int]:
     return list(range(-radius, 0)) + list(range(1, radius + 1))
 
 
-def perpendicular_scatter_ref(src, sources_flat, dir_y, dir_x, budget, contours, radius):
-    """Loop reference of semantics A. Returns (out image, written uint8 mask, count)."""
+def perpendicular_scatter_ref(src, sources_flat, dir_y, dir_x, budget, contours, radius, return_count=False):
+    """Loop reference of semantics A.
+
+    Returns ``(out image, written uint8 mask)`` like
+    :func:`fastshade.shading.perpendicular_scatter`, plus the number of writes
+    when ``return_count``.
+    """
     height, width = contours.shape
     out = src.copy()
     written = np.zeros((height, width), dtype=np.uint8)
@@ -55,7 +60,7 @@ def perpendicular_scatter_ref(src, sources_flat, dir_y, dir_x, budget, contours,
             out[iy, ix] = src[sy, sx]
             written[iy, ix] = 1
             count += 1
-    return out, written, count
+    return (out, written, count) if return_count else (out, written)
 
 
 def _last_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +70,7 @@ def _last_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, keys.size - 1 - first_in_reversed
 
 
-def perpendicular_scatter_numpy(src, sources_flat, dir_y, dir_x, budget, contours, radius):
+def perpendicular_scatter_numpy(src, sources_flat, dir_y, dir_x, budget, contours, radius, return_count=False):
     """Vectorised NumPy version of :func:`perpendicular_scatter_ref` (same outputs)."""
     height, width = contours.shape
     channels = src.shape[2]
@@ -77,7 +82,8 @@ def perpendicular_scatter_numpy(src, sources_flat, dir_y, dir_x, budget, contour
     qy = sy[:, None] + offsets[None, :] * dir_y[sy, sx][:, None]
     qx = sx[:, None] + offsets[None, :] * dir_x[sy, sx][:, None]
     with np.errstate(invalid="ignore"):
-        ok = (np.abs(offsets)[None, :] <= budget[sy, sx][:, None]) & (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
+        in_budget = np.abs(offsets)[None, :] <= budget[sy, sx][:, None]
+        ok = in_budget & (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
     rows, _ = np.nonzero(ok)
     iy = qy[ok].astype(np.int64)
     ix = qx[ok].astype(np.int64)
@@ -88,7 +94,7 @@ def perpendicular_scatter_numpy(src, sources_flat, dir_y, dir_x, budget, contour
     source_pixels = sources_flat[rows[last]]
     out.reshape(-1, channels)[unique] = src.reshape(-1, channels)[source_pixels]
     written.reshape(-1)[unique] = 1
-    return out, written, int(dest.size)
+    return (out, written, int(dest.size)) if return_count else (out, written)
 
 
 # --------------------------------------------------------------------------- B. hue
@@ -115,12 +121,16 @@ def rotate_quarter_ref(dy: np.ndarray, dx: np.ndarray, quarter_turns: int):
 
 
 def place_component_ref(src_y, src_x, src_centroid, dst_centroid, shape, quarter_turns=1, scale=1.0, shift=(0.0, 0.0)):
-    """``rint(c_d + scale·rot(p − c_s) + shift)`` and the inside flag (uint8)."""
+    """``rint(c_d + scale·rot(p − c_s) + shift)`` and the inside flag (uint8); |v| ≥ 2**62 → -2**62."""
     ry = src_y.astype(np.float64) - src_centroid[0]
     rx = src_x.astype(np.float64) - src_centroid[1]
     ay, ax = rotate_quarter_ref(ry, rx, quarter_turns)
-    dst_y = np.rint(dst_centroid[0] + scale * ay + shift[0]).astype(np.int64)
-    dst_x = np.rint(dst_centroid[1] + scale * ax + shift[1]).astype(np.int64)
+    vy = np.rint(dst_centroid[0] + scale * ay + shift[0])
+    vx = np.rint(dst_centroid[1] + scale * ax + shift[1])
+    # coordinates that do not fit in int64 become the sentinel -2**62 (flagged outside)
+    with np.errstate(invalid="ignore"):
+        dst_y = np.where(np.abs(vy) < 2.0**62, vy, -(2.0**62)).astype(np.int64)
+        dst_x = np.where(np.abs(vx) < 2.0**62, vx, -(2.0**62)).astype(np.int64)
     inside = (dst_y >= 0) & (dst_y < shape[0]) & (dst_x >= 0) & (dst_x < shape[1])
     return dst_y, dst_x, inside.astype(np.uint8)
 

@@ -38,8 +38,8 @@ def scatter_kernel(src, sources, dir_y, dir_x, budget, contours, radius):
 def assert_scatter_matches(src, sources, dir_y, dir_x, budget, contours, radius):
     """Kernel == loop reference == vectorised reference == wrapper, exactly."""
     got = scatter_kernel(src, sources, dir_y, dir_x, budget, contours, radius)
-    want = ref.perpendicular_scatter_ref(src, sources, dir_y, dir_x, budget, contours, radius)
-    vec = ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, radius)
+    want = ref.perpendicular_scatter_ref(src, sources, dir_y, dir_x, budget, contours, radius, return_count=True)
+    vec = ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, radius, return_count=True)
     for name, other in (("loop", want), ("numpy", vec)):
         np.testing.assert_array_equal(got[0], other[0], err_msg=f"image vs {name}")
         np.testing.assert_array_equal(got[1], other[1], err_msg=f"written vs {name}")
@@ -204,7 +204,7 @@ def test_scatter_sources_on_the_border_never_write_out_of_bounds():
     inner[pad:-pad, pad:-pad] = True
     assert np.isnan(big[~inner]).all()
     assert (big_written[~inner] == 7).all()
-    want = ref.perpendicular_scatter_ref(src, sources, dir_y, dir_x, budget, contours, radius)
+    want = ref.perpendicular_scatter_ref(src, sources, dir_y, dir_x, budget, contours, radius, return_count=True)
     np.testing.assert_array_equal(out, want[0])
     np.testing.assert_array_equal(written, want[1])
     assert count == want[2]
@@ -400,7 +400,8 @@ def place_kernel(src_y, src_x, c_s, c_d, shape, turns=1, scale=1.0, shift=(0.0, 
     dst_x = np.empty(m, np.int64)
     inside = np.empty(m, np.uint8)
     count = ks.place_component(
-        src_y, src_x, c_s[0], c_s[1], c_d[0], c_d[1], turns, scale, shift[0], shift[1], shape[0], shape[1], dst_y, dst_x, inside
+        src_y, src_x, c_s[0], c_s[1], c_d[0], c_d[1], turns, scale, shift[0], shift[1],
+        shape[0], shape[1], dst_y, dst_x, inside,
     )
     assert count == inside.sum()
     return dst_y, dst_x, inside
@@ -416,7 +417,9 @@ def test_l_shape_quarter_turn_lands_on_hand_computed_rotation():
     # (13,22): d=(1,1) -> (-1,1) -> (31,38).  The bar now points left, the foot points up.
     expected_y = [33, 33, 33, 33, 32, 31]
     expected_x = [35, 36, 37, 38, 38, 38]
-    dst_y, dst_x, inside = fs.place_component(src_y, src_x, (12.0, 21.0), (30.0, 40.0), (64, 64), quarter_turns=1, shift=(2.0, -3.0))
+    dst_y, dst_x, inside = fs.place_component(
+        src_y, src_x, (12.0, 21.0), (30.0, 40.0), (64, 64), quarter_turns=1, shift=(2.0, -3.0)
+    )
     np.testing.assert_array_equal(dst_y, expected_y)
     np.testing.assert_array_equal(dst_x, expected_x)
     assert inside.all()
@@ -446,7 +449,9 @@ def test_round_half_to_even_at_half_positions():
 def test_quarter_turn_table(turns):
     # relative (1, 2) under 0..3 CCW quarter turns: (1,2) -> (-2,1) -> (-1,-2) -> (2,-1)
     table = {0: (1, 2), 1: (-2, 1), 2: (-1, -2), 3: (2, -1)}
-    dst_y, dst_x, _ = fs.place_component(np.array([11]), np.array([12]), (10.0, 10.0), (0.0, 0.0), (5, 5), quarter_turns=turns)
+    dst_y, dst_x, _ = fs.place_component(
+        np.array([11]), np.array([12]), (10.0, 10.0), (0.0, 0.0), (5, 5), quarter_turns=turns
+    )
     assert (dst_y[0], dst_x[0]) == table[turns]
 
 
@@ -547,8 +552,18 @@ def test_place_component_rejects_bad_input():
         fs.place_component(ys, ys, (np.nan, 0), (0, 0), (4, 4))
     with pytest.raises(ValueError, match="pair"):
         fs.place_component(ys, ys, (0, 0, 0), (0, 0), (4, 4))
-    with pytest.raises(ValueError, match="exceed"):
-        fs.place_component(ys, ys, (0, 0), (0, 0), (4, 4), scale=1e300)
+    # coordinates beyond int64 are mapped to the sentinel and flagged outside (no undefined cast)
+    huge = fs.place_component(ys, ys, (0, 0), (1.0, 1.0), (4, 4), quarter_turns=0, scale=1e300)
+    np.testing.assert_array_equal(huge[0], [ks.COORD_SENTINEL] * 2)
+    assert not huge[2].any()
+    want = ref.place_component_ref(ys, ys, (0, 0), (1.0, 1.0), (4, 4), 0, 1e300)
+    for got, w in zip(huge, want):
+        np.testing.assert_array_equal(got, w)
+    # the raw kernel with a NaN shift (no wrapper): sentinel, outside
+    nan_case = place_kernel(ys, ys, (0.0, 0.0), (0.0, 0.0), (4, 4), 0, 1.0, (np.nan, 0.0))
+    np.testing.assert_array_equal(nan_case[0], [ks.COORD_SENTINEL] * 2)
+    np.testing.assert_array_equal(nan_case[1], [1, 2])
+    assert not nan_case[2].any()
     assert fs.place_component(ys, ys, (0, 0), (0, 0), (4, 4, 3), quarter_turns=0)[2].all()
 
 
@@ -708,7 +723,9 @@ def test_self_shadow_pipeline_never_paints_ink():
 
 
 @numba.njit
-def _user_pipeline(src, out, sources, dir_y, dir_x, budget, contours, guard, ys, xs, cy, cx, buffers, picked, colours, phi):
+def _user_pipeline(
+    src, out, sources, dir_y, dir_x, budget, contours, guard, ys, xs, cy, cx, buffers, picked, colours, phi
+):
     """A user's own njit function chaining every shading kernel on raw, preallocated arrays."""
     height, width = contours.shape
     written, dst_y, dst_x, inside, dst_flat, src_flat, affinity, copied = buffers
