@@ -5,10 +5,33 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
 Basis = Literal["lobpcg", "krylov"]
+CrossStrategy = Literal["unified", "recolor", "warp", "gate-only"]
+CrossScore = Literal["dot", "cosine", "signature"]
+CROSS_STRATEGIES: tuple[str, ...] = typing.get_args(CrossStrategy)
+CROSS_SCORES: tuple[str, ...] = typing.get_args(CrossScore)
+
+
+def affinity_threshold_mode(spec: str) -> tuple[str, float]:
+    """Parse ``mean | none | calibrated | quantile:Q`` into ``(mode, Q)`` (Q = nan unless
+    quantile); one-line ``ValueError`` otherwise or for ``Q`` outside ``[0, 1]``."""
+    if not isinstance(spec, str):
+        raise ValueError(f"affinity_threshold must be a string, got {spec!r}")
+    if spec in ("mean", "none", "calibrated"):
+        return spec, float("nan")
+    if spec.startswith("quantile:"):
+        try:
+            q = float(spec.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"affinity_threshold quantile must be a number, got {spec!r}") from None
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"affinity_threshold quantile must be in [0, 1], got {q}")
+        return "quantile", q
+    raise ValueError(f"affinity_threshold must be mean, none, calibrated or quantile:Q, got {spec!r}")
 
 
 @dataclass(frozen=True)
@@ -33,8 +56,15 @@ class ShadeOptions:
     """Edge weight ``exp(-|dc|/tau)``."""
     weight_floor: float = 0.0
     """Lower bound on every edge weight (0 = none)."""
+    field: Literal["auto", "heat", "column"] = "auto"
+    """The gating field f.  ``heat``: seeded heat random field ``(I - aL)^T xi`` on the
+    image's own Laplacian (a*T = ``field_smoothing``); ``column``: basis column
+    ``field_column``; ``auto``: ``heat`` for ``basis=lobpcg``, ``column`` for ``krylov``
+    (see README, "The gating field", and docs/gating-field.md for the measurements)."""
+    field_smoothing: float = 15.0
+    """Heat-field smoothing ``alpha*T`` (alpha = min(0.1, 1/(2 max degree)))."""
     field_column: int = 1
-    """Which basis column is the gating field f (v12 uses column 1)."""
+    """Which basis column is the gating field f when ``field=column`` (v12 uses column 1)."""
     seed: int = 42
     """Seed of every pseudo-random start (Krylov start vector, LOBPCG block)."""
     tile_size: int = 0
@@ -64,12 +94,12 @@ class ShadeOptions:
     sample_threshold: float = 0.5
 
     # --- cross mode ---------------------------------------------------------------
-    cross_strategy: str = "unified"
+    cross_strategy: CrossStrategy = "unified"
     affinity_threshold: str = "mean"
     procrustes: bool = True
     procrustes_samples: int = 1000
     scale_normalise: bool = False
-    score: str = "dot"
+    score: CrossScore = "dot"
 
     def replace(self, **changes: Any) -> "ShadeOptions":
         """Return a copy with ``changes`` applied (validated)."""
@@ -101,6 +131,10 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
         raise ValueError(f"k must be >= 1, got {opts.k}")
     if not 0 <= opts.field_column < opts.k:
         raise ValueError(f"field_column must be in [0, k), got {opts.field_column}")
+    if opts.field not in ("auto", "heat", "column"):
+        raise ValueError(f"field must be auto, heat or column, got {opts.field!r}")
+    if not opts.field_smoothing > 0:
+        raise ValueError(f"field_smoothing must be > 0, got {opts.field_smoothing}")
     if opts.tile_size < 0 or (0 < opts.tile_size < 8):
         raise ValueError(f"tile_size must be 0 (global) or >= 8, got {opts.tile_size}")
     if not 0 <= opts.tile_overlap < max(opts.tile_size, 1) or opts.tile_overlap < 0:
@@ -112,4 +146,9 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
         raise ValueError(f"min_component must be >= 1, got {opts.min_component}")
     if opts.heat_steps < 0:
         raise ValueError(f"heat_steps must be >= 0, got {opts.heat_steps}")
+    if opts.cross_strategy not in CROSS_STRATEGIES:
+        raise ValueError(f"cross_strategy must be one of {', '.join(CROSS_STRATEGIES)}, got {opts.cross_strategy!r}")
+    if opts.score not in CROSS_SCORES:
+        raise ValueError(f"score must be one of {', '.join(CROSS_SCORES)}, got {opts.score!r}")
+    affinity_threshold_mode(opts.affinity_threshold)
     return opts

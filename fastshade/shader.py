@@ -124,6 +124,39 @@ def _empty_components(shape: tuple[int, int]) -> Components:
     return label_components(np.zeros(shape, dtype=bool), connectivity=8, min_size=1)
 
 
+def field_kind(opts: ShadeOptions) -> str:
+    """Resolve ``field="auto"``: the heat random field for lobpcg, a basis column for krylov."""
+    if opts.field != "auto":
+        return opts.field
+    return "heat" if opts.basis == "lobpcg" else "column"
+
+
+def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: int) -> np.ndarray:
+    """Seeded heat random field ``f = (I - a L)^T xi`` with ``a*T = smoothing``, mean removed.
+
+    ``xi`` ~ N(0, 1) from ``numpy.random.default_rng(seed)``; ``a = min(0.1, 1/(2 max deg))``
+    keeps the explicit scheme stable (``a * lambda_max <= 1``). Spectrally this is
+    ``sum_j (1 - a lambda_j)^T xi_j phi_j`` over the complete eigenbasis: a seeded,
+    band-limited random field that follows the graph (docs/gating-field.md).
+    """
+    n = shape[0] * shape[1]
+    max_degree = float(lap.diagonal().max()) if n else 0.0
+    alpha = min(0.1, 1.0 / (2.0 * max_degree)) if max_degree > 0 else 0.1
+    steps = max(1, int(round(smoothing / alpha)))
+    xi = np.random.default_rng(seed).standard_normal(n)
+    f = heat_diffusion(lap, xi, alpha=alpha, steps=steps)
+    f -= f.mean()
+    return np.ascontiguousarray(f.reshape(shape))
+
+
+def gating_field(lap: Any, basis: SpectralBasis, shape: tuple[int, int], opts: ShadeOptions) -> np.ndarray:
+    """The gating field f ((H, W) float64) selected by ``opts.field`` (see :func:`field_kind`)."""
+    if field_kind(opts) == "heat":
+        return heat_random_field(lap, shape, opts.field_smoothing, opts.seed)
+    col = min(opts.field_column, basis.vectors.shape[1] - 1)
+    return np.ascontiguousarray(basis.vectors[:, col].reshape(shape))
+
+
 def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> Analysis:
     """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1])."""
     timer = timer or Timer()
@@ -161,9 +194,9 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
             krylov_steps=opts.krylov_steps,
             laplacian=lap,
         )
+    with timer.stage("field"):
+        f = gating_field(lap, basis, (h, w), opts)
     with timer.stage("fields"):
-        col = min(opts.field_column, basis.vectors.shape[1] - 1)
-        f = np.ascontiguousarray(basis.vectors[:, col].reshape(h, w))
         gy, gx = forward_gradient(f)
         ty, tx = unit_vectors(gy, gx)
         perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
@@ -338,7 +371,8 @@ def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions) -> dict[str, A
         "method": basis.method,
         "requested": opts.basis,
         "k": int(basis.vectors.shape[1]),
-        "field_column": int(opts.field_column),
+        "field": field_kind(opts),
+        "field_column": int(opts.field_column) if field_kind(opts) == "column" else None,
         "values": [float(v) for v in basis.values],
         "info": basis.info,
     }
