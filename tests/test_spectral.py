@@ -1,0 +1,340 @@
+"""fastshade.spectral against dense references (tests/ref_spectral.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastshade.spectral as spectral
+from fastshade.graph import image_laplacian
+from fastshade.spectral import blend_weights_1d, sign_flip, spectral_basis, tile_starts
+from tests.ref_spectral import (
+    blend_weights_1d_ref,
+    dense_spectrum_ref,
+    gate_agreement,
+    grid_laplacian_ref,
+    principal_angles,
+    sign_flip_ref,
+    tile_starts_ref,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def strokes(h: int, w: int, seed: int = 0, n_strokes: int = 4) -> np.ndarray:
+    """White carrier with a few dark anti-aliased line segments (synthetic line art)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    c = np.ones((h, w))
+    for _ in range(n_strokes):
+        p, q = rng.random(2) * (h, w), rng.random(2) * (h, w)
+        d = q - p
+        t = np.clip(((yy - p[0]) * d[0] + (xx - p[1]) * d[1]) / max(d @ d, 1e-9), 0, 1)
+        dist = np.hypot(yy - p[0] - t * d[0], xx - p[1] - t * d[1])
+        c = np.minimum(c, np.clip(dist - 0.5, 0, 1))
+    return c
+
+
+def toof_crop() -> np.ndarray:
+    p = ROOT.parent / "shared" / "images" / "toof.png"
+    if not p.is_file():
+        pytest.skip(f"{p} not present (the ../shared/images test images are optional)")
+    import imageio.v3 as iio
+
+    rgb = iio.imread(p, mode="RGB").astype(np.float64) / 255.0
+    c = rgb.mean(axis=2)
+    ys, xs = np.nonzero(c < 0.5)
+    y0, x0 = int(np.median(ys)) - 20, int(np.median(xs)) - 20
+    y0, x0 = min(max(y0, 0), c.shape[0] - 40), min(max(x0, 0), c.shape[1] - 40)
+    return c[y0:y0 + 40, x0:x0 + 40]
+
+
+CASES = {
+    "random12x10": lambda: np.random.default_rng(3).random((12, 10)),
+    "strokes24": lambda: strokes(24, 24, seed=1),
+    "strokes40x36": lambda: strokes(40, 36, seed=5, n_strokes=6),
+}
+
+
+@pytest.fixture
+def force_cascade(monkeypatch):
+    """Make the multilevel LOBPCG path run even on small graphs (several levels)."""
+    monkeypatch.setattr(spectral, "DENSE_MAX_N", 0)
+    monkeypatch.setattr(spectral, "MAX_COARSE", 30)
+
+
+def check_against_dense(c: np.ndarray, k: int, basis) -> None:
+    L = grid_laplacian_ref(c)
+    vals, vecs = dense_spectrum_ref(L, k)
+    lam, V = vals[1:k + 1], vecs[:, 1:k + 1]
+    np.testing.assert_allclose(basis.values, lam, rtol=1e-6, atol=1e-13)
+    # subspaces of the first j columns wherever the spectrum has a gap after column j
+    full = np.linalg.eigvalsh(L.toarray())[1:]
+    for j in range(1, k + 1):
+        if (full[j] - full[j - 1]) > 1e-3 * max(full[j], 1e-12):
+            ang = principal_angles(basis.vectors[:, :j], V[:, :j])
+            assert ang.max() < 1e-3, (j, ang)
+    np.testing.assert_allclose(np.linalg.norm(basis.vectors, axis=0), 1.0, atol=1e-10)
+    np.testing.assert_allclose(basis.vectors.sum(axis=0), 0.0, atol=1e-6)  # constant excluded
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cascade_matches_dense_eigh(name, force_cascade):
+    c = CASES[name]()
+    b = spectral_basis(c, k=6, tol=1e-10)
+    assert b.method == "lobpcg" and b.info["converged"]
+    if c.size >= 500:
+        assert len(b.info["level_sizes"]) >= 2
+    check_against_dense(c, 6, b)
+
+
+def test_toof_crop_matches_dense_eigh():
+    c = toof_crop()
+    b = spectral_basis(c, k=8, tol=1e-10)
+    assert b.method == "lobpcg"
+    check_against_dense(c, 8, b)
+    # the default tolerance keeps the gates of the field column
+    d = spectral_basis(c, k=8)
+    assert gate_agreement(c, d.vectors[:, 1].reshape(c.shape), b.vectors[:, 1].reshape(c.shape)) >= 0.99
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_dense_path_matches_reference(name):
+    c = CASES[name]()
+    b = spectral_basis(c, k=5, method="dense")
+    assert b.method == "dense"
+    check_against_dense(c, 5, b)
+
+
+def test_laplacian_matches_reference_and_prebuilt_is_used():
+    c = strokes(20, 17, seed=2)
+    L = image_laplacian(c)
+    assert abs(L - grid_laplacian_ref(c)).max() < 1e-12
+    a = spectral_basis(c, k=4)
+    b = spectral_basis(c, k=4, laplacian=L)
+    assert a.vectors.tobytes() == b.vectors.tobytes()
+    # a different operator passed in must change the result
+    c2 = spectral_basis(c, k=4, laplacian=grid_laplacian_ref(c, connectivity=8))
+    assert not np.allclose(np.abs(c2.vectors), np.abs(a.vectors))
+
+
+def test_eight_connectivity_and_floor_options(force_cascade):
+    c = strokes(30, 30, seed=4)
+    for conn, floor in ((8, 0.0), (4, 0.05)):
+        b = spectral_basis(c, k=4, connectivity=conn, weight_floor=floor, tol=1e-10)
+        L = grid_laplacian_ref(c, connectivity=conn, weight_floor=floor)
+        vals, _ = dense_spectrum_ref(L, 4)
+        np.testing.assert_allclose(b.values, vals[1:], rtol=1e-6)
+
+
+def test_sign_convention():
+    v = np.array([[1.0, -3.0, 0.0], [-2.0, 3.0, 0.0], [0.5, 1.0, 0.0]])
+    out = sign_flip(v.copy())
+    np.testing.assert_array_equal(out, sign_flip_ref(v))
+    np.testing.assert_array_equal(out[:, 0], [-1.0, 2.0, -0.5])
+    np.testing.assert_array_equal(out[:, 1], [3.0, -3.0, -1.0])  # tie -> lowest index positive
+    b = spectral_basis(strokes(24, 24, seed=1), k=4)
+    idx = np.argmax(np.abs(b.vectors), axis=0)
+    assert (b.vectors[idx, np.arange(4)] > 0).all()
+
+
+def test_deterministic_in_process_and_fresh_process(force_cascade):
+    c = strokes(40, 36, seed=5, n_strokes=6)
+    a = spectral_basis(c, k=6)
+    b = spectral_basis(c, k=6)
+    assert a.vectors.tobytes() == b.vectors.tobytes() and a.values.tobytes() == b.values.tobytes()
+    digest = hashlib.sha256(a.vectors.tobytes() + a.values.tobytes()).hexdigest()
+    code = (
+        "import hashlib, numpy as np, fastshade.spectral as s\n"
+        "from tests.test_spectral import strokes\n"
+        "s.DENSE_MAX_N = 0; s.MAX_COARSE = 30\n"
+        "b = s.spectral_basis(strokes(40, 36, seed=5, n_strokes=6), k=6)\n"
+        "print(hashlib.sha256(b.vectors.tobytes() + b.values.tobytes()).hexdigest())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+                                          "OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == digest
+
+
+# ----------------------------------------------------------------------------------------
+# tiles
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(512, 64, 16), (100, 64, 16), (64, 64, 16),
+                                                  (30, 64, 16), (97, 32, 8), (10, 4, 0)])
+def test_tile_starts_and_weights_match_reference(length, tile, overlap):
+    assert tile_starts(length, tile, overlap) == tile_starts_ref(length, tile, overlap)
+    np.testing.assert_array_equal(blend_weights_1d(min(tile, length), overlap),
+                                  blend_weights_1d_ref(min(tile, length), overlap))
+    assert len(tile_starts(512, 64, 16)) == 11
+
+
+def tiled_reference(c, k, tile, overlap):
+    """Blend of per-tile dense eigenvectors (max-abs sign), tiles without contours skipped."""
+    from fastshade.gates import contour_mask
+
+    h, w = c.shape
+    contours = contour_mask(c)
+    acc = np.zeros((h, w, k))
+    wsum = np.zeros((h, w))
+    for y0 in tile_starts_ref(h, tile, overlap):
+        for x0 in tile_starts_ref(w, tile, overlap):
+            sub = c[y0:y0 + tile, x0:x0 + tile]
+            th, tw = sub.shape
+            if th < 4 or tw < 4 or not contours[y0:y0 + th, x0:x0 + tw].any():
+                continue
+            vals, vecs = dense_spectrum_ref(grid_laplacian_ref(sub), k)
+            v = np.zeros((th * tw, k))
+            m = vecs.shape[1] - 1
+            v[:, :m] = sign_flip_ref(vecs[:, 1:])
+            bw = np.outer(blend_weights_1d_ref(th, overlap), blend_weights_1d_ref(tw, overlap))
+            acc[y0:y0 + th, x0:x0 + tw] += bw[:, :, None] * v.reshape(th, tw, k)
+            wsum[y0:y0 + th, x0:x0 + tw] += bw
+    f = (acc / np.maximum(wsum, 1e-10)[:, :, None]).reshape(h * w, k)
+    n = np.linalg.norm(f, axis=0)
+    return f / np.where(n > 0, n, 1)
+
+
+def test_tiled_matches_per_tile_dense_reference():
+    c = np.random.default_rng(7).random((26, 21))
+    b = spectral_basis(c, k=3, tile_size=10, tile_overlap=3, tile_sign="max-abs")
+    assert b.method == "lobpcg-tiled"
+    np.testing.assert_allclose(b.vectors, tiled_reference(c, 3, 10, 3), atol=1e-8)
+    assert np.all(np.diff(b.values) >= 0)
+
+
+def test_tiled_cascade_tiles_match_dense_tiles(force_cascade):
+    c = strokes(44, 40, seed=9, n_strokes=8)
+    b = spectral_basis(c, k=2, tile_size=24, tile_overlap=6, tile_sign="max-abs", tol=1e-10)
+    assert b.info["tile_methods"].get("lobpcg", 0) > 0
+    ref = tiled_reference(c, 2, 24, 6)
+    assert abs(b.vectors[:, 0] @ ref[:, 0]) > 1 - 1e-6
+
+
+def test_tiled_blank_tiles_are_zero_and_seeded_signs_deterministic():
+    c = np.ones((40, 40))
+    c[2:6, 2:20] = 0.0  # ink only in the top-left tile
+    b = spectral_basis(c, k=2, tile_size=16, tile_overlap=4)
+    assert b.info["tiles_skipped"] > 0
+    f = b.vectors[:, 0].reshape(40, 40)
+    assert np.all(f[30:, 30:] == 0.0)
+    b2 = spectral_basis(c, k=2, tile_size=16, tile_overlap=4)
+    assert b.vectors.tobytes() == b2.vectors.tobytes()
+    b3 = spectral_basis(c, k=2, tile_size=16, tile_overlap=4, seed=1)
+    assert np.allclose(np.abs(b3.vectors), np.abs(b.vectors))
+
+
+# ----------------------------------------------------------------------------------------
+# degenerate inputs and validation
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (3, 3)])
+@pytest.mark.parametrize("k", [1, 8])
+def test_tiny_shapes(shape, k):
+    c = np.random.default_rng(0).random(shape)
+    b = spectral_basis(c, k=k)
+    n = shape[0] * shape[1]
+    assert b.vectors.shape == (n, k) and b.values.shape == (k,)
+    assert np.isfinite(b.vectors).all() and np.isfinite(b.values).all()
+    nv = b.info["n_valid"]
+    assert nv == min(k, n - 1)
+    assert np.all(b.vectors[:, nv:] == 0)
+    assert np.all(np.diff(b.values) >= 0)
+    if n == 1:
+        assert b.method == "trivial"
+    else:
+        np.testing.assert_allclose(b.vectors[:, :nv].T @ b.vectors[:, :nv], np.eye(nv), atol=1e-10)
+
+
+def test_blank_and_all_ink_give_grid_modes():
+    for value in (1.0, 0.0):
+        c = np.full((30, 31), value)
+        b = spectral_basis(c, k=3)
+        # uniform H x W grid: lambda = (2 - 2 cos(pi i / H)) + (2 - 2 cos(pi j / W))
+        mu = 2 - 2 * np.cos(np.pi * np.arange(30) / 30)
+        nu = 2 - 2 * np.cos(np.pi * np.arange(31) / 31)
+        lam = np.sort((mu[:, None] + nu[None, :]).ravel())[1:4]
+        np.testing.assert_allclose(b.values, lam, rtol=1e-6)
+
+
+def test_cluster_of_near_zero_eigenvalues(force_cascade):
+    # many separate specks: more near-zero eigenvalues than k
+    c = np.ones((40, 40))
+    for y in range(3, 40, 6):
+        for x in range(3, 40, 6):
+            c[y:y + 2, x:x + 2] = 0.0
+    b = spectral_basis(c, k=4, tol=1e-10)
+    full = np.linalg.eigvalsh(grid_laplacian_ref(c).toarray())
+    np.testing.assert_allclose(b.values, full[1:5], rtol=1e-6, atol=1e-14)
+    # cluster: compare against the whole near-zero eigenspace
+    _, vecs = np.linalg.eigh(grid_laplacian_ref(c).toarray())
+    nclu = int(np.sum(full < 1e-2))
+    assert nclu > 5
+    ang = principal_angles(b.vectors, vecs[:, :nclu])
+    assert ang.max() < 1e-4
+
+
+def test_krylov_dispatch():
+    from fastshade.krylov import krylov_basis
+
+    c = strokes(30, 30, seed=3)
+    b = spectral_basis(c, k=5, method="krylov", krylov_steps=20, seed=7)
+    v, lam = krylov_basis(image_laplacian(c), 5, steps=20, seed=7)
+    assert b.method == "krylov"
+    np.testing.assert_array_equal(b.vectors, v)
+    np.testing.assert_array_equal(b.values, lam)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(k=0), "k must"),
+    (dict(method="eigsh"), "method"),
+    (dict(tile_size=-1), "tile_size"),
+    (dict(tile_size=8, tile_overlap=8), "tile_overlap"),
+    (dict(tol=-1.0), "tol"),
+    (dict(laplacian=np.eye(4)), "laplacian"),
+    (dict(tile_sign="random"), "tile_sign"),
+])
+def test_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        spectral_basis(np.zeros((5, 5)), **kwargs)
+
+
+def test_rejects_bad_carrier():
+    with pytest.raises(ValueError, match="2-D"):
+        spectral_basis(np.zeros((3, 3, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        spectral_basis(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match="at least one"):
+        spectral_basis(np.zeros((0, 3)))
+
+
+@settings(deadline=None, max_examples=30)
+@given(h=st.integers(1, 8), w=st.integers(1, 8), k=st.integers(1, 10),
+       seed=st.integers(0, 2**16), tiled=st.booleans())
+def test_random_small_shapes(h, w, k, seed, tiled):
+    c = np.random.default_rng(seed).random((h, w))
+    b = spectral_basis(c, k=k, tile_size=4 if tiled else 0, tile_overlap=1)
+    n = h * w
+    assert b.vectors.shape == (n, k) and b.values.shape == (k,)
+    assert b.vectors.dtype == np.float64 and b.values.dtype == np.float64
+    assert np.isfinite(b.vectors).all() and np.isfinite(b.values).all()
+    nv = b.info["n_valid"]
+    V = b.vectors[:, :nv]
+    norms = np.linalg.norm(b.vectors, axis=0)
+    assert np.all((np.abs(norms - 1) < 1e-10) | (norms == 0))
+    if not tiled:
+        np.testing.assert_allclose(V.T @ V, np.eye(nv), atol=1e-10)
+        assert np.all(np.diff(b.values) >= 0)
+    import json
+
+    json.dumps(b.info)
