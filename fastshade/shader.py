@@ -131,6 +131,21 @@ def field_kind(opts: ShadeOptions) -> str:
     return "heat" if opts.basis == "lobpcg" else "column"
 
 
+def stable_heat_schedule(lap: Any, alpha: float, steps: int) -> tuple[float, int]:
+    """Explicit heat steps ``(I - a L)^T`` that stay stable on any graph.
+
+    Keeps the diffusion time ``alpha * steps`` and lowers the step to
+    ``a = min(alpha, 1 / (2 max degree))`` (so ``a * lambda_max <= 1``). On the default
+    4-connected grid (max degree <= 4) this is exactly ``(alpha, steps)``; on 8-connected or
+    multi-radius ("dither") graphs ``alpha = 0.1`` would oscillate or diverge.
+    """
+    max_degree = float(lap.diagonal().max()) if lap.shape[0] else 0.0
+    if max_degree <= 0 or alpha <= 1.0 / (2.0 * max_degree):
+        return alpha, steps
+    a = 1.0 / (2.0 * max_degree)
+    return a, max(1, int(round(alpha * steps / a)))
+
+
 def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: int) -> np.ndarray:
     """Seeded heat random field ``f = (I - a L)^T xi`` with ``a*T = smoothing``, mean removed.
 
@@ -140,9 +155,7 @@ def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: 
     band-limited random field that follows the graph (docs/gating-field.md).
     """
     n = shape[0] * shape[1]
-    max_degree = float(lap.diagonal().max()) if n else 0.0
-    alpha = min(0.1, 1.0 / (2.0 * max_degree)) if max_degree > 0 else 0.1
-    steps = max(1, int(round(smoothing / alpha)))
+    alpha, steps = stable_heat_schedule(lap, 0.1, max(1, int(round(smoothing / 0.1))))
     xi = np.random.default_rng(seed).standard_normal(n)
     f = heat_diffusion(lap, xi, alpha=alpha, steps=steps)
     f -= f.mean()
@@ -200,8 +213,9 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
         gy, gx = forward_gradient(f)
         ty, tx = unit_vectors(gy, gx)
         perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
+        alpha, steps = stable_heat_schedule(lap, opts.heat_alpha, opts.heat_steps)
         heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
-                              alpha=opts.heat_alpha, steps=opts.heat_steps).reshape(h, w)
+                              alpha=alpha, steps=steps).reshape(h, w)
         hy, hx = forward_gradient(heat)
         void_y, void_x = unit_vectors(-hy, -hx)
     with timer.stage("gates"):
