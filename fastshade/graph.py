@@ -221,9 +221,9 @@ def image_laplacian(
     indptr = np.empty(n + 1, dtype=index_dtype)
     indices = np.empty(nnz, dtype=index_dtype)
     data = np.empty(nnz, dtype=value_dtype)
-    degree = np.empty(n, dtype=np.float64)
+    work = np.empty((laplacian_kernels.laplacian_work_rows(dy), width), dtype=np.float64)
     written = laplacian_kernels.assemble_laplacian_csr(
-        carrier_hwc, dy, dx, mult, tau, weight_floor, indptr, indices, data, degree
+        carrier_hwc, dy, dx, mult, tau, weight_floor, indptr, indices, data, work
     )
     if written != nnz:  # kernel/size contract broken: a bug, not a user error
         raise RuntimeError(f"Laplacian kernel wrote {written} entries, expected {nnz}")
@@ -254,7 +254,9 @@ def _csr_pieces(matrix: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, int
     )
 
 
-def heat_diffusion(L: sp.spmatrix, x: np.ndarray, *, alpha: float = 0.1, steps: int = 30) -> np.ndarray:
+def heat_diffusion(
+    L: sp.spmatrix | sp.sparray, x: np.ndarray, *, alpha: float = 0.1, steps: int = 30
+) -> np.ndarray:
     """Explicit heat diffusion ``x_T = (I - alpha L)^T x`` (``original-system.md`` §2.4).
 
     Parameters
@@ -334,7 +336,9 @@ def forward_gradient(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gy, gx
 
 
-def unit_vectors(gy: np.ndarray, gx: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+def unit_vectors(
+    gy: np.ndarray, gx: np.ndarray, eps: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalise a vector field: ``(gy, gx) / max(sqrt(gy^2 + gx^2), eps)``.
 
     Parameters
@@ -350,9 +354,9 @@ def unit_vectors(gy: np.ndarray, gx: np.ndarray, eps: float = 1e-8) -> tuple[np.
 
     Examples
     --------
-    >>> uy, ux = unit_vectors(np.array([3.0, 0.0]), np.array([4.0, 0.0]))
-    >>> uy.tolist(), ux.tolist()
-    ([0.6, 0.0], [0.8, 0.0])
+    >>> uy, ux = unit_vectors(np.array([0.5, 0.0]), np.array([-0.5, 0.0]))
+    >>> np.round(uy, 6).tolist(), np.round(ux, 6).tolist()
+    ([0.707107, 0.0], [-0.707107, 0.0])
     """
     comp_y = _real_array("gy", gy)
     comp_x = _real_array("gx", gx)

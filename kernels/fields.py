@@ -49,10 +49,13 @@ def csr_matvec(indptr, indices, data, x, out):
     out : float64 (n_rows,), caller-allocated
         Receives ``A @ x``; must not alias ``x``.
     """
+    stop = np.intp(indptr[0])
     for i in range(indptr.shape[0] - 1):
+        start = stop
+        stop = np.intp(indptr[i + 1])
         total = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            total += data[k] * x[indices[k]]
+        for k in range(start, stop):
+            total += data[k] * x[np.uintp(indices[k])]  # unsigned: no wraparound check
         out[i] = total
 
 
@@ -70,10 +73,13 @@ def heat_step(indptr, indices, data, x, alpha, out):
     out : float64 (n,), caller-allocated
         Receives the next state; must not alias ``x``.
     """
+    stop = np.intp(indptr[0])
     for i in range(indptr.shape[0] - 1):
+        start = stop
+        stop = np.intp(indptr[i + 1])
         total = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            total += data[k] * x[indices[k]]
+        for k in range(start, stop):
+            total += data[k] * x[np.uintp(indices[k])]  # unsigned: no wraparound check
         out[i] = x[i] - alpha * total
 
 
@@ -143,6 +149,8 @@ def forward_gradient(f, gy, gx):
 def unit_vectors(gy, gx, eps, uy, ux):
     """Normalise a 2-vector field: ``(uy, ux) = (gy, gx) / max(sqrt(gy^2 + gx^2), eps)``.
 
+    Evaluated as ``(gy, gx) * (1 / max(...))``: within 1 ulp of a division.
+
     Parameters
     ----------
     gy, gx : float64 (n,)
@@ -159,5 +167,6 @@ def unit_vectors(gy, gx, eps, uy, ux):
         norm = np.sqrt(vy * vy + vx * vx)
         if norm < eps:
             norm = eps
-        uy[i] = vy / norm
-        ux[i] = vx / norm
+        inverse = 1.0 / norm  # one explicit reciprocal (what fast-math "arcp" would do anyway)
+        uy[i] = vy * inverse
+        ux[i] = vx * inverse

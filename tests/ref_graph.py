@@ -76,10 +76,10 @@ def ref_image_laplacian(carrier, offsets, tau=0.1, weight_floor=0.0, dtype=np.fl
     vals = np.concatenate(vals + [np.zeros(0)])
     degree = np.bincount(rows, weights=vals, minlength=n)
     diag = np.arange(n)
-    lap = sp.coo_matrix(
-        (np.concatenate([-vals, degree]), (np.concatenate([rows, diag]), np.concatenate([cols, diag]))),
-        shape=(n, n),
-    ).tocsr()  # coalesces and sorts the column indices of every row
+    entries = np.concatenate([-vals, degree])
+    where = (np.concatenate([rows, diag]), np.concatenate([cols, diag]))
+    # tocsr() coalesces and sorts the column indices of every row (explicit zeros are kept).
+    lap = sp.coo_matrix((entries, where), shape=(n, n)).tocsr()
     return sp.csr_matrix((lap.data.astype(dtype), lap.indices, lap.indptr), shape=(n, n))
 
 

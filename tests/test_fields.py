@@ -1,0 +1,279 @@
+"""Field kernels (CSR mat-vec, heat diffusion, forward gradient, unit vectors) vs NumPy/SciPy.
+
+References: ``scipy.sparse`` mat-vecs (``tests.ref_graph.ref_heat_diffusion``),
+``np.diff`` gradients, NumPy normalisation.  Mat-vec sums run in the same
+order as SciPy's ``csr_matvec``; the only difference allowed is FMA
+contraction, hence ``rtol=1e-12`` plus an ``atol`` of 1e-14 of the signal scale.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from fastshade.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
+from kernels import fields as kf
+from tests.ref_graph import ref_forward_gradient, ref_heat_diffusion, ref_unit_vectors
+
+SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (7, 5), (32, 27)]
+SHAPE_IDS = [f"{h}x{w}" for h, w in SHAPES]
+
+
+def assert_close(got, ref, scale=1.0):
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14 * scale)
+
+
+def random_csr(n_rows, n_cols, density, seed, dtype=np.float64, index_dtype=np.int32):
+    A = sp.random(n_rows, n_cols, density=density, format="csr", dtype=dtype,
+                  rng=np.random.default_rng(seed))
+    A.data -= 0.5
+    return sp.csr_matrix((A.data, A.indices.astype(index_dtype), A.indptr.astype(index_dtype)),
+                         shape=A.shape)
+
+
+# --------------------------------------------------------------------------- csr_matvec
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64], ids=["i32", "i64"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize(("rows", "cols"), [(0, 0), (1, 1), (5, 3), (3, 5), (200, 200)])
+def test_csr_matvec_matches_scipy(rows, cols, dtype, index_dtype):
+    A = random_csr(rows, cols, 0.2, seed=rows * 7 + cols, dtype=dtype, index_dtype=index_dtype)
+    x = np.random.default_rng(1).standard_normal(cols)
+    out = np.full(rows, np.nan)
+    kf.csr_matvec(A.indptr, A.indices, A.data, x, out)
+    assert_close(out, A @ x)  # SciPy upcasts float32 data to float64 like the kernel
+
+
+def test_csr_matvec_unsorted_duplicates_and_empty_rows():
+    indptr = np.array([0, 3, 3, 5], np.int64)
+    indices = np.array([2, 0, 2, 1, 0], np.int64)
+    data = np.array([1.0, 2.0, 3.0, -1.0, 0.5])
+    x = np.array([1.0, 10.0, 100.0])
+    out = np.full(3, np.nan)
+    kf.csr_matvec(indptr, indices, data, x, out)
+    A = sp.csr_matrix((data, indices, indptr), shape=(3, 3))
+    np.testing.assert_array_equal(out, [402.0, 0.0, -9.5])
+    np.testing.assert_array_equal(out, A @ x)
+
+
+# --------------------------------------------------------------------------- heat diffusion
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 7, 30])
+@pytest.mark.parametrize(("kind", "connectivity", "alpha"), [("grid", 4, 0.1), ("grid", 8, 0.1),
+                                                             ("dither", 4, 0.02)],
+                         ids=["grid4", "grid8", "dither"])
+def test_heat_diffusion_matches_scipy_loop(kind, connectivity, alpha, steps):
+    rng = np.random.default_rng(steps)
+    carrier = rng.random((13, 11))
+    L = image_laplacian(carrier, kind=kind, connectivity=connectivity)
+    x = (rng.random(carrier.size) < 0.2).astype(np.float64)
+    got = heat_diffusion(L, x, alpha=alpha, steps=steps)
+    assert got.dtype == np.float64 and got.shape == x.shape and got is not x
+    assert_close(got, ref_heat_diffusion(L, x, alpha, steps))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_heat_diffusion_edge_shapes_and_float32_operator(shape):
+    rng = np.random.default_rng(sum(shape))
+    carrier = rng.random(shape)
+    x = rng.random(shape)
+    for dtype in (np.float64, np.float32):
+        L = image_laplacian(carrier, dtype=dtype)
+        got = heat_diffusion(L, x, steps=30)  # an (H, W) image in, an (H, W) image out
+        assert got.shape == shape
+        assert_close(got.ravel(), ref_heat_diffusion(L, x.ravel(), 0.1, 30))
+
+
+def test_heat_diffusion_several_signals_and_input_kinds():
+    rng = np.random.default_rng(4)
+    L = image_laplacian(rng.random((6, 7)), connectivity=8)
+    X = rng.random((42, 3))
+    got = heat_diffusion(L, X, alpha=0.05, steps=5)
+    assert got.shape == (42, 3)
+    for col in range(3):
+        assert_close(got[:, col], ref_heat_diffusion(L, X[:, col], 0.05, 5))
+    mask = rng.random((6, 7)) < 0.3  # bool contour mask, as the shader passes it
+    expected = ref_heat_diffusion(L, mask.ravel() * 1.0, 0.1, 3)
+    assert_close(heat_diffusion(L, mask, steps=3).ravel(), expected)
+    assert_close(heat_diffusion(L.tocoo(), mask.ravel(), steps=3), expected)  # any sparse format
+    zero_steps = heat_diffusion(L, mask, steps=0)
+    np.testing.assert_array_equal(zero_steps, mask * 1.0)
+    assert zero_steps.dtype == np.float64
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 3])
+def test_heat_kernel_ping_pong_lands_in_out(steps):
+    L = image_laplacian(np.random.default_rng(0).random((4, 5)))
+    x = np.arange(20.0)
+    out = np.full(20, np.nan)
+    work = np.full(20, np.nan)
+    kf.heat_diffusion_csr(L.indptr, L.indices, L.data, x, 0.1, steps, out, work)
+    assert_close(out, ref_heat_diffusion(L, x, 0.1, steps), scale=20.0)
+    np.testing.assert_array_equal(x, np.arange(20.0))  # input untouched
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    h=st.integers(1, 8),
+    w=st.integers(1, 8),
+    steps=st.integers(0, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_heat_conserves_mass_and_matches_reference(h, w, steps, seed):
+    rng = np.random.default_rng(seed)
+    L = image_laplacian(rng.random((h, w)), connectivity=8)
+    x = rng.random(h * w)
+    got = heat_diffusion(L, x, alpha=0.1, steps=steps)
+    assert got.sum() == pytest.approx(x.sum(), rel=1e-12)  # columns of L sum to 0
+    assert np.all(got >= -1e-15)  # alpha * lambda_max < 1 here: a positivity-preserving step
+    assert_close(got, ref_heat_diffusion(L, x, 0.1, steps))
+
+
+@pytest.mark.parametrize(
+    ("L", "x", "kwargs", "match"),
+    [
+        (np.eye(3), np.zeros(3), {}, "scipy.sparse"),
+        (sp.eye(3, 4, format="csr"), np.zeros(3), {}, "square"),
+        (sp.eye(3, format="csr"), np.zeros(4), {}, "entries"),
+        (sp.eye(3, format="csr"), np.zeros((3, 2, 1)), {}, "entries"),
+        (sp.eye(3, format="csr"), np.array([0.0, np.nan, 0.0]), {}, "NaN or inf"),
+        (sp.csr_matrix(np.array([[np.inf]])), np.zeros(1), {}, "NaN or inf"),
+        (sp.eye(3, format="csr"), np.zeros(3), {"steps": -1}, "steps"),
+        (sp.eye(3, format="csr"), np.zeros(3), {"steps": 2.5}, "steps"),
+        (sp.eye(3, format="csr"), np.zeros(3), {"alpha": float("inf")}, "alpha"),
+        (sp.eye(3, format="csr"), np.zeros(3, dtype=complex), {}, "real dtype"),
+    ],
+)
+def test_heat_diffusion_invalid_input(L, x, kwargs, match):
+    with pytest.raises(ValueError, match=match) as info:
+        heat_diffusion(L, x, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_heat_diffusion_integer_operator_is_cast():
+    L = sp.csr_matrix(np.array([[1, -1], [-1, 1]], dtype=np.int64))
+    assert_close(heat_diffusion(L, np.array([1.0, 0.0]), alpha=0.25, steps=2),
+                 ref_heat_diffusion(L.astype(np.float64), np.array([1.0, 0.0]), 0.25, 2))
+
+
+# --------------------------------------------------------------------------- gradient, unit vectors
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_forward_gradient_matches_np_diff(shape):
+    f = np.random.default_rng(sum(shape)).standard_normal(shape)
+    gy, gx = forward_gradient(f)
+    ry, rx = ref_forward_gradient(f)
+    np.testing.assert_array_equal(gy, ry)
+    np.testing.assert_array_equal(gx, rx)
+    assert np.all(gy[-1, :] == 0) and np.all(gx[:, -1] == 0)
+    assert gy.dtype == np.float64 and gy.shape == shape
+
+
+def test_forward_gradient_fixed_values_and_dtypes():
+    f = np.array([[0, 1, 3], [2, 4, 8]], dtype=np.int16)
+    gy, gx = forward_gradient(f)
+    assert gy.tolist() == [[2.0, 3.0, 5.0], [0.0, 0.0, 0.0]]
+    assert gx.tolist() == [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]]
+    view = np.arange(30.0).reshape(5, 6)[::2, ::-1]  # non-contiguous view
+    gy, gx = forward_gradient(view)
+    ry, rx = ref_forward_gradient(view)
+    np.testing.assert_array_equal(gy, ry)
+    np.testing.assert_array_equal(gx, rx)
+    gy, gx = forward_gradient(np.zeros((0, 4)))
+    assert gy.shape == (0, 4) and gx.shape == (0, 4)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+def test_unit_vectors_match_numpy(shape):
+    rng = np.random.default_rng(sum(shape) + 1)
+    gy = rng.standard_normal(shape) * 10.0 ** rng.integers(-12, 3, shape)
+    gx = rng.standard_normal(shape) * 10.0 ** rng.integers(-12, 3, shape)
+    gy.flat[0] = 0.0
+    gx.flat[0] = 0.0  # zero vector stays zero
+    uy, ux = unit_vectors(gy, gx)
+    ry, rx = ref_unit_vectors(gy, gx)
+    assert_close(uy, ry)
+    assert_close(ux, rx)
+    assert uy.shape == shape and uy.flat[0] == 0.0 and ux.flat[0] == 0.0
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
+               elements=st.floats(-1e3, 1e3, allow_subnormal=False)),
+    st.data(),
+)
+def test_unit_vector_properties(gy, data):
+    elements = st.floats(-1e3, 1e3, allow_subnormal=False)
+    gx = data.draw(hnp.arrays(np.float64, gy.shape, elements=elements))
+    eps = data.draw(st.sampled_from([1e-8, 1e-3, 1.0]))
+    uy, ux = unit_vectors(gy, gx, eps=eps)
+    norm = np.sqrt(gy**2 + gx**2)
+    unit_norm = np.sqrt(uy**2 + ux**2)
+    long = norm >= eps
+    np.testing.assert_allclose(unit_norm[long], 1.0, rtol=1e-14)
+    np.testing.assert_allclose(unit_norm[~long], norm[~long] / eps, rtol=1e-12, atol=1e-300)
+    ry, rx = ref_unit_vectors(gy, gx, eps)
+    assert_close(uy, ry)
+    assert_close(ux, rx)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: forward_gradient(np.zeros(4)), "2-D"),
+        (lambda: forward_gradient(np.zeros((2, 2, 2))), "2-D"),
+        (lambda: forward_gradient(np.array([[np.nan]])), "NaN or inf"),
+        (lambda: forward_gradient(np.zeros((2, 2), dtype=complex)), "real dtype"),
+        (lambda: unit_vectors(np.zeros(3), np.zeros(4)), "shape"),
+        (lambda: unit_vectors(np.zeros(3), np.zeros(3), eps=0.0), "eps"),
+        (lambda: unit_vectors(np.zeros(3), np.array([1.0, np.inf, 0.0])), "NaN or inf"),
+    ],
+)
+def test_field_wrappers_invalid_input(call, match):
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- embedding contract
+
+
+@numba.njit
+def user_fields(indptr, indices, data, f, alpha, steps):
+    """A user's own njit code chaining the field kernels on arrays it allocates."""
+    h, w = f.shape
+    n = h * w
+    out = np.empty(n)
+    work = np.empty(n)
+    kf.heat_diffusion_csr(indptr, indices, data, f.ravel(), alpha, steps, out, work)
+    lx = np.empty(n)
+    kf.csr_matvec(indptr, indices, data, out, lx)
+    gy = np.empty((h, w))
+    gx = np.empty((h, w))
+    kf.forward_gradient(out.reshape(h, w), gy, gx)
+    uy = np.empty(n)
+    ux = np.empty(n)
+    kf.unit_vectors(gy.ravel(), gx.ravel(), 1e-8, uy, ux)
+    return out, lx, uy.reshape(h, w), ux.reshape(h, w)
+
+
+def test_kernels_callable_from_user_njit():
+    rng = np.random.default_rng(8)
+    L = image_laplacian(rng.random((9, 10)), connectivity=8)
+    f = (rng.random((9, 10)) < 0.3).astype(np.float64)
+    heat, lx, uy, ux = user_fields(L.indptr, L.indices, L.data, f, 0.1, 30)
+    ref_heat = ref_heat_diffusion(L, f.ravel(), 0.1, 30)
+    assert_close(heat, ref_heat)
+    assert_close(lx, L @ heat)
+    ry, rx = ref_unit_vectors(*ref_forward_gradient(heat.reshape(9, 10)))
+    assert_close(uy, ry)
+    assert_close(ux, rx)
