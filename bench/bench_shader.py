@@ -10,8 +10,10 @@ shader's own per-stage seconds of the last round go to ``extra_info``.
 Warm-up: a whole shader run on a small demo image with the same options
 (``warm_shader`` in ``bench/conftest.py``) before ``benchmark(...)``, so
 JIT compilation is never timed.  Cases with the shared images skip with a
-reason when ``../shared/images`` is absent.  ``fastshade bench`` is the
-user-facing equivalent with baselines and scaling fits.
+reason when ``../shared/images`` is absent; the two LOBPCG cases that take
+minutes (cross, 1152 x 832) run only with ``--benchmark-enable``.
+``fastshade bench`` is the user-facing equivalent with baselines and scaling
+fits.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ CASES = [
     pytest.param("toof.png", "snek-heavy.png", id="toof-x-snek-heavy-cross"),
     pytest.param("synthetic-1152x832", None, id="synthetic-1152x832-self"),
 ]
+HEAVY = {("toof.png", "snek-heavy.png", "lobpcg"), ("synthetic-1152x832", None, "lobpcg")}
+"""Cases measured only with ``--benchmark-enable``: with benchmarks disabled (CI) they would
+add minutes and check nothing that ``toof-self`` and the krylov cases do not."""
 
 
 def _image(name: str, shared_image, demo_rgb) -> np.ndarray:
@@ -41,6 +46,8 @@ def _image(name: str, shared_image, demo_rgb) -> np.ndarray:
 @pytest.mark.parametrize("basis", BASES)
 @pytest.mark.parametrize(("target", "sample"), CASES)
 def test_shade(benchmark, warm_shader, shared_image, demo_rgb, target, sample, basis):
+    if benchmark.disabled and (target, sample, basis) in HEAVY:
+        pytest.skip("heavy case: measured only with --benchmark-enable (keeps CI short)")
     rgb_t = _image(target, shared_image, demo_rgb)
     rgb_s = _image(sample, shared_image, demo_rgb) if sample else None
     opts = ShadeOptions(basis=basis)
@@ -52,10 +59,11 @@ def test_shade(benchmark, warm_shader, shared_image, demo_rgb, target, sample, b
     assert res.image.shape == rgb_t.shape
     assert np.isfinite(res.image).all() and res.image.min() >= 0.0 and res.image.max() <= 1.0
     assert res.stats["mode"] == ("cross" if sample else "self")
-    assert res.stats["basis"]["method"].startswith(basis) or res.stats["basis"]["method"] == basis
+    assert res.stats["basis"]["method"] == basis
     for stage in ("laplacian", "basis", "fields", "gates", "components", "thicken", "shadow", "total"):
         assert timings[stage] >= 0.0
-    assert timings["total"] >= sum(timings[s] for s in ("laplacian", "basis", "gates", "thicken", "shadow"))
+    if sample is None:  # cross mode analyses the sample inside the "shadow" stage: stages overlap
+        assert timings["total"] >= sum(timings[s] for s in ("laplacian", "basis", "gates", "thicken", "shadow"))
 
 
 _ANALYSES: dict[str, object] = {}
@@ -104,5 +112,7 @@ def test_stage(benchmark, warm_shader, shared_image, stage, basis):
         assert out.shape == an.rgb.shape and written.shape == (h, w)
     else:
         base, _ = thicken(an, opts)
-        placements = benchmark(lambda: shadow_self(base.copy(), an, opts))
+        # shadow_self paints in place: a fresh copy per round, made outside the timed call
+        placements = benchmark.pedantic(shadow_self, setup=lambda: ((base.copy(), an, opts), {}),
+                                        rounds=20, iterations=1)
         assert len(placements) == an.components.n

@@ -163,6 +163,10 @@ def eigsh_basis(
     Solves for ``k + 1`` eigenvalues nearest ``sigma`` (a small negative shift
     keeps ``L - sigma I`` positive definite, so SuperLU factorises it) and
     drops the smallest, the constant vector of the connected pixel grid.
+    ``(L - sigma I)^-1`` is applied through one ``splu`` factorisation with
+    the symmetric ``MMD_AT_PLUS_A`` ordering, about twice as fast on pixel
+    grids as the ``COLAMD`` default ``eigsh`` would use (a strong baseline,
+    not a strawman).  The factorisation is part of the time.
 
     Parameters
     ----------
@@ -176,17 +180,20 @@ def eigsh_basis(
     seed : int
         Seed of the start vector ``v0``.
     """
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import LinearOperator, eigsh, splu
 
     n = L.shape[0]
     t0 = time.perf_counter()
     v0 = np.random.default_rng(seed).standard_normal(n)
-    values, vectors = eigsh(L.tocsc(), k=k + 1, sigma=sigma, which="LM", tol=tol, v0=v0)
+    lu = splu((L - sigma * sp.eye(n, format="csr")).tocsc(), permc_spec="MMD_AT_PLUS_A")
+    inverse = LinearOperator((n, n), matvec=lu.solve, dtype=np.float64)
+    values, vectors = eigsh(L, k=k + 1, sigma=sigma, which="LM", tol=tol, v0=v0, OPinv=inverse)
     order = np.argsort(values)[1:]
     seconds = time.perf_counter() - t0
     values, vectors = values[order], vectors[:, order]
     return EigenResult(values, vectors, seconds, None, True, eigen_residuals(L, values, vectors),
-                       {"solver": "scipy.sparse.linalg.eigsh", "sigma": sigma, "tol": tol})
+                       {"solver": "scipy.sparse.linalg.eigsh", "sigma": sigma, "tol": tol,
+                        "ordering": "MMD_AT_PLUS_A"})
 
 
 def lobpcg_basis(
@@ -234,7 +241,7 @@ def lobpcg_basis(
     values, vectors = values[order], vectors[:, order]
     vectors = vectors / np.linalg.norm(vectors, axis=0)[None, :]
     residuals = eigen_residuals(L, values, vectors)
-    iterations = max(len(history) - 1, 0)
+    iterations = min(max(len(history) - 1, 0), maxiter)  # history: initial residuals + one per iteration
     return EigenResult(values, vectors, seconds, iterations, bool(residuals.max(initial=0.0) <= tol),
                        residuals, {"solver": "scipy.sparse.linalg.lobpcg", "tol": tol, "maxiter": maxiter,
                                    "preconditioner": None})

@@ -17,15 +17,27 @@ How it measures:
     threads set to --threads before NumPy is imported.  The honest comparison
     with the original's figures is --threads 1 (the default); the kernels are
     serial anyway, only BLAS/LAPACK inside the eigensolvers uses threads.
-  * Each case is run once untimed first (JIT compile or cache load; reported
-    as "first call"), then --repeat times.  Stage times come from the
-    shader's own per-stage timer, so they are the stages of a real run.
+  * The worker first shades a 64x64 demo image: JIT compile or cache load,
+    reported as "cold start" and never timed with the stages.  Each case then
+    gets one untimed run ("first call"; skipped with --quick) and --repeat
+    timed runs.  Stage times come from the shader's own per-stage timer, so
+    they are the stages of a real run, each after a warm-up.
   * Peak memory: on Linux the worker resets its peak RSS before each shader
     run (/proc/self/clear_refs) and reports VmHWM, i.e. the true peak of the
     NumPy + Numba + SciPy process (tracemalloc misses Numba and SuperLU
     allocations); elsewhere ru_maxrss of the worker (a lifetime peak).
-  * Basis baselines are capped: only sizes <= --baseline-max-size (default
-    512), LOBPCG at most --lobpcg-maxiter iterations (marked "not converged").
+  * Wall-clock and CPU seconds are both recorded for every figure; --clock
+    picks the one the report, fits and --compare use.  On a busy machine use
+    --clock cpu: with one thread it is what the wall time of an idle machine
+    would be (the CPU figures of the shader stages come from a subclass of the
+    shader's timer installed in the worker).
+  * Baselines get the same inputs as the stage (from the same run) and their
+    output is checked against ours ("DIFFERS" in the notes otherwise).  The
+    basis baselines run only up to --baseline-max-size (default 512) squared
+    pixels, at our solver's residual tolerance; eigsh factorises with SuperLU
+    (MMD_AT_PLUS_A ordering); unpreconditioned LOBPCG gets --baseline-budget
+    seconds (its iteration cap comes from a 3-iteration probe) and is marked
+    "not converged" when it stops early.
 
 Exit status: 0; with --compare, 1 when any stage is slower than --tolerance
 times the earlier run (stages under --min-seconds in both runs are not
@@ -36,6 +48,7 @@ examples:
   fastshade bench --sizes 256,512,1024 --images ../shared/images --json bench.json
   fastshade bench --quick --json new.json --compare bench.json   # regression gate
   fastshade bench --results new.json --compare bench.json --plot new.png  # no re-run
+  fastshade bench --results new.json --clock cpu --markdown perf.md        # README tables
   fastshade bench --sizes 256,512 --basis krylov --plot scaling.png
   fastshade bench --sizes 512 --threads 2               # BLAS/Numba threads
 """
@@ -43,6 +56,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -95,6 +109,7 @@ BASELINES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 """Baselines per stage: (key, label).  Implementations in :mod:`fastshade.baselines`."""
 
+CLOCKS = ("wall", "cpu")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
 QUICK_SIZES = (128, 256)
 QUICK_REPEAT = 2
@@ -129,14 +144,22 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-seconds", type=float, default=0.005, metavar="S",
                    help="--compare does not judge stages under S seconds in both runs (default 0.005)")
     p.add_argument("--plot", metavar="OUT.png", help="draw the scaling curves (needs fastshade[plots])")
+    p.add_argument("--clock", choices=CLOCKS, default="wall",
+                   help="clock of the report, ratios, growth fits and --compare (both are always measured and "
+                        "saved): wall (default) or cpu = CPU seconds of the worker, robust on a busy machine "
+                        "(with --threads 1 it equals the wall time of an idle machine)")
+    p.add_argument("--markdown", metavar="OUT.md", help="write the summary as Markdown tables (for a README)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run under 30 s: sizes 128,256, repeat 2, baselines at the smallest size only")
     p.add_argument("--original-sizes", action="store_true",
                    help=f"add the {ORIGINAL_SIZE[1]}x{ORIGINAL_SIZE[0]} (WxH) demo case even when no size >= 1024")
     p.add_argument("--baseline-max-size", type=int, default=512, metavar="S",
                    help="run the eigsh/LOBPCG basis baselines only up to S*S pixels (default 512)")
-    p.add_argument("--lobpcg-maxiter", type=int, default=500, metavar="N",
-                   help="iteration cap of the unpreconditioned LOBPCG baseline (default 500)")
+    p.add_argument("--baseline-budget", type=float, default=None, metavar="S",
+                   help="seconds the unpreconditioned LOBPCG baseline may take per case; its iteration cap "
+                        "is set from a 3-iteration probe (default 30; --quick: 3)")
+    p.add_argument("--lobpcg-maxiter", type=int, default=1000, metavar="N",
+                   help="hard iteration cap of the unpreconditioned LOBPCG baseline (default 1000)")
     p.add_argument("--no-baselines", action="store_true", help="skip every baseline")
     p.add_argument("--results", metavar="IN.json",
                    help="measure nothing: print, --plot and --compare the results of an earlier --json run")
@@ -204,6 +227,9 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--tolerance must be >= 1, got {args.tolerance}")
     if args.lobpcg_maxiter < 1:
         raise ValueError(f"--lobpcg-maxiter must be >= 1, got {args.lobpcg_maxiter}")
+    budget = args.baseline_budget if args.baseline_budget is not None else (3.0 if args.quick else 30.0)
+    if not budget > 0:
+        raise ValueError(f"--baseline-budget must be > 0, got {budget}")
     opts = options_from_args(args)
     old = load_results(args.compare, "--compare") if args.compare else None
     if args.plot:
@@ -225,10 +251,14 @@ def main(args: argparse.Namespace) -> int:
         "baselines": not args.no_baselines,
         "baseline_max_size": args.baseline_max_size,
         "lobpcg_maxiter": args.lobpcg_maxiter,
+        "baseline_budget": budget,
         "options": opts.to_dict(),
         "cases": cases,
     }
-    results = run_worker(config)
+    try:
+        results = run_worker(config)
+    except RuntimeError as err:  # the worker printed its own traceback
+        return fail(str(err))
     results["machine"] = dict(machine_info(), **results.pop("worker", {}))
     return report(finish(results), args, old)
 
@@ -236,19 +266,24 @@ def main(args: argparse.Namespace) -> int:
 def report(results: dict[str, Any], args: argparse.Namespace, old: dict[str, Any] | None) -> int:
     """Print ``results``, write ``--json``, draw ``--plot``, judge ``--compare`` (exit code)."""
     finish(results)
-    print(format_report(results))
+    view = clock_view(results, args.clock)
+    print(format_report(view))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=1, sort_keys=False, allow_nan=False) + "\n")
         print(f"\nwrote {out}")
     if args.plot:
-        plot_scaling(results, args.plot)
+        plot_scaling(view, args.plot)
         print(f"wrote {args.plot}")
+    if args.markdown:
+        Path(args.markdown).write_text(format_markdown(view))
+        print(f"wrote {args.markdown}")
     if old is not None:
-        rows, slower = compare_results(results, old, tolerance=args.tolerance, min_seconds=args.min_seconds)
+        old_view = clock_view(old, args.clock)
+        rows, slower = compare_results(view, old_view, tolerance=args.tolerance, min_seconds=args.min_seconds)
         print()
-        print(format_comparison(rows, old, results, args.tolerance, args.min_seconds))
+        print(format_comparison(rows, old_view, view, args.tolerance, args.min_seconds))
         return 1 if slower else 0
     return 0
 
@@ -343,22 +378,60 @@ def _summary(runs: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(runs), "min": min(runs), "max": max(runs), "runs": runs}
 
 
-def _timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+def _timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], list[float], Any]:
     """Run ``fn`` untimed once (its result is returned), then time it ``repeat`` times
-    (only once more when the first timed run is slower than ``SLOW_BASELINE_SECONDS``)."""
+    (only once when that run is slower than ``SLOW_BASELINE_SECONDS``): (wall runs, CPU runs, result)."""
     result = fn()
     runs: list[float] = []
+    cpu: list[float] = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         runs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         if runs[-1] > SLOW_BASELINE_SECONDS:
             break
-    return runs, result
+    return runs, cpu, result
+
+
+def install_cpu_timer() -> Any:
+    """Make the shader's stage timer also record CPU seconds (benchmark worker only).
+
+    :class:`fastshade.shader.Timer` records wall-clock seconds; on a shared
+    machine those include time the process spent waiting for a core.  The
+    worker swaps in a subclass that adds ``time.process_time()`` per stage
+    (with one thread, CPU seconds = the wall time of an idle machine).  The
+    latest instance is ``CpuTimer.last``.
+    """
+    from contextlib import contextmanager
+
+    from fastshade import shader
+
+    base = shader.Timer
+
+    class CpuTimer(base):  # type: ignore[misc, valid-type]
+        last: "CpuTimer | None" = None
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.cpu_seconds: dict[str, float] = {}
+            CpuTimer.last = self
+
+        @contextmanager
+        def stage(self, name: str) -> Any:
+            c0 = time.process_time()
+            try:
+                with base.stage(self, name):
+                    yield
+            finally:
+                self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + time.process_time() - c0
+
+    shader.Timer = CpuTimer
+    return CpuTimer
 
 
 def _case_steps(case: dict[str, Any], cfg: dict[str, Any], with_baselines: bool) -> int:
-    steps = 3 + cfg["repeat"]  # load, warm-up, repeats, save
+    steps = 2 + cfg["repeat"] + (0 if cfg["quick"] else 1)  # load, [warm-up], repeats, save
     if with_baselines and case["mode"] == "self":
         steps += sum(len(v) for v in BASELINES.values())
     return steps
@@ -383,16 +456,23 @@ def _worker_main(argv: list[str]) -> int:
     from fastshade.options import ShadeOptions, validate_options
 
     opts = validate_options(ShadeOptions(**cfg["options"]))
+    cpu_timer = install_cpu_timer()
     demo_px = [c["shape"][0] * c["shape"][1] for c in cfg["cases"] if c["kind"] == "demo"]
     smallest = min(demo_px) if demo_px else -1
     plan = [(c, _baselines_wanted(c, cfg, smallest)) for c in cfg["cases"]]
-    total = sum(_case_steps(c, cfg, b) for c, b in plan)
+    total = 1 + sum(_case_steps(c, cfg, b) for c, b in plan)
     cases = []
+    load_before = _load_average()
     with tempfile.TemporaryDirectory(prefix="fastshade-bench-io-") as tmp, \
             tqdm(total=total, desc="bench", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        bar.set_description("warm-up (JIT compile or cache load)")
+        compile_seconds = warm_up(opts, cross=any(c["mode"] == "cross" for c in cfg["cases"]))
+        bar.update(1)
         for case, with_baselines in plan:
-            cases.append(measure_case(case, cfg, opts, Path(tmp), bar, with_baselines))
+            cases.append(measure_case(case, cfg, opts, Path(tmp), bar, with_baselines, cpu_timer))
     worker = {
+        "compile_seconds": compile_seconds,
+        "load_average": {"before": load_before, "after": _load_average()},
         "numba_threads": int(numba.get_num_threads()),
         "thread_env": {k: os.environ.get(k) for k in THREAD_ENV},
         "memory_method": PeakMemory.method,
@@ -402,9 +482,34 @@ def _worker_main(argv: list[str]) -> int:
     return 0
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+def warm_up(opts: Any, *, cross: bool) -> float:
+    """Run the shader once on a 64 x 64 demo image (and cross mode if needed); seconds taken.
+
+    Numba compiles per argument type, not per size, so this compiles (or loads
+    from the cache) every kernel the timed runs use; its time is the cold
+    start of a fresh process.
+    """
+    from fastshade.demo import demo_image
+    from fastshade.shader import shade_arrays
+
+    small = demo_image(64, 64)
+    t0 = time.perf_counter()
+    shade_arrays(small, None, opts)
+    if cross:
+        shade_arrays(small, small, opts)
+    return time.perf_counter() - t0
+
+
 def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path, bar: Any,
-                 with_baselines: bool) -> dict[str, Any]:
-    """Time one case: load, warm-up, ``repeat`` shader runs, save, then the baselines."""
+                 with_baselines: bool, cpu_timer: Any = None) -> dict[str, Any]:
+    """Time one case: load, a warm-up run (not with --quick), ``repeat`` shader runs, save, baselines."""
     import numpy as np
 
     from fastshade.demo import demo_image
@@ -426,47 +531,66 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
         return [read_image(f).rgb for f in files]
 
     bar.set_postfix_str("load")
-    load_runs, rgbs = _timed(load, repeat)
+    load_runs, load_cpu, rgbs = _timed(load, repeat)
     bar.update(1)
     target = rgbs[0]
     sample = rgbs[1] if case["mode"] == "cross" else None
     h, w = target.shape[:2]
 
-    bar.set_postfix_str("warm-up")
-    t0 = time.perf_counter()
-    res = shade_arrays(target, sample, opts)
-    first_call = time.perf_counter() - t0
-    bar.update(1)
+    first_call = None
+    if not cfg["quick"]:  # --quick relies on the 64 x 64 warm-up alone
+        bar.set_postfix_str("warm-up")
+        t0 = time.perf_counter()
+        shade_arrays(target, sample, opts)
+        first_call = time.perf_counter() - t0
+        bar.update(1)
 
     stage_runs: dict[str, list[float]] = {s: [] for s in SHADER_STAGES + ("shader", "other")}
+    cpu_runs: dict[str, list[float]] = {s: [] for s in stage_runs}
+    cpu_source = "shader timer"
     peaks, increases = [], []
     for i in range(repeat):
         bar.set_postfix_str(f"run {i + 1}/{repeat}")
+        if cpu_timer is not None:
+            cpu_timer.last = None
         with PeakMemory() as mem:
+            c0 = time.process_time()
             res = shade_arrays(target, sample, opts)
+            cpu_total = time.process_time() - c0
         peaks.append(mem.peak)
         increases.append(mem.increase)
         timings = res.stats["timings"]
-        for s in SHADER_STAGES:
-            stage_runs[s].append(float(timings.get(s, 0.0)))
-        stage_runs["shader"].append(float(timings["total"]))
-        stage_runs["other"].append(max(float(timings["total"]) - sum(float(timings.get(s, 0.0))
-                                                                     for s in SHADER_STAGES), 0.0))
+        wall = {s: float(timings.get(s, 0.0)) for s in SHADER_STAGES}
+        wall["shader"] = float(timings["total"])
+        timer = cpu_timer.last if cpu_timer is not None else None
+        if timer is not None:
+            cpu = {s: float(timer.cpu_seconds.get(s, 0.0)) for s in SHADER_STAGES}
+        else:  # the shader no longer uses fastshade.shader.Timer: no per-stage CPU figures
+            cpu_source = "wall (no CPU timer hook)"
+            cpu = dict(wall)
+        cpu["shader"] = cpu_total
+        for figures, runs in ((wall, stage_runs), (cpu, cpu_runs)):
+            figures["other"] = max(figures["shader"] - sum(figures[s] for s in SHADER_STAGES), 0.0)
+            for key, value in figures.items():
+                runs[key].append(value)
         bar.update(1)
 
     out_path = tmp / f"{name}-out.png"
     image = np.clip(res.image[:, :, :3], 0.0, 1.0)
     bar.set_postfix_str("save")
-    save_runs, _ = _timed(lambda: write_image(out_path, image, bit_depth=8), repeat)
+    save_runs, save_cpu, _ = _timed(lambda: write_image(out_path, image, bit_depth=8), repeat)
     bar.update(1)
 
-    stages: dict[str, Any] = {"load": _summary(load_runs), "save": _summary(save_runs)}
-    for s, runs in stage_runs.items():
-        stages[s] = _summary(runs)
-    stages["end_to_end"] = {q: stages["load"][q] + stages["shader"][q] + stages["save"][q]
-                            for q in ("median", "min", "max")}
+    def summarise(load_r: list[float], save_r: list[float], runs: dict[str, list[float]]) -> dict[str, Any]:
+        stages: dict[str, Any] = {"load": _summary(load_r), "save": _summary(save_r)}
+        for s, r in runs.items():
+            stages[s] = _summary(r)
+        stages["end_to_end"] = {q: stages["load"][q] + stages["shader"][q] + stages["save"][q]
+                                for q in ("median", "min", "max")}
+        return stages
+
+    stages = summarise(load_runs, save_runs, stage_runs)
     pixels = h * w + (rgbs[1].shape[0] * rgbs[1].shape[1] if sample is not None else 0)
-    basis = res.target.basis if res.target is not None else None
     record: dict[str, Any] = {
         "name": name,
         "kind": case["kind"],
@@ -476,6 +600,8 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
         "files": [Path(f).name for f in files] if case["kind"] == "image" else [],
         "first_call_seconds": first_call,
         "stages": stages,
+        "stages_cpu": summarise(load_cpu, save_cpu, cpu_runs),
+        "cpu_stage_source": cpu_source,
         "pixels_per_second": pixels / stages["shader"]["median"],
         "peak_rss_bytes": int(max(peaks)),
         "peak_rss_increase_bytes": int(max(increases)),
@@ -498,12 +624,17 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
 # ----------------------------------------------------------------------------------------
 
 
-def _baseline_entry(key: str, label: str, ours: float, runs: list[float] | None = None, *,
-                    skipped: str | None = None, **extra: Any) -> dict[str, Any]:
+def _baseline_entry(key: str, label: str, ours: tuple[float, float], runs: list[float] | None = None,
+                    cpu_runs: list[float] | None = None, *, skipped: str | None = None,
+                    **extra: Any) -> dict[str, Any]:
+    """One baseline's figures: wall median/min/max/runs and ``speedup`` (baseline / ours), the
+    same in CPU seconds under ``cpu`` and ``speedup_cpu``; ``ours`` = (wall, CPU) median of our stage."""
     entry: dict[str, Any] = {"key": key, "label": label, "skipped": skipped}
-    if runs:
+    if runs and cpu_runs:
         entry.update(_summary(runs))
-        entry["speedup"] = entry["median"] / ours if ours > 0 else None
+        entry["speedup"] = entry["median"] / ours[0] if ours[0] > 0 else None
+        entry["cpu"] = _summary(cpu_runs)
+        entry["speedup_cpu"] = entry["cpu"]["median"] / ours[1] if ours[1] > 0 else None
     entry.update(extra)
     return entry
 
@@ -518,7 +649,7 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
 
     repeat = cfg["repeat"]
     an = res.target
-    ours = {s: record["stages"][s]["median"] for s in SHADER_STAGES}
+    ours = {s: (record["stages"][s]["median"], record["stages_cpu"][s]["median"]) for s in SHADER_STAGES}
     out: dict[str, Any] = {}
     if an is None or an.basis is None:
         for stage, specs in BASELINES.items():
@@ -533,9 +664,9 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
     # Laplacian: SciPy COO -> CSR
     bar.set_postfix_str("baseline laplacian")
     L = image_laplacian(an.carrier, **lap_kw)
-    runs, Lb = _timed(lambda: bl.laplacian_coo(an.carrier, **lap_kw), repeat)
+    runs, cpu, Lb = _timed(lambda: bl.laplacian_coo(an.carrier, **lap_kw), repeat)
     diff = abs(L - Lb).max() if L.nnz else 0.0
-    out["laplacian"] = [_baseline_entry("scipy_coo", "SciPy COO->CSR", ours["laplacian"], runs,
+    out["laplacian"] = [_baseline_entry("scipy_coo", "SciPy COO->CSR", ours["laplacian"], runs, cpu,
                                         agrees=bool(diff <= 1e-12), max_abs_diff=float(diff))]
     bar.update(1)
 
@@ -553,15 +684,24 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
         elif k + 1 >= h * w:
             basis_entries.append(_baseline_entry(key, label, ours["basis"], skipped="image too small"))
         else:
+            extra: dict[str, Any] = {}
+            if key == "lobpcg_plain":  # cap the iterations so the run fits the time budget
+                probe = bl.lobpcg_basis(L, k, tol=tol, maxiter=3, seed=opts.seed)
+                per_iteration = probe.seconds / 3
+                maxiter = max(3, min(cfg["lobpcg_maxiter"], int(cfg["baseline_budget"] / per_iteration)))
+                extra = {"maxiter": maxiter, "seconds_per_iteration": per_iteration}
             with PeakMemory() as mem:
+                c0 = time.process_time()
                 if key == "eigsh":
                     r = bl.eigsh_basis(L, k, tol=tol, seed=opts.seed)
                 else:
-                    r = bl.lobpcg_basis(L, k, tol=tol, maxiter=cfg["lobpcg_maxiter"], seed=opts.seed)
+                    r = bl.lobpcg_basis(L, k, tol=tol, maxiter=extra["maxiter"], seed=opts.seed)
+                cpu_seconds = time.process_time() - c0
             basis_entries.append(_baseline_entry(
-                key, label, ours["basis"], [r.seconds], converged=r.converged, iterations=r.iterations,
+                key, label, ours["basis"], [r.seconds], [cpu_seconds], converged=r.converged,
+                iterations=r.iterations,
                 tolerance=tol, residual_max=float(r.residuals.max(initial=0.0)),
-                peak_rss_increase_bytes=int(mem.increase)))
+                peak_rss_increase_bytes=int(mem.increase), **extra))
         bar.update(1)
     out["basis"] = basis_entries
     out["basis_ours"] = {"method": an.basis.method, "tolerance": tol,
@@ -570,23 +710,23 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
 
     # Components: scipy.ndimage.label + bincount statistics
     bar.set_postfix_str("baseline components")
-    runs, lab = _timed(lambda: bl.label_components_scipy(an.low, connectivity=8, min_size=opts.min_component),
-                       repeat)
+    runs, cpu, lab = _timed(lambda: bl.label_components_scipy(an.low, connectivity=8,
+                                                              min_size=opts.min_component), repeat)
     comps = an.components
     agrees = (lab.n == comps.n and np.array_equal(lab.sizes, np.asarray(comps.sizes))
               and np.allclose(lab.centroids, np.asarray(comps.centroids), rtol=0, atol=1e-9))
-    out["components"] = [_baseline_entry("ndimage_label", "ndimage.label+bincount", ours["components"], runs,
+    out["components"] = [_baseline_entry("ndimage_label", "ndimage.label+bincount", ours["components"], runs, cpu,
                                          agrees=bool(agrees))]
     bar.update(1)
 
     # Thicken: vectorised NumPy scatter
     bar.set_postfix_str("baseline thicken")
     ref_img, ref_written = thicken(an, opts)
-    runs, (img, written) = _timed(lambda: bl.thicken_numpy(
+    runs, cpu, (img, written) = _timed(lambda: bl.thicken_numpy(
         an.rgb, an.high, an.perp_y, an.perp_x, an.basis.vectors, an.contours, opts.thick_radius,
         opts.budget_attenuation), repeat)
     mismatched = int(np.count_nonzero(np.any(img != ref_img, axis=2) | (written != ref_written)))
-    out["thicken"] = [_baseline_entry("numpy", "NumPy vectorised", ours["thicken"], runs,
+    out["thicken"] = [_baseline_entry("numpy", "NumPy vectorised", ours["thicken"], runs, cpu,
                                       agrees=mismatched == 0, mismatched_pixels=mismatched)]
     bar.update(1)
 
@@ -601,9 +741,9 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
                                     an.void_x, an.carrier, distance=opts.shadow_distance,
                                     hue_angle=opts.hue_angle, ink_guard=opts.ink_guard)
 
-    runs, got = _timed(shadow_numpy, repeat)
+    runs, cpu, got = _timed(shadow_numpy, repeat)
     diff = float(np.abs(got - ref).max()) if got.size else 0.0
-    out["shadow"] = [_baseline_entry("numpy", "NumPy per component", ours["shadow"], runs,
+    out["shadow"] = [_baseline_entry("numpy", "NumPy per component", ours["shadow"], runs, cpu,
                                      agrees=bool(diff <= 1e-9), max_abs_diff=diff)]
     bar.update(1)
     return out
@@ -718,10 +858,33 @@ def original_ratios(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def clock_view(results: dict[str, Any], clock: str) -> dict[str, Any]:
+    """A copy of ``results`` whose ``stages``/baseline figures, ``growth`` and ``original`` are
+    those of ``clock`` ("wall" or "cpu"), for the report, plots and comparisons."""
+    view = copy.deepcopy(results)
+    view["clock"] = clock
+    if clock == "cpu":
+        for c in view["cases"]:
+            if "stages_cpu" not in c:
+                raise ValueError("--clock cpu: this result file has no CPU figures")
+            c["stages"] = c["stages_cpu"]
+            c["pixels_per_second"] = c["pixels"] / c["stages"]["shader"]["median"]
+            for stage, entries in c.get("baselines", {}).items():
+                if stage in BASELINES:
+                    for e in entries:
+                        if e.get("cpu"):
+                            e.update(e["cpu"])
+                            e["speedup"] = e.get("speedup_cpu")
+    view["growth"] = growth_exponents(view["cases"])
+    view["original"] = original_ratios(view["cases"])
+    return view
+
+
 def finish(results: dict[str, Any]) -> dict[str, Any]:
-    """Add the derived figures (growth exponents, ratios to the original) in place."""
-    results["growth"] = growth_exponents(results["cases"])
-    results["original"] = original_ratios(results["cases"])
+    """Add the derived figures of both clocks (growth exponents, ratios to the original) in place."""
+    views = {clock: clock_view(results, clock) for clock in CLOCKS}
+    results["growth"] = {clock: v["growth"] for clock, v in views.items()}
+    results["original"] = {clock: v["original"] for clock, v in views.items()}
     results.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return results
 
@@ -779,6 +942,17 @@ def _fmt_t(t: float | None) -> str:
     return f"{t:.2f} s"
 
 
+def _fmt_ratio(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f}x" if x >= 10 else (f"{x:.1f}x" if x >= 1 else f"{x:.2f}x")
+
+
+def _fmt_load(machine: dict[str, Any], when: str) -> str:
+    load = (machine.get("load_average") or {}).get(when)
+    return "/".join(f"{x:.2f}" for x in load) if load else "-"
+
+
 def _fmt_mb(b: int | None) -> str:
     return "-" if b is None else f"{b / 2**20:.0f} MB"
 
@@ -806,6 +980,12 @@ def _baseline_note(e: dict[str, Any]) -> str:
     return ", ".join(notes)
 
 
+_CLOCK_TEXT = {
+    "wall": "wall-clock seconds (--clock wall)",
+    "cpu": "CPU seconds of the worker process (--clock cpu; not inflated by other processes on the machine)",
+}
+
+
 def format_report(results: dict[str, Any]) -> str:
     """The printed report: per-case stage tables, growth exponents, ratios to the original."""
     m = results["machine"]
@@ -815,6 +995,9 @@ def format_report(results: dict[str, Any]) -> str:
         f"python {m['python']}, " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v),
         f"threads {cfg['threads']} (numba {m.get('numba_threads')}), repeat {cfg['repeat']}, "
         f"basis {cfg['options']['basis']}; peak memory: {m.get('memory_method')}",
+        f"cold start (JIT compile or cache load, 64x64 warm-up): {_fmt_t(m.get('compile_seconds'))}; "
+        f"load average before {_fmt_load(m, 'before')}, after {_fmt_load(m, 'after')}",
+        f"times below: {_CLOCK_TEXT[results.get('clock', 'wall')]}",
     ]
     for c in results["cases"]:
         st = c["stages"]
@@ -836,9 +1019,12 @@ def format_report(results: dict[str, Any]) -> str:
                     rows.append(cells + [e["label"], "skipped", "", e["skipped"]])
                 else:
                     rows.append(cells + [e["label"], _fmt_t(e["median"]),
-                                         f"{e['speedup']:.1f}x" if e.get("speedup") else "-", _baseline_note(e)])
+                                         _fmt_ratio(e.get("speedup")), _baseline_note(e)])
         lines.append(_table(["stage", "median", "min", "max", "baseline", "its median", "ours faster",
                              "notes"], rows, "lrrrlrrl"))
+        if c["mode"] == "cross":
+            lines.append("cross: stage times add up the target's and the sample's analysis; the sample is "
+                         "analysed inside the shader's 'shadow' stage, so 'shadow' includes it too")
         bo = c.get("baselines", {}).get("basis_ours")
         if bo:
             it = f", {bo['iterations']} it" if bo.get("iterations") is not None else ""
@@ -858,9 +1044,80 @@ def format_report(results: dict[str, Any]) -> str:
     if results.get("original"):
         lines += ["", "== against the original research code (our end-to-end = load + shader + save)"]
         rows = [[r["label"], r["case"], f"{r['original_seconds']:.2f} s", _fmt_t(r["ours_seconds"]),
-                 f"{r['speedup']:.1f}x"] for r in results["original"]]
+                 _fmt_ratio(r['speedup'])] for r in results["original"]]
         lines.append(_table(["reference", "our case", "original", "ours", "ours faster"], rows, "llrrr"))
     return "\n".join(lines)
+
+
+def _md_table(header: list[str], rows: list[list[str]], align: str = "") -> str:
+    """Markdown table; ``align`` has one letter per column, ``l`` or ``r`` (default: first l, rest r)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    align = ["---" if a == "l" else "---:" for a in align]
+    return "\n".join("| " + " | ".join(r) + " |" for r in [header, align] + rows)
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """Markdown "Performance" section: stages per demo size, growth, baselines, the original, images."""
+    m, cfg = results["machine"], results["config"]
+    demo = sorted((c for c in results["cases"] if c["kind"] == "demo"), key=lambda c: c["pixels"])
+    growth = results.get("growth", {})
+    label = {c["name"]: f"{c['shape'][1]}x{c['shape'][0]}" for c in demo}
+    out = [
+        "## Performance",
+        "",
+        f"`fastshade bench` on {m['cpu']} ({m['cores']} cores, {_fmt_mb(m['ram_bytes'])} RAM), "
+        f"{cfg['threads']} thread(s), basis `{cfg['options']['basis']}`, median of {cfg['repeat']} runs after a "
+        f"warm-up, {_CLOCK_TEXT[results.get('clock', 'wall')]}; Python {m['python']}, NumPy {m['versions'].get('numpy')}, SciPy {m['versions'].get('scipy')}, "
+        f"Numba {m['versions'].get('numba')}, PyAMG {m['versions'].get('pyamg')}.  Load average during the run: "
+        f"{_fmt_load(m, 'before')} before, {_fmt_load(m, 'after')} after.  Sizes are W x H of the built-in demo "
+        "line art; growth `b` is the exponent of a log-log least-squares fit `t ~ pixels^b` over those sizes "
+        "(1 = linear).",
+        "",
+    ]
+    if demo:
+        rows = []
+        for stage in STAGES + ("shader", "end_to_end"):
+            g = growth.get(stage, {}).get("exponent")
+            rows.append([stage.replace("_", "-")] + [_fmt_t(c["stages"][stage]["median"]) for c in demo]
+                        + [f"{g:.2f}" if g is not None else "-"])
+        rows.append(["Mpx/s (shader)"] + [f"{c['pixels_per_second'] / 1e6:.3f}" for c in demo] + [""])
+        rows.append(["peak RSS"] + [_fmt_mb(c["peak_rss_bytes"]) for c in demo] + [""])
+        rows.append(["shadow components"] + [str(c["stats"]["shadow_components"]) for c in demo] + [""])
+        clock = "CPU seconds" if results.get("clock") == "cpu" else "wall-clock seconds"
+        out += [f"### Per stage (median, {clock})", "",
+                _md_table(["stage"] + [label[c["name"]] for c in demo] + ["growth b"], rows), ""]
+        brows = []
+        for c in demo:
+            for stage in BASELINES:
+                for e in c.get("baselines", {}).get(stage, []):
+                    ours = c["stages"][stage]["median"]
+                    if e.get("skipped"):
+                        brows.append([stage, e["label"], label[c["name"]], _fmt_t(ours), "skipped", "-",
+                                      e["skipped"]])
+                    else:
+                        brows.append([stage, e["label"], label[c["name"]], _fmt_t(ours), _fmt_t(e["median"]),
+                                      _fmt_ratio(e.get('speedup')), _baseline_note(e)])
+        if brows:
+            out += ["### Against plain NumPy/SciPy (same inputs, same run)", "",
+                    _md_table(["stage", "baseline", "size", "ours", "baseline", "ours faster", "notes"], brows,
+                              "llrrrrl"),
+                    ""]
+    if results.get("original"):
+        rows = [[r["label"], r["case"], f"{r['original_seconds']:.2f} s", _fmt_t(r["ours_seconds"]),
+                 _fmt_ratio(r['speedup'])] for r in results["original"]]
+        out += ["### Against the original research code", "",
+                "Our time is end to end (load + shader + save), one process, after warm-up.", "",
+                _md_table(["reference", "our case", "original", "ours", "ours faster"], rows, "llrrr"), ""]
+    images = [c for c in results["cases"] if c["kind"] == "image"]
+    if images:
+        rows = [[c["name"], f"{c['shape'][1]}x{c['shape'][0]}", _fmt_t(c["stages"]["basis"]["median"]),
+                 _fmt_t(c["stages"]["shader"]["median"]), _fmt_t(c["stages"]["end_to_end"]["median"]),
+                 f"{c['pixels_per_second'] / 1e6:.3f}", _fmt_mb(c["peak_rss_bytes"]),
+                 str(c["stats"]["shadow_components"])] for c in images]
+        out += ["### Real images", "",
+                _md_table(["case", "size", "basis", "shader", "end to end", "Mpx/s", "peak RSS", "shadow comps"],
+                          rows), ""]
+    return "\n".join(out)
 
 
 def format_comparison(rows: list[dict[str, Any]], old: dict[str, Any], new: dict[str, Any], tolerance: float,
@@ -927,7 +1184,8 @@ def plot_scaling(results: dict[str, Any], path: str | os.PathLike[str]) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     m = results["machine"]
-    fig.suptitle(f"fastshade bench: {m['cpu']}, threads {results['config']['threads']}", fontsize=10)
+    fig.suptitle(f"fastshade bench: {m['cpu']}, threads {results['config']['threads']}, "
+                 f"{'CPU' if results.get('clock') == 'cpu' else 'wall-clock'} seconds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

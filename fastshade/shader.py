@@ -337,15 +337,21 @@ def shade_arrays(
         out, thick_mask = thicken(an_t, opts)
     an_s: Analysis | None = None
     cross_info: dict[str, Any] = {}
+    if cross:
+        from fastshade.cross import shadow_cross
+
+        if sample is None:
+            an_s = an_t
+        else:
+            # The sample's own analysis is timed under the same stage names with a
+            # "sample_" prefix, so the target's stages and "shadow" do not overlap.
+            rgb_s, _ = _as_rgb_alpha(sample, "sample")
+            sample_timer = Timer()
+            an_s = analyse(rgb_s, opts, sample_timer)
+            for name, sec in sample_timer.seconds.items():
+                timer.seconds["sample_" + name] = sec
     with timer.stage("shadow"):
         if cross:
-            from fastshade.cross import shadow_cross
-
-            if sample is None:
-                an_s = an_t
-            else:
-                rgb_s, _ = _as_rgb_alpha(sample, "sample")
-                an_s = analyse(rgb_s, opts, timer)
             placements, cross_info = shadow_cross(out, an_t, an_s, opts)
         else:
             placements = shadow_self(out, an_t, opts)

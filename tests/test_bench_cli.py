@@ -15,7 +15,6 @@ import io
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,7 +57,8 @@ def test_quick_json_structure(quick):
     _, _, data, _ = quick
     assert data["schema"] == bench.SCHEMA
     machine = data["machine"]
-    for key in ("cpu", "cores", "ram_bytes", "os", "python", "versions", "numba_threads", "memory_method"):
+    for key in ("cpu", "cores", "ram_bytes", "os", "python", "versions", "numba_threads", "memory_method",
+                "compile_seconds", "load_average"):
         assert key in machine, key
     for lib in ("numpy", "scipy", "numba", "pyamg"):
         assert machine["versions"][lib], lib
@@ -97,17 +97,25 @@ def test_every_figure_positive_and_finite(quick):
     for path, value in _numbers(data):
         assert math.isfinite(value), path
     for case in data["cases"]:
-        for stage, s in case["stages"].items():
-            low = 0.0 if stage == "other" else 1e-9  # "other" = shader minus its stages, may be ~0
-            for q in TIMED:
-                assert s[q] >= low, (case["name"], stage, q)
-            assert s["min"] <= s["median"] <= s["max"]
-        for key in ("pixels_per_second", "peak_rss_bytes", "first_call_seconds"):
+        assert case["cpu_stage_source"] == "shader timer"
+        for figures in ("stages", "stages_cpu"):
+            assert set(case[figures]) == set(bench.STAGES) | set(bench.SUMMARY_FIGURES)
+            for stage, s in case[figures].items():
+                low = 0.0 if stage == "other" else 1e-9  # "other" = shader minus its stages, may be ~0
+                for q in TIMED:
+                    assert s[q] >= low, (case["name"], figures, stage, q)
+                assert s["min"] <= s["median"] <= s["max"]
+        for key in ("pixels_per_second", "peak_rss_bytes"):
             assert case[key] > 0, key
         assert case["peak_rss_increase_bytes"] >= 0
-    for name, g in data["growth"].items():
-        assert math.isfinite(g["exponent"]) and g["coefficient"] > 0, name
-        assert len(g["pixels"]) == 2, name
+        assert case["first_call_seconds"] is None  # --quick: the 64 x 64 warm-up only
+    assert data["machine"]["compile_seconds"] > 0
+    assert set(data["growth"]) == set(bench.CLOCKS)
+    for clock in bench.CLOCKS:
+        assert {"shader", "basis", "laplacian"} <= set(data["growth"][clock])
+        for name, g in data["growth"][clock].items():
+            assert math.isfinite(g["exponent"]) and g["coefficient"] > 0, name
+            assert len(g["pixels"]) == 2, name
 
 
 def test_baselines_ran_agree_and_have_positive_speedups(quick):
@@ -119,6 +127,7 @@ def test_baselines_ran_agree_and_have_positive_speedups(quick):
         for e in entries.values():
             assert e["skipped"] is None, (stage, e)
             assert e["median"] > 0 and e["speedup"] > 0 and math.isfinite(e["speedup"])
+            assert e["cpu"]["median"] > 0 and e["speedup_cpu"] > 0
             if "agrees" in e:
                 assert e["agrees"], (stage, e)
     eig = {e["key"]: e for e in base["basis"]}
@@ -181,6 +190,27 @@ def test_plot_writes_a_png(quick, tmp_path):
     code, _ = run_cli("--results", str(path), "--plot", str(png))
     assert code == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cpu_clock_view(quick):
+    _, _, data, path = quick
+    code, text = run_cli("--results", str(path), "--clock", "cpu")
+    assert code == 0 and "CPU seconds" in text
+    view = bench.clock_view(data, "cpu")
+    case = view["cases"][0]
+    assert case["stages"] == data["cases"][0]["stages_cpu"]
+    lap = case["baselines"]["laplacian"][0]
+    assert lap["median"] == data["cases"][0]["baselines"]["laplacian"][0]["cpu"]["median"]
+
+
+def test_markdown_summary(quick, tmp_path):
+    _, _, _, path = quick
+    md = tmp_path / "perf.md"
+    assert run_cli("--results", str(path), "--markdown", str(md))[0] == 0
+    text = md.read_text()
+    assert text.startswith("## Performance")
+    for needle in ("| stage | 128x128 | 256x256 | growth b |", "| basis |", "SciPy COO->CSR", "eigsh shift-invert"):
+        assert needle in text, needle
 
 
 def test_plot_without_matplotlib_is_a_one_line_error(monkeypatch, tmp_path, capsys):
