@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
+
+# One BLAS/OpenMP thread unless the user says otherwise, set before NumPy loads: multi-threaded
+# BLAS reductions round differently, and `fastshade shade` must write the same bytes as
+# `fastshade run` (whose workers pin BLAS to one thread). Kernels are serial anyway.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 COMMANDS = {
     "shade": ("fastshade.cmd_shade", "shade one image (self mode, or cross mode with --sample)"),

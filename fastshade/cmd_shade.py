@@ -32,31 +32,36 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fastshade.io import read_image, validate_output, write_image
-    from fastshade.shader import shade_arrays
+    from fastshade.io import validate_output, write_image
 
     opts = options_from_args(args)
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
     if args.demo:
         from fastshade.demo import demo_image
+        from fastshade.shader import shade_arrays
 
-        rgb, alpha, depth, name = demo_image(), None, 8, "demo"
+        depth = args.depth or 8
+        fmt = validate_output(args.output, has_alpha=False, bit_depth=depth)
+        res = shade_arrays(demo_image(), args.sample, opts)
+        write_image(args.output, res.image, bit_depth=depth, fmt=fmt)
+        stats, name = res.stats, "demo"
     else:
-        img = read_image(args.target)
-        rgb, alpha, depth, name = img.rgb, img.alpha, img.bit_depth, args.target
-    depth = args.depth or depth
-    fmt = validate_output(args.output, has_alpha=alpha is not None, bit_depth=depth)
-    sample = read_image(args.sample).rgb if args.sample else None
-    target = rgb if alpha is None else __import__("numpy").concatenate([rgb, alpha[:, :, None]], axis=2)
-    res = shade_arrays(target, sample, opts)
-    out = res.image
-    write_image(args.output, out[:, :, :3], out[:, :, 3] if out.shape[2] == 4 else None,
-                bit_depth=depth, fmt=fmt)
-    st = res.stats
+        # The same per-file job as `fastshade run`, so both write identical bytes.
+        from fastshade.batch import shade_file
+
+        rec = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
+        if rec["status"] != "ok":
+            print(f"fastshade: error: {args.target}: {rec['message'] or rec['reason']}", file=sys.stderr)
+            return 2
+        for code in rec["warnings"]:
+            print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)
+        stats, name = rec["stats"], args.target
     if args.stats:
-        Path(args.stats).write_text(json.dumps(st, indent=1, sort_keys=True))
-    print(f"{name} -> {args.output}: {st['mode']}, {len(st['placements'])} shadow components, "
-          f"{st['high_gate_pixels']} high / {st['low_gate_pixels']} low gate px, "
-          f"{st['timings']['total']:.3f} s", file=sys.stderr)
+        tmp = Path(args.stats).with_name(f".{Path(args.stats).name}.tmp")
+        tmp.write_text(json.dumps(stats, indent=1, sort_keys=True))
+        tmp.replace(args.stats)
+    print(f"{name} -> {args.output}: {stats['mode']}, {len(stats['placements'])} shadow components, "
+          f"{stats['high_gate_pixels']} high / {stats['low_gate_pixels']} low gate px, "
+          f"{stats['timings']['total']:.3f} s", file=sys.stderr)
     return 0

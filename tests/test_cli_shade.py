@@ -1,0 +1,81 @@
+"""`fastshade shade`: happy path, one-line errors with exit code 2 and no output on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import cli
+from tests.test_shader import _strokes
+
+
+def _run(argv, capsys):
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _write_png(path, rgb):
+    iio.imwrite(path, (np.asarray(rgb) * 255).round().astype(np.uint8))
+    return path
+
+
+def test_demo_writes_an_image_and_stats(tmp_path, capsys):
+    out, st = tmp_path / "demo.png", tmp_path / "s.json"
+    code, err = _run(["shade", "--demo", "-o", str(out), "--stats", str(st), "--basis", "krylov"], capsys)
+    assert code == 0, err
+    img = iio.imread(out)
+    assert img.shape == (512, 512, 3) and img.dtype == np.uint8
+    stats = json.loads(st.read_text())
+    assert stats["mode"] == "self" and stats["basis"]["method"] == "krylov"
+    assert "demo ->" in err
+
+
+def test_file_round_trip_self_and_cross(tmp_path, capsys):
+    a = _write_png(tmp_path / "a.png", _strokes(72, 72))
+    b = _write_png(tmp_path / "b.png", _strokes(64, 80))
+    for argv in (["shade", str(a), "-o", str(tmp_path / "o1.png")],
+                 ["shade", str(a), "--sample", str(b), "-o", str(tmp_path / "o2.png"), "--basis", "krylov"]):
+        code, err = _run(argv, capsys)
+        assert code == 0, err
+        assert iio.imread(argv[argv.index("-o") + 1]).shape == (72, 72, 3)
+
+
+@pytest.mark.parametrize("case", ["missing", "garbage", "truncated", "rgba-to-jpeg", "bad-option"])
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, capsys, case):
+    out = tmp_path / ("o.jpg" if case == "rgba-to-jpeg" else "o.png")
+    extra: list[str] = []
+    if case == "missing":
+        src = tmp_path / "nope.png"
+    elif case == "garbage":
+        src = tmp_path / "g.png"
+        src.write_bytes(b"<html>not an image</html>" * 10)
+    elif case == "truncated":
+        src = _write_png(tmp_path / "t.png", _strokes(64, 64))
+        src.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    elif case == "rgba-to-jpeg":
+        src = tmp_path / "rgba.png"
+        rgba = np.concatenate([_strokes(32, 32), np.ones((32, 32, 1))], axis=2)
+        iio.imwrite(src, (rgba * 255).astype(np.uint8))
+    else:
+        src = _write_png(tmp_path / "ok.png", _strokes(32, 32))
+        extra = ["--connectivity", "6"]
+    code, err = _run(["shade", str(src), "-o", str(out), *extra], capsys)
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("fastshade: error:"), err
+    assert (src.name in lines[0]) if case != "bad-option" else ("connectivity" in lines[0])
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("command", ["shade", "run", "bench", "diagnose"])
+def test_every_command_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    assert "example" in capsys.readouterr().out.lower()
