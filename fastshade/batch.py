@@ -37,12 +37,12 @@ what it guarantees:
 
 manifest: each line has path (relative to IN), output (relative to OUT),
 status (ok, skipped:<reason>, failed:<reason>), reason, message, warnings,
-width/height/pixels, seconds, worker, the input fingerprint (size, mtime_ns,
+width/height/pixels, seconds (wall and CPU), worker, the input fingerprint (size, mtime_ns,
 sha256 with --hash), options (ShadeOptions digest) and params (digest of the
 options, format, depth and sample).  A file is done when its last record is ok
 for the same fingerprint and params and its output still decodes.
 
-Ctrl-C once: stop submitting, let running files finish; twice: cancel.
+Ctrl-C (or SIGTERM) once: stop submitting, let running files finish; twice: cancel.
 exit status: 0 every file ok or skipped, 1 some file failed, 2 usage error,
 130 interrupted.  A one-line summary goes to stderr.
 """
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import fnmatch
 import hashlib
 import heapq
@@ -65,12 +64,12 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
-# Keep this module's top-level imports to the standard library (and the light
-# fastshade.options): spawned workers import it before their initializer sets
-# the thread-count environment, which must happen before NumPy/Numba load.
+# Spawned workers import this module (and so the fastshade package, which loads
+# NumPy and Numba) before their initializer runs: the thread-count environment
+# therefore reaches them through the spawn environment (_worker_env_for_spawn),
+# and the initializer only repeats it for anything imported later.
 from fastshade.options import ShadeOptions
 
 __all__ = [
@@ -108,6 +107,7 @@ _MAX_CONSECUTIVE_CRASHES = 10
 _ISOLATION_NOTE = "killed its worker when run alone"
 
 _TEST_CRASH_ENV = "FASTSHADE_TEST_CRASH_ON"
+_TEST_DELAY_ENV = "FASTSHADE_TEST_DELAY"
 _TEST_SLEEP_ENV = "FASTSHADE_TEST_SLEEP_ON"
 _TEST_HANG_ENV = "FASTSHADE_TEST_HANG_ON"
 
@@ -348,7 +348,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _worker_init(threads: int, starts: Any, parent_pid: int) -> None:
-    """ProcessPoolExecutor initializer (runs before the worker imports NumPy)."""
+    """ProcessPoolExecutor initializer, once in each new worker process."""
     _apply_worker_environment(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver owns Ctrl-C
     _die_with_parent(parent_pid)
@@ -369,12 +369,6 @@ def _worker_probe(in_root: str, out_root: str) -> dict[str, Any]:
     }
 
 
-def _worker_version() -> str:
-    import fastshade
-
-    return fastshade.__version__
-
-
 def _test_hooks(path: str) -> None:
     """Test-only fault injection (environment variables, read in the worker).
 
@@ -382,8 +376,12 @@ def _test_hooks(path: str) -> None:
     name contains it (stands in for a segfault or an OOM kill).
     ``FASTSHADE_TEST_SLEEP_ON``: sleep (interruptible: exercises the soft
     timeout).  ``FASTSHADE_TEST_HANG_ON``: sleep with SIGALRM blocked
-    (exercises the driver's hard kill).
+    (exercises the driver's hard kill).  ``FASTSHADE_TEST_DELAY=<seconds>``:
+    sleep that long on every file (gives interruption tests a run to stop).
     """
+    delay = os.environ.get(_TEST_DELAY_ENV)
+    if delay:
+        time.sleep(float(delay))
     name = os.path.basename(path)
     crash = os.environ.get(_TEST_CRASH_ENV)
     if crash and crash in name:
@@ -412,8 +410,9 @@ def _soft_timeout(seconds: float | None) -> Iterator[None]:
 
     Main thread (process-pool workers): ``SIGALRM``.  Other threads (Dask
     worker threads): an asynchronous exception.  Both are delivered between
-    Python bytecodes, so a long call into C ends first; the driver's hard
-    timeout covers that case for the local backend.
+    Python bytecodes, so a long call into C ends first (and the asynchronous
+    exception does not interrupt ``time.sleep``); the driver's hard timeout
+    (kill or restart the worker) covers those cases.
     """
     if not seconds or seconds <= 0:
         yield
@@ -475,14 +474,54 @@ def _sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def _warm_up(task: dict[str, Any]) -> float | None:
+    """Import the shader and compile (or load) its kernels once per worker process.
+
+    Runs before the file's clock starts, so --timeout-per-file never fires
+    inside an import or a Numba compilation (interrupting those can leave the
+    process unusable), and the per-file cost seen in the manifest is the
+    steady-state one.  Returns the seconds spent, or None when already warm.
+    """
+    key = task["options"].digest() + ("x" if task["sample"] else "")
+    if key in _WORKER_STATE.setdefault("warm", set()):
+        return None
+    t0 = time.perf_counter()
+    try:
+        import fastshade.io  # noqa: F401
+        from fastshade.demo import demo_image
+        from fastshade.shader import shade_arrays
+
+        small = demo_image(64, 64)
+        shade_arrays(small, small if task["sample"] else None, task["options"])
+    except Exception:  # noqa: BLE001 (a real file will report whatever is wrong)
+        pass
+    _WORKER_STATE["warm"].add(key)
+    return round(time.perf_counter() - t0, 6)
+
+
+def _dask_report_start(task: dict[str, Any]) -> None:
+    """On a Dask worker: publish the task's start (topic ``fastshade-start``) for the driver's hard timeout."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event("fastshade-start", {"id": task["id"], "attempt": task.get("attempt", 0),
+                                             "worker": worker.address, "pid": os.getpid()})
+    except Exception:  # noqa: BLE001 (not on a Dask worker, or an old distributed: soft timeout only)
+        pass
+
+
 def _run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Worker entry point: one planned file -> its (partial) manifest record."""
     _apply_worker_environment(task["threads"])
+    startup = _warm_up(task)
     starts = _WORKER_STATE["starts"]
-    if starts is not None:
+    if starts is not None:  # local pool: tell the driver (hard timeout, crash attribution)
         starts.put((task["id"], os.getpid(), time.time()))
+    elif task.get("report") == "dask":
+        _dask_report_start(task)
     _WORKER_STATE["tasks"] += 1
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     sha = None
     try:
         with _soft_timeout(task["timeout"]):
@@ -506,8 +545,11 @@ def _run_task(task: dict[str, Any]) -> dict[str, Any]:
     except PermissionError as err:
         rec = {"status": "failed:permission", "reason": "permission", "message": _one_line(str(err))}
     rec["seconds"] = round(time.perf_counter() - t0, 6)
+    rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
     rec["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     rec["worker_seq"] = _WORKER_STATE["tasks"]
+    if startup is not None:
+        rec["worker_startup_seconds"] = startup
     if sha is not None:
         rec["sha256"] = sha
     return rec
@@ -620,7 +662,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     r.add_argument("--retry-failed", action="store_true",
                    help="re-run only the inputs whose last manifest record is failed:*")
     r.add_argument("--dry-run", action="store_true",
-                   help="print the plan (counts, skips, largest images, format problems); write nothing")
+                   help="print the plan (counts, skips, largest images, format problems) and write nothing; "
+                        "exit 2 on format problems, 1 if some files would fail")
     e = p.add_argument_group("execution")
     e.add_argument("-j", "--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: the number of cores)")
@@ -629,9 +672,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--timeout-per-file", type=float, default=None, metavar="SECONDS",
                    help="fail a file (failed:timeout) that takes longer; its worker is killed if it "
                         "does not stop within a grace period")
-    e.add_argument("--recycle-after", type=int, default=100, metavar="N",
+    e.add_argument("--recycle-after", type=int, default=200, metavar="N",
                    help="restart the worker processes after N files each (bounds memory creep; "
-                        "0 = never; default 100)")
+                        "0 = never; default 200)")
     e.add_argument("--max-write-errors", type=int, default=5, metavar="N",
                    help="abort (exit 1) after N consecutive write errors, e.g. disk full (default 5)")
     e.add_argument("--scheduler", metavar="ADDRESS",
@@ -769,6 +812,7 @@ def iter_listings(cfg: RunConfig) -> Iterator[_Listing]:
     not entered again.  OUT (and anything resolving to it) is never entered.
     """
     out_norm = _norm(cfg.out_root)
+    manifest_norm = _norm(cfg.manifest) if cfg.manifest else None
     try:
         out_st = os.stat(cfg.out_root)
         out_key: tuple[int, int] | None = (out_st.st_dev, out_st.st_ino)
@@ -825,6 +869,8 @@ def iter_listings(cfg: RunConfig) -> Iterator[_Listing]:
                 continue
             if cfg.include and not _glob_match(cfg.include, rel, name):
                 continue
+            if manifest_norm is not None and name.endswith(".jsonl") and _norm(entry.path) == manifest_norm:
+                continue  # our own manifest, when --manifest points inside IN
             if is_junk(name):
                 listing.notes.append(_skip_record(cfg, rel, "junk", "OS junk file"))
             elif name.startswith(".") and not cfg.include_hidden:
@@ -991,6 +1037,7 @@ class _Probed:
     info: Any = None  # fastshade.io.ImageInfo
     record: dict[str, Any] | None = None  # final record when not an image / unreadable
     out_name: str | None = None
+    out_fmt: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -1058,11 +1105,23 @@ class Planner:
                                      f"cannot stat: {err.strerror or err}", skipped=False)
             return pr
         try:
-            pr.info = probe_image(abs_path, max_pixels=cfg.max_pixels)
+            pr.info = probe_image(abs_path, max_pixels=None)  # the size limit is checked below, keeping w x h
         except ImageError as err:
             code = "vanished" if err.code == "not_found" else err.code
             pr.record = _skip_record(cfg, rel, code, err.message, skipped=code in _SKIP_CODES)
             pr.record["fingerprint"] = {"size": pr.size, "mtime_ns": pr.mtime_ns}
+            return pr
+        n_px = pr.info.width * pr.info.height
+        if cfg.max_pixels is not None and n_px > cfg.max_pixels:
+            from fastshade.io import estimate_bytes
+
+            gib = estimate_bytes(pr.info.height, pr.info.width) / 2**30
+            pr.record = _skip_record(
+                cfg, rel, "too_large",
+                f"{pr.info.width}x{pr.info.height} px ({n_px / 1e6:.1f} Mpx) exceeds --max-pixels "
+                f"{cfg.max_pixels:,} (estimated {gib:.1f} GiB working memory); not decoded")
+            pr.record.update(fingerprint={"size": pr.size, "mtime_ns": pr.mtime_ns}, width=pr.info.width,
+                             height=pr.info.height, pixels=n_px, input_format=pr.info.format)
             return pr
         if pr.info.frames > 1 and cfg.frames == "reject":
             pr.record = _skip_record(cfg, rel, "multi_frame", f"{pr.info.frames} frames/pages and --frames reject",
@@ -1096,7 +1155,8 @@ class Planner:
             probed = [self._probe(*member) for member in group]
             images = [pr for pr in probed if pr.record is None]
             for pr in images:
-                pr.out_name = _stem_ext(pr.name)[0] + OUTPUT_EXTENSIONS[self._output_format(pr)]
+                pr.out_fmt = self._output_format(pr)
+                pr.out_name = _stem_ext(pr.name)[0] + OUTPUT_EXTENSIONS[pr.out_fmt]
             by_out: dict[str, list[_Probed]] = {}
             for pr in images:
                 by_out.setdefault(pr.out_name, []).append(pr)  # type: ignore[arg-type]
@@ -1138,7 +1198,7 @@ class Planner:
         info = pr.info
         out_rel = _join_rel(listing.rel_dir, pr.out_name)  # type: ignore[arg-type]
         out_abs = os.path.join(cfg.out_root, *out_rel.split("/"))
-        out_fmt = self._output_format(pr) if cfg.fmt == "same" else cfg.fmt
+        out_fmt = pr.out_fmt or cfg.fmt
         depth_in = 16 if info.bit_depth > 8 else 8
         out_depth = cfg.depth or depth_in
         rec = _base_record(cfg, pr.rel)
@@ -1259,6 +1319,7 @@ class LocalBackend:
         self._started: dict[int, tuple[int, float]] = {}
         self._submitted = 0
         self._killed: int | None = None
+        self._recycle = False
         self.pools_started = 0
 
     def _new_pool(self) -> Any:
@@ -1270,24 +1331,29 @@ class LocalBackend:
                                    initargs=(self.cfg.threads_per_worker, self._starts, os.getpid()))
 
     def probe(self) -> list[dict[str, Any]]:
+        """Start every worker now (in parallel) and check it; returns one report per probe."""
         if self._pool is None:
             self._pool = self._new_pool()
-        fut = self._pool.submit(_worker_probe, self.cfg.in_root, self.cfg.out_root)
-        return [fut.result(timeout=300)]
+        futs = [self._pool.submit(_worker_probe, self.cfg.in_root, self.cfg.out_root)
+                for _ in range(self.workers)]
+        return [fut.result(timeout=300) for fut in futs]
 
     def in_flight(self) -> int:
         return len(self._futures)
 
     def capacity(self) -> int:
-        if self.cfg.recycle_after and self._submitted >= self.cfg.recycle_after * self.workers:
+        due = self.cfg.recycle_after and self._submitted >= self.cfg.recycle_after * self.workers
+        if (due or self._recycle) and self._pool is not None:
             if self._futures:
                 return 0  # draining before the recycle
             self._shutdown_pool()
+            self._recycle = False
         return self.window - len(self._futures)
 
     def submit(self, task: dict[str, Any]) -> None:
         if self._pool is None:
             self._pool = self._new_pool()
+        self._started.pop(task["id"], None)
         fut = self._pool.submit(_run_task, _wire_task(task))
         self._submitted += 1
         self._futures[fut] = task
@@ -1312,6 +1378,8 @@ class LocalBackend:
             task = self._futures.pop(fut)
             kind, value = self._outcome(fut, task)
             broken = broken or kind in ("crash", "timeout", "requeue")
+            if kind == "done" and value.get("reason") == "timeout":
+                self._recycle = True  # an interrupted worker is not trusted with more files
             out.append((task, kind, value))
         if broken:
             # Every other in-flight future fails with BrokenProcessPool too: collect them all now.
@@ -1326,6 +1394,7 @@ class LocalBackend:
             self._killed = None
         else:
             self._check_hard_timeouts()
+        self._drain_starts()
         for task, _kind, _value in out:
             info = self._started.pop(task["id"], None)
             if info is not None:
@@ -1339,8 +1408,11 @@ class LocalBackend:
             return "done", fut.result()
         except BrokenProcessPool as err:
             if self._killed is not None:
-                return ("timeout" if task["id"] == self._killed else "requeue"), str(err)
-            return "crash", _one_line(str(err)) or "worker process died"
+                if task["id"] == self._killed:
+                    info = self._started.get(task["id"])
+                    return "timeout", (time.time() - info[1]) if info else str(err)
+                return "requeue", str(err)
+            return "crash", "its worker process died without a result"
         except Exception as err:  # noqa: BLE001 (e.g. an unpicklable result: a bug, keep going)
             return "error", f"{type(err).__name__}: {err}"
 
@@ -1422,18 +1494,20 @@ class Progress:
                 self.bar.total = self.total
                 self.bar.refresh()
 
-    def record(self, rec: dict[str, Any]) -> None:
+    def record(self, rec: dict[str, Any], tick: bool = True) -> None:
+        """Count one manifest record (``tick=False``: a folder-level record, not an input file)."""
         status = rec["status"]
         kind = "ok" if status == "ok" else status.split(":", 1)[0]
         self.counts[kind] += 1
         if kind != "ok":
             self.reasons[status] += 1
-        self.seen += 1
         if kind == "failed":
             log.warning("%s %s: %s", status, rec["path"], rec["message"])
         elif self.cfg.verbose:
             log.info("%s %s%s", status, rec["path"], f": {rec['message']}" if rec["message"] else "")
-        self._advance()
+        if tick:
+            self.seen += 1
+            self._advance()
 
     def done(self) -> None:
         self.done_earlier += 1
@@ -1529,8 +1603,8 @@ class _Interrupts:
 def _finalise(task: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
     """Merge a worker's record into the planned record (manifest schema)."""
     rec = dict(task["record"])
-    for key in ("status", "reason", "message", "width", "height", "pixels", "seconds", "worker",
-                "worker_seq", "format", "depth", "input_format", "stats"):
+    for key in ("status", "reason", "message", "width", "height", "pixels", "seconds", "cpu_seconds", "worker",
+                "worker_seq", "worker_startup_seconds", "format", "depth", "input_format", "stats"):
         if key in value and value[key] is not None:
             rec[key] = value[key]
     rec["warnings"] = list(rec.get("warnings") or []) + [w for w in value.get("warnings") or []
@@ -1612,10 +1686,7 @@ def drive(cfg: RunConfig, backend: Any, planner: Planner, writer: ManifestWriter
                         progress.done()
                     elif kind == "dir":
                         writer.write(value)
-                        if value["status"].startswith("failed:"):
-                            progress.counts["failed"] += 1
-                            progress.reasons[value["status"]] += 1
-                            log.warning("%s %s: %s", value["status"], value["path"], value["message"])
+                        progress.record(value, tick=False)
                     else:
                         emit(value)
         if backend.in_flight() == 0:
@@ -1632,8 +1703,10 @@ def drive(cfg: RunConfig, backend: Any, planner: Planner, writer: ManifestWriter
                 else:
                     suspects.append(task)
             elif kind == "timeout":
-                emit(_failed(task, "timeout", f"exceeded --timeout-per-file {cfg.timeout:g} s; worker killed",
-                             worker))
+                rec = _failed(task, "timeout", f"exceeded --timeout-per-file {cfg.timeout:g} s; worker killed",
+                              worker)
+                rec["seconds"] = round(float(value), 6) if isinstance(value, float) else rec["seconds"]
+                emit(rec)
             elif kind == "requeue":
                 requeue.appendleft(task)
             else:
@@ -1746,7 +1819,8 @@ def _preflight_formats(cfg: RunConfig) -> None:
         shown = "; ".join(f"{rec['path']}: {rec['message']}" for rec in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         hint = " (use --format png/tiff, or --depth 8 for 16-bit inputs)"
-        raise UsageError(f"--format {cfg.fmt} cannot hold {len(problems)} input(s): {shown}{more}{hint}")
+        name = "jpg" if cfg.fmt == "jpeg" else cfg.fmt
+        raise UsageError(f"--format {name} cannot hold {len(problems)} input(s): {shown}{more}{hint}")
 
 
 # ======================================================================================
@@ -1809,46 +1883,50 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(cfg: RunConfig, stream: Any) -> int:
     from fastshade.io import sweep_stale_temps
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
+    started = time.monotonic()
     if cfg.fmt != "same" and cfg.fmt in Planner(cfg, {})._restricted:
-        _preflight_formats(cfg)
+        _preflight_formats(cfg)  # exit 2 before anything is created
     if cfg.out_inside_in:
         log.info("note: OUT is inside IN; it is left out of the walk (its files are never read as inputs)")
-    os.makedirs(cfg.out_root, exist_ok=True)
-    index = load_manifest_index(cfg.manifest) if (cfg.resume or cfg.if_exists == "skip") else {}
-    if cfg.retry_failed and not any(p.status.startswith("failed:") for p in index.values()):
-        log.info("--retry-failed: the manifest lists no failed file")
-    writer = ManifestWriter(cfg.manifest)  # takes the lock before anything is swept or written
-    try:
-        swept = sweep_stale_temps(cfg.out_root)
-        if swept:
-            log.info("removed %d stale temporary file(s) left by an interrupted run", swept)
-        planner = Planner(cfg, index)
-        with _worker_env_for_spawn(cfg.threads_per_worker):
-            backend = _make_backend(cfg)
-            progress = Progress(cfg, stream)
-            interrupted = False
-            abort = None
+    interrupted = False
+    abort: str | None = None
+    with _worker_env_for_spawn(cfg.threads_per_worker):
+        backend = _make_backend(cfg)  # (a scheduler that cannot be reached: exit 2, nothing created)
+        try:
+            os.makedirs(cfg.out_root, exist_ok=True)
+            _check_workers(cfg, backend)  # version and paths: exit 2 before the manifest is touched
+            index = load_manifest_index(cfg.manifest) if (cfg.resume or cfg.if_exists == "skip") else {}
+            if cfg.retry_failed and not any(p.status.startswith("failed:") for p in index.values()):
+                log.info("--retry-failed: the manifest lists no failed file")
+            writer = ManifestWriter(cfg.manifest)  # the lock is taken before anything is swept or written
             try:
-                from tqdm.contrib.logging import logging_redirect_tqdm
-
-                redirect = logging_redirect_tqdm(loggers=[log]) if progress.bar is not None \
-                    else contextlib.nullcontext()
-                with redirect, _Interrupts() as interrupts:
-                    try:
-                        _check_workers(cfg, backend)
-                        abort, interrupted = drive(cfg, backend, planner, writer, progress, interrupts)
-                    except KeyboardInterrupt:
-                        interrupted = True
-                        log.warning("cancelled: killing the workers; unfinished files stay unrecorded "
-                                    "(re-run with --resume)")
-                        backend.close(kill=True)
+                swept = sweep_stale_temps(cfg.out_root)
+                if swept:
+                    log.info("removed %d stale temporary file(s) left by an interrupted run", swept)
+                planner = Planner(cfg, index)
+                progress = Progress(cfg, stream)
+                progress.t0 = started  # the summary's time includes worker start-up
+                try:
+                    redirect = logging_redirect_tqdm(loggers=[log]) if progress.bar is not None \
+                        else contextlib.nullcontext()
+                    with redirect, _Interrupts() as interrupts:
+                        try:
+                            abort, interrupted = drive(cfg, backend, planner, writer, progress, interrupts)
+                        except KeyboardInterrupt:
+                            interrupted = True
+                            log.warning("cancelled: killing the workers; unfinished files stay unrecorded "
+                                        "(re-run with --resume)")
+                            backend.close(kill=True)
+                finally:
+                    progress.close()
+                    backend.close(kill=interrupted)
+                sweep_stale_temps(cfg.out_root)  # temps of workers that died mid-write
             finally:
-                progress.close()
-                backend.close(kill=interrupted)
-        sweep_stale_temps(cfg.out_root)  # temps of workers that died mid-write
-    finally:
-        writer.close()
+                writer.close()
+        finally:
+            backend.close(kill=interrupted)
     note = ""
     if abort:
         note = f"aborted: {abort}"

@@ -21,9 +21,11 @@ The driver loop, planning, manifest and guarantees are those of
   runs alone is ``failed:crashed``.  The local cluster is created with
   ``distributed.scheduler.allowed-failures = 0`` because that isolation
   replaces the scheduler's retries.
-* ``--timeout-per-file`` is the soft limit only (an exception raised in the
-  task's thread between bytecodes); a task stuck inside one long C call is
-  not killed on a shared cluster.
+* ``--timeout-per-file``: the soft limit raises an exception in the task's
+  thread between bytecodes; a task still running a grace period later (stuck
+  in one long C call) is given up and its worker restarted through its Nanny
+  (``client.restart_workers``); start times come from worker events (topic
+  ``fastshade-start``) stamped with the driver's clock.
 
 Import errors are turned into a usage error naming the missing extra
 (``pip install 'fastshade[distributed]'``).
@@ -37,6 +39,7 @@ from typing import Any
 
 from fastshade.batch import (
     RunConfig,
+    log,
     UsageError,
     _apply_worker_environment,
     _run_task,
@@ -100,6 +103,14 @@ class DaskBackend:
         self.window = 2 * max(1, threads)
         self._ac = as_completed(with_results=False)
         self._futures: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._started: dict[tuple[int, int], tuple[str, int, float]] = {}
+        if cfg.timeout:
+            self.client.subscribe_topic("fastshade-start", self._on_start)
+
+    def _on_start(self, event: Any) -> None:
+        """A task started on a worker (runs in the client's event loop; the driver's clock)."""
+        msg = event[1] if isinstance(event, tuple) else event
+        self._started[(msg["id"], msg["attempt"])] = (msg["worker"], msg["pid"], time.time())
 
     def probe(self) -> list[dict[str, Any]]:
         reports = self.client.run(_worker_probe, self.cfg.in_root, self.cfg.out_root)
@@ -114,15 +125,41 @@ class DaskBackend:
     def submit(self, task: dict[str, Any]) -> None:
         task["attempt"] = task.get("attempt", 0) + 1
         key = f"fastshade-{self.cfg.run_id}-{task['id']}-{task['attempt']}"
-        fut = self.client.submit(_run_task, _wire_task(task), key=key, pure=False, retries=0)
+        wire = _wire_task(task)
+        wire["report"] = "dask"
+        fut = self.client.submit(_run_task, wire, key=key, pure=False, retries=0)
         self._futures[fut.key] = (fut, task)
         self._ac.add(fut)
+
+    def _hard_timeouts(self) -> list[tuple[dict[str, Any], str, Any]]:
+        """Tasks past --timeout-per-file plus a grace period: give up on them and restart their worker."""
+        if not self.cfg.timeout:
+            return []
+        grace = max(5.0, 0.5 * self.cfg.timeout)
+        now = time.time()
+        out = []
+        for key, (fut, task) in list(self._futures.items()):
+            info = self._started.get((task["id"], task["attempt"]))
+            if info is None or now - info[2] <= self.cfg.timeout + grace:
+                continue
+            address, pid, t0 = info
+            self._futures.pop(key)
+            fut.release()
+            task["_worker"] = f"{address} (pid {pid})"
+            log.warning("%s: still running %.0f s after --timeout-per-file; restarting worker %s",
+                        task["rel"], now - t0 - self.cfg.timeout, address)
+            try:
+                self.client.restart_workers([address])
+            except Exception as err:  # noqa: BLE001 (no Nanny: the task is abandoned, not stopped)
+                log.warning("could not restart worker %s (%s); its task is abandoned", address, err)
+            out.append((task, "timeout", now - t0))
+        return out
 
     def wait(self, timeout: float) -> list[tuple[dict[str, Any], str, Any]]:
         deadline = time.monotonic() + timeout
         while not self._ac.has_ready():
             if time.monotonic() >= deadline:
-                return []
+                return self._hard_timeouts()
             time.sleep(0.02)
         out: list[tuple[dict[str, Any], str, Any]] = []
         for fut in self._ac.next_batch(block=False):
@@ -137,11 +174,13 @@ class DaskBackend:
             else:
                 exc = fut.exception()
                 if isinstance(exc, KilledWorker):
-                    out.append((task, "crash", str(exc).splitlines()[0] if str(exc) else "worker died"))
+                    text = str(exc).split(". ", 1)[0] if str(exc) else "worker died"
+                    out.append((task, "crash", text))
                 else:
                     out.append((task, "error", f"{type(exc).__name__}: {exc}"))
+            self._started.pop((task["id"], task["attempt"]), None)
             fut.release()
-        return out
+        return out + self._hard_timeouts()
 
     def close(self, kill: bool = False) -> None:
         futures = [fut for fut, _ in self._futures.values()] if hasattr(self, "_futures") else []

@@ -148,8 +148,7 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
     n, k = phi.shape
     if k <= 2 or n == 0:
         return np.full(n, float(radius))
-    high = phi[:, 2:]
-    energy = np.einsum("ij,ij->i", high, high)  # row sums of squares, ~4x faster than square().sum()
+    energy = np.square(phi[:, 2:]).sum(axis=1)
     normalised = energy / (energy.max() + BUDGET_EPS)
     return radius * (1.0 - attenuation * normalised)
 
