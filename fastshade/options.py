@@ -94,12 +94,16 @@ class ShadeOptions:
     sample_threshold: float = 0.5
 
     # --- cross mode ---------------------------------------------------------------
+    # Defaults = the winner of docs/cross-attention.md (unified placement, 4-D segment
+    # signature, no affinity gate, sample resized to the target's extent).  The handoff's
+    # baseline is cross_strategy="unified", score="dot", affinity_threshold="mean",
+    # procrustes=True, scale_normalise=False.
     cross_strategy: CrossStrategy = "unified"
-    affinity_threshold: str = "mean"
+    affinity_threshold: str = "none"
     procrustes: bool = True
     procrustes_samples: int = 1000
-    scale_normalise: bool = False
-    score: CrossScore = "dot"
+    scale_normalise: bool = True
+    score: CrossScore = "signature"
 
     def replace(self, **changes: Any) -> "ShadeOptions":
         """Return a copy with ``changes`` applied (validated)."""

@@ -1,0 +1,267 @@
+"""`fastshade diagnose`: strategy specs, the report, the figures, the CLI, parity on a real image."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cli
+from fastshade import ShadeOptions
+from fastshade import diagnose as dg
+from fastshade.metrics import parity, result_metrics
+from fastshade.shader import shade_arrays
+from tests.conftest import load_rgb
+from tests.test_shader import _strokes
+
+KRYLOV = ShadeOptions(basis="krylov")
+FIXES = ("unified+fixes", "A recolor", "B warp", "C gate-only")
+
+
+def _sample(h=80, w=70):
+    b = np.ones((h, w, 3))
+    b[20:60, 30:32] = [0.1, 0.2, 0.8]
+    b[40:42, 10:60] = [0.1, 0.2, 0.8]
+    yy, xx = np.mgrid[0:h, 0:w]
+    b[np.abs(np.hypot(yy - 25, xx - 20) - 9) < 1.0] = 0.0
+    return b
+
+
+def _write_png(path, rgb):
+    import imageio.v3 as iio
+
+    iio.imwrite(path, (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------- specs
+
+
+def test_parse_strategy():
+    label, o = dg.parse_strategy("warp,score=signature,affinity=quantile:0.3,procrustes=off", KRYLOV)
+    assert label.startswith("warp")
+    assert (o.cross_strategy, o.score, o.affinity_threshold, o.procrustes) == \
+        ("warp", "signature", "quantile:0.3", False)
+    assert o.basis == "krylov"  # analysis options kept
+    _, o = dg.parse_strategy("unified,scale=on", KRYLOV)
+    assert o.scale_normalise and o.score == KRYLOV.score
+    for bad in ("magic", "warp,colour=red", "warp,scale=yes", "warp,affinity=median", ""):
+        with pytest.raises(ValueError):
+            dg.parse_strategy(bad, KRYLOV)
+
+
+def test_presets_and_grid():
+    presets = dg.preset_strategies(KRYLOV)
+    assert [lab for lab, _ in presets] == [lab for lab, _ in dg.PRESETS]
+    base = presets[0][1]
+    assert {k: getattr(base, k) for k in dg.CROSS_FIELDS} == dg.BASELINE
+    grid = dg.grid_strategies(KRYLOV)
+    configs = [lab for lab, _ in grid]
+    assert len(configs) == len(set(configs))
+    assert dg.config_label(base) in configs
+    assert all(o.basis == "krylov" for _, o in grid)
+    assert not any(o.scale_normalise and o.cross_strategy != "unified" for _, o in grid)
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+@pytest.fixture(scope="module")
+def parity_diag():
+    return dg.diagnose_arrays(_strokes(), None, KRYLOV)
+
+
+def test_report_parity_run(parity_diag):
+    rep = parity_diag.report
+    json.dumps(rep, allow_nan=False)
+    assert rep["sample_is_target"]
+    by = {e["label"]: e for e in rep["strategies"]}
+    assert set(by) == {lab for lab, _ in dg.PRESETS}
+    for lab in FIXES:
+        assert by[lab]["parity"]["exact"], (lab, by[lab]["parity"])
+        assert by[lab]["pixels_differing_from_self"] == 0
+    base = by["baseline"]["parity"]
+    assert not base["exact"] and base["reasons"]
+    assert rep["affinity"]["self"]["pixels"] > 0 and rep["affinity"]["cross_baseline"]["pixels"] > 0
+    table = dg.format_table(rep)
+    assert "baseline" in table and "B warp" in table and "exact" in table
+
+
+def test_report_cross_pair_with_grid():
+    grid = [g for g in dg.grid_strategies(KRYLOV) if g[1].cross_strategy == "warp"][:3]
+    diag = dg.diagnose_arrays(_strokes(), _sample(), KRYLOV,
+                              [dg.parse_strategy("warp,score=signature,affinity=none", KRYLOV)], grid=grid)
+    rep = diag.report
+    json.dumps(rep, allow_nan=False)
+    assert not rep["sample_is_target"]
+    (e,) = rep["strategies"]
+    assert "parity" not in e
+    assert set(e["goal"]["checks"]) == {"run_ratio", "fragments", "retention", "reuse"}
+    for r in e["placements"]:
+        assert r["visible_pixels"] <= r["written_pixels"] <= r["kept_pixels"] <= r["attempted_pixels"]
+    assert len(rep["grid"]) == 3 and "placements" not in rep["grid"][0]
+    assert "grid" in dg.format_table(rep, include_grid=True)
+
+
+# ----------------------------------------------------------------------------- CLI and figures
+
+
+def test_cli_writes_report_figures_and_table(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    t, s, out = tmp_path / "t.png", tmp_path / "s.png", tmp_path / "diag"
+    _write_png(t, _strokes())
+    _write_png(s, _sample())
+    code = cli.main(["diagnose", str(t), str(s), "-o", str(out), "--basis", "krylov",
+                     "--strategy", "unified", "--strategy", "warp,score=signature,affinity=none"])
+    assert code == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert [e["label"] for e in rep["strategies"]] == ["unified", "warp,score=signature,affinity=none"]
+    for name in ("affinity.png", "strategies.png"):
+        assert 0 < (out / name).stat().st_size <= dg.MAX_FIGURE_BYTES
+    printed = capsys.readouterr().out
+    assert "self" in printed and "warp/signature/none" in printed
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    t = tmp_path / "t.png"
+    _write_png(t, _strokes(32, 32))
+    assert cli.main(["diagnose", str(t), "-o", str(tmp_path / "d"), "--strategy", "magic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown strategy" in err[0]
+    assert cli.main(["diagnose", "-o", str(tmp_path / "d")]) == 2
+
+
+def test_without_matplotlib_only_json_is_written(tmp_path, monkeypatch, capsys, parity_diag):
+    monkeypatch.setattr(dg, "_have_matplotlib", lambda: False)
+    paths = dg.write_outputs(parity_diag, tmp_path)
+    assert [p.name for p in paths] == ["report.json"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "matplotlib" in err[0]
+
+
+def test_help_has_examples():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    text = sub.choices["diagnose"].format_help()
+    assert "examples:" in text and "fastshade diagnose toof.png snek-heavy.png" in text
+    assert "--cross-strategy" in text and "gate-only" in text
+
+
+# ----------------------------------------------------------------------------- real image
+
+
+def test_default_cross_path_reproduces_self_on_a_real_image():
+    """The parity test (original-system.md §7.10) with the default cross options on toof."""
+    img = np.ascontiguousarray(load_rgb("toof.png")[64:320, 32:288])
+    opts = KRYLOV
+    self_res = shade_arrays(img, None, opts)
+    assert len(self_res.placements) >= 3
+    for cross in (shade_arrays(img, None, opts, force_cross=True), shade_arrays(img, img.copy(), opts)):
+        par = parity(result_metrics(self_res), result_metrics(cross))
+        assert par["exact"], par
+        np.testing.assert_array_equal(cross.image, self_res.image)
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+def test_study_on_synthetic_images(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    _write_png(imgs / "a.png", _strokes(72, 72))
+    _write_png(imgs / "b.png", _sample(64, 60))
+    monkeypatch.setattr(dg, "STUDY_PAIRS", [("a.png", "b.png")])
+    out = tmp_path / "study"
+    study = dg.run_study(imgs, out, KRYLOV, bases=("krylov",), grid=False, reports=True, progress=False)
+    assert [(r["target"], r["sample"]) for r in study["runs"]] == [("a.png", "b.png"), ("a.png", "a.png"),
+                                                                     ("b.png", "b.png")]
+    assert (out / "krylov-a-x-b-strategies.png").is_file() and (out / "krylov-a-x-b-affinity.png").is_file()
+    assert not (out / "krylov-a-x-a-strategies.png").exists()  # figures only for cross pairs
+    assert (out / "reports" / "krylov-a-x-a-report.json").is_file()
+    saved = json.loads((out / "study.json").read_text())
+    rank = saved["ranking"]["krylov/half-even"]
+    assert {r["config"] for r in rank} == {dg.config_label(o) for _, o in dg.preset_strategies(KRYLOV)}
+    top = rank[0]
+    assert top["parity_exact_every_image"]  # a fix, never the baseline, ranks first
+    assert top["config"] != dg.config_label(dg.preset_strategies(KRYLOV)[0][1])
+    md = (out / "study.md").read_text()
+    assert "a.png × b.png" in md and "Parity" in md and "Ranking" in md and "against the goal" in md
+
+
+def test_rank_configs_order():
+    def run(cross, entries):
+        return {"basis": "k", "target": "t", "sample": "s" if cross else "t", "cross_pair": cross,
+                "ladder": entries, "grid": []}
+
+    def e(cfg, passed=True, rel=True, frag=1.0, par=None):
+        d = {"label": cfg, "config": cfg, "passed": passed, "passed_relative_to_self": rel,
+             "failed": [] if passed else ["fragments"], "mean_fragments": frag, "mean_retention": 0.95}
+        if par is not None:
+            d["parity_exact"] = par
+        return d
+
+    study = {"runs": [run(True, [e("a", frag=1.1), e("b", frag=1.0), e("c", passed=False, rel=True),
+                                 e("d", passed=False, rel=False)]),
+                      run(False, [e("a", par=True), e("b", par=False), e("c", par=True), e("d", par=True)])]}
+    order = [r["config"] for r in dg.rank_configs(study, "k")]
+    assert order == ["a", "c", "d", "b"]
+
+
+def test_rank_configs_counts_a_config_once_per_run():
+    entry = {"label": "x", "config": "c", "passed": True, "passed_relative_to_self": True, "failed": [],
+             "mean_fragments": 1.0, "mean_retention": 1.0}
+    study = {"runs": [{"basis": "k", "target": "t", "sample": "s", "cross_pair": True,
+                       "ladder": [entry], "grid": [dict(entry, label="c")]}]}
+    (row,) = dg.rank_configs(study, "k")
+    assert row["pairs"] == 1 and row["pairs_passing_absolute_goal"] == 1
+
+
+# ----------------------------------------------------------------------------- rounding experiment
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(0, 10_000), st.integers(0, 7), st.floats(0.25, 3.0))
+def test_half_up_twin_matches_the_kernel_away_from_half_pixels(seed, turns, scale):
+    from fastshade.shading import place_component
+
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, 40, 25), rng.integers(0, 40, 25)
+    cs, cd, shift = rng.uniform(0, 40, 2), rng.uniform(-5, 45, 2), rng.uniform(-15, 15, 2)
+    args = (ys, xs, tuple(cs), tuple(cd), (40, 40))
+    kw = {"quarter_turns": turns, "scale": scale, "shift": tuple(shift)}
+    ky, kx, kin = place_component(*args, **kw)
+    hy, hx, hin = dg.place_component_half_up(*args, **kw)
+    np.testing.assert_array_equal(ky, hy)
+    np.testing.assert_array_equal(kx, hx)
+    np.testing.assert_array_equal(kin, hin)
+
+
+def test_half_up_rounding_keeps_an_even_stroke_whole_and_is_scoped():
+    import fastshade.cross as cross_mod
+    import fastshade.shader as shader_mod
+    from tests.test_cross import _hand_analysis
+
+    mask = np.zeros((60, 80), bool)
+    mask[30, 20:40] = True  # centroid x = 29.5: every destination row lands on k + 0.5
+    an = _hand_analysis(mask)
+    before = shader_mod.place_component, cross_mod.place_component
+    counts = {}
+    for mode in dg.ROUNDINGS:
+        with dg.destination_rounding(mode):
+            out = an.rgb.copy()
+            (p,) = shader_mod.shadow_self(out, an, ShadeOptions(shadow_distance=10.0))
+        counts[mode] = len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist())))
+    assert counts == {"half-even": 11, "half-up": 20}
+    assert (shader_mod.place_component, cross_mod.place_component) == before
+    with pytest.raises(ValueError, match="rounding"):
+        with dg.destination_rounding("nearest"):
+            pass
+
+
+def test_diagnose_with_half_up_rounding_reports_it():
+    diag = dg.diagnose_arrays(_strokes(), None, KRYLOV, dg.preset_strategies(KRYLOV)[-4:], rounding="half-up")
+    assert diag.report["rounding"] == "half-up"
+    assert all(e["parity"]["exact"] for e in diag.report["strategies"])
