@@ -14,6 +14,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from hypothesis import settings  # noqa: E402
+
+# Property tests draw the same examples on every run (a red CI must be reproducible).
+settings.register_profile("fastshade", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("fastshade")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
