@@ -25,9 +25,9 @@ examples:
   fastshade diagnose toof.png snek-heavy.png -o d/ --basis krylov \\
       --strategy unified --strategy warp,score=signature,affinity=none
   fastshade diagnose toof.png snek-heavy.png -o d/ --grid  # every toggle combination
-  fastshade diagnose toof.png snek-heavy.png -o d/ --rounding half-up   # rounding experiment
+  fastshade diagnose toof.png snek-heavy.png -o d/ --rounding half-even # original's rounding
   fastshade diagnose --study ../shared/images -o docs/figures \
-      --study-rounding half-even,half-up                      # docs/cross-attention.md
+      --study-rounding half-up,half-even                      # docs/cross-attention.md
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ __all__ = [
     "parse_strategy",
     "ROUNDINGS",
     "destination_rounding",
-    "place_component_half_up",
+    "place_component_numpy",
     "rank_configs",
     "run_study",
     "write_outputs",
@@ -105,9 +105,9 @@ GRID_AFFINITY = ("mean", "none", "calibrated", "quantile:0.25")
 STUDY_JSON_RANKS = 25
 """study.json keeps the best 25 configurations of each ranking (study.md shows 15)."""
 
-ROUNDINGS = ("half-even", "half-up")
-"""Rounding of shadow destinations: ``half-even`` is the pipeline's (the kernel's ``rint``,
-as the original's ``torch.round``); ``half-up`` (``floor(v + 0.5)``) is the experiment."""
+ROUNDINGS = ("half-up", "half-even")
+"""Rounding of shadow destinations: ``half-up`` (``floor(v + 0.5)``) is the pipeline's (the
+kernel's); ``half-even`` (``rint``, the original's ``torch.round``) is the experiment."""
 
 _KEY_ALIASES = {"strategy": "cross_strategy", "cross-strategy": "cross_strategy", "score": "score",
                 "affinity": "affinity_threshold", "affinity-threshold": "affinity_threshold",
@@ -189,44 +189,61 @@ def grid_strategies(base: ShadeOptions) -> list[tuple[str, ShadeOptions]]:
 # ----------------------------------------------------------------------------------------
 
 
-def place_component_half_up(src_y: np.ndarray, src_x: np.ndarray, src_centroid: Sequence[float],
-                            dst_centroid: Sequence[float], shape: Sequence[int], *,
-                            quarter_turns: int = 1, scale: float = 1.0,
-                            shift: Sequence[float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NumPy twin of :func:`fastshade.shading.place_component` that rounds half **up**.
+def place_component_numpy(src_y: np.ndarray, src_x: np.ndarray, src_centroid: Sequence[float],
+                          dst_centroid: Sequence[float], shape: Sequence[int], *,
+                          quarter_turns: int = 1, scale: float = 1.0,
+                          shift: Sequence[float] = (0.0, 0.0),
+                          rounding: str = "half-up") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NumPy twin of :func:`fastshade.shading.place_component` with a choice of rounding.
 
-    ``dst = floor(c_d + scale * rot(p - c_s) + shift + 0.5)`` (same evaluation order as
-    the kernel).  Unlike half-to-even, this is translation-consistent: when every
-    coordinate of a component lands on ``k + 0.5`` (a half-integer centroid sum and an
-    axis-aligned shift), half-to-even sends neighbours ``k + 0.5`` and ``k + 1.5`` both
-    to the same even integer and leaves a gap, half-up moves the whole component by the
-    same amount.  Returns ``(dst_y, dst_x, inside)`` (int64, int64, bool).
+    ``v = c_d + scale * rot(p - c_s) + shift`` (same evaluation order as the kernel),
+    then ``half-up``: ``floor(v + 0.5)`` (the pipeline's, identical to the kernel) or
+    ``half-even``: ``rint(v)`` (the original's ``torch.round``, the experiment).  Half-up
+    is translation-consistent; when every coordinate of a component lands on ``k + 0.5``
+    (a half-integer centroid sum and an axis-aligned shift), half-even sends neighbours
+    ``k + 0.5`` and ``k + 1.5`` both to the same even integer and leaves a gap.  No
+    sentinel for huge coordinates (a diagnostic).  Returns ``(dst_y, dst_x, inside)``
+    (int64, int64, bool).
     """
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
     ry = np.asarray(src_y, dtype=np.float64) - float(src_centroid[0])
     rx = np.asarray(src_x, dtype=np.float64) - float(src_centroid[1])
     ay, ax = ((ry, rx), (-rx, ry), (-ry, -rx), (rx, -ry))[int(quarter_turns) % 4]
-    vy = np.floor(float(dst_centroid[0]) + scale * ay + float(shift[0]) + 0.5).astype(np.int64)
-    vx = np.floor(float(dst_centroid[1]) + scale * ax + float(shift[1]) + 0.5).astype(np.int64)
+    vy = float(dst_centroid[0]) + scale * ay + float(shift[0])
+    vx = float(dst_centroid[1]) + scale * ax + float(shift[1])
+    if rounding == "half-up":
+        vy, vx = np.floor(vy + 0.5), np.floor(vx + 0.5)
+    else:
+        vy, vx = np.rint(vy), np.rint(vx)
+    vy, vx = vy.astype(np.int64), vx.astype(np.int64)
     inside = (vy >= 0) & (vy < int(shape[0])) & (vx >= 0) & (vx < int(shape[1]))
     return vy, vx, inside
+
+
+def _place_component_half_even(*args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`place_component_numpy` with ``rounding="half-even"`` (swapped in by
+    :func:`destination_rounding`)."""
+    return place_component_numpy(*args, rounding="half-even", **kwargs)
 
 
 @contextlib.contextmanager
 def destination_rounding(mode: str) -> Iterator[None]:
     """Within the block, shadow destinations of the self *and* cross paths are rounded by
-    ``mode`` (:data:`ROUNDINGS`).  ``half-up`` temporarily swaps the ``place_component``
-    used by :mod:`fastshade.shader` and :mod:`fastshade.cross` for
-    :func:`place_component_half_up` (a diagnostic experiment; not thread-safe)."""
+    ``mode`` (:data:`ROUNDINGS`).  ``half-up`` is the pipeline (a no-op); ``half-even``
+    temporarily swaps the ``place_component`` used by :mod:`fastshade.shader` and
+    :mod:`fastshade.cross` for :func:`place_component_numpy` with ``rounding="half-even"``
+    (the original's rounding; a diagnostic experiment, not thread-safe)."""
     if mode not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {mode!r}")
-    if mode == "half-even":
+    if mode == "half-up":
         yield
         return
     import fastshade.cross as cross_mod
     import fastshade.shader as shader_mod
 
     saved = shader_mod.place_component, cross_mod.place_component
-    shader_mod.place_component = cross_mod.place_component = place_component_half_up
+    shader_mod.place_component = cross_mod.place_component = _place_component_half_even
     try:
         yield
     finally:
@@ -373,7 +390,7 @@ def diagnose_arrays(
     grid: Sequence[tuple[str, ShadeOptions]] = (),
     analyses: tuple[Any, Any] | None = None,
     records: bool = True,
-    rounding: str = "half-even",
+    rounding: str = "half-up",
     progress: bool = False,
 ) -> Diagnosis:
     """Self mode plus every strategy on one (target, sample) pair, one shared analysis.
@@ -395,7 +412,8 @@ def diagnose_arrays(
     records : bool
         Include the per-placement records in the report.
     rounding : str
-        ``half-even`` (the pipeline) or ``half-up`` (:func:`destination_rounding`).
+        ``half-up`` (the pipeline) or ``half-even`` (the original's rounding,
+        :func:`destination_rounding`).
 
     Returns
     -------
@@ -761,7 +779,7 @@ def _compact(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
-              bases: Sequence[str] = ("krylov", "lobpcg"), roundings: Sequence[str] = ("half-even",),
+              bases: Sequence[str] = ("krylov", "lobpcg"), roundings: Sequence[str] = ("half-up",),
               grid: bool = True, reports: bool = False, progress: bool = True) -> dict[str, Any]:
     """Every :data:`STUDY_PAIRS` pair and every image with itself, for each basis.
 
@@ -809,7 +827,7 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
                                    grid=grid_strategies(opts) if grid else (),
                                    analyses=(an(t), None if s is None else an(s)), records=False,
                                    rounding=rounding)
-            tag = "" if rounding == "half-even" else f"{rounding}-"
+            tag = "" if rounding == "half-up" else f"{rounding}-"
             slug = f"{basis}-{tag}{_slug(t)}-x-{_slug(s or t)}-"
             if s is not None and rounding == roundings[0]:
                 for name, fn in (("affinity.png", plot_affinity), ("strategies.png", plot_strategies)):
@@ -1009,11 +1027,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "(both bases; writes per-pair reports, figures and study.json into DIR)")
     p.add_argument("--study-bases", default="krylov,lobpcg", metavar="LIST",
                    help="bases of --study, comma-separated (default krylov,lobpcg)")
-    p.add_argument("--rounding", choices=ROUNDINGS, default="half-even",
-                   help="shadow destination rounding: half-even (the pipeline's rint) or half-up "
-                        "(floor(v + 0.5), the translation-consistent experiment of docs/cross-attention.md)")
-    p.add_argument("--study-rounding", default="half-even", metavar="LIST",
-                   help="roundings of --study, comma-separated (e.g. half-even,half-up)")
+    p.add_argument("--rounding", choices=ROUNDINGS, default="half-up",
+                   help="shadow destination rounding: half-up (the pipeline's floor(v + 0.5)) or "
+                        "half-even (rint, the original's torch.round; the experiment of docs/cross-attention.md)")
+    p.add_argument("--study-rounding", default="half-up", metavar="LIST",
+                   help="roundings of --study, comma-separated (default half-up; e.g. half-up,half-even)")
     p.add_argument("--study-reports", action="store_true",
                    help="--study: also write every run's full report.json under DIR/reports/")
     add_shade_options(p)
@@ -1051,7 +1069,7 @@ def main(args: argparse.Namespace) -> int:
     grid = grid_strategies(opts) if args.grid else ()
     diag = diagnose_arrays(target, sample, opts, strategies, grid=grid, rounding=args.rounding, progress=True)
     title = (f"{Path(args.target).name} × {Path(args.sample).name if args.sample else 'itself'} ({opts.basis}"
-             + (f", {args.rounding})" if args.rounding != "half-even" else ")"))
+             + (f", {args.rounding})" if args.rounding != "half-up" else ")"))
     write_outputs(diag, outdir, title=title, plots=not args.no_plots)
     print(format_table(diag.report, include_grid=bool(grid)))
     print(f"wrote {outdir / 'report.json'}", file=sys.stderr)

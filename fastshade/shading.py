@@ -258,9 +258,11 @@ def place_component(
     scale: float = 1.0,
     shift: Sequence[float] | np.ndarray = (0.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rotate a component about its centroid, scale, move, round half to even (§3.8, §3.9).
+    """Rotate a component about its centroid, scale, move, round half up (§3.8, §3.9).
 
-    ``dst = rint(c_d + scale·rot(p − c_s) + shift)``; one counter-clockwise
+    ``dst = floor(c_d + scale·rot(p − c_s) + shift + 0.5)`` (half up, not the
+    original's half to even: translation-consistent, see
+    ``docs/cross-attention.md``); one counter-clockwise
     quarter turn maps ``(Δy, Δx) → (−Δx, Δy)`` (a pixel right of the centroid
     goes above it).  Self path: ``c_d = c_s``, ``shift = 15·void``.
 

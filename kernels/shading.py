@@ -13,7 +13,10 @@ Conventions (``original-system.md`` §0.2):
 * every scatter is sequential in enumeration order, so on a collision the
   **last write wins** (the rule §0.2 recommends);
 * thicken destinations are **truncated** toward zero (``int(q)``), placement
-  destinations are **rounded half to even** (``np.rint``), as in v12 (§8).
+  destinations are **rounded half up** (``floor(v + 0.5)``), a deliberate
+  departure from v12's half-to-even ``torch.round`` (§8): half up is
+  translation-consistent, half to even maps ``k + 0.5`` and ``k + 1.5`` to one
+  integer and leaves gaps (see ``docs/cross-attention.md``).
 
 Typical use (what :mod:`fastshade.shading` does)::
 
@@ -193,11 +196,14 @@ def place_component(
     src_y, src_x, src_cy, src_cx, dst_cy, dst_cx, quarter_turns, scale, shift_y, shift_x,
     height, width, dst_y, dst_x, inside,
 ):
-    """Rotate, scale and move a component's pixels; round half to even (§3.8, §3.9).
+    """Rotate, scale and move a component's pixels; round half up (§3.8, §3.9).
 
-    ``dst = rint(c_d + scale*rot(p - c_s) + shift)`` per coordinate, evaluated
-    left to right, where ``rot`` is ``quarter_turns`` counter-clockwise (as
-    displayed) quarter turns: one turn maps ``(Δy, Δx) → (-Δx, Δy)``.
+    ``dst = floor(c_d + scale*rot(p - c_s) + shift + 0.5)`` per coordinate,
+    evaluated left to right, where ``rot`` is ``quarter_turns`` counter-clockwise
+    (as displayed) quarter turns: one turn maps ``(Δy, Δx) → (-Δx, Δy)``.
+    Half up (not the original's half to even) is translation-consistent: half to
+    even maps ``k + 0.5`` and ``k + 1.5`` to one integer and leaves gaps in a
+    rigidly moved stroke (see ``docs/cross-attention.md``).
 
     Parameters
     ----------
@@ -246,8 +252,8 @@ def place_component(
         else:
             ay = rx
             ax = -ry
-        vy = np.rint(dst_cy + scale * ay + shift_y)
-        vx = np.rint(dst_cx + scale * ax + shift_x)
+        vy = np.floor(dst_cy + scale * ay + shift_y + 0.5)
+        vx = np.floor(dst_cx + scale * ax + shift_x + 0.5)
         iy = np.int64(vy) if abs(vy) < COORD_LIMIT else np.int64(COORD_SENTINEL)
         ix = np.int64(vx) if abs(vx) < COORD_LIMIT else np.int64(COORD_SENTINEL)
         dst_y[j] = iy

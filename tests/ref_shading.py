@@ -121,12 +121,13 @@ def rotate_quarter_ref(dy: np.ndarray, dx: np.ndarray, quarter_turns: int):
 
 
 def place_component_ref(src_y, src_x, src_centroid, dst_centroid, shape, quarter_turns=1, scale=1.0, shift=(0.0, 0.0)):
-    """``rint(c_d + scale·rot(p − c_s) + shift)`` and the inside flag (uint8); |v| ≥ 2**62 → -2**62."""
+    """``floor(c_d + scale·rot(p − c_s) + shift + 0.5)`` (round half up) and the inside flag (uint8);
+    |v| ≥ 2**62 → -2**62."""
     ry = src_y.astype(np.float64) - src_centroid[0]
     rx = src_x.astype(np.float64) - src_centroid[1]
     ay, ax = rotate_quarter_ref(ry, rx, quarter_turns)
-    vy = np.rint(dst_centroid[0] + scale * ay + shift[0])
-    vx = np.rint(dst_centroid[1] + scale * ax + shift[1])
+    vy = np.floor(dst_centroid[0] + scale * ay + shift[0] + 0.5)
+    vx = np.floor(dst_centroid[1] + scale * ax + shift[1] + 0.5)
     # coordinates that do not fit in int64 become the sentinel -2**62 (flagged outside)
     with np.errstate(invalid="ignore"):
         dst_y = np.where(np.abs(vy) < 2.0**62, vy, -(2.0**62)).astype(np.int64)

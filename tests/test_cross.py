@@ -280,7 +280,7 @@ def test_quantile_recolour():
 def test_strategies_on_hand_built_shapes():
     # target: one horizontal 21-px stroke; sample: one vertical 9-px stroke (blue).  Odd
     # lengths keep the centroids on integers (a half-integer centroid with an axis-aligned
-    # shift puts every destination at .5 and half-to-even rounding collapses pixel pairs).
+    # shift puts every destination on a .5 tie; see the half-pixel test below).
     t_mask = np.zeros((60, 80), bool)
     t_mask[30, 20:41] = True
     s_mask = np.zeros((40, 40), bool)
@@ -311,18 +311,30 @@ def test_strategies_on_hand_built_shapes():
         np.testing.assert_allclose(out[p.dst_y, p.dst_x], [[0.1, 0.1, 0.9]] * 21)
 
 
-def test_half_pixel_centroids_collapse_pixel_pairs_in_self_mode_too():
-    # the documented rounding effect: even-length stroke, axis-aligned shift
+def test_half_pixel_centroids_keep_the_stroke_whole_in_self_mode():
+    # the documented rounding effect: even-length stroke, axis-aligned shift; every
+    # destination row y = 59.5 - x (x = 20..39) is a k + 0.5 tie
+    from fastshade.diagnose import destination_rounding
+
     mask = np.zeros((60, 80), bool)
     mask[30, 20:40] = True
     an = _hand_analysis(mask)
-    out = an.rgb.copy()
-    (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0))
-    cells = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
-    # y = rint(59.5 - x) for x = 20..39: every value is .5 and rounds to an even row
+
+    def shade():
+        out = an.rgb.copy()
+        (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0))
+        cells = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
+        return cells, result_metrics(ShadeResult(out, {}, [p], an, None, owner_map([p], an.shape)))
+
+    # the pipeline rounds half up: floor(60 - x) = 60 - x, the whole 20-px stroke in rows 21..40
+    cells, m = shade()
+    assert {y for y, _ in cells} == set(range(21, 41)) and len(cells) == 20
+    assert m["summary"]["mean_fragments"] == 1.0
+    # the original's half to even (the experiment): every .5 goes to an even row, pairs collapse
+    with destination_rounding("half-even"):
+        cells, m = shade()
     assert {y for y, _ in cells} == set(range(20, 41, 2))
-    res = ShadeResult(out, {}, [p], an, None, owner_map([p], an.shape))
-    assert result_metrics(res)["summary"]["mean_fragments"] == 11.0
+    assert m["summary"]["mean_fragments"] == 11.0
 
 
 def test_gates_break_strokes_and_stages_nest():

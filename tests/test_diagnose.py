@@ -182,7 +182,8 @@ def test_study_on_synthetic_images(tmp_path, monkeypatch):
     assert not (out / "krylov-a-x-a-strategies.png").exists()  # figures only for cross pairs
     assert (out / "reports" / "krylov-a-x-a-report.json").is_file()
     saved = json.loads((out / "study.json").read_text())
-    rank = saved["ranking"]["krylov/half-even"]
+    assert saved["roundings"] == ["half-up"]  # the pipeline's rounding by default
+    rank = saved["ranking"]["krylov/half-up"]
     assert {r["config"] for r in rank} == {dg.config_label(o) for _, o in dg.preset_strategies(KRYLOV)}
     top = rank[0]
     assert top["parity_exact_every_image"]  # a fix, never the baseline, ranks first
@@ -224,26 +225,47 @@ def test_rank_configs_counts_a_config_once_per_run():
 
 @settings(deadline=None, max_examples=40)
 @given(st.integers(0, 10_000), st.integers(0, 7), st.floats(0.25, 3.0))
-def test_half_up_twin_matches_the_kernel_away_from_half_pixels(seed, turns, scale):
+def test_half_up_twin_matches_the_kernel(seed, turns, scale):
     from fastshade.shading import place_component
 
     rng = np.random.default_rng(seed)
     ys, xs = rng.integers(0, 40, 25), rng.integers(0, 40, 25)
     cs, cd, shift = rng.uniform(0, 40, 2), rng.uniform(-5, 45, 2), rng.uniform(-15, 15, 2)
+    ties = seed % 2 == 1
+    if ties:  # half-pixel centroid, integer centroid and shift: every destination on k + 0.5
+        cs, cd, shift = np.floor(cs) + 0.5, np.floor(cd), np.floor(shift)
     args = (ys, xs, tuple(cs), tuple(cd), (40, 40))
-    kw = {"quarter_turns": turns, "scale": scale, "shift": tuple(shift)}
+    kw = {"quarter_turns": turns, "scale": 1.0 if ties else scale, "shift": tuple(shift)}
     ky, kx, kin = place_component(*args, **kw)
-    hy, hx, hin = dg.place_component_half_up(*args, **kw)
-    np.testing.assert_array_equal(ky, hy)
-    np.testing.assert_array_equal(kx, hx)
-    np.testing.assert_array_equal(kin, hin)
+    for extra in ({"rounding": "half-up"}, {}):  # explicit and default
+        hy, hx, hin = dg.place_component_numpy(*args, **kw, **extra)
+        np.testing.assert_array_equal(ky, hy)
+        np.testing.assert_array_equal(kx, hx)
+        np.testing.assert_array_equal(kin, hin)
+    # the half-even twin (the original's rounding) differs from the kernel only at .5 ties
+    ey, ex, _ = dg.place_component_numpy(*args, **kw, rounding="half-even")
+    for k, e in ((ky, ey), (kx, ex)):
+        assert ((k == e) | (k == e + 1)).all()
+        if ties:  # at a tie half-even picks the even neighbour, half up the upper one
+            np.testing.assert_array_equal(k != e, k % 2 == 1)
 
 
-def test_half_up_rounding_keeps_an_even_stroke_whole_and_is_scoped():
+def test_numpy_twin_by_hand_and_rejects_unknown_rounding():
+    # x = 0.5, 1.5, 2.5, 3.5 (no turn, shift 0.5): half up 1, 2, 3, 4; half even 0, 2, 2, 4
+    args = (np.zeros(4, np.int64), np.arange(4), (0.0, 0.0), (0.0, 0.0), (10, 10))
+    kw = {"quarter_turns": 0, "shift": (0.0, 0.5)}
+    assert dg.place_component_numpy(*args, **kw, rounding="half-up")[1].tolist() == [1, 2, 3, 4]
+    assert dg.place_component_numpy(*args, **kw, rounding="half-even")[1].tolist() == [0, 2, 2, 4]
+    with pytest.raises(ValueError, match="rounding"):
+        dg.place_component_numpy(*args, **kw, rounding="nearest")
+
+
+def test_half_up_pipeline_keeps_an_even_stroke_whole_and_the_experiment_is_scoped():
     import fastshade.cross as cross_mod
     import fastshade.shader as shader_mod
     from tests.test_cross import _hand_analysis
 
+    assert dg.ROUNDINGS[0] == "half-up"  # the pipeline first
     mask = np.zeros((60, 80), bool)
     mask[30, 20:40] = True  # centroid x = 29.5: every destination row lands on k + 0.5
     an = _hand_analysis(mask)
@@ -251,17 +273,21 @@ def test_half_up_rounding_keeps_an_even_stroke_whole_and_is_scoped():
     counts = {}
     for mode in dg.ROUNDINGS:
         with dg.destination_rounding(mode):
+            swapped = (shader_mod.place_component, cross_mod.place_component) != before
             out = an.rgb.copy()
             (p,) = shader_mod.shadow_self(out, an, ShadeOptions(shadow_distance=10.0))
+        assert swapped == (mode == "half-even")  # half-up is the pipeline: nothing swapped
         counts[mode] = len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist())))
-    assert counts == {"half-even": 11, "half-up": 20}
+    assert counts == {"half-up": 20, "half-even": 11}
     assert (shader_mod.place_component, cross_mod.place_component) == before
     with pytest.raises(ValueError, match="rounding"):
         with dg.destination_rounding("nearest"):
             pass
 
 
-def test_diagnose_with_half_up_rounding_reports_it():
-    diag = dg.diagnose_arrays(_strokes(), None, KRYLOV, dg.preset_strategies(KRYLOV)[-4:], rounding="half-up")
-    assert diag.report["rounding"] == "half-up"
+def test_diagnose_rounding_defaults_to_the_pipeline_and_reports_the_experiment():
+    strategies = dg.preset_strategies(KRYLOV)[-4:]
+    assert dg.diagnose_arrays(_strokes(), None, KRYLOV, strategies).report["rounding"] == "half-up"
+    diag = dg.diagnose_arrays(_strokes(), None, KRYLOV, strategies, rounding="half-even")
+    assert diag.report["rounding"] == "half-even"
     assert all(e["parity"]["exact"] for e in diag.report["strategies"])

@@ -59,9 +59,9 @@ def test_l_shape_shadows_to_its_exact_quarter_turn_at_the_expected_offset():
     (p,) = shadow_self(out, an, opts)
     ys, xs = np.nonzero(mask)
     cy, cx = ys.mean(), xs.mean()
-    # By hand: (dy, dx) -> (-dx, dy) about the centroid, then +15 px in x, round half to even.
-    exp_y = np.rint(cy - (xs - cx)).astype(int)
-    exp_x = np.rint(cx + (ys - cy) + 15.0).astype(int)
+    # By hand: (dy, dx) -> (-dx, dy) about the centroid, then +15 px in x, round half up.
+    exp_y = np.floor(cy - (xs - cx) + 0.5).astype(int)
+    exp_x = np.floor(cx + (ys - cy) + 15.0 + 0.5).astype(int)
     expected = set(zip(exp_y.tolist(), exp_x.tolist()))
     got = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
     assert got == expected

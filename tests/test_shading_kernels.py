@@ -431,17 +431,17 @@ def test_l_shape_quarter_turn_lands_on_hand_computed_rotation():
     assert (up[0][0], up[1][0]) == (4, 5)
 
 
-def test_round_half_to_even_at_half_positions():
+def test_round_half_up_at_half_positions():
     src_x = np.arange(6, dtype=np.int64)
     src_y = np.zeros(6, np.int64)
-    # dst = p + 0.5: x = 0.5, 1.5, ..., 5.5 -> 0, 2, 2, 4, 4, 6 ; y = 0.5 -> 0
+    # dst = p + 0.5: x = 0.5, 1.5, ..., 5.5 -> 1, 2, 3, 4, 5, 6 (half up, a rigid shift); y = 0.5 -> 1
     dst_y, dst_x, _ = fs.place_component(src_y, src_x, (0.0, 0.0), (0.5, 0.5), (10, 10), quarter_turns=0)
-    np.testing.assert_array_equal(dst_x, [0, 2, 2, 4, 4, 6])
-    np.testing.assert_array_equal(dst_y, [0] * 6)
-    # negative side: x = -0.5, -1.5, -2.5 -> 0, -2, -2 (and flagged outside when < 0)
+    np.testing.assert_array_equal(dst_x, [1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(dst_y, [1] * 6)
+    # negative side: x = -0.5, -1.5, -2.5 -> 0, -1, -2 (toward +inf; flagged outside when < 0)
     dst_y, dst_x, inside = fs.place_component(np.zeros(3, np.int64), np.arange(3), (0.0, 0.0), (0.0, -0.5), (10, 10),
                                               quarter_turns=0, scale=-1.0)
-    np.testing.assert_array_equal(dst_x, [0, -2, -2])
+    np.testing.assert_array_equal(dst_x, [0, -1, -2])
     np.testing.assert_array_equal(inside, [True, False, False])
 
 
@@ -531,10 +531,10 @@ def test_self_path_placement_and_scale():
     c = (3.0, 3.5)
     void = (0.6, 0.8)
     dst_y, dst_x, inside = fs.place_component(ys, xs, c, c, (30, 30), shift=(15 * void[0], 15 * void[1]))
-    # rows become a column at x = 3.5 + 12 = 15.5 -> 16 (even); y = 3 + 9 + (1.5, 0.5, -0.5, -1.5)
-    # = 13.5, 12.5, 11.5, 10.5 -> 14, 12, 12, 10
+    # rows become a column at x = 3.5 + 12 = 15.5 -> 16 (half up); y = 3 + 9 + (1.5, 0.5, -0.5, -1.5)
+    # = 13.5, 12.5, 11.5, 10.5 -> 14, 13, 12, 11 (a whole column, no gaps)
     np.testing.assert_array_equal(dst_x, [16, 16, 16, 16])
-    np.testing.assert_array_equal(dst_y, [14, 12, 12, 10])
+    np.testing.assert_array_equal(dst_y, [14, 13, 12, 11])
     # scale 3 about the centroid, no rotation: x = 3.5 + 3 (x - 3.5) = -1, 2, 5, 8
     dst_y, dst_x, inside = fs.place_component(ys, xs, c, c, (30, 30), quarter_turns=0, scale=3.0)
     np.testing.assert_array_equal(dst_x, [-1, 2, 5, 8])
