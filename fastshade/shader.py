@@ -207,7 +207,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
             krylov_steps=opts.krylov_steps,
             laplacian=lap,
         )
-    with timer.stage("field"):
+    with timer.stage("fields"):  # the gating field is part of the fields stage
         f = gating_field(lap, basis, (h, w), opts)
     with timer.stage("fields"):
         gy, gx = forward_gradient(f)
