@@ -35,6 +35,15 @@ from kernels._jit import jit
 
 
 @jit
+def csr_row_dot(indptr, indices, data, x, i):
+    """Row ``i`` of a CSR matrix times ``x``: ``sum_k data[k] * x[indices[k]]`` (float64 scalar)."""
+    total = 0.0
+    for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
+        total += data[k] * x[np.uintp(indices[k])]  # unsigned: no wraparound check
+    return total
+
+
+@jit
 def csr_matvec(indptr, indices, data, x, out):
     """``out = A @ x`` for a CSR matrix ``A``.
 
@@ -49,14 +58,8 @@ def csr_matvec(indptr, indices, data, x, out):
     out : float64 (n_rows,), caller-allocated
         Receives ``A @ x``; must not alias ``x``.
     """
-    stop = np.intp(indptr[0])
     for i in range(indptr.shape[0] - 1):
-        start = stop
-        stop = np.intp(indptr[i + 1])
-        total = 0.0
-        for k in range(start, stop):
-            total += data[k] * x[np.uintp(indices[k])]  # unsigned: no wraparound check
-        out[i] = total
+        out[i] = csr_row_dot(indptr, indices, data, x, i)
 
 
 @jit
@@ -73,14 +76,8 @@ def heat_step(indptr, indices, data, x, alpha, out):
     out : float64 (n,), caller-allocated
         Receives the next state; must not alias ``x``.
     """
-    stop = np.intp(indptr[0])
     for i in range(indptr.shape[0] - 1):
-        start = stop
-        stop = np.intp(indptr[i + 1])
-        total = 0.0
-        for k in range(start, stop):
-            total += data[k] * x[np.uintp(indices[k])]  # unsigned: no wraparound check
-        out[i] = x[i] - alpha * total
+        out[i] = x[i] - alpha * csr_row_dot(indptr, indices, data, x, i)
 
 
 @jit

@@ -33,24 +33,13 @@ from fastshade.cross import (
 )
 from fastshade.metrics import owner_map, parity, result_metrics
 from fastshade.shader import Analysis, ShadeResult, shade_arrays, shadow_self
+from tests.test_shader import _strokes  # the shared synthetic line art
 
 KRYLOV = ShadeOptions(basis="krylov")
 
 
 # ----------------------------------------------------------------------------- helpers
 
-
-def _strokes(h=96, w=96):
-    """Synthetic line art: circle outline, a diagonal, an L (2 px black strokes)."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    r = np.hypot(yy - h * 0.45, xx - w * 0.5)
-    ink = np.abs(r - h * 0.3) < 1.1
-    ink |= (np.abs(yy - xx) < 1) & (xx > 5) & (xx < w // 3)
-    ink[h - 20:h - 8, 8:10] = True
-    ink[h - 10:h - 8, 8:30] = True
-    img = np.ones((h, w, 3))
-    img[ink] = 0.0
-    return img
 
 
 def _hand_analysis(mask: np.ndarray, colour=(0.8, 0.1, 0.1), phi: np.ndarray | None = None,
