@@ -184,32 +184,24 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
         none = np.zeros((h, w), dtype=bool)
         return Analysis(rgb, carrier, contours, None, zeros, zeros, zeros, zeros, zeros,
                         none, none.copy(), _empty_components((h, w)))
+    graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
+                 weight_floor=opts.weight_floor)
     with timer.stage("laplacian"):
-        lap = image_laplacian(
-            carrier,
-            connectivity=opts.connectivity,
-            kind=opts.laplacian,
-            tau=opts.tau,
-            weight_floor=opts.weight_floor,
-        )
+        lap = image_laplacian(carrier, **graph)
     with timer.stage("basis"):
         basis = spectral_basis(
             carrier,
             method=opts.basis,
             k=opts.k,
-            connectivity=opts.connectivity,
-            kind=opts.laplacian,
-            tau=opts.tau,
-            weight_floor=opts.weight_floor,
+            **graph,
             tile_size=opts.tile_size,
             tile_overlap=opts.tile_overlap,
             seed=opts.seed,
             krylov_steps=opts.krylov_steps,
             laplacian=lap,
         )
-    with timer.stage("fields"):  # the gating field is part of the fields stage
+    with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
         f = gating_field(lap, basis, (h, w), opts)
-    with timer.stage("fields"):
         gy, gx = forward_gradient(f)
         ty, tx = unit_vectors(gy, gx)
         perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
