@@ -466,6 +466,19 @@ def _check_size(info: ImageInfo, max_pixels: int | None) -> None:
         )
 
 
+@contextmanager
+def _open_checked(path: str, max_pixels: int | None) -> Iterator[tuple[BinaryIO, str, Image.Image, ImageInfo]]:
+    """Sniff, open with Pillow (header only) and size-check; the shared prologue of
+    :func:`probe_image` and :func:`read_image`. Yields ``(fh, fmt, im, info)``."""
+    with _open_source(path) as (fh, fmt, head, size):
+        if fmt is None:
+            raise ImageError(path, "not_an_image", _describe_non_image(head, size))
+        with _open_pillow(fh, path, fmt) as im:
+            info = _info(im, path, fmt)
+            _check_size(info, max_pixels)
+            yield fh, fmt, im, info
+
+
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Read an image's header (size, frames, mode, bit depth) without decoding pixels.
 
@@ -494,12 +507,8 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAUL
     """
     spath = os.fspath(path)
     with _unexpected_as_image_error(spath):
-        with _open_source(spath) as (fh, fmt, head, size):
-            if fmt is None:
-                raise ImageError(spath, "not_an_image", _describe_non_image(head, size))
-            with _open_pillow(fh, spath, fmt) as im:
-                info = _info(im, spath, fmt)
-        _check_size(info, max_pixels)
+        with _open_checked(spath, max_pixels) as (_fh, _fmt, _im, info):
+            pass
     return info
 
 
@@ -849,19 +858,14 @@ def read_image(
     spath = os.fspath(path)
     notes: list[str] = []
     with _unexpected_as_image_error(spath):
-        with _open_source(spath) as (fh, fmt, head, size):
-            if fmt is None:
-                raise ImageError(spath, "not_an_image", _describe_non_image(head, size))
-            with _open_pillow(fh, spath, fmt) as im:
-                info = _info(im, spath, fmt)
-                _check_size(info, max_pixels)
-                if info.frames > 1:
-                    if frames == "reject":
-                        raise ImageError(
-                            spath, "multi_frame", f"{info.frames} frames/pages and frames='reject'"
-                        )
-                    notes.append(f"first_frame_of_{info.frames}")
-                samples, alpha, orientation = _decode(fh, spath, fmt, im, info.frames, exif, notes)
+        with _open_checked(spath, max_pixels) as (fh, fmt, im, info):
+            if info.frames > 1:
+                if frames == "reject":
+                    raise ImageError(
+                        spath, "multi_frame", f"{info.frames} frames/pages and frames='reject'"
+                    )
+                notes.append(f"first_frame_of_{info.frames}")
+            samples, alpha, orientation = _decode(fh, spath, fmt, im, info.frames, exif, notes)
         rgb, alpha = _to_rgb(samples, alpha, orientation, notes)
     bit_depth = 16 if info.bit_depth > 8 else 8
     return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, format=fmt, warnings=notes, path=spath)
