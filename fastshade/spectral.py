@@ -20,6 +20,12 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    ``4/3 / rho``) instead of PyAMG's Arnoldi estimate (that estimate was 90 % of PyAMG's setup).
    Nodes without a strong neighbour (isolated specks) become singleton aggregates instead of
    being dropped: specks are exactly the nearly disconnected pieces that carry tiny eigenvalues.
+   Setup products are Numba kernels (:mod:`kernels.blockops`): ``P`` straight from the
+   aggregate map, and ``A_c = P^T A P``, ``B_c = P^T B P`` on one shared pattern by two
+   Gustavson products (``A P`` then ``P^T (A P)``), ``L_c = A_c - s B_c`` on the same pattern
+   (no ``fit_candidates``, no scipy sparse adds/format conversions).  A slowly coarsening
+   stalled level (aggregation keeps > 50 % of the nodes and ``theta = 0`` would collapse it)
+   uses the tentative prolongator ``T``: smoothing it there made near-dense coarse operators.
 2. **Cascade.**  The generalised problem ``P^T L P y = λ P^T P y`` is solved densely on the
    coarsest level (orthogonal complement of the coarse constant), prolongated one level, refined
    by a few LOBPCG iterations (preconditioner: block V-cycle of the remaining hierarchy), and so
@@ -84,13 +90,14 @@ toof           1.0000  1.0000  1.0000  1.0000  3.4e-2 / 9.7e-3
 enso           1.0000  1.0000  1.0000  1.0000  2.5e-2 / 3.7e-4
 enso-ii        1.0000  1.0000  1.0000  1.0000  2.4e-2 / 4.0e-4
 red-tonegraph  1.0000  1.0000  1.0000  1.0000  2.7e-2 / 4.0e-4
-snek-heavy     0.9999  0.9999  0.9999  1.0000  4.6e-2 / 2.7e-2
-offhand        0.9992  0.9999  0.9999  1.0000  1.6e-1 / 1.2e-3
-1bit redraw    0.9948  0.9948  0.9953  1.0000  7.2e-1 / 1.4e-2
+snek-heavy     0.9999  0.9999  0.9999  1.0000  4.9e-2 / 2.7e-2
+offhand        0.9986  0.9999  0.9999  1.0000  1.5e-1 / 1.2e-3
+1bit redraw    0.9952  0.9948  0.9953  1.0000  6.3e-1 / 1.4e-2
 =============  ======  ======  ======  ======  ====================================
 
 (full table with subspace angles and CPU times in ``/work/notes/spectral_findings.md``,
-section "Tolerance for the shader").  The signatures are *not*
+section "Tolerance for the shader"; the 1e-2 column re-measured after the Numba setup, the
+others are from the scipy-setup hierarchy).  The signatures are *not*
 converged at 1e-2 (relative errors of a few % and 72 % on the dithered 1bit image, whose
 near-zero cluster the cascade does not resolve); pass ``tol=1e-4`` when cross-mode affinities
 must match the exact basis.
@@ -211,28 +218,84 @@ class _Hierarchy:
     notes: list = field(default_factory=list)
 
 
-def _aggregate(A: sp.csr_matrix, theta: float) -> sp.csr_matrix:
-    """Aggregation operator (n, n_agg) from PyAMG; unaggregated nodes become singletons."""
+def _aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
+    """Aggregate of every node (int64 (n,)) and the aggregate count, from PyAMG's standard
+    aggregation on the symmetric strength graph; unaggregated nodes become singletons
+    (numbered after PyAMG's aggregates, in node order)."""
     from pyamg.aggregation import standard_aggregation
     from pyamg.strength import symmetric_strength_of_connection
 
     S = symmetric_strength_of_connection(A, theta)
-    agg = standard_aggregation(S)[0].tocsr()
+    agg_op = standard_aggregation(S)[0].tocsr()
     n = A.shape[0]
-    counts = np.diff(agg.indptr)
-    if np.all(counts == 1):
-        return agg
-    lonely = np.flatnonzero(counts == 0)
-    rows = np.concatenate([np.repeat(np.arange(n), counts), lonely])
-    cols = np.concatenate([agg.indices, agg.shape[1] + np.arange(lonely.size)])
-    return sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, agg.shape[1] + lonely.size))
+    counts = np.diff(agg_op.indptr)
+    agg = np.empty(n, dtype=np.int64)
+    has = counts > 0
+    agg[has] = agg_op.indices[agg_op.indptr[:-1][has]]
+    lonely = np.flatnonzero(~has)
+    agg[lonely] = agg_op.shape[1] + np.arange(lonely.size)
+    return agg, int(agg_op.shape[1] + lonely.size)
+
+
+def _index_dtype(nnz: int) -> type:
+    return np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+
+
+def _csr_from_counts(counts: np.ndarray) -> np.ndarray:
+    indptr = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr
+
+
+def _symbolic_csr(rows: int, cols: int, count_rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First pass of a two-pass CSR kernel: ``count_rows(pos, counts)`` fills the row counts;
+    returns the reset marker array ``pos`` (-1, (cols,)), ``indptr`` and empty ``indices``
+    (int32 when the sizes allow)."""
+    pos = np.full(cols, -1, dtype=np.int64)
+    counts = np.empty(rows, dtype=np.int64)
+    count_rows(pos, counts)
+    indptr = _csr_from_counts(counts)
+    nnz = int(indptr[-1])
+    idx_t = _index_dtype(max(nnz, cols))
+    pos.fill(-1)
+    return pos, indptr.astype(idx_t), np.empty(nnz, dtype=idx_t)
+
+
+def _smoothed_prolongator(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
+                          nc: int) -> sp.csr_matrix:
+    """``P = (I - w D^-1 A) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes)."""
+    from kernels.blockops import smoothed_prolongator, smoothed_prolongator_row_nnz
+
+    n = A.shape[0]
+    pos, indptr, indices = _symbolic_csr(
+        n, nc, lambda pos, counts: smoothed_prolongator_row_nnz(A.indptr, A.indices, agg,
+                                                                pos, counts))
+    data = np.empty(indices.size)
+    smoothed_prolongator(A.indptr, A.indices, A.data, dinv, JACOBI_OMEGA, agg, t,
+                         indptr, pos, indices, data)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
+
+
+def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
+                 y2: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``X @ Y`` and the data of ``X2 @ Y2`` on the same pattern (``X2``, ``Y2``: data ``x2``,
+    ``y2`` on the patterns of ``X``, ``Y``); Numba Gustavson kernel, two passes."""
+    from kernels.blockops import spgemm_pair, spgemm_row_nnz
+
+    r, c = X.shape[0], Y.shape[1]
+    pos, indptr, indices = _symbolic_csr(
+        r, c, lambda pos, counts: spgemm_row_nnz(X.indptr, X.indices, Y.indptr, Y.indices,
+                                                 pos, counts))
+    c1 = np.empty(indices.size)
+    c2 = np.empty(indices.size)
+    spgemm_pair(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
+                indptr, pos, np.zeros(c), np.zeros(c), indices, c1, c2)
+    return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
 def _build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                      max_coarse: int | None = None, max_levels: int = 12,
                      min_coarse: int = 0) -> _Hierarchy:
-    from pyamg.aggregation import fit_candidates
-
     theta = STRENGTH_THETA if theta is None else theta
     max_coarse = MAX_COARSE if max_coarse is None else max_coarse
     n = L.shape[0]
@@ -242,43 +305,58 @@ def _build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     A0 = (L + shift * sp.identity(n, format="csr")).tocsr()
     H = _Hierarchy(L=[L], B=[None], A=[A0], P=[], PT=[], Y=[np.ones((n, 1))],
                    Dinv=[1.0 / A0.diagonal()], shift=shift)
-    cand = np.ones((n, 1))
+    # mass data on the pattern of A (level 0: the identity's diagonal entries)
+    rows0 = np.repeat(np.arange(n), np.diff(A0.indptr))
+    bdata = (A0.indices == rows0).astype(np.float64)
+    cand = np.ones(n)
     while H.A[-1].shape[0] > max_coarse and len(H.P) < max_levels:
         A = H.A[-1]
-        agg = _aggregate(A, theta)
-        nc = agg.shape[1]
+        agg, nc = _aggregate(A, theta)
+        smooth = True
         if nc > 0.5 * A.shape[0] and theta > 0:
             # stalled (e.g. dithered screentone: every edge is weak): aggregate across all
             # edges, unless that collapses the level below the start block; then a small
             # level is solved densely here, a big one keeps the slow theta coarsening (the
             # dense coarsest solve costs O(n^3); slowly coarsened small levels get dense
             # Galerkin products, which cost more than the dense solve)
-            agg0 = _aggregate(A, 0.0)
-            if agg0.shape[1] >= min_coarse or nc > 0.85 * A.shape[0]:
-                agg, nc = agg0, agg0.shape[1]
+            agg0, nc0 = _aggregate(A, 0.0)
+            if nc0 >= min_coarse or nc > 0.85 * A.shape[0]:
+                agg, nc = agg0, nc0
                 H.notes.append(f"level {len(H.P)}: strength theta {theta} stalled, used 0")
             elif A.shape[0] <= DENSE_CHEAP_MAX:
                 break
+            else:
+                # slow coarsening: the tentative (unsmoothed) prolongator keeps the next
+                # level as sparse as this one (smoothing made near-dense Galerkin products)
+                smooth = False
         if nc == 0 or nc > 0.85 * A.shape[0]:
             H.notes.append(f"level {len(H.P)}: coarsening stalled at {A.shape[0]}")
             break
         if nc < min_coarse and A.shape[0] <= DENSE_COARSE_MAX:
             break  # the next level could not hold the start block: solve this one densely
-        T, cand_c = fit_candidates(sp.csr_array(agg), cand)
-        T = sp.csr_matrix(T)
-        P = (T - JACOBI_OMEGA * sp.diags(H.Dinv[-1]) @ (A @ T)).tocsr()
+        # tentative prolongator of the (single) candidate: T[i, agg_i] = cand_i / ||cand|agg||
+        norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
+        t = cand / norms[agg]
+        if smooth:
+            P = _smoothed_prolongator(A, H.Dinv[-1], agg, t, nc)
+        else:
+            P = sp.csr_matrix((t, agg.astype(A.indices.dtype), np.arange(A.shape[0] + 1,
+                               dtype=A.indices.dtype)), shape=(A.shape[0], nc))
+            H.notes.append(f"level {len(H.P)}: slow coarsening, tentative prolongator")
         PT = P.T.tocsr()
-        Lc = (PT @ H.L[-1] @ P).tocsr()
-        Bc = (PT @ P).tocsr() if H.B[-1] is None else (PT @ H.B[-1] @ P).tocsr()
-        Ac = (Lc + shift * Bc).tocsr()
+        # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c
+        AP, bp = _spgemm_pair(A, bdata, P, P.data)
+        Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+        Bc = sp.csr_matrix((bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
+        Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         H.P.append(P)
         H.PT.append(PT)
         H.L.append(Lc)
         H.B.append(Bc)
         H.A.append(Ac)
-        H.Y.append(np.asarray(cand_c, dtype=np.float64).reshape(-1, 1))
+        H.Y.append(norms.reshape(-1, 1))
         H.Dinv.append(1.0 / Ac.diagonal())
-        cand = cand_c
+        cand = norms
     if H.A[-1].shape[0] <= DENSE_COARSE_MAX:
         H.coarse_factor = sla.cho_factor(H.A[-1].toarray(), lower=False)
     return H
@@ -512,6 +590,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         block_size=int(m),
         shift=float(H.shift),
         converged=bool(res["residuals"][:k].max() <= tol),
+        residuals_k=np.asarray(res["residuals"][:k], dtype=np.float64),
         setup_seconds=t_setup,
         hierarchy_notes=list(H.notes),
     )
@@ -694,9 +773,17 @@ def spectral_basis(
             sinfo: dict = {}
         else:
             vals, vecs, used, sinfo = _solve_graph(L, k, **solve_kw)
+        res_k = sinfo.pop("residuals_k", None)
         info.update(sinfo)
         vecs_out, vals_out = _finish(vals, vecs, n, k)
-        info["residuals"] = _residual_norms(L, vals_out, vecs_out).tolist()
+        if res_k is not None and res_k.size == k:
+            # the pixel-level LOBPCG residuals ||L x - λ x|| of exactly these columns (computed
+            # from a fresh sparse L x), in _finish's order and scaled by its normalisation
+            order = np.argsort(np.asarray(vals, dtype=np.float64), kind="stable")
+            norms = np.linalg.norm(np.asarray(vecs), axis=0)[order]
+            info["residuals"] = (res_k[order] / np.where(norms > 0, norms, 1.0)).tolist()
+        else:
+            info["residuals"] = _residual_norms(L, vals_out, vecs_out).tolist()
         if used == "lobpcg" and not sinfo.get("converged", True):
             info["warnings"].append(f"LOBPCG stopped at maxiter={maxiter} before tol={tol}")
         info["seconds"] = time.perf_counter() - t_start

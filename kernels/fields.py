@@ -119,6 +119,258 @@ def heat_diffusion_csr(indptr, indices, data, x, alpha, steps, out, work):
 
 
 @jit
+def csr_bandwidth(indptr, indices):
+    """Largest ``|j - i|`` over the stored entries ``(i, j)`` of a CSR matrix (0 if none)."""
+    band = 0
+    for i in range(indptr.shape[0] - 1):
+        for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
+            d = abs(np.intp(indices[k]) - i)
+            if d > band:
+                band = d
+    return band
+
+
+@jit
+def csr_diagonal_mask(indptr, indices, band, present):
+    """Mark the diagonals that hold stored entries: ``present[j - i + band] = True``.
+
+    ``present`` : bool (2 * band + 1,), caller-allocated and zeroed; ``band`` from
+    :func:`csr_bandwidth`.
+    """
+    for i in range(indptr.shape[0] - 1):
+        for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
+            present[np.intp(indices[k]) - i + band] = True
+
+
+@jit
+def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
+    """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored).
+
+    ``offsets`` : int64 (nd,), ascending, covering every stored diagonal; ``diagonals`` :
+    float64 (nd, n_rows), caller-allocated (overwritten).  Duplicate entries are summed.
+    """
+    nd = offsets.shape[0]
+    diagonals[:, :] = 0.0
+    for i in range(indptr.shape[0] - 1):
+        k = 0
+        for e in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
+            d = np.intp(indices[e]) - i
+            if offsets[k] != d:  # stored columns are usually ascending: search on miss
+                k = 0
+                while k < nd - 1 and offsets[k] != d:
+                    k += 1
+            diagonals[k, i] += data[e]
+
+
+@jit
+def _dia_edge_row(offsets, diagonals, src, src_base, i):
+    """``(L x)_i`` for one row, skipping diagonals that leave the matrix (ascending order)."""
+    n = diagonals.shape[1]
+    total = 0.0
+    for k in range(offsets.shape[0]):
+        j = i + offsets[k]
+        if 0 <= j < n:
+            total += diagonals[k, i] * src[j - src_base]
+    return total
+
+
+@jit
+def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, dst_base, acc):
+    """``dst[i - dst_base] = x_i - alpha (L x)_i`` for rows ``start <= i < stop``, where
+    ``x_j = src[j - src_base]``.
+
+    ``(L x)_i`` sums the diagonals in ascending offset order (the order of a sorted CSR
+    row), starting from +0.0.  Rows whose every diagonal stays inside the matrix go up to
+    5 diagonals per pass (one pass, no scratch, for 4-connected grids); more diagonals
+    accumulate in ``acc`` (float64, ``>= stop - start``, scratch).  The few rows near the
+    first and last rows of the matrix go one by one.
+    """
+    n = diagonals.shape[1]
+    nd = offsets.shape[0]
+    lo = min(max(start, -offsets[0]), stop)
+    hi = max(min(stop, n - offsets[nd - 1]), lo)
+    i = start
+    while i < stop:  # rows start..lo and hi..stop
+        if i == lo and hi > lo:
+            i = hi
+            continue
+        dst[i - dst_base] = src[i - src_base] - alpha * _dia_edge_row(
+            offsets, diagonals, src, src_base, i)
+        i += 1
+    m = hi - lo
+    b = lo - src_base
+    # slices first: the inner loops then have non-negative indices and vectorise
+    xc = src[b:b + m]
+    y = dst[lo - dst_base:hi - dst_base]
+    a = acc[:m]
+    for r in range(m):
+        a[r] = 0.0
+    k = 0
+    while k < nd:
+        g = min(nd - k, 5)
+        last = k + g == nd
+        d0 = diagonals[k, lo:hi]
+        x0 = src[b + offsets[k]:b + offsets[k] + m]
+        # groups of 5 until the remainder: a group of fewer than 5 is the last one
+        if g == 1:
+            for r in range(m):
+                y[r] = xc[r] - alpha * (a[r] + d0[r] * x0[r])
+        else:
+            d1 = diagonals[k + 1, lo:hi]
+            x1 = src[b + offsets[k + 1]:b + offsets[k + 1] + m]
+            if g == 2:
+                for r in range(m):
+                    t = a[r] + d0[r] * x0[r]
+                    y[r] = xc[r] - alpha * (t + d1[r] * x1[r])
+            else:
+                d2 = diagonals[k + 2, lo:hi]
+                x2 = src[b + offsets[k + 2]:b + offsets[k + 2] + m]
+                if g == 3:
+                    for r in range(m):
+                        t = a[r] + d0[r] * x0[r]
+                        t += d1[r] * x1[r]
+                        y[r] = xc[r] - alpha * (t + d2[r] * x2[r])
+                else:
+                    d3 = diagonals[k + 3, lo:hi]
+                    x3 = src[b + offsets[k + 3]:b + offsets[k + 3] + m]
+                    if g == 4:
+                        for r in range(m):
+                            t = a[r] + d0[r] * x0[r]
+                            t += d1[r] * x1[r]
+                            t += d2[r] * x2[r]
+                            y[r] = xc[r] - alpha * (t + d3[r] * x3[r])
+                    else:
+                        d4 = diagonals[k + 4, lo:hi]
+                        x4 = src[b + offsets[k + 4]:b + offsets[k + 4] + m]
+                        if last:
+                            for r in range(m):
+                                t = a[r] + d0[r] * x0[r]
+                                t += d1[r] * x1[r]
+                                t += d2[r] * x2[r]
+                                t += d3[r] * x3[r]
+                                y[r] = xc[r] - alpha * (t + d4[r] * x4[r])
+                        else:
+                            for r in range(m):
+                                t = a[r] + d0[r] * x0[r]
+                                t += d1[r] * x1[r]
+                                t += d2[r] * x2[r]
+                                t += d3[r] * x3[r]
+                                a[r] = t + d4[r] * x4[r]
+        k += g
+
+
+@jit
+def _window_base(q, slots):
+    """First chunk held by a window of ``slots`` chunks once chunk ``q`` has been written
+    (the window moves on by ``slots - 2`` chunks when full, keeping the newest two)."""
+    if q < slots:
+        return 0
+    return ((q - 2) // (slots - 2)) * (slots - 2)
+
+
+@jit
+def _dia_heat_sweep(offsets, diagonals, src, alpha, steps, dst, windows, chunk):
+    """``dst = (I - alpha L)^steps src`` in one sweep over the rows (wavefront blocking).
+
+    Rows go in chunks of ``chunk >= bandwidth`` rows: step ``t`` of chunk ``q`` needs step
+    ``t - 1`` of chunks ``q - 1 .. q + 1`` only, so for each new chunk ``c`` the sweep
+    computes step ``t`` of chunk ``c - t + 1``, ``t = 1 .. steps``.  Step ``t < steps`` is
+    kept in ``windows[t - 1]``, a run of ``slots >= 3`` consecutive chunks that moves on
+    (copying its newest two chunks to the front) when full; step ``steps`` goes to
+    ``dst``.  The states and diagonals of a few chunks stay in cache for all ``steps``.
+    """
+    n = src.shape[0]
+    nchunks = (n + chunk - 1) // chunk
+    slots = (windows.shape[1] // chunk)
+    acc = windows[windows.shape[0] - 1]
+    for c in range(nchunks + steps - 1):
+        for t in range(1, steps + 1):
+            q = c - t + 1
+            if q < 0:
+                break
+            base = _window_base(q, slots)
+            if t < steps and q >= 2 and base != _window_base(q - 1, slots):
+                win = windows[t - 1]  # full: keep chunks q-2, q-1 at the front
+                old = (q - 2 - _window_base(q - 1, slots)) * chunk
+                for r in range(2 * chunk):
+                    win[r] = win[old + r]
+            if q >= nchunks:
+                continue
+            start = q * chunk
+            stop = min(n, start + chunk)
+            if t == 1:
+                source = src
+                source_base = 0
+            else:  # window t-2 holds chunks q-1 .. q+1 of step t-1 (written after q)
+                source = windows[t - 2]
+                source_base = _window_base(q + 1, slots) * chunk
+            if t == steps:
+                _dia_heat_rows(offsets, diagonals, source, source_base, alpha, start, stop,
+                               dst, 0, acc)
+            else:
+                _dia_heat_rows(offsets, diagonals, source, source_base, alpha, start, stop,
+                               windows[t - 1], base * chunk, acc)
+
+
+@jit
+def heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, windows):
+    """Heat diffusion ``x_T = (I - alpha L)^T x`` with ``L`` in diagonal storage.
+
+    Same steps as :func:`heat_diffusion_csr` (each row summed in ascending column order,
+    i.e. that of a sorted CSR row, so the two agree to the last bit up to FMA contraction),
+    for banded graphs such as image grids, with cache blocking.
+
+    Parameters
+    ----------
+    offsets, diagonals : int64 (nd,), float64 (nd, n)
+        ``L`` from :func:`csr_to_diagonals`.
+    x : float64 (n,)
+        Initial state (read only).
+    alpha : float
+        Step size.
+    steps : int
+        Number of steps ``T``; ``T <= 0`` copies ``x`` to ``out``.
+    chunk : int
+        Rows per block, ``>= max |offsets|`` when ``d >= 1`` (below).
+    out, work : float64 (n,), caller-allocated
+        ``out`` receives ``x_T``; ``work`` is scratch.  ``x``, ``out``, ``work`` must not
+        alias one another.
+    windows : float64 (d + 1, s * chunk), caller-allocated scratch, ``s >= 3``
+        ``d + 1`` steps per sweep over the rows (``d = 0``: one sweep per step), each
+        intermediate step in a window of ``s`` chunks; row ``d`` is an accumulator.
+        Rows ``(d + 2) * chunk`` of ``diagonals`` plus the windows should fit in L2.
+    """
+    n = x.shape[0]
+    if steps <= 0:
+        for i in range(n):
+            out[i] = x[i]
+        return
+    depth = windows.shape[0]
+    width = windows.shape[1]
+    acc = windows[depth - 1]
+    npass = (steps + depth - 1) // depth
+    if npass % 2 == 1:  # ping-pong so that the last sweep lands in out
+        current = out
+        spare = work
+    else:
+        current = work
+        spare = out
+    src = x
+    done = 0
+    for _ in range(npass):
+        s = min(depth, steps - done)
+        if s == 1:
+            for start in range(0, n, width):
+                _dia_heat_rows(offsets, diagonals, src, 0, alpha, start, min(n, start + width),
+                               current, 0, acc)
+        else:
+            _dia_heat_sweep(offsets, diagonals, src, alpha, s, current, windows, chunk)
+        done += s
+        src = current
+        current, spare = spare, current
+
+
+@jit
 def forward_gradient(f, gy, gx):
     """Forward-difference gradient with zeros on the last row/column.
 

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fastshade.graph as graph_module
 from fastshade.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
 from kernels import fields as kf
 from tests.ref_graph import ref_forward_gradient, ref_heat_diffusion, ref_unit_vectors
@@ -117,6 +118,89 @@ def test_heat_kernel_ping_pong_lands_in_out(steps):
     kf.heat_diffusion_csr(L.indptr, L.indices, L.data, x, 0.1, steps, out, work)
     assert_close(out, ref_heat_diffusion(L, x, 0.1, steps), scale=20.0)
     np.testing.assert_array_equal(x, np.arange(20.0))  # input untouched
+
+
+# --------------------------------------------------------------------------- diagonal storage
+
+
+def plain_csr_heat(L, x, alpha, steps):
+    """The unblocked CSR kernel: the bit-for-bit reference of the blocked diagonal path."""
+    out, work = np.empty(x.size), np.empty(x.size)
+    kf.heat_diffusion_csr(L.indptr, L.indices, L.data, x, alpha, steps, out, work)
+    return out
+
+
+def diagonals_of(L):
+    band = kf.csr_bandwidth(L.indptr, L.indices)
+    present = np.zeros(2 * band + 1, dtype=bool)
+    kf.csr_diagonal_mask(L.indptr, L.indices, band, present)
+    offsets = np.flatnonzero(present).astype(np.int64) - band
+    diagonals = np.full((offsets.size, L.shape[0]), np.nan)
+    kf.csr_to_diagonals(L.indptr, L.indices, L.data, offsets, diagonals)
+    return offsets, diagonals, band
+
+
+@pytest.mark.parametrize(("kind", "connectivity"), [("grid", 4), ("grid", 8), ("dither", 4)],
+                         ids=["grid4", "grid8", "dither"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 5), (40, 23)], ids=str)
+def test_csr_to_diagonals_matches_scipy(kind, connectivity, shape):
+    L = image_laplacian(np.random.default_rng(3).random(shape), kind=kind,
+                        connectivity=connectivity)
+    offsets, diagonals, band = diagonals_of(L)
+    coo = L.tocoo()
+    assert band == (np.abs(coo.col - coo.row).max() if coo.nnz else 0)
+    np.testing.assert_array_equal(offsets, np.unique(coo.col - coo.row))
+    for k, o in enumerate(offsets):  # scipy: A.diagonal(o)[i] = A[i, i + o] (i >= 0, i + o >= 0)
+        ref = np.zeros(L.shape[0])
+        d = L.diagonal(o)
+        if o >= 0:
+            ref[:d.size] = d
+        else:
+            ref[-o:] = d
+        np.testing.assert_array_equal(diagonals[k], ref)
+
+
+@pytest.mark.parametrize(("kind", "connectivity", "alpha"), [("grid", 4, 0.1), ("grid", 8, 0.1),
+                                                             ("dither", 4, 0.02)],
+                         ids=["grid4", "grid8", "dither"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 30), (30, 1), (2, 3), (37, 29), (64, 16)], ids=str)
+@pytest.mark.parametrize(("depth", "slots"), [(1, 3), (2, 3), (3, 4), (5, 8), (31, 3)],
+                         ids=["plain", "d2s3", "d3s4", "d5s8", "d31s3"])
+def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, shape, depth, slots):
+    rng = np.random.default_rng(shape[0] * 31 + shape[1])
+    L = image_laplacian(rng.random(shape), kind=kind, connectivity=connectivity)
+    offsets, diagonals, band = diagonals_of(L)
+    x = rng.standard_normal(L.shape[0])
+    chunk = max(band, 1)
+    for steps in (0, 1, 2, depth, depth + 1, 3 * depth + 2, 30):
+        windows = np.full((depth, slots * chunk), np.nan)  # garbage must never be read
+        out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
+        kf.heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, windows)
+        np.testing.assert_array_equal(out, plain_csr_heat(L, x, alpha, steps), strict=True)
+        assert_close(out, ref_heat_diffusion(L, x, alpha, steps), scale=10.0)
+
+
+def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
+    rng = np.random.default_rng(11)
+    L = image_laplacian(rng.random((96, 80)))
+    x = rng.standard_normal(L.shape[0])
+    chunk, windows = graph_module._heat_windows(5, 80, L.shape[0], 150)
+    assert chunk == 80 and windows.shape[0] >= 2  # this size takes the blocked path
+    np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150),
+                                  plain_csr_heat(L, x, 0.1, 150))
+    # reversed column order: the diagonal path would change the summation order -> CSR path
+    rev = L.copy()
+    for i in range(rev.shape[0]):
+        a, b = rev.indptr[i], rev.indptr[i + 1]
+        rev.indices[a:b] = rev.indices[a:b][::-1].copy()
+        rev.data[a:b] = rev.data[a:b][::-1].copy()
+    rev.has_sorted_indices = False
+    assert graph_module._diagonals(rev.indptr, rev.indices, rev.data) is None
+    np.testing.assert_array_equal(heat_diffusion(rev, x, steps=7), plain_csr_heat(rev, x, 0.1, 7))
+    assert_close(heat_diffusion(rev, x, steps=7), ref_heat_diffusion(L, x, 0.1, 7))
+    # many diagonals (a random sparse matrix): CSR path
+    A = random_csr(300, 300, 0.05, 1)
+    assert graph_module._diagonals(A.indptr, A.indices, A.data) is None
 
 
 @settings(deadline=None, max_examples=40)
@@ -255,6 +339,19 @@ def user_fields(indptr, indices, data, f, alpha, steps):
     out = np.empty(n)
     work = np.empty(n)
     kf.heat_diffusion_csr(indptr, indices, data, f.ravel(), alpha, steps, out, work)
+    band = kf.csr_bandwidth(indptr, indices)
+    present = np.zeros(2 * band + 1, dtype=np.bool_)
+    kf.csr_diagonal_mask(indptr, indices, band, present)
+    offsets = np.flatnonzero(present).astype(np.int64) - band
+    diagonals = np.empty((offsets.shape[0], n))
+    kf.csr_to_diagonals(indptr, indices, data, offsets, diagonals)
+    blocked = np.empty(n)
+    windows = np.empty((4, 3 * max(band, 1)))
+    kf.heat_diffusion_dia(offsets, diagonals, f.ravel(), alpha, steps, max(band, 1), blocked,
+                          work, windows)
+    for i in range(n):
+        if blocked[i] != out[i]:
+            out[:] = np.nan  # the caller's comparison then fails loudly
     lx = np.empty(n)
     kf.csr_matvec(indptr, indices, data, out, lx)
     gy = np.empty((h, w))

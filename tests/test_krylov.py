@@ -235,3 +235,15 @@ def test_toof_reproduces_the_original_statistics():
     sizes = np.bincount(labels.ravel())[1:]
     assert 12 <= int((sizes >= 10).sum()) <= 26
     assert 450 <= int(low.sum()) <= 650 and 450 <= int(high.sum()) <= 650
+
+
+def test_float32_keeps_orthogonality_when_ritz_values_converge():
+    # n = 42 and 50 steps exhaust the mean-free Krylov space: plain Lanczos would lose
+    # orthogonality here, so the re-orthogonalisation must apply the large coefficients.
+    L = _random_laplacian(6, 7, seed=5)
+    lam = np.linalg.eigvalsh(L.toarray())
+    X, theta = krylov_basis(L, 8, steps=50)
+    np.testing.assert_allclose(X.T @ X, np.eye(8), atol=1e-5)
+    np.testing.assert_allclose(theta, lam[1:9], rtol=1e-4)
+    X64, th64 = krylov_basis(L, 8, steps=50, dtype=np.float64)
+    np.testing.assert_allclose(np.abs(np.einsum("ij,ij->j", X, X64)), 1.0, atol=1e-4)
