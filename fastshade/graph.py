@@ -20,6 +20,7 @@ from kernels import fields as field_kernels
 from kernels import laplacian as laplacian_kernels
 
 __all__ = [
+    "diagonal_storage",
     "forward_gradient",
     "heat_diffusion",
     "image_laplacian",
@@ -261,22 +262,25 @@ HEAT_BLOCK_BYTES = 512 * 1024
 """Cache budget of one blocked heat sweep (its windows plus the diagonals it touches)."""
 
 
-def _diagonals(indptr: np.ndarray, indices: np.ndarray,
-               data: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """``(offsets, diagonals, bandwidth)`` of a CSR matrix with few stored diagonals, else None.
+def diagonal_storage(
+    L: sp.spmatrix | sp.sparray, dtype: type | np.dtype = np.float64
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``(offsets, diagonals, bandwidth)`` of a banded sparse matrix, or None.
 
-    Rows are summed in ascending column order in diagonal storage: only used for CSR
-    matrices with sorted, unique columns per row (what :func:`image_laplacian` builds), so
-    both paths give the same numbers.
+    ``offsets`` int64 (nd,) ascending, ``diagonals`` (nd, n) in ``dtype`` with
+    ``diagonals[k, i] = L[i, i + offsets[k]]`` (:func:`kernels.fields.csr_to_diagonals`).
+    None when ``L`` has more than :data:`MAX_DIAGONALS` stored diagonals, or a row whose
+    columns are not sorted and unique: the diagonal kernels sum each row in ascending column
+    order, so they agree with the CSR kernels (stored order) only on sorted rows.
     """
-    n = indptr.shape[0] - 1
+    indptr, indices, data, n = _csr_pieces(L)
     if n == 0 or indices.size == 0:
         return None
     starts, ends = indptr[:-1], indptr[1:]
     inner = np.ones(indices.size, dtype=bool)
     inner[starts[ends > starts]] = False
     if np.any(np.diff(indices)[inner[1:]] <= 0):
-        return None  # unsorted or duplicate columns: keep CSR order
+        return None
     band = int(field_kernels.csr_bandwidth(indptr, indices))
     present = np.zeros(2 * band + 1, dtype=bool)
     field_kernels.csr_diagonal_mask(indptr, indices, band, present)
@@ -285,7 +289,7 @@ def _diagonals(indptr: np.ndarray, indices: np.ndarray,
         return None
     diagonals = np.empty((offsets.size, n))
     field_kernels.csr_to_diagonals(indptr, indices, data, offsets, diagonals)
-    return offsets, diagonals, band
+    return offsets, diagonals.astype(dtype, copy=False), band
 
 
 HEAT_WINDOW_SLOTS = 8
@@ -348,7 +352,7 @@ def heat_diffusion(
         raise ValueError(f"x must have {n} entries or shape ({n}, c), got shape {signal.shape}")
     result = np.empty_like(columns)
     work = np.empty(n, dtype=np.float64)
-    dia = _diagonals(indptr, indices, data) if steps > 1 else None
+    dia = diagonal_storage(L) if steps > 1 else None
     if dia is None:
         for col in range(columns.shape[0]):
             field_kernels.heat_diffusion_csr(

@@ -52,9 +52,14 @@ byte-identical batches).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
+
+from fastshade.graph import diagonal_storage
+from kernels import fields as field_kernels
 
 __all__ = ["krylov_basis", "RITZ_FLOOR", "BREAKDOWN_TOL"]
 
@@ -153,6 +158,24 @@ def krylov_basis(
     return vectors, values
 
 
+def _matvec(Lc: sp.csr_matrix, dt: np.dtype) -> Callable[[np.ndarray, np.ndarray], None]:
+    """``(v, out) -> out = L @ v`` (contiguous ``dt`` arrays): the diagonal-storage kernel for
+    banded image Laplacians (rows summed in float64, about 2.5x faster than SciPy's float32
+    ``csr_matvec`` at 512²), SciPy's CSR product otherwise."""
+    dia = diagonal_storage(Lc, dtype=dt)
+    if dia is None:
+        def csr_matvec(v: np.ndarray, out: np.ndarray) -> None:
+            out[:] = Lc @ v
+        return csr_matvec
+    offsets, diagonals, _ = dia
+    acc = np.empty(4096)
+
+    def matvec(v: np.ndarray, out: np.ndarray) -> None:
+        field_kernels.dia_matvec(offsets, diagonals, v, out, acc)
+
+    return matvec
+
+
 def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int,
              dt: np.dtype) -> tuple[np.ndarray, np.ndarray, int]:
     """Run ``m`` steps into ``basis`` (rows ``0..completed-1`` set); return ``alpha, beta, completed``.
@@ -164,6 +187,7 @@ def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int,
     """
     n = basis.shape[1]
     gemv, axpy, nrm2 = blas.get_blas_funcs(("gemv", "axpy", "nrm2"), dtype=dt)
+    matvec = _matvec(Lc, dt)
     eps = float(np.finfo(dt).eps)
     alpha = np.zeros(m, dtype=dt)
     beta = np.zeros(m, dtype=dt)
@@ -171,10 +195,11 @@ def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int,
     completed = 0
     for t in range(m):
         v = basis[t]
-        w = np.ascontiguousarray(Lc @ v, dtype=dt)
+        w = basis[t + 1]  # work in the next row: no allocation (and no page faults) per step
+        matvec(v, w)
         a = dt.type(np.dot(v, w))
         alpha[t] = a
-        w = axpy(v, w, a=-a)  # in place (w is contiguous, dtype dt)
+        w = axpy(v, w, a=-a)  # in place (w is a contiguous row of dtype dt)
         if t > 0:
             w = axpy(basis[t - 1], w, a=-beta[t - 1])
             # One classical Gram-Schmidt pass against v_0..v_t: coefficients by BLAS gemv
@@ -190,7 +215,7 @@ def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int,
         completed = t + 1
         if not b >= BREAKDOWN_TOL:
             break
-        np.divide(w, b, out=basis[t + 1])
+        np.divide(w, b, out=basis[t + 1])  # in place when the BLAS calls kept w in the row
     return alpha, beta, completed
 
 

@@ -175,9 +175,9 @@ def _dia_edge_row(offsets, diagonals, src, src_base, i):
 
 
 @jit
-def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, dst_base, acc):
-    """``dst[i - dst_base] = x_i - alpha (L x)_i`` for rows ``start <= i < stop``, where
-    ``x_j = src[j - src_base]``.
+def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, dst_base, acc):
+    """``dst[i - dst_base] = x_i - alpha (L x)_i`` (``step`` true, a heat step) or
+    ``(L x)_i`` (``step`` false) for rows ``start <= i < stop``, where ``x_j = src[j - src_base]``.
 
     ``(L x)_i`` sums the diagonals in ascending offset order (the order of a sorted CSR
     row), starting from +0.0.  Rows whose every diagonal stays inside the matrix go up to
@@ -194,8 +194,8 @@ def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, d
         if i == lo and hi > lo:
             i = hi
             continue
-        dst[i - dst_base] = src[i - src_base] - alpha * _dia_edge_row(
-            offsets, diagonals, src, src_base, i)
+        total = _dia_edge_row(offsets, diagonals, src, src_base, i)
+        dst[i - dst_base] = src[i - src_base] - alpha * total if step else total
         i += 1
     m = hi - lo
     b = lo - src_base
@@ -214,14 +214,14 @@ def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, d
         # groups of 5 until the remainder: a group of fewer than 5 is the last one
         if g == 1:
             for r in range(m):
-                y[r] = xc[r] - alpha * (a[r] + d0[r] * x0[r])
+                y[r] = a[r] + d0[r] * x0[r]
         else:
             d1 = diagonals[k + 1, lo:hi]
             x1 = src[b + offsets[k + 1]:b + offsets[k + 1] + m]
             if g == 2:
                 for r in range(m):
                     t = a[r] + d0[r] * x0[r]
-                    y[r] = xc[r] - alpha * (t + d1[r] * x1[r])
+                    y[r] = t + d1[r] * x1[r]
             else:
                 d2 = diagonals[k + 2, lo:hi]
                 x2 = src[b + offsets[k + 2]:b + offsets[k + 2] + m]
@@ -229,7 +229,7 @@ def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, d
                     for r in range(m):
                         t = a[r] + d0[r] * x0[r]
                         t += d1[r] * x1[r]
-                        y[r] = xc[r] - alpha * (t + d2[r] * x2[r])
+                        y[r] = t + d2[r] * x2[r]
                 else:
                     d3 = diagonals[k + 3, lo:hi]
                     x3 = src[b + offsets[k + 3]:b + offsets[k + 3] + m]
@@ -238,7 +238,7 @@ def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, d
                             t = a[r] + d0[r] * x0[r]
                             t += d1[r] * x1[r]
                             t += d2[r] * x2[r]
-                            y[r] = xc[r] - alpha * (t + d3[r] * x3[r])
+                            y[r] = t + d3[r] * x3[r]
                     else:
                         d4 = diagonals[k + 4, lo:hi]
                         x4 = src[b + offsets[k + 4]:b + offsets[k + 4] + m]
@@ -248,7 +248,7 @@ def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, d
                                 t += d1[r] * x1[r]
                                 t += d2[r] * x2[r]
                                 t += d3[r] * x3[r]
-                                y[r] = xc[r] - alpha * (t + d4[r] * x4[r])
+                                y[r] = t + d4[r] * x4[r]
                         else:
                             for r in range(m):
                                 t = a[r] + d0[r] * x0[r]
@@ -257,6 +257,9 @@ def _dia_heat_rows(offsets, diagonals, src, src_base, alpha, start, stop, dst, d
                                 t += d3[r] * x3[r]
                                 a[r] = t + d4[r] * x4[r]
         k += g
+    if step:  # y holds L x: one more pass in cache (a fused x - alpha * (...) in the loops
+        for r in range(m):  # above could contract differently from the CSR kernels)
+            y[r] = xc[r] - alpha * y[r]
 
 
 @jit
@@ -305,10 +308,10 @@ def _dia_heat_sweep(offsets, diagonals, src, alpha, steps, dst, windows, chunk):
                 source = windows[t - 2]
                 source_base = _window_base(q + 1, slots) * chunk
             if t == steps:
-                _dia_heat_rows(offsets, diagonals, source, source_base, alpha, start, stop,
+                _dia_rows(offsets, diagonals, source, source_base, True, alpha, start, stop,
                                dst, 0, acc)
             else:
-                _dia_heat_rows(offsets, diagonals, source, source_base, alpha, start, stop,
+                _dia_rows(offsets, diagonals, source, source_base, True, alpha, start, stop,
                                windows[t - 1], base * chunk, acc)
 
 
@@ -361,13 +364,34 @@ def heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, wi
         s = min(depth, steps - done)
         if s == 1:
             for start in range(0, n, width):
-                _dia_heat_rows(offsets, diagonals, src, 0, alpha, start, min(n, start + width),
+                _dia_rows(offsets, diagonals, src, 0, True, alpha, start, min(n, start + width),
                                current, 0, acc)
         else:
             _dia_heat_sweep(offsets, diagonals, src, alpha, s, current, windows, chunk)
         done += s
         src = current
         current, spare = spare, current
+
+
+@jit
+def dia_matvec(offsets, diagonals, x, out, acc):
+    """``out = L @ x`` for ``L`` in diagonal storage (rows summed in ascending column order).
+
+    Parameters
+    ----------
+    offsets, diagonals : int64 (nd,), float32 or float64 (nd, n)
+        ``L`` from :func:`csr_to_diagonals`.
+    x : float32 or float64 (n,)
+        Input vector.
+    out : float32 or float64 (n,), caller-allocated
+        Receives ``L @ x`` (sums run in float64 when ``acc`` is float64); must not alias ``x``.
+    acc : float64 (b,), caller-allocated scratch, ``b >= 1``
+        Rows go in blocks of ``b`` (a few thousand keeps the block in cache).
+    """
+    n = x.shape[0]
+    width = acc.shape[0]
+    for start in range(0, n, width):
+        _dia_rows(offsets, diagonals, x, 0, False, 0.0, start, min(n, start + width), out, 0, acc)
 
 
 @jit

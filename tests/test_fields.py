@@ -195,12 +195,12 @@ def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
         rev.indices[a:b] = rev.indices[a:b][::-1].copy()
         rev.data[a:b] = rev.data[a:b][::-1].copy()
     rev.has_sorted_indices = False
-    assert graph_module._diagonals(rev.indptr, rev.indices, rev.data) is None
+    assert graph_module.diagonal_storage(rev) is None
     np.testing.assert_array_equal(heat_diffusion(rev, x, steps=7), plain_csr_heat(rev, x, 0.1, 7))
     assert_close(heat_diffusion(rev, x, steps=7), ref_heat_diffusion(L, x, 0.1, 7))
     # many diagonals (a random sparse matrix): CSR path
     A = random_csr(300, 300, 0.05, 1)
-    assert graph_module._diagonals(A.indptr, A.indices, A.data) is None
+    assert graph_module.diagonal_storage(A) is None
 
 
 @settings(deadline=None, max_examples=40)
