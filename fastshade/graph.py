@@ -276,12 +276,9 @@ def diagonal_storage(
     indptr, indices, data, n = _csr_pieces(L)
     if n == 0 or indices.size == 0:
         return None
-    starts, ends = indptr[:-1], indptr[1:]
-    inner = np.ones(indices.size, dtype=bool)
-    inner[starts[ends > starts]] = False
-    if np.any(np.diff(indices)[inner[1:]] <= 0):
-        return None
     band = int(field_kernels.csr_bandwidth(indptr, indices))
+    if band < 0:
+        return None
     present = np.zeros(2 * band + 1, dtype=bool)
     field_kernels.csr_diagonal_mask(indptr, indices, band, present)
     offsets = np.flatnonzero(present).astype(np.int64) - band
@@ -309,7 +306,8 @@ def _heat_windows(n_diagonals: int, band: int, n: int, steps: int) -> tuple[int,
 
 
 def heat_diffusion(
-    L: sp.spmatrix | sp.sparray, x: np.ndarray, *, alpha: float = 0.1, steps: int = 30
+    L: sp.spmatrix | sp.sparray, x: np.ndarray, *, alpha: float = 0.1, steps: int = 30,
+    diagonals: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """Explicit heat diffusion ``x_T = (I - alpha L)^T x`` (``original-system.md`` §2.4).
 
@@ -326,6 +324,10 @@ def heat_diffusion(
         default graph has ``lambda_max <= 8``).
     steps : int
         Number of steps ``T >= 0`` (``T = 0`` returns a float64 copy of ``x``).
+    diagonals : tuple, optional
+        ``diagonal_storage(L)`` when the caller already has it (diffusing several
+        times on one graph); computed here otherwise.  Banded graphs (image grids)
+        diffuse in diagonal storage with cache blocking, bitwise as the CSR steps.
 
     Returns
     -------
@@ -352,7 +354,11 @@ def heat_diffusion(
         raise ValueError(f"x must have {n} entries or shape ({n}, c), got shape {signal.shape}")
     result = np.empty_like(columns)
     work = np.empty(n, dtype=np.float64)
-    dia = diagonal_storage(L) if steps > 1 else None
+    if diagonals is not None and (diagonals[1].shape != (diagonals[0].size, n)
+                                  or diagonals[1].dtype != np.float64):
+        raise ValueError(f"diagonals do not match L ({n} rows, float64): "
+                         f"shape {diagonals[1].shape}, dtype {diagonals[1].dtype}")
+    dia = (diagonals or diagonal_storage(L)) if steps > 1 else None
     if dia is None:
         for col in range(columns.shape[0]):
             field_kernels.heat_diffusion_csr(

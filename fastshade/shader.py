@@ -18,7 +18,8 @@ import numpy as np
 
 from fastshade.components import Components, label_components
 from fastshade.gates import activation, carrier_of, contour_mask, gate_masks
-from fastshade.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
+from fastshade.graph import (diagonal_storage, forward_gradient, heat_diffusion, image_laplacian,
+                             unit_vectors)
 from fastshade.options import ShadeOptions, validate_options
 from fastshade.shading import (
     gated_copy,
@@ -146,26 +147,29 @@ def stable_heat_schedule(lap: Any, alpha: float, steps: int) -> tuple[float, int
     return a, max(1, int(round(alpha * steps / a)))
 
 
-def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: int) -> np.ndarray:
+def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: int,
+                      diagonals: tuple | None = None) -> np.ndarray:
     """Seeded heat random field ``f = (I - a L)^T xi`` with ``a*T = smoothing``, mean removed.
 
     ``xi`` ~ N(0, 1) from ``numpy.random.default_rng(seed)``; ``a = min(0.1, 1/(2 max deg))``
     keeps the explicit scheme stable (``a * lambda_max <= 1``). Spectrally this is
     ``sum_j (1 - a lambda_j)^T xi_j phi_j`` over the complete eigenbasis: a seeded,
     band-limited random field that follows the graph (docs/gating-field.md).
+    ``diagonals``: ``fastshade.graph.diagonal_storage(lap)`` if the caller has it.
     """
     n = shape[0] * shape[1]
     alpha, steps = stable_heat_schedule(lap, 0.1, max(1, int(round(smoothing / 0.1))))
     xi = np.random.default_rng(seed).standard_normal(n)
-    f = heat_diffusion(lap, xi, alpha=alpha, steps=steps)
+    f = heat_diffusion(lap, xi, alpha=alpha, steps=steps, diagonals=diagonals)
     f -= f.mean()
     return np.ascontiguousarray(f.reshape(shape))
 
 
-def gating_field(lap: Any, basis: SpectralBasis, shape: tuple[int, int], opts: ShadeOptions) -> np.ndarray:
+def gating_field(lap: Any, basis: SpectralBasis, shape: tuple[int, int], opts: ShadeOptions,
+                 diagonals: tuple | None = None) -> np.ndarray:
     """The gating field f ((H, W) float64) selected by ``opts.field`` (see :func:`field_kind`)."""
     if field_kind(opts) == "heat":
-        return heat_random_field(lap, shape, opts.field_smoothing, opts.seed)
+        return heat_random_field(lap, shape, opts.field_smoothing, opts.seed, diagonals)
     col = min(opts.field_column, basis.vectors.shape[1] - 1)
     return np.ascontiguousarray(basis.vectors[:, col].reshape(shape))
 
@@ -201,13 +205,14 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
             laplacian=lap,
         )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
-        f = gating_field(lap, basis, (h, w), opts)
+        diagonals = diagonal_storage(lap)  # one conversion for both diffusions
+        f = gating_field(lap, basis, (h, w), opts, diagonals)
         gy, gx = forward_gradient(f)
         ty, tx = unit_vectors(gy, gx)
         perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
         alpha, steps = stable_heat_schedule(lap, opts.heat_alpha, opts.heat_steps)
         heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
-                              alpha=alpha, steps=steps).reshape(h, w)
+                              alpha=alpha, steps=steps, diagonals=diagonals).reshape(h, w)
         hy, hx = forward_gradient(heat)
         void_y, void_x = unit_vectors(-hy, -hx)
     with timer.stage("gates"):

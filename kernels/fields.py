@@ -120,11 +120,17 @@ def heat_diffusion_csr(indptr, indices, data, x, alpha, steps, out, work):
 
 @jit
 def csr_bandwidth(indptr, indices):
-    """Largest ``|j - i|`` over the stored entries ``(i, j)`` of a CSR matrix (0 if none)."""
+    """Largest ``|j - i|`` over the stored entries ``(i, j)`` of a CSR matrix (0 if none),
+    or ``-1`` when some row's columns are not strictly ascending (unsorted or duplicated)."""
     band = 0
     for i in range(indptr.shape[0] - 1):
+        previous = -1
         for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
-            d = abs(np.intp(indices[k]) - i)
+            j = np.intp(indices[k])
+            if j <= previous:
+                return -1
+            previous = j
+            d = abs(j - i)
             if d > band:
                 band = d
     return band

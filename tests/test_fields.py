@@ -374,3 +374,24 @@ def test_kernels_callable_from_user_njit():
     ry, rx = ref_unit_vectors(*ref_forward_gradient(heat.reshape(9, 10)))
     assert_close(uy, ry)
     assert_close(ux, rx)
+
+
+def test_heat_diffusion_reuses_given_diagonals_and_rejects_mismatched_ones():
+    rng = np.random.default_rng(5)
+    L = image_laplacian(rng.random((40, 31)))
+    x = rng.standard_normal(L.shape[0])
+    dia = graph_module.diagonal_storage(L)
+    np.testing.assert_array_equal(heat_diffusion(L, x, steps=20, diagonals=dia),
+                                  plain_csr_heat(L, x, 0.1, 20))
+    other = graph_module.diagonal_storage(image_laplacian(rng.random((8, 8))))
+    with pytest.raises(ValueError, match="diagonals do not match L"):
+        heat_diffusion(L, x, steps=20, diagonals=other)
+
+
+def test_csr_bandwidth_flags_unsorted_and_duplicate_columns():
+    A = sp.csr_matrix((np.ones(3), np.array([2, 0, 1]), np.array([0, 3, 3, 3])), shape=(3, 3))
+    assert kf.csr_bandwidth(A.indptr, A.indices) == -1
+    D = sp.csr_matrix((np.ones(2), np.array([1, 1]), np.array([0, 0, 2, 2])), shape=(3, 3))
+    assert kf.csr_bandwidth(D.indptr, D.indices) == -1
+    S = sp.csr_matrix((np.ones(3), np.array([0, 2, 0]), np.array([0, 2, 2, 3])), shape=(3, 3))
+    assert kf.csr_bandwidth(S.indptr, S.indices) == 2
