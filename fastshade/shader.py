@@ -247,21 +247,67 @@ def component_shift(an: Analysis, centroid: tuple[float, float], distance: float
     return float(distance * an.void_y[iy, ix]), float(distance * an.void_x[iy, ix])
 
 
+FREE_PUSHES: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+"""``shadow_placement="free"``: push distances tried, in units of ``shadow_distance``."""
+
+FREE_FRACTION = 0.98
+"""``shadow_placement="free"``: share of a copy's pixels that must land free."""
+
+
+def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
+                       src_centroid: tuple[float, float], dst_centroid: tuple[float, float],
+                       opts: ShadeOptions, occupied: np.ndarray
+                       ) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray]:
+    """Where a shadow copy goes: ``(shift, dst_y, dst_x, inside)``.
+
+    The copy of the pixels ``(src_y, src_x)`` is rotated 90° about ``src_centroid`` and
+    moved to ``dst_centroid + shift`` (:func:`~fastshade.shading.place_component`).
+    ``shadow_placement="fixed"``: ``shift`` = ``shadow_distance`` along the void direction at
+    ``dst_centroid``.  ``"free"``: the first of :data:`FREE_PUSHES` along the void
+    direction, then against it, whose copy has >= :data:`FREE_FRACTION` of its pixels
+    inside, on paper (``carrier > ink_guard``) and not ``occupied`` (bool (H*W,), pixels
+    written by earlier shadows); the one with the most such pixels when none qualifies
+    (first wins ties).  Deterministic; self and cross share it.
+    """
+    h, w = an.shape
+    if opts.shadow_placement == "fixed":
+        pushes: tuple[float, ...] = (1.0,)
+    else:
+        pushes = FREE_PUSHES + tuple(-f for f in FREE_PUSHES)
+    paper = an.carrier.ravel() > opts.ink_guard
+    best = None
+    best_free = -1
+    for push in pushes:
+        shift = component_shift(an, dst_centroid, push * opts.shadow_distance)
+        dy, dx, inside = place_component(src_y, src_x, src_centroid, dst_centroid, (h, w),
+                                         quarter_turns=1, shift=shift)
+        if len(pushes) == 1:
+            return shift, dy, dx, inside
+        flat = np.where(inside, dy * w + dx, 0)
+        free = int(np.count_nonzero(inside & paper[flat] & ~occupied[flat]))
+        if free > best_free:
+            best, best_free = (shift, dy, dx, inside), free
+        if free >= FREE_FRACTION * src_y.size:
+            break
+    return best  # type: ignore[return-value]
+
+
 def shadow_self(out: np.ndarray, an: Analysis, opts: ShadeOptions) -> list[Placement]:
     """v6-style shadow: each low-gate component, rotated 90° about its centroid,
-    pushed along the void direction, hue-rotated, painted only on paper."""
+    pushed along the void direction (:func:`shadow_destination`), hue-rotated, painted
+    only on paper."""
     h, w = an.shape
     comps = an.components
     placements: list[Placement] = []
+    occupied = np.zeros(h * w, dtype=bool)
     for i in range(comps.n):
         src = comps.pixels_of(i)
         sy, sx = np.divmod(src, w)
         cy, cx = float(comps.centroids[i, 0]), float(comps.centroids[i, 1])
-        shift = component_shift(an, (cy, cx), opts.shadow_distance)
         colours = hue_rotate(out.reshape(-1, 3)[src], opts.hue_angle)
-        dy, dx, inside = place_component(sy, sx, (cy, cx), (cy, cx), (h, w),
-                                         quarter_turns=1, shift=shift)
+        shift, dy, dx, inside = shadow_destination(an, sy, sx, (cy, cx), (cy, cx), opts, occupied)
         written = gated_copy(out, colours, dy, dx, inside, an.carrier, opts.ink_guard)
+        occupied[(dy * w + dx)[written]] = True
         placements.append(Placement(
             target_component=i, source_component=i, source_flat=src,
             dst_flat=(dy * w + dx)[inside], attempted=inside, kept=inside.copy(), written=written,

@@ -81,10 +81,92 @@ def test_shadow_never_paints_ink_or_out_of_bounds():
     mask[2:12, 17] = True  # will be pushed off the right edge
     mask[5, 3:8] = True
     an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    an.carrier[mask] = 0.0  # dark ink (the helper's red ink is lighter than the guard)
+    for placement in ("fixed", "free"):
+        out = an.rgb.copy()
+        placements = shadow_self(out, an, ShadeOptions(shadow_distance=6.0,
+                                                       shadow_placement=placement))
+        written = sum(p.written.sum() for p in placements)
+        if placement == "fixed":  # pushed off the right edge: clipped
+            assert written < sum(p.source_flat.size for p in placements)
+        np.testing.assert_array_equal(out[mask], an.rgb[mask])
+
+
+def _quarter_turn_pushed(mask, shift):
+    """Destinations (set of (y, x)) of the 90° copy of ``mask`` about its centroid, by hand."""
+    ys, xs = np.nonzero(mask)
+    cy, cx = ys.mean(), xs.mean()
+    dy = np.floor(cy - (xs - cx) + shift[0] + 0.5).astype(int)
+    dx = np.floor(cx + (ys - cy) + shift[1] + 0.5).astype(int)
+    return list(zip(dy.tolist(), dx.tolist()))
+
+
+def _first_free_push(mask, ink, occupied, distance, void):
+    """Reference of shadow_placement="free": pushes 1, 1.5, 2, 2.5, 3, 4 (x distance) along
+    the void direction, then against it; the first with >= 98 % of the copy inside, on paper,
+    unoccupied, else the one with the most such pixels."""
+    h, w = mask.shape
+    best, best_free = None, -1
+    for sign in (1.0, -1.0):
+        for f in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+            shift = (sign * f * distance * void[0], sign * f * distance * void[1])
+            free = sum(1 for y, x in _quarter_turn_pushed(mask, shift)
+                       if 0 <= y < h and 0 <= x < w and not ink[y, x] and not occupied[y, x])
+            if free > best_free:
+                best, best_free = shift, free
+            if free >= 0.98 * mask.sum():
+                return shift
+    return best
+
+
+def test_free_placement_moves_blocked_shadows_to_the_first_free_push():
+    h, w = 60, 90
+    mask = np.zeros((h, w), dtype=bool)
+    mask[10:20, 10] = True  # the L of the test above
+    mask[19, 10:16] = True
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    blocker = np.zeros((h, w), dtype=bool)
+    blocker[:, 28:31] = True  # an ink bar across the fixed push (+15 px) and the 1.5x push
+    an.carrier[blocker] = 0.0
+    ink = an.carrier <= 0.3
+    fixed = shadow_self(an.rgb.copy(), an, ShadeOptions(shadow_placement="fixed"))[0]
+    assert fixed.written.sum() < mask.sum()  # clipped on the bar
     out = an.rgb.copy()
-    placements = shadow_self(out, an, ShadeOptions(shadow_distance=6.0))
-    assert sum(p.written.sum() for p in placements) < sum(p.source_flat.size for p in placements)
-    np.testing.assert_array_equal(out[mask], an.rgb[mask])
+    (p,) = shadow_self(out, an, ShadeOptions())  # default: free
+    expected_shift = _first_free_push(mask, ink, np.zeros((h, w), dtype=bool), 15.0, (0.0, 1.0))
+    assert expected_shift[1] > 15.0 * 1.5  # the bar blocks the first two pushes
+    np.testing.assert_allclose(p.shift, expected_shift, atol=1e-12)
+    got = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
+    assert got == set(_quarter_turn_pushed(mask, expected_shift))  # whole: nothing clipped
+    assert not any(ink[y, x] for y, x in got)
+
+
+def test_free_placement_avoids_earlier_shadows_and_the_image_edge():
+    h, w = 40, 60
+    mask = np.zeros((h, w), dtype=bool)
+    mask[5:15, 20] = True  # two parallel bars: their fixed pushes would overlap
+    mask[5:15, 22] = True
+    mask[25:35, 55] = True  # near the right edge: pushed +x it falls off the image
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    opts = ShadeOptions(shadow_distance=8.0)
+    out = an.rgb.copy()
+    placements = shadow_self(out, an, opts)
+    ink = an.carrier <= 0.3
+    occupied = np.zeros((h, w), dtype=bool)
+    labels = an.components
+    for i, p in enumerate(placements):
+        comp = np.zeros(h * w, dtype=bool)
+        comp[labels.pixels_of(i)] = True
+        expected = _first_free_push(comp.reshape(h, w), ink, occupied, 8.0, (0.0, 1.0))
+        np.testing.assert_allclose(p.shift, expected, atol=1e-12)
+        dst = list(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
+        assert len(dst) == p.source_flat.size  # every copy is whole
+        assert not any(occupied[y, x] for y, x in dst)  # and overwrites no earlier shadow
+        for y, x in dst:
+            occupied[y, x] = True
+    assert placements[2].shift[1] < 0  # the edge bar went the other way
+    fixed = shadow_self(an.rgb.copy(), an, opts.replace(shadow_placement="fixed"))
+    assert fixed[2].written.sum() < fixed[2].source_flat.size
 
 
 @pytest.mark.parametrize("opts", [ShadeOptions(), KRYLOV], ids=["lobpcg", "krylov"])
