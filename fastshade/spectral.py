@@ -27,7 +27,9 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    stalled level (aggregation keeps > 50 % of the nodes and ``theta = 0`` would collapse it)
    uses the tentative prolongator ``T``: smoothing it there made near-dense coarse operators.
 2. **Cascade.**  The generalised problem ``P^T L P y = λ P^T P y`` is solved densely on the
-   coarsest level (orthogonal complement of the coarse constant), prolongated one level, refined
+   coarsest level (orthogonal complement of the coarse constant; a coarsest level of more than
+   :data:`COARSE_LOBPCG_MIN` unknowns gets :data:`COARSE_LOBPCG_ITERS` LOBPCG iterations with
+   the exact Cholesky solve as preconditioner instead), prolongated one level, refined
    by a few LOBPCG iterations (preconditioner: block V-cycle of the remaining hierarchy), and so
    on down to the pixel level, where LOBPCG runs until every one of the ``k`` wanted residuals
    ``||L v - λ v||_2`` (unit ``v``) is ``<= tol``.  The block carries ``guard`` extra vectors.
@@ -36,8 +38,16 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    effectively disconnected pieces) the other null vectors are piecewise-constant indicators
    orthogonal to the constant; they are *non-trivial* and are returned.
 
-Determinism: there is no random start (the start block comes from the deterministic coarsest
-dense solve; random columns seeded by ``seed`` only pad it when the coarse space is too small),
+LOBPCG (:func:`_lobpcg`) keeps ``X``, ``W``, ``P`` as separate C-order blocks, forms ``L V`` and
+``B V`` in one fused Numba pass over the shared coarse pattern, never orthonormalises ``W``/``P``
+in ``n``-space (the small Gram matrices are whitened in the Rayleigh-Ritz step) and, on coarse
+levels with many entries per row, updates the products by small GEMMs.  The V-cycle smoother and
+the pixel-level Ritz rotation + residual norms are fused Numba passes (:mod:`kernels.blockops`).
+
+Determinism: the start block comes from the deterministic coarsest dense solve (a big coarsest
+level starts from a block seeded by ``seed``; seeded random columns also pad the start when the
+coarse space is too small); no reduction whose order depends on memory alignment (no ``einsum``
+on anything returned),
 single code path, fixed sign convention (the entry of largest ``|value|`` is positive, lowest
 index on ties, as sklearn's ``_deterministic_vector_sign_flip``).  Vectors of a degenerate
 cluster are not unique: the returned basis of the cluster is the one this algorithm produces;
@@ -125,6 +135,25 @@ JACOBI_OMEGA = 2.0 / 3.0
 """Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
 
 
+COARSE_LOBPCG_MIN = 800
+"""A coarsest level with more unknowns than this (up to :data:`DENSE_COARSE_MAX`) is solved
+by :data:`COARSE_LOBPCG_ITERS` LOBPCG iterations with the exact Cholesky solve of ``A_c`` as
+preconditioner instead of the dense generalised ``eigh`` (on snek-heavy's stalled 990-unknown
+level: 0.15 s instead of 0.25 s, largest principal angle of the 8 wanted vectors to the dense
+solution ~3e-5, residuals at the rounding floor)."""
+
+COARSE_LOBPCG_ITERS = 20
+"""LOBPCG iterations on a big coarsest level (see :data:`COARSE_LOBPCG_MIN`)."""
+
+DENSE_UPDATE_NNZ = 12
+"""Coarse levels with more stored entries per row than this update ``L X``, ``B X``, ``L P``,
+``B P`` densely in LOBPCG (sparse products there cost more than the small GEMMs)."""
+
+RR_CUT = 1e-10
+"""Rayleigh-Ritz drops basis directions whose whitened mass Gram eigenvalue is below this
+(relative to the largest): numerically dependent ``W``/``P`` columns."""
+
+
 @dataclass(frozen=True)
 class SpectralBasis:
     """``k`` non-trivial basis vectors of the pixel-graph Laplacian of an ``(H, W)`` image.
@@ -193,7 +222,7 @@ def _residual_norms(L: sp.csr_matrix, values: np.ndarray, vectors: np.ndarray) -
     if vectors.shape[1] == 0:
         return np.zeros(0)
     r = L @ vectors - vectors * values[None, :]
-    return np.sqrt(np.einsum("ij,ij->j", r, r))
+    return np.linalg.norm(r, axis=0)
 
 
 # ----------------------------------------------------------------------------------------
@@ -223,9 +252,16 @@ def _aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
     aggregation on the symmetric strength graph; unaggregated nodes become singletons
     (numbered after PyAMG's aggregates, in node order)."""
     from pyamg.aggregation import standard_aggregation
-    from pyamg.strength import symmetric_strength_of_connection
 
-    S = symmetric_strength_of_connection(A, theta)
+    from kernels.blockops import strength_pattern
+
+    # the pattern of pyamg.strength.symmetric_strength_of_connection (standard aggregation
+    # reads only the pattern; the values and their row scaling are not formed)
+    s_indptr = np.empty_like(A.indptr)
+    s_indices = np.empty_like(A.indices)
+    nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(A.diagonal()), float(theta),
+                           s_indptr, s_indices)
+    S = sp.csr_array((np.ones(nnz), s_indices[:nnz], s_indptr), shape=A.shape)
     agg_op = standard_aggregation(S)[0].tocsr()
     n = A.shape[0]
     counts = np.diff(agg_op.indptr)
@@ -279,18 +315,21 @@ def _smoothed_prolongator(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t
 def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
                  y2: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
     """``X @ Y`` and the data of ``X2 @ Y2`` on the same pattern (``X2``, ``Y2``: data ``x2``,
-    ``y2`` on the patterns of ``X``, ``Y``); Numba Gustavson kernel, two passes."""
-    from kernels.blockops import spgemm_pair, spgemm_row_nnz
+    ``y2`` on the patterns of ``X``, ``Y``); one-pass Numba Gustavson kernel into outputs
+    sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (pages past ``nnz`` stay untouched)."""
+    from kernels.blockops import spgemm_pair_bounded
 
     r, c = X.shape[0], Y.shape[1]
-    pos, indptr, indices = _symbolic_csr(
-        r, c, lambda pos, counts: spgemm_row_nnz(X.indptr, X.indices, Y.indptr, Y.indices,
-                                                 pos, counts))
-    c1 = np.empty(indices.size)
-    c2 = np.empty(indices.size)
-    spgemm_pair(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
-                indptr, pos, np.zeros(c), np.zeros(c), indices, c1, c2)
-    return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
+    bound = int(np.diff(Y.indptr)[X.indices].sum()) if X.nnz else 0
+    idx_t = _index_dtype(max(bound, c, r))
+    indptr = np.empty(r + 1, dtype=idx_t)
+    indices = np.empty(bound, dtype=idx_t)
+    c1 = np.empty(bound)
+    c2 = np.empty(bound)
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
+                              np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c),
+                              indptr, indices, c1, c2)
+    return sp.csr_matrix((c1[:nnz], indices[:nnz], indptr), shape=(r, c)), c2[:nnz]
 
 
 def _build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
@@ -366,18 +405,27 @@ def _vcycle(H: _Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
     """One block V-cycle for ``A[level] X = R`` from ``X = 0`` (damped Jacobi, 1 pre + 1 post)."""
     if level == len(H.P):
         if H.coarse_factor is not None:
-            return sla.cho_solve(H.coarse_factor, R)
+            return sla.cho_solve(H.coarse_factor, R, check_finite=False)
         dinv = H.Dinv[level][:, None]  # coarsest level too big for Cholesky: 4 Jacobi sweeps
         X = (JACOBI_OMEGA * dinv) * R
         for _ in range(3):
             X += (JACOBI_OMEGA * dinv) * (R - H.A[level] @ X)
         return X
-    A = H.A[level]
-    dinv = H.Dinv[level][:, None]
-    X = (JACOBI_OMEGA * dinv) * R
-    X += H.P[level] @ _vcycle(H, level + 1, H.PT[level] @ (R - A @ X))
-    X += (JACOBI_OMEGA * dinv) * (R - A @ X)
-    return X
+    from kernels.blockops import csr_matmat, csr_residual, jacobi_sweep
+
+    A, P, PT = H.A[level], H.P[level], H.PT[level]
+    wdinv = JACOBI_OMEGA * H.Dinv[level]
+    R = np.require(R, dtype=np.float64, requirements="C")
+    X = R * wdinv[:, None]
+    T = np.empty_like(R)
+    csr_residual(A.indptr, A.indices, A.data, X, R, T)
+    Rc = np.empty((PT.shape[0], R.shape[1]))
+    csr_matmat(PT.indptr, PT.indices, PT.data, T, Rc)
+    Xc = _vcycle(H, level + 1, Rc)
+    csr_matmat(P.indptr, P.indices, P.data, Xc, T)
+    X += T
+    jacobi_sweep(A.indptr, A.indices, A.data, wdinv, X, R, T)
+    return T
 
 
 # ----------------------------------------------------------------------------------------
@@ -385,112 +433,153 @@ def _vcycle(H: _Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
-def _borth(V: np.ndarray, BV: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """B-orthonormalise the columns of ``V`` (Cholesky of the Gram matrix, eigh fallback)."""
-    G = V.T @ (V if BV is None else BV)
-    G = 0.5 * (G + G.T)
-    try:
-        R = np.linalg.cholesky(G).T
-        Rinv = sla.solve_triangular(R, np.eye(R.shape[0]), lower=False)
-        if not np.isfinite(Rinv).all():
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        w, U = np.linalg.eigh(G)
-        keep = w > max(w.max(), 0.0) * 1e-12
-        if not keep.any():
-            return None
-        Rinv = U[:, keep] / np.sqrt(w[keep])
-    return V @ Rinv, (None if BV is None else BV @ Rinv)
+def _small_rr(GA: np.ndarray, GB: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lowest ``m`` Ritz pairs of a basis ``S`` given ``GA = S^T A S`` and ``GB = S^T B S``.
+
+    ``S`` need not be B-orthonormal: its columns are scaled to unit B-norm, ``GB`` is
+    whitened by its eigendecomposition and directions with eigenvalues below
+    ``RR_CUT * max`` (numerically dependent columns) are dropped.  Returns ``(values,
+    C)`` with ``C`` (ncol, <= m) so that ``S C`` are the Ritz vectors (B-orthonormal), or
+    None when nothing is left.
+    """
+    GA = 0.5 * (GA + GA.T)
+    GB = 0.5 * (GB + GB.T)
+    d = np.diag(GB).copy()
+    s = np.zeros_like(d)
+    pos = d > 0
+    s[pos] = 1.0 / np.sqrt(d[pos])
+    w, U = np.linalg.eigh(GB * s[:, None] * s[None, :])
+    if not np.isfinite(w).all() or w[-1] <= 0:
+        return None
+    keep = w > RR_CUT * w[-1]
+    T = (s[:, None] * U[:, keep]) / np.sqrt(w[keep])
+    G = T.T @ GA @ T
+    lam, Z = np.linalg.eigh(0.5 * (G + G.T))
+    mm = min(m, Z.shape[1])
+    return lam[:mm], T @ Z[:, :mm]
 
 
-def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int) -> dict:
+def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
+            dense_updates: bool = False) -> dict:
     """Smallest eigenpairs of ``L v = λ B v`` with ``v ⟂_B Y``; ``X`` (n, m) start block.
 
     ``B = None`` means the identity (no mass products are formed).  Stops when the first
     ``k`` residual norms ``||L x - λ B x||`` are ``<= tol`` or after ``maxiter`` iterations.
-    The Rayleigh-Ritz step works on the three blocks ``X, W, P`` separately (block Gram
-    matrices, no stacked copies); ``L X`` and ``L P`` are recomputed by one sparse product
-    each instead of being updated by dense products.  Returns a dict with ``values`` (m,),
-    ``vectors`` (n, m), ``iterations``, ``residuals`` (m,) of the returned vectors.
+    ``W`` is projected against ``Y`` and ``X`` in ``n``-space; ``W`` and ``P`` are never
+    orthonormalised there: the Rayleigh-Ritz step whitens the small Gram matrices instead
+    (:func:`_small_rr`).  ``L V`` and ``B V`` of every block come from one fused sparse pass
+    (:func:`kernels.blockops.csr_matmat_pair` on the shared pattern of coarse levels), so the
+    residuals are those of fresh products; with ``dense_updates`` (coarse levels with many
+    entries per row) only ``W``'s products are sparse and ``L X, B X, L P, B P`` are updated
+    from the Ritz coefficients by small GEMMs instead.  ``X`` may be overwritten.  Returns a dict with
+    ``values`` (m,), ``vectors`` (n, m), ``iterations``, ``residuals`` (m,) of the returned
+    vectors.
     """
+    from kernels.blockops import csr_matmat, csr_matmat_pair, rotate_residual
+
     identity = B is None
+    shared = (not identity and B.indptr is L.indptr and B.indices is L.indices)
 
-    def Bop(V):
-        return V if identity else B @ V
+    def products(V, AV, BV):
+        if identity:
+            csr_matmat(L.indptr, L.indices, L.data, V, AV)
+        elif shared:
+            csr_matmat_pair(L.indptr, L.indices, L.data, B.data, V, AV, BV)
+        else:
+            csr_matmat(L.indptr, L.indices, L.data, V, AV)
+            csr_matmat(B.indptr, B.indices, B.data, V, BV)
 
-    m = X.shape[1]
-    BY = Bop(Y)
+    n = X.shape[0]
+    BY = Y if identity else B @ Y
     YBYinv = np.linalg.inv(Y.T @ BY)
 
     def project(V):
         V -= Y @ (YBYinv @ (BY.T @ V))
         return V
 
-    X = project(np.array(X, dtype=np.float64, order="C"))
-    out = _borth(X, None if identity else Bop(X))
-    if out is None:
+    X0 = project(np.require(X, dtype=np.float64, requirements="C"))
+    m0 = X0.shape[1]
+    AX0 = np.empty_like(X0)
+    BX0 = X0 if identity else np.empty_like(X0)
+    products(X0, AX0, BX0)
+    rr = _small_rr(X0.T @ AX0, X0.T @ BX0, m0)
+    if rr is None:
         raise np.linalg.LinAlgError("start block is rank deficient")
-    X = out[0]
-    m = X.shape[1]  # rank-deficient start: keep what we have
-    AX = L @ X
-    G = X.T @ AX
-    lam, C = np.linalg.eigh(0.5 * (G + G.T))
-    X = X @ C
-    AX = AX @ C
-    BX = X if identity else Bop(X)
+    lam, C = rr
+    m = C.shape[1]  # rank-deficient start: keep what we have
+    if identity:
+        # pixel level: Ritz vectors and residual norms in one pass; AX = AX0 C only if we go on
+        X = np.empty((n, m))
+        rsq = np.empty(m)
+        rotate_residual(X0, AX0, C, lam, X, rsq)
+        rn = np.sqrt(rsq)
+        if maxiter == 0 or rn[:k].max() <= tol:
+            return dict(values=lam, vectors=X, iterations=0, residuals=rn)
+        AX = AX0 @ C
+        BX = X
+    else:
+        X, AX, BX = X0 @ C, AX0 @ C, BX0 @ C
+    del X0, AX0, BX0
+    R = np.empty((n, m))
     P = AP = BP = None
     it = 0
     rn = np.full(m, np.inf)
     for it in range(maxiter + 1):
-        R = AX - BX * lam
-        rn = np.sqrt(np.einsum("ij,ij->j", R, R))
+        np.multiply(BX, lam, out=R)
+        np.subtract(AX, R, out=R)
+        rn = np.linalg.norm(R, axis=0)
         if it == maxiter or rn[:k].max() <= tol:
             break
         W = project(precond(R))
         W -= X @ (BX.T @ W)
-        out = _borth(W, None if identity else Bop(W))
-        if out is None:
-            break
-        W = out[0]
-        BW = W if identity else out[1]
-        AW = L @ W
-        blocks = [(X, AX, BX), (W, AW, BW)]
-        if P is not None:
-            P -= X @ (BX.T @ P)
-            P -= W @ (BW.T @ P)
-            out = _borth(P, None if identity else Bop(P))
-            if out is not None:
-                P = out[0]
-                BP = P if identity else out[1]
-                blocks.append((P, L @ P, BP))
+        AW = np.empty_like(W)
+        BW = W if identity else np.empty_like(W)
+        products(W, AW, BW)
+        blocks = [(X, AX, BX), (W, AW, BW)] + ([] if P is None else [(P, AP, BP)])
         nb = len(blocks)
-        sizes = [b[0].shape[1] for b in blocks]
-        off = np.concatenate([[0], np.cumsum(sizes)])
-        GA = np.empty((off[-1], off[-1]))
-        GB = np.empty((off[-1], off[-1]))
+        GA = np.empty((nb * m, nb * m))
+        GB = np.empty((nb * m, nb * m))
         for i in range(nb):
             for j in range(i, nb):
-                si, sj = slice(off[i], off[i + 1]), slice(off[j], off[j + 1])
+                si, sj = slice(i * m, (i + 1) * m), slice(j * m, (j + 1) * m)
                 GA[si, sj] = blocks[i][0].T @ blocks[j][1]
                 GB[si, sj] = blocks[i][0].T @ blocks[j][2]
-                if j > i:
-                    GA[sj, si] = GA[si, sj].T
-                    GB[sj, si] = GB[si, sj].T
-        try:
-            lam_all, C = sla.eigh(0.5 * (GA + GA.T), 0.5 * (GB + GB.T))
-        except (np.linalg.LinAlgError, ValueError):
+                GA[sj, si] = GA[si, sj].T
+                GB[sj, si] = GB[si, sj].T
+        rr = _small_rr(GA, GB, m)
+        if rr is None or rr[1].shape[1] < m:
             break
-        C = C[:, :m]
-        lam = lam_all[:m]
-        # X <- S C ; P <- (W, P) part of S C ;  A X, B X, A P, B P recomputed sparsely
-        Pn = W @ C[off[1]:off[2]]
+        lam, C = rr
+        # X <- S C, P <- (W, P) part of S C; their L and B products by fresh sparse passes
+        Cw, Cp, Cx = C[m:2 * m], C[2 * m:], C[:m]
+        Pn = W @ Cw
         if nb == 3:
-            Pn += blocks[2][0] @ C[off[2]:off[3]]
-        X = X @ C[:off[1]]
-        X += Pn
+            Pn += P @ Cp
+        if dense_updates:
+            APn = AW @ Cw
+            BPn = None if identity else BW @ Cw
+            if nb == 3:
+                APn += AP @ Cp
+                if not identity:
+                    BPn += BP @ Cp
+            AX = AX @ Cx
+            AX += APn
+            if not identity:
+                BX = BX @ Cx
+                BX += BPn
+            AP, BP = APn, (Pn if identity else BPn)
         P = Pn
-        AX = L @ X
-        BX = X if identity else Bop(X)
+        X = X @ Cx
+        X += P
+        if identity:
+            BX = X
+        if not dense_updates:
+            AX = np.empty_like(X)
+            BX = X if identity else np.empty_like(X)
+            products(X, AX, BX)
+            AP = np.empty_like(P)
+            BP = P if identity else np.empty_like(P)
+            products(P, AP, BP)
     return dict(values=lam, vectors=X, iterations=it, residuals=rn)
 
 
@@ -535,6 +624,8 @@ def _reflect_both(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                    coarse_iters: int, maxiter: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see module docstring)."""
+    from kernels.blockops import csr_matmat
+
     t0 = time.perf_counter()
     n = L.shape[0]
     m = min(k + guard, n - 1)
@@ -543,7 +634,18 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
     t1 = time.perf_counter()
     nl = len(H.P)
     nc = H.L[-1].shape[0]
-    if nc <= DENSE_COARSE_MAX:
+    if COARSE_LOBPCG_MIN < nc <= DENSE_COARSE_MAX and nc > 5 * m:
+        # big coarsest level (stalled coarsening): the dense generalised eigh costs O(nc^3);
+        # LOBPCG preconditioned by the exact Cholesky solve of A_c from a seeded random start
+        start = np.random.default_rng(seed).standard_normal((nc, m))
+        res = _lobpcg(H.L[-1], H.B[-1], start, H.Y[-1],
+                      lambda R: sla.cho_solve(H.coarse_factor, R, check_finite=False), tol=0.0,
+                      maxiter=COARSE_LOBPCG_ITERS, k=k, dense_updates=True)
+        X = res["vectors"]
+        mc = X.shape[1]
+        levels = [dict(n=int(nc), iterations=int(res["iterations"]),
+                       seconds=time.perf_counter() - t1)]
+    elif nc <= DENSE_COARSE_MAX:
         # coarsest level: dense generalised problem in the complement of the coarse constant
         Lc = H.L[-1].toarray()
         Bc = np.eye(nc) if H.B[-1] is None else H.B[-1].toarray()
@@ -564,17 +666,21 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         X = np.hstack([X, rng.standard_normal((nc, m - mc))])
     if nc > DENSE_COARSE_MAX and nl > 0:
         res = _lobpcg(H.L[-1], H.B[-1], X, H.Y[-1], lambda R: _vcycle(H, nl, R),
-                      tol=0.0, maxiter=4 * coarse_iters, k=k)
+                      tol=0.0, maxiter=4 * coarse_iters, k=k,
+                      dense_updates=H.L[-1].nnz > DENSE_UPDATE_NNZ * nc)
         X = res["vectors"]
         levels.append(dict(n=int(nc), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
     for lev in range(nl - 1, -1, -1):
         t1 = time.perf_counter()
-        X = H.P[lev] @ X
+        PX = np.empty((H.P[lev].shape[0], X.shape[1]))
+        csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
+        X = PX
         fine = lev == 0
         res = _lobpcg(H.L[lev], H.B[lev], X, H.Y[lev],
                       lambda R, lev=lev: _vcycle(H, lev, R),
-                      tol=tol if fine else 0.0, maxiter=maxiter if fine else coarse_iters, k=k)
+                      tol=tol if fine else 0.0, maxiter=maxiter if fine else coarse_iters, k=k,
+                      dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0])
         X = res["vectors"]
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
@@ -609,23 +715,39 @@ def _solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
     return vals, vecs, "lobpcg", info
 
 
-def _finish(vals: np.ndarray, vecs: np.ndarray, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sort ascending, normalise, fix signs, pad to ``k`` columns (zero columns, last value)."""
+def _finish(vals: np.ndarray, vecs: np.ndarray, n: int, k: int,
+            return_norms: bool = False):
+    """Sort ascending, normalise, fix signs, pad to ``k`` columns (zero columns, last value).
+
+    ``vecs`` (n, m) is not modified; ``(out_v, out_l)`` are new arrays (n, k), (k,).  With
+    ``return_norms`` also the 2-norms of the returned columns before normalisation (k,), in
+    output order (1 for padding / zero columns).  Sign convention of :func:`sign_flip`,
+    decided on the column max / min (two read passes) with ``sign_flip`` itself on exact ties.
+    """
     order = np.argsort(vals, kind="stable")
     vals = np.asarray(vals, dtype=np.float64)[order]
-    vecs = np.asarray(vecs, dtype=np.float64)[:, order]
-    norms = np.linalg.norm(vecs, axis=0)
-    norms[norms == 0] = 1.0
-    vecs = vecs / norms
-    sign_flip(vecs)
+    nv = min(k, len(order))
     out_v = np.zeros((n, k))
+    if nv:
+        np.take(np.asarray(vecs, dtype=np.float64), order[:nv], axis=1, out=out_v[:, :nv],
+                mode="clip")
+    norms = np.linalg.norm(out_v, axis=0)  # not einsum: its SIMD sums depend on alignment
+    norms[norms == 0] = 1.0
+    hi = out_v.max(axis=0)
+    lo = out_v.min(axis=0)
+    signs = np.where(hi >= -lo, 1.0, -1.0)
+    tie = (hi == -lo) & (hi != 0)
+    scale = signs / norms
+    out_v *= scale
+    for j in np.flatnonzero(tie):  # |max| == |min|: the lower index decides (sign_flip)
+        sign_flip(out_v[:, j:j + 1])
     out_l = np.zeros(k)
-    nv = min(k, vecs.shape[1])
-    out_v[:, :nv] = vecs[:, :nv]
     out_l[:nv] = vals[:nv]
     if nv < k:
         out_l[nv:] = vals[nv - 1] if nv else 0.0
     np.nan_to_num(out_l, copy=False)
+    if return_norms:
+        return out_v, out_l, norms
     return out_v, out_l
 
 
@@ -775,13 +897,12 @@ def spectral_basis(
             vals, vecs, used, sinfo = _solve_graph(L, k, **solve_kw)
         res_k = sinfo.pop("residuals_k", None)
         info.update(sinfo)
-        vecs_out, vals_out = _finish(vals, vecs, n, k)
+        vecs_out, vals_out, norms = _finish(vals, vecs, n, k, return_norms=True)
         if res_k is not None and res_k.size == k:
             # the pixel-level LOBPCG residuals ||L x - λ x|| of exactly these columns (computed
             # from a fresh sparse L x), in _finish's order and scaled by its normalisation
             order = np.argsort(np.asarray(vals, dtype=np.float64), kind="stable")
-            norms = np.linalg.norm(np.asarray(vecs), axis=0)[order]
-            info["residuals"] = (res_k[order] / np.where(norms > 0, norms, 1.0)).tolist()
+            info["residuals"] = (res_k[order] / norms).tolist()
         else:
             info["residuals"] = _residual_norms(L, vals_out, vecs_out).tolist()
         if used == "lobpcg" and not sinfo.get("converged", True):
@@ -838,7 +959,7 @@ def _tiled(c, L, k, tile, overlap, tile_sign, solve_kw, info, t_start) -> Spectr
     norms = np.linalg.norm(vecs, axis=0)
     unit = np.ascontiguousarray(vecs / np.where(norms > 0, norms, 1.0))
     vals = np.nan_to_num(val_acc / val_w) if val_w > 0 else np.zeros(k)
-    info["rayleigh_quotients"] = np.nan_to_num(np.einsum("ij,ij->j", unit, L @ unit)).tolist()
+    info["rayleigh_quotients"] = np.nan_to_num((unit * (L @ unit)).sum(axis=0)).tolist()
     info.update(tiles_solved=n_solved, tiles_skipped=n_skipped, tile_size=tile, tile_overlap=overlap,
                 tile_methods=methods, tile_iterations_max=max(iters) if iters else 0,
                 tile_sign=tile_sign, n_valid=int(np.count_nonzero(norms)))

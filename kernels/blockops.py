@@ -33,6 +33,8 @@ Typical use::
 
 from __future__ import annotations
 
+import numpy as np
+
 from kernels._jit import jit
 
 
@@ -95,43 +97,176 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
 
 
 @jit
-def spgemm_row_nnz(x_indptr, x_indices, y_indptr, y_indices, pos, counts):
-    """Entries per row of ``X @ Y`` (symbolic pass; numerical cancellation is not dropped).
+def csr_matmat(indptr, indices, data, X, Y):
+    """``Y = A @ X`` for a CSR ``A`` (r, s) and a dense block ``X`` (s, m).
 
-    x_indptr, x_indices : CSR pattern of ``X`` (r, s); y_indptr, y_indices : of ``Y`` (s, c).
-    pos : int64 (c,) work array, filled with -1 by the caller.
-    counts : int64 (r,) output.
+    indptr, indices, data : CSR of ``A``, float64 data.
+    X : float64 (s, m), any strides (e.g. a column slice of a stacked block).
+    Y : float64 (r, m) output, any strides, allocated by the caller; every entry written.
+        Row ``i`` sums its entries in CSR order.
     """
-    r = x_indptr.size - 1
+    r = indptr.size - 1
+    m = X.shape[1]
     for i in range(r):
-        c = 0
-        for p in range(x_indptr[i], x_indptr[i + 1]):
-            j = x_indices[p]
-            for q in range(y_indptr[j], y_indptr[j + 1]):
-                b = y_indices[q]
-                if pos[b] != i:
-                    pos[b] = i
-                    c += 1
-        counts[i] = c
+        for c in range(m):
+            Y[i, c] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            u = data[p]
+            for c in range(m):
+                Y[i, c] += u * X[j, c]
 
 
 @jit
-def spgemm_pair(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2,
-                c_indptr, mark, acc1, acc2, c_indices, c1, c2):
-    """Numeric pass of ``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2`` on the shared pattern.
+def csr_matmat_pair(indptr, indices, a_data, b_data, X, AX, BX):
+    """``AX = A @ X`` and ``BX = B @ X`` for two CSR matrices on one pattern.
 
-    x1, x2 : float64 (nnz_x,) data of ``X1, X2`` on ``(x_indptr, x_indices)`` (r, s).
-    y1, y2 : float64 (nnz_y,) data of ``Y1, Y2`` on ``(y_indptr, y_indices)`` (s, c).
-    c_indptr : int (r + 1,), cumulative :func:`spgemm_row_nnz` counts.
-    mark : int64 (c,) work array, filled with -1 by the caller.
-    acc1, acc2 : float64 (c,) work arrays (dense row accumulators), zeroed by the caller
-        (left zeroed on return).
-    c_indices : int (nnz_c,) output; c1, c2 : float64 (nnz_c,) outputs.
+    indptr, indices : shared CSR pattern (r, s); a_data, b_data : float64 (nnz,).
+    X : float64 (s, m), any strides.
+    AX, BX : float64 (r, m) outputs, any strides, allocated by the caller.
+    """
+    r = indptr.size - 1
+    m = X.shape[1]
+    for i in range(r):
+        for c in range(m):
+            AX[i, c] = 0.0
+            BX[i, c] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            u = a_data[p]
+            v = b_data[p]
+            for c in range(m):
+                x = X[j, c]
+                AX[i, c] += u * x
+                BX[i, c] += v * x
+
+
+@jit
+def csr_residual(indptr, indices, data, X, R, out):
+    """``out = R - A @ X`` for a square CSR ``A`` (n, n) and dense blocks (n, m).
+
+    indptr, indices, data : CSR of ``A``, float64 data.
+    X, R : float64 (n, m), any strides.
+    out : float64 (n, m) output allocated by the caller (must not alias ``X``).
+    """
+    for i in range(indptr.size - 1):
+        _residual_row(indptr, indices, data, X, R, out, i)
+
+
+@jit
+def _residual_row(indptr, indices, data, X, R, out, i):
+    """Row ``i`` of ``out = R - A @ X`` (entries of ``A``'s row in stored order)."""
+    m = X.shape[1]
+    for c in range(m):
+        out[i, c] = R[i, c]
+    for p in range(indptr[i], indptr[i + 1]):
+        j = indices[p]
+        u = data[p]
+        for c in range(m):
+            out[i, c] -= u * X[j, c]
+
+
+@jit
+def jacobi_sweep(indptr, indices, data, wdinv, X, R, out):
+    """One damped Jacobi sweep ``out = X + wdinv * (R - A @ X)`` (row scaling by ``wdinv``).
+
+    indptr, indices, data : CSR of the square ``A`` (n, n), float64 data.
+    wdinv : float64 (n,), ``omega / diag(A)``.
+    X, R : float64 (n, m), any strides.
+    out : float64 (n, m) output allocated by the caller (must not alias ``X``).
+    """
+    m = X.shape[1]
+    for i in range(indptr.size - 1):
+        _residual_row(indptr, indices, data, X, R, out, i)
+        w = wdinv[i]
+        for c in range(m):
+            out[i, c] = X[i, c] + w * out[i, c]
+
+
+@jit
+def strength_pattern(a_indptr, a_indices, a_data, diag_abs, theta, s_indptr, s_indices):
+    """Pattern of PyAMG's symmetric strength of connection; returns its entry count.
+
+    Keeps the diagonal and every ``a_ij`` with ``a_ij^2 >= theta^2 |a_ii| |a_jj|``, in the
+    order of ``A`` (the same pattern as ``pyamg.strength.symmetric_strength_of_connection``;
+    its values are not formed, standard aggregation reads the pattern only).
+
+    a_indptr, a_indices, a_data : CSR of the square ``A`` (n, n), float64 data.
+    diag_abs : float64 (n,), ``|a_ii|``; theta : float >= 0.
+    s_indptr : int (n + 1,) output; s_indices : int (>= nnz(A),) output (first
+        ``s_indptr[n]`` entries written).
+    """
+    n = a_indptr.size - 1
+    t2 = theta * theta
+    nnz = 0
+    s_indptr[0] = 0
+    for i in range(n):
+        e = t2 * diag_abs[i]
+        for p in range(a_indptr[i], a_indptr[i + 1]):
+            j = a_indices[p]
+            v = a_data[p]
+            if j == i or v * v >= e * diag_abs[j]:
+                s_indices[nnz] = j
+                nnz += 1
+        s_indptr[i + 1] = nnz
+    return nnz
+
+
+@jit
+def rotate_residual(X0, AX0, C, lam, X, rsq):
+    """Ritz vectors ``X = X0 @ C`` and the squared residual norms of ``(lam, X)``.
+
+    ``rsq[j] = sum_i ((AX0 @ C)[i, j] - lam[j] X[i, j])^2`` without forming ``AX0 @ C``
+    (identity mass matrix).
+
+    X0, AX0 : float64 (n, p), any strides (a block and its product with the operator).
+    C : float64 (p, m) coefficients; lam : float64 (m,).
+    X : float64 (n, m) output allocated by the caller; rsq : float64 (m,) output
+        (overwritten).  Rows are summed in order.
+    """
+    n = X0.shape[0]
+    p = X0.shape[1]
+    m = C.shape[1]
+    ax = np.empty(m)
+    for j in range(m):
+        rsq[j] = 0.0
+    for i in range(n):
+        for j in range(m):
+            X[i, j] = 0.0
+            ax[j] = 0.0
+        for q in range(p):
+            x0 = X0[i, q]
+            a0 = AX0[i, q]
+            for j in range(m):
+                X[i, j] += x0 * C[q, j]
+                ax[j] += a0 * C[q, j]
+        for j in range(m):
+            r = ax[j] - lam[j] * X[i, j]
+            rsq[j] += r * r
+
+
+@jit
+def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2,
+                        mark, acc1, acc2, c_indptr, c_indices, c1, c2):
+    """``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2`` on their shared pattern, one Gustavson pass;
+    returns ``nnz``.
+
+    ``X1, X2`` share the pattern ``(x_indptr, x_indices)`` (r, s) with data ``x1, x2``;
+    ``Y1, Y2`` share ``(y_indptr, y_indices)`` (s, c) with data ``y1, y2``.  The output
+    pattern is structural (numerical cancellation is not dropped), columns of a row in
+    first-touch order.  No symbolic pass: the caller sizes ``c_indices``, ``c1``, ``c2`` by
+    the bound ``sum_p rowlen_Y(x_indices[p])`` (at least ``nnz``).
+
+    mark : int64 (c,) work array filled with -1; acc1, acc2 : float64 (c,) zeroed work
+        arrays (left zeroed on return).
+    c_indptr : int (r + 1,) output; c_indices : int (bound,) output; c1, c2 : float64
+        (bound,) outputs; only the first ``nnz`` entries are written.
     """
     r = x_indptr.size - 1
+    nz = 0
+    c_indptr[0] = 0
     for i in range(r):
-        start = c_indptr[i]
-        nz = start
+        start = nz
         for p in range(x_indptr[i], x_indptr[i + 1]):
             j = x_indices[p]
             u1 = x1[p]
@@ -150,3 +285,5 @@ def spgemm_pair(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2,
             c2[z] = acc2[b]
             acc1[b] = 0.0
             acc2[b] = 0.0
+        c_indptr[i + 1] = nz
+    return nz

@@ -9,72 +9,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.blockops import (
+    csr_matmat,
+    csr_matmat_pair,
+    csr_residual,
+    jacobi_sweep,
+    rotate_residual,
     smoothed_prolongator,
     smoothed_prolongator_row_nnz,
-    spgemm_pair,
-    spgemm_row_nnz,
+    spgemm_pair_bounded,
+    strength_pattern,
 )
 
 
 def _random_csr(rows: int, cols: int, density: float, seed: int) -> sp.csr_matrix:
     return sp.random(rows, cols, density=density, format="csr", random_state=seed,
                      dtype=np.float64)
-
-
-def _pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix, y2: np.ndarray):
-    r, c = X.shape[0], Y.shape[1]
-    pos = np.full(c, -1, np.int64)
-    counts = np.empty(r, np.int64)
-    spgemm_row_nnz(X.indptr, X.indices, Y.indptr, Y.indices, pos, counts)
-    indptr = np.zeros(r + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    nnz = int(indptr[-1])
-    indices = np.empty(nnz, np.int64)
-    c1, c2 = np.empty(nnz), np.empty(nnz)
-    pos.fill(-1)
-    acc1, acc2 = np.zeros(c), np.zeros(c)
-    spgemm_pair(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
-                indptr, pos, acc1, acc2, indices, c1, c2)
-    assert not acc1.any() and not acc2.any()  # work arrays left zeroed
-    C1 = sp.csr_matrix((c1, indices, indptr), shape=(r, c))
-    C2 = sp.csr_matrix((c2, indices, indptr), shape=(r, c))
-    return C1, C2, counts
-
-
-def _check_pair(rows: int, inner: int, cols: int, density: float, seed: int) -> None:
-    X = _random_csr(rows, inner, density, seed)
-    Y = _random_csr(inner, cols, density, seed + 1)
-    rng = np.random.default_rng(seed)
-    x2 = rng.standard_normal(X.nnz)
-    y2 = rng.standard_normal(Y.nnz)
-    X2 = sp.csr_matrix((x2, X.indices, X.indptr), shape=X.shape)
-    Y2 = sp.csr_matrix((y2, Y.indices, Y.indptr), shape=Y.shape)
-    C1, C2, counts = _pair(X, x2, Y, y2)
-    np.testing.assert_allclose(C1.toarray(), (X @ Y).toarray(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(C2.toarray(), (X2 @ Y2).toarray(), rtol=1e-12, atol=1e-12)
-    # symbolic count = structural pattern of the product (no cancellation dropped)
-    Xs = sp.csr_matrix((np.ones(X.nnz), X.indices, X.indptr), shape=X.shape)
-    Ys = sp.csr_matrix((np.ones(Y.nnz), Y.indices, Y.indptr), shape=Y.shape)
-    np.testing.assert_array_equal(counts, np.diff((Xs @ Ys).indptr))
-    # no duplicate columns within a row
-    for i in range(rows):
-        row = C1.indices[C1.indptr[i]:C1.indptr[i + 1]]
-        assert np.unique(row).size == row.size
-
-
-@pytest.mark.parametrize("rows,inner,cols,density", [
-    (1, 1, 1, 1.0), (1, 7, 1, 0.5), (7, 1, 5, 0.6), (1, 9, 9, 0.4), (9, 9, 1, 0.4),
-    (30, 20, 25, 0.2), (50, 50, 50, 0.0), (40, 60, 30, 0.9),
-])
-def test_spgemm_pair_matches_scipy(rows, inner, cols, density):
-    _check_pair(rows, inner, cols, density, seed=3)
-
-
-@settings(max_examples=25)
-@given(st.integers(1, 25), st.integers(1, 25), st.integers(1, 25),
-       st.floats(0.0, 1.0), st.integers(0, 10_000))
-def test_spgemm_pair_property(rows, inner, cols, density, seed):
-    _check_pair(rows, inner, cols, density, seed)
 
 
 def _reference_prolongator(A: sp.csr_matrix, dinv, omega, agg, t, nc) -> np.ndarray:
@@ -121,3 +70,178 @@ def test_smoothed_prolongator_matches_scipy(n, nc, density):
 @given(st.integers(1, 40), st.integers(1, 40), st.floats(0.0, 0.5), st.integers(0, 10_000))
 def test_smoothed_prolongator_property(n, nc, density, seed):
     _check_prolongator(max(n, nc), nc, density, seed)
+
+
+# ----------------------------------------------------------------------------------------
+# dense-block products of the LOBPCG / V-cycle (references: SciPy sparse @ dense)
+# ----------------------------------------------------------------------------------------
+
+
+def _block_case(rows: int, cols: int, m: int, density: float, seed: int):
+    A = _random_csr(rows, cols, density, seed)
+    rng = np.random.default_rng(seed)
+    b = rng.standard_normal(A.nnz)
+    B = sp.csr_matrix((b, A.indices, A.indptr), shape=A.shape)
+    X = rng.standard_normal((cols, m))
+    return A, b, B, X, rng
+
+
+def _check_block_products(rows: int, cols: int, m: int, density: float, seed: int) -> None:
+    A, b, B, X, rng = _block_case(rows, cols, m, density, seed)
+    Y = np.full((rows, m), np.nan)  # every entry must be written
+    csr_matmat(A.indptr, A.indices, A.data, X, Y)
+    np.testing.assert_allclose(Y, A @ X, rtol=1e-12, atol=1e-12)
+    AX, BX = np.full((rows, m), np.nan), np.full((rows, m), np.nan)
+    csr_matmat_pair(A.indptr, A.indices, A.data, b, X, AX, BX)
+    np.testing.assert_array_equal(AX, Y)  # same summation order as csr_matmat
+    np.testing.assert_allclose(BX, B @ X, rtol=1e-12, atol=1e-12)
+    # strided views (column slices of a stacked block) in and out
+    S = rng.standard_normal((cols, 3 * m))
+    out = np.full((rows, 2 * m), np.nan)
+    csr_matmat(A.indptr, A.indices, A.data, S[:, m:2 * m], out[:, m:])
+    np.testing.assert_allclose(out[:, m:], A @ S[:, m:2 * m], rtol=1e-12, atol=1e-12)
+    assert np.isnan(out[:, :m]).all()
+
+
+@pytest.mark.parametrize("rows,cols,m,density", [
+    (1, 1, 1, 1.0), (1, 9, 3, 0.5), (9, 1, 2, 0.6), (9, 9, 1, 0.0), (30, 20, 12, 0.2),
+    (40, 40, 5, 0.9), (5, 5, 0, 0.5),
+])
+def test_csr_block_products_match_scipy(rows, cols, m, density):
+    _check_block_products(rows, cols, m, density, seed=5)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(0, 13), st.floats(0.0, 1.0),
+       st.integers(0, 10_000))
+def test_csr_block_products_property(rows, cols, m, density, seed):
+    _check_block_products(rows, cols, m, density, seed)
+
+
+def _check_smoother(n: int, m: int, density: float, seed: int) -> None:
+    A, _, _, X, rng = _block_case(n, n, m, density, seed)
+    A = (A + A.T + sp.identity(n) * 3.0).tocsr()
+    R = rng.standard_normal((n, m))
+    wdinv = (2.0 / 3.0) / A.diagonal()
+    T = np.full((n, m), np.nan)
+    csr_residual(A.indptr, A.indices, A.data, X, R, T)
+    np.testing.assert_allclose(T, R - A @ X, rtol=1e-12, atol=1e-12)
+    J = np.full((n, m), np.nan)
+    jacobi_sweep(A.indptr, A.indices, A.data, wdinv, X, R, J)
+    np.testing.assert_allclose(J, X + wdinv[:, None] * (R - A @ X), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,m,density", [(1, 1, 0.0), (1, 4, 1.0), (7, 1, 0.5), (25, 12, 0.2),
+                                         (30, 3, 0.0)])
+def test_vcycle_smoother_kernels_match_scipy(n, m, density):
+    _check_smoother(n, m, density, seed=8)
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(1, 30), st.integers(1, 12), st.floats(0.0, 1.0), st.integers(0, 10_000))
+def test_vcycle_smoother_kernels_property(n, m, density, seed):
+    _check_smoother(n, m, density, seed)
+
+
+def _check_rotate(n: int, p: int, m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    X0 = rng.standard_normal((n, p))
+    AX0 = rng.standard_normal((n, p))
+    C = rng.standard_normal((p, m))
+    lam = rng.standard_normal(m)
+    X = np.full((n, m), np.nan)
+    rsq = np.full(m, np.nan)
+    rotate_residual(X0, AX0, C, lam, X, rsq)
+    np.testing.assert_allclose(X, X0 @ C, rtol=1e-12, atol=1e-12)
+    R = AX0 @ C - (X0 @ C) * lam
+    np.testing.assert_allclose(rsq, (R * R).sum(axis=0), rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,p,m", [(1, 1, 1), (1, 12, 8), (9, 1, 1), (50, 12, 12), (5, 3, 0)])
+def test_rotate_residual_matches_numpy(n, p, m):
+    _check_rotate(n, p, m, seed=2)
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(1, 40), st.integers(1, 13), st.integers(0, 13), st.integers(0, 10_000))
+def test_rotate_residual_property(n, p, m, seed):
+    _check_rotate(n, p, m, seed)
+
+
+# ----------------------------------------------------------------------------------------
+# strength pattern (reference: PyAMG's symmetric strength of connection)
+# ----------------------------------------------------------------------------------------
+
+
+def _check_strength(n: int, density: float, theta: float, seed: int) -> None:
+    from pyamg.strength import symmetric_strength_of_connection
+
+    M = _random_csr(n, n, density, seed)
+    M.data -= 0.5  # mixed signs
+    A = (M + M.T + sp.identity(n) * 0.7).tocsr()
+    ref = symmetric_strength_of_connection(A, theta)
+    indptr = np.empty_like(A.indptr)
+    indices = np.empty_like(A.indices)
+    nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(A.diagonal()), theta, indptr,
+                           indices)
+    assert nnz == ref.indptr[-1]
+    np.testing.assert_array_equal(indptr, ref.indptr)
+    np.testing.assert_array_equal(indices[:nnz], ref.indices[:nnz])  # same order as PyAMG
+
+
+@pytest.mark.parametrize("n,density,theta", [(1, 0.0, 0.05), (1, 1.0, 0.0), (6, 0.0, 0.5),
+                                             (30, 0.2, 0.0), (30, 0.2, 0.05), (40, 0.5, 0.9)])
+def test_strength_pattern_matches_pyamg(n, density, theta):
+    _check_strength(n, density, theta, seed=4)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 30), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.integers(0, 10_000))
+def test_strength_pattern_property(n, density, theta, seed):
+    _check_strength(n, density, theta, seed)
+
+
+def _check_bounded(rows: int, inner: int, cols: int, density: float, seed: int) -> None:
+    X = _random_csr(rows, inner, density, seed)
+    Y = _random_csr(inner, cols, density, seed + 1)
+    rng = np.random.default_rng(seed)
+    x2 = rng.standard_normal(X.nnz)
+    y2 = rng.standard_normal(Y.nnz)
+    X2 = sp.csr_matrix((x2, X.indices, X.indptr), shape=X.shape)
+    Y2 = sp.csr_matrix((y2, Y.indices, Y.indptr), shape=Y.shape)
+    bound = int(np.diff(Y.indptr)[X.indices].sum())
+    indptr = np.full(rows + 1, -7, np.int64)
+    indices = np.full(bound, -7, np.int64)
+    c1, c2 = np.full(bound, np.nan), np.full(bound, np.nan)
+    mark = np.full(cols, -1, np.int64)
+    acc1, acc2 = np.zeros(cols), np.zeros(cols)
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
+                              mark, acc1, acc2, indptr, indices, c1, c2)
+    assert not acc1.any() and not acc2.any()  # work arrays left zeroed
+    assert nnz <= bound and indptr[-1] == nnz
+    C1 = sp.csr_matrix((c1[:nnz], indices[:nnz], indptr), shape=(rows, cols))
+    C2 = sp.csr_matrix((c2[:nnz], indices[:nnz], indptr), shape=(rows, cols))
+    np.testing.assert_allclose(C1.toarray(), (X @ Y).toarray(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(C2.toarray(), (X2 @ Y2).toarray(), rtol=1e-12, atol=1e-12)
+    # structural pattern of the product (no cancellation dropped), no duplicate columns
+    Xs = sp.csr_matrix((np.ones(X.nnz), X.indices, X.indptr), shape=X.shape)
+    Ys = sp.csr_matrix((np.ones(Y.nnz), Y.indices, Y.indptr), shape=Y.shape)
+    np.testing.assert_array_equal(np.diff(indptr), np.diff((Xs @ Ys).indptr))
+    for i in range(rows):
+        row = C1.indices[C1.indptr[i]:C1.indptr[i + 1]]
+        assert np.unique(row).size == row.size
+
+
+@pytest.mark.parametrize("rows,inner,cols,density", [
+    (1, 1, 1, 1.0), (1, 7, 1, 0.5), (7, 1, 5, 0.6), (9, 9, 1, 0.4), (30, 20, 25, 0.2),
+    (50, 50, 50, 0.0), (40, 60, 30, 0.9),
+])
+def test_spgemm_pair_bounded_matches_scipy(rows, inner, cols, density):
+    _check_bounded(rows, inner, cols, density, seed=6)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 25), st.integers(1, 25), st.integers(1, 25),
+       st.floats(0.0, 1.0), st.integers(0, 10_000))
+def test_spgemm_pair_bounded_property(rows, inner, cols, density, seed):
+    _check_bounded(rows, inner, cols, density, seed)
