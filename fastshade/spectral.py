@@ -621,9 +621,42 @@ def _reflect_both(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return M - np.outer(v, w) - np.outer(w, v)
 
 
+LOBPCG_IMPLS = ("block", "scipy")
+"""``lobpcg_impl`` choices: fastshade's block LOBPCG (:func:`_lobpcg`, the default) or
+``scipy.sparse.linalg.lobpcg`` with the same block V-cycle preconditioner."""
+
+
+def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
+                  dense_updates: bool = False) -> dict:
+    """:func:`_lobpcg`'s contract on ``scipy.sparse.linalg.lobpcg``.
+
+    The preconditioner is a ``LinearOperator`` whose ``matmat`` applies the block V-cycle to
+    all columns at once (PyAMG's ``aspreconditioner`` loops over columns, which made SciPy's
+    LOBPCG ~300x slower here).  SciPy stops when *every* block column (guards included)
+    meets ``tol``; ``tol = 0`` runs ``maxiter`` iterations.  ``dense_updates`` is ignored.
+    """
+    from scipy.sparse.linalg import LinearOperator, lobpcg
+
+    n = L.shape[0]
+    M = LinearOperator((n, n), dtype=np.float64,
+                       matvec=lambda v: precond(np.ascontiguousarray(v).reshape(-1, 1)).ravel(),
+                       matmat=lambda V: precond(np.ascontiguousarray(V)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not reaching the requested tolerance" at maxiter
+        lam, V, history = lobpcg(L, np.array(X, dtype=np.float64), B=B, M=M, Y=Y,
+                                 tol=tol if tol > 0 else 1e-300, maxiter=maxiter,
+                                 largest=False, retResidualNormsHistory=True)
+    V = np.ascontiguousarray(V)
+    R = L @ V - (V if B is None else B @ V) * lam
+    return dict(values=np.asarray(lam, dtype=np.float64), vectors=V,
+                iterations=max(len(history) - 1, 0), residuals=np.linalg.norm(R, axis=0))
+
+
 def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
-                   coarse_iters: int, maxiter: int) -> tuple[np.ndarray, np.ndarray, dict]:
+                   coarse_iters: int, maxiter: int,
+                   lobpcg_impl: str = "block") -> tuple[np.ndarray, np.ndarray, dict]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see module docstring)."""
+    solve = _scipy_lobpcg if lobpcg_impl == "scipy" else _lobpcg
     from kernels.blockops import csr_matmat
 
     t0 = time.perf_counter()
@@ -638,7 +671,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         # big coarsest level (stalled coarsening): the dense generalised eigh costs O(nc^3);
         # LOBPCG preconditioned by the exact Cholesky solve of A_c from a seeded random start
         start = np.random.default_rng(seed).standard_normal((nc, m))
-        res = _lobpcg(H.L[-1], H.B[-1], start, H.Y[-1],
+        res = solve(H.L[-1], H.B[-1], start, H.Y[-1],
                       lambda R: sla.cho_solve(H.coarse_factor, R, check_finite=False), tol=0.0,
                       maxiter=COARSE_LOBPCG_ITERS, k=k, dense_updates=True)
         X = res["vectors"]
@@ -665,7 +698,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         rng = np.random.default_rng(seed)
         X = np.hstack([X, rng.standard_normal((nc, m - mc))])
     if nc > DENSE_COARSE_MAX and nl > 0:
-        res = _lobpcg(H.L[-1], H.B[-1], X, H.Y[-1], lambda R: _vcycle(H, nl, R),
+        res = solve(H.L[-1], H.B[-1], X, H.Y[-1], lambda R: _vcycle(H, nl, R),
                       tol=0.0, maxiter=4 * coarse_iters, k=k,
                       dense_updates=H.L[-1].nnz > DENSE_UPDATE_NNZ * nc)
         X = res["vectors"]
@@ -677,7 +710,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
         fine = lev == 0
-        res = _lobpcg(H.L[lev], H.B[lev], X, H.Y[lev],
+        res = solve(H.L[lev], H.B[lev], X, H.Y[lev],
                       lambda R, lev=lev: _vcycle(H, lev, R),
                       tol=tol if fine else 0.0, maxiter=maxiter if fine else coarse_iters, k=k,
                       dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0])
@@ -685,7 +718,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
     if nl == 0:
-        res = _lobpcg(L, None, X, H.Y[0], lambda R: _vcycle(H, 0, R), tol=tol, maxiter=maxiter, k=k)
+        res = solve(L, None, X, H.Y[0], lambda R: _vcycle(H, 0, R), tol=tol, maxiter=maxiter, k=k)
         levels.append(dict(n=n, iterations=int(res["iterations"])))
     vals = res["values"][:k]
     vecs = res["vectors"][:, :k]
@@ -704,14 +737,16 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
 
 
 def _solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
-                 coarse_iters: int, maxiter: int) -> tuple[np.ndarray, np.ndarray, str, dict]:
+                 coarse_iters: int, maxiter: int,
+                 lobpcg_impl: str = "block") -> tuple[np.ndarray, np.ndarray, str, dict]:
     """Dispatch dense / cascade for one graph; returns (values, vectors, method, info)."""
     n = L.shape[0]
     if n <= DENSE_MAX_N or min(k + guard, n - 1) * 5 >= n:
         vals, vecs, info = _dense_solve(L, k)
         return vals, vecs, "dense", info
     vals, vecs, info = _cascade_solve(L, k, tol=tol, seed=seed, guard=guard,
-                                      coarse_iters=coarse_iters, maxiter=maxiter)
+                                      coarse_iters=coarse_iters, maxiter=maxiter,
+                                      lobpcg_impl=lobpcg_impl)
     return vals, vecs, "lobpcg", info
 
 
@@ -803,6 +838,7 @@ def spectral_basis(
     guard: int = 4,
     tile_sign: str = "seeded",
     maxiter: int = 200,
+    lobpcg_impl: str = "block",
 ) -> SpectralBasis:
     """The ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
 
@@ -833,6 +869,11 @@ def spectral_basis(
         Per-tile sign: seeded random ±1 after the max-abs convention, or max-abs only.
     maxiter : int
         LOBPCG iteration cap on the pixel level (``info["converged"]`` reports the outcome).
+    lobpcg_impl : {"block", "scipy"}
+        The LOBPCG of every cascade level: fastshade's block implementation (default,
+        stops on the first ``k`` residuals) or ``scipy.sparse.linalg.lobpcg`` with the same
+        block V-cycle preconditioner (stops when every block column, guards included, meets
+        ``tol``; slower, same subspace: ``tests/test_spectral.py``).
 
     Returns
     -------
@@ -886,8 +927,10 @@ def spectral_basis(
         info["seconds"] = time.perf_counter() - t_start
         return SpectralBasis(vecs, vals, (h, w), "krylov", info)
 
+    if lobpcg_impl not in LOBPCG_IMPLS:
+        raise ValueError(f"lobpcg_impl must be one of {', '.join(LOBPCG_IMPLS)}, got {lobpcg_impl!r}")
     solve_kw = dict(tol=float(tol), seed=int(seed), guard=int(guard), coarse_iters=3,
-                    maxiter=int(maxiter))
+                    maxiter=int(maxiter), lobpcg_impl=lobpcg_impl)
     if tile_size == 0 or method == "dense":
         if method == "dense":
             vals, vecs, _ = _dense_solve(L, k)

@@ -105,6 +105,30 @@ def test_cascade_matches_dense_eigh(name, force_cascade):
     check_against_dense(c, 6, b)
 
 
+@pytest.mark.parametrize("name", ["strokes40x36", "strokes24"])
+def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, force_cascade, monkeypatch):
+    """``lobpcg_impl="scipy"`` (scipy.sparse.linalg.lobpcg, same hierarchy and block
+    V-cycle) finds the same pairs as dense eigh and as fastshade's block LOBPCG."""
+    import scipy.sparse.linalg as spla
+
+    calls = []
+    real = spla.lobpcg
+
+    def spy(A, X, **kw):
+        calls.append((A.shape, X.shape, kw["M"].shape))
+        return real(A, X, **kw)
+
+    monkeypatch.setattr(spla, "lobpcg", spy)
+    c = CASES[name]()
+    ours = spectral_basis(c, k=6, tol=1e-10)
+    assert not calls
+    b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl="scipy")
+    assert calls and calls[-1][0] == (c.size, c.size)  # every level, the pixel level last
+    assert b.method == "lobpcg" and b.info["converged"] and max(b.info["residuals"]) <= 1e-10
+    check_against_dense(c, 6, b)
+    np.testing.assert_allclose(b.values, ours.values, rtol=1e-6, atol=1e-13)
+
+
 def test_toof_crop_matches_dense_eigh():
     c = toof_crop()
     b = spectral_basis(c, k=8, tol=1e-10)
@@ -322,6 +346,7 @@ def test_krylov_dispatch():
     (dict(tol=-1.0), "tol"),
     (dict(laplacian=np.eye(4)), "laplacian"),
     (dict(tile_sign="random"), "tile_sign"),
+    (dict(lobpcg_impl="arpack"), "lobpcg_impl"),
 ])
 def test_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
