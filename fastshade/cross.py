@@ -456,7 +456,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
     placements : list of Placement, in target-component order (gate-only: active ones).
     info : JSON-serialisable dict (strategy, toggles, candidate and active counts).
     """
-    from fastshade.shader import Placement, shadow_destination
+    from fastshade.shader import Placement, free_paper, shadow_destination
 
     strategy = opts.cross_strategy
     if strategy not in STRATEGIES:
@@ -490,7 +490,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
     info["active_components"] = int(active.sum())
     src_rgb = out if same else an_s.rgb
     comps_t, comps_s = an_t.components, an_s.components
-    occupied = np.zeros(h * w, dtype=bool)  # pixels written by earlier shadows
+    free = free_paper(an_t, opts)  # paper no earlier shadow wrote
     for i in range(comps_t.n):
         if not active[i]:
             continue
@@ -524,7 +524,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
                 c_src = (float(comps_s.centroids[j, 0]), float(comps_s.centroids[j, 1]))
             colours = src_rgb.reshape(-1, 3)[src]
         colours = hue_rotate(colours, opts.hue_angle)
-        shift, dy, dx, inside = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, occupied)
+        shift, dy, dx, inside = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free)
         dst_flat = np.where(inside, dy * w + dx, 0)
         aff = pixel_affinity(phi_t, phi_src, dst_flat, src, inside)
         fraction = None
@@ -533,7 +533,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
             fraction = self_gate_fraction(phi_t, tgt, np.where(s_in, sdy * w + sdx, 0), s_in)
         keep = affinity_keep(aff, inside, opts.affinity_threshold, fraction)
         written = gated_copy(out, colours, dy, dx, keep, an_t.carrier, opts.ink_guard)
-        occupied[(dy * w + dx)[written]] = True
+        free[(dy * w + dx)[written]] = False
         placements.append(Placement(
             target_component=i, source_component=j, source_flat=src,
             dst_flat=(dy * w + dx)[inside], attempted=inside, kept=keep, written=written,

@@ -29,10 +29,18 @@ def zscore(field: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
     Unbiased (N-1) standard deviation, as the original (torch default).
     """
     f = np.asarray(field, dtype=np.float64)
+    stats = _zstats(f, where)
+    if stats is None:
+        return np.zeros_like(f)
+    return (f - stats[0]) / stats[1]
+
+
+def _zstats(f: np.ndarray, where: np.ndarray | None) -> tuple[float, float] | None:
+    """``(mean, std + 1e-8)`` of ``f`` over ``where`` (unbiased std); None below 2 values."""
     sel = f if where is None else f[np.asarray(where, dtype=bool)]
     if sel.size < 2:
-        return np.zeros_like(f)
-    return (f - sel.mean()) / (sel.std(ddof=1) + LOGIT_EPS)
+        return None
+    return sel.mean(), sel.std(ddof=1) + LOGIT_EPS
 
 
 def activation(field: np.ndarray, gain: float = 10.0, where: np.ndarray | None = None) -> np.ndarray:
@@ -53,4 +61,30 @@ def gate_masks(
     contours = np.asarray(contours, dtype=bool)
     high = (gamma_h * a + bias_h > a) & contours
     low = (gamma_l * a + bias_l < a) & contours
+    return high, low
+
+
+def contour_gates(
+    field: np.ndarray,
+    contours: np.ndarray,
+    gain: float = 10.0,
+    gamma_h: float = 1.3,
+    bias_h: float = -0.15,
+    gamma_l: float = 1.5,
+    bias_l: float = -0.08,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``gate_masks(activation(field, gain), contours, ...)``, with the activation evaluated on
+    the contour pixels only (the gates are empty elsewhere); the z-score statistics are still
+    those of the whole field, so the result is identical, bit for bit."""
+    f = np.asarray(field, dtype=np.float64)
+    contours = np.asarray(contours, dtype=bool)
+    high = np.zeros(f.shape, dtype=bool)
+    low = np.zeros(f.shape, dtype=bool)
+    stats = _zstats(f, None)
+    idx = np.flatnonzero(contours)
+    z = (f.ravel()[idx] - stats[0]) / stats[1] if stats is not None else np.zeros(idx.size)
+    a = 0.5 * (1.0 + np.tanh(0.5 * gain * z))
+    h, lo = gate_masks(a, np.ones(idx.size, dtype=bool), gamma_h, bias_h, gamma_l, bias_l)
+    high.ravel()[idx] = h
+    low.ravel()[idx] = lo
     return high, low

@@ -90,6 +90,7 @@ def krylov_basis(
     steps: int = 50,
     seed: int = 42,
     dtype: type = np.float32,
+    diagonals: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ritz basis of an unrestarted, mean-deflated, fully re-orthogonalised Lanczos run.
 
@@ -107,6 +108,9 @@ def krylov_basis(
         Seed of the standard-normal start vector (``np.random.default_rng``).
     dtype : np.float32 or np.float64
         Arithmetic precision of the iteration (float32 like the original).
+    diagonals : tuple, optional
+        ``fastshade.graph.diagonal_storage(L)`` when the caller already has it (the shader
+        does: it diffuses on the same graph); computed here otherwise.
 
     Returns
     -------
@@ -144,7 +148,7 @@ def krylov_basis(
     if m < 2:  # fewer than 2 steps can complete: the original's all-zero output
         return vectors, values
     basis = np.empty((m + 1, n), dtype=dt)  # row t = Lanczos vector v_t
-    alpha, beta, completed = _lanczos(Lc, basis, m, seed, dt)
+    alpha, beta, completed = _lanczos(Lc, basis, m, seed, dt, diagonals)
 
     if completed < 2:
         return vectors, values
@@ -158,11 +162,16 @@ def krylov_basis(
     return vectors, values
 
 
-def _matvec(Lc: sp.csr_matrix, dt: np.dtype) -> Callable[[np.ndarray, np.ndarray], None]:
+def _matvec(Lc: sp.csr_matrix, dt: np.dtype,
+            diagonals: tuple | None = None) -> Callable[[np.ndarray, np.ndarray], None]:
     """``(v, out) -> out = L @ v`` (contiguous ``dt`` arrays): the diagonal-storage kernel for
     banded image Laplacians (rows summed in float64, about 2.5x faster than SciPy's float32
     ``csr_matvec`` at 512²), SciPy's CSR product otherwise."""
-    dia = diagonal_storage(Lc, dtype=dt)
+    n = Lc.shape[0]
+    if diagonals is not None and diagonals[1].shape == (diagonals[0].size, n):
+        dia = (diagonals[0], diagonals[1].astype(dt), diagonals[2])
+    else:
+        dia = diagonal_storage(Lc, dtype=dt)
     if dia is None:
         def csr_matvec(v: np.ndarray, out: np.ndarray) -> None:
             out[:] = Lc @ v
@@ -176,8 +185,8 @@ def _matvec(Lc: sp.csr_matrix, dt: np.dtype) -> Callable[[np.ndarray, np.ndarray
     return matvec
 
 
-def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int,
-             dt: np.dtype) -> tuple[np.ndarray, np.ndarray, int]:
+def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int, dt: np.dtype,
+             diagonals: tuple | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Run ``m`` steps into ``basis`` (rows ``0..completed-1`` set); return ``alpha, beta, completed``.
 
     The Gram-Schmidt coefficients ``h = V^T z`` are computed every step (one
@@ -187,7 +196,7 @@ def _lanczos(Lc: sp.csr_matrix, basis: np.ndarray, m: int, seed: int,
     """
     n = basis.shape[1]
     gemv, axpy, nrm2 = blas.get_blas_funcs(("gemv", "axpy", "nrm2"), dtype=dt)
-    matvec = _matvec(Lc, dt)
+    matvec = _matvec(Lc, dt, diagonals)
     eps = float(np.finfo(dt).eps)
     alpha = np.zeros(m, dtype=dt)
     beta = np.zeros(m, dtype=dt)

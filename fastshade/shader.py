@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from fastshade.components import Components, label_components
-from fastshade.gates import activation, carrier_of, contour_mask, gate_masks
+from fastshade.gates import carrier_of, contour_gates, contour_mask
 from fastshade.graph import (diagonal_storage, forward_gradient, heat_diffusion, image_laplacian,
                              unit_vectors)
 from fastshade.options import ShadeOptions, validate_options
@@ -192,6 +192,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
                  weight_floor=opts.weight_floor)
     with timer.stage("laplacian"):
         lap = image_laplacian(carrier, **graph)
+        diagonals = diagonal_storage(lap)  # one conversion for the Lanczos and both diffusions
     with timer.stage("basis"):
         basis = spectral_basis(
             carrier,
@@ -203,9 +204,9 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
             seed=opts.seed,
             krylov_steps=opts.krylov_steps,
             laplacian=lap,
+            diagonals=diagonals,
         )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
-        diagonals = diagonal_storage(lap)  # one conversion for both diffusions
         f = gating_field(lap, basis, (h, w), opts, diagonals)
         gy, gx = forward_gradient(f)
         ty, tx = unit_vectors(gy, gx)
@@ -216,8 +217,8 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
         hy, hx = forward_gradient(heat)
         void_y, void_x = unit_vectors(-hy, -hx)
     with timer.stage("gates"):
-        a = activation(f, opts.gate_gain)
-        high, low = gate_masks(a, contours, opts.gamma_h, opts.bias_h, opts.gamma_l, opts.bias_l)
+        high, low = contour_gates(f, contours, opts.gate_gain, opts.gamma_h, opts.bias_h,
+                                  opts.gamma_l, opts.bias_l)
     with timer.stage("components"):
         comps = label_components(low, connectivity=8, min_size=opts.min_component)
     return Analysis(rgb, carrier, contours, basis, f, perp_y, perp_x, void_y, void_x, high, low, comps)
@@ -254,9 +255,15 @@ FREE_FRACTION = 0.98
 """``shadow_placement="free"``: share of a copy's pixels that must land free."""
 
 
+def free_paper(an: Analysis, opts: ShadeOptions) -> np.ndarray:
+    """Where a shadow may land whole: bool (H*W,), paper (``carrier > ink_guard``); the
+    shadow passes clear the pixels they write (:func:`shadow_destination`)."""
+    return an.carrier.ravel() > opts.ink_guard
+
+
 def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
                        src_centroid: tuple[float, float], dst_centroid: tuple[float, float],
-                       opts: ShadeOptions, occupied: np.ndarray
+                       opts: ShadeOptions, free: np.ndarray
                        ) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray]:
     """Where a shadow copy goes: ``(shift, dst_y, dst_x, inside)``.
 
@@ -265,16 +272,15 @@ def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
     ``shadow_placement="fixed"``: ``shift`` = ``shadow_distance`` along the void direction at
     ``dst_centroid``.  ``"free"``: the first of :data:`FREE_PUSHES` along the void
     direction, then against it, whose copy has >= :data:`FREE_FRACTION` of its pixels
-    inside, on paper (``carrier > ink_guard``) and not ``occupied`` (bool (H*W,), pixels
-    written by earlier shadows); the one with the most such pixels when none qualifies
-    (first wins ties).  Deterministic; self and cross share it.
+    inside and ``free`` (bool (H*W,): :func:`free_paper` minus the pixels earlier shadows
+    wrote); the one with the most such pixels when none qualifies (first wins ties).
+    Deterministic; self and cross share it.
     """
     h, w = an.shape
     if opts.shadow_placement == "fixed":
         pushes: tuple[float, ...] = (1.0,)
     else:
         pushes = FREE_PUSHES + tuple(-f for f in FREE_PUSHES)
-    paper = an.carrier.ravel() > opts.ink_guard
     best = None
     best_free = -1
     for push in pushes:
@@ -284,10 +290,10 @@ def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
         if len(pushes) == 1:
             return shift, dy, dx, inside
         flat = np.where(inside, dy * w + dx, 0)
-        free = int(np.count_nonzero(inside & paper[flat] & ~occupied[flat]))
-        if free > best_free:
-            best, best_free = (shift, dy, dx, inside), free
-        if free >= FREE_FRACTION * src_y.size:
+        landed = int(np.count_nonzero(inside & free[flat]))
+        if landed > best_free:
+            best, best_free = (shift, dy, dx, inside), landed
+        if landed >= FREE_FRACTION * src_y.size:
             break
     return best  # type: ignore[return-value]
 
@@ -299,15 +305,15 @@ def shadow_self(out: np.ndarray, an: Analysis, opts: ShadeOptions) -> list[Place
     h, w = an.shape
     comps = an.components
     placements: list[Placement] = []
-    occupied = np.zeros(h * w, dtype=bool)
+    free = free_paper(an, opts)
     for i in range(comps.n):
         src = comps.pixels_of(i)
         sy, sx = np.divmod(src, w)
         cy, cx = float(comps.centroids[i, 0]), float(comps.centroids[i, 1])
         colours = hue_rotate(out.reshape(-1, 3)[src], opts.hue_angle)
-        shift, dy, dx, inside = shadow_destination(an, sy, sx, (cy, cx), (cy, cx), opts, occupied)
+        shift, dy, dx, inside = shadow_destination(an, sy, sx, (cy, cx), (cy, cx), opts, free)
         written = gated_copy(out, colours, dy, dx, inside, an.carrier, opts.ink_guard)
-        occupied[(dy * w + dx)[written]] = True
+        free[(dy * w + dx)[written]] = False
         placements.append(Placement(
             target_component=i, source_component=i, source_flat=src,
             dst_flat=(dy * w + dx)[inside], attempted=inside, kept=inside.copy(), written=written,

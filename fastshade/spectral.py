@@ -839,6 +839,7 @@ def spectral_basis(
     tile_sign: str = "seeded",
     maxiter: int = 200,
     lobpcg_impl: str = "block",
+    diagonals: tuple | None = None,
 ) -> SpectralBasis:
     """The ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
 
@@ -869,6 +870,9 @@ def spectral_basis(
         Per-tile sign: seeded random ±1 after the max-abs convention, or max-abs only.
     maxiter : int
         LOBPCG iteration cap on the pixel level (``info["converged"]`` reports the outcome).
+    diagonals : tuple or None
+        ``fastshade.graph.diagonal_storage(laplacian)`` if the caller has it (used by
+        ``method="krylov"`` for its mat-vecs; saves converting the graph twice).
     lobpcg_impl : {"block", "scipy"}
         The LOBPCG of every cascade level: fastshade's block implementation (default,
         stops on the first ``k`` residuals) or ``scipy.sparse.linalg.lobpcg`` with the same
@@ -920,7 +924,7 @@ def spectral_basis(
     if method == "krylov":
         from fastshade.krylov import krylov_basis
 
-        vecs, vals = krylov_basis(L, k, steps=krylov_steps, seed=seed)
+        vecs, vals = krylov_basis(L, k, steps=krylov_steps, seed=seed, diagonals=diagonals)
         vecs = np.ascontiguousarray(vecs, dtype=np.float64)
         vals = np.nan_to_num(np.asarray(vals, dtype=np.float64))
         info.update(steps=int(krylov_steps), seed=int(seed), n_valid=int(np.count_nonzero(vals)))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fastshade.gates import activation, carrier_of, contour_mask, gate_masks, zscore
+from fastshade.gates import activation, carrier_of, contour_gates, contour_mask, gate_masks, zscore
 
 
 def test_closed_forms_of_default_gates():
@@ -41,3 +41,14 @@ def test_carrier_rejects_wrong_shape():
     with pytest.raises(ValueError, match="RGB"):
         carrier_of(np.zeros((4, 4)))
     np.testing.assert_allclose(carrier_of(np.ones((2, 2, 3)) * [0.0, 0.3, 0.6]), 0.3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (40, 33)], ids=str)
+def test_contour_gates_equal_the_full_activation_bitwise(shape):
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    f = rng.standard_normal(shape)
+    for contours in (rng.random(shape) < 0.3, np.zeros(shape, bool), np.ones(shape, bool)):
+        ref = gate_masks(activation(f, 10.0), contours, 1.3, -0.15, 1.5, -0.08)
+        got = contour_gates(f, contours, 10.0, 1.3, -0.15, 1.5, -0.08)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
