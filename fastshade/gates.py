@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels.shading import channel_sum
+
 LOGIT_EPS = 1e-8
 
 
@@ -12,7 +14,10 @@ def carrier_of(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
-    return rgb.astype(np.float64, copy=False).mean(axis=2)
+    out = np.empty(rgb.shape[:2])
+    channel_sum(rgb.astype(np.float64, copy=False), out)
+    out /= 3.0  # = rgb.mean(axis=2), bit for bit
+    return out
 
 
 def contour_mask(carrier: np.ndarray, sigma: float = 0.5) -> np.ndarray:

@@ -148,7 +148,8 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
     n, k = phi.shape
     if k <= 2 or n == 0:
         return np.full(n, float(radius))
-    energy = np.square(phi[:, 2:]).sum(axis=1)
+    energy = np.empty(n)
+    _kernels.column_energy(phi, 2, energy)
     normalised = energy / (energy.max() + BUDGET_EPS)
     return radius * (1.0 - attenuation * normalised)
 

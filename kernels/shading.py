@@ -73,6 +73,40 @@ COORD_SENTINEL = -(2**62)
 
 
 @jit
+def channel_sum(rgb, out):
+    """Per-pixel sum of the channels, left to right: ``out[y, x] = c_0 + c_1 + ...``.
+
+    ``rgb`` float (H, W, C), any strides; ``out`` float64 (H, W), caller-allocated.  (The
+    mean is left to the caller: the house fast-math flags allow ``x / C`` to become
+    ``x * (1 / C)``, which NumPy's ``mean`` does not do.)
+    """
+    height, width, channels = rgb.shape
+    for y in range(height):
+        for x in range(width):
+            total = 0.0
+            for c in range(channels):
+                total += rgb[y, x, c]
+            out[y, x] = total
+
+
+@jit
+def column_energy(phi, first, out):
+    """Row energy of the trailing columns: ``out[i] = sum_{j >= first} phi[i, j]**2``.
+
+    ``phi`` float (n, k), any strides; ``out`` float64 (n,), caller-allocated (0 where
+    ``first >= k``).  Summed left to right (a contraction to fused multiply-adds may differ
+    from NumPy's ``square(...).sum(axis=1)`` in the last bit).
+    """
+    n, k = phi.shape
+    for i in range(n):
+        total = 0.0
+        for j in range(first, k):
+            v = phi[i, j]
+            total += v * v
+        out[i] = total
+
+
+@jit
 def perpendicular_scatter(source_rgb, out_rgb, sources_flat, dir_y, dir_x, budget, contours, radius, written):
     """Thicken: scatter each source pixel's colour along its direction (§3.5).
 
