@@ -152,20 +152,21 @@ def csr_diagonal_mask(indptr, indices, band, present):
 def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
     """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored).
 
-    ``offsets`` : int64 (nd,), ascending, covering every stored diagonal; ``diagonals`` :
-    float64 (nd, n_rows), caller-allocated (overwritten).  Duplicate entries are summed.
+    The columns of every row must be strictly ascending (:func:`csr_bandwidth` ``>= 0``) and
+    ``offsets`` (int64 (nd,), ascending) must cover every stored diagonal
+    (:func:`csr_diagonal_mask`); ``diagonals`` : float (nd, n_rows), caller-allocated, every
+    entry written (one merge of each row with ``offsets``).
     """
     nd = offsets.shape[0]
-    diagonals[:, :] = 0.0
     for i in range(indptr.shape[0] - 1):
-        k = 0
-        for e in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
-            d = np.intp(indices[e]) - i
-            if offsets[k] != d:  # stored columns are usually ascending: search on miss
-                k = 0
-                while k < nd - 1 and offsets[k] != d:
-                    k += 1
-            diagonals[k, i] += data[e]
+        e = np.intp(indptr[i])
+        end = np.intp(indptr[i + 1])
+        for k in range(nd):
+            if e < end and np.intp(indices[e]) - i == offsets[k]:
+                diagonals[k, i] = data[e]
+                e += 1
+            else:
+                diagonals[k, i] = 0.0
 
 
 @jit
