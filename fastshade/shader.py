@@ -192,7 +192,8 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
                  weight_floor=opts.weight_floor)
     with timer.stage("laplacian"):
         lap = image_laplacian(carrier, **graph)
-        diagonals = diagonal_storage(lap)  # one conversion for the Lanczos and both diffusions
+    with timer.stage("fields"):  # diagonal storage, once: the Lanczos mat-vecs, both diffusions
+        diagonals = diagonal_storage(lap)
     with timer.stage("basis"):
         basis = spectral_basis(
             carrier,
