@@ -395,3 +395,24 @@ def test_csr_bandwidth_flags_unsorted_and_duplicate_columns():
     assert kf.csr_bandwidth(D.indptr, D.indices) == -1
     S = sp.csr_matrix((np.ones(3), np.array([0, 2, 0]), np.array([0, 2, 2, 3])), shape=(3, 3))
     assert kf.csr_bandwidth(S.indptr, S.indices) == 2
+
+
+@pytest.mark.parametrize(("kind", "connectivity"), [("grid", 4), ("grid", 8), ("dither", 4)],
+                         ids=["grid4", "grid8", "dither"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 30), (30, 1), (2, 3), (37, 29)], ids=str)
+@pytest.mark.parametrize("block", [1, 7, 4096])
+def test_dia_matvec_matches_scipy(kind, connectivity, shape, block):
+    rng = np.random.default_rng(shape[0] * 13 + shape[1])
+    L = image_laplacian(rng.random(shape), kind=kind, connectivity=connectivity)
+    offsets, diagonals, _ = diagonals_of(L)
+    x = rng.standard_normal(L.shape[0])
+    out = np.full(x.size, np.nan)
+    kf.dia_matvec(offsets, diagonals, x, out, np.empty(block))
+    assert_close(out, L @ x, scale=10.0)
+    # float32 storage: float32 products summed in float64 and rounded to float32 once, within
+    # a few float32 ulps of the exact product of the float32 inputs
+    d32, x32 = diagonals.astype(np.float32), x.astype(np.float32)
+    out32 = np.full(x.size, np.nan, dtype=np.float32)
+    kf.dia_matvec(offsets, d32, x32, out32, np.empty(block))
+    exact = L.astype(np.float32).astype(np.float64) @ x32.astype(np.float64)
+    np.testing.assert_allclose(out32, exact, rtol=2e-7, atol=2e-7 * np.abs(exact).max(initial=1.0))
