@@ -45,26 +45,28 @@ BUDGET_EPS = 1e-8
 # --------------------------------------------------------------------------- helpers
 
 
+def _contiguous(a: np.ndarray, name: str, kinds: str, dtype: type, what: str) -> np.ndarray:
+    """``a`` as a C-contiguous ``dtype`` array if its dtype kind is in ``kinds`` (no copy
+    when it already is), else a one-line ``ValueError`` naming ``what`` was expected."""
+    a = np.asarray(a)
+    if a.dtype.kind not in kinds:
+        raise ValueError(f"{name} must be {what}, got dtype {a.dtype}")
+    if a.dtype == dtype and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 def _float_array(a: np.ndarray, name: str) -> np.ndarray:
     """Real numeric array -> C-contiguous float64 (no copy when it already is)."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be a real numeric array, got dtype {a.dtype}")
-    if a.dtype == np.float64 and a.flags.c_contiguous:
-        return a
-    return np.ascontiguousarray(a, dtype=np.float64)
+    return _contiguous(a, name, "fiu", np.float64, "a real numeric array")
 
 
 def _int_array(a: np.ndarray, name: str) -> np.ndarray:
     """1-D integer array -> C-contiguous int64 (no copy when it already is)."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be an integer array, got dtype {a.dtype}")
+    a = _contiguous(a, name, "iu", np.int64, "an integer array")
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
-    if a.dtype == np.int64 and a.flags.c_contiguous:
-        return a
-    return np.ascontiguousarray(a, dtype=np.int64)
+    return a
 
 
 def _mask_array(a: np.ndarray, name: str) -> np.ndarray:
