@@ -27,8 +27,15 @@ COMMANDS = {
 }
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors (unknown flag, bad choice, missing argument) as one line, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="fastshade",
         description="Numba-compiled graph-spectral shader for line art.",
         epilog="Run 'fastshade COMMAND --help' for examples.",

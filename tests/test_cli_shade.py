@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import imageio.v3 as iio
 import numpy as np
@@ -79,3 +80,19 @@ def test_every_command_has_help_with_examples(command, capsys):
         cli.main([command, "--help"])
     assert exc.value.code == 0
     assert "example" in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("argv", [
+    ["shade", "in.png", "-o", "out.png", "--shadow-placement", "bogus"],  # bad choice
+    ["shade", "in.png", "-o", "out.png", "--no-such-flag"],  # unknown flag
+    ["shade", "in.png"],  # missing -o
+    ["run", "--workers", "many"],  # wrong type
+])
+def test_usage_errors_are_one_line_with_exit_code_2(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert len(lines) == 1 and re.match(rf"fastshade( {argv[0]})?: error: ", lines[0]), lines
+    assert not (tmp_path / "out.png").exists()
