@@ -174,8 +174,14 @@ def gating_field(lap: Any, basis: SpectralBasis, shape: tuple[int, int], opts: S
     return np.ascontiguousarray(basis.vectors[:, col].reshape(shape))
 
 
-def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> Analysis:
-    """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1])."""
+def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
+            directions: bool = True) -> Analysis:
+    """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1]).
+
+    ``directions=False`` (a cross-mode sample: only its field, gates, components and basis
+    are read) skips the thicken and void directions and the void diffusion; ``perp_*`` and
+    ``void_*`` are then zero.
+    """
     timer = timer or Timer()
     h, w = rgb.shape[:2]
     with timer.stage("fields"):
@@ -209,14 +215,16 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None) -> 
         )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
         f = gating_field(lap, basis, (h, w), opts, diagonals)
-        gy, gx = forward_gradient(f)
-        ty, tx = unit_vectors(gy, gx)
-        perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
-        alpha, steps = stable_heat_schedule(lap, opts.heat_alpha, opts.heat_steps)
-        heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
-                              alpha=alpha, steps=steps, diagonals=diagonals).reshape(h, w)
-        hy, hx = forward_gradient(heat)
-        void_y, void_x = unit_vectors(-hy, -hx)
+        perp_y = perp_x = void_y = void_x = zeros
+        if directions:
+            gy, gx = forward_gradient(f)
+            ty, tx = unit_vectors(gy, gx)
+            perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
+            alpha, steps = stable_heat_schedule(lap, opts.heat_alpha, opts.heat_steps)
+            heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
+                                  alpha=alpha, steps=steps, diagonals=diagonals).reshape(h, w)
+            hy, hx = forward_gradient(heat)
+            void_y, void_x = unit_vectors(-hy, -hx)
     with timer.stage("gates"):
         high, low = contour_gates(f, contours, opts.gate_gain, opts.gamma_h, opts.bias_h,
                                   opts.gamma_l, opts.bias_l)
@@ -397,7 +405,7 @@ def shade_arrays(
             # "sample_" prefix, so the target's stages and "shadow" do not overlap.
             rgb_s, _ = _as_rgb_alpha(sample, "sample")
             sample_timer = Timer()
-            an_s = analyse(rgb_s, opts, sample_timer)
+            an_s = analyse(rgb_s, opts, sample_timer, directions=False)
             for name, sec in sample_timer.seconds.items():
                 timer.seconds["sample_" + name] = sec
     with timer.stage("shadow"):

@@ -1,34 +1,27 @@
-"""Sparse setup products of the smoothed-aggregation hierarchy (``fastshade.spectral``).
+"""Sparse and block kernels of the smoothed-aggregation LOBPCG (``fastshade.spectral``).
 
-Raw kernels: module-level ``@jit`` functions, CSR pieces in, **caller-allocated
-outputs and work arrays**, no validation, no raising.  The validated caller is
-:func:`fastshade.spectral._build_hierarchy`.
+Raw kernels: module-level ``@jit`` functions, CSR pieces and dense blocks in,
+**caller-allocated outputs and work arrays**, no validation, no raising.  The
+validated callers are :func:`fastshade.spectral._build_hierarchy`,
+:func:`fastshade.spectral._vcycle` and :func:`fastshade.spectral._lobpcg`.
+Entries are summed in traversal order, so every result is deterministic.
 
-Every product is two-pass (a symbolic pass counts the entries of each output row,
-the caller allocates, a numeric pass fills) with dense per-row marker / accumulator
-arrays of the output's column count (Gustavson's algorithm).  Output rows list their
-columns in first-touch order (not sorted); entries are summed in traversal
-order, so the result is deterministic.
+Hierarchy setup (Gustavson products with dense per-row marker / accumulator arrays
+of the output's column count; output rows list their columns in first-touch order):
 
 * :func:`smoothed_prolongator` builds ``P = (I - omega D^-1 A) T`` for an
-  aggregation ``T[i, agg[i]] = t[i]`` (one entry per row) straight from
-  ``agg`` and ``t``.
-* :func:`spgemm_pair` forms two products on one pattern,
-  ``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2``, where ``X1, X2`` share the CSR
-  pattern ``(x_indptr, x_indices)`` and ``Y1, Y2`` share ``(y_indptr,
-  y_indices)``: the Galerkin products ``P^T A P`` and ``P^T B P`` of one level
-  cost one index traversal.  Entries of ``C2`` outside ``X2 @ Y2``'s own
-  pattern are explicit zeros.
+  aggregation ``T[i, agg[i]] = t[i]`` straight from ``agg`` and ``t`` (two passes,
+  :func:`smoothed_prolongator_row_nnz` counts).
+* :func:`spgemm_pair_bounded` forms ``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2`` on one
+  pattern in one pass (outputs sized by :func:`spgemm_bound`): the Galerkin products
+  ``P^T A P`` and ``P^T B P`` of one level cost one index traversal.
+* :func:`strength_pattern`: PyAMG's symmetric strength pattern.
 
-Typical use::
-
-    pos = np.full(n_cols, -1, np.int64); counts = np.empty(n_rows, np.int64)
-    spgemm_row_nnz(x_indptr, x_indices, y_indptr, y_indices, pos, counts)
-    c_indptr = np.zeros(n_rows + 1, np.int64); np.cumsum(counts, out=c_indptr[1:])
-    c_indices = np.empty(c_indptr[-1], np.int64); c1 = np.empty(c_indptr[-1]); c2 = ...
-    pos.fill(-1); acc1 = np.zeros(n_cols); acc2 = np.zeros(n_cols)
-    spgemm_pair(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2,
-                c_indptr, pos, acc1, acc2, c_indices, c1, c2)
+Block iteration: :func:`csr_matmat`, :func:`csr_matmat_pair` (``A X`` and ``B X``
+on a shared pattern), :func:`csr_residual`, :func:`jacobi_sweep` (the V-cycle),
+:func:`rotate_residual` (Ritz vectors and residual norms without forming
+``A X C``), :func:`ritz_residual` (residual block and norms) and
+:func:`column_sumsq_extrema` (column norms and signs of the result).
 """
 
 from __future__ import annotations
@@ -243,6 +236,63 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
         for j in range(m):
             r = ax[j] - lam[j] * X[i, j]
             rsq[j] += r * r
+
+
+@jit
+def ritz_residual(AX, BX, lam, R, rsq):
+    """Residual block ``R = AX - BX * lam`` (column ``j`` scaled by ``lam[j]``) and its
+    squared column norms ``rsq[j] = sum_i R[i, j]^2``, in one pass.
+
+    AX, BX : float64 (n, m), any strides; lam : float64 (m,).
+    R : float64 (n, m) output, any strides (may alias neither input); rsq : float64 (m,)
+        output (overwritten).  Rows are summed in order.
+    """
+    n = AX.shape[0]
+    m = AX.shape[1]
+    for j in range(m):
+        rsq[j] = 0.0
+    for i in range(n):
+        for j in range(m):
+            r = AX[i, j] - lam[j] * BX[i, j]
+            R[i, j] = r
+            rsq[j] += r * r
+
+
+@jit
+def column_sumsq_extrema(V, sumsq, vmax, vmin):
+    """Per-column sum of squares, maximum and minimum of ``V`` in one read pass.
+
+    V : float64 (n, m), any strides, ``n >= 1``, finite.
+    sumsq, vmax, vmin : float64 (m,) outputs (overwritten).  Rows are summed in order.
+    """
+    n = V.shape[0]
+    m = V.shape[1]
+    for j in range(m):
+        v = V[0, j]
+        sumsq[j] = v * v
+        vmax[j] = v
+        vmin[j] = v
+    for i in range(1, n):
+        for j in range(m):
+            v = V[i, j]
+            sumsq[j] += v * v
+            if v > vmax[j]:
+                vmax[j] = v
+            if v < vmin[j]:
+                vmin[j] = v
+
+
+@jit
+def spgemm_bound(x_indices, y_indptr):
+    """Upper bound of ``nnz(X @ Y)``: ``sum_p rowlen_Y(x_indices[p])`` (returned, int64).
+
+    x_indices : int (nnz(X),), the column indices of ``X``; y_indptr : int (s + 1,) of ``Y``.
+    """
+    total = np.int64(0)
+    for p in range(x_indices.size):
+        j = x_indices[p]
+        total += y_indptr[j + 1] - y_indptr[j]
+    return total
 
 
 @jit

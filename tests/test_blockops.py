@@ -9,13 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.blockops import (
+    column_sumsq_extrema,
     csr_matmat,
     csr_matmat_pair,
     csr_residual,
     jacobi_sweep,
+    ritz_residual,
     rotate_residual,
     smoothed_prolongator,
     smoothed_prolongator_row_nnz,
+    spgemm_bound,
     spgemm_pair_bounded,
     strength_pattern,
 )
@@ -168,6 +171,59 @@ def test_rotate_residual_property(n, p, m, seed):
     _check_rotate(n, p, m, seed)
 
 
+def _check_ritz_residual(n: int, m: int, seed: int, strided: bool) -> None:
+    rng = np.random.default_rng(seed)
+    AX = rng.standard_normal((n, m))
+    BXfull = rng.standard_normal((n, 2 * m + 1))
+    BX = BXfull[:, 1:m + 1] if strided else np.ascontiguousarray(BXfull[:, 1:m + 1])
+    lam = rng.standard_normal(m)
+    R = np.full((n, m), np.nan)
+    rsq = np.full(m, np.nan)
+    ritz_residual(AX, BX, lam, R, rsq)
+    ref = AX - BX * lam
+    # the house 'contract' flag may fuse the multiply-subtract: rounding-level differences
+    np.testing.assert_allclose(R, ref, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(rsq, (ref * ref).sum(axis=0), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (1, 12), (7, 1), (300, 12), (4, 0)])
+@pytest.mark.parametrize("strided", [False, True])
+def test_ritz_residual_matches_numpy(n, m, strided):
+    _check_ritz_residual(n, m, seed=3, strided=strided)
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(1, 60), st.integers(0, 13), st.integers(0, 10_000), st.booleans())
+def test_ritz_residual_property(n, m, seed, strided):
+    _check_ritz_residual(n, m, seed, strided)
+
+
+def _check_column_stats(V: np.ndarray) -> None:
+    m = V.shape[1]
+    sumsq, vmax, vmin = (np.full(m, np.nan) for _ in range(3))
+    column_sumsq_extrema(V, sumsq, vmax, vmin)
+    np.testing.assert_array_equal(vmax, V.max(axis=0))
+    np.testing.assert_array_equal(vmin, V.min(axis=0))
+    np.testing.assert_allclose(sumsq, (V * V).sum(axis=0), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 8), (9, 1), (1000, 8), (5, 0)])
+def test_column_sumsq_extrema_matches_numpy(shape):
+    rng = np.random.default_rng(4)
+    _check_column_stats(rng.standard_normal(shape))
+    _check_column_stats(np.zeros(shape))  # zero (padding) columns
+    _check_column_stats(-np.abs(rng.standard_normal(shape)))  # all negative: max < 0
+    if shape[1]:
+        V = rng.standard_normal(shape)
+        _check_column_stats(V[:, ::-1])  # strided columns
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 80), st.integers(0, 10), st.integers(0, 10_000))
+def test_column_sumsq_extrema_property(n, m, seed):
+    _check_column_stats(np.random.default_rng(seed).standard_normal((n, m)))
+
+
 # ----------------------------------------------------------------------------------------
 # strength pattern (reference: PyAMG's symmetric strength of connection)
 # ----------------------------------------------------------------------------------------
@@ -245,3 +301,13 @@ def test_spgemm_pair_bounded_matches_scipy(rows, inner, cols, density):
        st.floats(0.0, 1.0), st.integers(0, 10_000))
 def test_spgemm_pair_bounded_property(rows, inner, cols, density, seed):
     _check_bounded(rows, inner, cols, density, seed)
+
+
+@pytest.mark.parametrize("rows,inner,cols,density", [(1, 1, 1, 1.0), (7, 5, 3, 0.0), (40, 30, 20, 0.2),
+                                                     (30, 60, 45, 0.6)])
+def test_spgemm_bound_is_the_row_length_sum(rows, inner, cols, density):
+    X = _random_csr(rows, inner, density, seed=5)
+    Y = _random_csr(inner, cols, density, seed=6)
+    ref = int(sum(np.diff(Y.indptr)[j] for j in X.indices))
+    assert spgemm_bound(X.indices, Y.indptr) == ref
+    assert ref >= (X @ Y).nnz  # an upper bound of the product's structural entries
