@@ -524,7 +524,10 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
                 c_src = (float(comps_s.centroids[j, 0]), float(comps_s.centroids[j, 1]))
             colours = src_rgb.reshape(-1, 3)[src]
         colours = hue_rotate(colours, opts.hue_angle)
-        shift, dy, dx, inside = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free)
+        dest = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free)
+        if dest is None:
+            continue
+        shift, dy, dx, inside = dest
         dst_flat = np.where(inside, dy * w + dx, 0)
         aff = pixel_affinity(phi_t, phi_src, dst_flat, src, inside)
         fraction = None

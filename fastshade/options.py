@@ -14,6 +14,8 @@ CrossStrategy = Literal["unified", "recolor", "warp", "gate-only"]
 CrossScore = Literal["dot", "cosine", "signature"]
 CROSS_STRATEGIES: tuple[str, ...] = typing.get_args(CrossStrategy)
 CROSS_SCORES: tuple[str, ...] = typing.get_args(CrossScore)
+ShadowPlacement = Literal["fixed", "free", "fit", "fit-dirs", "fit-diag", "fit-whole"]
+SHADOW_PLACEMENTS: tuple[str, ...] = typing.get_args(ShadowPlacement)
 
 
 def affinity_threshold_mode(spec: str) -> tuple[str, float]:
@@ -90,13 +92,18 @@ class ShadeOptions:
     min_component: int = 10
     shadow_distance: float = 15.0
     hue_angle: float = 1.0
-    shadow_placement: Literal["fixed", "free"] = "free"
+    shadow_placement: ShadowPlacement = "fit-whole"
     """``fixed``: the original's push of ``shadow_distance`` along the void direction (§3.8).
     ``free``: the first push, of the distances ``shadow_distance`` x (1, 1.5, 2, 2.5, 3, 4)
     along the void direction and then against it, whose copy lands >= 98 % inside the
     image, on paper and on no earlier shadow; the best of them when none does.  On sparse
     line art the first push is free and both agree; on dense art ``free`` keeps shadows
-    whole instead of clipping them on ink (docs/cross-attention.md, "The ink guard")."""
+    whole instead of clipping them on ink (docs/cross-attention.md, "The ink guard").
+    ``fit``: as ``free``, but a shadow with no such push is not drawn (skipped).
+    ``fit-dirs``: as ``fit``, also trying the two perpendiculars of the void direction;
+    ``fit-diag``: also the four diagonals.  ``fit-whole``: as ``fit-diag``, but a shadow
+    with no such push is still drawn at its best push when >= 90 % of it lands free in one
+    8-connected piece.  Skipped shadows are no placements (``stats["skipped_shadows"]``)."""
     ink_guard: float = 0.3
     sample_threshold: float = 0.5
 
@@ -161,7 +168,8 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
         raise ValueError(f"cross_strategy must be one of {', '.join(CROSS_STRATEGIES)}, got {opts.cross_strategy!r}")
     if opts.score not in CROSS_SCORES:
         raise ValueError(f"score must be one of {', '.join(CROSS_SCORES)}, got {opts.score!r}")
-    if opts.shadow_placement not in ("fixed", "free"):
-        raise ValueError(f"shadow_placement must be 'fixed' or 'free', got {opts.shadow_placement!r}")
+    if opts.shadow_placement not in SHADOW_PLACEMENTS:
+        raise ValueError(f"shadow_placement must be one of {', '.join(SHADOW_PLACEMENTS)}, "
+                         f"got {opts.shadow_placement!r}")
     affinity_threshold_mode(opts.affinity_threshold)
     return opts

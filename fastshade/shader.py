@@ -20,6 +20,7 @@ from fastshade.components import Components, label_components
 from fastshade.gates import carrier_of, contour_gates, contour_mask
 from fastshade.graph import (diagonal_storage, forward_gradient, heat_diffusion, image_laplacian,
                              unit_vectors)
+from fastshade.metrics import fragments
 from fastshade.options import ShadeOptions, validate_options
 from fastshade.shading import (
     gated_copy,
@@ -263,6 +264,13 @@ FREE_PUSHES: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 FREE_FRACTION = 0.98
 """``shadow_placement="free"``: share of a copy's pixels that must land free."""
 
+SKIPPING_PLACEMENTS = ("fit", "fit-dirs", "fit-diag", "fit-whole")
+"""Placements that drop a shadow with no free spot instead of painting its best try."""
+
+WHOLE_FRACTION = 0.9
+"""``shadow_placement="fit-whole"``: a copy with no free spot is still drawn at its best
+push when >= this share of it lands free, in one 8-connected piece."""
+
 
 def free_paper(an: Analysis, opts: ShadeOptions) -> np.ndarray:
     """Where a shadow may land whole: bool (H*W,), paper (``carrier > ink_guard``); the
@@ -270,11 +278,27 @@ def free_paper(an: Analysis, opts: ShadeOptions) -> np.ndarray:
     return an.carrier.ravel() > opts.ink_guard
 
 
+def _push_directions(an: Analysis, dst_centroid: tuple[float, float],
+                     placement: str) -> list[tuple[float, float]]:
+    """Unit directions tried, in order: the void direction ``v`` at ``dst_centroid``,
+    ``-v``; ``fit-dirs`` adds the perpendiculars ``(v_x, -v_y)``, ``(-v_x, v_y)``;
+    ``fit-diag`` also the four diagonals ``(±v ± v_perp)/sqrt 2``."""
+    vy, vx = component_shift(an, dst_centroid, 1.0)
+    dirs = [(vy, vx), (-vy, -vx)]
+    if placement in ("fit-dirs", "fit-diag", "fit-whole"):
+        dirs += [(vx, -vy), (-vx, vy)]
+    if placement in ("fit-diag", "fit-whole"):
+        r = 0.5 ** 0.5
+        for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            dirs.append((r * (a * vy + b * vx), r * (a * vx - b * vy)))
+    return dirs
+
+
 def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
                        src_centroid: tuple[float, float], dst_centroid: tuple[float, float],
                        opts: ShadeOptions, free: np.ndarray
-                       ) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray]:
-    """Where a shadow copy goes: ``(shift, dst_y, dst_x, inside)``.
+                       ) -> tuple[tuple[float, float], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Where a shadow copy goes: ``(shift, dst_y, dst_x, inside)``, or None (skip it).
 
     The copy of the pixels ``(src_y, src_x)`` is rotated 90° about ``src_centroid`` and
     moved to ``dst_centroid + shift`` (:func:`~fastshade.shading.place_component`).
@@ -283,27 +307,41 @@ def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
     direction, then against it, whose copy has >= :data:`FREE_FRACTION` of its pixels
     inside and ``free`` (bool (H*W,): :func:`free_paper` minus the pixels earlier shadows
     wrote); the one with the most such pixels when none qualifies (first wins ties).
+    ``"fit"``: as ``free`` but None when none qualifies; ``"fit-dirs"`` / ``"fit-diag"``
+    also try the perpendicular (and diagonal) directions (:func:`_push_directions`);
+    ``"fit-whole"``: as ``"fit-diag"`` but the best push is still taken when >=
+    :data:`WHOLE_FRACTION` of the copy lands free in one 8-connected piece.
     Deterministic; self and cross share it.
     """
     h, w = an.shape
     if opts.shadow_placement == "fixed":
-        pushes: tuple[float, ...] = (1.0,)
-    else:
-        pushes = FREE_PUSHES + tuple(-f for f in FREE_PUSHES)
-    best = None
-    best_free = -1
-    for push in pushes:
-        shift = component_shift(an, dst_centroid, push * opts.shadow_distance)
+        shift = component_shift(an, dst_centroid, opts.shadow_distance)
         dy, dx, inside = place_component(src_y, src_x, src_centroid, dst_centroid, (h, w),
                                          quarter_turns=1, shift=shift)
-        if len(pushes) == 1:
-            return shift, dy, dx, inside
+        return shift, dy, dx, inside
+    d = opts.shadow_distance
+    shifts = [(f * d * uy, f * d * ux)
+              for uy, ux in _push_directions(an, dst_centroid, opts.shadow_placement)
+              for f in FREE_PUSHES]
+    best = None
+    best_free = -1
+    for shift in shifts:
+        dy, dx, inside = place_component(src_y, src_x, src_centroid, dst_centroid, (h, w),
+                                         quarter_turns=1, shift=shift)
         flat = np.where(inside, dy * w + dx, 0)
         landed = int(np.count_nonzero(inside & free[flat]))
+        if landed >= FREE_FRACTION * src_y.size:
+            return shift, dy, dx, inside
         if landed > best_free:
             best, best_free = (shift, dy, dx, inside), landed
-        if landed >= FREE_FRACTION * src_y.size:
-            break
+    if (opts.shadow_placement == "fit-whole" and best is not None
+            and best_free >= WHOLE_FRACTION * src_y.size):
+        _, dy, dx, inside = best
+        landed = inside & free[np.where(inside, dy * w + dx, 0)]
+        if fragments(dy[landed], dx[landed]) == 1:
+            return best
+    if opts.shadow_placement in SKIPPING_PLACEMENTS:
+        return None
     return best  # type: ignore[return-value]
 
 
@@ -320,7 +358,10 @@ def shadow_self(out: np.ndarray, an: Analysis, opts: ShadeOptions) -> list[Place
         sy, sx = np.divmod(src, w)
         cy, cx = float(comps.centroids[i, 0]), float(comps.centroids[i, 1])
         colours = hue_rotate(out.reshape(-1, 3)[src], opts.hue_angle)
-        shift, dy, dx, inside = shadow_destination(an, sy, sx, (cy, cx), (cy, cx), opts, free)
+        dest = shadow_destination(an, sy, sx, (cy, cx), (cy, cx), opts, free)
+        if dest is None:
+            continue
+        shift, dy, dx, inside = dest
         written = gated_copy(out, colours, dy, dx, inside, an.carrier, opts.ink_guard)
         free[(dy * w + dx)[written]] = False
         placements.append(Placement(
@@ -429,6 +470,8 @@ def shade_arrays(
         "high_gate_pixels": int(an_t.high.sum()),
         "low_gate_pixels": int(an_t.low.sum()),
         "thickened_pixels": int(thick_mask.sum()),
+        "skipped_shadows": (int(cross_info.get("active_components", 0)) if cross else an_t.components.n)
+        - len(placements),
         "components": [int(p.source_flat.size) if not cross else int(an_t.components.sizes[p.target_component])
                        for p in placements],
         "placements": [dict(p.summary(), visible_pixels=v) for p, v in zip(placements, visible)],

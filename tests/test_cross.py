@@ -33,6 +33,7 @@ from fastshade.cross import (
 )
 from fastshade.metrics import owner_map, parity, result_metrics
 from fastshade.shader import Analysis, ShadeResult, shade_arrays, shadow_self
+from tests.conftest import load_rgb
 from tests.test_shader import _strokes  # the shared synthetic line art
 
 KRYLOV = ShadeOptions(basis="krylov")
@@ -360,6 +361,20 @@ def test_parity_sample_equal_target_reproduces_self_exactly(strategy, score):
         par = parity(result_metrics(self_res), result_metrics(cross_res))
         assert par["exact"], par
         np.testing.assert_array_equal(self_res.image, cross_res.image)
+
+
+@pytest.mark.parametrize("placement", ["fit", "fit-whole"])
+def test_parity_holds_when_fit_placements_skip_shadows(placement):
+    img = load_rgb("offhand_pleometric.png")  # dense: filled components with no free spot
+    opts = KRYLOV.replace(shadow_placement=placement)
+    self_res = shade_arrays(img, None, opts)
+    assert self_res.stats["skipped_shadows"] > 0
+    assert len(self_res.placements) + self_res.stats["skipped_shadows"] == self_res.target.components.n
+    cross_res = shade_arrays(img, None, opts, force_cross=True)
+    assert cross_res.stats["skipped_shadows"] == self_res.stats["skipped_shadows"]
+    par = parity(result_metrics(self_res), result_metrics(cross_res))
+    assert par["exact"], par
+    np.testing.assert_array_equal(self_res.image, cross_res.image)
 
 
 def test_parity_fails_for_the_baseline_and_says_why():

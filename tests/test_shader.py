@@ -169,6 +169,65 @@ def test_free_placement_avoids_earlier_shadows_and_the_image_edge():
     assert fixed[2].written.sum() < fixed[2].source_flat.size
 
 
+FIT_PLACEMENTS = ("fit", "fit-dirs", "fit-diag", "fit-whole")
+
+
+def test_fit_placements_skip_a_shadow_with_no_free_spot():
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[15:25, 20] = True
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    an.carrier[:] = 0.0  # all ink: no push lands on paper
+    assert len(shadow_self(an.rgb.copy(), an, ShadeOptions(shadow_placement="free"))) == 1
+    for placement in FIT_PLACEMENTS:
+        out = an.rgb.copy()
+        assert shadow_self(out, an, ShadeOptions(shadow_placement=placement)) == []
+        np.testing.assert_array_equal(out, an.rgb)
+
+
+def test_fit_dirs_tries_the_perpendicular_before_skipping():
+    h, w = 80, 80
+    mask = np.zeros((h, w), dtype=bool)
+    mask[35:46, 40] = True  # its quarter turn is a horizontal bar on row 40
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    an.carrier[32:49, :] = 0.0  # an ink band along the void line: +-x pushes all land on ink
+    assert shadow_self(an.rgb.copy(), an, ShadeOptions(shadow_placement="fit")) == []
+    for placement in ("fit-dirs", "fit-diag", "fit-whole"):
+        out = an.rgb.copy()
+        (p,) = shadow_self(out, an, ShadeOptions(shadow_placement=placement))
+        np.testing.assert_allclose(p.shift, (15.0, 0.0), atol=1e-12)  # first perpendicular push
+        got = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
+        assert got == set(_quarter_turn_pushed(mask, (15.0, 0.0)))
+
+
+@pytest.mark.parametrize("hole, drawn", [(0, True), (10, False)], ids=["end", "middle"])
+def test_fit_whole_keeps_a_nearly_free_copy_only_in_one_piece(hole, drawn):
+    h, w = 60, 80
+    mask = np.zeros((h, w), dtype=bool)
+    mask[20:40, 30] = True  # 20 px; quarter turn: 20 px on one row
+    an = _analysis_for_mask(mask, void=(0.0, 1.0))
+    an.carrier[:] = 0.0
+    dst = sorted(_quarter_turn_pushed(mask, (0.0, 15.0)), key=lambda t: t[1])
+    for k, (y, x) in enumerate(dst):
+        if k != hole:
+            an.carrier[y, x] = 1.0  # paper exactly under the first push, one pixel missing (95 %)
+    assert shadow_self(an.rgb.copy(), an, ShadeOptions(shadow_placement="fit-diag")) == []
+    placements = shadow_self(an.rgb.copy(), an, ShadeOptions(shadow_placement="fit-whole"))
+    assert len(placements) == int(drawn)
+    if drawn:
+        np.testing.assert_allclose(placements[0].shift, (0.0, 15.0), atol=1e-12)
+        assert placements[0].written.sum() == 19
+
+
+def test_fit_placements_agree_with_free_when_every_shadow_fits():
+    img = _strokes()
+    free = shade_arrays(img, None, KRYLOV)
+    assert free.stats["skipped_shadows"] == 0
+    for placement in FIT_PLACEMENTS:
+        res = shade_arrays(img, None, KRYLOV.replace(shadow_placement=placement))
+        assert res.stats["skipped_shadows"] == 0
+        np.testing.assert_array_equal(res.image, free.image)
+
+
 @pytest.mark.parametrize("opts", [ShadeOptions(), KRYLOV], ids=["lobpcg", "krylov"])
 def test_ink_is_never_overwritten_by_shadows(opts):
     img = _strokes()
