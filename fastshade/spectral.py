@@ -345,7 +345,10 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
                               np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c),
                               indptr, indices, c1, c2)
-    return sp.csr_matrix((c1[:nnz], indices[:nnz], indptr), shape=(r, c)), c2[:nnz]
+    # shrink the bound-sized buffers in place (SciPy would copy views of larger arrays)
+    for buf in (indices, c1, c2):
+        buf.resize(nnz, refcheck=False)
+    return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
 def _build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
@@ -498,7 +501,8 @@ def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     ``values`` (m,), ``vectors`` (n, m), ``iterations``, ``residuals`` (m,) of the returned
     vectors.
     """
-    from kernels.blockops import csr_matmat, csr_matmat_pair, ritz_residual, rotate_residual
+    from kernels.blockops import (csr_matmat, csr_matmat_pair, ritz_residual, rotate_residual,
+                                  subtract_outer)
 
     identity = B is None
     shared = (not identity and B.indptr is L.indptr and B.indices is L.indices)
@@ -517,7 +521,11 @@ def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     YBYinv = np.linalg.inv(Y.T @ BY)
 
     def project(V):
-        V -= Y @ (YBYinv @ (BY.T @ V))
+        coef = YBYinv @ (BY.T @ V)
+        if Y.shape[1] == 1:  # the constant (or its coarse image): no (n, m) temporary
+            subtract_outer(V, Y[:, 0], coef[0])
+        else:
+            V -= Y @ coef
         return V
 
     X0 = project(np.require(X, dtype=np.float64, requirements="C"))

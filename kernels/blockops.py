@@ -20,7 +20,8 @@ of the output's column count; output rows list their columns in first-touch orde
 Block iteration: :func:`csr_matmat`, :func:`csr_matmat_pair` (``A X`` and ``B X``
 on a shared pattern), :func:`csr_residual`, :func:`jacobi_sweep` (the V-cycle),
 :func:`rotate_residual` (Ritz vectors and residual norms without forming
-``A X C``), :func:`ritz_residual` (residual block and norms) and
+``A X C``), :func:`ritz_residual` (residual block and norms), :func:`subtract_outer`
+(the constraint projection) and
 :func:`column_sumsq_extrema` (column norms and signs of the result).
 """
 
@@ -256,6 +257,20 @@ def ritz_residual(AX, BX, lam, R, rsq):
             r = AX[i, j] - lam[j] * BX[i, j]
             R[i, j] = r
             rsq[j] += r * r
+
+
+@jit
+def subtract_outer(V, y, c):
+    """In place ``V -= outer(y, c)``: removes the component along ``y`` with coefficients ``c``.
+
+    V : float64 (n, m), any strides, updated; y : float64 (n,); c : float64 (m,).
+    """
+    n = V.shape[0]
+    m = V.shape[1]
+    for i in range(n):
+        yi = y[i]
+        for j in range(m):
+            V[i, j] -= yi * c[j]
 
 
 @jit

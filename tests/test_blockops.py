@@ -21,6 +21,7 @@ from kernels.blockops import (
     spgemm_bound,
     spgemm_pair_bounded,
     strength_pattern,
+    subtract_outer,
 )
 
 
@@ -311,3 +312,21 @@ def test_spgemm_bound_is_the_row_length_sum(rows, inner, cols, density):
     ref = int(sum(np.diff(Y.indptr)[j] for j in X.indices))
     assert spgemm_bound(X.indices, Y.indptr) == ref
     assert ref >= (X @ Y).nnz  # an upper bound of the product's structural entries
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (1, 12), (9, 1), (500, 12), (3, 0)])
+@pytest.mark.parametrize("strided", [False, True])
+def test_subtract_outer_matches_numpy(n, m, strided):
+    rng = np.random.default_rng(7)
+    full = rng.standard_normal((n, 2 * m + 1))
+    V = full[:, ::2][:, :m] if strided else np.ascontiguousarray(full[:, :m])
+    y = rng.standard_normal(n)
+    c = rng.standard_normal(m)
+    ref = V - np.outer(y, c)
+    before = full.copy()
+    subtract_outer(V, y, c)
+    np.testing.assert_allclose(V, ref, rtol=1e-14, atol=1e-14)  # 'contract' may fuse
+    if strided:  # entries outside the view untouched
+        mask = np.ones(full.shape, dtype=bool)
+        mask[:, ::2][:, :m] = False
+        np.testing.assert_array_equal(full[mask], before[mask])
