@@ -188,7 +188,8 @@ def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, 
 
     ``(L x)_i`` sums the diagonals in ascending offset order (the order of a sorted CSR
     row), starting from +0.0.  Rows whose every diagonal stays inside the matrix go in one
-    fused pass when there are 5 diagonals (the 4-connected grid), otherwise one pass per
+    fused pass when there are 5 diagonals (the 4-connected grid; the heat step's
+    ``x - alpha (...)`` included), otherwise one pass per
     diagonal into ``acc`` (float64, ``>= stop - start``, scratch).  The few rows near the
     first and last rows of the matrix go one by one.
     """
@@ -217,11 +218,18 @@ def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, 
         x2 = src[b + offsets[2]:b + offsets[2] + m]
         x3 = src[b + offsets[3]:b + offsets[3] + m]
         x4 = src[b + offsets[4]:b + offsets[4] + m]
-        a = acc[:m]
+        zero = abs(alpha) * 0.0  # +0.0 the compiler cannot fold away (no nnan flag): the
+        if step:                 # first product is contracted onto it, as in csr_row_dot
+            for r in range(m):
+                t = zero + d0[r] * x0[r]
+                t += d1[r] * x1[r]
+                t += d2[r] * x2[r]
+                t += d3[r] * x3[r]
+                t = t + d4[r] * x4[r]
+                y[r] = xc[r] - alpha * t
+            return
         for r in range(m):
-            a[r] = 0.0  # as csr_row_dot: the sum starts from +0.0 (kept in memory, so the
-        for r in range(m):  # compiler contracts the first product as the CSR kernel does)
-            t = a[r] + d0[r] * x0[r]
+            t = zero + d0[r] * x0[r]
             t += d1[r] * x1[r]
             t += d2[r] * x2[r]
             t += d3[r] * x3[r]
