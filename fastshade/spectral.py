@@ -499,7 +499,8 @@ def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     entries per row) only ``W``'s products are sparse and ``L X, B X, L P, B P`` are updated
     from the Ritz coefficients by small GEMMs instead.  ``X`` may be overwritten.  Returns a dict with
     ``values`` (m,), ``vectors`` (n, m), ``iterations``, ``residuals`` (m,) of the returned
-    vectors.
+    vectors; when the start block already meets ``tol`` with ``B = None`` only the first
+    ``min(k, m)`` pairs are formed and returned.
     """
     from kernels.blockops import (csr_matmat, csr_matmat_pair, ritz_residual, rotate_residual,
                                   subtract_outer)
@@ -539,13 +540,19 @@ def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     lam, C = rr
     m = C.shape[1]  # rank-deficient start: keep what we have
     if identity:
-        # pixel level: Ritz vectors and residual norms in one pass; AX = AX0 C only if we go on
+        # pixel level: the k wanted Ritz vectors and their residual norms in one pass (the
+        # usual stop: the cascade's start is already within tol); the whole block only if we
+        # go on, with AX = AX0 C
+        kk = min(k, m)
+        X = np.empty((n, kk))
+        rsq = np.empty(kk)
+        rotate_residual(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
+        rn = np.sqrt(rsq)
+        if maxiter == 0 or rn.max(initial=0.0) <= tol:
+            return dict(values=lam[:kk], vectors=X, iterations=0, residuals=rn)
         X = np.empty((n, m))
         rsq = np.empty(m)
         rotate_residual(X0, AX0, C, lam, X, rsq)
-        rn = np.sqrt(rsq)
-        if maxiter == 0 or rn[:k].max() <= tol:
-            return dict(values=lam, vectors=X, iterations=0, residuals=rn)
         AX = AX0 @ C
         BX = X
     else:

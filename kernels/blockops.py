@@ -319,7 +319,8 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
     ``X1, X2`` share the pattern ``(x_indptr, x_indices)`` (r, s) with data ``x1, x2``;
     ``Y1, Y2`` share ``(y_indptr, y_indices)`` (s, c) with data ``y1, y2``.  The output
     pattern is structural (numerical cancellation is not dropped), columns of a row in
-    first-touch order.  No symbolic pass: the caller sizes ``c_indices``, ``c1``, ``c2`` by
+    first-touch order.  Entries with ``x2[p] == 0`` skip their ``C2`` updates (finite
+    ``y2``: the same sums).  No symbolic pass: the caller sizes ``c_indices``, ``c1``, ``c2`` by
     the bound ``sum_p rowlen_Y(x_indices[p])`` (at least ``nnz``).
 
     mark : int64 (c,) work array filled with -1; acc1, acc2 : float64 (c,) zeroed work
@@ -336,6 +337,15 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
             j = x_indices[p]
             u1 = x1[p]
             u2 = x2[p]
+            if u2 == 0.0:  # adds only zeros to C2 (e.g. the identity mass at the pixel level)
+                for q in range(y_indptr[j], y_indptr[j + 1]):
+                    b = y_indices[q]
+                    acc1[b] += u1 * y1[q]
+                    if mark[b] != i:
+                        mark[b] = i
+                        c_indices[nz] = b
+                        nz += 1
+                continue
             for q in range(y_indptr[j], y_indptr[j + 1]):
                 b = y_indices[q]
                 acc1[b] += u1 * y1[q]

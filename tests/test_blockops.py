@@ -258,11 +258,13 @@ def test_strength_pattern_property(n, density, theta, seed):
     _check_strength(n, density, theta, seed)
 
 
-def _check_bounded(rows: int, inner: int, cols: int, density: float, seed: int) -> None:
+def _check_bounded(rows: int, inner: int, cols: int, density: float, seed: int,
+                   zero_share: float = 0.0) -> None:
     X = _random_csr(rows, inner, density, seed)
     Y = _random_csr(inner, cols, density, seed + 1)
     rng = np.random.default_rng(seed)
     x2 = rng.standard_normal(X.nnz)
+    x2[rng.random(X.nnz) < zero_share] = 0.0  # the pixel-level mass: zero off the diagonal
     y2 = rng.standard_normal(Y.nnz)
     X2 = sp.csr_matrix((x2, X.indices, X.indptr), shape=X.shape)
     Y2 = sp.csr_matrix((y2, Y.indices, Y.indptr), shape=Y.shape)
@@ -295,6 +297,8 @@ def _check_bounded(rows: int, inner: int, cols: int, density: float, seed: int) 
 ])
 def test_spgemm_pair_bounded_matches_scipy(rows, inner, cols, density):
     _check_bounded(rows, inner, cols, density, seed=6)
+    _check_bounded(rows, inner, cols, density, seed=6, zero_share=0.8)
+    _check_bounded(rows, inner, cols, density, seed=6, zero_share=1.0)
 
 
 @settings(deadline=None, max_examples=25)
@@ -302,6 +306,7 @@ def test_spgemm_pair_bounded_matches_scipy(rows, inner, cols, density):
        st.floats(0.0, 1.0), st.integers(0, 10_000))
 def test_spgemm_pair_bounded_property(rows, inner, cols, density, seed):
     _check_bounded(rows, inner, cols, density, seed)
+    _check_bounded(rows, inner, cols, density, seed, zero_share=0.5)
 
 
 @pytest.mark.parametrize("rows,inner,cols,density", [(1, 1, 1, 1.0), (7, 5, 3, 0.0), (40, 30, 20, 0.2),
