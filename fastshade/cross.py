@@ -410,13 +410,24 @@ def quantile_recolour(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
+def reads_sample_basis(opts: "ShadeOptions") -> bool:
+    """Whether this cross configuration reads the sample's spectral basis: the ``dot`` and
+    ``cosine`` scores do, and so does an affinity gate other than ``none`` on the sample's
+    pixels (``unified``, ``warp``).  The default ``signature`` score (gating-field segment
+    signatures) with no gate does not: :func:`fastshade.shader.shade_arrays` then skips the
+    sample's eigensolve, and placements carry no affinity."""
+    gate_kind, _ = parse_affinity_threshold(opts.affinity_threshold)
+    return opts.score != "signature" or (gate_kind != "none"
+                                         and opts.cross_strategy in ("unified", "warp"))
+
+
 def _same_image(an_t: "Analysis", an_s: "Analysis") -> bool:
     if an_s is an_t:
         return True
     return an_s.rgb.shape == an_t.rgb.shape and bool(np.array_equal(an_s.rgb, an_t.rgb))
 
 
-def _scores(an_t: "Analysis", an_s: "Analysis", phi_t: np.ndarray, phi_s: np.ndarray,
+def _scores(an_t: "Analysis", an_s: "Analysis", phi_t: np.ndarray, phi_s: np.ndarray | None,
             score: str) -> np.ndarray:
     if score == "signature":
         zt = znormalise(segment_signatures(an_t.field, an_t.components))
@@ -476,14 +487,17 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
                             "sample_candidates": int(an_s.components.n),
                             "target_components": int(an_t.components.n)}
     placements: list[Placement] = []
-    if an_t.basis is None or an_s.basis is None or an_t.components.n == 0 or an_s.components.n == 0:
+    if (an_t.basis is None or (an_s.basis is None and reads_sample_basis(opts))
+            or an_t.components.n == 0 or an_s.components.n == 0):
         info["active_components"] = 0
         return placements, info
     phi_t = np.ascontiguousarray(an_t.basis.vectors)
-    phi_s = np.ascontiguousarray(an_s.basis.vectors)
-    if not same and opts.procrustes:
-        phi_s = procrustes_align(phi_t, phi_s, (h, w), (hs, ws),
-                                 samples=opts.procrustes_samples, seed=opts.seed)
+    phi_s = None  # not computed when the configuration does not read it (reads_sample_basis)
+    if an_s.basis is not None:
+        phi_s = np.ascontiguousarray(an_s.basis.vectors)
+        if not same and opts.procrustes:
+            phi_s = procrustes_align(phi_t, phi_s, (h, w), (hs, ws),
+                                     samples=opts.procrustes_samples, seed=opts.seed)
     scores = _scores(an_t, an_s, phi_t, phi_s, opts.score)
     best = scores.max(axis=1)
     active = _active_components(best) if strategy == "gate-only" else np.ones(best.size, dtype=bool)
@@ -529,7 +543,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
             continue
         shift, dy, dx, inside = dest
         dst_flat = np.where(inside, dy * w + dx, 0)
-        aff = pixel_affinity(phi_t, phi_src, dst_flat, src, inside)
+        aff = None if phi_src is None else pixel_affinity(phi_t, phi_src, dst_flat, src, inside)
         fraction = None
         if gate_kind == "calibrated":
             sdy, sdx, s_in = place_component(ty, tx, c_dst, c_dst, (h, w), quarter_turns=1, shift=shift)

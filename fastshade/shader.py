@@ -166,7 +166,7 @@ def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: 
     return np.ascontiguousarray(f.reshape(shape))
 
 
-def gating_field(lap: Any, basis: SpectralBasis, shape: tuple[int, int], opts: ShadeOptions,
+def gating_field(lap: Any, basis: SpectralBasis | None, shape: tuple[int, int], opts: ShadeOptions,
                  diagonals: tuple | None = None) -> np.ndarray:
     """The gating field f ((H, W) float64) selected by ``opts.field`` (see :func:`field_kind`)."""
     if field_kind(opts) == "heat":
@@ -176,12 +176,14 @@ def gating_field(lap: Any, basis: SpectralBasis, shape: tuple[int, int], opts: S
 
 
 def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
-            directions: bool = True) -> Analysis:
+            directions: bool = True, with_basis: bool = True) -> Analysis:
     """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1]).
 
-    ``directions=False`` (a cross-mode sample: only its field, gates, components and basis
-    are read) skips the thicken and void directions and the void diffusion; ``perp_*`` and
-    ``void_*`` are then zero.
+    For a cross-mode sample (only its field, gates, components and, for some
+    configurations, basis are read): ``directions=False`` skips the thicken and void
+    directions and the void diffusion (``perp_*`` and ``void_*`` are then zero);
+    ``with_basis=False`` skips the eigensolve when the gating field does not need it
+    (``Analysis.basis`` is then None; see :func:`fastshade.cross.reads_sample_basis`).
     """
     timer = timer or Timer()
     h, w = rgb.shape[:2]
@@ -201,19 +203,21 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
         lap = image_laplacian(carrier, **graph)
     with timer.stage("fields"):  # diagonal storage, once: the Lanczos mat-vecs, both diffusions
         diagonals = diagonal_storage(lap)
-    with timer.stage("basis"):
-        basis = spectral_basis(
-            carrier,
-            method=opts.basis,
-            k=opts.k,
-            **graph,
-            tile_size=opts.tile_size,
-            tile_overlap=opts.tile_overlap,
-            seed=opts.seed,
-            krylov_steps=opts.krylov_steps,
-            laplacian=lap,
-            diagonals=diagonals,
-        )
+    basis: SpectralBasis | None = None
+    if with_basis or field_kind(opts) != "heat":
+        with timer.stage("basis"):
+            basis = spectral_basis(
+                carrier,
+                method=opts.basis,
+                k=opts.k,
+                **graph,
+                tile_size=opts.tile_size,
+                tile_overlap=opts.tile_overlap,
+                seed=opts.seed,
+                krylov_steps=opts.krylov_steps,
+                laplacian=lap,
+                diagonals=diagonals,
+            )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
         f = gating_field(lap, basis, (h, w), opts, diagonals)
         perp_y = perp_x = void_y = void_x = zeros
@@ -437,7 +441,7 @@ def shade_arrays(
     an_s: Analysis | None = None
     cross_info: dict[str, Any] = {}
     if cross:
-        from fastshade.cross import shadow_cross
+        from fastshade.cross import reads_sample_basis, shadow_cross
 
         if sample is None:
             an_s = an_t
@@ -446,7 +450,8 @@ def shade_arrays(
             # "sample_" prefix, so the target's stages and "shadow" do not overlap.
             rgb_s, _ = _as_rgb_alpha(sample, "sample")
             sample_timer = Timer()
-            an_s = analyse(rgb_s, opts, sample_timer, directions=False)
+            an_s = analyse(rgb_s, opts, sample_timer, directions=False,
+                           with_basis=reads_sample_basis(opts))
             for name, sec in sample_timer.seconds.items():
                 timer.seconds["sample_" + name] = sec
     with timer.stage("shadow"):
@@ -481,7 +486,11 @@ def shade_arrays(
     }
     if cross:
         stats["cross"] = cross_info
-        stats["sample_basis"] = _basis_stats(an_s.basis if an_s else None, opts)
+        sample_basis = _basis_stats(an_s.basis if an_s else None, opts)
+        if an_s is not None and an_s.basis is None and an_s.contours.any():
+            sample_basis["reason"] = ("not read by this cross configuration "
+                                      "(fastshade.cross.reads_sample_basis)")
+        stats["sample_basis"] = sample_basis
     return ShadeResult(np.ascontiguousarray(image), stats, placements, an_t, an_s, owner.reshape(h, w))
 
 

@@ -385,3 +385,60 @@ def test_parity_fails_for_the_baseline_and_says_why():
     par = parity(self_m, result_metrics(cross))
     assert not par["exact"]
     assert any(p.kept.sum() < p.attempted.sum() for p in cross.placements)  # the gate drops pixels
+
+
+# ----------------------------------------------------------------------------------------
+# the sample's eigensolve is skipped when the configuration does not read it
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("score,gate,strategy,expected", [
+    ("signature", "none", "unified", False),
+    ("signature", "none", "warp", False),
+    ("signature", "mean", "recolor", False),   # recolor/gate-only gate on the target's basis
+    ("signature", "calibrated", "gate-only", False),
+    ("signature", "mean", "unified", True),
+    ("signature", "quantile:0.3", "warp", True),
+    ("dot", "none", "unified", True),
+    ("cosine", "none", "recolor", True),
+])
+def test_reads_sample_basis(score, gate, strategy, expected):
+    from fastshade.cross import reads_sample_basis
+
+    opts = ShadeOptions(score=score, affinity_threshold=gate, cross_strategy=strategy)
+    assert reads_sample_basis(opts) is expected
+
+
+def _sample_art() -> np.ndarray:
+    img = _strokes(80, 88)
+    img[10:14, 20:70] = 0.0  # a bar and a box outline: other shapes than the target's
+    img[40:60, 50:52] = 0.0
+    img[40:42, 50:70] = 0.0
+    return img
+
+
+@pytest.mark.parametrize("overrides", [{}, {"cross_strategy": "warp"}, {"cross_strategy": "recolor"},
+                                       {"cross_strategy": "gate-only", "scale_normalise": False}])
+def test_skipping_the_sample_basis_changes_no_pixel(monkeypatch, overrides):
+    import fastshade.cross as cross_mod
+
+    opts = ShadeOptions(**overrides)
+    target, sample = _strokes(), _sample_art()
+    skipped = shade_arrays(target, sample, opts)
+    assert skipped.stats["sample_basis"]["method"] == "none"
+    assert "not read" in skipped.stats["sample_basis"]["reason"]
+    assert skipped.sample.basis is None
+    assert len(skipped.placements) > 0
+    monkeypatch.setattr(cross_mod, "reads_sample_basis", lambda o: True)  # force the eigensolve
+    full = shade_arrays(target, sample, opts)
+    assert full.sample.basis is not None
+    assert full.stats["sample_basis"]["method"] != "none"
+    np.testing.assert_array_equal(skipped.image, full.image)
+    assert [p.written.tolist() for p in skipped.placements] == [p.written.tolist() for p in full.placements]
+
+
+def test_configurations_that_read_the_sample_basis_compute_it():
+    res = shade_arrays(_strokes(), _sample_art(), ShadeOptions(score="dot"))
+    assert res.sample.basis is not None
+    assert res.stats["sample_basis"]["method"] != "none"
+    assert all(p.affinity is not None for p in res.placements)
