@@ -137,9 +137,11 @@ def krylov_basis(
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    Lc = sp.csr_matrix(L, dtype=dt)
-    if not np.all(np.isfinite(Lc.data)):
+    if not np.all(np.isfinite(L.tocsr().data)):
         raise ValueError("L has non-finite entries")
+    # the CSR copy in the iteration's dtype is only needed without diagonal storage
+    usable = diagonals is not None and diagonals[1].shape == (diagonals[0].size, L.shape[0])
+    Lc = L if usable else sp.csr_matrix(L, dtype=dt)
     k = int(k)
     n = int(L.shape[0])
     vectors = np.zeros((n, k), dtype=np.float64)

