@@ -401,8 +401,9 @@ def install_cpu_timer() -> Any:
     :class:`fastshade.shader.Timer` records wall-clock seconds; on a shared
     machine those include time the process spent waiting for a core.  The
     worker swaps in a subclass that adds ``time.process_time()`` per stage
-    (with one thread, CPU seconds = the wall time of an idle machine).  The
-    latest instance is ``CpuTimer.last``.
+    (with one thread, CPU seconds = the wall time of an idle machine).  Every
+    instance since the caller last cleared ``CpuTimer.created`` is listed there (a
+    cross-mode call creates two: the target's and the sample's).
     """
     from contextlib import contextmanager
 
@@ -411,12 +412,12 @@ def install_cpu_timer() -> Any:
     base = shader.Timer
 
     class CpuTimer(base):  # type: ignore[misc, valid-type]
-        last: "CpuTimer | None" = None
+        created: "list[CpuTimer]" = []
 
         def __init__(self) -> None:
             super().__init__()
             self.cpu_seconds: dict[str, float] = {}
-            CpuTimer.last = self
+            CpuTimer.created.append(self)
 
         @contextmanager
         def stage(self, name: str) -> Any:
@@ -553,7 +554,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
     for i in range(repeat):
         bar.set_postfix_str(f"run {i + 1}/{repeat}")
         if cpu_timer is not None:
-            cpu_timer.last = None
+            cpu_timer.created.clear()
         with PeakMemory() as mem:
             c0 = time.process_time()
             res = shade_arrays(target, sample, opts)
@@ -561,11 +562,13 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
         peaks.append(mem.peak)
         increases.append(mem.increase)
         timings = res.stats["timings"]
-        wall = {s: float(timings.get(s, 0.0)) for s in SHADER_STAGES}
+        # cross mode: a stage is the target's plus the sample's ("sample_" timings)
+        wall = {s: float(timings.get(s, 0.0)) + float(timings.get("sample_" + s, 0.0))
+                for s in SHADER_STAGES}
         wall["shader"] = float(timings["total"])
-        timer = cpu_timer.last if cpu_timer is not None else None
-        if timer is not None:
-            cpu = {s: float(timer.cpu_seconds.get(s, 0.0)) for s in SHADER_STAGES}
+        timers = list(cpu_timer.created) if cpu_timer is not None else []
+        if timers:
+            cpu = {s: float(sum(t.cpu_seconds.get(s, 0.0) for t in timers)) for s in SHADER_STAGES}
         else:  # the shader no longer uses fastshade.shader.Timer: no per-stage CPU figures
             cpu_source = "wall (no CPU timer hook)"
             cpu = dict(wall)

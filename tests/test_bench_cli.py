@@ -375,3 +375,20 @@ def test_eigen_baselines_find_the_lowest_nontrivial_pairs(solver):
     np.testing.assert_allclose(r.values, exact, rtol=1e-6, atol=1e-9)
     assert r.residuals.max() < 1e-6
     np.testing.assert_allclose(np.linalg.norm(r.vectors, axis=0), 1.0, atol=1e-10)
+
+
+def test_cpu_timer_sees_the_target_and_the_sample_stages(monkeypatch):
+    """A cross call creates two stage timers; the bench sums both (it used to read the last)."""
+    from fastshade import shader
+    from fastshade.bench import install_cpu_timer
+    from fastshade.options import ShadeOptions
+    from tests.test_shader import _strokes
+
+    monkeypatch.setattr(shader, "Timer", shader.Timer)  # restored after the test
+    timer_cls = install_cpu_timer()
+    timer_cls.created.clear()
+    shader.shade_arrays(_strokes(), _strokes()[::-1].copy(), ShadeOptions(score="dot"))
+    assert len(timer_cls.created) == 2
+    target, sample = timer_cls.created
+    assert target.cpu_seconds.get("basis", 0.0) > 0 and sample.cpu_seconds.get("basis", 0.0) > 0
+    assert "thicken" in target.cpu_seconds and "thicken" not in sample.cpu_seconds
