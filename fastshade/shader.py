@@ -268,8 +268,9 @@ FREE_PUSHES: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 FREE_FRACTION = 0.98
 """``shadow_placement="free"``: share of a copy's pixels that must land free."""
 
-SKIPPING_PLACEMENTS = ("fit", "fit-dirs", "fit-diag", "fit-whole")
-"""Placements that drop a shadow with no free spot instead of painting its best try."""
+PUSH_DIRECTIONS = {"free": 2, "fit": 2, "fit-dirs": 4, "fit-diag": 8, "fit-whole": 8}
+"""How many of :func:`_push_directions` each searching placement tries; every one but
+``free`` drops a shadow with no free spot instead of painting its best try."""
 
 WHOLE_FRACTION = 0.9
 """``shadow_placement="fit-whole"``: a copy with no free spot is still drawn at its best
@@ -283,19 +284,16 @@ def free_paper(an: Analysis, opts: ShadeOptions) -> np.ndarray:
 
 
 def _push_directions(an: Analysis, dst_centroid: tuple[float, float],
-                     placement: str) -> list[tuple[float, float]]:
-    """Unit directions tried, in order: the void direction ``v`` at ``dst_centroid``,
-    ``-v``; ``fit-dirs`` adds the perpendiculars ``(v_x, -v_y)``, ``(-v_x, v_y)``;
-    ``fit-diag`` also the four diagonals ``(±v ± v_perp)/sqrt 2``."""
+                     count: int) -> list[tuple[float, float]]:
+    """The first ``count`` unit directions of: the void direction ``v`` at ``dst_centroid``,
+    ``-v``, the perpendiculars ``(v_x, -v_y)``, ``(-v_x, v_y)``, the four diagonals
+    ``(±v ± v_perp)/sqrt 2``."""
     vy, vx = component_shift(an, dst_centroid, 1.0)
-    dirs = [(vy, vx), (-vy, -vx)]
-    if placement in ("fit-dirs", "fit-diag", "fit-whole"):
-        dirs += [(vx, -vy), (-vx, vy)]
-    if placement in ("fit-diag", "fit-whole"):
-        r = 0.5 ** 0.5
-        for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            dirs.append((r * (a * vy + b * vx), r * (a * vx - b * vy)))
-    return dirs
+    r = 0.5 ** 0.5
+    dirs = [(vy, vx), (-vy, -vx), (vx, -vy), (-vx, vy)]
+    dirs += [(r * (a * vy + b * vx), r * (a * vx - b * vy))
+             for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+    return dirs[:count]
 
 
 def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
@@ -324,29 +322,26 @@ def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
                                          quarter_turns=1, shift=shift)
         return shift, dy, dx, inside
     d = opts.shadow_distance
-    shifts = [(f * d * uy, f * d * ux)
-              for uy, ux in _push_directions(an, dst_centroid, opts.shadow_placement)
-              for f in FREE_PUSHES]
-    best = None
-    best_free = -1
-    for shift in shifts:
-        dy, dx, inside = place_component(src_y, src_x, src_centroid, dst_centroid, (h, w),
-                                         quarter_turns=1, shift=shift)
-        flat = np.where(inside, dy * w + dx, 0)
-        landed = int(np.count_nonzero(inside & free[flat]))
-        if landed >= FREE_FRACTION * src_y.size:
-            return shift, dy, dx, inside
-        if landed > best_free:
-            best, best_free = (shift, dy, dx, inside), landed
+    directions = _push_directions(an, dst_centroid, PUSH_DIRECTIONS[opts.shadow_placement])
+    best, best_landed, best_n = None, np.zeros(0, dtype=bool), -1
+    for uy, ux in directions:
+        for f in FREE_PUSHES:
+            shift = (f * d * uy, f * d * ux)
+            dy, dx, inside = place_component(src_y, src_x, src_centroid, dst_centroid, (h, w),
+                                             quarter_turns=1, shift=shift)
+            landed = inside & free[np.where(inside, dy * w + dx, 0)]
+            n_landed = int(np.count_nonzero(landed))
+            if n_landed >= FREE_FRACTION * src_y.size:
+                return shift, dy, dx, inside
+            if n_landed > best_n:  # the first wins ties
+                best, best_landed, best_n = (shift, dy, dx, inside), landed, n_landed
+    if opts.shadow_placement == "free":
+        return best
     if (opts.shadow_placement == "fit-whole" and best is not None
-            and best_free >= WHOLE_FRACTION * src_y.size):
-        _, dy, dx, inside = best
-        landed = inside & free[np.where(inside, dy * w + dx, 0)]
-        if fragments(dy[landed], dx[landed]) == 1:
-            return best
-    if opts.shadow_placement in SKIPPING_PLACEMENTS:
-        return None
-    return best  # type: ignore[return-value]
+            and best_n >= WHOLE_FRACTION * src_y.size
+            and fragments(best[1][best_landed], best[2][best_landed]) == 1):
+        return best
+    return None
 
 
 def shadow_self(out: np.ndarray, an: Analysis, opts: ShadeOptions) -> list[Placement]:

@@ -337,19 +337,12 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
             j = x_indices[p]
             u1 = x1[p]
             u2 = x2[p]
-            if u2 == 0.0:  # adds only zeros to C2 (e.g. the identity mass at the pixel level)
-                for q in range(y_indptr[j], y_indptr[j + 1]):
-                    b = y_indices[q]
-                    acc1[b] += u1 * y1[q]
-                    if mark[b] != i:
-                        mark[b] = i
-                        c_indices[nz] = b
-                        nz += 1
-                continue
+            skip2 = u2 == 0.0  # adds only zeros to C2 (the identity mass at the pixel level)
             for q in range(y_indptr[j], y_indptr[j + 1]):
                 b = y_indices[q]
                 acc1[b] += u1 * y1[q]
-                acc2[b] += u2 * y2[q]
+                if not skip2:  # loop-invariant branch
+                    acc2[b] += u2 * y2[q]
                 if mark[b] != i:
                     mark[b] = i
                     c_indices[nz] = b

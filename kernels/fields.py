@@ -221,21 +221,13 @@ def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, 
         x3 = src[b + offsets[3]:b + offsets[3] + m]
         x4 = src[b + offsets[4]:b + offsets[4] + m]
         zero = abs(alpha) * 0.0  # +0.0 the compiler cannot fold away (no nnan flag): the
-        if step:                 # first product is contracted onto it, as in csr_row_dot
-            for r in range(m):
-                t = zero + d0[r] * x0[r]
-                t += d1[r] * x1[r]
-                t += d2[r] * x2[r]
-                t += d3[r] * x3[r]
-                t = t + d4[r] * x4[r]
-                y[r] = xc[r] - alpha * t
-            return
-        for r in range(m):
+        for r in range(m):       # first product is contracted onto it, as in csr_row_dot
             t = zero + d0[r] * x0[r]
             t += d1[r] * x1[r]
             t += d2[r] * x2[r]
             t += d3[r] * x3[r]
-            y[r] = t + d4[r] * x4[r]
+            t = t + d4[r] * x4[r]
+            y[r] = xc[r] - alpha * t if step else t  # loop-invariant branch
     else:  # any other band: one pass per diagonal into acc
         a = acc[:m]
         for r in range(m):
@@ -245,11 +237,8 @@ def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, 
             x = src[b + offsets[k]:b + offsets[k] + m]
             for r in range(m):
                 a[r] += d[r] * x[r]
-        for r in range(m):
-            y[r] = a[r]
-    if step:  # y holds L x: one more pass in cache (a fused x - alpha * (...) in the loops
-        for r in range(m):  # above could contract differently from the CSR kernels)
-            y[r] = xc[r] - alpha * y[r]
+        for r in range(m):  # one more pass in cache (a fused x - alpha * (...) in the
+            y[r] = xc[r] - alpha * a[r] if step else a[r]  # loop above could contract differently)
 
 
 @jit
