@@ -119,44 +119,35 @@ def heat_diffusion_csr(indptr, indices, data, x, alpha, steps, out, work):
 
 
 @jit
-def csr_bandwidth(indptr, indices):
-    """Largest ``|j - i|`` over the stored entries ``(i, j)`` of a CSR matrix (0 if none),
-    or ``-1`` when some row's columns are not strictly ascending (unsorted or duplicated)."""
-    band = 0
+def csr_diagonal_mask(indptr, indices, present):
+    """Mark the diagonals that hold stored entries and check that rows are sorted, in one pass.
+
+    ``present`` : bool (n_rows + n_cols - 1,), caller-allocated and zeroed; receives
+    ``present[j - i + n_rows - 1] = True`` for every stored entry ``(i, j)`` (so diagonal
+    offset ``d`` is at ``d + n_rows - 1``).  Returns False, leaving ``present`` partly
+    written, as soon as some row's columns are not strictly ascending (unsorted or
+    duplicated); True otherwise.
+    """
+    base = indptr.shape[0] - 2  # n_rows - 1
     for i in range(indptr.shape[0] - 1):
         previous = -1
         for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
             j = np.intp(indices[k])
             if j <= previous:
-                return -1
+                return False
             previous = j
-            d = abs(j - i)
-            if d > band:
-                band = d
-    return band
-
-
-@jit
-def csr_diagonal_mask(indptr, indices, band, present):
-    """Mark the diagonals that hold stored entries: ``present[j - i + band] = True``.
-
-    ``present`` : bool (2 * band + 1,), caller-allocated and zeroed; ``band`` from
-    :func:`csr_bandwidth`.
-    """
-    for i in range(indptr.shape[0] - 1):
-        for k in range(np.intp(indptr[i]), np.intp(indptr[i + 1])):
-            d = np.intp(indices[k]) - i + band
+            d = j - i + base
             if not present[d]:  # read-mostly: 2.6x faster than storing every time
                 present[d] = True
+    return True
 
 
 @jit
 def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
     """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored).
 
-    The columns of every row must be strictly ascending (:func:`csr_bandwidth` ``>= 0``) and
-    ``offsets`` (int64 (nd,), ascending) must cover every stored diagonal
-    (:func:`csr_diagonal_mask`); ``diagonals`` : float (nd, n_rows), caller-allocated, every
+    The columns of every row must be strictly ascending and ``offsets`` (int64 (nd,),
+    ascending) must cover every stored diagonal (both from :func:`csr_diagonal_mask`); ``diagonals`` : float (nd, n_rows), caller-allocated, every
     entry written (one merge of each row with ``offsets``).
     """
     nd = offsets.shape[0]

@@ -131,10 +131,11 @@ def plain_csr_heat(L, x, alpha, steps):
 
 
 def diagonals_of(L):
-    band = kf.csr_bandwidth(L.indptr, L.indices)
-    present = np.zeros(2 * band + 1, dtype=bool)
-    kf.csr_diagonal_mask(L.indptr, L.indices, band, present)
-    offsets = np.flatnonzero(present).astype(np.int64) - band
+    n = L.shape[0]
+    present = np.zeros(2 * n - 1, dtype=bool)
+    assert kf.csr_diagonal_mask(L.indptr, L.indices, present)
+    offsets = np.flatnonzero(present).astype(np.int64) - (n - 1)
+    band = int(np.abs(offsets).max())
     diagonals = np.full((offsets.size, L.shape[0]), np.nan)
     kf.csr_to_diagonals(L.indptr, L.indices, L.data, offsets, diagonals)
     return offsets, diagonals, band
@@ -182,10 +183,11 @@ def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, sha
 
 def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
     rng = np.random.default_rng(11)
-    L = image_laplacian(rng.random((96, 80)))
+    L = image_laplacian(rng.random((640, 80)))
     x = rng.standard_normal(L.shape[0])
     chunk, windows = graph_module._heat_windows(5, 80, L.shape[0], 150)
-    assert chunk == 80 and windows.shape[0] >= 2  # this size takes the blocked path
+    # this size takes the blocked path, in chunks of whole image rows
+    assert chunk % 80 == 0 and chunk >= graph_module.HEAT_CHUNK_ROWS and windows.shape[0] >= 2
     np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150),
                                   plain_csr_heat(L, x, 0.1, 150))
     # reversed column order: the diagonal path would change the summation order -> CSR path
@@ -339,10 +341,10 @@ def user_fields(indptr, indices, data, f, alpha, steps):
     out = np.empty(n)
     work = np.empty(n)
     kf.heat_diffusion_csr(indptr, indices, data, f.ravel(), alpha, steps, out, work)
-    band = kf.csr_bandwidth(indptr, indices)
-    present = np.zeros(2 * band + 1, dtype=np.bool_)
-    kf.csr_diagonal_mask(indptr, indices, band, present)
-    offsets = np.flatnonzero(present).astype(np.int64) - band
+    present = np.zeros(2 * n - 1, dtype=np.bool_)
+    sorted_rows = kf.csr_diagonal_mask(indptr, indices, present)
+    offsets = np.flatnonzero(present).astype(np.int64) - (n - 1)
+    band = np.abs(offsets).max()
     diagonals = np.empty((offsets.shape[0], n))
     kf.csr_to_diagonals(indptr, indices, data, offsets, diagonals)
     blocked = np.empty(n)
@@ -350,7 +352,7 @@ def user_fields(indptr, indices, data, f, alpha, steps):
     kf.heat_diffusion_dia(offsets, diagonals, f.ravel(), alpha, steps, max(band, 1), blocked,
                           work, windows)
     for i in range(n):
-        if blocked[i] != out[i]:
+        if blocked[i] != out[i] or not sorted_rows:
             out[:] = np.nan  # the caller's comparison then fails loudly
     lx = np.empty(n)
     kf.csr_matvec(indptr, indices, data, out, lx)
@@ -388,13 +390,20 @@ def test_heat_diffusion_reuses_given_diagonals_and_rejects_mismatched_ones():
         heat_diffusion(L, x, steps=20, diagonals=other)
 
 
-def test_csr_bandwidth_flags_unsorted_and_duplicate_columns():
+def test_csr_diagonal_mask_flags_unsorted_and_duplicate_columns():
+    def mask(A):
+        present = np.zeros(A.shape[0] + A.shape[1] - 1, dtype=bool)
+        return kf.csr_diagonal_mask(A.indptr, A.indices, present), present
+
     A = sp.csr_matrix((np.ones(3), np.array([2, 0, 1]), np.array([0, 3, 3, 3])), shape=(3, 3))
-    assert kf.csr_bandwidth(A.indptr, A.indices) == -1
+    assert not mask(A)[0]
     D = sp.csr_matrix((np.ones(2), np.array([1, 1]), np.array([0, 0, 2, 2])), shape=(3, 3))
-    assert kf.csr_bandwidth(D.indptr, D.indices) == -1
+    assert not mask(D)[0]
     S = sp.csr_matrix((np.ones(3), np.array([0, 2, 0]), np.array([0, 2, 2, 3])), shape=(3, 3))
-    assert kf.csr_bandwidth(S.indptr, S.indices) == 2
+    ok, present = mask(S)
+    assert ok
+    # entries (0, 0), (0, 2), (2, 0): offsets 0, +2, -2 at index offset + 2
+    np.testing.assert_array_equal(np.flatnonzero(present) - 2, [-2, 0, 2])
 
 
 @pytest.mark.parametrize(("kind", "connectivity"), [("grid", 4), ("grid", 8), ("dither", 4)],
