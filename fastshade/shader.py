@@ -229,7 +229,9 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
             heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
                                   alpha=alpha, steps=steps, diagonals=diagonals).reshape(h, w)
             hy, hx = forward_gradient(heat)
-            void_y, void_x = unit_vectors(-hy, -hx)
+            void_y, void_x = unit_vectors(hy, hx)  # then negated in place: the same bits as
+            np.negative(void_y, out=void_y)         # unit_vectors(-hy, -hx), two fewer arrays
+            np.negative(void_x, out=void_x)
     with timer.stage("gates"):
         high, low = contour_gates(f, contours, opts.gate_gain, opts.gamma_h, opts.bias_h,
                                   opts.gamma_l, opts.bias_l)
