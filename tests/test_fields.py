@@ -190,6 +190,14 @@ def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
     assert chunk % 80 == 0 and chunk >= graph_module.HEAT_CHUNK_ROWS and windows.shape[0] >= 2
     np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150),
                                   plain_csr_heat(L, x, 0.1, 150))
+    # 8-connected (9 diagonals: the general per-diagonal rows), band 91: chunks of 23 x 91 rows
+    L8 = image_laplacian(rng.random((400, 90)), connectivity=8)
+    x8 = rng.standard_normal(L8.shape[0])
+    offsets8, _, band8 = graph_module.diagonal_storage(L8)
+    chunk8, windows8 = graph_module._heat_windows(offsets8.size, band8, L8.shape[0], 40)
+    assert offsets8.size == 9 and chunk8 % band8 == 0 and windows8.shape[0] >= 2
+    np.testing.assert_array_equal(heat_diffusion(L8, x8, alpha=0.1, steps=40),
+                                  plain_csr_heat(L8, x8, 0.1, 40))
     # reversed column order: the diagonal path would change the summation order -> CSR path
     rev = L.copy()
     for i in range(rev.shape[0]):
