@@ -664,9 +664,11 @@ def _reflect_both(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return M - np.outer(v, w) - np.outer(w, v)
 
 
-LOBPCG_IMPLS = ("block", "scipy")
-"""``lobpcg_impl`` choices: fastshade's block LOBPCG (:func:`_lobpcg`, the default) or
-``scipy.sparse.linalg.lobpcg`` with the same block V-cycle preconditioner."""
+LOBPCG_IMPLS = ("block", "scipy", "scipy-pixel")
+"""``lobpcg_impl`` choices: fastshade's block LOBPCG (:func:`_lobpcg`) on every cascade level
+(the default); ``scipy.sparse.linalg.lobpcg`` with the same block V-cycle preconditioner on
+every level (``"scipy"``); or SciPy's for the pixel-level (full-size) solve only, warm-started
+by the block cascade on the coarse levels (``"scipy-pixel"``, :func:`_scipy_pixel_lobpcg`)."""
 
 
 def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
@@ -695,11 +697,27 @@ def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
                 iterations=max(len(history) - 1, 0), residuals=np.linalg.norm(R, axis=0))
 
 
+def _scipy_pixel_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
+                        dense_updates: bool = False) -> dict:
+    """The pixel-level solve of ``lobpcg_impl="scipy-pixel"``: ``scipy.sparse.linalg.lobpcg``
+    (:func:`_scipy_lobpcg`) started from the ``k`` lowest Ritz vectors of the prolongated block
+    (one Rayleigh-Ritz step of :func:`_lobpcg`; SciPy stops only when *every* block column
+    meets ``tol``, so the guard columns, which serve the coarse levels, are not passed on).
+
+    At 512² the warm start usually meets the tolerance, so SciPy checks it and returns without
+    iterating; its constraint handling, B-orthonormalisation and two Rayleigh-Ritz passes over
+    the full-size block still cost ~0.12-0.17 s more than the default's (toof, one thread).
+    """
+    start = _lobpcg(L, B, X, Y, precond, tol=tol, maxiter=0, k=k)["vectors"]
+    return _scipy_lobpcg(L, B, start, Y, precond, tol=tol, maxiter=maxiter, k=k)
+
+
 def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                    coarse_iters: int, maxiter: int,
                    lobpcg_impl: str = "block") -> tuple[np.ndarray, np.ndarray, dict]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see module docstring)."""
     solve = _scipy_lobpcg if lobpcg_impl == "scipy" else _lobpcg
+    pixel_solve = _scipy_pixel_lobpcg if lobpcg_impl == "scipy-pixel" else solve
     from kernels.blockops import csr_matmat
 
     t0 = time.perf_counter()
@@ -753,7 +771,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
         fine = lev == 0
-        res = solve(H.L[lev], H.B[lev], X, H.Y[lev],
+        res = (pixel_solve if fine else solve)(H.L[lev], H.B[lev], X, H.Y[lev],
                       lambda R, lev=lev: _vcycle(H, lev, R),
                       tol=tol if fine else 0.0,
                       maxiter=maxiter if fine else (FIRST_COARSE_ITERS if lev == 1 else coarse_iters),
@@ -763,7 +781,8 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
     if nl == 0:
-        res = solve(L, None, X, H.Y[0], lambda R: _vcycle(H, 0, R), tol=tol, maxiter=maxiter, k=k)
+        res = pixel_solve(L, None, X, H.Y[0], lambda R: _vcycle(H, 0, R), tol=tol,
+                          maxiter=maxiter, k=k)
         levels.append(dict(n=n, iterations=int(res["iterations"])))
     vals = res["values"][:k]
     vecs = res["vectors"][:, :k]
@@ -923,11 +942,13 @@ def spectral_basis(
     diagonals : tuple or None
         ``fastshade.graph.diagonal_storage(laplacian)`` if the caller has it (used by
         ``method="krylov"`` for its mat-vecs; saves converting the graph twice).
-    lobpcg_impl : {"block", "scipy"}
-        The LOBPCG of every cascade level: fastshade's block implementation (default,
-        stops on the first ``k`` residuals) or ``scipy.sparse.linalg.lobpcg`` with the same
-        block V-cycle preconditioner (stops when every block column, guards included, meets
-        ``tol``; slower, same subspace: ``tests/test_spectral.py``).
+    lobpcg_impl : {"block", "scipy", "scipy-pixel"}
+        The LOBPCG of the cascade: fastshade's block implementation on every level (default,
+        stops on the first ``k`` residuals); ``scipy.sparse.linalg.lobpcg`` with the same
+        block V-cycle preconditioner on every level (stops when every block column, guards
+        included, meets ``tol``); or SciPy's for the pixel-level solve only, from the ``k``
+        lowest Ritz vectors of the block cascade's warm start.  Same subspace, slower
+        (``tests/test_spectral.py``; ``fastshade bench`` reports the "scipy" row).
 
     Returns
     -------

@@ -105,10 +105,13 @@ def test_cascade_matches_dense_eigh(name, force_cascade):
     check_against_dense(c, 6, b)
 
 
+@pytest.mark.parametrize("impl", ["scipy", "scipy-pixel"])
 @pytest.mark.parametrize("name", ["strokes40x36", "strokes24"])
-def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, force_cascade, monkeypatch):
-    """``lobpcg_impl="scipy"`` (scipy.sparse.linalg.lobpcg, same hierarchy and block
-    V-cycle) finds the same pairs as dense eigh and as fastshade's block LOBPCG."""
+def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, impl, force_cascade,
+                                                                 monkeypatch):
+    """``lobpcg_impl="scipy"`` (scipy.sparse.linalg.lobpcg on every level, same hierarchy and
+    block V-cycle) and ``"scipy-pixel"`` (SciPy's for the full-size solve only) find the same
+    pairs as dense eigh and as fastshade's block LOBPCG."""
     import scipy.sparse.linalg as spla
 
     calls = []
@@ -122,8 +125,12 @@ def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, force_cas
     c = CASES[name]()
     ours = spectral_basis(c, k=6, tol=1e-10)
     assert not calls
-    b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl="scipy")
-    assert calls and calls[-1][0] == (c.size, c.size)  # every level, the pixel level last
+    b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl=impl)
+    assert calls and calls[-1][0] == (c.size, c.size)  # the pixel level last
+    if impl == "scipy":  # every LOBPCG level (the coarsest is solved densely)
+        assert {A[0] for A, _, _ in calls} == set(b.info["level_sizes"][:len(calls)])
+    else:
+        assert len(calls) == 1 and calls[0][1] == (c.size, 6)  # the k Ritz vectors only
     assert b.method == "lobpcg" and b.info["converged"] and max(b.info["residuals"]) <= 1e-10
     check_against_dense(c, 6, b)
     np.testing.assert_allclose(b.values, ours.values, rtol=1e-6, atol=1e-13)
