@@ -706,7 +706,8 @@ def _scipy_pixel_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
 
     At 512² the warm start usually meets the tolerance, so SciPy checks it and returns without
     iterating; its constraint handling, B-orthonormalisation and two Rayleigh-Ritz passes over
-    the full-size block still cost ~0.12-0.17 s more than the default's (toof, one thread).
+    the full-size block still cost ~0.18 s more than the default's (toof, snek-heavy, offhand;
+    one thread).
     """
     start = _lobpcg(L, B, X, Y, precond, tol=tol, maxiter=0, k=k)["vectors"]
     return _scipy_lobpcg(L, B, start, Y, precond, tol=tol, maxiter=maxiter, k=k)
@@ -771,12 +772,13 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
         fine = lev == 0
-        res = (pixel_solve if fine else solve)(H.L[lev], H.B[lev], X, H.Y[lev],
-                      lambda R, lev=lev: _vcycle(H, lev, R),
-                      tol=tol if fine else 0.0,
-                      maxiter=maxiter if fine else (FIRST_COARSE_ITERS if lev == 1 else coarse_iters),
-                      k=k,
-                      dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0])
+        level_solve = pixel_solve if fine else solve
+        res = level_solve(H.L[lev], H.B[lev], X, H.Y[lev],
+                          lambda R, lev=lev: _vcycle(H, lev, R),
+                          tol=tol if fine else 0.0,
+                          maxiter=maxiter if fine else (FIRST_COARSE_ITERS if lev == 1 else coarse_iters),
+                          k=k,
+                          dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0])
         X = res["vectors"]
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))

@@ -51,7 +51,7 @@ def test_default_tolerance_agrees_with_a_1e8_solve(name):
     opts = ShadeOptions()
     assert opts.basis == "lobpcg"
     an = analyse(load_rgb(name), opts)
-    assert an.basis is not None and an.basis.info.get("tol", DEFAULT_TOL) == DEFAULT_TOL
+    assert an.basis is not None and an.basis.info["tol"] == DEFAULT_TOL
     lap = image_laplacian(an.carrier, connectivity=opts.connectivity, kind=opts.laplacian,
                           tau=opts.tau, weight_floor=opts.weight_floor)
     ref = eigsh_basis(lap, k=opts.k, tol=1e-8)
