@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImageError as err:
         print(f"fastshade: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+    except (ValueError, OSError) as err:  # incl. read-only or full destinations
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"fastshade: error: {msg}", file=sys.stderr)
         return 2

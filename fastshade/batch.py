@@ -40,7 +40,7 @@ status (ok, skipped:<reason>, failed:<reason>), reason, message, warnings,
 width/height/pixels, seconds (wall and CPU), worker, the input fingerprint (size, mtime_ns,
 sha256 with --hash), options (ShadeOptions digest) and params (digest of the
 options, format, depth and sample).  A file is done when its last record is ok
-for the same fingerprint and params and its output still decodes.
+for the same fingerprint and params and its output is complete (header and end of data).
 
 Ctrl-C (or SIGTERM) once: stop submitting, let running files finish; twice: cancel.
 exit status: 0 every file ok or skipped, 1 some file failed, 2 usage error,
@@ -56,6 +56,7 @@ import hashlib
 import heapq
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -605,6 +606,10 @@ class RunConfig:
         }
 
 
+MAX_WORKERS_PER_CORE = 4
+"""Local ``--workers`` above this many per core are refused (each is a full process)."""
+
+
 def available_cores() -> int:
     """CPUs this process may run on (affinity/cgroup aware where the OS says)."""
     try:
@@ -649,7 +654,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "name them a_png.png, a_jpg.png")
     o.add_argument("--if-exists", choices=["skip", "overwrite", "error"], default="skip",
                    help="skip (default): skip files the manifest says are done (same input fingerprint and "
-                        "options) whose output still decodes; overwrite: redo everything; error: fail "
+                        "options) whose output is complete (header and end of data); overwrite: redo everything; error: fail "
                         "files whose output path exists")
     o.add_argument("--manifest", metavar="FILE",
                    help=f"JSON-lines manifest (default OUT/{DEFAULT_MANIFEST_NAME})")
@@ -666,7 +671,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "exit 2 on format problems, 1 if some files would fail")
     e = p.add_argument_group("execution")
     e.add_argument("-j", "--workers", type=int, default=None, metavar="N",
-                   help="worker processes (default: the number of cores)")
+                   help="worker processes (default: the number of cores; at most 4 per core)")
     e.add_argument("--threads-per-worker", type=int, default=None, metavar="T",
                    help="Numba threads per worker (default: cores // workers, at least 1)")
     e.add_argument("--timeout-per-file", type=float, default=None, metavar="SECONDS",
@@ -731,11 +736,16 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     workers = args.workers if args.workers is not None else cores
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
+    if args.scheduler in (None, "local") and workers > MAX_WORKERS_PER_CORE * cores:
+        raise UsageError(f"--workers {workers} is more than {MAX_WORKERS_PER_CORE} per core on this "
+                         f"machine ({cores} cores): every worker is a process with its own "
+                         f"~0.5 GB; use at most {MAX_WORKERS_PER_CORE * cores}")
     threads = args.threads_per_worker if args.threads_per_worker is not None else max(1, cores // workers)
     if threads < 1:
         raise UsageError(f"--threads-per-worker must be >= 1, got {threads}")
-    if args.timeout_per_file is not None and args.timeout_per_file <= 0:
-        raise UsageError("--timeout-per-file must be > 0 seconds")
+    if args.timeout_per_file is not None and not 0 < args.timeout_per_file < math.inf:
+        raise UsageError(f"--timeout-per-file must be a finite number of seconds > 0, "
+                         f"got {args.timeout_per_file}")
     if args.max_pixels is not None and args.max_pixels < 1:
         raise UsageError("--max-pixels must be >= 1")
     if args.recycle_after < 0 or args.max_write_errors < 1:
@@ -1275,13 +1285,14 @@ class Planner:
 
 
 def _output_valid(path: str) -> bool:
-    """An existing, non-empty output whose header decodes (the cheap completeness check)."""
-    from fastshade.io import ImageError, probe_image
+    """An existing output whose header decodes and whose data is all there (the cheap
+    completeness check of :func:`fastshade.io.probe_output`: end markers, no pixel decoded)."""
+    from fastshade.io import ImageError, probe_output
 
     try:
         if os.path.getsize(path) <= 0:
             return False
-        probe_image(path, max_pixels=None)
+        probe_output(path)
         return True
     except (OSError, ImageError):
         return False

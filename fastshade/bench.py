@@ -194,7 +194,19 @@ def _image_files(directory: Path) -> list[Path]:
                    and not p.name.startswith("."))
     if not files:
         raise ValueError(f"--images: no image files in {directory}")
-    return files
+    from fastshade.io import ImageError, read_image
+
+    readable = []
+    for f in files:  # a bad file is skipped with one line, never the whole benchmark
+        try:
+            read_image(f)
+        except ImageError as err:
+            print(f"fastshade: warning: --images: skipping {err}", file=sys.stderr)
+            continue
+        readable.append(f)
+    if not readable:
+        raise ValueError(f"--images: no readable image in {directory}")
+    return readable
 
 
 def build_cases(sizes: list[int], images: list[Path], *, original_size: bool) -> list[dict[str, Any]]:
@@ -218,7 +230,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the benchmark in a worker process, print the report, write/compare/plot."""
     from fastshade.cliutil import fail
 
-    sizes = parse_sizes(args.sizes) if args.sizes else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    sizes = parse_sizes(args.sizes) if args.sizes is not None else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     repeat = args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick else 3)
     if repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {repeat}")
@@ -466,7 +478,8 @@ def _worker_main(argv: list[str]) -> int:
     cases = []
     load_before = _load_average()
     with tempfile.TemporaryDirectory(prefix="fastshade-bench-io-") as tmp, \
-            tqdm(total=total, desc="bench", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+            tqdm(total=total, desc="bench", unit="step", file=sys.stderr, dynamic_ncols=True,
+                 disable=None) as bar:
         bar.set_description("warm-up (JIT compile or cache load)")
         compile_seconds = warm_up(opts, cross=any(c["mode"] == "cross" for c in cfg["cases"]))
         bar.update(1)

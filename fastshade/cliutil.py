@@ -15,6 +15,7 @@ _HELP = {
     "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG; default) or krylov "
              "(the original's 50-step Lanczos field)",
     "k": "number of non-trivial basis vectors (default 8)",
+    "tol": "lobpcg residual tolerance (default 0.01; use 1e-8 with --field column)",
     "connectivity": "Laplacian pixel connectivity, 4 or 8",
     "tau": "edge weight exp(-|dc|/tau) (default 0.1)",
     "seed": "seed of every pseudo-random start (default 42)",
@@ -34,7 +35,7 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
         helptext = _HELP.get(f.name, f"(default {f.default!r})")
         if typ is bool:
             group.add_argument(flag, dest=f.name, default=None, choices=["on", "off"],
-                               help=helptext + f" (default {'on' if f.default else 'off'})")
+                               help=(_HELP.get(f.name, "") + f" (default {'on' if f.default else 'off'})").strip())
         elif typ is int:
             group.add_argument(flag, dest=f.name, default=None, type=int, metavar="N", help=helptext)
         elif typ is float:

@@ -1,7 +1,8 @@
 """Shade one image.
 
 In self mode the image shades itself; with --sample a second image supplies the
-shadow shapes (cross mode).  Nothing is written when an input cannot be read.
+shadow shapes (cross mode).  Nothing is written when an input cannot be read or a
+destination cannot be written; the output may not overwrite an input, nor --stats the output.
 
 examples:
   fastshade shade --demo -o shaded.png             # built-in demo line art
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from pathlib import Path
+import tempfile
 
 from fastshade.cliutil import add_shade_options, options_from_args
 
@@ -31,12 +33,46 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_shade_options(p)
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file (existing or not)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_destinations(args: argparse.Namespace) -> None:
+    """Refuse, before any compute, destinations that would overwrite an input or each other,
+    and a ``--stats`` path that cannot be written (one-line ``ValueError``)."""
+    inputs = [p for p in (args.target, args.sample) if p]
+    for src in inputs:
+        if _same_file(args.output, src):
+            raise ValueError(f"{args.output}: the output would overwrite the input {src}; "
+                             "write it elsewhere")
+    if not args.stats:
+        return
+    for other in [args.output, *inputs]:
+        if _same_file(args.stats, other):
+            raise ValueError(f"{args.stats}: --stats would overwrite {other}")
+    if os.path.isdir(args.stats):
+        raise ValueError(f"{args.stats}: --stats names a directory")
+    directory = os.path.dirname(os.path.abspath(args.stats))
+    try:  # probe: the folder exists (or can be made) and takes a new file
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{args.stats}: cannot write the statistics there: "
+                         f"{exc.strerror or exc}") from None
+
+
 def main(args: argparse.Namespace) -> int:
-    from fastshade.io import validate_output, write_image
+    from fastshade.io import ImageError, validate_output, write_atomic, write_image
 
     opts = options_from_args(args)
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
+    _check_destinations(args)
     if args.demo:
         from fastshade.demo import demo_image
         from fastshade.shader import shade_arrays
@@ -58,9 +94,12 @@ def main(args: argparse.Namespace) -> int:
             print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)
         stats, name = rec["stats"], args.target
     if args.stats:
-        tmp = Path(args.stats).with_name(f".{Path(args.stats).name}.tmp")
-        tmp.write_text(json.dumps(stats, indent=1, sort_keys=True))
-        tmp.replace(args.stats)
+        blob = json.dumps(stats, indent=1, sort_keys=True).encode()
+        try:
+            write_atomic(args.stats, lambda fh: fh.write(blob), "JSON")
+        except ImageError:
+            os.unlink(args.output)  # all or nothing: no image without its requested stats
+            raise
     print(f"{name} -> {args.output}: {stats['mode']}, {len(stats['placements'])} shadow components, "
           f"{stats['high_gate_pixels']} high / {stats['low_gate_pixels']} low gate px, "
           f"{stats['timings']['total']:.3f} s", file=sys.stderr)

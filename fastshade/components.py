@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastshade.checks import check_integer
 from kernels.components import (
     apply_label_map,
     component_pixel_index,
@@ -137,8 +138,8 @@ def label_components(mask: np.ndarray, *, connectivity: int = 8, min_size: int =
         raise ValueError(f"mask must be bool or integer, got dtype {mask.dtype}")
     if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    if isinstance(min_size, (bool, np.bool_)) or not isinstance(min_size, (int, np.integer)) or min_size < 0:
-        raise ValueError(f"min_size must be a non-negative integer, got {min_size!r}")
+    # any min_size above the pixel count drops everything: clip it into the kernel's int64
+    min_size = min(check_integer("min_size", min_size, 0), mask.size + 1)
 
     mask_u8 = _as_uint8_mask(mask)
     height, width = mask_u8.shape

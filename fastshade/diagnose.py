@@ -521,7 +521,8 @@ def _progress(total: int, enabled: bool) -> Callable[[str | None], None]:
         return lambda _label: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc="strategies", unit="run", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=total, desc="strategies", unit="run", file=sys.stderr, dynamic_ncols=True,
+               disable=None)  # None: no bar when stderr is not a terminal
 
     def step(label: str | None) -> None:
         if label is None:
@@ -1042,6 +1043,7 @@ def main(args: argparse.Namespace) -> int:
 
     opts = options_from_args(args)
     outdir = Path(args.output)
+    outdir.mkdir(parents=True, exist_ok=True)  # an unusable output folder fails before any compute
     if args.study:
         if args.target:
             raise ValueError("give either TARGET [SAMPLE] or --study, not both")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastshade.checks import check_real, check_real_array
 from kernels.shading import channel_sum
 
 LOGIT_EPS = 1e-8
@@ -11,7 +12,7 @@ LOGIT_EPS = 1e-8
 
 def carrier_of(rgb: np.ndarray) -> np.ndarray:
     """Carrier ``c`` = per-pixel mean of R, G, B; (H,W,3) float -> (H,W) float64."""
-    rgb = np.asarray(rgb)
+    rgb = check_real_array("rgb", rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
     out = np.empty(rgb.shape[:2])
@@ -22,7 +23,8 @@ def carrier_of(rgb: np.ndarray) -> np.ndarray:
 
 def contour_mask(carrier: np.ndarray, sigma: float = 0.5) -> np.ndarray:
     """Contours: ``|c - mean c| > sigma * std c`` (unbiased std, as torch). Bool (H,W)."""
-    c = np.asarray(carrier, dtype=np.float64)
+    c = check_real_array("carrier", carrier).astype(np.float64, copy=False)
+    sigma = check_real("sigma", sigma)
     if c.size < 2:
         return np.zeros(c.shape, dtype=bool)
     return np.abs(c - c.mean()) > sigma * c.std(ddof=1)
@@ -33,7 +35,7 @@ def zscore(field: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
 
     Unbiased (N-1) standard deviation, as the original (torch default).
     """
-    f = np.asarray(field, dtype=np.float64)
+    f = check_real_array("field", field).astype(np.float64, copy=False)
     stats = _zstats(f, where)
     if stats is None:
         return np.zeros_like(f)
@@ -42,7 +44,11 @@ def zscore(field: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
 
 def _zstats(f: np.ndarray, where: np.ndarray | None) -> tuple[float, float] | None:
     """``(mean, std + 1e-8)`` of ``f`` over ``where`` (unbiased std); None below 2 values."""
-    sel = f if where is None else f[np.asarray(where, dtype=bool)]
+    if where is not None:
+        where = np.asarray(where, dtype=bool)
+        if where.shape != f.shape:
+            raise ValueError(f"where has shape {where.shape}, the field {f.shape}")
+    sel = f if where is None else f[where]
     if sel.size < 2:
         return None
     return sel.mean(), sel.std(ddof=1) + LOGIT_EPS
@@ -63,7 +69,10 @@ def gate_masks(
     bias_l: float = -0.08,
 ) -> tuple[np.ndarray, np.ndarray]:
     """High and low gates: ``(γh a + βh > a) ∧ contours`` and ``(γl a + βl < a) ∧ contours``."""
+    a = check_real_array("a", a)
     contours = np.asarray(contours, dtype=bool)
+    if contours.shape != a.shape:
+        raise ValueError(f"contours has shape {contours.shape}, the activation {a.shape}")
     high = (gamma_h * a + bias_h > a) & contours
     low = (gamma_l * a + bias_l < a) & contours
     return high, low
@@ -81,8 +90,11 @@ def contour_gates(
     """``gate_masks(activation(field, gain), contours, ...)``, with the activation evaluated on
     the contour pixels only (the gates are empty elsewhere); the z-score statistics are still
     those of the whole field, so the result is identical, bit for bit."""
-    f = np.asarray(field, dtype=np.float64)
+    f = check_real_array("field", field).astype(np.float64, copy=False)
     contours = np.asarray(contours, dtype=bool)
+    if contours.shape != f.shape:
+        raise ValueError(f"contours has shape {contours.shape}, the field {f.shape}")
+    gain = check_real("gain", gain)
     high = np.zeros(f.shape, dtype=bool)
     low = np.zeros(f.shape, dtype=bool)
     stats = _zstats(f, None)

@@ -10,12 +10,12 @@ outputs and calls the raw kernels.  Formulas: ``original-system.md`` §0.2
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
+from fastshade.checks import check_integer, check_real, check_real_array
 from kernels import fields as field_kernels
 from kernels import laplacian as laplacian_kernels
 
@@ -34,34 +34,6 @@ DEFAULT_RADIUS_WEIGHTS: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.2, 0.1)
 """Weight of each radius of the dither operator (``original-system.md`` §1.2)."""
 
 _INT32_MAX = np.iinfo(np.int32).max
-
-
-def _check_integer(name: str, value: object, allowed: Sequence[int] | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if allowed is not None and value not in allowed:
-        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value}")
-    return value
-
-
-def _check_real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _real_array(name: str, values: object) -> np.ndarray:
-    """``values`` as an array of a real (bool/int/float) dtype with finite entries."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must have a real dtype, got {array.dtype}")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return array
 
 
 def laplacian_offsets(
@@ -103,7 +75,7 @@ def laplacian_offsets(
     >>> list(zip(dy.tolist(), dx.tolist()))
     [(0, 1), (1, -1), (1, 0), (1, 1)]
     """
-    connectivity = _check_integer("connectivity", connectivity, (4, 8))
+    connectivity = check_integer("connectivity", connectivity, allowed=(4, 8))
     if kind == "grid":
         if connectivity == 4:
             dy = np.array([0, 1], dtype=np.int64)
@@ -115,8 +87,8 @@ def laplacian_offsets(
     if kind != "dither":
         raise ValueError(f"kind must be 'grid' or 'dither', got {kind!r}")
 
-    radii_list = [_check_integer("radii entry", r) for r in radii]
-    weight_list = [_check_real("radius_weights entry", w) for w in radius_weights]
+    radii_list = [check_integer("radii entry", r) for r in radii]
+    weight_list = [check_real("radius_weights entry", w) for w in radius_weights]
     if not radii_list:
         raise ValueError("radii must not be empty")
     if len(radii_list) != len(weight_list):
@@ -197,17 +169,15 @@ def image_laplacian(
            [-1.,  0.,  2., -1.],
            [ 0., -1., -1.,  2.]])
     """
-    array = _real_array("carrier", carrier)
+    array = check_real_array("carrier", carrier)
     if array.ndim not in (2, 3):
         raise ValueError(f"carrier must be (H, W) or (H, W, C), got shape {array.shape}")
     if array.ndim == 3 and array.shape[2] < 1:
         raise ValueError("carrier must have at least one channel")
-    tau = _check_real("tau", tau)
-    if tau <= 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
-    weight_floor = _check_real("weight_floor", weight_floor)
-    if weight_floor < 0:
-        raise ValueError(f"weight_floor must be >= 0, got {weight_floor}")
+    tau = check_real("tau", tau, 0.0, lo_open=True)
+    if not math.isfinite(1.0 / tau):
+        raise ValueError(f"tau is too small (1/tau overflows), got {tau}")
+    weight_floor = check_real("weight_floor", weight_floor, 0.0)
     value_dtype = np.dtype(dtype)
     if value_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ValueError(f"dtype must be float64 or float32, got {value_dtype}")
@@ -244,7 +214,7 @@ def _csr_pieces(matrix: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, int
     csr = matrix.tocsr()
     data = csr.data
     if data.dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-        data = _real_array("L", data).astype(np.float64)
+        data = check_real_array("L", data).astype(np.float64)
     elif not np.isfinite(data).all():
         raise ValueError("L contains NaN or inf")
     return (
@@ -347,11 +317,9 @@ def heat_diffusion(
     array([0.75, 0.25])
     """
     indptr, indices, data, n = _csr_pieces(L)
-    signal = _real_array("x", x)
-    alpha = _check_real("alpha", alpha)
-    steps = _check_integer("steps", steps)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    signal = check_real_array("x", x)
+    alpha = check_real("alpha", alpha)
+    steps = check_integer("steps", steps, 0)
     if signal.size == n:
         columns = np.ascontiguousarray(signal, dtype=np.float64).reshape(1, n)
     elif signal.ndim == 2 and signal.shape[0] == n:
@@ -401,7 +369,7 @@ def forward_gradient(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> gy.tolist(), gx.tolist()
     ([[2.0, 3.0], [0.0, 0.0]], [[1.0, 0.0], [2.0, 0.0]])
     """
-    field = _real_array("f", f)
+    field = check_real_array("f", f)
     if field.ndim != 2:
         raise ValueError(f"f must be 2-D (H, W), got shape {field.shape}")
     field = np.ascontiguousarray(field, dtype=np.float64)
@@ -433,13 +401,11 @@ def unit_vectors(
     >>> np.round(uy, 6).tolist(), np.round(ux, 6).tolist()
     ([0.707107, 0.0], [-0.707107, 0.0])
     """
-    comp_y = _real_array("gy", gy)
-    comp_x = _real_array("gx", gx)
+    comp_y = check_real_array("gy", gy)
+    comp_x = check_real_array("gx", gx)
     if comp_y.shape != comp_x.shape:
         raise ValueError(f"gy and gx differ in shape ({comp_y.shape} vs {comp_x.shape})")
-    eps = _check_real("eps", eps)
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    eps = check_real("eps", eps, 0.0, lo_open=True)
     flat_y = np.ascontiguousarray(comp_y, dtype=np.float64).reshape(-1)
     flat_x = np.ascontiguousarray(comp_x, dtype=np.float64).reshape(-1)
     uy = np.empty_like(flat_y)

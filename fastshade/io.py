@@ -68,6 +68,7 @@ import io
 import os
 import re
 import secrets
+import stat
 import struct
 import sys
 import warnings
@@ -75,7 +76,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO, Literal
+from typing import IO, BinaryIO, Callable, Literal
 
 import numpy as np
 from PIL import Image
@@ -90,10 +91,12 @@ __all__ = [
     "LoadedImage",
     "estimate_bytes",
     "probe_image",
+    "probe_output",
     "read_image",
     "sniff_format",
     "sweep_stale_temps",
     "validate_output",
+    "write_atomic",
     "write_image",
 ]
 
@@ -253,6 +256,13 @@ def _os_error(path: str, exc: OSError) -> ImageError:
 @contextmanager
 def _open_source(path: str) -> Iterator[tuple[BinaryIO, str | None, bytes, int]]:
     """Open ``path`` for reading and sniff it: yields ``(fh, fmt, head, size)``."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        # opening a FIFO would block until a writer appears; a device never ends
+        raise ImageError(path, "not_an_image", "not a regular file (FIFO, device or socket)")
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as exc:
@@ -509,6 +519,52 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAUL
     with _unexpected_as_image_error(spath):
         with _open_checked(spath, max_pixels) as (_fh, _fmt, _im, info):
             pass
+    return info
+
+
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _payload_end(fh: BinaryIO, fmt: str, im: Image.Image, size: int) -> int | None:
+    """Where the image data of an opened file must end at least (its byte size for the
+    formats that mark their end), or None when the format gives no cheap answer."""
+    if fmt in ("png", "jpeg"):
+        tail = _PNG_IEND if fmt == "png" else b"\xff\xd9"
+        fh.seek(max(size - len(tail), 0))
+        return size if fh.read(len(tail)) == tail else size + 1
+    if fmt == "webp":
+        fh.seek(4)
+        return struct.unpack("<I", fh.read(4))[0] + 8
+    if fmt == "tiff":
+        tags = getattr(im, "tag_v2", {})
+        for offsets_tag, counts_tag in ((273, 279), (324, 325)):  # strips, tiles
+            offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+            if offsets is not None and counts is not None:
+                offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+                counts = counts if isinstance(counts, tuple) else (counts,)
+                return max(o + c for o, c in zip(offsets, counts))
+    return None
+
+
+def probe_output(path: str | os.PathLike[str]) -> ImageInfo:
+    """:func:`probe_image` plus a cheap completeness check, for outputs found on disk: a
+    PNG must end with its IEND chunk, a JPEG with its EOI marker, a WebP must be as long as
+    its RIFF header says, a TIFF's strips/tiles must lie inside the file.  A truncated file
+    raises ``ImageError`` (``decode_truncated``) without decoding any pixel."""
+    spath = os.fspath(path)
+    with _unexpected_as_image_error(spath), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _open_checked(spath, None) as (fh, fmt, im, info):
+            size = os.fstat(fh.fileno()).st_size
+            end = _payload_end(fh, fmt, im, size)
+    damaged = [str(w.message) for w in caught if "truncated" in str(w.message).lower()
+               or "corrupt" in str(w.message).lower()]
+    if damaged:  # e.g. a TIFF whose directory (written after the data) was cut short
+        raise ImageError(spath, "decode_truncated", f"damaged {fmt.upper()} header: {damaged[0].strip()}")
+    if end is not None and end > size:
+        raise ImageError(spath, "decode_truncated", f"truncated {fmt.upper()} ({size} bytes, data "
+                         f"runs to byte {end})" if fmt in ("webp", "tiff") else
+                         f"truncated {fmt.upper()}: no end marker in its last bytes ({size} bytes)")
     return info
 
 
@@ -1032,6 +1088,37 @@ def _temp_name(final_name: str) -> str:
     return f".{final_name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
 
+def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], what: str) -> None:
+    """Write a file all-or-nothing: ``write(fh)`` fills a temp file
+    (``.{name}.{pid}.{8 hex}.tmp``) in the destination folder (made if missing), which is
+    flushed, fsynced and renamed over ``path``.  On any failure the temp file is removed,
+    ``path`` is untouched, and an :class:`ImageError` (``write_error``) names ``path``;
+    KeyboardInterrupt / SystemExit propagate unchanged (temp removed)."""
+    spath = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(spath))
+    if not name or os.path.isdir(spath):
+        raise ImageError(spath, "write_error", "output path names a directory")
+    tmp = os.path.join(directory, _temp_name(name))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, spath)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if not isinstance(exc, Exception):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise ImageError(spath, "write_error", f"cannot write {what}: {reason}") from exc
+    _fsync_directory(directory)
+
+
 def _quantise(values: np.ndarray, maxval: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
     scaled = np.clip(values, 0.0, 1.0) * maxval
     return np.rint(scaled).astype(dtype)
@@ -1110,28 +1197,7 @@ def write_image(
     else:
         samples = _quantise(stacked, 255, np.uint8)
 
-    directory, name = os.path.split(os.path.abspath(spath))
-    if not name:
-        raise ImageError(spath, "write_error", "output path names a directory")
-    tmp = os.path.join(directory, _temp_name(name))
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            _encode(fh, out_fmt, samples, bit_depth)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, spath)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if not isinstance(exc, Exception):
-            raise  # KeyboardInterrupt / SystemExit propagate unchanged (temp removed)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        raise ImageError(spath, "write_error", f"cannot write {out_fmt.upper()}: {reason}") from exc
-    _fsync_directory(directory)
+    write_atomic(spath, lambda fh: _encode(fh, out_fmt, samples, bit_depth), out_fmt.upper())
 
 
 def _fsync_directory(directory: str) -> None:

@@ -58,7 +58,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
+from fastshade.checks import check_integer
 from fastshade.graph import diagonal_storage
+from fastshade.options import MAX_K, MAX_STEPS
 from kernels import fields as field_kernels
 
 __all__ = ["krylov_basis", "RITZ_FLOOR", "BREAKDOWN_TOL"]
@@ -101,9 +103,9 @@ def krylov_basis(
         e.g. from :func:`fastshade.graph.image_laplacian`.  Not modified.
         Any sparse format is accepted (converted to CSR).
     k : int
-        Number of basis columns to return (>= 1).
+        Number of basis columns to return (1 to ``fastshade.options.MAX_K``).
     steps : int
-        Lanczos steps; ``m = min(steps, n - 1)`` are run (>= 0).
+        Lanczos steps; ``m = min(steps, n - 1)`` are run (0 to ``fastshade.options.MAX_STEPS``).
     seed : int
         Seed of the standard-normal start vector (``np.random.default_rng``).
     dtype : np.float32 or np.float64
@@ -124,16 +126,14 @@ def krylov_basis(
     Raises
     ------
     ValueError
-        If ``L`` is not a square 2-D sparse matrix, ``k < 1``, ``steps < 0`` or
+        If ``L`` is not a square 2-D sparse matrix, ``k`` or ``steps`` is out of range or
         ``dtype`` is not float32/float64.
     """
     if not sp.issparse(L) or L.ndim != 2 or L.shape[0] != L.shape[1]:
         raise ValueError(f"L must be a square scipy.sparse matrix, got {type(L).__name__} "
                          f"with shape {getattr(L, 'shape', None)}")
-    if isinstance(k, bool) or int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    k = check_integer("k", k, 1, MAX_K)
+    steps = check_integer("steps", steps, 0, MAX_STEPS)
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dt}")
@@ -142,7 +142,6 @@ def krylov_basis(
     # the CSR copy in the iteration's dtype is only needed without diagonal storage
     usable = diagonals is not None and diagonals[1].shape == (diagonals[0].size, L.shape[0])
     Lc = L if usable else sp.csr_matrix(L, dtype=dt)
-    k = int(k)
     n = int(L.shape[0])
     vectors = np.zeros((n, k), dtype=np.float64)
     values = np.zeros(k, dtype=np.float64)

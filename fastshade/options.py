@@ -36,6 +36,18 @@ def affinity_threshold_mode(spec: str) -> tuple[str, float]:
     raise ValueError(f"affinity_threshold must be mean, none, calibrated or quantile:Q, got {spec!r}")
 
 
+MAX_K = 256
+"""Largest basis size ``k`` (the shader reads 8; more only costs memory and time)."""
+MAX_STEPS = 100_000
+"""Largest ``krylov_steps`` / ``heat_steps``."""
+MAX_SMOOTHING = 10_000.0
+"""Largest ``field_smoothing`` (``alpha*T``: 100 000 heat steps at alpha 0.1)."""
+MAX_RADIUS = 64
+"""Largest ``thick_radius`` (the scatter loops over +-R for every high-gate pixel)."""
+MAX_DISTANCE = 1e6
+"""Largest ``shadow_distance`` in pixels."""
+
+
 @dataclass(frozen=True)
 class ShadeOptions:
     """Every knob of :func:`fastshade.shade`.
@@ -50,6 +62,12 @@ class ShadeOptions:
     (the original's 50-step Lanczos field)."""
     k: int = 8
     """Number of non-trivial basis vectors."""
+    tol: float = 1e-2
+    """Residual tolerance of the ``lobpcg`` eigensolve (``fastshade.spectral.DEFAULT_TOL``,
+    chosen by measurement: README, "Performance").  The default pipeline reads the basis
+    only through subspace quantities, which are stable at 1e-2; with ``field="column"`` the
+    gates read one eigenvector of a near-degenerate cluster, so tighten it (1e-8) there
+    (README, "The gating field")."""
     connectivity: int = 4
     """Pixel-graph connectivity of the Laplacian: 4 or 8."""
     laplacian: Literal["grid", "dither"] = "grid"
@@ -105,7 +123,6 @@ class ShadeOptions:
     with no such push is still drawn at its best push when >= 90 % of it lands free in one
     8-connected piece.  Skipped shadows are no placements (``stats["skipped_shadows"]``)."""
     ink_guard: float = 0.3
-    sample_threshold: float = 0.5
 
     # --- cross mode ---------------------------------------------------------------
     # Defaults = the winner of docs/cross-attention.md (unified placement, 4-D segment
@@ -134,36 +151,47 @@ class ShadeOptions:
 
 
 def validate_options(opts: ShadeOptions) -> ShadeOptions:
-    """Check ranges and enums; raise ``ValueError`` with one clear line."""
+    """Check types, ranges and enums; raise ``ValueError`` with one clear line.
+
+    Integers must be integers (not ``bool`` or ``str``), reals finite; sizes that set the
+    amount of work (``k``, steps, radii, smoothing) have upper bounds so that a typo fails
+    at once instead of exhausting memory or running for days."""
+    from fastshade.checks import check_integer, check_real
+
     if opts.basis not in ("lobpcg", "krylov"):
         raise ValueError(f"basis must be 'lobpcg' or 'krylov', got {opts.basis!r}")
-    if opts.connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {opts.connectivity}")
+    check_integer("connectivity", opts.connectivity, allowed=(4, 8))
     if opts.laplacian not in ("grid", "dither"):
         raise ValueError(f"laplacian must be 'grid' or 'dither', got {opts.laplacian!r}")
-    if not opts.tau > 0:
-        raise ValueError(f"tau must be > 0, got {opts.tau}")
-    if not 0 <= opts.weight_floor <= 1:
-        raise ValueError(f"weight_floor must be in [0, 1], got {opts.weight_floor}")
-    if opts.k < 1:
-        raise ValueError(f"k must be >= 1, got {opts.k}")
-    if not 0 <= opts.field_column < opts.k:
-        raise ValueError(f"field_column must be in [0, k), got {opts.field_column}")
+    tau = check_real("tau", opts.tau, 0.0, lo_open=True)
+    if not 1.0 / tau < float("inf"):
+        raise ValueError(f"tau is too small (1/tau overflows), got {tau}")
+    check_real("weight_floor", opts.weight_floor, 0.0, 1.0)
+    k = check_integer("k", opts.k, 1, MAX_K)
+    check_real("tol", opts.tol, 0.0)
     if opts.field not in ("auto", "heat", "column"):
         raise ValueError(f"field must be auto, heat or column, got {opts.field!r}")
-    if not opts.field_smoothing > 0:
-        raise ValueError(f"field_smoothing must be > 0, got {opts.field_smoothing}")
-    if opts.tile_size < 0 or (0 < opts.tile_size < 8):
-        raise ValueError(f"tile_size must be 0 (global) or >= 8, got {opts.tile_size}")
-    if not 0 <= opts.tile_overlap < max(opts.tile_size, 1) or opts.tile_overlap < 0:
-        if opts.tile_size:
-            raise ValueError("tile_overlap must be in [0, tile_size)")
-    if opts.thick_radius < 0:
-        raise ValueError(f"thick_radius must be >= 0, got {opts.thick_radius}")
-    if opts.min_component < 1:
-        raise ValueError(f"min_component must be >= 1, got {opts.min_component}")
-    if opts.heat_steps < 0:
-        raise ValueError(f"heat_steps must be >= 0, got {opts.heat_steps}")
+    check_real("field_smoothing", opts.field_smoothing, 0.0, MAX_SMOOTHING, lo_open=True)
+    check_integer("field_column", opts.field_column, 0, k - 1)
+    check_integer("seed", opts.seed, 0, 2**63 - 1)
+    tile_size = check_integer("tile_size", opts.tile_size, 0)
+    if 0 < tile_size < 8:
+        raise ValueError(f"tile_size must be 0 (global) or >= 8, got {tile_size}")
+    if tile_size:
+        check_integer("tile_overlap", opts.tile_overlap, 0, tile_size - 1)
+    else:
+        check_integer("tile_overlap", opts.tile_overlap, 0)
+    check_integer("krylov_steps", opts.krylov_steps, 0, MAX_STEPS)
+    check_real("contour_sigma", opts.contour_sigma, 0.0)
+    check_real("heat_alpha", opts.heat_alpha, 0.0, lo_open=True)
+    check_integer("heat_steps", opts.heat_steps, 0, MAX_STEPS)
+    for name in ("gate_gain", "gamma_h", "bias_h", "gamma_l", "bias_l", "hue_angle"):
+        check_real(name, getattr(opts, name))
+    check_integer("thick_radius", opts.thick_radius, 0, MAX_RADIUS)
+    check_real("budget_attenuation", opts.budget_attenuation, 0.0, 1.0)
+    check_integer("min_component", opts.min_component, 1)
+    check_real("shadow_distance", opts.shadow_distance, 0.0, MAX_DISTANCE)
+    check_real("ink_guard", opts.ink_guard, 0.0, 1.0)
     if opts.cross_strategy not in CROSS_STRATEGIES:
         raise ValueError(f"cross_strategy must be one of {', '.join(CROSS_STRATEGIES)}, got {opts.cross_strategy!r}")
     if opts.score not in CROSS_SCORES:
@@ -171,5 +199,9 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
     if opts.shadow_placement not in SHADOW_PLACEMENTS:
         raise ValueError(f"shadow_placement must be one of {', '.join(SHADOW_PLACEMENTS)}, "
                          f"got {opts.shadow_placement!r}")
+    for name in ("procrustes", "scale_normalise"):
+        if not isinstance(getattr(opts, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(opts, name)!r}")
+    check_integer("procrustes_samples", opts.procrustes_samples, 1)
     affinity_threshold_mode(opts.affinity_threshold)
     return opts

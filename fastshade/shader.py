@@ -215,6 +215,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 tile_overlap=opts.tile_overlap,
                 seed=opts.seed,
                 krylov_steps=opts.krylov_steps,
+                tol=opts.tol,
                 laplacian=lap,
                 diagonals=diagonals,
             )
@@ -388,9 +389,13 @@ def _as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]
     arr = np.asarray(image)
     if arr.dtype == bool:
         arr = arr.astype(np.float64)
-    elif np.issubdtype(arr.dtype, np.integer):
-        top = 65535.0 if arr.dtype.itemsize >= 2 and arr.max(initial=0) > 255 else 255.0
-        arr = arr.astype(np.float64) / top
+    elif arr.dtype == np.uint16:  # 16-bit: always full scale, like a 16-bit file
+        arr = arr.astype(np.float64) / 65535.0
+    elif np.issubdtype(arr.dtype, np.integer):  # uint8, or plain ints (lists) in 0..255
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f"{name}: integer image values must lie in [0, 255] "
+                             f"(use uint16 for 16-bit data), got dtype {arr.dtype}")
+        arr = arr.astype(np.float64) / 255.0
     elif np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     else:
@@ -512,8 +517,9 @@ def shade(target: Any, sample: Any = None, options: ShadeOptions | None = None,
     Parameters
     ----------
     target, sample
-        Images: (H,W), (H,W,3) or (H,W,4) arrays (uint8, uint16, bool or float in
-        [0,1]) or paths. ``sample=None`` is self mode.
+        Images: (H,W), (H,W,3) or (H,W,4) arrays (uint8 and other integers in 0..255,
+        uint16 at full 16-bit scale, bool, or float in [0,1]) or paths. ``sample=None``
+        is self mode.
     options
         A :class:`~fastshade.ShadeOptions`; keyword ``overrides`` replace fields of it.
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fastshade.checks import check_integer, check_real
 from kernels import shading as _kernels
 
 __all__ = [
@@ -69,6 +70,14 @@ def _int_array(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
+def _finite_float_array(a: np.ndarray, name: str) -> np.ndarray:
+    """:func:`_float_array` that also rejects NaN and inf (colours and images)."""
+    a = _float_array(a, name)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return a
+
+
 def _mask_array(a: np.ndarray, name: str) -> np.ndarray:
     """Bool or integer mask -> C-contiguous uint8 0/1 (a bool array is viewed, not copied)."""
     a = np.asarray(a)
@@ -89,28 +98,12 @@ def _pixel_field(a: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray
     raise ValueError(f"{name} must have shape {shape} or ({shape[0] * shape[1]},), got {f.shape}")
 
 
-def _as_int(v: int, name: str) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {v!r}")
-    return int(v)
-
-
-def _as_finite(v: float, name: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {v!r}") from None
-    if not math.isfinite(f):
-        raise ValueError(f"{name} must be finite, got {f}")
-    return f
-
-
 def _pair(v: Sequence[float] | np.ndarray, name: str) -> tuple[float, float]:
     """A (y, x) pair of finite floats."""
     size = v.size if isinstance(v, np.ndarray) else (len(v) if hasattr(v, "__len__") else -1)
     if size != 2 or (isinstance(v, np.ndarray) and v.ndim != 1):
         raise ValueError(f"{name} must be a (y, x) pair, got {v!r}")
-    return _as_finite(v[0], f"{name}[0]"), _as_finite(v[1], f"{name}[1]")
+    return check_real(f"{name}[0]", v[0]), check_real(f"{name}[1]", v[1])
 
 
 # --------------------------------------------------------------------------- thicken
@@ -130,7 +123,7 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
     radius : int
         ``R >= 0``.
     attenuation : float
-        Finite; v12 uses 0.7 (so the budget lies in ``[0.3 R, R]``).
+        In ``[0, 1]`` (so the budget is never negative); v12 uses 0.7 (budget in ``[0.3 R, R]``).
 
     Returns
     -------
@@ -141,10 +134,8 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
     phi = _float_array(phi, "phi")
     if phi.ndim != 2:
         raise ValueError(f"phi must be 2-D (n, k), got shape {phi.shape}")
-    radius = _as_int(radius, "radius")
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
-    attenuation = _as_finite(attenuation, "attenuation")
+    radius = check_integer("radius", radius, 0)
+    attenuation = check_real("attenuation", attenuation, 0.0, 1.0)
     if not np.isfinite(phi).all():
         raise ValueError("phi must be finite (no NaN or inf)")
     n, k = phi.shape
@@ -152,6 +143,8 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
         return np.full(n, float(radius))
     energy = np.empty(n)
     _kernels.column_energy(phi, 2, energy)
+    if not np.isfinite(energy).all():
+        raise ValueError("phi is too large: the energy of its columns overflows float64")
     normalised = energy / (energy.max() + BUDGET_EPS)
     return radius * (1.0 - attenuation * normalised)
 
@@ -196,7 +189,7 @@ def perpendicular_scatter(
     written : (H, W) bool ndarray
         True where the scatter wrote.
     """
-    rgb = _float_array(image, "image")
+    rgb = _finite_float_array(image, "image")
     if rgb.ndim != 3 or rgb.shape[2] < 1:
         raise ValueError(f"image must be (H, W, C), got shape {rgb.shape}")
     shape = (rgb.shape[0], rgb.shape[1])
@@ -210,9 +203,7 @@ def perpendicular_scatter(
     walls = _mask_array(contours, "contours")
     if walls.shape != shape:
         raise ValueError(f"contours must have shape {shape}, got {walls.shape}")
-    radius = _as_int(radius, "radius")
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
+    radius = check_integer("radius", radius, 0)
     out = rgb.copy()
     written = np.zeros(shape, dtype=np.uint8)
     _kernels.perpendicular_scatter(rgb, out, sources, dy, dx, reach, walls, radius, written)
@@ -237,10 +228,10 @@ def hue_rotate(rgb: np.ndarray, angle: float) -> np.ndarray:
     (..., 3) float64 ndarray
         Newly allocated rotated colours, same shape as ``rgb``.
     """
-    a = _float_array(rgb, "rgb")
+    a = _finite_float_array(rgb, "rgb")
     if a.ndim < 1 or a.shape[-1] != 3:
         raise ValueError(f"rgb must have shape (..., 3), got {a.shape}")
-    angle = _as_finite(angle, "angle")
+    angle = check_real("angle", angle)
     flat = a.reshape(-1, 3)
     out = np.empty_like(flat)
     _kernels.hue_rotate(flat, angle, out)
@@ -302,12 +293,12 @@ def place_component(
     sh = _pair(shift, "shift")
     if len(shape) not in (2, 3):
         raise ValueError(f"shape must be (H, W) or (H, W, C), got {tuple(shape)}")
-    height = _as_int(shape[0], "shape[0]")
-    width = _as_int(shape[1], "shape[1]")
+    height = check_integer("shape[0]", shape[0])
+    width = check_integer("shape[1]", shape[1])
     if height < 0 or width < 0:
         raise ValueError(f"shape must be non-negative, got {(height, width)}")
-    turns = _as_int(quarter_turns, "quarter_turns") % 4
-    scale = _as_finite(scale, "scale")
+    turns = check_integer("quarter_turns", quarter_turns) % 4
+    scale = check_real("scale", scale)
     m = ys.shape[0]
     dst_y = np.empty(m, dtype=np.int64)
     dst_x = np.empty(m, dtype=np.int64)
@@ -417,7 +408,7 @@ def gated_copy(
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be C-contiguous and writeable (it is modified in place)")
     height, width, channels = out.shape
-    cols = _float_array(colours, "colours")
+    cols = _finite_float_array(colours, "colours")
     if cols.ndim != 2 or cols.shape[1] != channels:
         raise ValueError(f"colours must have shape (m, {channels}), got {cols.shape}")
     ys = _int_array(dst_y, "dst_y")

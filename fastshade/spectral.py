@@ -68,7 +68,6 @@ covered only by skipped tiles have field value 0.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -77,6 +76,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+
+from fastshade.checks import check_integer, check_real
+from fastshade.options import MAX_K
 
 __all__ = [
     "SpectralBasis",
@@ -921,12 +923,12 @@ def spectral_basis(
         ``lobpcg``: AMG-cascade LOBPCG (global, or tiled when ``tile_size > 0``);
         ``krylov``: :func:`fastshade.krylov.krylov_basis` (the original's Lanczos field);
         ``dense``: exact dense ``eigh`` (small images / reference only).
-    k : int >= 1
-        Number of non-trivial vectors.
+    k : int in [1, ``fastshade.options.MAX_K``]
+        Number of non-trivial vectors (zero-padded beyond ``H*W - 1``).
     connectivity, kind, tau, weight_floor
         Passed to :func:`fastshade.graph.image_laplacian` (ignored when ``laplacian`` is given).
     tile_size, tile_overlap : int
-        ``tile_size = 0``: global solve; ``> 0``: tiled basis (§2.3), ``0 <= overlap < tile``.
+        ``tile_size = 0``: global solve; ``>= 4``: tiled basis (§2.3), ``0 <= overlap < tile``.
     seed : int
         Seed of the Krylov start, of padding start columns and of the per-tile signs.
     tol : float or None
@@ -961,22 +963,16 @@ def spectral_basis(
     c = _check_carrier(carrier)
     h, w = c.shape
     n = h * w
-    if isinstance(k, bool) or int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    k = int(k)
+    k = check_integer("k", k, 1, MAX_K)
     if method not in ("lobpcg", "krylov", "dense"):
         raise ValueError(f"method must be 'lobpcg', 'krylov' or 'dense', got {method!r}")
-    if isinstance(tile_size, bool) or int(tile_size) != tile_size or tile_size < 0:
-        raise ValueError(f"tile_size must be an integer >= 0, got {tile_size!r}")
-    tile_size = int(tile_size)
-    if tile_size and not (0 <= tile_overlap < tile_size):
-        raise ValueError(f"tile_overlap must be in [0, tile_size), got {tile_overlap!r}")
-    if tol is None:
-        tol = DEFAULT_TOL
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite float >= 0, got {tol!r}")
-    if int(guard) != guard or guard < 0:
-        raise ValueError(f"guard must be an integer >= 0, got {guard!r}")
+    tile_size = check_integer("tile_size", tile_size, 0)
+    if 0 < tile_size < 4:
+        raise ValueError(f"tile_size must be 0 (global) or >= 4, got {tile_size}")
+    if tile_size:
+        tile_overlap = check_integer("tile_overlap", tile_overlap, 0, tile_size - 1)
+    tol = check_real("tol", DEFAULT_TOL if tol is None else tol, 0.0)
+    guard = check_integer("guard", guard, 0)
     if tile_sign not in ("seeded", "max-abs"):
         raise ValueError(f"tile_sign must be 'seeded' or 'max-abs', got {tile_sign!r}")
     if laplacian is None:
@@ -986,6 +982,8 @@ def spectral_basis(
             raise ValueError(f"laplacian must be a sparse ({n}, {n}) matrix, got "
                              f"{type(laplacian).__name__} {getattr(laplacian, 'shape', None)}")
         L = laplacian.tocsr()
+        if not np.isfinite(L.data).all():
+            raise ValueError("laplacian contains NaN or inf")
     L = L.astype(np.float64) if L.dtype != np.float64 else L
     info: dict[str, Any] = dict(tol=float(tol), k=k, guard=int(guard), warnings=[], n_valid=min(k, n - 1))
 

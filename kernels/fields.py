@@ -388,11 +388,17 @@ def forward_gradient(f, gy, gx):
             gx[y, x] = f[y, x + 1] - value if x + 1 < width else 0.0
 
 
+_TWO_POW_600 = 2.0**600
+_TWO_POW_M600 = 2.0**-600
+
+
 @jit
 def unit_vectors(gy, gx, eps, uy, ux):
     """Normalise a 2-vector field: ``(uy, ux) = (gy, gx) / max(sqrt(gy^2 + gx^2), eps)``.
 
-    Evaluated as ``(gy, gx) * (1 / max(...))``: within 1 ulp of a division.
+    Evaluated as ``(gy, gx) * (1 / max(...))``: within 1 ulp of a division.  Lengths
+    outside ``(1e-150, 1e150)``, where the squares can under- or overflow, are recomputed
+    from the components scaled by ``2**600`` or ``2**-600`` (exact).
 
     Parameters
     ----------
@@ -408,6 +414,17 @@ def unit_vectors(gy, gx, eps, uy, ux):
         vy = gy[i]
         vx = gx[i]
         norm = np.sqrt(vy * vy + vx * vx)
+        if not (1e-150 < norm < 1e150) and (vy != 0.0 or vx != 0.0):
+            # the squares may have under- or overflowed: rescale by an exact power of two
+            f = _TWO_POW_600 if norm <= 1e-150 else _TWO_POW_M600
+            sy = vy * f
+            sx = vx * f
+            scaled = np.sqrt(sy * sy + sx * sx)  # = |v| f, finite and > 0
+            if scaled >= eps * f:
+                inverse = 1.0 / scaled
+                uy[i] = sy * inverse
+                ux[i] = sx * inverse
+                continue
         if norm < eps:
             norm = eps
         inverse = 1.0 / norm  # one explicit reciprocal (what fast-math "arcp" would do anyway)

@@ -114,8 +114,8 @@ def ref_forward_gradient(f):
 
 
 def ref_unit_vectors(gy, gx, eps=1e-8):
-    """``(gy, gx) / max(sqrt(gy^2 + gx^2), eps)``."""
+    """``(gy, gx) / max(|(gy, gx)|, eps)``, the length by ``np.hypot`` (no over/underflow)."""
     gy = np.asarray(gy, dtype=np.float64)
     gx = np.asarray(gx, dtype=np.float64)
-    norm = np.maximum(np.sqrt(gy**2 + gx**2), eps)
+    norm = np.maximum(np.hypot(gy, gx), eps)
     return gy / norm, gx / norm

@@ -5,6 +5,7 @@
 * :func:`dense_spectrum_ref`: the lowest eigenpairs by dense ``numpy.linalg.eigh``.
 * :func:`eigsh_spectrum_ref`: the lowest eigenpairs by ``scipy.sparse.linalg.eigsh`` shift-invert.
 * :func:`tile_starts_ref`, :func:`blend_weights_1d_ref`: the tiling rule of §2.3.
+* :func:`gates_ref`: the v12 gates in plain NumPy.
 * :func:`principal_angles`, :func:`sign_flip_ref`, :func:`gate_agreement`: comparison helpers.
 """
 
@@ -102,14 +103,25 @@ def blend_weights_1d_ref(length, overlap):
     return w
 
 
+def gates_ref(carrier, field):
+    """v12 high/low gates in plain NumPy (``original-system.md`` §3.3-3.4): contours
+    ``|c - mean| > 0.5 std`` (unbiased), ``a = 1 / (1 + exp(-10 z))`` with
+    ``z = (f - mean) / (std + 1e-8)`` over all pixels, high ``1.3 a - 0.15 > a``, low
+    ``1.5 a - 0.08 < a``, both on contours only."""
+    c = np.asarray(carrier, dtype=np.float64)
+    f = np.asarray(field, dtype=np.float64).reshape(c.shape)
+    contours = np.abs(c - c.mean()) > 0.5 * c.std(ddof=1)
+    z = (f - f.mean()) / (f.std(ddof=1) + 1e-8)
+    with np.errstate(over="ignore"):  # exp(+large) = inf gives a = 0, as it should
+        a = 1.0 / (1.0 + np.exp(-10.0 * z))
+    return contours, (1.3 * a - 0.15 > a) & contours, (1.5 * a - 0.08 < a) & contours
+
+
 def gate_agreement(carrier, field_a, field_b):
     """Fraction of contour pixels on which the (high, low) gates of two fields agree."""
-    from fastshade.gates import activation, contour_mask, gate_masks
-
-    contours = contour_mask(carrier)
+    contours, ha, la = gates_ref(carrier, field_a)
+    _, hb, lb = gates_ref(carrier, field_b)
     if not contours.any():
         return 1.0
-    ha, la = gate_masks(activation(field_a), contours)
-    hb, lb = gate_masks(activation(field_b), contours)
     same = (ha == hb) & (la == lb)
     return float(same[contours].mean())

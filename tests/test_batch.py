@@ -544,17 +544,19 @@ def test_sigkill_of_the_driver_then_resume(tmp_path: Path) -> None:
     assert "already done" in proc2.stderr.strip().splitlines()[-1]
 
     # A plain re-run (--if-exists skip): done files are skipped:exists and untouched; an input whose
-    # fingerprint changed and an output that no longer decodes are redone.
+    # fingerprint changed, an empty output and a truncated one (header intact) are redone.
     mtimes = {rel: (out / rel).stat().st_mtime_ns for rel in rels}
     os.utime(root / rels[1], ns=(time.time_ns(), time.time_ns()))
     (out / rels[2]).write_bytes(b"")
+    whole = (out / rels[3]).read_bytes()
+    (out / rels[3]).write_bytes(whole[: len(whole) // 2])
     proc3 = run_cli(root, out, "-j", "1")
     assert proc3.returncode == 0, proc3.stderr[-3000:]
     lines = manifest_lines(manifest)
     run3 = {r["path"]: r["status"] for r in lines if r["run"] == lines[-1]["run"]}
-    assert run3 == {rel: "ok" if rel in rels[1:3] else "skipped:exists" for rel in rels}
-    assert all((out / rel).stat().st_mtime_ns == mtimes[rel] for rel in rels if rel not in rels[1:3])
-    assert decodes(out / rels[2])
+    assert run3 == {rel: "ok" if rel in rels[1:4] else "skipped:exists" for rel in rels}
+    assert all((out / rel).stat().st_mtime_ns == mtimes[rel] for rel in rels if rel not in rels[1:4])
+    assert decodes(out / rels[2]) and (out / rels[3]).read_bytes() == whole
 
 
 def test_first_ctrl_c_finishes_in_flight_files_and_exits_130(tmp_path: Path) -> None:
@@ -624,6 +626,8 @@ def test_other_usage_errors_exit_2(rgba_folder: Path, tmp_path: Path) -> None:
     assert run_inprocess(tmp_path / "missing", tmp_path / "o") == 2
     assert run_inprocess(rgba_folder, tmp_path / "o", "--sample", tmp_path / "nope.png") == 2
     assert run_inprocess(rgba_folder, tmp_path / "o", "--workers", "0") == 2
+    assert run_inprocess(rgba_folder, tmp_path / "o", "--workers", "100000") == 2  # > 4 per core
+    assert run_inprocess(rgba_folder, tmp_path / "o", "--timeout-per-file", "nan") == 2
     assert run_inprocess(rgba_folder, tmp_path / "o", "--resume", "--if-exists", "overwrite") == 2
     assert not (tmp_path / "o").exists()
 

@@ -392,3 +392,20 @@ def test_cpu_timer_sees_the_target_and_the_sample_stages(monkeypatch):
     target, sample = timer_cls.created
     assert target.cpu_seconds.get("basis", 0.0) > 0 and sample.cpu_seconds.get("basis", 0.0) > 0
     assert "thicken" in target.cpu_seconds and "thicken" not in sample.cpu_seconds
+
+
+def test_unreadable_images_are_skipped_with_one_line_each(tmp_path, capsys):
+    from fastshade.bench import _image_files
+    from fastshade.demo import demo_image
+    from fastshade.io import write_image
+
+    write_image(tmp_path / "good.png", demo_image(32, 32))
+    write_image(tmp_path / "trunc.png", demo_image(32, 32))
+    data = (tmp_path / "trunc.png").read_bytes()
+    (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
+    assert [p.name for p in _image_files(tmp_path)] == ["good.png"]
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert len(lines) == 1 and "skipping" in lines[0] and "trunc.png" in lines[0]
+    (tmp_path / "good.png").unlink()
+    with pytest.raises(ValueError, match="no readable image"):
+        _image_files(tmp_path)

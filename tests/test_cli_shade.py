@@ -96,3 +96,90 @@ def test_usage_errors_are_one_line_with_exit_code_2(argv, tmp_path, capsys, monk
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
     assert len(lines) == 1 and re.match(rf"fastshade( {argv[0]})?: error: ", lines[0]), lines
     assert not (tmp_path / "out.png").exists()
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("fastshade: error:"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", ["stats-is-output", "stats-is-input", "output-is-input",
+                                  "stats-is-a-folder", "stats-unwritable"])
+def test_destinations_that_would_clobber_or_cannot_be_written_are_refused_first(tmp_path, capsys, case):
+    src = _write_png(tmp_path / "in.png", _strokes(48, 48))
+    before = src.read_bytes()
+    out, stats = tmp_path / "out.png", tmp_path / "s.json"
+    if case == "stats-is-output":
+        stats = out
+    elif case == "stats-is-input":
+        stats = src
+    elif case == "output-is-input":
+        out = tmp_path / "." / "in.png"
+    elif case == "stats-is-a-folder":
+        stats = tmp_path / "folder"
+        stats.mkdir()
+    else:  # a folder under a regular file cannot be made, even by root
+        (tmp_path / "blocker").write_text("a file")
+        stats = tmp_path / "blocker" / "s.json"
+    code, err = _run(["shade", str(src), "-o", str(out), "--stats", str(stats), "--basis", "krylov"],
+                     capsys)
+    assert code == 2
+    line = _one_error_line(err)
+    assert ("overwrite" in line) if case != "stats-is-a-folder" and case != "stats-unwritable" else True
+    assert src.read_bytes() == before  # the input is untouched
+    if case != "output-is-input":
+        assert not out.exists() or case == "stats-is-output" and out.is_dir()
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_stats_failure_after_the_image_removes_the_image(tmp_path, capsys, monkeypatch):
+    # all or nothing: if the stats cannot be written after all, the image goes too
+    import fastshade.io as fio
+
+    src = _write_png(tmp_path / "in.png", _strokes(48, 48))
+    out, stats = tmp_path / "out.png", tmp_path / "s.json"
+    real = fio.write_atomic
+
+    def failing(path, write, what):
+        if what == "JSON":
+            raise fio.ImageError(str(path), "write_error", "cannot write JSON: disk full (simulated)")
+        return real(path, write, what)
+
+    monkeypatch.setattr(fio, "write_atomic", failing)
+    code, err = _run(["shade", str(src), "-o", str(out), "--stats", str(stats), "--basis", "krylov"],
+                     capsys)
+    assert code == 2 and "disk full" in _one_error_line(err)
+    assert not out.exists() and not stats.exists()
+
+
+def test_fifo_and_device_inputs_fail_at_once(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer appears
+    device = tmp_path / "zero.png"
+    device.symlink_to("/dev/zero")
+    for src in (fifo, device):
+        code, err = _run(["shade", str(src), "-o", str(tmp_path / "o.png")], capsys)
+        assert code == 2 and "not a regular file" in _one_error_line(err)
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("argv_tail", [
+    ["diagnose", "IN", "-o", "FILE"],       # the output folder is an existing file
+    ["run", "DIR", "BLOCKED/out"],         # OUT under a regular file
+])
+def test_unwritable_destinations_of_other_commands_are_one_line_exit_2(tmp_path, capsys, argv_tail):
+    src = _write_png(tmp_path / "in.png", _strokes(40, 40))
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    _write_png(folder / "a.png", _strokes(40, 40))
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "blocked").write_text("x")
+    subst = {"IN": str(src), "FILE": str(tmp_path / "file.txt"), "DIR": str(folder),
+             "BLOCKED/out": str(tmp_path / "blocked" / "out")}
+    code, err = _run([subst.get(a, a) for a in argv_tail], capsys)
+    assert code == 2
+    _one_error_line(err)

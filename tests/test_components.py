@@ -384,6 +384,7 @@ def test_mask_dtypes_and_layouts(convert):
         (dict(mask=np.zeros((3, 3), bool), connectivity=True), "connectivity"),
         (dict(mask=np.zeros((3, 3), bool), min_size=-1), "min_size"),
         (dict(mask=np.zeros((3, 3), bool), min_size=2.5), "min_size"),
+        (dict(mask=np.zeros((3, 3), bool), min_size=True), "min_size"),
     ],
 )
 def test_bad_arguments_raise_one_line_value_error(kwargs, match):
@@ -391,6 +392,14 @@ def test_bad_arguments_raise_one_line_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match) as info:
         label_components(mask, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_min_size_above_the_pixel_count_drops_everything():
+    mask = np.ones((3, 4), bool)
+    for min_size in (12, 13, 10**30):
+        c = label_components(mask, min_size=min_size)
+        assert c.n == (1 if min_size <= 12 else 0)
+        assert (c.labels > 0).sum() == (12 if min_size <= 12 else 0)
 
 
 def test_components_is_frozen():

@@ -299,16 +299,31 @@ def test_unit_vectors_match_numpy(shape):
     assert uy.shape == shape and uy.flat[0] == 0.0 and ux.flat[0] == 0.0
 
 
+@pytest.mark.parametrize("eps", [1e-300, 1e-8])
+def test_unit_vectors_extreme_magnitudes(eps):
+    # lengths whose squares over- or underflow float64 are still normalised to unit length
+    gy = np.array([1e200, 3e-200, -1e308, 5e-324, 1e-160, 0.0, 1e154])
+    gx = np.array([1e200, 4e-200, 1e308, 0.0, -1e-160, -1e-310, 1e154])
+    uy, ux = unit_vectors(gy, gx, eps=eps)
+    ry, rx = ref_unit_vectors(gy, gx, eps)
+    assert_close(uy, ry)
+    assert_close(ux, rx)
+    assert np.isfinite(uy).all() and np.isfinite(ux).all()
+    long = np.hypot(gy, gx) >= eps
+    assert long[[0, 2, 6]].all() and long[1] == (eps < 5e-200)
+    np.testing.assert_allclose(np.hypot(uy, ux)[long], 1.0, rtol=1e-14)
+
+
 @settings(deadline=None, max_examples=60)
 @given(
     hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
-               elements=st.floats(-1e3, 1e3, allow_subnormal=False)),
+               elements=st.floats(-1e308, 1e308)),
     st.data(),
 )
 def test_unit_vector_properties(gy, data):
-    elements = st.floats(-1e3, 1e3, allow_subnormal=False)
+    elements = st.one_of(st.floats(-1e3, 1e3), st.floats(-1e308, 1e308))
     gx = data.draw(hnp.arrays(np.float64, gy.shape, elements=elements))
-    eps = data.draw(st.sampled_from([1e-8, 1e-3, 1.0]))
+    eps = data.draw(st.sampled_from([1e-300, 1e-8, 1e-3, 1.0]))
     uy, ux = unit_vectors(gy, gx, eps=eps)
     norm = np.hypot(gy, gx)  # hypot: no underflow for tiny components (gy**2 would flush to 0)
     unit_norm = np.hypot(uy, ux)

@@ -40,6 +40,10 @@ def test_zscore_over_subset_and_constant():
 def test_carrier_rejects_wrong_shape():
     with pytest.raises(ValueError, match="RGB"):
         carrier_of(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        carrier_of(np.full((2, 2, 3), np.nan))
+    with pytest.raises(ValueError, match="real dtype"):
+        carrier_of(np.zeros((2, 2, 3), dtype=complex))
     np.testing.assert_allclose(carrier_of(np.ones((2, 2, 3)) * [0.0, 0.3, 0.6]), 0.3)
 
 
@@ -52,3 +56,33 @@ def test_contour_gates_equal_the_full_activation_bitwise(shape):
         got = contour_gates(f, contours, 10.0, 1.3, -0.15, 1.5, -0.08)
         np.testing.assert_array_equal(got[0], ref[0])
         np.testing.assert_array_equal(got[1], ref[1])
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: contour_gates(np.zeros((4, 4)), np.ones((2, 2), bool)), "contours has shape"),
+    (lambda: gate_masks(np.zeros((4, 4)), np.ones((4, 3), bool)), "contours has shape"),
+    (lambda: zscore(np.zeros((4, 4)), np.ones((2, 2), bool)), "where has shape"),
+    (lambda: zscore(np.array([0.0, np.nan])), "NaN or inf"),
+    (lambda: contour_gates(np.zeros((2, 2)), np.ones((2, 2), bool), gain=float("nan")), "gain"),
+    (lambda: contour_mask(np.zeros((2, 2)), sigma=float("nan")), "sigma"),
+])
+def test_gate_functions_reject_mismatched_or_non_finite_input(call, match):
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_contour_gates_match_the_plain_numpy_reference(seed):
+    from tests.ref_spectral import gates_ref
+
+    rng = np.random.default_rng(seed)
+    carrier = np.where(rng.random((40, 50)) < 0.2, rng.random((40, 50)) * 0.3, 1.0)
+    field = rng.standard_normal((40, 50)).cumsum(axis=1)  # a smooth-ish field
+    contours_ref, high_ref, low_ref = gates_ref(carrier, field)
+    contours = contour_mask(carrier)
+    high, low = contour_gates(field, contours)
+    np.testing.assert_array_equal(contours, contours_ref)
+    np.testing.assert_array_equal(high, high_ref)
+    np.testing.assert_array_equal(low, low_ref)
+    assert high.any() and low.any()

@@ -816,3 +816,40 @@ def test_int32_tiff_is_unsupported_dtype(tmp_path: Path) -> None:
     path = tmp_path / "int32.tif"
     Image.fromarray(np.arange(12, dtype=np.int32).reshape(3, 4) * 1000).save(path, format="TIFF")
     assert "integer" in _raises(path, "unsupported_dtype").message
+
+
+@pytest.mark.parametrize(("ext", "depth", "alpha"), [
+    ("png", 8, False), ("png", 16, True), ("tif", 8, True), ("tif", 16, False), ("tif", 16, True),
+    ("jpg", 8, False), ("webp", 8, True),
+])
+def test_probe_output_accepts_whole_outputs_and_rejects_every_truncation(tmp_path: Path, ext: str,
+                                                                        depth: int, alpha: bool) -> None:
+    from fastshade.io import probe_output
+
+    rgb = np.random.default_rng(3).random((30, 41, 3))
+    path = tmp_path / f"o.{ext}"
+    write_image(path, rgb, rgb[:, :, 0] if alpha else None, bit_depth=depth)
+    assert probe_output(path).width == 41
+    whole = path.read_bytes()
+    for cut in (1, 4, 12, len(whole) // 2):  # the header always survives these cuts
+        path.write_bytes(whole[:-cut])
+        with pytest.raises(ImageError) as info:
+            probe_output(path)
+        assert info.value.code in ("decode_truncated", "decode_error"), (cut, info.value)
+
+
+def test_write_atomic_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    from fastshade.io import write_atomic
+
+    def boom(fh):
+        fh.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ImageError, match="No space left"):
+        write_atomic(tmp_path / "s.json", boom, "JSON")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ImageError, match="directory"):
+        write_atomic(tmp_path / "d", lambda fh: fh.write(b"x"), "JSON")
+    write_atomic(tmp_path / "s.json", lambda fh: fh.write(b"{}"), "JSON")
+    assert (tmp_path / "s.json").read_bytes() == b"{}" and len(list(tmp_path.iterdir())) == 2

@@ -253,6 +253,8 @@ def test_dither_offsets_match_reference_for_any_radii(radii, data):
         (np.zeros((2, 2)), {"tau": 0.0}, "tau"),
         (np.zeros((2, 2)), {"tau": -1.0}, "tau"),
         (np.zeros((2, 2)), {"tau": float("nan")}, "tau"),
+        (np.zeros((2, 2)), {"tau": 1e-310}, "1/tau overflows"),  # exp(-0 * inf) = NaN weights
+        (np.zeros((2, 2)), {"tau": True}, "tau"),
         (np.zeros((2, 2)), {"connectivity": 6}, "connectivity"),
         (np.zeros((2, 2)), {"connectivity": 4.5}, "connectivity"),
         (np.zeros((2, 2)), {"kind": "hex"}, "kind"),

@@ -330,6 +330,55 @@ def test_bad_arguments_raise_one_line_value_errors():
         shade(_strokes(), basis="magic")
 
 
+@pytest.mark.parametrize(("changes", "match"), [
+    (dict(k=20000), "k must be an integer in"),          # would allocate an (n, 20000) basis
+    (dict(k="8"), "k must be an integer"),
+    (dict(k=True), "k must be an integer"),
+    (dict(heat_alpha=-0.1), "heat_alpha"),               # would diffuse backwards
+    (dict(heat_alpha=float("nan")), "heat_alpha must be finite"),
+    (dict(field_smoothing=float("inf")), "field_smoothing must be finite"),
+    (dict(field_smoothing=1e9), "field_smoothing"),      # 1e10 heat steps
+    (dict(heat_steps=10**9), "heat_steps"),
+    (dict(krylov_steps=10**7), "krylov_steps"),
+    (dict(gate_gain=float("nan")), "gate_gain must be finite"),
+    (dict(contour_sigma=float("nan")), "contour_sigma must be finite"),
+    (dict(ink_guard=float("nan")), "ink_guard must be finite"),
+    (dict(ink_guard=1.5), "ink_guard"),
+    (dict(thick_radius=10**12), "thick_radius"),         # the scatter loops +-R per pixel
+    (dict(budget_attenuation=2.0), "budget_attenuation"),
+    (dict(shadow_distance=-5.0), "shadow_distance"),
+    (dict(tau=1e-310), "tau is too small"),
+    (dict(seed=-1), "seed"),
+    (dict(field_column=8), "field_column"),
+    (dict(tile_size=32, tile_overlap=32), "tile_overlap"),
+    (dict(procrustes="yes"), "procrustes must be True or False"),
+    (dict(procrustes_samples=0), "procrustes_samples"),
+])
+def test_options_out_of_range_raise_one_line_value_errors(changes, match):
+    with pytest.raises(ValueError, match=match) as info:
+        ShadeOptions().replace(**changes)
+    assert "\n" not in str(info.value)
+
+
+def test_options_accept_numpy_scalars():
+    opts = ShadeOptions().replace(k=np.int64(6), tau=np.float32(0.2), seed=np.uint32(7))
+    assert opts.k == 6
+
+
+def test_integer_arrays_scale_by_their_dtype_not_their_content():
+    rng = np.random.default_rng(5)
+    img8 = (_strokes(48, 48) * 255).astype(np.uint8)
+    # uint16 is always 16-bit, even when every value is <= 255 (a dark 16-bit image)
+    dark16 = (rng.random((48, 48, 3)) * 200).astype(np.uint16)
+    np.testing.assert_array_equal(shade(dark16, options=KRYLOV)[0],
+                                  shade(dark16 / 65535.0, options=KRYLOV)[0])
+    # plain integers (lists, int64 arrays) are 8-bit values
+    np.testing.assert_array_equal(shade(img8.astype(np.int64), options=KRYLOV)[0],
+                                  shade(img8, options=KRYLOV)[0])
+    with pytest.raises(ValueError, match="0, 255"):
+        shade(np.full((4, 4), 300, dtype=np.int32))
+
+
 def _digest(img: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 

@@ -316,6 +316,25 @@ def test_thickening_budget_rejects_bad_input():
         fs.thickening_budget(np.ones((5, 4)), -1)
     with pytest.raises(ValueError, match="finite"):
         fs.thickening_budget(np.full((5, 4), np.nan), 3)
+    with pytest.raises(ValueError, match="overflows"):
+        fs.thickening_budget(np.full((5, 4), 1e200), 3)
+    with pytest.raises(ValueError, match="attenuation"):
+        fs.thickening_budget(np.ones((5, 4)), 3, attenuation=2.0)  # negative budgets
+
+
+def test_colour_functions_reject_non_finite_colours():
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fs.hue_rotate(np.array([[0.2, np.nan, 0.1]]), 1.0)
+    out = np.ones((3, 3, 3))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fs.gated_copy(out, np.full((1, 3), np.inf), np.array([1]), np.array([1]), None,
+                      np.ones((3, 3)), 0.3)
+    np.testing.assert_array_equal(out, 1.0)  # nothing written
+    image = np.ones((3, 3, 3))
+    image[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fs.perpendicular_scatter(image, np.array([4]), np.zeros((3, 3)), np.ones((3, 3)),
+                                 np.ones((3, 3)), np.zeros((3, 3), bool), 1)
 
 
 def test_perpendicular_scatter_wrapper_contract():

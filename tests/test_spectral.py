@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -347,6 +348,12 @@ def test_krylov_dispatch():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(k=0), "k must"),
+    (dict(k=10**6), "k must"),  # would allocate an (n, 10**6) basis
+    (dict(k=3.0), "k must"),
+    (dict(tile_size=2), "tile_size"),  # every tile below 4 px: an all-zero basis
+    (dict(tol=float("nan")), "tol"),
+    (dict(guard=-1), "guard"),
+    (dict(laplacian=sp.diags(np.full(25, np.nan)).tocsr()), "NaN or inf"),
     (dict(method="eigsh"), "method"),
     (dict(tile_size=-1), "tile_size"),
     (dict(tile_size=8, tile_overlap=8), "tile_overlap"),
