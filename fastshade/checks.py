@@ -15,6 +15,10 @@ import numpy as np
 
 __all__ = ["check_integer", "check_real", "check_real_array"]
 
+# concrete types first (fast isinstance); other numbers.Integral / numbers.Real types still pass
+_INTEGER_TYPES = (int, np.integer)
+_REAL_TYPES = (float, int, np.floating, np.integer)
+
 
 def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
     if lo is not None and hi is not None:
@@ -29,7 +33,8 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
 def check_integer(name: str, value: object, lo: int | None = None, hi: int | None = None, *,
                   allowed: Sequence[int] | None = None) -> int:
     """``value`` as a Python ``int`` (any integral type but ``bool``) in ``[lo, hi]`` / ``allowed``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not (isinstance(value, _INTEGER_TYPES) and not isinstance(value, bool)) and (
+            isinstance(value, bool) or not isinstance(value, numbers.Integral)):
         raise ValueError(f"{name} must be an integer{_range_text(lo, hi, False)}, got {value!r}")
     value = int(value)
     if allowed is not None and value not in allowed:
@@ -43,7 +48,8 @@ def check_real(name: str, value: object, lo: float | None = None, hi: float | No
                *, lo_open: bool = False) -> float:
     """``value`` as a finite Python ``float`` (any real type but ``bool``) in the given range
     (``lo_open``: ``> lo`` instead of ``>= lo``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not (isinstance(value, _REAL_TYPES) and not isinstance(value, bool)) and (
+            isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValueError(f"{name} must be a real number{_range_text(lo, hi, lo_open)}, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
@@ -55,11 +61,12 @@ def check_real(name: str, value: object, lo: float | None = None, hi: float | No
     return value
 
 
-def check_real_array(name: str, values: object) -> np.ndarray:
-    """``values`` as an array of a real (bool/int/float) dtype with finite entries (no copy)."""
+def check_real_array(name: str, values: object, *, finite: bool = True) -> np.ndarray:
+    """``values`` as an array of a real (bool/int/float) dtype with finite entries (no copy);
+    ``finite=False`` checks the dtype only (for callers that check a statistic instead)."""
     array = np.asarray(values)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{name} must have a real dtype, got {array.dtype}")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or inf")
     return array

@@ -410,7 +410,25 @@ def unit_vectors(gy, gx, eps, uy, ux):
     uy, ux : float64 (n,), caller-allocated
         Receive the normalised components; may alias ``gy``/``gx``.
     """
-    for i in range(gy.shape[0]):
+    n = gy.shape[0]
+    extreme = 0  # lengths whose squares may have under- or overflowed (a vectorised count)
+    for i in range(n):
+        vy = gy[i]
+        vx = gx[i]
+        sq = vy * vy + vx * vx
+        extreme += (sq > 1e300) | ((sq < 1e-300) & ((vy != 0.0) | (vx != 0.0)))
+    if extreme == 0:  # the usual case: one branch-free (vectorised) pass
+        for i in range(n):
+            vy = gy[i]
+            vx = gx[i]
+            norm = np.sqrt(vy * vy + vx * vx)
+            if norm < eps:
+                norm = eps
+            inverse = 1.0 / norm  # one explicit reciprocal (what fast-math "arcp" would do anyway)
+            uy[i] = vy * inverse
+            ux[i] = vx * inverse
+        return
+    for i in range(n):
         vy = gy[i]
         vx = gx[i]
         norm = np.sqrt(vy * vy + vx * vx)
@@ -427,6 +445,6 @@ def unit_vectors(gy, gx, eps, uy, ux):
                 continue
         if norm < eps:
             norm = eps
-        inverse = 1.0 / norm  # one explicit reciprocal (what fast-math "arcp" would do anyway)
+        inverse = 1.0 / norm
         uy[i] = vy * inverse
         ux[i] = vx * inverse

@@ -316,7 +316,7 @@ def test_thickening_budget_rejects_bad_input():
         fs.thickening_budget(np.ones((5, 4)), -1)
     with pytest.raises(ValueError, match="finite"):
         fs.thickening_budget(np.full((5, 4), np.nan), 3)
-    with pytest.raises(ValueError, match="overflows"):
+    with pytest.raises(ValueError, match="overflow"):
         fs.thickening_budget(np.full((5, 4), 1e200), 3)
     with pytest.raises(ValueError, match="attenuation"):
         fs.thickening_budget(np.ones((5, 4)), 3, attenuation=2.0)  # negative budgets
