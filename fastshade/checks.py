@@ -15,9 +15,8 @@ import numpy as np
 
 __all__ = ["check_integer", "check_real", "check_real_array"]
 
-# concrete types first (fast isinstance); other numbers.Integral / numbers.Real types still pass
+# concrete types first (fast isinstance); other numbers.Integral types still pass
 _INTEGER_TYPES = (int, np.integer)
-_REAL_TYPES = (float, int, np.floating, np.integer)
 
 
 def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
@@ -48,10 +47,12 @@ def check_real(name: str, value: object, lo: float | None = None, hi: float | No
                *, lo_open: bool = False) -> float:
     """``value`` as a finite Python ``float`` (any real type but ``bool``) in the given range
     (``lo_open``: ``> lo`` instead of ``>= lo``)."""
-    if not (isinstance(value, _REAL_TYPES) and not isinstance(value, bool)) and (
-            isinstance(value, bool) or not isinstance(value, numbers.Real)):
+    if isinstance(value, float):  # float, np.float64: the fast path (bool is no float)
+        value = float(value)
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number{_range_text(lo, hi, lo_open)}, got {value!r}")
-    value = float(value)
+    else:
+        value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if lo is not None and (value <= lo if lo_open else value < lo):

@@ -103,7 +103,10 @@ def _pair(v: Sequence[float] | np.ndarray, name: str) -> tuple[float, float]:
     size = v.size if isinstance(v, np.ndarray) else (len(v) if hasattr(v, "__len__") else -1)
     if size != 2 or (isinstance(v, np.ndarray) and v.ndim != 1):
         raise ValueError(f"{name} must be a (y, x) pair, got {v!r}")
-    return check_real(f"{name}[0]", v[0]), check_real(f"{name}[1]", v[1])
+    a, b = v[0], v[1]
+    if isinstance(a, float) and isinstance(b, float) and math.isfinite(a) and math.isfinite(b):
+        return float(a), float(b)  # the common case, without building two names
+    return check_real(f"{name}[0]", a), check_real(f"{name}[1]", b)
 
 
 # --------------------------------------------------------------------------- thicken
