@@ -64,7 +64,7 @@ class ShadeOptions:
     """Number of non-trivial basis vectors."""
     tol: float = 1e-2
     """Residual tolerance of the ``lobpcg`` eigensolve (``fastshade.spectral.DEFAULT_TOL``,
-    chosen by measurement: README, "Performance").  The default pipeline reads the basis
+    chosen by measurement: README, "The basis tolerance").  The default pipeline reads the basis
     only through subspace quantities, which are stable at 1e-2; with ``field="column"`` the
     gates read one eigenvector of a near-degenerate cluster, so tighten it (1e-8) there
     (README, "The gating field")."""
@@ -86,7 +86,8 @@ class ShadeOptions:
     field_column: int = 1
     """Which basis column is the gating field f when ``field=column`` (v12 uses column 1)."""
     seed: int = 42
-    """Seed of every pseudo-random start (Krylov start vector, LOBPCG block)."""
+    """Seed of every pseudo-random draw: the heat field's noise (the default gating field),
+    the Krylov start vector, LOBPCG start/padding columns, tile signs."""
     tile_size: int = 0
     """``lobpcg`` only: tile edge in px for the tiled basis, 0 = global solve."""
     tile_overlap: int = 16
@@ -115,7 +116,7 @@ class ShadeOptions:
     ``free``: the first push, of the distances ``shadow_distance`` x (1, 1.5, 2, 2.5, 3, 4)
     along the void direction and then against it, whose copy lands >= 98 % inside the
     image, on paper and on no earlier shadow; the best of them when none does.  On sparse
-    line art the first push is free and both agree; on dense art ``free`` keeps shadows
+    line art the first push is usually free (toof: 14 of 17 shadows); on dense art ``free`` keeps shadows
     whole instead of clipping them on ink (docs/cross-attention.md, "The ink guard").
     ``fit``: as ``free``, but a shadow with no such push is not drawn (skipped).
     ``fit-dirs``: as ``fit``, also trying the two perpendiculars of the void direction;
