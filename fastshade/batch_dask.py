@@ -33,9 +33,12 @@ Import errors are turned into a usage error naming the missing extra
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from fastshade.batch import (
     RunConfig,
@@ -73,6 +76,19 @@ class ThreadLimitPlugin(WorkerPlugin):
         _apply_worker_environment(self.threads)
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this (main) thread while child processes are spawned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class DaskBackend:
     """Same interface as :class:`fastshade.batch.LocalBackend`, on a Dask cluster."""
 
@@ -84,7 +100,10 @@ class DaskBackend:
         if cfg.scheduler == "local":
             env = worker_environment(cfg.threads_per_worker)
             with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                                  "distributed.nanny.pre-spawn-environ": dict(env)}):
+                                  "distributed.nanny.pre-spawn-environ": dict(env)}), _sigint_ignored():
+                # nannies and workers inherit the ignored SIGINT (it survives exec, and Python
+                # keeps an ignored SIGINT), so a terminal Ctrl-C reaches only this driver, which
+                # lets the files in progress finish, as with the local process pool
                 self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None, silence_logs=logging.ERROR)
             self.client = Client(self.cluster)

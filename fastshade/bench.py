@@ -250,6 +250,11 @@ def main(args: argparse.Namespace) -> int:
             import matplotlib  # noqa: F401
         except ImportError:
             return fail("--plot needs matplotlib: pip install 'fastshade[plots]'")
+    from fastshade.io import check_writable
+
+    for flag, path in (("--json", args.json), ("--markdown", args.markdown), ("--plot", args.plot)):
+        if path:
+            check_writable(path, flag)  # before the run, not after it
     if args.results:
         return report(load_results(args.results, "--results"), args, old)
     images = _image_files(Path(args.images)) if args.images else []
@@ -940,6 +945,8 @@ def finish(results: dict[str, Any]) -> dict[str, Any]:
 def load_results(path: str | os.PathLike[str], flag: str = "--compare") -> dict[str, Any]:
     """Read a ``--json`` file of an earlier run (``ValueError`` if it is not one)."""
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag}: {p} is a folder, not a result file")
     if not p.is_file():
         raise FileNotFoundError(f"{flag}: {p} not found")
     try:
@@ -949,6 +956,14 @@ def load_results(path: str | os.PathLike[str], flag: str = "--compare") -> dict[
     if (not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("cases"), list)
             or not isinstance(data.get("machine"), dict)):
         raise ValueError(f"{flag}: {p} is not a 'fastshade bench --json' file")
+    try:  # everything the report and the comparison read, once, so a damaged file fails here
+        view = clock_view(data, "wall")
+        format_report(view)
+        format_markdown(view)
+        compare_results(view, view)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
+        raise ValueError(f"{flag}: {p} is a damaged 'fastshade bench --json' file "
+                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
     return data
 
 

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 from fastshade.cliutil import add_shade_options, options_from_args
 
@@ -54,16 +53,9 @@ def _check_destinations(args: argparse.Namespace) -> None:
     for other in [args.output, *inputs]:
         if _same_file(args.stats, other):
             raise ValueError(f"{args.stats}: --stats would overwrite {other}")
-    if os.path.isdir(args.stats):
-        raise ValueError(f"{args.stats}: --stats names a directory")
-    directory = os.path.dirname(os.path.abspath(args.stats))
-    try:  # probe: the folder exists (or can be made) and takes a new file
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{args.stats}: cannot write the statistics there: "
-                         f"{exc.strerror or exc}") from None
+    from fastshade.io import check_writable
+
+    check_writable(args.stats, "--stats")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -781,12 +781,13 @@ def _compact(e: dict[str, Any]) -> dict[str, Any]:
 
 def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
               bases: Sequence[str] = ("krylov", "lobpcg"), roundings: Sequence[str] = ("half-up",),
-              grid: bool = True, reports: bool = False, progress: bool = True) -> dict[str, Any]:
+              grid: bool = True, reports: bool = False, progress: bool = True,
+              plots: bool = True) -> dict[str, Any]:
     """Every :data:`STUDY_PAIRS` pair and every image with itself, for each basis.
 
     Runs the ladder (:data:`PRESETS`) and, with ``grid``, every :func:`grid_strategies`
     configuration on every pair; writes ``<basis>-<target>-x-<sample>-{strategies,affinity}.png``
-    for the cross pairs (when matplotlib is available), ``study.json`` (compact ladder
+    for the cross pairs (when ``plots`` and matplotlib is available), ``study.json`` (compact ladder
     records of every run and the full ranking of :func:`rank_configs`), ``study.md`` (the
     tables of docs/cross-attention.md) and, with ``reports``, every run's full report under
     ``reports/``.  Each image is analysed once per basis; every rounding in ``roundings``
@@ -830,7 +831,7 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
                                    rounding=rounding)
             tag = "" if rounding == "half-up" else f"{rounding}-"
             slug = f"{basis}-{tag}{_slug(t)}-x-{_slug(s or t)}-"
-            if s is not None and rounding == roundings[0]:
+            if plots and s is not None and rounding == roundings[0]:
                 for name, fn in (("affinity.png", plot_affinity), ("strategies.png", plot_strategies)):
                     if _have_matplotlib():
                         fn(diag, outdir / f"{slug}{name}", f"{t} × {s} ({basis})")
@@ -1022,7 +1023,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", action="store_true",
                    help="also run every strategy × score × gate × Procrustes × scale combination "
                         "(summaries in report.json, rows in the table)")
-    p.add_argument("--no-plots", action="store_true", help="write report.json only")
+    p.add_argument("--no-plots", action="store_true",
+                   help="write no figures (report.json; with --study, study.json and study.md)")
     p.add_argument("--study", metavar="IMAGES_DIR",
                    help="run the docs/cross-attention.md study on a folder holding the shared images "
                         "(both bases; writes per-pair reports, figures and study.json into DIR)")
@@ -1038,22 +1040,31 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_shade_options(p)
 
 
+def _make_output_folder(outdir: Path) -> None:
+    """Create ``-o`` (and parents) or fail with one line naming it."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = "is a file, not a folder" if outdir.is_file() else (exc.strerror or str(exc))
+        raise ValueError(f"{outdir}: cannot use as the output folder: {what}") from None
+
+
 def main(args: argparse.Namespace) -> int:
     from fastshade.io import read_image
 
     opts = options_from_args(args)
     outdir = Path(args.output)
-    outdir.mkdir(parents=True, exist_ok=True)  # an unusable output folder fails before any compute
     if args.study:
         if args.target:
             raise ValueError("give either TARGET [SAMPLE] or --study, not both")
+        _make_output_folder(outdir)
         bases = [b.strip() for b in args.study_bases.split(",") if b.strip()]
-        if not _have_matplotlib():
+        if not args.no_plots and not _have_matplotlib():
             print("fastshade: note: matplotlib is not installed, so the study writes no figures "
                   "(pip install 'fastshade[plots]')", file=sys.stderr)
         roundings = [r.strip() for r in args.study_rounding.split(",") if r.strip()]
         study = run_study(Path(args.study), outdir, opts, bases=bases, roundings=roundings,
-                          reports=args.study_reports, progress=True)
+                          reports=args.study_reports, progress=True, plots=not args.no_plots)
         for group, rows in study["ranking"].items():
             print(f"[{group}] best configurations (parity, goal relative to self, absolute passes, fragments):")
             for r in rows[:5]:
@@ -1069,6 +1080,7 @@ def main(args: argparse.Namespace) -> int:
     strategies = ([parse_strategy(s, opts) for s in args.strategy] if args.strategy
                   else preset_strategies(opts))
     grid = grid_strategies(opts) if args.grid else ()
+    _make_output_folder(outdir)  # inputs and strategies are valid: fail on the folder before computing
     diag = diagnose_arrays(target, sample, opts, strategies, grid=grid, rounding=args.rounding, progress=True)
     title = (f"{Path(args.target).name} × {Path(args.sample).name if args.sample else 'itself'} ({opts.basis}"
              + (f", {args.rounding})" if args.rounding != "half-up" else ")"))

@@ -71,6 +71,7 @@ import secrets
 import stat
 import struct
 import sys
+import tempfile
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -96,6 +97,7 @@ __all__ = [
     "sniff_format",
     "sweep_stale_temps",
     "validate_output",
+    "check_writable",
     "write_atomic",
     "write_image",
 ]
@@ -1086,6 +1088,22 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.t
 
 def _temp_name(final_name: str) -> str:
     return f".{final_name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def check_writable(path: str | os.PathLike[str], what: str) -> None:
+    """Fail early, with one line naming ``path`` and ``what`` it is for, when a file cannot be
+    written there: ``path`` is a folder, or its folder cannot be made or take a new file
+    (probed with a temporary file, which works for root too, unlike permission bits)."""
+    spath = os.fspath(path)
+    if os.path.isdir(spath):
+        raise ValueError(f"{spath}: {what} names a folder")
+    directory = os.path.dirname(os.path.abspath(spath))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{spath}: cannot write {what} there: {exc.strerror or exc}") from None
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], what: str) -> None:

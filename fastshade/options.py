@@ -137,6 +137,11 @@ class ShadeOptions:
     scale_normalise: bool = True
     score: CrossScore = "signature"
 
+    def __post_init__(self) -> None:
+        # validated when made; NumPy scalars stored as Python numbers (JSON, digest)
+        for name, value in _checked_numbers(self).items():
+            object.__setattr__(self, name, value)
+
     def replace(self, **changes: Any) -> "ShadeOptions":
         """Return a copy with ``changes`` applied (validated)."""
         return validate_options(dataclasses.replace(self, **changes))
@@ -151,48 +156,55 @@ class ShadeOptions:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def validate_options(opts: ShadeOptions) -> ShadeOptions:
-    """Check types, ranges and enums; raise ``ValueError`` with one clear line.
-
-    Integers must be integers (not ``bool`` or ``str``), reals finite; sizes that set the
-    amount of work (``k``, steps, radii, smoothing) have upper bounds so that a typo fails
-    at once instead of exhausting memory or running for days."""
+def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
+    """Check every field (one-line ``ValueError``); return the numeric ones as plain Python
+    ``int``/``float`` (NumPy scalars in, JSON-serialisable values out)."""
     from fastshade.checks import check_integer, check_real
+
+    out: dict[str, Any] = {}
+
+    def integer(name: str, lo: int | None = None, hi: int | None = None, **kw: Any) -> int:
+        out[name] = check_integer(name, getattr(opts, name), lo, hi, **kw)
+        return out[name]
+
+    def real(name: str, lo: float | None = None, hi: float | None = None, **kw: Any) -> float:
+        out[name] = check_real(name, getattr(opts, name), lo, hi, **kw)
+        return out[name]
 
     if opts.basis not in ("lobpcg", "krylov"):
         raise ValueError(f"basis must be 'lobpcg' or 'krylov', got {opts.basis!r}")
-    check_integer("connectivity", opts.connectivity, allowed=(4, 8))
+    integer("connectivity", allowed=(4, 8))
     if opts.laplacian not in ("grid", "dither"):
         raise ValueError(f"laplacian must be 'grid' or 'dither', got {opts.laplacian!r}")
-    tau = check_real("tau", opts.tau, 0.0, lo_open=True)
+    tau = real("tau", 0.0, lo_open=True)
     if not 1.0 / tau < float("inf"):
         raise ValueError(f"tau is too small (1/tau overflows), got {tau}")
-    check_real("weight_floor", opts.weight_floor, 0.0, 1.0)
-    k = check_integer("k", opts.k, 1, MAX_K)
-    check_real("tol", opts.tol, 0.0)
+    real("weight_floor", 0.0, 1.0)
+    k = integer("k", 1, MAX_K)
+    real("tol", 0.0)
     if opts.field not in ("auto", "heat", "column"):
         raise ValueError(f"field must be auto, heat or column, got {opts.field!r}")
-    check_real("field_smoothing", opts.field_smoothing, 0.0, MAX_SMOOTHING, lo_open=True)
-    check_integer("field_column", opts.field_column, 0, k - 1)
-    check_integer("seed", opts.seed, 0, 2**63 - 1)
-    tile_size = check_integer("tile_size", opts.tile_size, 0)
+    real("field_smoothing", 0.0, MAX_SMOOTHING, lo_open=True)
+    integer("field_column", 0, k - 1)
+    integer("seed", 0, 2**63 - 1)
+    tile_size = integer("tile_size", 0)
     if 0 < tile_size < 8:
         raise ValueError(f"tile_size must be 0 (global) or >= 8, got {tile_size}")
     if tile_size:
-        check_integer("tile_overlap", opts.tile_overlap, 0, tile_size - 1)
+        integer("tile_overlap", 0, tile_size - 1)
     else:
-        check_integer("tile_overlap", opts.tile_overlap, 0)
-    check_integer("krylov_steps", opts.krylov_steps, 0, MAX_STEPS)
-    check_real("contour_sigma", opts.contour_sigma, 0.0)
-    check_real("heat_alpha", opts.heat_alpha, 0.0, lo_open=True)
-    check_integer("heat_steps", opts.heat_steps, 0, MAX_STEPS)
+        integer("tile_overlap", 0)
+    integer("krylov_steps", 0, MAX_STEPS)
+    real("contour_sigma", 0.0)
+    real("heat_alpha", 0.0, lo_open=True)
+    integer("heat_steps", 0, MAX_STEPS)
     for name in ("gate_gain", "gamma_h", "bias_h", "gamma_l", "bias_l", "hue_angle"):
-        check_real(name, getattr(opts, name))
-    check_integer("thick_radius", opts.thick_radius, 0, MAX_RADIUS)
-    check_real("budget_attenuation", opts.budget_attenuation, 0.0, 1.0)
-    check_integer("min_component", opts.min_component, 1)
-    check_real("shadow_distance", opts.shadow_distance, 0.0, MAX_DISTANCE)
-    check_real("ink_guard", opts.ink_guard, 0.0, 1.0)
+        real(name)
+    integer("thick_radius", 0, MAX_RADIUS)
+    real("budget_attenuation", 0.0, 1.0)
+    integer("min_component", 1)
+    real("shadow_distance", 0.0, MAX_DISTANCE)
+    real("ink_guard", 0.0, 1.0)
     if opts.cross_strategy not in CROSS_STRATEGIES:
         raise ValueError(f"cross_strategy must be one of {', '.join(CROSS_STRATEGIES)}, got {opts.cross_strategy!r}")
     if opts.score not in CROSS_SCORES:
@@ -203,6 +215,17 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
     for name in ("procrustes", "scale_normalise"):
         if not isinstance(getattr(opts, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(opts, name)!r}")
-    check_integer("procrustes_samples", opts.procrustes_samples, 1)
+    integer("procrustes_samples", 1)
     affinity_threshold_mode(opts.affinity_threshold)
+    return out
+
+
+def validate_options(opts: ShadeOptions) -> ShadeOptions:
+    """Check types, ranges and enums; raise ``ValueError`` with one clear line.
+
+    Integers must be integers (not ``bool`` or ``str``), reals finite; sizes that set the
+    amount of work (``k``, steps, radii, smoothing) have upper bounds so that a typo fails
+    at once instead of exhausting memory or running for days.  Every ``ShadeOptions`` is
+    validated when it is made (``__post_init__``), so this is a no-op check for them."""
+    _checked_numbers(opts)
     return opts

@@ -8,6 +8,8 @@ of :mod:`kernels` (via the validated wrappers in :mod:`fastshade.graph`,
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -403,7 +405,8 @@ def _as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}")
+        raise ValueError(f"{name}: expected an (H, W), (H, W, 2) grey+alpha, (H, W, 3) or (H, W, 4) image, "
+                         f"got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name}: empty image of shape {arr.shape}")
     if not np.isfinite(arr).all():
@@ -419,6 +422,20 @@ def _as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]
     return np.ascontiguousarray(arr), alpha
 
 
+def as_options(options: ShadeOptions | dict[str, Any] | None) -> ShadeOptions:
+    """``options`` as :class:`ShadeOptions`: None gives the defaults, a dict its fields."""
+    if options is None:
+        return ShadeOptions()
+    if isinstance(options, ShadeOptions):
+        return options
+    if isinstance(options, dict):
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(ShadeOptions)})
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        return ShadeOptions(**options)
+    raise ValueError(f"options must be a ShadeOptions or a dict, got {type(options).__name__}")
+
+
 def shade_arrays(
     target: Any,
     sample: Any = None,
@@ -432,7 +449,7 @@ def shade_arrays(
     ``force_cross`` runs the cross code path even when ``sample`` is None (the
     target is then its own sample): the self/cross parity diagnostic.
     """
-    opts = validate_options(options or ShadeOptions())
+    opts = validate_options(as_options(options))
     timer = Timer()
     t_total = time.perf_counter()
     rgb_t, alpha_t = _as_rgb_alpha(target, "target")
@@ -517,7 +534,7 @@ def shade(target: Any, sample: Any = None, options: ShadeOptions | None = None,
     Parameters
     ----------
     target, sample
-        Images: (H,W), (H,W,3) or (H,W,4) arrays (uint8 and other integers in 0..255,
+        Images: (H,W), (H,W,2) grey+alpha, (H,W,3) or (H,W,4) arrays (uint8 and other integers in 0..255,
         uint16 at full 16-bit scale, bool, or float in [0,1]) or paths. ``sample=None``
         is self mode.
     options
@@ -528,7 +545,7 @@ def shade(target: Any, sample: Any = None, options: ShadeOptions | None = None,
     image : (H, W, 3) or (H, W, 4) float64 in [0, 1] (alpha carried through)
     stats : JSON-serialisable dict (gate sizes, components, placements, basis, timings)
     """
-    opts = options or ShadeOptions()
+    opts = as_options(options)
     if overrides:
         opts = opts.replace(**overrides)
     res = shade_arrays(target, sample, opts)

@@ -22,6 +22,10 @@ pytest.importorskip("distributed")
 import fastshade  # noqa: E402
 from tests.test_batch import (  # noqa: E402,F401  (fixtures are shared with the process-pool tests)
     MANIFEST,
+    ROOT,
+    _wait_for_ok_lines,
+    cli_command,
+    cli_env,
     corpus,
     decodes,
     demo_folder,
@@ -127,3 +131,30 @@ def test_scheduler_local_starts_its_own_cluster(tmp_path: Path) -> None:
     assert all(records[rel]["status"] == "ok" for rel in rels)
     assert all(decodes(out / rel) for rel in rels)
     assert len(manifest_lines(out / MANIFEST)) == 3
+
+
+def test_terminal_ctrl_c_on_scheduler_local_finishes_in_flight_files(tmp_path: Path) -> None:
+    # A terminal Ctrl-C signals the whole process group: the driver *and* the cluster's
+    # nannies and workers.  Only the driver may act on it: the files in progress finish,
+    # no worker dies with a KeyboardInterrupt traceback, and the run exits 130.
+    import signal
+    import subprocess
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    rels = demo_folder(root, 10, sub=("",))
+    proc = subprocess.Popen(cli_command(root, out, "--scheduler", "local", "-j", "2"), cwd=ROOT,
+                            env=cli_env(FASTSHADE_TEST_DELAY="0.5"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for_ok_lines(out / MANIFEST, 2, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    records = last_records(out / MANIFEST)
+    assert all(r["status"] == "ok" for r in records.values())
+    assert 2 <= len(records) < len(rels)
+    assert all(decodes(out / rel) for rel in records)

@@ -222,7 +222,10 @@ def test_plot_without_matplotlib_is_a_one_line_error(monkeypatch, tmp_path, caps
 
 
 @pytest.mark.parametrize("argv", [["--sizes", "8"], ["--sizes", "a,b"], ["--repeat", "0"],
-                                  ["--threads", "0"], ["--images", "/nonexistent/dir"]])
+                                  ["--threads", "0"], ["--images", "/nonexistent/dir"],
+                                  ["--sizes", ""], ["--quick", "--json", "/dev/null/x.json"],
+                                  ["--quick", "--markdown", "/dev/null/x.md"],
+                                  ["--quick", "--compare", "/"]])
 def test_bad_arguments_exit_2(argv, capsys):
     assert cli.main(["bench", *argv]) == 2
     assert capsys.readouterr().err.startswith("fastshade: error:")
@@ -409,3 +412,22 @@ def test_unreadable_images_are_skipped_with_one_line_each(tmp_path, capsys):
     (tmp_path / "good.png").unlink()
     with pytest.raises(ValueError, match="no readable image"):
         _image_files(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["cases", "config", "median"])
+def test_damaged_result_files_are_one_line_exit_2(quick, tmp_path, capsys, damage):
+    data = json.loads(json.dumps(quick[2]))
+    if damage == "cases":
+        data["cases"] = [1]
+    elif damage == "config":
+        data.pop("config")
+    else:
+        case = next(c for c in data["cases"] if c.get("stages"))
+        next(iter(case["stages"].values()))["median"] = "x"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    for flag in ("--results", "--compare"):
+        argv = ["bench", flag, str(bad)] + (["--results", str(quick[3])] if flag == "--compare" else [])
+        assert cli.main(argv) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+        assert len(err) == 1 and "damaged" in err[0], err

@@ -291,3 +291,32 @@ def test_diagnose_rounding_defaults_to_the_pipeline_and_reports_the_experiment()
     diag = dg.diagnose_arrays(_strokes(), None, KRYLOV, strategies, rounding="half-even")
     assert diag.report["rounding"] == "half-even"
     assert all(e["parity"]["exact"] for e in diag.report["strategies"])
+
+
+def test_study_without_plots_writes_no_figures(tmp_path, monkeypatch, capsys):
+    import cli
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    _write_png(imgs / "a.png", _strokes(48, 48))
+    _write_png(imgs / "b.png", _sample(40, 44))
+    monkeypatch.setattr(dg, "STUDY_PAIRS", [("a.png", "b.png")])
+    out = tmp_path / "study"
+    code = cli.main(["diagnose", "--study", str(imgs), "-o", str(out), "--no-plots", "--study-bases",
+                     "krylov", "--basis", "krylov"])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "study.json").is_file() and not list(out.glob("*.png"))
+
+
+def test_diagnose_checks_its_inputs_before_making_the_output_folder(tmp_path, capsys):
+    import cli
+
+    out = tmp_path / "never"
+    assert cli.main(["diagnose", str(tmp_path / "missing.png"), "-o", str(out)]) == 2
+    assert not out.exists()
+    (tmp_path / "file").write_text("x")
+    src = tmp_path / "a.png"
+    _write_png(src, _strokes(40, 40))
+    assert cli.main(["diagnose", str(src), "-o", str(tmp_path / "file"), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err

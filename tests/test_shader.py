@@ -360,9 +360,23 @@ def test_options_out_of_range_raise_one_line_value_errors(changes, match):
     assert "\n" not in str(info.value)
 
 
-def test_options_accept_numpy_scalars():
-    opts = ShadeOptions().replace(k=np.int64(6), tau=np.float32(0.2), seed=np.uint32(7))
-    assert opts.k == 6
+def test_options_accept_numpy_scalars_and_store_python_numbers():
+    for opts in (ShadeOptions().replace(k=np.int64(6), tau=np.float32(0.25), seed=np.uint32(7)),
+                 ShadeOptions(k=np.int64(6), tau=np.float32(0.25), seed=np.uint32(7))):
+        assert (opts.k, opts.tau, opts.seed) == (6, 0.25, 7)
+        assert type(opts.k) is int and type(opts.tau) is float and type(opts.seed) is int
+        json.dumps(opts.to_dict())  # the stats and the manifests carry the options
+        assert opts.digest() == ShadeOptions(k=6, tau=0.25, seed=7).digest()
+
+
+def test_options_are_validated_when_made_and_may_be_a_dict():
+    with pytest.raises(ValueError, match="k must be an integer"):
+        ShadeOptions(k="8")
+    img = _strokes(48, 48)
+    np.testing.assert_array_equal(shade(img, options={"basis": "krylov", "k": 6})[0],
+                                  shade(img, options=ShadeOptions(basis="krylov", k=6))[0])
+    with pytest.raises(ValueError, match="unknown option"):
+        shade(img, options={"kk": 8})
 
 
 def test_integer_arrays_scale_by_their_dtype_not_their_content():
