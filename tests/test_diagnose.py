@@ -167,14 +167,19 @@ def test_default_cross_path_reproduces_self_on_a_real_image():
 # ----------------------------------------------------------------------------- the study
 
 
-def test_study_on_synthetic_images(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
+def _study_folder(tmp_path, monkeypatch, size=72):
+    """A two-image study folder (a: strokes, b: a sample) with STUDY_PAIRS = [(a, b)]."""
     imgs = tmp_path / "imgs"
     imgs.mkdir()
-    _write_png(imgs / "a.png", _strokes(72, 72))
-    _write_png(imgs / "b.png", _sample(64, 60))
+    _write_png(imgs / "a.png", _strokes(size, size))
+    _write_png(imgs / "b.png", _sample(size - 8, size - 12))
     monkeypatch.setattr(dg, "STUDY_PAIRS", [("a.png", "b.png")])
-    out = tmp_path / "study"
+    return imgs, tmp_path / "study"
+
+
+def test_study_on_synthetic_images(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    imgs, out = _study_folder(tmp_path, monkeypatch)
     study = dg.run_study(imgs, out, KRYLOV, bases=("krylov",), grid=False, reports=True, progress=False)
     assert [(r["target"], r["sample"]) for r in study["runs"]] == [("a.png", "b.png"), ("a.png", "a.png"),
                                                                      ("b.png", "b.png")]
@@ -296,12 +301,7 @@ def test_diagnose_rounding_defaults_to_the_pipeline_and_reports_the_experiment()
 def test_study_without_plots_writes_no_figures(tmp_path, monkeypatch, capsys):
     import cli
 
-    imgs = tmp_path / "imgs"
-    imgs.mkdir()
-    _write_png(imgs / "a.png", _strokes(48, 48))
-    _write_png(imgs / "b.png", _sample(40, 44))
-    monkeypatch.setattr(dg, "STUDY_PAIRS", [("a.png", "b.png")])
-    out = tmp_path / "study"
+    imgs, out = _study_folder(tmp_path, monkeypatch, size=48)
     code = cli.main(["diagnose", "--study", str(imgs), "-o", str(out), "--no-plots", "--study-bases",
                      "krylov", "--basis", "krylov"])
     assert code == 0, capsys.readouterr().err
