@@ -887,7 +887,7 @@ def iter_listings(cfg: RunConfig) -> Iterator[_Listing]:
                 listing.notes.append(_skip_record(cfg, rel, "hidden", "hidden file (see --include-hidden)"))
             elif is_file:
                 listing.files.append((name, entry.path, rel))
-            elif entry.is_symlink():
+            elif entry.is_symlink() and not os.path.exists(entry.path):
                 listing.notes.append(_skip_record(cfg, rel, "broken_symlink", "symbolic link to nothing"))
             else:
                 listing.notes.append(_skip_record(cfg, rel, "not_a_file", "not a regular file (FIFO, socket, ...)"))

@@ -598,6 +598,14 @@ def _have_matplotlib() -> bool:
     return True
 
 
+def _write_file(path: Path, data: str | bytes) -> None:
+    """Write one output all-or-nothing (:func:`fastshade.io.write_atomic`; text as UTF-8)."""
+    from fastshade.io import write_atomic
+
+    blob = data.encode() if isinstance(data, str) else data
+    write_atomic(path, lambda fh: fh.write(blob), path.suffix.lstrip(".").upper() or "file")
+
+
 def _save_small_png(fig: Any, path: Path, dpi: int = 90) -> None:
     """Save a figure as PNG under :data:`MAX_FIGURE_BYTES` (adaptive palette, then lower dpi)."""
     from PIL import Image
@@ -611,9 +619,9 @@ def _save_small_png(fig: Any, path: Path, dpi: int = 90) -> None:
             out = io.BytesIO()
             im.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
             if out.tell() <= MAX_FIGURE_BYTES:
-                path.write_bytes(out.getvalue())
+                _write_file(path, out.getvalue())
                 return
-    path.write_bytes(out.getvalue())
+    _write_file(path, out.getvalue())
 
 
 def _crop_box(diag: Diagnosis, margin: int = 12) -> tuple[int, int, int, int]:
@@ -735,7 +743,7 @@ def write_outputs(diag: Diagnosis, outdir: Path, *, prefix: str = "", title: str
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     rep = outdir / f"{prefix}report.json"
-    rep.write_text(json.dumps(diag.report, indent=1, sort_keys=False, allow_nan=False))
+    _write_file(rep, json.dumps(diag.report, indent=1, sort_keys=False, allow_nan=False))
     written.append(rep)
     if plots:
         if not _have_matplotlib():
@@ -837,8 +845,8 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
                         fn(diag, outdir / f"{slug}{name}", f"{t} × {s} ({basis})")
             if reports:
                 (outdir / "reports").mkdir(exist_ok=True)
-                (outdir / "reports" / f"{slug}report.json").write_text(
-                    json.dumps(diag.report, indent=1, allow_nan=False))
+                _write_file(outdir / "reports" / f"{slug}report.json",
+                            json.dumps(diag.report, indent=1, allow_nan=False))
             rep = diag.report
             study["runs"].append({
                 "basis": basis, "rounding": rounding, "group": f"{basis}/{rounding}",
@@ -855,8 +863,8 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
     study["ranking"] = {g: rank_configs(study, g, top=None) for g in groups}
     slim = {**study, "runs": [{k: v for k, v in r.items() if k != "grid"} for r in study["runs"]],
             "ranking": {g: rows[:STUDY_JSON_RANKS] for g, rows in study["ranking"].items()}}
-    (outdir / "study.json").write_text(json.dumps(_rounded(_jsonable(slim)), allow_nan=False))
-    (outdir / "study.md").write_text(study_markdown(_jsonable(study)))
+    _write_file(outdir / "study.json", json.dumps(_rounded(_jsonable(slim)), allow_nan=False))
+    _write_file(outdir / "study.md", study_markdown(_jsonable(study)))
     return study
 
 
@@ -1081,6 +1089,10 @@ def main(args: argparse.Namespace) -> int:
                   else preset_strategies(opts))
     grid = grid_strategies(opts) if args.grid else ()
     _make_output_folder(outdir)  # inputs and strategies are valid: fail on the folder before computing
+    from fastshade.io import check_writable
+
+    for name in ("report.json", *(() if args.no_plots else ("affinity.png", "strategies.png"))):
+        check_writable(outdir / name, "diagnose output")
     diag = diagnose_arrays(target, sample, opts, strategies, grid=grid, rounding=args.rounding, progress=True)
     title = (f"{Path(args.target).name} × {Path(args.sample).name if args.sample else 'itself'} ({opts.basis}"
              + (f", {args.rounding})" if args.rounding != "half-up" else ")"))

@@ -749,3 +749,15 @@ def test_manifest_reader_skips_torn_lines(tmp_path: Path) -> None:
     w.close()
     assert [r["path"] for r in batch.read_manifest(m)] == ["a", "c"]
     assert json.loads(m.read_text(encoding="utf-8").splitlines()[-1])["path"] == "c"
+
+
+def test_special_files_are_skipped_with_the_right_reason(tmp_path: Path) -> None:
+    root, out = tmp_path / "in", tmp_path / "out"
+    small_demo(root / "ok.png", 24, 24)
+    (root / "dangling.png").symlink_to(root / "nothing-here.png")
+    (root / "zero.png").symlink_to("/dev/zero")  # a device: never read, never "broken"
+    os.mkfifo(root / "pipe.png")
+    assert run_inprocess(root, out, "-j", "1") == 0
+    status = {rel: r["status"] for rel, r in last_records(out / MANIFEST).items()}
+    assert status == {"ok.png": "ok", "dangling.png": "skipped:broken_symlink",
+                      "zero.png": "skipped:not_a_file", "pipe.png": "skipped:not_a_file"}

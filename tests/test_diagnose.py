@@ -320,3 +320,15 @@ def test_diagnose_checks_its_inputs_before_making_the_output_folder(tmp_path, ca
     assert cli.main(["diagnose", str(src), "-o", str(tmp_path / "file"), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert "is a file, not a folder" in err and "Traceback" not in err
+
+
+def test_diagnose_output_clash_fails_before_writing_anything(tmp_path, capsys):
+    import cli
+
+    src = tmp_path / "a.png"
+    _write_png(src, _strokes(40, 40))
+    out = tmp_path / "out"
+    (out / "strategies.png").mkdir(parents=True)  # one output name is taken by a folder
+    assert cli.main(["diagnose", str(src), "-o", str(out)]) == 2
+    assert "names a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["strategies.png"]  # no report, no figure
