@@ -65,15 +65,21 @@ __all__ = ["DaskBackend", "ThreadLimitPlugin"]
 
 
 class ThreadLimitPlugin(WorkerPlugin):
-    """Sets the worker thread environment (Numba and BLAS) on every Dask worker."""
+    """Sets the worker thread environment (Numba and BLAS) on every Dask worker, restarted
+    ones included; with ``ignore_sigint`` (our own ``--scheduler local`` cluster, whose
+    workers share the driver's terminal) the worker also ignores SIGINT, so a Ctrl-C reaches
+    only the driver, which lets the files in progress finish."""
 
     name = "fastshade-thread-limits"
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, ignore_sigint: bool = False) -> None:
         self.threads = int(threads)
+        self.ignore_sigint = bool(ignore_sigint)
 
     def setup(self, worker: Any) -> None:
         _apply_worker_environment(self.threads)
+        if self.ignore_sigint and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -117,7 +123,8 @@ class DaskBackend:
         except Exception as err:  # noqa: BLE001
             self.close()
             raise UsageError(f"the Dask cluster at {cfg.scheduler} has no workers ({err})") from None
-        self.client.register_plugin(ThreadLimitPlugin(cfg.threads_per_worker))
+        self.client.register_plugin(ThreadLimitPlugin(cfg.threads_per_worker,
+                                                      ignore_sigint=cfg.scheduler == "local"))
         threads = sum(self.client.nthreads().values())
         self.window = 2 * max(1, threads)
         self._ac = as_completed(with_results=False)

@@ -52,7 +52,10 @@ def check_real(name: str, value: object, lo: float | None = None, hi: float | No
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number{_range_text(lo, hi, lo_open)}, got {value!r}")
     else:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError(f"{name} must be finite, got an integer of {value.bit_length()} bits") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if lo is not None and (value <= lo if lo_open else value < lo):

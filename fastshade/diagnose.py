@@ -809,7 +809,7 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
     missing = {n for pair in STUDY_PAIRS for n in pair} - set(images)
     if missing:
         raise ValueError(f"{images_dir}: missing study images {', '.join(sorted(missing))}")
-    outdir.mkdir(parents=True, exist_ok=True)
+    _make_output_folder(outdir)  # after the images were checked
     for r in roundings:
         if r not in ROUNDINGS:
             raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {r!r}")
@@ -1065,7 +1065,6 @@ def main(args: argparse.Namespace) -> int:
     if args.study:
         if args.target:
             raise ValueError("give either TARGET [SAMPLE] or --study, not both")
-        _make_output_folder(outdir)
         bases = [b.strip() for b in args.study_bases.split(",") if b.strip()]
         if not args.no_plots and not _have_matplotlib():
             print("fastshade: note: matplotlib is not installed, so the study writes no figures "

@@ -1092,15 +1092,20 @@ def _temp_name(final_name: str) -> str:
 
 def check_writable(path: str | os.PathLike[str], what: str) -> None:
     """Fail early, with one line naming ``path`` and ``what`` it is for, when a file cannot be
-    written there: ``path`` is a folder, or its folder cannot be made or take a new file
-    (probed with a temporary file, which works for root too, unlike permission bits)."""
+    written there: ``path`` is a folder, a file stands where a folder is needed, or the
+    nearest existing folder cannot take a new file (probed with a temporary file, which works
+    for root too, unlike permission bits).  Creates nothing."""
     spath = os.fspath(path)
     if os.path.isdir(spath):
         raise ValueError(f"{spath}: {what} names a folder")
     directory = os.path.dirname(os.path.abspath(spath))
+    existing = directory  # nothing is created here: probe the nearest existing ancestor
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{spath}: cannot write {what} there: {existing} is a file, not a folder")
     try:
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         raise ValueError(f"{spath}: cannot write {what} there: {exc.strerror or exc}") from None

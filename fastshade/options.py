@@ -9,6 +9,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 Basis = Literal["lobpcg", "krylov"]
 CrossStrategy = Literal["unified", "recolor", "warp", "gate-only"]
 CrossScore = Literal["dot", "cosine", "signature"]
@@ -213,8 +215,10 @@ def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
         raise ValueError(f"shadow_placement must be one of {', '.join(SHADOW_PLACEMENTS)}, "
                          f"got {opts.shadow_placement!r}")
     for name in ("procrustes", "scale_normalise"):
-        if not isinstance(getattr(opts, name), bool):
-            raise ValueError(f"{name} must be True or False, got {getattr(opts, name)!r}")
+        flag = getattr(opts, name)
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+        out[name] = bool(flag)
     integer("procrustes_samples", 1)
     affinity_threshold_mode(opts.affinity_threshold)
     return out

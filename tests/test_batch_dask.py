@@ -158,3 +158,24 @@ def test_terminal_ctrl_c_on_scheduler_local_finishes_in_flight_files(tmp_path: P
     assert all(r["status"] == "ok" for r in records.values())
     assert 2 <= len(records) < len(rels)
     assert all(decodes(out / rel) for rel in records)
+
+
+def test_worker_plugin_ignores_sigint_only_for_the_local_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    # restarted workers (hard timeouts, crashes) run the plugin again, so they ignore a terminal
+    # Ctrl-C too; workers of a user's own cluster keep their SIGINT handling
+    import signal
+
+    from fastshade import batch_dask
+    from fastshade.batch_dask import ThreadLimitPlugin
+
+    # this process is not a worker: keep its thread environment (Numba reads it once)
+    monkeypatch.setattr(batch_dask, "_apply_worker_environment", lambda threads: None)
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        ThreadLimitPlugin(1).setup(None)
+        assert signal.getsignal(signal.SIGINT) is before
+        ThreadLimitPlugin(1, ignore_sigint=True).setup(None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -183,3 +183,11 @@ def test_unwritable_destinations_of_other_commands_are_one_line_exit_2(tmp_path,
     code, err = _run([subst.get(a, a) for a in argv_tail], capsys)
     assert code == 2
     _one_error_line(err)
+
+
+def test_destination_checks_create_no_folders(tmp_path, capsys):
+    stats = tmp_path / "new" / "deeper" / "s.json"
+    code, err = _run(["shade", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o.png"),
+                      "--stats", str(stats)], capsys)
+    assert code == 2 and "missing.png" in _one_error_line(err)
+    assert not (tmp_path / "new").exists()

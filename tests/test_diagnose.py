@@ -332,3 +332,12 @@ def test_diagnose_output_clash_fails_before_writing_anything(tmp_path, capsys):
     assert cli.main(["diagnose", str(src), "-o", str(out)]) == 2
     assert "names a folder" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["strategies.png"]  # no report, no figure
+
+
+def test_study_with_missing_images_makes_no_output_folder(tmp_path, capsys):
+    import cli
+
+    out = tmp_path / "d" / "out"
+    assert cli.main(["diagnose", "--study", str(tmp_path / "nowhere"), "-o", str(out), "--no-plots"]) == 2
+    assert "missing study images" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -352,6 +352,7 @@ def test_bad_arguments_raise_one_line_value_errors():
     (dict(field_column=8), "field_column"),
     (dict(tile_size=32, tile_overlap=32), "tile_overlap"),
     (dict(procrustes="yes"), "procrustes must be True or False"),
+    (dict(tau=10**400), "tau must be finite"),  # an int beyond the float range
     (dict(procrustes_samples=0), "procrustes_samples"),
 ])
 def test_options_out_of_range_raise_one_line_value_errors(changes, match):
@@ -367,6 +368,11 @@ def test_options_accept_numpy_scalars_and_store_python_numbers():
         assert type(opts.k) is int and type(opts.tau) is float and type(opts.seed) is int
         json.dumps(opts.to_dict())  # the stats and the manifests carry the options
         assert opts.digest() == ShadeOptions(k=6, tau=0.25, seed=7).digest()
+
+
+def test_options_store_numpy_bools_as_bools():
+    opts = ShadeOptions(procrustes=np.True_, scale_normalise=np.False_)
+    assert opts.procrustes is True and opts.scale_normalise is False
 
 
 def test_options_are_validated_when_made_and_may_be_a_dict():
