@@ -63,6 +63,10 @@ except ImportError as _err:  # pragma: no cover (the extra is installed in the t
 
 __all__ = ["DaskBackend", "ThreadLimitPlugin"]
 
+RESTART_TIMEOUT = 30.0
+"""Seconds a hard-timeout worker restart may block the driver (Distributed's default is 4x the
+client timeout, 120 s); past it the task is abandoned and the run goes on with the others."""
+
 
 class ThreadLimitPlugin(WorkerPlugin):
     """Sets the worker thread environment (Numba and BLAS) on every Dask worker, restarted
@@ -111,7 +115,7 @@ class DaskBackend:
                 # keeps an ignored SIGINT), so a terminal Ctrl-C reaches only this driver, which
                 # lets the files in progress finish, as with the local process pool
                 self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=None, silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
         else:
             try:
@@ -175,7 +179,7 @@ class DaskBackend:
             log.warning("%s: still running %.0f s after --timeout-per-file; restarting worker %s",
                         task["rel"], now - t0 - self.cfg.timeout, address)
             try:
-                self.client.restart_workers([address])
+                self.client.restart_workers([address], timeout=RESTART_TIMEOUT)
             except Exception as err:  # noqa: BLE001 (no Nanny: the task is abandoned, not stopped)
                 log.warning("could not restart worker %s (%s); its task is abandoned", address, err)
             out.append((task, "timeout", now - t0))
