@@ -283,19 +283,19 @@ def main(args: argparse.Namespace) -> int:
 
 def report(results: dict[str, Any], args: argparse.Namespace, old: dict[str, Any] | None) -> int:
     """Print ``results``, write ``--json``, draw ``--plot``, judge ``--compare`` (exit code)."""
+    from fastshade.io import write_file
+
     finish(results)
     view = clock_view(results, args.clock)
     print(format_report(view))
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=1, sort_keys=False, allow_nan=False) + "\n")
-        print(f"\nwrote {out}")
+        write_file(args.json, json.dumps(results, indent=1, sort_keys=False, allow_nan=False) + "\n", "JSON")
+        print(f"\nwrote {args.json}")
     if args.plot:
         plot_scaling(view, args.plot)
         print(f"wrote {args.plot}")
     if args.markdown:
-        Path(args.markdown).write_text(format_markdown(view))
+        write_file(args.markdown, format_markdown(view), "Markdown")
         print(f"wrote {args.markdown}")
     if old is not None:
         old_view = clock_view(old, args.clock)

@@ -59,7 +59,7 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fastshade.io import ImageError, validate_output, write_atomic, write_image
+    from fastshade.io import ImageError, validate_output, write_file, write_image
 
     opts = options_from_args(args)
     if args.demo == bool(args.target):
@@ -86,9 +86,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)
         stats, name = rec["stats"], args.target
     if args.stats:
-        blob = json.dumps(stats, indent=1, sort_keys=True).encode()
         try:
-            write_atomic(args.stats, lambda fh: fh.write(blob), "JSON")
+            write_file(args.stats, json.dumps(stats, indent=1, sort_keys=True), "JSON")
         except ImageError:
             os.unlink(args.output)  # all or nothing: no image without its requested stats
             raise

@@ -50,6 +50,7 @@ import numpy as np
 from fastshade.cliutil import add_shade_options, options_from_args
 from fastshade.cross import SCORES, STRATEGIES, parse_affinity_threshold, self_gate_fraction, shadow_cross
 from fastshade.metrics import goal_check, owner_map, parity, result_metrics
+from fastshade.io import write_file
 from fastshade.options import ShadeOptions, validate_options
 from fastshade.shading import pixel_affinity
 
@@ -598,14 +599,6 @@ def _have_matplotlib() -> bool:
     return True
 
 
-def _write_file(path: Path, data: str | bytes) -> None:
-    """Write one output all-or-nothing (:func:`fastshade.io.write_atomic`; text as UTF-8)."""
-    from fastshade.io import write_atomic
-
-    blob = data.encode() if isinstance(data, str) else data
-    write_atomic(path, lambda fh: fh.write(blob), path.suffix.lstrip(".").upper() or "file")
-
-
 def _save_small_png(fig: Any, path: Path, dpi: int = 90) -> None:
     """Save a figure as PNG under :data:`MAX_FIGURE_BYTES` (adaptive palette, then lower dpi)."""
     from PIL import Image
@@ -619,9 +612,9 @@ def _save_small_png(fig: Any, path: Path, dpi: int = 90) -> None:
             out = io.BytesIO()
             im.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
             if out.tell() <= MAX_FIGURE_BYTES:
-                _write_file(path, out.getvalue())
+                write_file(path, out.getvalue(), "PNG")
                 return
-    _write_file(path, out.getvalue())
+    write_file(path, out.getvalue(), "PNG")
 
 
 def _crop_box(diag: Diagnosis, margin: int = 12) -> tuple[int, int, int, int]:
@@ -743,7 +736,7 @@ def write_outputs(diag: Diagnosis, outdir: Path, *, prefix: str = "", title: str
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     rep = outdir / f"{prefix}report.json"
-    _write_file(rep, json.dumps(diag.report, indent=1, sort_keys=False, allow_nan=False))
+    write_file(rep, json.dumps(diag.report, indent=1, sort_keys=False, allow_nan=False), "JSON")
     written.append(rep)
     if plots:
         if not _have_matplotlib():
@@ -845,8 +838,8 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
                         fn(diag, outdir / f"{slug}{name}", f"{t} × {s} ({basis})")
             if reports:
                 (outdir / "reports").mkdir(exist_ok=True)
-                _write_file(outdir / "reports" / f"{slug}report.json",
-                            json.dumps(diag.report, indent=1, allow_nan=False))
+                write_file(outdir / "reports" / f"{slug}report.json",
+                           json.dumps(diag.report, indent=1, allow_nan=False), "JSON")
             rep = diag.report
             study["runs"].append({
                 "basis": basis, "rounding": rounding, "group": f"{basis}/{rounding}",
@@ -863,8 +856,8 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
     study["ranking"] = {g: rank_configs(study, g, top=None) for g in groups}
     slim = {**study, "runs": [{k: v for k, v in r.items() if k != "grid"} for r in study["runs"]],
             "ranking": {g: rows[:STUDY_JSON_RANKS] for g, rows in study["ranking"].items()}}
-    _write_file(outdir / "study.json", json.dumps(_rounded(_jsonable(slim)), allow_nan=False))
-    _write_file(outdir / "study.md", study_markdown(_jsonable(study)))
+    write_file(outdir / "study.json", json.dumps(_rounded(_jsonable(slim)), allow_nan=False), "JSON")
+    write_file(outdir / "study.md", study_markdown(_jsonable(study)), "Markdown")
     return study
 
 

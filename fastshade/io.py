@@ -99,6 +99,7 @@ __all__ = [
     "validate_output",
     "check_writable",
     "write_atomic",
+    "write_file",
     "write_image",
 ]
 
@@ -564,9 +565,8 @@ def probe_output(path: str | os.PathLike[str]) -> ImageInfo:
     if damaged:  # e.g. a TIFF whose directory (written after the data) was cut short
         raise ImageError(spath, "decode_truncated", f"damaged {fmt.upper()} header: {damaged[0].strip()}")
     if end is not None and end > size:
-        raise ImageError(spath, "decode_truncated", f"truncated {fmt.upper()} ({size} bytes, data "
-                         f"runs to byte {end})" if fmt in ("webp", "tiff") else
-                         f"truncated {fmt.upper()}: no end marker in its last bytes ({size} bytes)")
+        raise ImageError(spath, "decode_truncated", f"truncated {fmt.upper()}: {size} bytes, its data "
+                         "or end marker runs past the end of the file")
     return info
 
 
@@ -1109,6 +1109,12 @@ def check_writable(path: str | os.PathLike[str], what: str) -> None:
             pass
     except OSError as exc:
         raise ValueError(f"{spath}: cannot write {what} there: {exc.strerror or exc}") from None
+
+
+def write_file(path: str | os.PathLike[str], data: str | bytes, what: str) -> None:
+    """:func:`write_atomic` of ``data`` (text as UTF-8): reports, statistics, figures."""
+    blob = data.encode() if isinstance(data, str) else data
+    write_atomic(path, lambda fh: fh.write(blob), what)
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], what: str) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fastshade.checks import check_integer, check_real
+from fastshade.checks import check_integer, check_real, check_real_array
 from kernels import shading as _kernels
 
 __all__ = [
@@ -72,10 +72,7 @@ def _int_array(a: np.ndarray, name: str) -> np.ndarray:
 
 def _finite_float_array(a: np.ndarray, name: str) -> np.ndarray:
     """:func:`_float_array` that also rejects NaN and inf (colours and images)."""
-    a = _float_array(a, name)
-    if not np.isfinite(a.sum()):  # any NaN/inf reaches the sum (no boolean temporary)
-        raise ValueError(f"{name} contains NaN or inf (or values too large to sum)")
-    return a
+    return check_real_array(name, _float_array(a, name))
 
 
 def _mask_array(a: np.ndarray, name: str) -> np.ndarray:
