@@ -39,7 +39,7 @@ manifest: each line has path (relative to IN), output (relative to OUT),
 status (ok, skipped:<reason>, failed:<reason>), reason, message, warnings,
 width/height/pixels, seconds (wall and CPU), worker, the input fingerprint (size, mtime_ns,
 sha256 with --hash), options (ShadeOptions digest) and params (digest of the
-options, format, depth and sample).  A file is done when its last record is ok
+options, format, depth, sample and the pipeline's OUTPUT_VERSION).  A file is done when its last record is ok
 for the same fingerprint and params and its output is complete (header and end of data).
 
 Ctrl-C (or SIGTERM) once: stop submitting, let running files finish; twice: cancel.
@@ -71,7 +71,7 @@ from typing import Any, Iterator
 # NumPy and Numba) before their initializer runs: the thread-count environment
 # therefore reaches them through the spawn environment (_worker_env_for_spawn),
 # and the initializer only repeats it for anything imported later.
-from fastshade.options import ShadeOptions
+from fastshade.options import OUTPUT_VERSION, ShadeOptions
 
 __all__ = [
     "DEFAULT_MANIFEST_NAME",
@@ -765,7 +765,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if os.path.isdir(manifest):
         raise UsageError(f"--manifest names a folder: {manifest}")
     params = _digest({
-        "options": opts.digest(), "format": fmt, "depth": depth, "frames": args.frames, "exif": args.exif,
+        "output_version": OUTPUT_VERSION, "options": opts.digest(), "format": fmt, "depth": depth,
+        "frames": args.frames, "exif": args.exif,
         "sample": None if sample is None else [sample["size"], sample["mtime_ns"], os.path.basename(sample["path"])],
     })
     return RunConfig(

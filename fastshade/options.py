@@ -38,6 +38,12 @@ def affinity_threshold_mode(spec: str) -> tuple[str, float]:
     raise ValueError(f"affinity_threshold must be mean, none, calibrated or quantile:Q, got {spec!r}")
 
 
+OUTPUT_VERSION = 2
+"""Version of what the pipeline computes from given options.  Bumped whenever the same input
+and options give different output bytes (2: the default pixel-level solve became SciPy's
+float32 ``lobpcg``).  Part of ``fastshade run``'s params, so ``--resume`` redoes outputs that
+an earlier build made."""
+
 MAX_K = 256
 """Largest basis size ``k`` (the shader reads 8; more only costs memory and time)."""
 MAX_STEPS = 100_000

@@ -20,6 +20,8 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    ``4/3 / rho``) instead of PyAMG's Arnoldi estimate (that estimate was 90 % of PyAMG's setup).
    Nodes without a strong neighbour (isolated specks) become singleton aggregates instead of
    being dropped: specks are exactly the nearly disconnected pieces that carry tiny eigenvalues.
+   Apart from these two changes every level equals ``pyamg.smoothed_aggregation_solver``'s
+   (``tests/test_spectral.py::test_hierarchy_is_pyamgs_smoothed_aggregation``).
    Setup products are Numba kernels (:mod:`kernels.blockops`): ``P`` straight from the
    aggregate map, and ``A_c = P^T A P``, ``B_c = P^T B P`` on one shared pattern by two
    Gustavson products (``A P`` then ``P^T (A P)``), ``L_c = A_c - s B_c`` on the same pattern
@@ -33,6 +35,9 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    by a few LOBPCG iterations (preconditioner: block V-cycle of the remaining hierarchy), and so
    on down to the pixel level, where LOBPCG runs until every one of the ``k`` wanted residuals
    ``||L v - λ v||_2`` (unit ``v``) is ``<= tol``.  The block carries ``guard`` extra vectors.
+   By default the pixel-level LOBPCG is ``scipy.sparse.linalg.lobpcg`` (float32 at loose
+   tolerances, the same block V-cycle as preconditioner, started from the first ``k``
+   prolongated columns); the coarse levels use fastshade's block LOBPCG (``lobpcg_impl``).
    Levels 2 and up get ``coarse_iters`` (3) iterations; level 1, the first coarse level
    (~n/6 unknowns, where an iteration costs as much as all coarser levels together), gets
    :data:`FIRST_COARSE_ITERS` (1): the pixel-level residual after prolongation is set by the
@@ -42,7 +47,7 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    effectively disconnected pieces) the other null vectors are piecewise-constant indicators
    orthogonal to the constant; they are *non-trivial* and are returned.
 
-LOBPCG (:func:`_lobpcg`) keeps ``X``, ``W``, ``P`` as separate C-order blocks, forms ``L V`` and
+fastshade's block LOBPCG (:func:`_lobpcg`) keeps ``X``, ``W``, ``P`` as separate C-order blocks, forms ``L V`` and
 ``B V`` in one fused Numba pass over the shared coarse pattern, never orthonormalises ``W``/``P``
 in ``n``-space (the small Gram matrices are whitened in the Rayleigh-Ritz step) and, on coarse
 levels with many entries per row, updates the products by small GEMMs.  The V-cycle smoother and
@@ -669,58 +674,91 @@ def _reflect_both(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return M - np.outer(v, w) - np.outer(w, v)
 
 
-LOBPCG_IMPLS = ("block", "scipy", "scipy-pixel")
-"""``lobpcg_impl`` choices: fastshade's block LOBPCG (:func:`_lobpcg`) on every cascade level
-(the default); ``scipy.sparse.linalg.lobpcg`` with the same block V-cycle preconditioner on
-every level (``"scipy"``); or SciPy's for the pixel-level (full-size) solve only, warm-started
-by the block cascade on the coarse levels (``"scipy-pixel"``, :func:`_scipy_pixel_lobpcg`)."""
+LOBPCG_IMPLS = ("scipy-pixel", "block", "scipy")
+"""``lobpcg_impl`` choices.  ``"scipy-pixel"`` (the default): ``scipy.sparse.linalg.lobpcg``
+for the pixel-level (full-size) solve, preconditioned by the block V-cycle and warm-started
+by the cascade's coarse levels, which run fastshade's block LOBPCG (:func:`_scipy_pixel_lobpcg`).
+``"block"``: fastshade's block LOBPCG (:func:`_lobpcg`) on every level, SciPy's nowhere
+(5-25 % faster: it makes fewer passes over the full-size block).  ``"scipy"``: SciPy's on
+every level."""
+
+
+SINGLE_PRECISION_MIN_TOL = 1e-4
+"""The pixel-level SciPy solve of ``lobpcg_impl="scipy-pixel"`` runs in float32 when ``tol`` is
+at least this: float32 rounding moves a residual norm ``||L v - λ v||`` of a unit column of a
+512² line-art Laplacian by ~1e-6, two orders below this bound.  Tighter tolerances run in
+float64."""
 
 
 def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
-                  dense_updates: bool = False) -> dict:
+                  dense_updates: bool = False, single: bool = False) -> dict:
     """:func:`_lobpcg`'s contract on ``scipy.sparse.linalg.lobpcg``.
 
     The preconditioner is a ``LinearOperator`` whose ``matmat`` applies the block V-cycle to
     all columns at once (PyAMG's ``aspreconditioner`` loops over columns, which made SciPy's
     LOBPCG ~300x slower here).  SciPy stops when *every* block column (guards included)
     meets ``tol``; ``tol = 0`` runs ``maxiter`` iterations.  ``dense_updates`` is ignored.
+    ``single``: SciPy iterates in float32 (operators, block and preconditioned residuals;
+    the V-cycle itself runs in float64), as its documentation describes for a float32 ``X``.
+    Returned ``values``/``vectors`` are float64; ``residuals`` are SciPy's own norms of the
+    returned vectors (its final Rayleigh-Ritz step); ``iterations`` counts the LOBPCG updates
+    before the iterate SciPy returns.
     """
     from scipy.sparse.linalg import LinearOperator, lobpcg
 
+    from kernels.blockops import csr_matmat
+
+    dtype = np.float32 if single else np.float64
     n = L.shape[0]
-    M = LinearOperator((n, n), dtype=np.float64,
-                       matvec=lambda v: precond(np.ascontiguousarray(v).reshape(-1, 1)).ravel(),
-                       matmat=lambda V: precond(np.ascontiguousarray(V)))
+    a_data = L.data.astype(dtype, copy=False)
+
+    def apply_L(V):  # the Numba block product (SciPy's CSR product is ~3x slower for 8 columns)
+        V = np.ascontiguousarray(V, dtype=dtype)
+        out = np.empty_like(V)
+        csr_matmat(L.indptr, L.indices, a_data, V, out)
+        return out
+
+    A = LinearOperator((n, n), dtype=dtype, matvec=lambda v: apply_L(np.reshape(v, (-1, 1))).ravel(),
+                       matmat=apply_L)
+    Bd = None if B is None else (B.astype(dtype) if B.dtype != dtype else B)
+
+    def apply_precond(V):
+        return np.asarray(precond(np.ascontiguousarray(V, dtype=np.float64)), dtype=dtype)
+
+    M = LinearOperator((n, n), dtype=dtype,
+                       matvec=lambda v: apply_precond(np.reshape(v, (-1, 1))).ravel(),
+                       matmat=apply_precond)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "not reaching the requested tolerance" at maxiter
-        lam, V, history = lobpcg(L, np.array(X, dtype=np.float64), B=B, M=M, Y=Y,
+        lam, V, history = lobpcg(A, np.array(X, dtype=dtype), B=Bd, M=M,
+                                 Y=np.asarray(Y, dtype=dtype),
                                  tol=tol if tol > 0 else 1e-300, maxiter=maxiter,
                                  largest=False, retResidualNormsHistory=True)
-    V = np.ascontiguousarray(V)
-    R = L @ V - (V if B is None else B @ V) * lam
-    return dict(values=np.asarray(lam, dtype=np.float64), vectors=V,
-                iterations=max(len(history) - 1, 0), residuals=np.linalg.norm(R, axis=0))
+    return dict(values=np.asarray(lam, dtype=np.float64),
+                vectors=np.ascontiguousarray(V, dtype=np.float64),
+                iterations=max(len(history) - 2, 0),
+                residuals=np.asarray(history[-1], dtype=np.float64).reshape(-1))
 
 
 def _scipy_pixel_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
                         dense_updates: bool = False) -> dict:
-    """The pixel-level solve of ``lobpcg_impl="scipy-pixel"``: ``scipy.sparse.linalg.lobpcg``
-    (:func:`_scipy_lobpcg`) started from the ``k`` lowest Ritz vectors of the prolongated block
-    (one Rayleigh-Ritz step of :func:`_lobpcg`; SciPy stops only when *every* block column
-    meets ``tol``, so the guard columns, which serve the coarse levels, are not passed on).
+    """The pixel-level solve of ``lobpcg_impl="scipy-pixel"`` (the default):
+    ``scipy.sparse.linalg.lobpcg`` (:func:`_scipy_lobpcg`) started from the first ``k`` columns
+    of the prolongated block (the ``k`` lowest Ritz vectors of the first coarse level; SciPy
+    stops only when *every* block column meets ``tol``, so the guard columns, which serve the
+    coarse levels, are not passed on), in float32 when ``tol >= SINGLE_PRECISION_MIN_TOL``.
 
-    At 512² the warm start usually meets the tolerance, so SciPy checks it and returns without
-    iterating; its constraint handling, B-orthonormalisation and two Rayleigh-Ritz passes over
-    the full-size block still cost ~0.18 s more than the default's (toof, snek-heavy, offhand;
-    one thread).
+    At 512² the warm start usually meets the tolerance, so SciPy's Rayleigh-Ritz step on it
+    is all that runs; its constraint handling, orthonormalisation and two Rayleigh-Ritz passes
+    over the full-size block are what it costs over :func:`_lobpcg` (float32 halves them).
     """
-    start = _lobpcg(L, B, X, Y, precond, tol=tol, maxiter=0, k=k)["vectors"]
-    return _scipy_lobpcg(L, B, start, Y, precond, tol=tol, maxiter=maxiter, k=k)
+    return _scipy_lobpcg(L, B, X[:, :k], Y, precond, tol=tol, maxiter=maxiter, k=k,
+                         single=tol >= SINGLE_PRECISION_MIN_TOL)
 
 
 def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                    coarse_iters: int, maxiter: int,
-                   lobpcg_impl: str = "block") -> tuple[np.ndarray, np.ndarray, dict]:
+                   lobpcg_impl: str = "scipy-pixel") -> tuple[np.ndarray, np.ndarray, dict]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see module docstring)."""
     solve = _scipy_lobpcg if lobpcg_impl == "scipy" else _lobpcg
     pixel_solve = _scipy_pixel_lobpcg if lobpcg_impl == "scipy-pixel" else solve
@@ -809,7 +847,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
 
 def _solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                  coarse_iters: int, maxiter: int,
-                 lobpcg_impl: str = "block") -> tuple[np.ndarray, np.ndarray, str, dict]:
+                 lobpcg_impl: str = "scipy-pixel") -> tuple[np.ndarray, np.ndarray, str, dict]:
     """Dispatch dense / cascade for one graph; returns (values, vectors, method, info)."""
     n = L.shape[0]
     if n <= DENSE_MAX_N or min(k + guard, n - 1) * 5 >= n:
@@ -914,7 +952,7 @@ def spectral_basis(
     guard: int = 4,
     tile_sign: str = "seeded",
     maxiter: int = 200,
-    lobpcg_impl: str = "block",
+    lobpcg_impl: str = "scipy-pixel",
     diagonals: tuple | None = None,
 ) -> SpectralBasis:
     """The ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
@@ -949,13 +987,14 @@ def spectral_basis(
     diagonals : tuple or None
         ``fastshade.graph.diagonal_storage(laplacian)`` if the caller has it (used by
         ``method="krylov"`` for its mat-vecs; saves converting the graph twice).
-    lobpcg_impl : {"block", "scipy", "scipy-pixel"}
-        The LOBPCG of the cascade: fastshade's block implementation on every level (default,
-        stops on the first ``k`` residuals); ``scipy.sparse.linalg.lobpcg`` with the same
-        block V-cycle preconditioner on every level (stops when every block column, guards
-        included, meets ``tol``); or SciPy's for the pixel-level solve only, from the ``k``
-        lowest Ritz vectors of the block cascade's warm start.  Same subspace, slower
-        (``tests/test_spectral.py``; ``fastshade bench`` reports the "scipy" row).
+    lobpcg_impl : {"scipy-pixel", "block", "scipy"}
+        The LOBPCG of the cascade (:data:`LOBPCG_IMPLS`).  ``"scipy-pixel"`` (default):
+        ``scipy.sparse.linalg.lobpcg`` for the full-size solve (float32 when
+        ``tol >= SINGLE_PRECISION_MIN_TOL``), from the first ``k`` columns of the prolongated
+        block, the coarse levels by fastshade's block LOBPCG; ``"block"``: fastshade's block
+        LOBPCG on every level (stops on the first ``k`` residuals); ``"scipy"``: SciPy's on
+        every level (stops when every block column, guards included, meets ``tol``).  Same
+        subspace (``tests/test_spectral.py``); ``fastshade bench`` times all three.
 
     Returns
     -------

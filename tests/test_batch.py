@@ -688,6 +688,33 @@ def test_unreadable_file_is_failed_permission(tmp_path: Path) -> None:
         bad.chmod(0o644)
 
 
+def test_outputs_of_an_earlier_pipeline_version_are_redone(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same inputs and options after a change of the pipeline's output (OUTPUT_VERSION):
+    a plain re-run and --resume shade every file again instead of keeping the old bytes; with
+    the version unchanged both keep them."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    small_demo(root / "a.png", 30, 30)
+    small_demo(root / "b.png", 24, 28)
+    assert run_inprocess(root, out, "-j", "1") == 0
+
+    def statuses() -> dict[str, str]:
+        lines = manifest_lines(out / MANIFEST)
+        return {r["path"]: r["status"] for r in lines if r["run"] == lines[-1]["run"]}
+
+    assert run_inprocess(root, out, "-j", "1") == 0
+    assert statuses() == {"a.png": "skipped:exists", "b.png": "skipped:exists"}
+    monkeypatch.setattr(batch, "OUTPUT_VERSION", batch.OUTPUT_VERSION + 1)
+    assert run_inprocess(root, out, "-j", "1", "--resume") == 0
+    assert statuses() == {"a.png": "ok", "b.png": "ok"}
+    n = len(manifest_lines(out / MANIFEST))
+    assert run_inprocess(root, out, "-j", "1", "--resume") == 0  # now done for this version
+    assert not [r for r in manifest_lines(out / MANIFEST)[n:] if r["status"] == "ok"]
+    monkeypatch.setattr(batch, "OUTPUT_VERSION", batch.OUTPUT_VERSION + 1)
+    assert run_inprocess(root, out, "-j", "1") == 0
+    assert statuses() == {"a.png": "ok", "b.png": "ok"}
+
+
 def test_collision_suffix_names_both_outputs(tmp_path: Path) -> None:
     root, out = tmp_path / "in", tmp_path / "out"
     small_demo(root / "a.png", 30, 30)

@@ -96,10 +96,11 @@ def check_against_dense(c: np.ndarray, k: int, basis) -> None:
     np.testing.assert_allclose(basis.vectors.sum(axis=0), 0.0, atol=1e-6)  # constant excluded
 
 
+@pytest.mark.parametrize("impl", ["scipy-pixel", "block"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_cascade_matches_dense_eigh(name, force_cascade):
+def test_cascade_matches_dense_eigh(name, impl, force_cascade):
     c = CASES[name]()
-    b = spectral_basis(c, k=6, tol=1e-10)
+    b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl=impl)
     assert b.method == "lobpcg" and b.info["converged"]
     if c.size >= 500:
         assert len(b.info["level_sizes"]) >= 2
@@ -111,8 +112,9 @@ def test_cascade_matches_dense_eigh(name, force_cascade):
 def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, impl, force_cascade,
                                                                  monkeypatch):
     """``lobpcg_impl="scipy"`` (scipy.sparse.linalg.lobpcg on every level, same hierarchy and
-    block V-cycle) and ``"scipy-pixel"`` (SciPy's for the full-size solve only) find the same
-    pairs as dense eigh and as fastshade's block LOBPCG."""
+    block V-cycle) and ``"scipy-pixel"`` (the default: SciPy's for the full-size solve only)
+    find the same pairs as dense eigh and as fastshade's block LOBPCG (``"block"``, which
+    never calls SciPy's)."""
     import scipy.sparse.linalg as spla
 
     calls = []
@@ -124,7 +126,7 @@ def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, impl, for
 
     monkeypatch.setattr(spla, "lobpcg", spy)
     c = CASES[name]()
-    ours = spectral_basis(c, k=6, tol=1e-10)
+    ours = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl="block")
     assert not calls
     b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl=impl)
     assert calls and calls[-1][0] == (c.size, c.size)  # the pixel level last
@@ -135,6 +137,37 @@ def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, impl, for
     assert b.method == "lobpcg" and b.info["converged"] and max(b.info["residuals"]) <= 1e-10
     check_against_dense(c, 6, b)
     np.testing.assert_allclose(b.values, ours.values, rtol=1e-6, atol=1e-13)
+
+
+@pytest.mark.parametrize("tol, dtype", [(None, np.float32), (1e-3, np.float32),
+                                        (1e-5, np.float64), (1e-9, np.float64)])
+def test_default_pixel_solve_is_scipy_lobpcg_float32_only_at_loose_tolerances(
+        tol, dtype, force_cascade, monkeypatch):
+    """The default pixel-level solve calls ``scipy.sparse.linalg.lobpcg`` once, on the k
+    warm-start columns, in float32 iff ``tol >= SINGLE_PRECISION_MIN_TOL``; the residuals it
+    reports are those of the returned float64 vectors (recomputed here in float64 by SciPy)
+    and meet ``tol``; the pairs agree with dense eigh to what ``tol`` implies."""
+    import scipy.sparse.linalg as spla
+
+    calls = []
+    real = spla.lobpcg
+
+    def spy(A, X, **kw):
+        calls.append((A.dtype, X.dtype, X.shape, kw["M"].dtype))
+        return real(A, X, **kw)
+
+    monkeypatch.setattr(spla, "lobpcg", spy)
+    c = CASES["strokes40x36"]()
+    b = spectral_basis(c, k=6, tol=tol)
+    assert [(d, s) for _, d, s, _ in calls] == [(np.dtype(dtype), (c.size, 6))]
+    assert calls[0][0] == calls[0][3] == np.dtype(dtype)
+    t = spectral.DEFAULT_TOL if tol is None else tol
+    L = image_laplacian(c)
+    res64 = np.linalg.norm(L @ b.vectors - b.vectors * b.values, axis=0)
+    np.testing.assert_allclose(b.info["residuals"], res64, rtol=1e-3, atol=1e-5)
+    assert b.info["converged"] and res64.max() <= t * 1.001
+    vals, _ = full_spectrum(c)
+    np.testing.assert_allclose(b.values, vals[1:7], rtol=0, atol=max(t * t * 10, 1e-12))
 
 
 def test_toof_crop_matches_dense_eigh():
@@ -396,3 +429,60 @@ def test_random_small_shapes(h, w, k, seed, tiled):
     import json
 
     json.dumps(b.info)
+
+
+@pytest.mark.parametrize("h, w, seed, kind", [(60, 50, 5, "anti-aliased"), (96, 80, 2, "binary"),
+                                              (64, 64, 1, "noise")])
+def test_hierarchy_is_pyamgs_smoothed_aggregation(h, w, seed, kind, monkeypatch):
+    """The cascade's hierarchy is PyAMG's smoothed aggregation of ``A = L + s I``: PyAMG's
+    symmetric strength and standard aggregation (nodes it leaves unaggregated become singleton
+    aggregates here, the one structural change: they are the nearly cut-off specks that carry
+    the tiny eigenvalues), the constant candidate, one Jacobi smoothing step
+    ``(I - omega/rho D^-1 A) T`` with omega 4/3, Galerkin coarse operators.  The second change:
+    ``rho(D^-1 A)`` is the Gershgorin bound 2, not PyAMG's Arnoldi estimate (90 % of PyAMG's
+    setup time).  With that estimate replaced by 2 and the same aggregates, every prolongator
+    and coarse operator equals ``pyamg.smoothed_aggregation_solver``'s, level by level, and
+    the aggregates are PyAMG's own wherever it aggregates."""
+    import pyamg.aggregation.smooth as pyamg_smooth
+    import scipy.sparse as sps
+    from pyamg import smoothed_aggregation_solver
+    from pyamg.aggregation import standard_aggregation
+    from pyamg.strength import symmetric_strength_of_connection
+
+    monkeypatch.setattr(spectral, "MAX_COARSE", 30)
+    monkeypatch.setattr(pyamg_smooth, "approximate_spectral_radius", lambda *a, **k: 2.0)
+    c = strokes(h, w, seed=seed, n_strokes=8)
+    if kind == "binary":
+        c = np.where(c < 1, 0.0, 1.0)
+    elif kind == "noise":
+        c = np.random.default_rng(seed).random((h, w))
+    H = spectral._build_hierarchy(image_laplacian(c))
+    # levels before the first stalled-coarsening fallback (theta 0 / tentative prolongator,
+    # which PyAMG does not have) are plain smoothed aggregation
+    plain = min([int(note.split()[1].rstrip(":")) for note in H.notes] + [len(H.P)])
+    assert plain >= 2
+    agg_ops = []
+    for lev in range(plain):
+        agg, nc = spectral._aggregate(H.A[lev], spectral.STRENGTH_THETA)
+        n = agg.size
+        ref = standard_aggregation(symmetric_strength_of_connection(H.A[lev],
+                                                                    spectral.STRENGTH_THETA))[0]
+        ref = ref.tocsr()
+        has = np.diff(ref.indptr) > 0
+        assert has.sum() < n  # the cases do have unaggregated nodes
+        np.testing.assert_array_equal(agg[has], ref.indices[ref.indptr[:-1][has]])
+        assert nc == ref.shape[1] + int((~has).sum())
+        agg_ops.append(("predefined", {"AggOp": sps.csr_array(
+            (np.ones(n), agg, np.arange(n + 1)), shape=(n, nc))}))
+    ml = smoothed_aggregation_solver(
+        H.A[0], B=np.ones((c.size, 1)), symmetry="symmetric", aggregate=agg_ops,
+        smooth=("jacobi", {"omega": 4.0 / 3.0, "weighting": "diagonal"}),
+        presmoother=None, postsmoother=None, improve_candidates=None,
+        max_levels=plain + 1, max_coarse=1, keep=True)
+    assert len(ml.levels) == plain + 1
+    for lev, P in enumerate(H.P[:plain]):
+        ref = ml.levels[lev].P.toarray()
+        np.testing.assert_allclose(P.toarray(), ref, rtol=1e-10, atol=1e-14 * np.abs(ref).max())
+        ref_A = ml.levels[lev + 1].A.toarray()
+        np.testing.assert_allclose(H.A[lev + 1].toarray(), ref_A, rtol=1e-9,
+                                   atol=1e-13 * np.abs(ref_A).max())
