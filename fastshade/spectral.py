@@ -702,7 +702,9 @@ def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     the V-cycle itself runs in float64), as its documentation describes for a float32 ``X``.
     Returned ``values``/``vectors`` are float64; ``residuals`` are SciPy's own norms of the
     returned vectors (its final Rayleigh-Ritz step); ``iterations`` counts the LOBPCG updates
-    before the iterate SciPy returns.
+    before the iterate SciPy returns.  SciPy's ``maxiter`` counts loop passes, one more than
+    updates, so it gets ``maxiter - 1``: at most ``maxiter`` updates, as :func:`_lobpcg` (but
+    one for ``maxiter = 0``, where SciPy cannot stop before its first pass).
     """
     from scipy.sparse.linalg import LinearOperator, lobpcg
 
@@ -732,7 +734,7 @@ def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
         warnings.simplefilter("ignore")  # "not reaching the requested tolerance" at maxiter
         lam, V, history = lobpcg(A, np.array(X, dtype=dtype), B=Bd, M=M,
                                  Y=np.asarray(Y, dtype=dtype),
-                                 tol=tol if tol > 0 else 1e-300, maxiter=maxiter,
+                                 tol=tol if tol > 0 else 1e-300, maxiter=max(maxiter - 1, 0),
                                  largest=False, retResidualNormsHistory=True)
     return dict(values=np.asarray(lam, dtype=np.float64),
                 vectors=np.ascontiguousarray(V, dtype=np.float64),

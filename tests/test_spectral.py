@@ -486,3 +486,17 @@ def test_hierarchy_is_pyamgs_smoothed_aggregation(h, w, seed, kind, monkeypatch)
         ref_A = ml.levels[lev + 1].A.toarray()
         np.testing.assert_allclose(H.A[lev + 1].toarray(), ref_A, rtol=1e-9,
                                    atol=1e-13 * np.abs(ref_A).max())
+
+
+@pytest.mark.parametrize("impl", spectral.LOBPCG_IMPLS)
+def test_maxiter_caps_the_pixel_level_updates_for_every_impl(impl, force_cascade):
+    """``maxiter`` is the number of pixel-level LOBPCG updates for every ``lobpcg_impl``
+    (SciPy's own ``maxiter`` counts one more loop pass); ``info["iterations"]`` reports it and
+    more iterations reduce the residual."""
+    c = CASES["strokes40x36"]()
+    res = []
+    for maxiter in (1, 3):
+        b = spectral_basis(c, k=6, tol=0.0, maxiter=maxiter, lobpcg_impl=impl)
+        assert b.info["iterations"] == maxiter and not b.info["converged"]
+        res.append(max(b.info["residuals"]))
+    assert res[1] < res[0]
