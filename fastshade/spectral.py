@@ -20,7 +20,8 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    ``4/3 / rho``) instead of PyAMG's Arnoldi estimate (that estimate was 90 % of PyAMG's setup).
    Nodes without a strong neighbour (isolated specks) become singleton aggregates instead of
    being dropped: specks are exactly the nearly disconnected pieces that carry tiny eigenvalues.
-   Apart from these two changes every level equals ``pyamg.smoothed_aggregation_solver``'s
+   Apart from these two changes every level up to a stalled one (below) equals
+   ``pyamg.smoothed_aggregation_solver``'s
    (``tests/test_spectral.py::test_hierarchy_is_pyamgs_smoothed_aggregation``).
    Setup products are Numba kernels (:mod:`kernels.blockops`): ``P`` straight from the
    aggregate map, and ``A_c = P^T A P``, ``B_c = P^T B P`` on one shared pattern by two
@@ -37,7 +38,9 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    ``||L v - λ v||_2`` (unit ``v``) is ``<= tol``.  The block carries ``guard`` extra vectors.
    By default the pixel-level LOBPCG is ``scipy.sparse.linalg.lobpcg`` (float32 at loose
    tolerances, the same block V-cycle as preconditioner, started from the first ``k``
-   prolongated columns); the coarse levels use fastshade's block LOBPCG (``lobpcg_impl``).
+   prolongated columns; fastshade's block LOBPCG again when SciPy returns before ``tol``,
+   :func:`_scipy_pixel_lobpcg`); the coarse levels use fastshade's block LOBPCG
+   (``lobpcg_impl``).
    Levels 2 and up get ``coarse_iters`` (3) iterations; level 1, the first coarse level
    (~n/6 unknowns, where an iteration costs as much as all coarser levels together), gets
    :data:`FIRST_COARSE_ITERS` (1): the pixel-level residual after prolongation is set by the
@@ -677,7 +680,8 @@ def _reflect_both(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 LOBPCG_IMPLS = ("scipy-pixel", "block", "scipy")
 """``lobpcg_impl`` choices.  ``"scipy-pixel"`` (the default): ``scipy.sparse.linalg.lobpcg``
 for the pixel-level (full-size) solve, preconditioned by the block V-cycle and warm-started
-by the cascade's coarse levels, which run fastshade's block LOBPCG (:func:`_scipy_pixel_lobpcg`).
+by the cascade's coarse levels, which run fastshade's block LOBPCG (:func:`_scipy_pixel_lobpcg`;
+the block LOBPCG also takes over when SciPy returns before ``tol``).
 ``"block"``: fastshade's block LOBPCG (:func:`_lobpcg`) on every level, SciPy's nowhere
 (5-25 % faster: it makes fewer passes over the full-size block).  ``"scipy"``: SciPy's on
 every level."""
@@ -753,9 +757,25 @@ def _scipy_pixel_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     At 512² the warm start usually meets the tolerance, so SciPy's Rayleigh-Ritz step on it
     is all that runs; its constraint handling, orthonormalisation and two Rayleigh-Ritz passes
     over the full-size block are what it costs over :func:`_lobpcg` (float32 halves them).
+
+    SciPy can return before its residuals meet ``tol``: it retires block columns by index the
+    first time they converge (a Ritz re-sort can bring the residual of that index back up) and
+    returns its iterate of smallest *mean* residual.  When the returned residuals (SciPy's own
+    final ones) miss ``tol``, fastshade's block LOBPCG solves again from the same warm start
+    (guard columns included, ``maxiter`` updates) and the pair set with the smaller largest
+    residual is returned; ``solver`` in the result says which.
     """
-    return _scipy_lobpcg(L, B, X[:, :k], Y, precond, tol=tol, maxiter=maxiter, k=k,
-                         single=tol >= SINGLE_PRECISION_MIN_TOL)
+    res = _scipy_lobpcg(L, B, X[:, :k], Y, precond, tol=tol, maxiter=maxiter, k=k,
+                        single=tol >= SINGLE_PRECISION_MIN_TOL)
+    res["solver"] = "scipy"
+    worst = float(res["residuals"][:k].max(initial=0.0))
+    if worst <= tol and tol > 0:
+        return res
+    block = _lobpcg(L, B, X, Y, precond, tol=tol, maxiter=maxiter, k=k)
+    if float(block["residuals"][:k].max(initial=0.0)) < worst:
+        block["solver"] = f"block (scipy stopped at residual {worst:.2g})"
+        return block
+    return res
 
 
 def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
@@ -843,6 +863,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
         residuals_k=np.asarray(res["residuals"][:k], dtype=np.float64),
         setup_seconds=t_setup,
         hierarchy_notes=list(H.notes),
+        pixel_solver=res.get("solver", "scipy" if lobpcg_impl == "scipy" else "block"),
     )
     return vals, vecs, info
 
