@@ -671,7 +671,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "exit 2 on format problems, 1 if some files would fail")
     e = p.add_argument_group("execution")
     e.add_argument("-j", "--workers", type=int, default=None, metavar="N",
-                   help="worker processes (default: the number of cores; at most 4 per core)")
+                   help="worker processes (default: the number of cores; at most "
+                        f"{MAX_WORKERS_PER_CORE} per core)")
     e.add_argument("--threads-per-worker", type=int, default=None, metavar="T",
                    help="Numba threads per worker (default: cores // workers, at least 1)")
     e.add_argument("--timeout-per-file", type=float, default=None, metavar="SECONDS",
@@ -706,7 +707,7 @@ def _digest(obj: Any) -> str:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Validate parsed arguments into a :class:`RunConfig` (raises :class:`UsageError`)."""
     from fastshade.cliutil import options_from_args
-    from fastshade.io import ImageError, read_image, validate_output
+    from fastshade.io import ImageError, check_writable, read_image, validate_output
 
     try:
         opts = options_from_args(args)
@@ -762,8 +763,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             raise UsageError(f"cannot use the sample {args.sample}: {err.strerror or err}") from None
         sample = {"path": spath, "size": size, "mtime_ns": mtime_ns}
     manifest = os.path.abspath(args.manifest) if args.manifest else os.path.join(out_root, DEFAULT_MANIFEST_NAME)
-    if os.path.isdir(manifest):
-        raise UsageError(f"--manifest names a folder: {manifest}")
+    try:  # before any folder is made or worker started
+        check_writable(os.path.join(out_root, DEFAULT_MANIFEST_NAME), "OUT")
+        check_writable(manifest, "--manifest")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     params = _digest({
         "output_version": OUTPUT_VERSION, "options": opts.digest(), "format": fmt, "depth": depth,
         "frames": args.frames, "exif": args.exif,
@@ -1291,9 +1295,7 @@ def _output_valid(path: str) -> bool:
     from fastshade.io import ImageError, probe_output
 
     try:
-        if os.path.getsize(path) <= 0:
-            return False
-        probe_output(path)
+        probe_output(path)  # an empty file is no image
         return True
     except (OSError, ImageError):
         return False

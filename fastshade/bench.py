@@ -112,6 +112,8 @@ BASELINES: dict[str, tuple[tuple[str, str], ...]] = {
 """Baselines per stage: (key, label).  Implementations in :mod:`fastshade.baselines`."""
 
 CLOCKS = ("wall", "cpu")
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+"""Figure formats of ``--plot``."""
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
 QUICK_SIZES = (128, 256)
 QUICK_REPEAT = 2
@@ -256,6 +258,8 @@ def main(args: argparse.Namespace) -> int:
     for flag, path in (("--json", args.json), ("--markdown", args.markdown), ("--plot", args.plot)):
         if path:
             check_writable(path, flag)  # before the run, not after it
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise ValueError(f"{args.plot}: --plot must end in {', '.join(PLOT_SUFFIXES)}")
     if args.results:
         return report(load_results(args.results, "--results"), args, old)
     images = _image_files(Path(args.images)) if args.images else []
@@ -473,9 +477,9 @@ def _worker_main(argv: list[str]) -> int:
     numba.set_num_threads(min(cfg["threads"], numba.config.NUMBA_NUM_THREADS))
     from tqdm import tqdm
 
-    from fastshade.options import ShadeOptions, validate_options
+    from fastshade.options import ShadeOptions
 
-    opts = validate_options(ShadeOptions(**cfg["options"]))
+    opts = ShadeOptions(**cfg["options"])
     cpu_timer = install_cpu_timer()
     demo_px = [c["shape"][0] * c["shape"][1] for c in cfg["cases"] if c["kind"] == "demo"]
     smallest = min(demo_px) if demo_px else -1
@@ -962,11 +966,13 @@ def load_results(path: str | os.PathLike[str], flag: str = "--compare") -> dict[
     if (not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("cases"), list)
             or not isinstance(data.get("machine"), dict)):
         raise ValueError(f"{flag}: {p} is not a 'fastshade bench --json' file")
-    try:  # everything the report and the comparison read, once, so a damaged file fails here
-        view = clock_view(data, "wall")
-        format_report(view)
-        format_markdown(view)
-        compare_results(view, view)
+    try:  # everything the report and the comparison read, once per clock, so a damaged file fails here
+        finish(json.loads(json.dumps(data)))  # both clocks' derived figures, on a copy
+        for clock in CLOCKS:
+            view = clock_view(data, clock)
+            format_report(view)
+            format_markdown(view)
+            compare_results(view, view)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
         raise ValueError(f"{flag}: {p} is a damaged 'fastshade bench --json' file "
                          f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
@@ -1258,7 +1264,9 @@ def plot_scaling(results: dict[str, Any], path: str | os.PathLike[str]) -> None:
     fig.suptitle(f"fastshade bench: {m['cpu']}, threads {results['config']['threads']}, "
                  f"{'CPU' if results.get('clock') == 'cpu' else 'wall-clock'} seconds", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from fastshade.io import write_atomic
+
+    write_atomic(path, lambda fh: fig.savefig(fh, format=Path(path).suffix.lower()[1:], dpi=110), "plot")
     plt.close(fig)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["check_integer", "check_real", "check_real_array"]
+__all__ = ["check_integer", "check_real", "check_real_array", "check_scale"]
 
 
 def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
@@ -29,7 +29,7 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
 def check_integer(name: str, value: object, lo: int | None = None, hi: int | None = None, *,
                   allowed: Sequence[int] | None = None) -> int:
     """``value`` as a Python ``int`` (any integral type but ``bool``) in ``[lo, hi]`` / ``allowed``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, numbers.Integral)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer{_range_text(lo, hi, False)}, got {value!r}")
     value = int(value)
     if allowed is not None and value not in allowed:
@@ -58,6 +58,14 @@ def check_real(name: str, value: object, lo: float | None = None, hi: float | No
         raise ValueError(f"{name} must be{_range_text(lo, hi, lo_open)}, got {value}")
     if hi is not None and value > hi:
         raise ValueError(f"{name} must be{_range_text(lo, hi, lo_open)}, got {value}")
+    return value
+
+
+def check_scale(name: str, value: object) -> float:
+    """A positive finite scale whose reciprocal is finite too (``exp(-d / value)`` weights)."""
+    value = check_real(name, value, 0.0, lo_open=True)
+    if not math.isfinite(1.0 / value):
+        raise ValueError(f"{name} is too small (1/{name} overflows), got {value}")
     return value
 
 

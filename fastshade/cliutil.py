@@ -8,17 +8,18 @@ import sys
 import typing
 from typing import Any
 
-from fastshade.options import ShadeOptions, validate_options
+from fastshade.options import ShadeOptions
 
-# Flags that get a short help text; every other ShadeOptions field still gets a flag.
+# Flags that get a short help text (the default is appended from the dataclass); every other
+# ShadeOptions field still gets a flag.
 _HELP = {
-    "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG; default) or krylov "
+    "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG) or krylov "
              "(the original's 50-step Lanczos field)",
-    "k": "number of non-trivial basis vectors (default 8)",
-    "tol": "lobpcg residual tolerance (default 0.01; use 1e-8 with --field column)",
+    "k": "number of non-trivial basis vectors",
+    "tol": "lobpcg residual tolerance (use 1e-8 with --field column)",
     "connectivity": "Laplacian pixel connectivity, 4 or 8",
-    "tau": "edge weight exp(-|dc|/tau) (default 0.1)",
-    "seed": "seed of every pseudo-random start (default 42)",
+    "tau": "edge weight exp(-|dc|/tau)",
+    "seed": "seed of every pseudo-random start",
     "cross_strategy": "cross-mode strategy",
     "affinity_threshold": "cross copy gate: mean | none | quantile:Q | calibrated",
     "score": "cross matching score: dot | cosine | signature",
@@ -32,10 +33,10 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(ShadeOptions):
         flag = "--" + f.name.replace("_", "-")
         typ = hints[f.name]
-        helptext = _HELP.get(f.name, f"(default {f.default!r})")
+        shown = ("on" if f.default else "off") if typ is bool else f.default
+        helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
         if typ is bool:
-            group.add_argument(flag, dest=f.name, default=None, choices=["on", "off"],
-                               help=(_HELP.get(f.name, "") + f" (default {'on' if f.default else 'off'})").strip())
+            group.add_argument(flag, dest=f.name, default=None, choices=["on", "off"], help=helptext)
         elif typ is int:
             group.add_argument(flag, dest=f.name, default=None, type=int, metavar="N", help=helptext)
         elif typ is float:
@@ -55,7 +56,7 @@ def options_from_args(args: argparse.Namespace) -> ShadeOptions:
         if isinstance(val, str) and val in ("on", "off") and isinstance(f.default, bool):
             val = val == "on"
         changes[f.name] = val
-    return validate_options(dataclasses.replace(ShadeOptions(), **changes))
+    return ShadeOptions().replace(**changes)
 
 
 def fail(message: str, code: int = 2) -> int:

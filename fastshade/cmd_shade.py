@@ -42,7 +42,10 @@ def _same_file(a: str, b: str) -> bool:
 
 def _check_destinations(args: argparse.Namespace) -> None:
     """Refuse, before any compute, destinations that would overwrite an input or each other,
-    and a ``--stats`` path that cannot be written (one-line ``ValueError``)."""
+    and an output or ``--stats`` path that cannot be written (one-line ``ValueError``)."""
+    from fastshade.io import check_writable
+
+    check_writable(args.output, "the output")
     inputs = [p for p in (args.target, args.sample) if p]
     for src in inputs:
         if _same_file(args.output, src):
@@ -53,8 +56,6 @@ def _check_destinations(args: argparse.Namespace) -> None:
     for other in [args.output, *inputs]:
         if _same_file(args.stats, other):
             raise ValueError(f"{args.stats}: --stats would overwrite {other}")
-    from fastshade.io import check_writable
-
     check_writable(args.stats, "--stats")
 
 
@@ -80,7 +81,8 @@ def main(args: argparse.Namespace) -> int:
 
         rec = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
         if rec["status"] != "ok":
-            print(f"fastshade: error: {args.target}: {rec['message'] or rec['reason']}", file=sys.stderr)
+            where = args.output if rec["reason"] == "write_error" else args.target
+            print(f"fastshade: error: {where}: {rec['message'] or rec['reason']}", file=sys.stderr)
             return 2
         for code in rec["warnings"]:
             print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)

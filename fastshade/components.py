@@ -136,8 +136,7 @@ def label_components(mask: np.ndarray, *, connectivity: int = 8, min_size: int =
         raise ValueError(f"mask must be 2-D (H, W), got shape {mask.shape}")
     if mask.dtype != np.bool_ and not np.issubdtype(mask.dtype, np.integer):
         raise ValueError(f"mask must be bool or integer, got dtype {mask.dtype}")
-    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    connectivity = check_integer("connectivity", connectivity, allowed=(4, 8))
     # any min_size above the pixel count drops everything: clip it into the kernel's int64
     min_size = min(check_integer("min_size", min_size, 0), mask.size + 1)
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import itertools
 import json
@@ -51,7 +50,7 @@ from fastshade.cliutil import add_shade_options, options_from_args
 from fastshade.cross import SCORES, STRATEGIES, parse_affinity_threshold, self_gate_fraction, shadow_cross
 from fastshade.metrics import goal_check, owner_map, parity, result_metrics
 from fastshade.io import write_file
-from fastshade.options import ShadeOptions, validate_options
+from fastshade.options import ShadeOptions
 from fastshade.shading import pixel_affinity
 
 __all__ = [
@@ -157,13 +156,13 @@ def parse_strategy(spec: str, base: ShadeOptions) -> tuple[str, ShadeOptions]:
             changes[fieldname] = value == "on"
         else:
             changes[fieldname] = value
-    opts = validate_options(dataclasses.replace(base, **changes))
+    opts = base.replace(**changes)
     return spec, opts
 
 
 def preset_strategies(base: ShadeOptions) -> list[tuple[str, ShadeOptions]]:
     """:data:`PRESETS` applied to ``base`` (analysis options kept, cross toggles from the preset)."""
-    return [(label, validate_options(dataclasses.replace(base, **{**BASELINE, **over})))
+    return [(label, base.replace(**{**BASELINE, **over}))
             for label, over in PRESETS]
 
 
@@ -178,9 +177,9 @@ def grid_strategies(base: ShadeOptions) -> list[tuple[str, ShadeOptions]]:
         uses_sample_basis = score in ("dot", "cosine") or (aff != "none" and strat in ("unified", "warp"))
         if not proc and not uses_sample_basis:
             continue
-        opts = validate_options(dataclasses.replace(
-            base, cross_strategy=strat, score=score, affinity_threshold=aff, procrustes=proc,
-            scale_normalise=scale))
+        opts = base.replace(
+            cross_strategy=strat, score=score, affinity_threshold=aff, procrustes=proc,
+            scale_normalise=scale)
         out.append((config_label(opts), opts))
     return out
 
@@ -429,7 +428,7 @@ def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptio
               analyses: tuple[Any, Any] | None, records: bool, rounding: str, progress: bool) -> Diagnosis:
     from fastshade.shader import ShadeResult, analyse, shadow_self, thicken
 
-    opts = validate_options(options or ShadeOptions())
+    opts = options or ShadeOptions()
     strategies = list(strategies) if strategies is not None else preset_strategies(opts)
     same = sample is None or (sample.shape == target.shape and bool(np.array_equal(sample, target)))
     t0 = time.perf_counter()
@@ -450,7 +449,7 @@ def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptio
     aff_self, keep_self = _self_affinities(an_t, placements)
     self_summary = self_metrics["summary"]
 
-    base_opts = validate_options(dataclasses.replace(opts, **BASELINE))
+    base_opts = opts.replace(**BASELINE)
     _, base_placements = _run_one("baseline", base_opts, thick, an_t, an_s, False)
     aff_cross, keep_cross = _cross_affinities(base_placements)
 
@@ -802,15 +801,16 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
     missing = {n for pair in STUDY_PAIRS for n in pair} - set(images)
     if missing:
         raise ValueError(f"{images_dir}: missing study images {', '.join(sorted(missing))}")
-    _make_output_folder(outdir)  # after the images were checked
     for r in roundings:
         if r not in ROUNDINGS:
             raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {r!r}")
+    basis_options = {basis: options.replace(basis=basis) for basis in bases}
+    rgb = {n: read_image(Path(images_dir) / n).rgb for n in images}
+    _make_output_folder(outdir)  # after every argument and image was checked
     groups = [f"{b}/{r}" for b in bases for r in roundings]
     study: dict[str, Any] = {"bases": list(bases), "roundings": list(roundings), "groups": groups, "runs": []}
-    rgb = {n: read_image(Path(images_dir) / n).rgb for n in images}
     for basis in bases:
-        opts = validate_options(dataclasses.replace(options, basis=basis))
+        opts = basis_options[basis]
         cache: dict[str, Any] = {}
         seconds: dict[str, float] = {}
 

@@ -24,7 +24,7 @@ def carrier_of(rgb: np.ndarray) -> np.ndarray:
 def contour_mask(carrier: np.ndarray, sigma: float = 0.5) -> np.ndarray:
     """Contours: ``|c - mean c| > sigma * std c`` (unbiased std, as torch). Bool (H,W)."""
     c = check_real_array("carrier", carrier).astype(np.float64, copy=False)
-    sigma = check_real("sigma", sigma)
+    sigma = check_real("sigma", sigma, 0.0)
     if c.size < 2:
         return np.zeros(c.shape, dtype=bool)
     return np.abs(c - c.mean()) > sigma * c.std(ddof=1)
@@ -73,6 +73,8 @@ def gate_masks(
     contours = np.asarray(contours, dtype=bool)
     if contours.shape != a.shape:
         raise ValueError(f"contours has shape {contours.shape}, the activation {a.shape}")
+    gamma_h, bias_h = check_real("gamma_h", gamma_h), check_real("bias_h", bias_h)
+    gamma_l, bias_l = check_real("gamma_l", gamma_l), check_real("bias_l", bias_l)
     high = (gamma_h * a + bias_h > a) & contours
     low = (gamma_l * a + bias_l < a) & contours
     return high, low

@@ -9,13 +9,12 @@ outputs and calls the raw kernels.  Formulas: ``original-system.md`` §0.2
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from fastshade.checks import check_integer, check_real, check_real_array
+from fastshade.checks import check_integer, check_real, check_real_array, check_scale
 from kernels import fields as field_kernels
 from kernels import laplacian as laplacian_kernels
 
@@ -174,9 +173,7 @@ def image_laplacian(
         raise ValueError(f"carrier must be (H, W) or (H, W, C), got shape {array.shape}")
     if array.ndim == 3 and array.shape[2] < 1:
         raise ValueError("carrier must have at least one channel")
-    tau = check_real("tau", tau, 0.0, lo_open=True)
-    if not math.isfinite(1.0 / tau):
-        raise ValueError(f"tau is too small (1/tau overflows), got {tau}")
+    tau = check_scale("tau", tau)
     weight_floor = check_real("weight_floor", weight_floor, 0.0)
     value_dtype = np.dtype(dtype)
     if value_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
@@ -318,7 +315,7 @@ def heat_diffusion(
     """
     indptr, indices, data, n = _csr_pieces(L)
     signal = check_real_array("x", x)
-    alpha = check_real("alpha", alpha)
+    alpha = check_real("alpha", alpha, 0.0, lo_open=True)
     steps = check_integer("steps", steps, 0)
     if signal.size == n:
         columns = np.ascontiguousarray(signal, dtype=np.float64).reshape(1, n)

@@ -528,13 +528,20 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAUL
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-def _payload_end(fh: BinaryIO, fmt: str, im: Image.Image, size: int) -> int | None:
-    """Where the image data of an opened file must end at least (its byte size for the
-    formats that mark their end), or None when the format gives no cheap answer."""
+def _payload_complete(fh: BinaryIO, fmt: str, im: Image.Image, size: int) -> bool:
+    """Whether the image data of an opened file of ``size`` bytes is all there: its end marker
+    (PNG, JPEG), the RIFF length (WebP), every strip/tile (TIFF); True when the format gives
+    no cheap answer."""
     if fmt in ("png", "jpeg"):
         tail = _PNG_IEND if fmt == "png" else b"\xff\xd9"
         fh.seek(max(size - len(tail), 0))
-        return size if fh.read(len(tail)) == tail else size + 1
+        return fh.read(len(tail)) == tail
+    end = _payload_end(fh, fmt, im)
+    return end is None or end <= size
+
+
+def _payload_end(fh: BinaryIO, fmt: str, im: Image.Image) -> int | None:
+    """Where the data of a WebP or TIFF must end at least; None for other formats."""
     if fmt == "webp":
         fh.seek(4)
         return struct.unpack("<I", fh.read(4))[0] + 8
@@ -559,12 +566,12 @@ def probe_output(path: str | os.PathLike[str]) -> ImageInfo:
         warnings.simplefilter("always")
         with _open_checked(spath, None) as (fh, fmt, im, info):
             size = os.fstat(fh.fileno()).st_size
-            end = _payload_end(fh, fmt, im, size)
+            complete = _payload_complete(fh, fmt, im, size)
     damaged = [str(w.message) for w in caught if "truncated" in str(w.message).lower()
                or "corrupt" in str(w.message).lower()]
     if damaged:  # e.g. a TIFF whose directory (written after the data) was cut short
         raise ImageError(spath, "decode_truncated", f"damaged {fmt.upper()} header: {damaged[0].strip()}")
-    if end is not None and end > size:
+    if not complete:
         raise ImageError(spath, "decode_truncated", f"truncated {fmt.upper()}: {size} bytes, its data "
                          "or end marker runs past the end of the file")
     return info

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fastshade.checks import check_integer, check_real, check_scale
+
 Basis = Literal["lobpcg", "krylov"]
 CrossStrategy = Literal["unified", "recolor", "warp", "gate-only"]
 CrossScore = Literal["dot", "cosine", "signature"]
@@ -151,8 +153,12 @@ class ShadeOptions:
             object.__setattr__(self, name, value)
 
     def replace(self, **changes: Any) -> "ShadeOptions":
-        """Return a copy with ``changes`` applied (validated)."""
-        return validate_options(dataclasses.replace(self, **changes))
+        """Return a copy with ``changes`` applied (validated when made; an unknown name is a
+        one-line ``ValueError``)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every option."""
@@ -167,8 +173,6 @@ class ShadeOptions:
 def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
     """Check every field (one-line ``ValueError``); return the numeric ones as plain Python
     ``int``/``float`` (NumPy scalars in, JSON-serialisable values out)."""
-    from fastshade.checks import check_integer, check_real
-
     out: dict[str, Any] = {}
 
     def integer(name: str, lo: int | None = None, hi: int | None = None, **kw: Any) -> int:
@@ -184,9 +188,7 @@ def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
     integer("connectivity", allowed=(4, 8))
     if opts.laplacian not in ("grid", "dither"):
         raise ValueError(f"laplacian must be 'grid' or 'dither', got {opts.laplacian!r}")
-    tau = real("tau", 0.0, lo_open=True)
-    if not 1.0 / tau < float("inf"):
-        raise ValueError(f"tau is too small (1/tau overflows), got {tau}")
+    out["tau"] = check_scale("tau", opts.tau)
     real("weight_floor", 0.0, 1.0)
     k = integer("k", 1, MAX_K)
     real("tol", 0.0)

@@ -8,7 +8,6 @@ of :mod:`kernels` (via the validated wrappers in :mod:`fastshade.graph`,
 
 from __future__ import annotations
 
-import dataclasses
 
 import time
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from fastshade.gates import carrier_of, contour_gates, contour_mask
 from fastshade.graph import (diagonal_storage, forward_gradient, heat_diffusion, image_laplacian,
                              unit_vectors)
 from fastshade.metrics import fragments
-from fastshade.options import ShadeOptions, validate_options
+from fastshade.options import ShadeOptions
 from fastshade.shading import (
     gated_copy,
     hue_rotate,
@@ -429,10 +428,7 @@ def as_options(options: ShadeOptions | dict[str, Any] | None) -> ShadeOptions:
     if isinstance(options, ShadeOptions):
         return options
     if isinstance(options, dict):
-        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(ShadeOptions)})
-        if unknown:
-            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
-        return ShadeOptions(**options)
+        return ShadeOptions().replace(**options)
     raise ValueError(f"options must be a ShadeOptions or a dict, got {type(options).__name__}")
 
 
@@ -449,7 +445,7 @@ def shade_arrays(
     ``force_cross`` runs the cross code path even when ``sample`` is None (the
     target is then its own sample): the self/cross parity diagnostic.
     """
-    opts = validate_options(as_options(options))
+    opts = as_options(options)  # validated when made
     timer = Timer()
     t_total = time.perf_counter()
     rgb_t, alpha_t = _as_rgb_alpha(target, "target")

@@ -100,10 +100,7 @@ def _pair(v: Sequence[float] | np.ndarray, name: str) -> tuple[float, float]:
     size = v.size if isinstance(v, np.ndarray) else (len(v) if hasattr(v, "__len__") else -1)
     if size != 2 or (isinstance(v, np.ndarray) and v.ndim != 1):
         raise ValueError(f"{name} must be a (y, x) pair, got {v!r}")
-    a, b = v[0], v[1]
-    if isinstance(a, float) and isinstance(b, float) and math.isfinite(a) and math.isfinite(b):
-        return float(a), float(b)  # the common case, without building two names
-    return check_real(f"{name}[0]", a), check_real(f"{name}[1]", b)
+    return check_real(f"{name}[0]", v[0]), check_real(f"{name}[1]", v[1])
 
 
 # --------------------------------------------------------------------------- thicken
@@ -142,8 +139,7 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
         return np.full(n, float(radius))
     energy = np.empty(n)
     _kernels.column_energy(phi, 2, energy)
-    if not np.isfinite(energy.sum()):  # NaN/inf in the columns read, or squares that overflow
-        raise ValueError("phi must be finite (no NaN or inf) with squares that do not overflow")
+    check_real_array("the squared column energies of phi", energy)  # NaN/inf, or overflowing squares
     normalised = energy / (energy.max() + BUDGET_EPS)
     return radius * (1.0 - attenuation * normalised)
 
@@ -292,10 +288,8 @@ def place_component(
     sh = _pair(shift, "shift")
     if len(shape) not in (2, 3):
         raise ValueError(f"shape must be (H, W) or (H, W, C), got {tuple(shape)}")
-    height = check_integer("shape[0]", shape[0])
-    width = check_integer("shape[1]", shape[1])
-    if height < 0 or width < 0:
-        raise ValueError(f"shape must be non-negative, got {(height, width)}")
+    height = check_integer("shape[0]", shape[0], 0)
+    width = check_integer("shape[1]", shape[1], 0)
     turns = check_integer("quarter_turns", quarter_turns) % 4
     scale = check_real("scale", scale)
     m = ys.shape[0]

@@ -192,6 +192,15 @@ def test_plot_writes_a_png(quick, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_with_an_unknown_format_is_refused_before_anything_is_written(quick, tmp_path, capsys):
+    _, _, _, path = quick
+    js, plot = tmp_path / "j.json", tmp_path / "p.xyz"
+    assert cli.main(["bench", "--results", str(path), "--json", str(js), "--plot", str(plot)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert len(err) == 1 and str(plot) in err[0] and ".png" in err[0], err
+    assert not js.exists() and not plot.exists()
+
+
 def test_cpu_clock_view(quick):
     _, _, data, path = quick
     code, text = run_cli("--results", str(path), "--clock", "cpu")
@@ -414,16 +423,22 @@ def test_unreadable_images_are_skipped_with_one_line_each(tmp_path, capsys):
         _image_files(tmp_path)
 
 
-@pytest.mark.parametrize("damage", ["cases", "config", "median"])
+@pytest.mark.parametrize("damage", ["cases", "config", "median", "cpu-median", "cpu-stage"])
 def test_damaged_result_files_are_one_line_exit_2(quick, tmp_path, capsys, damage):
     data = json.loads(json.dumps(quick[2]))
     if damage == "cases":
         data["cases"] = [1]
     elif damage == "config":
         data.pop("config")
-    else:
+    elif damage == "median":
         case = next(c for c in data["cases"] if c.get("stages"))
         next(iter(case["stages"].values()))["median"] = "x"
+    elif damage == "cpu-median":  # the CPU clock's figures are read too (--clock cpu, finish())
+        case = next(c for c in data["cases"] if c.get("stages_cpu"))
+        next(iter(case["stages_cpu"].values()))["median"] = "x"
+    else:
+        case = next(c for c in data["cases"] if c.get("stages_cpu"))
+        case["stages_cpu"].pop("shader")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
     for flag in ("--results", "--compare"):

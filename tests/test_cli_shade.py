@@ -106,31 +106,45 @@ def _one_error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("case", ["stats-is-output", "stats-is-input", "output-is-input",
-                                  "stats-is-a-folder", "stats-unwritable"])
+                                  "stats-is-a-folder", "stats-unwritable", "output-is-a-folder",
+                                  "output-unwritable"])
 def test_destinations_that_would_clobber_or_cannot_be_written_are_refused_first(tmp_path, capsys, case):
+    """Each bad destination is refused before any compute, in one line that names the path at
+    fault and the reason; nothing is written and the input is untouched."""
     src = _write_png(tmp_path / "in.png", _strokes(48, 48))
     before = src.read_bytes()
     out, stats = tmp_path / "out.png", tmp_path / "s.json"
+    (tmp_path / "blocker").write_text("a file")  # a folder under a regular file cannot be made
     if case == "stats-is-output":
-        stats = out
+        stats, named, reason = out, out, "--stats would overwrite"
     elif case == "stats-is-input":
-        stats = src
+        stats, named, reason = src, src, "--stats would overwrite"
     elif case == "output-is-input":
         out = tmp_path / "." / "in.png"
+        named, reason = out, "the output would overwrite the input"
     elif case == "stats-is-a-folder":
-        stats = tmp_path / "folder"
+        stats = named = tmp_path / "folder"
         stats.mkdir()
-    else:  # a folder under a regular file cannot be made, even by root
-        (tmp_path / "blocker").write_text("a file")
-        stats = tmp_path / "blocker" / "s.json"
+        reason = "--stats names a folder"
+    elif case == "stats-unwritable":
+        stats = named = tmp_path / "blocker" / "s.json"
+        reason = "is a file, not a folder"
+    elif case == "output-is-a-folder":
+        out = named = tmp_path / "outdir"
+        out.mkdir()
+        reason = "the output names a folder"
+    else:
+        out = named = tmp_path / "blocker" / "out.png"
+        reason = "is a file, not a folder"
     code, err = _run(["shade", str(src), "-o", str(out), "--stats", str(stats), "--basis", "krylov"],
                      capsys)
     assert code == 2
     line = _one_error_line(err)
-    assert ("overwrite" in line) if case != "stats-is-a-folder" and case != "stats-unwritable" else True
+    assert str(named) in line and reason in line, line
     assert src.read_bytes() == before  # the input is untouched
-    if case != "output-is-input":
-        assert not out.exists() or case == "stats-is-output" and out.is_dir()
+    if case not in ("output-is-input", "output-is-a-folder"):
+        assert not out.exists()
+    assert not stats.exists() or stats.is_dir() or stats == src
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
 
@@ -167,11 +181,14 @@ def test_fifo_and_device_inputs_fail_at_once(tmp_path, capsys):
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.parametrize("argv_tail", [
-    ["diagnose", "IN", "-o", "FILE"],       # the output folder is an existing file
-    ["run", "DIR", "BLOCKED/out"],         # OUT under a regular file
+@pytest.mark.parametrize("argv_tail, named, reason", [
+    (["diagnose", "IN", "-o", "FILE"], "FILE", "file.txt"),       # the output folder is a file
+    (["run", "DIR", "BLOCKED/out"], "BLOCKED/out", "is a file, not a folder"),  # OUT under a file
+    (["run", "DIR", "NEW", "--manifest", "BLOCKED/m.jsonl"], "BLOCKED/m.jsonl",
+     "is a file, not a folder"),
 ])
-def test_unwritable_destinations_of_other_commands_are_one_line_exit_2(tmp_path, capsys, argv_tail):
+def test_unwritable_destinations_of_other_commands_are_one_line_exit_2(tmp_path, capsys, argv_tail,
+                                                                       named, reason):
     src = _write_png(tmp_path / "in.png", _strokes(40, 40))
     folder = tmp_path / "dir"
     folder.mkdir()
@@ -179,10 +196,13 @@ def test_unwritable_destinations_of_other_commands_are_one_line_exit_2(tmp_path,
     (tmp_path / "file.txt").write_text("x")
     (tmp_path / "blocked").write_text("x")
     subst = {"IN": str(src), "FILE": str(tmp_path / "file.txt"), "DIR": str(folder),
-             "BLOCKED/out": str(tmp_path / "blocked" / "out")}
+             "BLOCKED/out": str(tmp_path / "blocked" / "out"), "NEW": str(tmp_path / "new"),
+             "BLOCKED/m.jsonl": str(tmp_path / "blocked" / "m.jsonl")}
     code, err = _run([subst.get(a, a) for a in argv_tail], capsys)
     assert code == 2
-    _one_error_line(err)
+    line = _one_error_line(err)
+    assert subst[named] in line and reason in line, line
+    assert not (tmp_path / "new").exists()  # nothing made before the refusal
 
 
 def test_destination_checks_create_no_folders(tmp_path, capsys):

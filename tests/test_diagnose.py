@@ -341,3 +341,19 @@ def test_study_with_missing_images_makes_no_output_folder(tmp_path, capsys):
     assert cli.main(["diagnose", "--study", str(tmp_path / "nowhere"), "-o", str(out), "--no-plots"]) == 2
     assert "missing study images" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("fault", ["rounding", "undecodable"])
+def test_study_with_bad_arguments_or_images_makes_no_output_folder(tmp_path, monkeypatch, fault):
+    imgs, out = _study_folder(tmp_path, monkeypatch)
+    roundings = ("half-up",)
+    if fault == "rounding":
+        roundings = ("bogus",)
+        match = "rounding must be one of"
+    else:
+        (imgs / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+        match = "b.png"
+    with pytest.raises(Exception, match=match):
+        dg.run_study(imgs, out, KRYLOV, bases=("krylov",), roundings=roundings, grid=False,
+                     progress=False)
+    assert not out.exists()

@@ -47,6 +47,18 @@ def test_carrier_rejects_wrong_shape():
     np.testing.assert_allclose(carrier_of(np.ones((2, 2, 3)) * [0.0, 0.3, 0.6]), 0.3)
 
 
+@pytest.mark.parametrize("call, match", [
+    (lambda a, c: gate_masks(a, c, gamma_h="x"), "gamma_h must be a real number"),
+    (lambda a, c: gate_masks(a, c, bias_l=float("nan")), "bias_l must be finite"),
+    (lambda a, c: contour_gates(a, c, gamma_l=float("inf")), "gamma_l must be finite"),
+    (lambda a, c: contour_mask(a, sigma=-0.5), "sigma must be >= 0"),
+])
+def test_gate_parameters_are_checked(call, match):
+    a = np.random.default_rng(0).random((6, 5))
+    with pytest.raises(ValueError, match=match):
+        call(a, a > 0.5)
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (40, 33)], ids=str)
 def test_contour_gates_equal_the_full_activation_bitwise(shape):
     rng = np.random.default_rng(shape[0] * 100 + shape[1])

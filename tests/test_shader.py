@@ -354,6 +354,9 @@ def test_bad_arguments_raise_one_line_value_errors():
     (dict(procrustes="yes"), "procrustes must be True or False"),
     (dict(tau=10**400), "tau must be finite"),  # an int beyond the float range
     (dict(procrustes_samples=0), "procrustes_samples"),
+    (dict(tol=float("nan")), "tol must be finite"),
+    (dict(tol=-1e-3), "tol must be"),
+    (dict(kk=8), "unknown option"),
 ])
 def test_options_out_of_range_raise_one_line_value_errors(changes, match):
     with pytest.raises(ValueError, match=match) as info:

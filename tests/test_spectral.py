@@ -394,6 +394,8 @@ def test_krylov_dispatch():
     (dict(laplacian=np.eye(4)), "laplacian"),
     (dict(tile_sign="random"), "tile_sign"),
     (dict(lobpcg_impl="arpack"), "lobpcg_impl"),
+    (dict(maxiter=-1), "maxiter"),
+    (dict(maxiter=2.5), "maxiter"),
 ])
 def test_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):

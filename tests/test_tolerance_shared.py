@@ -69,7 +69,6 @@ def test_default_tolerance_agrees_with_a_1e8_solve(name):
 
     f = gating_field(lap, tight, an.shape, opts, diagonal_storage(lap))
     np.testing.assert_array_equal(f, an.field)  # the default gates do not read the basis
-    assert gate_agreement(an.carrier, an.field, f) == 1.0
 
     hi = an.high.ravel()
     agree = (reach(an.basis.vectors, opts) == reach(tight.vectors, opts))[hi].mean()
