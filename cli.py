@@ -20,8 +20,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
     os.environ.setdefault(_var, "1")
 
 COMMANDS = {
-    "shade": ("fastshade.cmd_shade", "shade one image (self mode, or cross mode with --sample)"),
-    "run": ("fastshade.batch", "shade a whole folder: streamed, multiprocessing, resumable"),
+    "shade": ("fastshade.shade_cli", "shade one image (self mode, or cross mode with --sample)"),
+    "run": ("fastshade.run", "shade a whole folder: streamed, multiprocessing, resumable"),
     "bench": ("fastshade.bench", "performance run: per-stage timings, scaling, baselines"),
     "diagnose": ("fastshade.diagnose", "measure why cross mode fragments; compare cross strategies"),
 }

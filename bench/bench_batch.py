@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from fastshade import batch
+from fastshade import run as batch
 from fastshade.demo import demo_image
 from fastshade.io import write_image
 
@@ -54,7 +54,7 @@ def _folder(root: Path, n: int, size: int) -> Path:
 
 
 def _run(folder: Path, out: Path, workers: int) -> tuple[int, float]:
-    import cli
+    from fastshade import cli
 
     t0 = time.perf_counter()
     code = cli.main(["run", str(folder), str(out), "-j", str(workers), "-q", "--recycle-after", "0"])

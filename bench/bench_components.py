@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fastshade.components import label_components
-from kernels.components import component_pixel_index, component_stats, label_buffer_size, label_mask
+from fastshade.pipeline.components import label_components
+from fastshade.kernels.components import component_pixel_index, component_stats, label_buffer_size, label_mask
 
 SIZES = (256, 512, 1024)
 KINDS = ("lineart", "random0.1", "random0.5", "random0.9")

@@ -8,8 +8,8 @@ Measure (one thread)::
 Implementations, same Laplacian and start vector, built outside the timed region:
 
 * ``scipy``: ``x -= 0.1 * (L @ x)`` with SciPy's CSR product (the plain reference);
-* ``csr``: :func:`kernels.fields.heat_diffusion_csr`, one sweep over the rows per step;
-* ``dia``: :func:`fastshade.graph.heat_diffusion`, diagonal storage with wavefront cache
+* ``csr``: :func:`fastshade.kernels.fields.heat_diffusion_csr`, one sweep over the rows per step;
+* ``dia``: :func:`fastshade.pipeline.graph.heat_diffusion`, diagonal storage with wavefront cache
   blocking (the shader's path; the conversion to diagonal storage is timed too).
 
 ``csr`` and ``dia`` give the same bits (asserted); ``scipy`` differs by FMA rounding only.
@@ -24,9 +24,9 @@ import pytest
 import scipy.sparse as sp
 
 from fastshade.demo import demo_image
-from fastshade.gates import carrier_of
-from fastshade.graph import heat_diffusion, image_laplacian
-from kernels import fields as kf
+from fastshade.pipeline.gates import carrier_of
+from fastshade.pipeline.graph import heat_diffusion, image_laplacian
+from fastshade.kernels import fields as kf
 
 SIZES = (256, 512, 1024)
 STEPS = 150

@@ -1,4 +1,4 @@
-"""The original's 50-step Lanczos basis (``fastshade.krylov.krylov_basis``), float32 vs float64.
+"""The original's 50-step Lanczos basis (``fastshade.spectral.krylov.krylov_basis``), float32 vs float64.
 
 Measure (one thread)::
 
@@ -21,7 +21,7 @@ import pytest
 import scipy.sparse as sp
 from scipy import ndimage
 
-from fastshade.krylov import krylov_basis
+from fastshade.spectral.krylov import krylov_basis
 
 SIZES = (256, 512, 1024)
 DTYPES = {"f32": np.float32, "f64": np.float64}  # f64 only up to 512 px (CI time)

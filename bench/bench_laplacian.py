@@ -6,7 +6,7 @@ Measure (one thread)::
     PYTHONPATH=. python -m pytest bench/bench_laplacian.py --benchmark-enable -q -p no:cacheprovider
 
 Carrier: the built-in demo line art (mean of RGB), as the shader builds it.
-``kernel`` is :func:`fastshade.graph.image_laplacian` (validation, allocation,
+``kernel`` is :func:`fastshade.pipeline.graph.image_laplacian` (validation, allocation,
 kernel, ``csr_matrix``); ``scipy-coo`` is ``tests.ref_graph.ref_image_laplacian``
 (vectorised NumPy edge lists, one ``coo_matrix(...).tocsr()``).  Both return
 the same matrix (checked once per case).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastshade.graph import heat_diffusion, image_laplacian
+from fastshade.pipeline.graph import heat_diffusion, image_laplacian
 from tests.ref_graph import ref_heat_diffusion, ref_image_laplacian, ref_offsets
 
 SIZES = (256, 512, 1024)

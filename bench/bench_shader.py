@@ -1,11 +1,11 @@
 """Benchmarks of the whole shader and of its stages (pytest-benchmark).
 
-``test_shade``: :func:`fastshade.shader.shade_arrays` end to end on the cases
+``test_shade``: :func:`fastshade.pipeline.shader.shade_arrays` end to end on the cases
 the original research code was timed on (toof self, toof x snek-heavy cross,
 a synthetic 1152 x 832 self), with ``--basis lobpcg`` and ``krylov``; the
 shader's own per-stage seconds of the last round go to ``extra_info``.
 ``test_stage``: each expensive stage alone on toof.png, called the way
-:func:`fastshade.shader.analyse` calls it.
+:func:`fastshade.pipeline.shader.analyse` calls it.
 
 Warm-up: a whole shader run on a small demo image with the same options
 (``warm_shader`` in ``bench/conftest.py``) before ``benchmark(...)``, so
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from fastshade.options import ShadeOptions
-from fastshade.shader import analyse, shade_arrays, shadow_self, thicken
+from fastshade.pipeline.shader import analyse, shade_arrays, shadow_self, thicken
 
 BASES = ["lobpcg", "krylov"]
 ORIGINAL_SHAPE = (1152, 832)  # (H, W) of the original's largest benchmark image
@@ -82,8 +82,8 @@ STAGES = ["laplacian", "basis", "components", "thicken", "shadow"]
 @pytest.mark.parametrize("basis", BASES)
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage(benchmark, warm_shader, shared_image, stage, basis):
-    from fastshade.components import label_components
-    from fastshade.graph import image_laplacian
+    from fastshade.pipeline.components import label_components
+    from fastshade.pipeline.graph import image_laplacian
     from fastshade.spectral import spectral_basis
 
     opts = ShadeOptions(basis=basis)

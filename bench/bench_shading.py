@@ -18,8 +18,8 @@ import functools
 import numpy as np
 import pytest
 
-from fastshade import shading as fs
-from kernels import shading as ks
+from fastshade.pipeline import shading as fs
+from fastshade.kernels import shading as ks
 from tests import ref_shading as ref
 
 SIZE = 512
@@ -100,7 +100,7 @@ def copy_case(n_components: int, component_size: int):
 
 
 def copy_path_wrappers(image, carrier, phi, components):
-    """The shader's per-component chain through :mod:`fastshade.shading`."""
+    """The shader's per-component chain through :mod:`fastshade.pipeline.shading`."""
     out = image.copy()
     total = 0
     for ys, xs, c, shift in components:

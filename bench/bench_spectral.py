@@ -104,7 +104,7 @@ def test_spectral_basis_speed(benchmark, size, impl):
             and (benchmark.disabled or impl == "lobpcg-plain"):
         pytest.skip("slow case (tens of seconds to minutes) in a correctness-only run; "
                     "enable the benchmark or set FASTSHADE_BENCH_SLOW=1")
-    from fastshade.graph import image_laplacian
+    from fastshade.pipeline.graph import image_laplacian
 
     c = line_art(size)
     L = image_laplacian(c)

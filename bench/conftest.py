@@ -97,7 +97,7 @@ def warm() -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def warm_shader(demo_rgb: Callable[[int, int], np.ndarray]) -> Callable[..., None]:
     """``warm_shader(options, cross=False)``: run the shader once on a small demo image."""
-    from fastshade.shader import shade_arrays
+    from fastshade.pipeline.shader import shade_arrays
 
     done: set[tuple[str, bool]] = set()
 

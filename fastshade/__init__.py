@@ -6,7 +6,7 @@
 """
 
 from fastshade.options import ShadeOptions
-from fastshade.shader import ShadeResult, shade, shade_arrays
+from fastshade.pipeline.shader import ShadeResult, shade, shade_arrays
 
 __version__ = "0.1.0"
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels._jit import jit
+from ._jit import jit
 
 
 @jit

@@ -3,7 +3,7 @@
 Raw kernels (``original-system.md`` §3.7, §8 "Ordering"): module-level ``@jit``
 functions, raw arrays in, **caller-allocated outputs**, no validation, no
 raising.  The validated, allocating wrapper is
-:func:`fastshade.components.label_components`.
+:func:`fastshade.pipeline.components.label_components`.
 
 Numbering contract: label 0 is background; components are numbered 1..n in the
 raster order (row-major, ``i = y*W + x``) of their first pixel.  This is exactly
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels._jit import jit
+from ._jit import jit
 
 _BLOCK = 16
 """Pixels per background-skipping block (all-zero blocks are skipped cheaply)."""

@@ -3,8 +3,8 @@
 Raw kernels (``original-system.md`` §0.2, §2.4, §3.3): module-level ``@jit``
 functions, raw arrays and CSR pieces in, **caller-allocated outputs**, no
 validation, no raising.  Validated, allocating wrappers:
-:func:`fastshade.graph.heat_diffusion`, :func:`fastshade.graph.forward_gradient`,
-:func:`fastshade.graph.unit_vectors`.
+:func:`fastshade.pipeline.graph.heat_diffusion`, :func:`fastshade.pipeline.graph.forward_gradient`,
+:func:`fastshade.pipeline.graph.unit_vectors`.
 
 Sums over a CSR row are accumulated in float64 in stored order (the order of
 SciPy's ``csr_matvec``), whatever the dtype of ``data``.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels._jit import jit
+from ._jit import jit
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   csr_matvec(int32|int64[::1], int32|int64[::1], float32|float64[::1], float64[::1],

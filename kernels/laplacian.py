@@ -3,8 +3,8 @@
 Raw kernels (``original-system.md`` §1.1, §1.2): module-level ``@jit``
 functions, raw arrays in, **caller-allocated outputs and work arrays**, no
 validation, no raising.  The validated, allocating wrapper is
-:func:`fastshade.graph.image_laplacian`; the offset tables come from
-:func:`fastshade.graph.laplacian_offsets`.
+:func:`fastshade.pipeline.graph.image_laplacian`; the offset tables come from
+:func:`fastshade.pipeline.graph.laplacian_offsets`.
 
 One generic kernel serves every graph: it is driven by a table of *undirected*
 offsets ``(dy, dx, mult)``, each pair listed once in its canonical half
@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels._jit import jit
+from ._jit import jit
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   laplacian_csr_nnz(int64, int64, int64[::1], int64[::1]) -> int64
@@ -274,7 +274,7 @@ def assemble_laplacian_csr(
     offset_dy, offset_dx : int64 (K,)
         Undirected offsets, each pair once, canonical half (``dy > 0`` or
         ``dy == 0 and dx > 0``), sorted lexicographically by ``(dy, dx)``,
-        no duplicates (as returned by :func:`fastshade.graph.laplacian_offsets`).
+        no duplicates (as returned by :func:`fastshade.pipeline.graph.laplacian_offsets`).
     offset_mult : float64 (K,)
         Weight multiplier of each offset (``>= 0``; 1 for grid graphs).
     tau : float

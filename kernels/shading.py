@@ -4,7 +4,7 @@ placement, per-pixel affinity and the gated copy.
 Raw kernels (``original-system.md`` §3.5, §3.6, §3.8, §3.9, §8; spec README §1
 steps 6, 8, 9): module-level ``@jit`` functions, raw arrays in,
 **caller-allocated outputs**, no validation, no raising.  The validated,
-allocating wrappers live in :mod:`fastshade.shading`.
+allocating wrappers live in :mod:`fastshade.pipeline.shading`.
 
 Conventions (``original-system.md`` §0.2):
 
@@ -18,7 +18,7 @@ Conventions (``original-system.md`` §0.2):
   translation-consistent, half to even maps ``k + 0.5`` and ``k + 1.5`` to one
   integer and leaves gaps (see ``docs/cross-attention.md``).
 
-Typical use (what :mod:`fastshade.shading` does)::
+Typical use (what :mod:`fastshade.pipeline.shading` does)::
 
     out = image.copy(); written = np.zeros((H, W), np.uint8)
     perpendicular_scatter(image, out, sources, dir_y, dir_x, budget, contours, 3, written)
@@ -29,7 +29,7 @@ Typical use (what :mod:`fastshade.shading` does)::
     copied = np.empty(m, np.uint8); keep = np.ones(m, np.uint8)
     gated_copy(out, colours, dst_y, dst_x, keep, carrier, 0.3, copied)
 
-Floating-point note: the house fast-math set (:mod:`kernels._jit`) includes
+Floating-point note: the house fast-math set (:mod:`fastshade.kernels._jit`) includes
 ``contract``, so on CPUs with FMA a product followed by a sum (``s + o*d``,
 ``m + cos*(r - m)``, ``c + scale*r``) may be evaluated with one rounding
 instead of two.  Results can therefore differ from a NumPy evaluation of the
@@ -49,7 +49,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit
+from ._jit import jit
 
 HUE_MEAN_WEIGHT = 0.333
 """Weight of the grey mean in the hue rotation: ``m = 0.333*(r+g+b)`` (the original's 0.333, not 1/3)."""
@@ -135,7 +135,7 @@ def perpendicular_scatter(source_rgb, out_rgb, sources_flat, dir_y, dir_x, budge
         ``(-t_x, t_y)`` of the unit "tangent" t).
     budget : (H, W) float64 array
         Largest allowed ``|o|`` per pixel (see
-        :func:`fastshade.shading.thickening_budget`).
+        :func:`fastshade.pipeline.shading.thickening_budget`).
     contours : (H, W) uint8 array
         Non-zero on pixels that must never be written.
     radius : int

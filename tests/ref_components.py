@@ -1,4 +1,4 @@
-"""Plain SciPy/NumPy reference for :mod:`kernels.components` / :mod:`fastshade.components`.
+"""Plain SciPy/NumPy reference for :mod:`fastshade.kernels.components` / :mod:`fastshade.pipeline.components`.
 
 Built only on ``scipy.ndimage.label`` (3x3 ones for 8-connectivity, the cross
 for 4-connectivity) and NumPy reductions (``bincount``, ``minimum.at``); slow
@@ -74,7 +74,7 @@ def filter_ref(labels: np.ndarray, n: int, min_size: int) -> tuple[np.ndarray, i
 
 
 def components_ref(mask: np.ndarray, connectivity: int = 8, min_size: int = 1) -> dict:
-    """Everything :func:`fastshade.components.label_components` returns, as a dict."""
+    """Everything :func:`fastshade.pipeline.components.label_components` returns, as a dict."""
     labels, n = labels_ref(mask, connectivity)
     labels, n = filter_ref(labels, n, min_size)
     sizes, bbox, centroids, covariances = stats_ref(labels, n)

@@ -1,4 +1,4 @@
-"""Plain NumPy/SciPy references for ``fastshade.graph`` (tests and benches only).
+"""Plain NumPy/SciPy references for ``fastshade.pipeline.graph`` (tests and benches only).
 
 * :func:`ref_offsets`: offset table of the grid and dither graphs, the dither one
   built literally as in ``original-system.md`` §1.2 (every radius lists every

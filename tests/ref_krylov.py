@@ -1,4 +1,4 @@
-"""Plain, obviously-correct NumPy references for :mod:`fastshade.krylov` tests.
+"""Plain, obviously-correct NumPy references for :mod:`fastshade.spectral.krylov` tests.
 
 Slow on purpose: Python loops over pixels and over Lanczos vectors, float64
 unless told otherwise, no BLAS tricks.  ``original-system.md`` §1.1 and §2.1.

@@ -1,7 +1,7 @@
 """Plain NumPy/Python reference implementations of the shading kernels.
 
 Written for clarity from ``original-system.md`` §3.5, §3.6, §3.8, §3.9 and the
-brief's semantics A-E, independently of :mod:`kernels.shading`.  The loop
+brief's semantics A-E, independently of :mod:`fastshade.kernels.shading`.  The loop
 versions are the ground truth; the ``*_numpy`` versions are vectorised (used by
 the benchmarks) and are themselves tested against the loops.
 
@@ -38,7 +38,7 @@ def perpendicular_scatter_ref(src, sources_flat, dir_y, dir_x, budget, contours,
     """Loop reference of semantics A.
 
     Returns ``(out image, written uint8 mask)`` like
-    :func:`fastshade.shading.perpendicular_scatter`, plus the number of writes
+    :func:`fastshade.pipeline.shading.perpendicular_scatter`, plus the number of writes
     when ``return_count``.
     """
     height, width = contours.shape

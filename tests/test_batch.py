@@ -7,7 +7,7 @@ files, unicode / space / long names and a symlink loop.  It is run once through
 the real CLI in a subprocess with two workers (``main_run``); the tests then
 check every manifest status against the catalogue, that every output decodes,
 that the tree is mirrored, that no temporary file is left and that each ``ok``
-output has exactly the bytes :func:`fastshade.batch.shade_file` (the function
+output has exactly the bytes :func:`fastshade.run.shade_file` (the function
 ``fastshade shade`` uses) gives for the same file.
 
 Smaller folders cover the rest: a worker killed by one file (test hook
@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastshade import batch
+from fastshade import run as batch
 from fastshade.demo import demo_image
 from fastshade.io import read_image, write_image
 from fastshade.options import ShadeOptions
@@ -60,7 +60,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli_command(*args: str | Path) -> list[str]:
-    return [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))", "run", *map(str, args)]
+    return [sys.executable, "-c", "import sys; from fastshade import cli; sys.exit(cli.main(sys.argv[1:]))", "run", *map(str, args)]
 
 
 def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -253,7 +253,7 @@ def main_run(corpus: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempP
 
 REFERENCE_SCRIPT = """
 import json, sys
-from fastshade.batch import shade_file
+from fastshade.run import shade_file
 from fastshade.options import ShadeOptions
 for src, dst in json.loads(sys.stdin.read()):
     rec = shade_file(src, dst, None, ShadeOptions(), "png", None)
@@ -377,7 +377,7 @@ def test_ok_outputs_equal_the_shade_command(corpus: tuple[Path, dict[str, str]],
     """``fastshade shade IN -o OUT`` writes the bytes ``run`` wrote (8-bit, 16-bit + alpha, EXIF, 1-bit)."""
     root, cases = corpus
     picks = ["demo_3", "rgba16_png", "exif6_jpeg", "onebit_png", "palette_trns_png"]
-    code = "import sys, cli\nfor a, b in zip(sys.argv[1::2], sys.argv[2::2]):\n    " \
+    code = "import sys\nfrom fastshade import cli\nfor a, b in zip(sys.argv[1::2], sys.argv[2::2]):\n    " \
            "assert cli.main(['shade', a, '-o', b]) == 0\n"
     argv = []
     for case in picks:
@@ -585,7 +585,7 @@ def test_first_ctrl_c_finishes_in_flight_files_and_exits_130(tmp_path: Path) -> 
 
 
 def run_inprocess(*args: str | Path) -> int:
-    import cli
+    from fastshade import cli
 
     return cli.main(["run", *map(str, args)])
 

@@ -60,7 +60,7 @@ def cluster() -> Iterator[Any]:
 
 
 def run(*args: Any) -> int:
-    import cli
+    from fastshade import cli
 
     return cli.main(["run", *map(str, args)])
 
@@ -117,7 +117,7 @@ def test_missing_dask_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Monke
     root = tmp_path / "in"
     root.mkdir()
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    monkeypatch.delitem(sys.modules, "fastshade.batch_dask", raising=False)
+    monkeypatch.delitem(sys.modules, "fastshade.run.dask", raising=False)
     assert run(root, tmp_path / "out", "--scheduler", "local") == 2
     assert "fastshade[distributed]" in capsys.readouterr().err
 
@@ -165,8 +165,8 @@ def test_worker_plugin_ignores_sigint_only_for_the_local_cluster(monkeypatch: py
     # Ctrl-C too; workers of a user's own cluster keep their SIGINT handling
     import signal
 
-    from fastshade import batch_dask
-    from fastshade.batch_dask import ThreadLimitPlugin
+    from fastshade.run import dask as batch_dask
+    from fastshade.run.dask import ThreadLimitPlugin
 
     # this process is not a worker: keep its thread environment (Numba reads it once)
     monkeypatch.setattr(batch_dask, "_apply_worker_environment", lambda threads: None)

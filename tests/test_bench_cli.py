@@ -2,7 +2,7 @@
 
 The quick benchmark runs once per module (a fixture); everything else reads
 its JSON.  No test asserts a timing: only structure, positivity/finiteness and
-exit codes.  The baselines of :mod:`fastshade.baselines` are checked against
+exit codes.  The baselines of :mod:`fastshade.reference` are checked against
 the stages they stand in for, so the printed speed-ups compare equal work.
 """
 
@@ -19,8 +19,8 @@ import sys
 import numpy as np
 import pytest
 
-import cli
-from fastshade import baselines as bl
+from fastshade import cli
+from fastshade import reference as bl
 from fastshade import bench
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -284,7 +284,7 @@ def test_original_ratios_use_end_to_end():
 def demo_analysis():
     from fastshade.demo import demo_image
     from fastshade.options import ShadeOptions
-    from fastshade.shader import analyse
+    from fastshade.pipeline.shader import analyse
 
     opts = ShadeOptions()
     rgb = demo_image(72, 96)
@@ -294,7 +294,7 @@ def demo_analysis():
 @pytest.mark.parametrize(("kind", "connectivity", "floor"), [("grid", 4, 0.0), ("grid", 8, 0.05), ("dither", 4, 0.0)])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (9, 13)])
 def test_laplacian_coo_matches_image_laplacian(kind, connectivity, floor, shape):
-    from fastshade.graph import image_laplacian
+    from fastshade.pipeline.graph import image_laplacian
 
     c = np.random.default_rng(3).random(shape)
     ours = image_laplacian(c, connectivity=connectivity, kind=kind, tau=0.1, weight_floor=floor)
@@ -306,7 +306,7 @@ def test_laplacian_coo_matches_image_laplacian(kind, connectivity, floor, shape)
 @pytest.mark.parametrize("connectivity", [4, 8])
 @pytest.mark.parametrize("density", [0.0, 0.3, 0.6, 1.0])
 def test_label_components_scipy_matches_label_components(connectivity, density):
-    from fastshade.components import label_components
+    from fastshade.pipeline.components import label_components
 
     mask = np.random.default_rng(5).random((23, 31)) < density
     ours = label_components(mask, connectivity=connectivity, min_size=3)
@@ -321,7 +321,7 @@ def test_label_components_scipy_matches_label_components(connectivity, density):
 
 
 def test_thicken_numpy_matches_thicken(demo_analysis):
-    from fastshade.shader import thicken
+    from fastshade.pipeline.shader import thicken
 
     an, opts = demo_analysis
     assert an.high.any()
@@ -333,7 +333,7 @@ def test_thicken_numpy_matches_thicken(demo_analysis):
 
 
 def test_thicken_numpy_random_directions_match_the_kernel():
-    from fastshade.shading import perpendicular_scatter, thickening_budget
+    from fastshade.pipeline.shading import perpendicular_scatter, thickening_budget
 
     rng = np.random.default_rng(11)
     h, w = 17, 21
@@ -350,7 +350,7 @@ def test_thicken_numpy_random_directions_match_the_kernel():
 
 
 def test_shadow_self_numpy_matches_shadow_self(demo_analysis):
-    from fastshade.shader import shadow_self, thicken
+    from fastshade.pipeline.shader import shadow_self, thicken
 
     an, opts = demo_analysis
     assert an.components.n > 0
@@ -366,7 +366,7 @@ def test_shadow_self_numpy_matches_shadow_self(demo_analysis):
 
 
 def test_hue_rotate_numpy_matches_kernel():
-    from fastshade.shading import hue_rotate
+    from fastshade.pipeline.shading import hue_rotate
 
     rgb = np.random.default_rng(2).random((50, 3))
     np.testing.assert_allclose(bl.hue_rotate_numpy(rgb, 1.0), hue_rotate(rgb, 1.0), rtol=0, atol=1e-14)
@@ -374,7 +374,7 @@ def test_hue_rotate_numpy_matches_kernel():
 
 @pytest.mark.parametrize("solver", ["eigsh", "lobpcg"])
 def test_eigen_baselines_find_the_lowest_nontrivial_pairs(solver):
-    from fastshade.graph import image_laplacian
+    from fastshade.pipeline.graph import image_laplacian
 
     c = np.random.default_rng(7).random((14, 15))
     L = image_laplacian(c, tau=0.5)
@@ -391,7 +391,7 @@ def test_eigen_baselines_find_the_lowest_nontrivial_pairs(solver):
 
 def test_cpu_timer_sees_the_target_and_the_sample_stages(monkeypatch):
     """A cross call creates two stage timers; the bench sums both (it used to read the last)."""
-    from fastshade import shader
+    from fastshade.pipeline import shader
     from fastshade.bench import install_cpu_timer
     from fastshade.options import ShadeOptions
     from tests.test_shader import _strokes

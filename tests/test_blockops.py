@@ -1,4 +1,4 @@
-"""kernels.blockops (AMG setup products) against SciPy sparse references."""
+"""fastshade.kernels.blockops (AMG setup products) against SciPy sparse references."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.blockops import (
+from fastshade.kernels.blockops import (
     column_sumsq_extrema,
     csr_matmat,
     csr_matmat_pair,

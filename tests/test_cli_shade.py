@@ -9,7 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-import cli
+from fastshade import cli
 from tests.test_shader import _strokes
 
 

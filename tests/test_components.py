@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastshade.components import Components, label_components
-from kernels import components as kc
+from fastshade.pipeline.components import Components, label_components
+from fastshade.kernels import components as kc
 from tests.conftest import SHARED_IMAGES
 from tests.ref_components import (
     components_ref,

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from fastshade import ShadeOptions
-from fastshade.components import label_components
-from fastshade.cross import (
+from fastshade.pipeline.components import label_components
+from fastshade.pipeline.cross import (
     STRATEGIES,
     affinity_keep,
     component_signatures,
@@ -31,8 +31,8 @@ from fastshade.cross import (
     warp_matrix,
     znormalise,
 )
-from fastshade.metrics import owner_map, parity, result_metrics
-from fastshade.shader import Analysis, ShadeResult, shade_arrays, shadow_self
+from fastshade.pipeline.metrics import owner_map, parity, result_metrics
+from fastshade.pipeline.shader import Analysis, ShadeResult, shade_arrays, shadow_self
 from tests.conftest import load_rgb
 from tests.test_shader import _strokes  # the shared synthetic line art
 
@@ -403,7 +403,7 @@ def test_parity_fails_for_the_baseline_and_says_why():
     ("cosine", "none", "recolor", True),
 ])
 def test_reads_sample_basis(score, gate, strategy, expected):
-    from fastshade.cross import reads_sample_basis
+    from fastshade.pipeline.cross import reads_sample_basis
 
     opts = ShadeOptions(score=score, affinity_threshold=gate, cross_strategy=strategy)
     assert reads_sample_basis(opts) is expected
@@ -420,7 +420,7 @@ def _sample_art() -> np.ndarray:
 @pytest.mark.parametrize("overrides", [{}, {"cross_strategy": "warp"}, {"cross_strategy": "recolor"},
                                        {"cross_strategy": "gate-only", "scale_normalise": False}])
 def test_skipping_the_sample_basis_changes_no_pixel(monkeypatch, overrides):
-    import fastshade.cross as cross_mod
+    import fastshade.pipeline.cross as cross_mod
 
     opts = ShadeOptions(**overrides)
     target, sample = _strokes(), _sample_art()

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cli
+from fastshade import cli
 from fastshade import ShadeOptions
 from fastshade import diagnose as dg
-from fastshade.metrics import parity, result_metrics
-from fastshade.shader import shade_arrays
+from fastshade.pipeline.metrics import parity, result_metrics
+from fastshade.pipeline.shader import shade_arrays
 from tests.conftest import load_rgb
 from tests.test_shader import _strokes
 
@@ -231,7 +231,7 @@ def test_rank_configs_counts_a_config_once_per_run():
 @settings(deadline=None, max_examples=40)
 @given(st.integers(0, 10_000), st.integers(0, 7), st.floats(0.25, 3.0))
 def test_half_up_twin_matches_the_kernel(seed, turns, scale):
-    from fastshade.shading import place_component
+    from fastshade.pipeline.shading import place_component
 
     rng = np.random.default_rng(seed)
     ys, xs = rng.integers(0, 40, 25), rng.integers(0, 40, 25)
@@ -266,8 +266,8 @@ def test_numpy_twin_by_hand_and_rejects_unknown_rounding():
 
 
 def test_half_up_pipeline_keeps_an_even_stroke_whole_and_the_experiment_is_scoped():
-    import fastshade.cross as cross_mod
-    import fastshade.shader as shader_mod
+    import fastshade.pipeline.cross as cross_mod
+    import fastshade.pipeline.shader as shader_mod
     from tests.test_cross import _hand_analysis
 
     assert dg.ROUNDINGS[0] == "half-up"  # the pipeline first
@@ -299,7 +299,7 @@ def test_diagnose_rounding_defaults_to_the_pipeline_and_reports_the_experiment()
 
 
 def test_study_without_plots_writes_no_figures(tmp_path, monkeypatch, capsys):
-    import cli
+    from fastshade import cli
 
     imgs, out = _study_folder(tmp_path, monkeypatch, size=48)
     code = cli.main(["diagnose", "--study", str(imgs), "-o", str(out), "--no-plots", "--study-bases",
@@ -309,7 +309,7 @@ def test_study_without_plots_writes_no_figures(tmp_path, monkeypatch, capsys):
 
 
 def test_diagnose_checks_its_inputs_before_making_the_output_folder(tmp_path, capsys):
-    import cli
+    from fastshade import cli
 
     out = tmp_path / "never"
     assert cli.main(["diagnose", str(tmp_path / "missing.png"), "-o", str(out)]) == 2
@@ -323,7 +323,7 @@ def test_diagnose_checks_its_inputs_before_making_the_output_folder(tmp_path, ca
 
 
 def test_diagnose_output_clash_fails_before_writing_anything(tmp_path, capsys):
-    import cli
+    from fastshade import cli
 
     src = tmp_path / "a.png"
     _write_png(src, _strokes(40, 40))
@@ -335,7 +335,7 @@ def test_diagnose_output_clash_fails_before_writing_anything(tmp_path, capsys):
 
 
 def test_study_with_missing_images_makes_no_output_folder(tmp_path, capsys):
-    import cli
+    from fastshade import cli
 
     out = tmp_path / "d" / "out"
     assert cli.main(["diagnose", "--study", str(tmp_path / "nowhere"), "-o", str(out), "--no-plots"]) == 2

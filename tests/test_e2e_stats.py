@@ -11,7 +11,8 @@ import functools
 
 import pytest
 
-from fastshade import ShadeOptions, shade
+from fastshade import ShadeOptions
+from fastshade import shade
 from tests.conftest import load_rgb
 
 BANDS = {

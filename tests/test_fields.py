@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import fastshade.graph as graph_module
-from fastshade.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
-from kernels import fields as kf
+import fastshade.pipeline.graph as graph_module
+from fastshade.pipeline.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
+from fastshade.kernels import fields as kf
 from tests.ref_graph import ref_forward_gradient, ref_heat_diffusion, ref_unit_vectors
 
 SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (7, 5), (32, 27)]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fastshade.gates import activation, carrier_of, contour_gates, contour_mask, gate_masks, zscore
+from fastshade.pipeline.gates import activation, carrier_of, contour_gates, contour_mask, gate_masks, zscore
 
 
 def test_closed_forms_of_default_gates():

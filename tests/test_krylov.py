@@ -1,4 +1,4 @@
-"""``fastshade.krylov.krylov_basis`` against the plain reference in ``tests/ref_krylov.py``."""
+"""``fastshade.spectral.krylov.krylov_basis`` against the plain reference in ``tests/ref_krylov.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastshade.krylov import RITZ_FLOOR, krylov_basis
+from fastshade.spectral.krylov import RITZ_FLOOR, krylov_basis
 from tests.ref_krylov import grid_laplacian_ref, krylov_basis_ref
 
 
@@ -218,16 +218,16 @@ def test_toof_reproduces_the_original_statistics():
     """Seed 42, column 1: the v12 gate statistics fall in the issue's band (toof 12-26)."""
     from scipy import ndimage
 
-    from fastshade.gates import activation, contour_mask, gate_masks
+    from fastshade.pipeline.gates import activation, contour_mask, gate_masks
     from tests.conftest import load_rgb
 
     carrier = load_rgb("toof.png").mean(axis=2)
     try:
-        from fastshade.graph import image_laplacian
+        from fastshade.pipeline.graph import image_laplacian
 
         L = image_laplacian(carrier)
     except ImportError:  # pragma: no cover - graph.py is written in parallel
-        pytest.skip("fastshade.graph not available")
+        pytest.skip("fastshade.pipeline.graph not available")
     X, theta = krylov_basis(L, 8)
     contours = contour_mask(carrier)
     high, low = gate_masks(activation(X[:, 1].reshape(carrier.shape)), contours)

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import fastshade.graph as graph
-from fastshade.graph import image_laplacian, laplacian_offsets
-from kernels import laplacian as kl
+import fastshade.pipeline.graph as graph
+from fastshade.pipeline.graph import image_laplacian, laplacian_offsets
+from fastshade.kernels import laplacian as kl
 from tests.ref_graph import (
     DITHER_RADII,
     DITHER_WEIGHTS,

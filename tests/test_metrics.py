@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from fastshade import ShadeOptions
-from fastshade.metrics import (
+from fastshade.pipeline.metrics import (
     fragments,
     goal_check,
     longest_covered_span,
@@ -25,7 +25,7 @@ from fastshade.metrics import (
     summarise,
     usage_entropy,
 )
-from fastshade.shader import Placement, shade_arrays
+from fastshade.pipeline.shader import Placement, shade_arrays
 
 
 def _placement(ys, xs, written, target=0, source=0, margin=0.5):

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from fastshade import ShadeOptions
-from fastshade.components import label_components
-from fastshade.gates import carrier_of
-from fastshade.shader import Analysis, analyse, shade, shade_arrays, shadow_self, thicken
+from fastshade.pipeline.components import label_components
+from fastshade.pipeline.gates import carrier_of
+from fastshade.pipeline.shader import Analysis, analyse, shade, shade_arrays, shadow_self, thicken
 from tests.conftest import ROOT, load_rgb
 from tests.ref_shading import perpendicular_scatter_ref
 
@@ -241,7 +241,7 @@ def test_ink_is_never_overwritten_by_shadows(opts):
 
 def _check_thicken_against_reference(img):
     """Shader thicken stage == NumPy reference on the real fields; never on contours."""
-    from fastshade.shading import thickening_budget
+    from fastshade.pipeline.shading import thickening_budget
 
     opts = KRYLOV
     an = analyse(img, opts)

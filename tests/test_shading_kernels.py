@@ -2,7 +2,7 @@
 
 Exact comparisons (``array_equal``) for images, masks and indices; ``allclose``
 for the floating-point sums (affinity, hue rotation: see the FMA note in
-:mod:`kernels.shading`).
+:mod:`fastshade.kernels.shading`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastshade import shading as fs
-from kernels import shading as ks
-from kernels.shading import gated_copy, hue_rotate, perpendicular_scatter, pixel_affinity, place_component
+from fastshade.pipeline import shading as fs
+from fastshade.kernels import shading as ks
+from fastshade.kernels.shading import gated_copy, hue_rotate, perpendicular_scatter, pixel_affinity, place_component
 from tests import ref_shading as ref
 
 IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "images"

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastshade.spectral as spectral
-from fastshade.graph import image_laplacian
+from fastshade.pipeline.graph import image_laplacian
 from fastshade.spectral import blend_weights_1d, sign_flip, spectral_basis, tile_starts
 from tests.ref_spectral import (
     blend_weights_1d_ref,
@@ -176,8 +176,8 @@ def test_toof_crop_matches_dense_eigh():
     assert b.method == "lobpcg"
     check_against_dense(c, 8, b)
     # the default tolerance keeps what the shader uses: the thicken reach on contour pixels
-    from fastshade.gates import contour_mask
-    from fastshade.shading import thickening_budget
+    from fastshade.pipeline.gates import contour_mask
+    from fastshade.pipeline.shading import thickening_budget
 
     d = spectral_basis(c, k=8)
     assert d.info["tol"] == spectral.DEFAULT_TOL and max(d.info["residuals"]) <= spectral.DEFAULT_TOL
@@ -265,7 +265,7 @@ def test_tile_starts_and_weights_match_reference(length, tile, overlap):
 
 def tiled_reference(c, k, tile, overlap):
     """Blend of per-tile dense eigenvectors (max-abs sign), tiles without contours skipped."""
-    from fastshade.gates import contour_mask
+    from fastshade.pipeline.gates import contour_mask
 
     h, w = c.shape
     contours = contour_mask(c)
@@ -369,7 +369,7 @@ def test_cluster_of_near_zero_eigenvalues(force_cascade):
 
 
 def test_krylov_dispatch():
-    from fastshade.krylov import krylov_basis
+    from fastshade.spectral.krylov import krylov_basis
 
     c = strokes(30, 30, seed=3)
     b = spectral_basis(c, k=5, method="krylov", krylov_steps=20, seed=7)

@@ -2,7 +2,7 @@
 
 Issue #2 asks for a default tolerance at which the gates agree with a 1e-8 solve on >= 99 % of
 the contour pixels of every image in ``../shared/images``.  The reference is ARPACK shift-invert
-(:func:`fastshade.baselines.eigsh_basis`) at relative tolerance 1e-8; the pipeline is run once
+(:func:`fastshade.reference.eigsh_basis`) at relative tolerance 1e-8; the pipeline is run once
 with its own basis (default ``tol``) and then with the reference basis substituted.  Checked:
 
 * the high and low gates: the default heat field does not read the basis, so substituting the
@@ -34,11 +34,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fastshade.baselines import eigsh_basis
-from fastshade.graph import diagonal_storage, image_laplacian
+from fastshade.reference import eigsh_basis
+from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.options import ShadeOptions
-from fastshade.shader import analyse, gating_field, thicken
-from fastshade.shading import thickening_budget
+from fastshade.pipeline.shader import analyse, gating_field, thicken
+from fastshade.pipeline.shading import thickening_budget
 from fastshade.spectral import DEFAULT_TOL, SpectralBasis, sign_flip
 from tests.conftest import load_rgb
 from tests.ref_spectral import gate_agreement

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from fastshade.cliutil import add_shade_options, options_from_args
+from fastshade.cli_args import add_shade_options, options_from_args
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
     _check_destinations(args)
     if args.demo:
         from fastshade.demo import demo_image
-        from fastshade.shader import shade_arrays
+        from fastshade.pipeline.shader import shade_arrays
 
         depth = args.depth or 8
         fmt = validate_output(args.output, has_alpha=False, bit_depth=depth)
@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
         stats, name = res.stats, "demo"
     else:
         # The same per-file job as `fastshade run`, so both write identical bytes.
-        from fastshade.batch import shade_file
+        from fastshade.run import shade_file
 
         rec = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
         if rec["status"] != "ok":

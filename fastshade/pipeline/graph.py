@@ -1,6 +1,6 @@
 """Pixel-graph Laplacian and the fields derived on it (validated wrappers).
 
-Python layer over :mod:`kernels.laplacian` and :mod:`kernels.fields`: checks
+Python layer over :mod:`fastshade.kernels.laplacian` and :mod:`fastshade.kernels.fields`: checks
 shapes, dtypes and values (one-line ``ValueError`` messages), allocates the
 outputs and calls the raw kernels.  Formulas: ``original-system.md`` §0.2
 (forward differences), §1.1 (weighted grid Laplacian), §1.2 (multi-radius
@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from fastshade.checks import check_integer, check_real, check_real_array, check_scale
-from kernels import fields as field_kernels
-from kernels import laplacian as laplacian_kernels
+from fastshade.kernels import fields as field_kernels
+from fastshade.kernels import laplacian as laplacian_kernels
 
 __all__ = [
     "diagonal_storage",
@@ -64,7 +64,7 @@ def laplacian_offsets(
     dy, dx : int64 (K,)
         Offsets in their canonical half (``dy > 0`` or ``dy == 0 and dx > 0``),
         sorted lexicographically by ``(dy, dx)``: the order
-        :func:`kernels.laplacian.assemble_laplacian_csr` requires.
+        :func:`fastshade.kernels.laplacian.assemble_laplacian_csr` requires.
     mult : float64 (K,)
         Weight multiplier of each offset.
 
@@ -240,7 +240,7 @@ def diagonal_storage(
     """``(offsets, diagonals, bandwidth)`` of a banded sparse matrix, or None.
 
     ``offsets`` int64 (nd,) ascending, ``diagonals`` (nd, n) in ``dtype`` with
-    ``diagonals[k, i] = L[i, i + offsets[k]]`` (:func:`kernels.fields.csr_to_diagonals`).
+    ``diagonals[k, i] = L[i, i + offsets[k]]`` (:func:`fastshade.kernels.fields.csr_to_diagonals`).
     None when ``L`` has more than :data:`MAX_DIAGONALS` stored diagonals, or a row whose
     columns are not sorted and unique: the diagonal kernels sum each row in ascending column
     order, so they agree with the CSR kernels (stored order) only on sorted rows.
@@ -265,7 +265,7 @@ HEAT_WINDOW_SLOTS = 8
 
 
 def _heat_windows(n_diagonals: int, band: int, n: int, steps: int) -> tuple[int, np.ndarray]:
-    """``(chunk, windows)`` for :func:`kernels.fields.heat_diffusion_dia`: as many steps per
+    """``(chunk, windows)`` for :func:`fastshade.kernels.fields.heat_diffusion_dia`: as many steps per
     sweep as fit :data:`HEAT_BLOCK_BYTES`, in chunks of about :data:`HEAT_CHUNK_ROWS` rows (a
     multiple of ``band``, the length of an image row on a 4-connected grid); one sweep per step
     when the band is too wide for blocking to pay."""

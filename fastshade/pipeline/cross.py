@@ -1,7 +1,7 @@
 """Cross-mode shadow: WHERE = the target's low-gate components, WHAT = chosen by
 cross-attention between the target's and the sample's components.
 
-Entry point (called by :func:`fastshade.shader.shade_arrays`)::
+Entry point (called by :func:`fastshade.pipeline.shader.shade_arrays`)::
 
     placements, info = shadow_cross(out, an_t, an_s, opts)
 
@@ -49,7 +49,7 @@ all; ``quantile:Q`` keeps ``affinity > quantile(affinity, Q)``; ``calibrated`` k
 same *fraction* of pixels as the ``mean`` gate keeps on the self copy of the same
 target component (the handoff's self gate), highest affinities first (fix D).
 
-When the sample is the target (the same :class:`~fastshade.shader.Analysis` object or
+When the sample is the target (the same :class:`~fastshade.pipeline.shader.Analysis` object or
 an identical image) no Procrustes rotation is applied and colours are read from the
 output being painted, exactly as self mode does: the parity diagnostic.
 """
@@ -62,12 +62,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastshade.options import CROSS_SCORES, CROSS_STRATEGIES, affinity_threshold_mode
-from fastshade.shading import gated_copy, hue_rotate, pixel_affinity, place_component
+from fastshade.pipeline.shading import gated_copy, hue_rotate, pixel_affinity, place_component
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fastshade.components import Components
+    from fastshade.pipeline.components import Components
     from fastshade.options import ShadeOptions
-    from fastshade.shader import Analysis, Placement
+    from fastshade.pipeline.shader import Analysis, Placement
 
 __all__ = [
     "STRATEGIES",
@@ -414,7 +414,7 @@ def reads_sample_basis(opts: "ShadeOptions") -> bool:
     """Whether this cross configuration reads the sample's spectral basis: the ``dot`` and
     ``cosine`` scores do, and so does an affinity gate other than ``none`` on the sample's
     pixels (``unified``, ``warp``).  The default ``signature`` score (gating-field segment
-    signatures) with no gate does not: :func:`fastshade.shader.shade_arrays` then skips the
+    signatures) with no gate does not: :func:`fastshade.pipeline.shader.shade_arrays` then skips the
     sample's eigensolve, and placements carry no affinity."""
     gate_kind, _ = parse_affinity_threshold(opts.affinity_threshold)
     return opts.score != "signature" or (gate_kind != "none"
@@ -467,7 +467,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
     placements : list of Placement, in target-component order (gate-only: active ones).
     info : JSON-serialisable dict (strategy, toggles, candidate and active counts).
     """
-    from fastshade.shader import Placement, free_paper, shadow_destination
+    from fastshade.pipeline.shader import Placement, free_paper, shadow_destination
 
     strategy = opts.cross_strategy
     if strategy not in STRATEGIES:

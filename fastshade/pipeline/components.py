@@ -1,6 +1,6 @@
 """Connected components of a binary mask with per-component statistics.
 
-Validated, allocating wrapper over the raw kernels in :mod:`kernels.components`
+Validated, allocating wrapper over the raw kernels in :mod:`fastshade.kernels.components`
 (``original-system.md`` §3.7: 8-connected labelling of the low gate, minimum
 size 10, components in the raster order of their first pixel, §8).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastshade.checks import check_integer
-from kernels.components import (
+from fastshade.kernels.components import (
     apply_label_map,
     component_pixel_index,
     component_stats,

@@ -1,8 +1,8 @@
 """The shader pipeline: basis -> fields -> gates -> thicken -> shadow (self or cross).
 
 Public entry point: :func:`shade`.  Everything heavy runs in the Numba kernels
-of :mod:`kernels` (via the validated wrappers in :mod:`fastshade.graph`,
-:mod:`fastshade.components`, :mod:`fastshade.shading`) or in the eigensolver
+of :mod:`kernels` (via the validated wrappers in :mod:`fastshade.pipeline.graph`,
+:mod:`fastshade.pipeline.components`, :mod:`fastshade.pipeline.shading`) or in the eigensolver
 (:mod:`fastshade.spectral`); this module only orchestrates and records.
 """
 
@@ -17,13 +17,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from fastshade.components import Components, label_components
-from fastshade.gates import carrier_of, contour_gates, contour_mask
-from fastshade.graph import (diagonal_storage, forward_gradient, heat_diffusion, image_laplacian,
+from fastshade.pipeline.components import Components, label_components
+from fastshade.pipeline.gates import carrier_of, contour_gates, contour_mask
+from fastshade.pipeline.graph import (diagonal_storage, forward_gradient, heat_diffusion, image_laplacian,
                              unit_vectors)
-from fastshade.metrics import fragments
+from fastshade.pipeline.metrics import fragments
 from fastshade.options import ShadeOptions
-from fastshade.shading import (
+from fastshade.pipeline.shading import (
     gated_copy,
     hue_rotate,
     perpendicular_scatter,
@@ -157,7 +157,7 @@ def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: 
     keeps the explicit scheme stable (``a * lambda_max <= 1``). Spectrally this is
     ``sum_j (1 - a lambda_j)^T xi_j phi_j`` over the complete eigenbasis: a seeded,
     band-limited random field that follows the graph (docs/gating-field.md).
-    ``diagonals``: ``fastshade.graph.diagonal_storage(lap)`` if the caller has it.
+    ``diagonals``: ``fastshade.pipeline.graph.diagonal_storage(lap)`` if the caller has it.
     """
     n = shape[0] * shape[1]
     alpha, steps = stable_heat_schedule(lap, 0.1, max(1, int(round(smoothing / 0.1))))
@@ -184,7 +184,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
     configurations, basis are read): ``directions=False`` skips the thicken and void
     directions and the void diffusion (``perp_*`` and ``void_*`` are then zero);
     ``with_basis=False`` skips the eigensolve when the gating field does not need it
-    (``Analysis.basis`` is then None; see :func:`fastshade.cross.reads_sample_basis`).
+    (``Analysis.basis`` is then None; see :func:`fastshade.pipeline.cross.reads_sample_basis`).
     """
     timer = timer or Timer()
     h, w = rgb.shape[:2]
@@ -307,7 +307,7 @@ def shadow_destination(an: Analysis, src_y: np.ndarray, src_x: np.ndarray,
     """Where a shadow copy goes: ``(shift, dst_y, dst_x, inside)``, or None (skip it).
 
     The copy of the pixels ``(src_y, src_x)`` is rotated 90° about ``src_centroid`` and
-    moved to ``dst_centroid + shift`` (:func:`~fastshade.shading.place_component`).
+    moved to ``dst_centroid + shift`` (:func:`~fastshade.pipeline.shading.place_component`).
     ``shadow_placement="fixed"``: ``shift`` = ``shadow_distance`` along the void direction at
     ``dst_centroid``.  ``"free"``: the first of :data:`FREE_PUSHES` along the void
     direction, then against it, whose copy has >= :data:`FREE_FRACTION` of its pixels
@@ -456,7 +456,7 @@ def shade_arrays(
     an_s: Analysis | None = None
     cross_info: dict[str, Any] = {}
     if cross:
-        from fastshade.cross import reads_sample_basis, shadow_cross
+        from fastshade.pipeline.cross import reads_sample_basis, shadow_cross
 
         if sample is None:
             an_s = an_t
@@ -504,7 +504,7 @@ def shade_arrays(
         sample_basis = _basis_stats(an_s.basis if an_s else None, opts)
         if an_s is not None and an_s.basis is None and an_s.contours.any():
             sample_basis["reason"] = ("not read by this cross configuration "
-                                      "(fastshade.cross.reads_sample_basis)")
+                                      "(fastshade.pipeline.cross.reads_sample_basis)")
         stats["sample_basis"] = sample_basis
     return ShadeResult(np.ascontiguousarray(image), stats, placements, an_t, an_s, owner.reshape(h, w))
 

@@ -23,7 +23,7 @@ Global solver (``method="lobpcg"``), a multigrid *cascade*:
    Apart from these two changes every level up to a stalled one (below) equals
    ``pyamg.smoothed_aggregation_solver``'s
    (``tests/test_spectral.py::test_hierarchy_is_pyamgs_smoothed_aggregation``).
-   Setup products are Numba kernels (:mod:`kernels.blockops`): ``P`` straight from the
+   Setup products are Numba kernels (:mod:`fastshade.kernels.blockops`): ``P`` straight from the
    aggregate map, and ``A_c = P^T A P``, ``B_c = P^T B P`` on one shared pattern by two
    Gustavson products (``A P`` then ``P^T (A P)``), ``L_c = A_c - s B_c`` on the same pattern
    (no ``fit_candidates``, no scipy sparse adds/format conversions).  A slowly coarsening
@@ -54,7 +54,7 @@ fastshade's block LOBPCG (:func:`_lobpcg`) keeps ``X``, ``W``, ``P`` as separate
 forms ``L V`` and ``B V`` in one fused Numba pass over the shared coarse pattern, never orthonormalises ``W``/``P``
 in ``n``-space (the small Gram matrices are whitened in the Rayleigh-Ritz step) and, on coarse
 levels with many entries per row, updates the products by small GEMMs.  The V-cycle smoother and
-the pixel-level Ritz rotation + residual norms are fused Numba passes (:mod:`kernels.blockops`).
+the pixel-level Ritz rotation + residual norms are fused Numba passes (:mod:`fastshade.kernels.blockops`).
 
 Determinism: the start block comes from the deterministic coarsest dense solve (a big coarsest
 level starts from a block seeded by ``seed``; seeded random columns also pad the start when the
@@ -70,7 +70,7 @@ tile is the Laplacian of the tile alone (sub-matrix of ``L`` with its own degree
 ``k`` vectors by the same solver (dense ``eigh`` for small tiles); each tile's vectors get a
 seeded random sign (``tile_sign="seeded"``, like the original's per-tile random starts) or the
 deterministic max-abs sign (``tile_sign="max-abs"``).  Tiles without any contour pixel
-(``fastshade.gates.contour_mask``) are skipped: they add nothing to either blend sum, so pixels
+(``fastshade.pipeline.gates.contour_mask``) are skipped: they add nothing to either blend sum, so pixels
 covered only by skipped tiles have field value 0.
 """
 
@@ -280,7 +280,7 @@ def _aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
     (numbered after PyAMG's aggregates, in node order)."""
     from pyamg.aggregation import standard_aggregation
 
-    from kernels.blockops import strength_pattern
+    from fastshade.kernels.blockops import strength_pattern
 
     # the pattern of pyamg.strength.symmetric_strength_of_connection (standard aggregation
     # reads only the pattern; the values and their row scaling are not formed)
@@ -327,7 +327,7 @@ def _symbolic_csr(rows: int, cols: int, count_rows) -> tuple[np.ndarray, np.ndar
 def _smoothed_prolongator(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
                           nc: int) -> sp.csr_matrix:
     """``P = (I - w D^-1 A) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes)."""
-    from kernels.blockops import smoothed_prolongator, smoothed_prolongator_row_nnz
+    from fastshade.kernels.blockops import smoothed_prolongator, smoothed_prolongator_row_nnz
 
     n = A.shape[0]
     pos, indptr, indices = _symbolic_csr(
@@ -344,9 +344,9 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     """``X @ Y`` and the data of ``X2 @ Y2`` on the same pattern (``X2``, ``Y2``: data ``x2``,
     ``y2`` on the patterns of ``X``, ``Y``); one-pass Numba Gustavson kernel into outputs
     sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (pages past ``nnz`` stay untouched)."""
-    from kernels.blockops import spgemm_pair_bounded
+    from fastshade.kernels.blockops import spgemm_pair_bounded
 
-    from kernels.blockops import spgemm_bound
+    from fastshade.kernels.blockops import spgemm_bound
 
     r, c = X.shape[0], Y.shape[1]
     bound = int(spgemm_bound(X.indices[:X.nnz], Y.indptr))
@@ -450,7 +450,7 @@ def _vcycle(H: _Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
         for _ in range(3):
             X += (JACOBI_OMEGA * dinv) * (R - H.A[level] @ X)
         return X
-    from kernels.blockops import csr_matmat, csr_residual, jacobi_sweep
+    from fastshade.kernels.blockops import csr_matmat, csr_residual, jacobi_sweep
 
     A, P, PT = H.A[level], H.P[level], H.PT[level]
     wdinv = JACOBI_OMEGA * H.Dinv[level]
@@ -507,7 +507,7 @@ def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     ``W`` is projected against ``Y`` and ``X`` in ``n``-space; ``W`` and ``P`` are never
     orthonormalised there: the Rayleigh-Ritz step whitens the small Gram matrices instead
     (:func:`_small_rr`).  ``L V`` and ``B V`` of every block come from one fused sparse pass
-    (:func:`kernels.blockops.csr_matmat_pair` on the shared pattern of coarse levels), so the
+    (:func:`fastshade.kernels.blockops.csr_matmat_pair` on the shared pattern of coarse levels), so the
     residuals are those of fresh products; with ``dense_updates`` (coarse levels with many
     entries per row) only ``W``'s products are sparse and ``L X, B X, L P, B P`` are updated
     from the Ritz coefficients by small GEMMs instead.  ``X`` may be overwritten.  Returns a dict with
@@ -515,7 +515,7 @@ def _lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     vectors; when the start block already meets ``tol`` with ``B = None`` only the first
     ``min(k, m)`` pairs are formed and returned.
     """
-    from kernels.blockops import (csr_matmat, csr_matmat_pair, ritz_residual, rotate_residual,
+    from fastshade.kernels.blockops import (csr_matmat, csr_matmat_pair, ritz_residual, rotate_residual,
                                   subtract_outer)
 
     identity = B is None
@@ -713,7 +713,7 @@ def _scipy_lobpcg(L, B, X, Y, precond, tol: float, maxiter: int, k: int,
     """
     from scipy.sparse.linalg import LinearOperator, lobpcg
 
-    from kernels.blockops import csr_matmat
+    from fastshade.kernels.blockops import csr_matmat
 
     dtype = np.float32 if single else np.float64
     n = L.shape[0]
@@ -785,7 +785,7 @@ def _cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: in
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see module docstring)."""
     solve = _scipy_lobpcg if lobpcg_impl == "scipy" else _lobpcg
     pixel_solve = _scipy_pixel_lobpcg if lobpcg_impl == "scipy-pixel" else solve
-    from kernels.blockops import csr_matmat
+    from fastshade.kernels.blockops import csr_matmat
 
     t0 = time.perf_counter()
     n = L.shape[0]
@@ -903,7 +903,7 @@ def _finish(vals: np.ndarray, vecs: np.ndarray, n: int, k: int,
     hi = np.zeros(k)
     lo = np.zeros(k)
     if n:
-        from kernels.blockops import column_sumsq_extrema
+        from fastshade.kernels.blockops import column_sumsq_extrema
 
         column_sumsq_extrema(out_v, norms, hi, lo)  # one pass, rows summed in order
         np.sqrt(norms, out=norms)
@@ -944,7 +944,7 @@ def _check_carrier(carrier: np.ndarray) -> np.ndarray:
 
 
 def _laplacian(carrier, *, connectivity, kind, tau, weight_floor) -> sp.csr_matrix:
-    from fastshade.graph import image_laplacian
+    from fastshade.pipeline.graph import image_laplacian
 
     return image_laplacian(carrier, connectivity=connectivity, kind=kind, tau=tau,
                            weight_floor=weight_floor).tocsr()
@@ -986,12 +986,12 @@ def spectral_basis(
     carrier : array (H, W), real, finite (usually in [0, 1])
     method : {"lobpcg", "krylov", "dense"}
         ``lobpcg``: AMG-cascade LOBPCG (global, or tiled when ``tile_size > 0``);
-        ``krylov``: :func:`fastshade.krylov.krylov_basis` (the original's Lanczos field);
+        ``krylov``: :func:`fastshade.spectral.krylov.krylov_basis` (the original's Lanczos field);
         ``dense``: exact dense ``eigh`` (small images / reference only).
     k : int in [1, ``fastshade.options.MAX_K``]
         Number of non-trivial vectors (zero-padded beyond ``H*W - 1``).
     connectivity, kind, tau, weight_floor
-        Passed to :func:`fastshade.graph.image_laplacian` (ignored when ``laplacian`` is given).
+        Passed to :func:`fastshade.pipeline.graph.image_laplacian` (ignored when ``laplacian`` is given).
     tile_size, tile_overlap : int
         ``tile_size = 0``: global solve; ``>= 4``: tiled basis (§2.3), ``0 <= overlap < tile``.
     seed : int
@@ -1009,7 +1009,7 @@ def spectral_basis(
     maxiter : int
         LOBPCG iteration cap on the pixel level (``info["converged"]`` reports the outcome).
     diagonals : tuple or None
-        ``fastshade.graph.diagonal_storage(laplacian)`` if the caller has it (used by
+        ``fastshade.pipeline.graph.diagonal_storage(laplacian)`` if the caller has it (used by
         ``method="krylov"`` for its mat-vecs; saves converting the graph twice).
     lobpcg_impl : {"scipy-pixel", "block", "scipy"}
         The LOBPCG of the cascade (:data:`LOBPCG_IMPLS`).  ``"scipy-pixel"`` (default):
@@ -1060,7 +1060,7 @@ def spectral_basis(
         return SpectralBasis(np.zeros((1, k)), np.zeros(k), (h, w), "trivial", info)
 
     if method == "krylov":
-        from fastshade.krylov import krylov_basis
+        from fastshade.spectral.krylov import krylov_basis
 
         vecs, vals = krylov_basis(L, k, steps=krylov_steps, seed=seed, diagonals=diagonals)
         vecs = np.ascontiguousarray(vecs, dtype=np.float64)
@@ -1099,7 +1099,7 @@ def spectral_basis(
 
 
 def _tiled(c, L, k, tile, overlap, tile_sign, solve_kw, info, t_start) -> SpectralBasis:
-    from fastshade.gates import contour_mask
+    from fastshade.pipeline.gates import contour_mask
 
     h, w = c.shape
     n = h * w

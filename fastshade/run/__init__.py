@@ -210,7 +210,7 @@ def shade_file(
     import numpy as np
 
     from fastshade.io import DEFAULT_MAX_PIXELS, ImageError, read_image, validate_output, write_image
-    from fastshade.shader import shade_arrays
+    from fastshade.pipeline.shader import shade_arrays
 
     t0 = time.perf_counter()
     spath, sout = os.fspath(in_path), os.fspath(out_path)
@@ -490,7 +490,7 @@ def _warm_up(task: dict[str, Any]) -> float | None:
     try:
         import fastshade.io  # noqa: F401
         from fastshade.demo import demo_image
-        from fastshade.shader import shade_arrays
+        from fastshade.pipeline.shader import shade_arrays
 
         small = demo_image(64, 64)
         shade_arrays(small, small if task["sample"] else None, task["options"])
@@ -620,7 +620,7 @@ def available_cores() -> int:
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the ``run`` arguments (and every shader option) to ``p``."""
-    from fastshade.cliutil import add_shade_options
+    from fastshade.cli_args import add_shade_options
     from fastshade.io import DEFAULT_MAX_PIXELS
 
     p.add_argument("input", metavar="IN", help="folder of images to shade (never modified)")
@@ -706,7 +706,7 @@ def _digest(obj: Any) -> str:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Validate parsed arguments into a :class:`RunConfig` (raises :class:`UsageError`)."""
-    from fastshade.cliutil import options_from_args
+    from fastshade.cli_args import options_from_args
     from fastshade.io import ImageError, check_writable, read_image, validate_output
 
     try:
@@ -1302,7 +1302,7 @@ def _output_valid(path: str) -> bool:
 
 
 # ======================================================================================
-# Backends: a local spawn process pool (and dask.distributed in fastshade.batch_dask)
+# Backends: a local spawn process pool (and dask.distributed in fastshade.run.dask)
 # ======================================================================================
 
 
@@ -1736,7 +1736,7 @@ def drive(cfg: RunConfig, backend: Any, planner: Planner, writer: ManifestWriter
 
 def _make_backend(cfg: RunConfig) -> Any:
     if cfg.scheduler:
-        from fastshade.batch_dask import DaskBackend
+        from fastshade.run.dask import DaskBackend
 
         return DaskBackend(cfg)
     return LocalBackend(cfg)
@@ -1876,7 +1876,7 @@ def _worker_env_for_spawn(threads: int) -> Iterator[None]:
 
 def main(args: argparse.Namespace) -> int:
     """``fastshade run``: returns the exit status (0 ok, 1 failures, 2 usage, 130 interrupted)."""
-    from fastshade.cliutil import fail
+    from fastshade.cli_args import fail
 
     try:
         cfg = config_from_args(args)

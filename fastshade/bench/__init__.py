@@ -69,7 +69,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from fastshade.cliutil import add_shade_options, options_from_args
+from fastshade.cli_args import add_shade_options, options_from_args
 
 SCHEMA = "fastshade-bench/1"
 
@@ -77,7 +77,7 @@ STAGES: tuple[str, ...] = ("load", "laplacian", "basis", "fields", "gates", "thi
                            "shadow", "save")
 """Stages in the order they are printed."""
 SHADER_STAGES: tuple[str, ...] = ("laplacian", "basis", "fields", "gates", "thicken", "components", "shadow")
-"""Stages timed by :class:`fastshade.shader.Timer` inside :func:`fastshade.shader.shade_arrays`."""
+"""Stages timed by :class:`fastshade.pipeline.shader.Timer` inside :func:`fastshade.pipeline.shader.shade_arrays`."""
 SUMMARY_FIGURES: tuple[str, ...] = ("shader", "other", "end_to_end")
 """``shader`` = whole ``shade_arrays`` call; ``other`` = shader minus its stages;
 ``end_to_end`` = load + shader + save."""
@@ -109,7 +109,7 @@ BASELINES: dict[str, tuple[tuple[str, str], ...]] = {
     "thicken": (("numpy", "NumPy vectorised"),),
     "shadow": (("numpy", "NumPy per component"),),
 }
-"""Baselines per stage: (key, label).  Implementations in :mod:`fastshade.baselines`."""
+"""Baselines per stage: (key, label).  Implementations in :mod:`fastshade.reference`."""
 
 CLOCKS = ("wall", "cpu")
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -231,7 +231,7 @@ def build_cases(sizes: list[int], images: list[Path], *, original_size: bool) ->
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark in a worker process, print the report, write/compare/plot."""
-    from fastshade.cliutil import fail
+    from fastshade.cli_args import fail
 
     sizes = parse_sizes(args.sizes) if args.sizes is not None else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     repeat = args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick else 3)
@@ -420,7 +420,7 @@ def _timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], list[float]
 def install_cpu_timer() -> Any:
     """Make the shader's stage timer also record CPU seconds (benchmark worker only).
 
-    :class:`fastshade.shader.Timer` records wall-clock seconds; on a shared
+    :class:`fastshade.pipeline.shader.Timer` records wall-clock seconds; on a shared
     machine those include time the process spent waiting for a core.  The
     worker swaps in a subclass that adds ``time.process_time()`` per stage
     (with one thread, CPU seconds = the wall time of an idle machine).  Every
@@ -429,7 +429,7 @@ def install_cpu_timer() -> Any:
     """
     from contextlib import contextmanager
 
-    from fastshade import shader
+    from fastshade.pipeline import shader
 
     base = shader.Timer
 
@@ -522,7 +522,7 @@ def warm_up(opts: Any, *, cross: bool) -> float:
     start of a fresh process.
     """
     from fastshade.demo import demo_image
-    from fastshade.shader import shade_arrays
+    from fastshade.pipeline.shader import shade_arrays
 
     small = demo_image(64, 64)
     t0 = time.perf_counter()
@@ -539,7 +539,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
 
     from fastshade.demo import demo_image
     from fastshade.io import read_image, write_image
-    from fastshade.shader import shade_arrays
+    from fastshade.pipeline.shader import shade_arrays
 
     repeat = cfg["repeat"]
     name = case["name"]
@@ -592,7 +592,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
         timers = list(cpu_timer.created) if cpu_timer is not None else []
         if timers:
             cpu = {s: float(sum(t.cpu_seconds.get(s, 0.0) for t in timers)) for s in SHADER_STAGES}
-        else:  # the shader no longer uses fastshade.shader.Timer: no per-stage CPU figures
+        else:  # the shader no longer uses fastshade.pipeline.shader.Timer: no per-stage CPU figures
             cpu_source = "wall (no CPU timer hook)"
             cpu = dict(wall)
         cpu["shader"] = cpu_total
@@ -677,9 +677,9 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
     """Time the NumPy/SciPy baselines on the analysis of ``res`` (a self-mode result)."""
     import numpy as np
 
-    from fastshade import baselines as bl
-    from fastshade.graph import image_laplacian
-    from fastshade.shader import shadow_self, thicken
+    from fastshade import reference as bl
+    from fastshade.pipeline.graph import image_laplacian
+    from fastshade.pipeline.shader import shadow_self, thicken
 
     repeat = cfg["repeat"]
     an = res.target
@@ -1269,8 +1269,3 @@ def plot_scaling(results: dict[str, Any], path: str | os.PathLike[str]) -> None:
     write_atomic(path, lambda fh: fig.savefig(fh, format=Path(path).suffix.lower()[1:], dpi=110), "plot")
     plt.close(fig)
 
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
-        sys.exit(_worker_main(sys.argv[2:]))
-    sys.exit("usage: python -m fastshade.bench --worker CONFIG.json OUT.json (internal; use 'fastshade bench')")

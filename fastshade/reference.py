@@ -66,9 +66,9 @@ def laplacian_coo(
 ) -> sp.csr_matrix:
     """``L = D - W`` of the weighted pixel graph, assembled the SciPy way.
 
-    Same definition as :func:`fastshade.graph.image_laplacian` for a 2-D
+    Same definition as :func:`fastshade.pipeline.graph.image_laplacian` for a 2-D
     carrier: edge weight ``max(mult * exp(-|c_i - c_j| / tau), weight_floor)``
-    for every offset of :func:`fastshade.graph.laplacian_offsets`.  All edge
+    for every offset of :func:`fastshade.pipeline.graph.laplacian_offsets`.  All edge
     weights are computed with NumPy slicing, stacked into COO triplets (both
     directions plus the diagonal) and converted with ``tocsr()``.
 
@@ -76,13 +76,13 @@ def laplacian_coo(
     ----------
     carrier : (H, W) float array
     connectivity, kind, tau, weight_floor
-        As :func:`fastshade.graph.image_laplacian`.
+        As :func:`fastshade.pipeline.graph.image_laplacian`.
 
     Returns
     -------
     scipy.sparse.csr_matrix (H*W, H*W), float64, newly allocated
     """
-    from fastshade.graph import laplacian_offsets
+    from fastshade.pipeline.graph import laplacian_offsets
 
     c = np.asarray(carrier, dtype=np.float64)
     h, w = c.shape
@@ -259,7 +259,7 @@ def lobpcg_basis(
 
 @dataclass
 class LabelResult:
-    """Components of a mask (same contract as :class:`fastshade.components.Components`)."""
+    """Components of a mask (same contract as :class:`fastshade.pipeline.components.Components`)."""
 
     labels: np.ndarray  # (H, W) int32, 0 background, 1..n in raster order of first pixel
     n: int

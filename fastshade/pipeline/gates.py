@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastshade.checks import check_real, check_real_array
-from kernels.shading import channel_sum
+from fastshade.kernels.shading import channel_sum
 
 LOGIT_EPS = 1e-8
 

@@ -46,12 +46,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from fastshade.cliutil import add_shade_options, options_from_args
-from fastshade.cross import SCORES, STRATEGIES, parse_affinity_threshold, self_gate_fraction, shadow_cross
-from fastshade.metrics import goal_check, owner_map, parity, result_metrics
+from fastshade.cli_args import add_shade_options, options_from_args
+from fastshade.pipeline.cross import SCORES, STRATEGIES, parse_affinity_threshold, self_gate_fraction, shadow_cross
+from fastshade.pipeline.metrics import goal_check, owner_map, parity, result_metrics
 from fastshade.io import write_file
 from fastshade.options import ShadeOptions
-from fastshade.shading import pixel_affinity
+from fastshade.pipeline.shading import pixel_affinity
 
 __all__ = [
     "BASELINE",
@@ -194,7 +194,7 @@ def place_component_numpy(src_y: np.ndarray, src_x: np.ndarray, src_centroid: Se
                           quarter_turns: int = 1, scale: float = 1.0,
                           shift: Sequence[float] = (0.0, 0.0),
                           rounding: str = "half-up") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NumPy twin of :func:`fastshade.shading.place_component` with a choice of rounding.
+    """NumPy twin of :func:`fastshade.pipeline.shading.place_component` with a choice of rounding.
 
     ``v = c_d + scale * rot(p - c_s) + shift`` (same evaluation order as the kernel),
     then ``half-up``: ``floor(v + 0.5)`` (the pipeline's, identical to the kernel) or
@@ -231,16 +231,16 @@ def _place_component_half_even(*args: Any, **kwargs: Any) -> tuple[np.ndarray, n
 def destination_rounding(mode: str) -> Iterator[None]:
     """Within the block, shadow destinations of the self *and* cross paths are rounded by
     ``mode`` (:data:`ROUNDINGS`).  ``half-up`` is the pipeline (a no-op); ``half-even``
-    temporarily swaps the ``place_component`` used by :mod:`fastshade.shader` and
-    :mod:`fastshade.cross` for :func:`place_component_numpy` with ``rounding="half-even"``
+    temporarily swaps the ``place_component`` used by :mod:`fastshade.pipeline.shader` and
+    :mod:`fastshade.pipeline.cross` for :func:`place_component_numpy` with ``rounding="half-even"``
     (the original's rounding; a diagnostic experiment, not thread-safe)."""
     if mode not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {mode!r}")
     if mode == "half-up":
         yield
         return
-    import fastshade.cross as cross_mod
-    import fastshade.shader as shader_mod
+    import fastshade.pipeline.cross as cross_mod
+    import fastshade.pipeline.shader as shader_mod
 
     saved = shader_mod.place_component, cross_mod.place_component
     shader_mod.place_component = cross_mod.place_component = _place_component_half_even
@@ -367,7 +367,7 @@ def _parity_reasons(self_m: dict[str, Any], cross_m: dict[str, Any], info: dict[
 
 def _run_one(label: str, opts: ShadeOptions, thick: np.ndarray, an_t: Any, an_s: Any,
              keep_image: bool) -> tuple[RunRecord, list[Any]]:
-    from fastshade.shader import ShadeResult
+    from fastshade.pipeline.shader import ShadeResult
 
     out = thick.copy()
     t0 = time.perf_counter()
@@ -426,7 +426,7 @@ def diagnose_arrays(
 def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptions | None,
               strategies: Sequence[tuple[str, ShadeOptions]] | None, grid: Sequence[tuple[str, ShadeOptions]],
               analyses: tuple[Any, Any] | None, records: bool, rounding: str, progress: bool) -> Diagnosis:
-    from fastshade.shader import ShadeResult, analyse, shadow_self, thicken
+    from fastshade.pipeline.shader import ShadeResult, analyse, shadow_self, thicken
 
     opts = options or ShadeOptions()
     strategies = list(strategies) if strategies is not None else preset_strategies(opts)
@@ -795,7 +795,7 @@ def run_study(images_dir: Path, outdir: Path, options: ShadeOptions, *,
     first one only.  Results are grouped by ``"<basis>/<rounding>"``.
     """
     from fastshade.io import read_image
-    from fastshade.shader import analyse
+    from fastshade.pipeline.shader import analyse
 
     images = sorted(p.name for p in Path(images_dir).glob("*.png"))
     missing = {n for pair in STUDY_PAIRS for n in pair} - set(images)

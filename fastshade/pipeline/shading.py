@@ -1,6 +1,6 @@
 """Shading operations: thicken, hue rotation, component placement, affinity, gated copy.
 
-Validated, allocating wrappers over :mod:`kernels.shading`
+Validated, allocating wrappers over :mod:`fastshade.kernels.shading`
 (``original-system.md`` §3.5, §3.6, §3.8, §3.9; spec README §1 steps 6, 8, 9).
 Every function checks dtypes and shapes (one-line ``ValueError``), converts to
 C-contiguous float64 / int64 / uint8 and calls one kernel.
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fastshade.checks import check_integer, check_real, check_real_array
-from kernels import shading as _kernels
+from fastshade.kernels import shading as _kernels
 
 __all__ = [
     "gated_copy",
@@ -159,7 +159,7 @@ def perpendicular_scatter(
     in the image (real values) and the truncated pixel ``(int q_y, int q_x)``
     is not a contour pixel.  Colours are read from ``image`` (all writes "at
     once"); collisions: last write in order (sources, then offsets
-    ``-R..-1, 1..R``) wins.  See :func:`kernels.shading.perpendicular_scatter`.
+    ``-R..-1, 1..R``) wins.  See :func:`fastshade.kernels.shading.perpendicular_scatter`.
 
     Parameters
     ----------
@@ -275,7 +275,7 @@ def place_component(
     dst_y, dst_x : (m,) int64 ndarrays
         Rounded destinations (also for pixels outside the image; a coordinate
         of magnitude >= 2**62 becomes -2**62, see
-        :data:`kernels.shading.COORD_SENTINEL`).
+        :data:`fastshade.kernels.shading.COORD_SENTINEL`).
     inside : (m,) bool ndarray
         True where the destination lies in the image.
     """

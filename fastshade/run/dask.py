@@ -1,7 +1,7 @@
 """dask.distributed backend of ``fastshade run --scheduler``.
 
 The driver loop, planning, manifest and guarantees are those of
-:mod:`fastshade.batch`; this module only replaces the process pool:
+:mod:`fastshade.run`; this module only replaces the process pool:
 
 * ``--scheduler local`` starts a ``LocalCluster`` of ``--workers`` processes
   with one thread each; ``--scheduler tcp://HOST:PORT`` connects to a running
@@ -40,7 +40,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from fastshade.batch import (
+from fastshade.run import (
     RunConfig,
     log,
     UsageError,
@@ -100,7 +100,7 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 class DaskBackend:
-    """Same interface as :class:`fastshade.batch.LocalBackend`, on a Dask cluster."""
+    """Same interface as :class:`fastshade.run.LocalBackend`, on a Dask cluster."""
 
     name = "dask"
 

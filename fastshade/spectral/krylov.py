@@ -59,9 +59,9 @@ import scipy.sparse as sp
 from scipy.linalg import blas
 
 from fastshade.checks import check_integer
-from fastshade.graph import diagonal_storage
+from fastshade.pipeline.graph import diagonal_storage
 from fastshade.options import MAX_K, MAX_STEPS
-from kernels import fields as field_kernels
+from fastshade.kernels import fields as field_kernels
 
 __all__ = ["krylov_basis", "RITZ_FLOOR", "BREAKDOWN_TOL"]
 
@@ -100,7 +100,7 @@ def krylov_basis(
     ----------
     L : scipy.sparse matrix, shape (n, n)
         Symmetric positive semi-definite graph Laplacian (rows sum to zero),
-        e.g. from :func:`fastshade.graph.image_laplacian`.  Not modified.
+        e.g. from :func:`fastshade.pipeline.graph.image_laplacian`.  Not modified.
         Any sparse format is accepted (converted to CSR).
     k : int
         Number of basis columns to return (1 to ``fastshade.options.MAX_K``).
@@ -111,7 +111,7 @@ def krylov_basis(
     dtype : np.float32 or np.float64
         Arithmetic precision of the iteration (float32 like the original).
     diagonals : tuple, optional
-        ``fastshade.graph.diagonal_storage(L)`` when the caller already has it (the shader
+        ``fastshade.pipeline.graph.diagonal_storage(L)`` when the caller already has it (the shader
         does: it diffuses on the same graph); computed here otherwise.
 
     Returns

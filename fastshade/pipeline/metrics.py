@@ -1,6 +1,6 @@
 """Fragmentation metrics of a shadow placement log (``original-system.md`` §7).
 
-Computed from :class:`fastshade.shader.Placement` records plus the owner map of
+Computed from :class:`fastshade.pipeline.shader.Placement` records plus the owner map of
 the final image (which placement wrote each pixel last, :func:`owner_map`), so
 "visible" means "written by this placement and not overwritten by a later one".
 
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from fastshade.components import label_components
+from fastshade.pipeline.components import label_components
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fastshade.shader import Placement, ShadeResult
+    from fastshade.pipeline.shader import Placement, ShadeResult
 
 
 def longest_run(bins: np.ndarray) -> int:
@@ -132,7 +132,7 @@ def _mean(values: Sequence[float]) -> float | None:
 def owner_map(placements: "Sequence[Placement]", shape: tuple[int, int]) -> np.ndarray:
     """(H, W) int32 map of the index of the last placement that wrote each pixel (-1 none).
 
-    The same rule as :func:`fastshade.shader.shade_arrays` (placements are written in
+    The same rule as :func:`fastshade.pipeline.shader.shade_arrays` (placements are written in
     order, last write wins).
     """
     h, w = shape

@@ -1,0 +1,1 @@
+"""The shading pipeline: graph, fields, gates, components, thickening, shadows, cross mode."""
