@@ -1,0 +1,7 @@
+"""``python -m fastshade``: the same command line as ``fastshade``."""
+
+import sys
+
+from fastshade.cli import main
+
+sys.exit(main())
