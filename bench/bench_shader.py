@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.shader import analyse, shade_arrays, shadow_self, thicken
+from fastshade.pipeline.paint import shadow_self, thicken
+from fastshade.pipeline.shader import analyse, shade_arrays
 
 BASES = ["lobpcg", "krylov"]
 ORIGINAL_SHAPE = (1152, 832)  # (H, W) of the original's largest benchmark image

@@ -121,7 +121,7 @@ def copy_path_kernels(image, carrier, phi, components):
         dst_y = np.empty(m, np.int64)
         dst_x = np.empty(m, np.int64)
         inside = np.empty(m, np.uint8)
-        ks.place_component(ys, xs, c[0], c[1], c[0], c[1], 1, 1.0, shift[0], shift[1], SIZE, SIZE, dst_y, dst_x, inside)
+        ks.place_component(ys, xs, c[0], c[1], c[0], c[1], 1, 1.0, shift[0], shift[1], SIZE, SIZE, False, dst_y, dst_x, inside)
         affinity = np.empty(m)
         ks.pixel_affinity(phi, phi, dst_y * SIZE + dst_x, ys * SIZE + xs, inside, affinity)
         keep = (affinity > np.nanmean(affinity)).view(np.uint8) if inside.any() else inside

@@ -6,7 +6,8 @@
 """
 
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.shader import ShadeResult, shade, shade_arrays
+from fastshade.pipeline.results import ShadeResult
+from fastshade.pipeline.shader import shade, shade_arrays
 
 __version__ = "0.1.0"
 

@@ -241,3 +241,14 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
     validated when it is made (``__post_init__``), so this is a no-op check for them."""
     _checked_numbers(opts)
     return opts
+
+
+def as_options(options: ShadeOptions | dict[str, Any] | None) -> ShadeOptions:
+    """``options`` as :class:`ShadeOptions`: None gives the defaults, a dict its fields."""
+    if options is None:
+        return ShadeOptions()
+    if isinstance(options, ShadeOptions):
+        return options
+    if isinstance(options, dict):
+        return ShadeOptions().replace(**options)
+    raise ValueError(f"options must be a ShadeOptions or a dict, got {type(options).__name__}")

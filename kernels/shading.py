@@ -228,11 +228,12 @@ def hue_rotate(rgb, angle, out):
 @jit
 def place_component(
     src_y, src_x, src_cy, src_cx, dst_cy, dst_cx, quarter_turns, scale, shift_y, shift_x,
-    height, width, dst_y, dst_x, inside,
+    height, width, half_even, dst_y, dst_x, inside,
 ):
     """Rotate, scale and move a component's pixels; round half up (§3.8, §3.9).
 
-    ``dst = floor(c_d + scale*rot(p - c_s) + shift + 0.5)`` per coordinate,
+    ``dst = floor(c_d + scale*rot(p - c_s) + shift + 0.5)`` per coordinate
+    (``half_even``: ``rint(...)`` instead, the original's ``torch.round``),
     evaluated left to right, where ``rot`` is ``quarter_turns`` counter-clockwise
     (as displayed) quarter turns: one turn maps ``(Δy, Δx) → (-Δx, Δy)``.
     Half up (not the original's half to even) is translation-consistent: half to
@@ -256,6 +257,9 @@ def place_component(
         Translation added after rotation and scaling.
     height, width : int
         Destination image shape, for ``inside``.
+    half_even : bool
+        Round half to even (the original's rounding; an experiment of
+        ``fastshade diagnose --rounding``) instead of half up.
     dst_y, dst_x : (m,) int64 arrays, caller-allocated
         Rounded destination coordinates (also for pixels outside the image).
         A coordinate whose magnitude reaches ``COORD_LIMIT`` = 2**62 (or is
@@ -286,8 +290,12 @@ def place_component(
         else:
             ay = rx
             ax = -ry
-        vy = np.floor(dst_cy + scale * ay + shift_y + 0.5)
-        vx = np.floor(dst_cx + scale * ax + shift_x + 0.5)
+        if half_even:
+            vy = np.rint(dst_cy + scale * ay + shift_y)
+            vx = np.rint(dst_cx + scale * ax + shift_x)
+        else:
+            vy = np.floor(dst_cy + scale * ay + shift_y + 0.5)
+            vx = np.floor(dst_cx + scale * ax + shift_x + 0.5)
         iy = np.int64(vy) if abs(vy) < COORD_LIMIT else np.int64(COORD_SENTINEL)
         ix = np.int64(vx) if abs(vx) < COORD_LIMIT else np.int64(COORD_SENTINEL)
         dst_y[j] = iy

@@ -321,7 +321,7 @@ def test_label_components_scipy_matches_label_components(connectivity, density):
 
 
 def test_thicken_numpy_matches_thicken(demo_analysis):
-    from fastshade.pipeline.shader import thicken
+    from fastshade.pipeline.paint import thicken
 
     an, opts = demo_analysis
     assert an.high.any()
@@ -350,7 +350,7 @@ def test_thicken_numpy_random_directions_match_the_kernel():
 
 
 def test_shadow_self_numpy_matches_shadow_self(demo_analysis):
-    from fastshade.pipeline.shader import shadow_self, thicken
+    from fastshade.pipeline.paint import shadow_self, thicken
 
     an, opts = demo_analysis
     assert an.components.n > 0

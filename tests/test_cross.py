@@ -32,7 +32,9 @@ from fastshade.pipeline.cross import (
     znormalise,
 )
 from fastshade.pipeline.metrics import owner_map, parity, result_metrics
-from fastshade.pipeline.shader import Analysis, ShadeResult, shade_arrays, shadow_self
+from fastshade.pipeline.paint import shadow_self
+from fastshade.pipeline.results import Analysis, ShadeResult
+from fastshade.pipeline.shader import shade_arrays
 from tests.conftest import load_rgb
 from tests.test_shader import _strokes  # the shared synthetic line art
 
@@ -304,15 +306,13 @@ def test_strategies_on_hand_built_shapes():
 def test_half_pixel_centroids_keep_the_stroke_whole_in_self_mode():
     # the documented rounding effect: even-length stroke, axis-aligned shift; every
     # destination row y = 59.5 - x (x = 20..39) is a k + 0.5 tie
-    from fastshade.diagnose import destination_rounding
-
     mask = np.zeros((60, 80), bool)
     mask[30, 20:40] = True
     an = _hand_analysis(mask)
 
-    def shade():
+    def shade(rounding="half-up"):
         out = an.rgb.copy()
-        (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0))
+        (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0), rounding=rounding)
         cells = set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))
         return cells, result_metrics(ShadeResult(out, {}, [p], an, None, owner_map([p], an.shape)))
 
@@ -321,8 +321,7 @@ def test_half_pixel_centroids_keep_the_stroke_whole_in_self_mode():
     assert {y for y, _ in cells} == set(range(21, 41)) and len(cells) == 20
     assert m["summary"]["mean_fragments"] == 1.0
     # the original's half to even (the experiment): every .5 goes to an even row, pairs collapse
-    with destination_rounding("half-even"):
-        cells, m = shade()
+    cells, m = shade("half-even")
     assert {y for y, _ in cells} == set(range(20, 41, 2))
     assert m["summary"]["mean_fragments"] == 11.0
 
@@ -420,7 +419,7 @@ def _sample_art() -> np.ndarray:
 @pytest.mark.parametrize("overrides", [{}, {"cross_strategy": "warp"}, {"cross_strategy": "recolor"},
                                        {"cross_strategy": "gate-only", "scale_normalise": False}])
 def test_skipping_the_sample_basis_changes_no_pixel(monkeypatch, overrides):
-    import fastshade.pipeline.cross as cross_mod
+    import fastshade.pipeline.shader as shader_mod
 
     opts = ShadeOptions(**overrides)
     target, sample = _strokes(), _sample_art()
@@ -429,7 +428,7 @@ def test_skipping_the_sample_basis_changes_no_pixel(monkeypatch, overrides):
     assert "not read" in skipped.stats["sample_basis"]["reason"]
     assert skipped.sample.basis is None
     assert len(skipped.placements) > 0
-    monkeypatch.setattr(cross_mod, "reads_sample_basis", lambda o: True)  # force the eigensolve
+    monkeypatch.setattr(shader_mod, "reads_sample_basis", lambda o: True)  # force the eigensolve
     full = shade_arrays(target, sample, opts)
     assert full.sample.basis is not None
     assert full.stats["sample_basis"]["method"] != "none"

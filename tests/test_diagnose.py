@@ -230,7 +230,7 @@ def test_rank_configs_counts_a_config_once_per_run():
 
 @settings(deadline=None, max_examples=40)
 @given(st.integers(0, 10_000), st.integers(0, 7), st.floats(0.25, 3.0))
-def test_half_up_twin_matches_the_kernel(seed, turns, scale):
+def test_numpy_twin_matches_the_kernel_for_both_roundings(seed, turns, scale):
     from fastshade.pipeline.shading import place_component
 
     rng = np.random.default_rng(seed)
@@ -247,8 +247,11 @@ def test_half_up_twin_matches_the_kernel(seed, turns, scale):
         np.testing.assert_array_equal(ky, hy)
         np.testing.assert_array_equal(kx, hx)
         np.testing.assert_array_equal(kin, hin)
-    # the half-even twin (the original's rounding) differs from the kernel only at .5 ties
-    ey, ex, _ = dg.place_component_numpy(*args, **kw, rounding="half-even")
+    # the half-even twin (the original's rounding) is the kernel's half-even path ...
+    ey, ex, ein = dg.place_component_numpy(*args, **kw, rounding="half-even")
+    for got, want in zip(place_component(*args, **kw, rounding="half-even"), (ey, ex, ein), strict=True):
+        np.testing.assert_array_equal(got, want)
+    # ... and differs from half up only at .5 ties
     for k, e in ((ky, ey), (kx, ex)):
         assert ((k == e) | (k == e + 1)).all()
         if ties:  # at a tie half-even picks the even neighbour, half up the upper one
@@ -265,29 +268,25 @@ def test_numpy_twin_by_hand_and_rejects_unknown_rounding():
         dg.place_component_numpy(*args, **kw, rounding="nearest")
 
 
-def test_half_up_pipeline_keeps_an_even_stroke_whole_and_the_experiment_is_scoped():
-    import fastshade.pipeline.cross as cross_mod
-    import fastshade.pipeline.shader as shader_mod
+def test_half_up_pipeline_keeps_an_even_stroke_whole_and_half_even_leaves_gaps():
+    from fastshade.pipeline.paint import shadow_self
     from tests.test_cross import _hand_analysis
 
     assert dg.ROUNDINGS[0] == "half-up"  # the pipeline first
     mask = np.zeros((60, 80), bool)
     mask[30, 20:40] = True  # centroid x = 29.5: every destination row lands on k + 0.5
     an = _hand_analysis(mask)
-    before = shader_mod.place_component, cross_mod.place_component
     counts = {}
     for mode in dg.ROUNDINGS:
-        with dg.destination_rounding(mode):
-            swapped = (shader_mod.place_component, cross_mod.place_component) != before
-            out = an.rgb.copy()
-            (p,) = shader_mod.shadow_self(out, an, ShadeOptions(shadow_distance=10.0))
-        assert swapped == (mode == "half-even")  # half-up is the pipeline: nothing swapped
+        out = an.rgb.copy()
+        (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0), rounding=mode)
         counts[mode] = len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist())))
     assert counts == {"half-up": 20, "half-even": 11}
-    assert (shader_mod.place_component, cross_mod.place_component) == before
+    out = an.rgb.copy()
+    (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0))  # the default is the pipeline's
+    assert len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))) == 20
     with pytest.raises(ValueError, match="rounding"):
-        with dg.destination_rounding("nearest"):
-            pass
+        shadow_self(an.rgb.copy(), an, ShadeOptions(), rounding="nearest")
 
 
 def test_diagnose_rounding_defaults_to_the_pipeline_and_reports_the_experiment():

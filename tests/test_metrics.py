@@ -25,7 +25,8 @@ from fastshade.pipeline.metrics import (
     summarise,
     usage_entropy,
 )
-from fastshade.pipeline.shader import Placement, shade_arrays
+from fastshade.pipeline.results import Placement
+from fastshade.pipeline.shader import shade_arrays
 
 
 def _placement(ys, xs, written, target=0, source=0, margin=0.5):

@@ -13,7 +13,9 @@ import pytest
 from fastshade import ShadeOptions
 from fastshade.pipeline.components import label_components
 from fastshade.pipeline.gates import carrier_of
-from fastshade.pipeline.shader import Analysis, analyse, shade, shade_arrays, shadow_self, thicken
+from fastshade.pipeline.paint import shadow_self, thicken
+from fastshade.pipeline.results import Analysis
+from fastshade.pipeline.shader import analyse, shade, shade_arrays
 from tests.conftest import ROOT, load_rgb
 from tests.ref_shading import perpendicular_scatter_ref
 

@@ -427,7 +427,7 @@ def place_kernel(src_y, src_x, c_s, c_d, shape, turns=1, scale=1.0, shift=(0.0, 
     inside = np.empty(m, np.uint8)
     count = ks.place_component(
         src_y, src_x, c_s[0], c_s[1], c_d[0], c_d[1], turns, scale, shift[0], shift[1],
-        shape[0], shape[1], dst_y, dst_x, inside,
+        shape[0], shape[1], False, dst_y, dst_x, inside,
     )
     assert count == inside.sum()
     return dst_y, dst_x, inside
@@ -756,7 +756,7 @@ def _user_pipeline(
     height, width = contours.shape
     written, dst_y, dst_x, inside, dst_flat, src_flat, affinity, copied = buffers
     n_thick = perpendicular_scatter(src, out, sources, dir_y, dir_x, budget, contours, 3, written)
-    place_component(ys, xs, cy, cx, cy, cx, 1, 1.0, 2.0, 1.0, height, width, dst_y, dst_x, inside)
+    place_component(ys, xs, cy, cx, cy, cx, 1, 1.0, 2.0, 1.0, height, width, False, dst_y, dst_x, inside)
     for j in range(ys.shape[0]):
         for c in range(3):
             picked[j, c] = out[ys[j], xs[j], c]

@@ -37,7 +37,9 @@ import pytest
 from fastshade.reference import eigsh_basis
 from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.shader import analyse, gating_field, thicken
+from fastshade.pipeline.fields import gating_field
+from fastshade.pipeline.paint import thicken
+from fastshade.pipeline.shader import analyse
 from fastshade.pipeline.shading import thickening_budget
 from fastshade.spectral import DEFAULT_TOL, SpectralBasis, sign_flip
 from tests.conftest import load_rgb

@@ -436,8 +436,8 @@ def install_cpu_timer() -> Any:
     class CpuTimer(base):  # type: ignore[misc, valid-type]
         created: "list[CpuTimer]" = []
 
-        def __init__(self) -> None:
-            super().__init__()
+        def __init__(self, clock: Any = time.perf_counter) -> None:
+            super().__init__(clock)
             self.cpu_seconds: dict[str, float] = {}
             CpuTimer.created.append(self)
 
@@ -679,7 +679,7 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
 
     from fastshade import reference as bl
     from fastshade.pipeline.graph import image_laplacian
-    from fastshade.pipeline.shader import shadow_self, thicken
+    from fastshade.pipeline.paint import shadow_self, thicken
 
     repeat = cfg["repeat"]
     an = res.target

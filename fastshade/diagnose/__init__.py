@@ -51,7 +51,7 @@ from fastshade.pipeline.cross import SCORES, STRATEGIES, parse_affinity_threshol
 from fastshade.pipeline.metrics import goal_check, owner_map, parity, result_metrics
 from fastshade.io import write_file
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.shading import pixel_affinity
+from fastshade.pipeline.shading import ROUNDINGS, pixel_affinity
 
 __all__ = [
     "BASELINE",
@@ -63,7 +63,6 @@ __all__ = [
     "grid_strategies",
     "parse_strategy",
     "ROUNDINGS",
-    "destination_rounding",
     "place_component_numpy",
     "rank_configs",
     "run_study",
@@ -105,9 +104,6 @@ GRID_AFFINITY = ("mean", "none", "calibrated", "quantile:0.25")
 STUDY_JSON_RANKS = 25
 """study.json keeps the best 25 configurations of each ranking (study.md shows 15)."""
 
-ROUNDINGS = ("half-up", "half-even")
-"""Rounding of shadow destinations: ``half-up`` (``floor(v + 0.5)``) is the pipeline's (the
-kernel's); ``half-even`` (``rint``, the original's ``torch.round``) is the experiment."""
 
 _KEY_ALIASES = {"strategy": "cross_strategy", "cross-strategy": "cross_strategy", "score": "score",
                 "affinity": "affinity_threshold", "affinity-threshold": "affinity_threshold",
@@ -219,35 +215,6 @@ def place_component_numpy(src_y: np.ndarray, src_x: np.ndarray, src_centroid: Se
     vy, vx = vy.astype(np.int64), vx.astype(np.int64)
     inside = (vy >= 0) & (vy < int(shape[0])) & (vx >= 0) & (vx < int(shape[1]))
     return vy, vx, inside
-
-
-def _place_component_half_even(*args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`place_component_numpy` with ``rounding="half-even"`` (swapped in by
-    :func:`destination_rounding`)."""
-    return place_component_numpy(*args, rounding="half-even", **kwargs)
-
-
-@contextlib.contextmanager
-def destination_rounding(mode: str) -> Iterator[None]:
-    """Within the block, shadow destinations of the self *and* cross paths are rounded by
-    ``mode`` (:data:`ROUNDINGS`).  ``half-up`` is the pipeline (a no-op); ``half-even``
-    temporarily swaps the ``place_component`` used by :mod:`fastshade.pipeline.shader` and
-    :mod:`fastshade.pipeline.cross` for :func:`place_component_numpy` with ``rounding="half-even"``
-    (the original's rounding; a diagnostic experiment, not thread-safe)."""
-    if mode not in ROUNDINGS:
-        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {mode!r}")
-    if mode == "half-up":
-        yield
-        return
-    import fastshade.pipeline.cross as cross_mod
-    import fastshade.pipeline.shader as shader_mod
-
-    saved = shader_mod.place_component, cross_mod.place_component
-    shader_mod.place_component = cross_mod.place_component = _place_component_half_even
-    try:
-        yield
-    finally:
-        shader_mod.place_component, cross_mod.place_component = saved
 
 
 # ----------------------------------------------------------------------------------------
@@ -366,12 +333,12 @@ def _parity_reasons(self_m: dict[str, Any], cross_m: dict[str, Any], info: dict[
 
 
 def _run_one(label: str, opts: ShadeOptions, thick: np.ndarray, an_t: Any, an_s: Any,
-             keep_image: bool) -> tuple[RunRecord, list[Any]]:
-    from fastshade.pipeline.shader import ShadeResult
+             keep_image: bool, rounding: str) -> tuple[RunRecord, list[Any]]:
+    from fastshade.pipeline.results import ShadeResult
 
     out = thick.copy()
     t0 = time.perf_counter()
-    placements, info = shadow_cross(out, an_t, an_s, opts)
+    placements, info = shadow_cross(out, an_t, an_s, opts, rounding=rounding)
     owner = owner_map(placements, an_t.shape)
     res = ShadeResult(out, {}, placements, an_t, an_s, owner)
     metrics = result_metrics(res)
@@ -413,20 +380,23 @@ def diagnose_arrays(
         Include the per-placement records in the report.
     rounding : str
         ``half-up`` (the pipeline) or ``half-even`` (the original's rounding,
-        :func:`destination_rounding`).
+        passed to every shadow placement).
 
     Returns
     -------
     Diagnosis
     """
-    with destination_rounding(rounding):
-        return _diagnose(target, sample, options, strategies, grid, analyses, records, rounding, progress)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
+    return _diagnose(target, sample, options, strategies, grid, analyses, records, rounding, progress)
 
 
 def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptions | None,
               strategies: Sequence[tuple[str, ShadeOptions]] | None, grid: Sequence[tuple[str, ShadeOptions]],
               analyses: tuple[Any, Any] | None, records: bool, rounding: str, progress: bool) -> Diagnosis:
-    from fastshade.pipeline.shader import ShadeResult, analyse, shadow_self, thicken
+    from fastshade.pipeline.paint import shadow_self, thicken
+    from fastshade.pipeline.results import ShadeResult
+    from fastshade.pipeline.shader import analyse
 
     opts = options or ShadeOptions()
     strategies = list(strategies) if strategies is not None else preset_strategies(opts)
@@ -442,7 +412,7 @@ def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptio
     thick, _ = thicken(an_t, opts)
 
     out = thick.copy()
-    placements = shadow_self(out, an_t, opts)
+    placements = shadow_self(out, an_t, opts, rounding=rounding)
     owner = owner_map(placements, an_t.shape)
     self_metrics = result_metrics(ShadeResult(out, {}, placements, an_t, None, owner))
     self_run = RunRecord("self", None, self_metrics, {"strategy": "self"}, out, owner)
@@ -450,7 +420,7 @@ def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptio
     self_summary = self_metrics["summary"]
 
     base_opts = opts.replace(**BASELINE)
-    _, base_placements = _run_one("baseline", base_opts, thick, an_t, an_s, False)
+    _, base_placements = _run_one("baseline", base_opts, thick, an_t, an_s, False, rounding)
     aff_cross, keep_cross = _cross_affinities(base_placements)
 
     def entry(rec: RunRecord) -> dict[str, Any]:
@@ -478,12 +448,12 @@ def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptio
     runs: list[RunRecord] = []
     bar = _progress(len(strategies) + len(grid), progress)
     for label, sopts in strategies:
-        rec, _ = _run_one(label, sopts, thick, an_t, an_s, True)
+        rec, _ = _run_one(label, sopts, thick, an_t, an_s, True, rounding)
         runs.append(rec)
         bar(label)
     grid_entries = []
     for label, sopts in grid:
-        rec, _ = _run_one(label, sopts, thick, an_t, an_s, False)
+        rec, _ = _run_one(label, sopts, thick, an_t, an_s, False, rounding)
         e = entry(rec)
         e.pop("placements", None)
         grid_entries.append(e)

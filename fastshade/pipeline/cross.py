@@ -49,7 +49,7 @@ all; ``quantile:Q`` keeps ``affinity > quantile(affinity, Q)``; ``calibrated`` k
 same *fraction* of pixels as the ``mean`` gate keeps on the self copy of the same
 target component (the handoff's self gate), highest affinities first (fix D).
 
-When the sample is the target (the same :class:`~fastshade.pipeline.shader.Analysis` object or
+When the sample is the target (the same :class:`~fastshade.pipeline.results.Analysis` object or
 an identical image) no Procrustes rotation is applied and colours are read from the
 output being painted, exactly as self mode does: the parity diagnostic.
 """
@@ -61,13 +61,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fastshade.options import CROSS_SCORES, CROSS_STRATEGIES, affinity_threshold_mode
+from fastshade.options import CROSS_SCORES, CROSS_STRATEGIES, ShadeOptions, affinity_threshold_mode
+from fastshade.pipeline.placement import free_paper, shadow_destination
+from fastshade.pipeline.results import Analysis, Placement
 from fastshade.pipeline.shading import gated_copy, hue_rotate, pixel_affinity, place_component
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastshade.pipeline.components import Components
-    from fastshade.options import ShadeOptions
-    from fastshade.pipeline.shader import Analysis, Placement
 
 __all__ = [
     "STRATEGIES",
@@ -133,7 +133,7 @@ def procrustes_align(phi_t: np.ndarray, phi_s: np.ndarray, shape_t: tuple[int, i
     return np.ascontiguousarray(phi_s @ (u @ vt))
 
 
-def component_signatures(phi: np.ndarray, comps: "Components") -> np.ndarray:
+def component_signatures(phi: np.ndarray, comps: Components) -> np.ndarray:
     """Mean basis row over each component: (n_components, k) float64 (the v12 signature)."""
     k = phi.shape[1]
     if comps.n == 0:
@@ -142,7 +142,7 @@ def component_signatures(phi: np.ndarray, comps: "Components") -> np.ndarray:
     return sums / comps.sizes[:, None]
 
 
-def segment_signatures(field: np.ndarray, comps: "Components") -> np.ndarray:
+def segment_signatures(field: np.ndarray, comps: Components) -> np.ndarray:
     """4-D segment signature of ``original-system.md`` §5.3, one row per component.
 
     ``[mean f, std f + 1e-8, log(N + 1), (x1 - x0) / max(y1 - y0, 1)]`` over the
@@ -410,7 +410,7 @@ def quantile_recolour(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
-def reads_sample_basis(opts: "ShadeOptions") -> bool:
+def reads_sample_basis(opts: ShadeOptions) -> bool:
     """Whether this cross configuration reads the sample's spectral basis: the ``dot`` and
     ``cosine`` scores do, and so does an affinity gate other than ``none`` on the sample's
     pixels (``unified``, ``warp``).  The default ``signature`` score (gating-field segment
@@ -421,13 +421,13 @@ def reads_sample_basis(opts: "ShadeOptions") -> bool:
                                          and opts.cross_strategy in ("unified", "warp"))
 
 
-def _same_image(an_t: "Analysis", an_s: "Analysis") -> bool:
+def _same_image(an_t: Analysis, an_s: Analysis) -> bool:
     if an_s is an_t:
         return True
     return an_s.rgb.shape == an_t.rgb.shape and bool(np.array_equal(an_s.rgb, an_t.rgb))
 
 
-def _scores(an_t: "Analysis", an_s: "Analysis", phi_t: np.ndarray, phi_s: np.ndarray | None,
+def _scores(an_t: Analysis, an_s: Analysis, phi_t: np.ndarray, phi_s: np.ndarray | None,
             score: str) -> np.ndarray:
     if score == "signature":
         zt = znormalise(segment_signatures(an_t.field, an_t.components))
@@ -448,8 +448,8 @@ def _active_components(best: np.ndarray) -> np.ndarray:
     return best >= np.median(best)
 
 
-def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
-                 opts: "ShadeOptions") -> tuple[list["Placement"], dict[str, Any]]:
+def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOptions, *,
+                 rounding: str = "half-up") -> tuple[list[Placement], dict[str, Any]]:
     """Paint cross-mode shadows into ``out`` (in place); return placements and info.
 
     Parameters
@@ -461,14 +461,14 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
     opts : ShadeOptions
         ``cross_strategy``, ``score``, ``affinity_threshold``, ``procrustes``,
         ``scale_normalise`` and the shadow constants.
+    rounding : str
+        Of the destinations (:data:`fastshade.pipeline.shading.ROUNDINGS`).
 
     Returns
     -------
     placements : list of Placement, in target-component order (gate-only: active ones).
     info : JSON-serialisable dict (strategy, toggles, candidate and active counts).
     """
-    from fastshade.pipeline.shader import Placement, free_paper, shadow_destination
-
     strategy = opts.cross_strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"cross_strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -538,7 +538,7 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
                 c_src = (float(comps_s.centroids[j, 0]), float(comps_s.centroids[j, 1]))
             colours = src_rgb.reshape(-1, 3)[src]
         colours = hue_rotate(colours, opts.hue_angle)
-        dest = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free)
+        dest = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free, rounding)
         if dest is None:
             continue
         shift, dy, dx, inside = dest
@@ -546,7 +546,8 @@ def shadow_cross(out: np.ndarray, an_t: "Analysis", an_s: "Analysis",
         aff = None if phi_src is None else pixel_affinity(phi_t, phi_src, dst_flat, src, inside)
         fraction = None
         if gate_kind == "calibrated":
-            sdy, sdx, s_in = place_component(ty, tx, c_dst, c_dst, (h, w), quarter_turns=1, shift=shift)
+            sdy, sdx, s_in = place_component(ty, tx, c_dst, c_dst, (h, w), quarter_turns=1, shift=shift,
+                                            rounding=rounding)
             fraction = self_gate_fraction(phi_t, tgt, np.where(s_in, sdy * w + sdx, 0), s_in)
         keep = affinity_keep(aff, inside, opts.affinity_threshold, fraction)
         written = gated_copy(out, colours, dy, dx, keep, an_t.carrier, opts.ink_guard)

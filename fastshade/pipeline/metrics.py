@@ -1,6 +1,6 @@
 """Fragmentation metrics of a shadow placement log (``original-system.md`` §7).
 
-Computed from :class:`fastshade.pipeline.shader.Placement` records plus the owner map of
+Computed from :class:`fastshade.pipeline.results.Placement` records plus the owner map of
 the final image (which placement wrote each pixel last, :func:`owner_map`), so
 "visible" means "written by this placement and not overwritten by a later one".
 
@@ -27,7 +27,7 @@ import numpy as np
 from fastshade.pipeline.components import label_components
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fastshade.pipeline.shader import Placement, ShadeResult
+    from fastshade.pipeline.results import Placement, ShadeResult
 
 
 def longest_run(bins: np.ndarray) -> int:

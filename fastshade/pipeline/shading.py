@@ -38,6 +38,9 @@ __all__ = [
     "thickening_budget",
 ]
 
+ROUNDINGS = ("half-up", "half-even")
+"""Destination roundings of :func:`place_component`: the pipeline's, and the original's."""
+
 BUDGET_EPS = 1e-8
 """``Ê = E / (max E + 1e-8)`` in the thickening budget (``original-system.md`` §3.5)."""
 
@@ -246,6 +249,7 @@ def place_component(
     quarter_turns: int = 1,
     scale: float = 1.0,
     shift: Sequence[float] | np.ndarray = (0.0, 0.0),
+    rounding: str = "half-up",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rotate a component about its centroid, scale, move, round half up (§3.8, §3.9).
 
@@ -269,6 +273,9 @@ def place_component(
         Isotropic scale (1.0 = none; "scale normalise" experiments).
     shift : (y, x) pair of finite floats
         Translation.
+    rounding : {"half-up", "half-even"}
+        ``half-up`` (the pipeline) or ``half-even`` (the original's rounding, an
+        experiment of ``fastshade diagnose --rounding``; it leaves gaps in moved strokes).
 
     Returns
     -------
@@ -292,12 +299,15 @@ def place_component(
     width = check_integer("shape[1]", shape[1], 0)
     turns = check_integer("quarter_turns", quarter_turns) % 4
     scale = check_real("scale", scale)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
     m = ys.shape[0]
     dst_y = np.empty(m, dtype=np.int64)
     dst_x = np.empty(m, dtype=np.int64)
     inside = np.empty(m, dtype=np.uint8)
     _kernels.place_component(
-        ys, xs, cs[0], cs[1], cd[0], cd[1], turns, scale, sh[0], sh[1], height, width, dst_y, dst_x, inside
+        ys, xs, cs[0], cs[1], cd[0], cd[1], turns, scale, sh[0], sh[1], height, width,
+        rounding == "half-even", dst_y, dst_x, inside
     )
     return dst_y, dst_x, inside.view(np.bool_)
 
