@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-# One BLAS/OpenMP thread unless the user says otherwise, set before NumPy loads: multi-threaded
-# BLAS reductions round differently, and `fastshade shade` must write the same bytes as
-# `fastshade run` (whose workers pin BLAS to one thread). Kernels are serial anyway.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from fastshade.threads import pin_process_threads
+
+# One BLAS/OpenMP thread unless the user says otherwise, set before NumPy loads (fastshade's
+# package __init__ loads nothing heavy): multi-threaded BLAS reductions round differently, and
+# `fastshade shade` must write the same bytes as `fastshade run`. Kernels are serial anyway.
+pin_process_threads()
 
 COMMANDS = {
     "shade": ("fastshade.shade_cli", "shade one image (self mode, or cross mode with --sample)"),
@@ -31,10 +31,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """Usage errors (unknown flag, bad choice, missing argument) as one line, exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        """Print the usage error in one line and exit with code 2."""
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fastshade`` parser with every sub-command's arguments."""
     parser = OneLineErrorParser(
         prog="fastshade",
         description="Numba-compiled graph-spectral shader for line art.",
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; expected errors become one line on stderr and exit code 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

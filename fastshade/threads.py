@@ -1,0 +1,94 @@
+"""The one thread policy: how many threads BLAS/OpenMP and Numba may use, and how many cores there are.
+
+fastshade's bytes must not depend on the thread count: multi-threaded BLAS reductions round
+differently, so every fastshade process pins BLAS/OpenMP to one thread (the Numba kernels are
+serial). Two ways to say it, one list of variables:
+
+* :func:`thread_environment` gives the environment variables for a process that has not loaded
+  NumPy yet (the command line, folder workers, benchmark workers);
+* :func:`limit_threads` limits an already running process for the duration of a block
+  (threadpoolctl for the BLAS/OpenMP pools, ``numba.set_num_threads`` for Numba), and restores
+  the previous limits afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+THREAD_VARIABLES: tuple[str, ...] = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+"""Environment variables that size the BLAS/OpenMP thread pools (read when NumPy loads)."""
+
+BLAS_THREADS = 1
+"""BLAS/OpenMP threads of every fastshade process: one, so outputs are identical everywhere."""
+
+
+def available_cores() -> int:
+    """CPUs this process may run on (affinity and cgroup aware where the OS says so)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_environment(numba_threads: int | None = None) -> dict[str, str]:
+    """Environment variables pinning BLAS/OpenMP to :data:`BLAS_THREADS` (and Numba to ``numba_threads``).
+
+    For a process that has not imported NumPy yet; ``numba_threads=None`` leaves Numba's
+    count alone.
+    """
+    env = {name: str(BLAS_THREADS) for name in THREAD_VARIABLES}
+    if numba_threads is not None:
+        env["NUMBA_NUM_THREADS"] = str(max(1, int(numba_threads)))
+    return env
+
+
+def pin_process_threads(numba_threads: int | None = None, *, override: bool = False) -> None:
+    """Write :func:`thread_environment` into ``os.environ`` of this process.
+
+    ``override=False`` keeps a value the user set (the command line honours an explicit
+    ``OMP_NUM_THREADS``); a worker passes ``override=True``. When Numba is already loaded its
+    count is lowered at run time too.
+    """
+    for name, value in thread_environment(numba_threads).items():
+        if override:
+            os.environ[name] = value
+        else:
+            os.environ.setdefault(name, value)
+    if numba_threads is not None and "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(max(1, int(numba_threads)), numba.config.NUMBA_NUM_THREADS))
+
+
+@contextmanager
+def limit_threads(blas_threads: int = BLAS_THREADS, numba_threads: int | None = None) -> Iterator[None]:
+    """Within the block, BLAS/OpenMP use ``blas_threads`` and Numba ``numba_threads`` threads.
+
+    Uses threadpoolctl (works after NumPy has loaded); the previous limits are restored on exit.
+    ``numba_threads=None`` leaves Numba's count alone.
+    """
+    from threadpoolctl import threadpool_limits
+
+    previous = None
+    if numba_threads is not None:
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(max(1, int(numba_threads)), numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=blas_threads):
+            yield
+    finally:
+        if previous is not None:
+            import numba
+
+            numba.set_num_threads(previous)
