@@ -151,17 +151,18 @@ def test_destinations_that_would_clobber_or_cannot_be_written_are_refused_first(
 def test_stats_failure_after_the_image_removes_the_image(tmp_path, capsys, monkeypatch):
     # all or nothing: if the stats cannot be written after all, the image goes too
     import fastshade.io as fio
+    import fastshade.io.atomic as io_atomic
 
     src = _write_png(tmp_path / "in.png", _strokes(48, 48))
     out, stats = tmp_path / "out.png", tmp_path / "s.json"
-    real = fio.write_atomic
+    real = io_atomic.write_atomic
 
     def failing(path, write, what):
         if what == "JSON":
             raise fio.ImageError(str(path), "write_error", "cannot write JSON: disk full (simulated)")
         return real(path, write, what)
 
-    monkeypatch.setattr(fio, "write_atomic", failing)
+    monkeypatch.setattr(io_atomic, "write_atomic", failing)
     code, err = _run(["shade", str(src), "-o", str(out), "--stats", str(stats), "--basis", "krylov"],
                      capsys)
     assert code == 2 and "disk full" in _one_error_line(err)

@@ -20,6 +20,11 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFile, ImageOps
 
 import fastshade.io as fio
+import fastshade.io.atomic as io_atomic
+import fastshade.io.decode16 as io_decode16
+import fastshade.io.read as io_read
+import fastshade.io.sniff as io_sniff
+import fastshade.io.write as io_write
 from fastshade.io import (
     DEFAULT_MAX_PIXELS,
     MEMORY_BUDGET_BYTES,
@@ -198,7 +203,7 @@ def test_permission_mapped(cases: dict[str, Path], monkeypatch: pytest.MonkeyPat
     def denied(path: object, mode: str = "r") -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(fio, "open", denied, raising=False)
+    monkeypatch.setattr(io_sniff, "open", denied, raising=False)
     err = _raises(cases["one_by_one_png"], "permission")
     assert "permission" in err.message.lower()
 
@@ -336,7 +341,7 @@ def test_rgba16_and_la16(cases: dict[str, Path]) -> None:
 
 def test_rgb16_fallback_warns(cases: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """When the raw mode is not a known 16-bit layout, read 8-bit and say so."""
-    monkeypatch.setattr(fio, "_swapped_rawmode", lambda raw: None)
+    monkeypatch.setattr(io_decode16, "_swapped_rawmode", lambda raw: None)
     img = read_image(cases["rgb16_png"])
     assert "precision_reduced" in img.warnings and img.bit_depth == 16
     np.testing.assert_array_equal(_q(img.rgb, 255), bad.source_array("rgb16_png") >> 8)
@@ -617,8 +622,8 @@ def test_quantisation_exact_levels_and_clipping(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.asarray(im).ravel(), [0, 0, 65535, 65535])
     # round half to even: 0.5 * 255 = 127.5 -> 128, and the quantiser is np.rint
     values = np.random.default_rng(5).random((9, 9))
-    np.testing.assert_array_equal(fio._quantise(values, 255, np.uint8), np.rint(values * 255))
-    assert fio._quantise(np.array([0.5]), 255, np.uint8)[0] == 128
+    np.testing.assert_array_equal(io_write._quantise(values, 255, np.uint8), np.rint(values * 255))
+    assert io_write._quantise(np.array([0.5]), 255, np.uint8)[0] == 128
 
 
 def test_write_does_not_modify_input(tmp_path: Path) -> None:
@@ -649,7 +654,7 @@ def test_atomic_failure_mid_encode(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         seen.append(_listing(tmp_path))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(fio, "_encode", failing_encode)
+    monkeypatch.setattr(io_write, "_encode", failing_encode)
     with pytest.raises(ImageError) as info:
         write_image(tmp_path / "out.png", np.zeros((4, 4, 3)))
     assert info.value.code == "write_error" and "No space left" in info.value.message
@@ -667,7 +672,7 @@ def test_atomic_failure_keeps_previous_output(tmp_path: Path, monkeypatch: pytes
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(fio.os, step, boom)
+    monkeypatch.setattr(io_atomic.os, step, boom)
     with pytest.raises(ImageError) as info:
         write_image(path, np.ones((4, 4, 3)))
     monkeypatch.undo()
@@ -681,7 +686,7 @@ def test_interrupt_propagates_and_cleans(tmp_path: Path, monkeypatch: pytest.Mon
         fh.write(b"partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fio, "_encode", interrupted)
+    monkeypatch.setattr(io_write, "_encode", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_image(tmp_path / "out.tif", np.zeros((4, 4, 3)))
     assert _listing(tmp_path) == []
@@ -742,8 +747,8 @@ def test_sweep_stale_temps(tmp_path: Path) -> None:
 
 
 def test_temp_name_matches_sweep_pattern() -> None:
-    name = fio._temp_name("out put.png")
-    assert TEMP_RE.match(name) and fio._TEMP_RE.match(name)
+    name = io_atomic._temp_name("out put.png")
+    assert TEMP_RE.match(name) and io_atomic._TEMP_RE.match(name)
 
 
 @settings(deadline=None, max_examples=30)
@@ -787,7 +792,7 @@ def test_unexpected_errors_become_image_errors(
     def broken(*args: object) -> None:
         raise raised
 
-    monkeypatch.setattr(fio, "_pixels", broken)
+    monkeypatch.setattr(io_read, "_pixels", broken)
     err = _raises(cases["one_by_one_png"], code)
     if code == "decode_error":
         assert "RuntimeError" in err.message and "plugin bug" in err.message
@@ -797,7 +802,7 @@ def test_interrupt_while_reading_propagates(cases: dict[str, Path], monkeypatch:
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fio, "_pixels", interrupted)
+    monkeypatch.setattr(io_read, "_pixels", interrupted)
     with pytest.raises(KeyboardInterrupt):
         read_image(cases["one_by_one_png"])
 
