@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastshade import cli
-from fastshade import ShadeOptions
+from fastshade import ShadeOptions, cli
 from fastshade import diagnose as dg
 from fastshade.pipeline.metrics import parity, result_metrics
 from fastshade.pipeline.shader import shade_arrays
@@ -134,7 +133,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_without_matplotlib_only_json_is_written(tmp_path, monkeypatch, capsys, parity_diag):
-    monkeypatch.setattr(dg, "_have_matplotlib", lambda: False)
+    monkeypatch.setattr("fastshade.diagnose.figures.have_matplotlib", lambda: False)
     paths = dg.write_outputs(parity_diag, tmp_path)
     assert [p.name for p in paths] == ["report.json"]
     err = capsys.readouterr().err.strip().splitlines()
@@ -173,7 +172,7 @@ def _study_folder(tmp_path, monkeypatch, size=72):
     imgs.mkdir()
     _write_png(imgs / "a.png", _strokes(size, size))
     _write_png(imgs / "b.png", _sample(size - 8, size - 12))
-    monkeypatch.setattr(dg, "STUDY_PAIRS", [("a.png", "b.png")])
+    monkeypatch.setattr("fastshade.diagnose.study.STUDY_PAIRS", [("a.png", "b.png")])
     return imgs, tmp_path / "study"
 
 
@@ -231,7 +230,9 @@ def test_rank_configs_counts_a_config_once_per_run():
 @settings(deadline=None, max_examples=40)
 @given(st.integers(0, 10_000), st.integers(0, 7), st.floats(0.25, 3.0))
 def test_numpy_twin_matches_the_kernel_for_both_roundings(seed, turns, scale):
+    pytest.importorskip("fastshade.reference.shading")
     from fastshade.pipeline.shading import place_component
+    from fastshade.reference.shading import place_component_numpy
 
     rng = np.random.default_rng(seed)
     ys, xs = rng.integers(0, 40, 25), rng.integers(0, 40, 25)
@@ -243,12 +244,12 @@ def test_numpy_twin_matches_the_kernel_for_both_roundings(seed, turns, scale):
     kw = {"quarter_turns": turns, "scale": 1.0 if ties else scale, "shift": tuple(shift)}
     ky, kx, kin = place_component(*args, **kw)
     for extra in ({"rounding": "half-up"}, {}):  # explicit and default
-        hy, hx, hin = dg.place_component_numpy(*args, **kw, **extra)
+        hy, hx, hin = place_component_numpy(*args, **kw, **extra)
         np.testing.assert_array_equal(ky, hy)
         np.testing.assert_array_equal(kx, hx)
         np.testing.assert_array_equal(kin, hin)
     # the half-even twin (the original's rounding) is the kernel's half-even path ...
-    ey, ex, ein = dg.place_component_numpy(*args, **kw, rounding="half-even")
+    ey, ex, ein = place_component_numpy(*args, **kw, rounding="half-even")
     for got, want in zip(place_component(*args, **kw, rounding="half-even"), (ey, ex, ein), strict=True):
         np.testing.assert_array_equal(got, want)
     # ... and differs from half up only at .5 ties
@@ -259,13 +260,16 @@ def test_numpy_twin_matches_the_kernel_for_both_roundings(seed, turns, scale):
 
 
 def test_numpy_twin_by_hand_and_rejects_unknown_rounding():
+    pytest.importorskip("fastshade.reference.shading")
+    from fastshade.reference.shading import place_component_numpy
+
     # x = 0.5, 1.5, 2.5, 3.5 (no turn, shift 0.5): half up 1, 2, 3, 4; half even 0, 2, 2, 4
     args = (np.zeros(4, np.int64), np.arange(4), (0.0, 0.0), (0.0, 0.0), (10, 10))
     kw = {"quarter_turns": 0, "shift": (0.0, 0.5)}
-    assert dg.place_component_numpy(*args, **kw, rounding="half-up")[1].tolist() == [1, 2, 3, 4]
-    assert dg.place_component_numpy(*args, **kw, rounding="half-even")[1].tolist() == [0, 2, 2, 4]
+    assert place_component_numpy(*args, **kw, rounding="half-up")[1].tolist() == [1, 2, 3, 4]
+    assert place_component_numpy(*args, **kw, rounding="half-even")[1].tolist() == [0, 2, 2, 4]
     with pytest.raises(ValueError, match="rounding"):
-        dg.place_component_numpy(*args, **kw, rounding="nearest")
+        place_component_numpy(*args, **kw, rounding="nearest")
 
 
 def test_half_up_pipeline_keeps_an_even_stroke_whole_and_half_even_leaves_gaps():
@@ -280,11 +284,11 @@ def test_half_up_pipeline_keeps_an_even_stroke_whole_and_half_even_leaves_gaps()
     for mode in dg.ROUNDINGS:
         out = an.rgb.copy()
         (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0), rounding=mode)
-        counts[mode] = len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist())))
+        counts[mode] = len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist(), strict=True)))
     assert counts == {"half-up": 20, "half-even": 11}
     out = an.rgb.copy()
     (p,) = shadow_self(out, an, ShadeOptions(shadow_distance=10.0))  # the default is the pipeline's
-    assert len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist()))) == 20
+    assert len(set(zip(p.dst_y[p.written].tolist(), p.dst_x[p.written].tolist(), strict=True))) == 20
     with pytest.raises(ValueError, match="rounding"):
         shadow_self(an.rgb.copy(), an, ShadeOptions(), rounding="nearest")
 
