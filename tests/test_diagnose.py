@@ -360,3 +360,14 @@ def test_study_with_bad_arguments_or_images_makes_no_output_folder(tmp_path, mon
         dg.run_study(imgs, out, KRYLOV, bases=("krylov",), roundings=roundings, grid=False,
                      progress=False)
     assert not out.exists()
+
+
+def test_study_markdown_ranking_shows_a_dash_for_undefined_means():
+    """A configuration with no placements has no mean fragments: '-' in the ranking, not a crash."""
+    from fastshade.diagnose.tables import study_markdown
+
+    row = {"config": "c", "parity_exact_every_image": True, "goal_relative_to_self_every_pair": False,
+           "pairs_passing_absolute_goal": 0, "pairs": 1, "mean_fragments": None, "mean_retention": None}
+    text = study_markdown({"runs": [], "groups": ["krylov/half-up"], "bases": ["krylov"],
+                           "ranking": {"krylov/half-up": [row]}})
+    assert "| 1 | `c` | exact | no | 0/1 | - | - |" in text

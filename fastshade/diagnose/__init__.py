@@ -26,7 +26,7 @@ examples:
       --strategy unified --strategy warp,score=signature,affinity=none
   fastshade diagnose toof.png snek-heavy.png -o d/ --grid  # every toggle combination
   fastshade diagnose toof.png snek-heavy.png -o d/ --rounding half-even # original's rounding
-  fastshade diagnose --study ../shared/images -o docs/figures \
+  fastshade diagnose --study ../shared/images -o docs/figures \\
       --study-rounding half-up,half-even                      # docs/cross-attention.md
 """  # noqa: D301, D405, D406, D407 (the --help text of the command: "examples:" is not a numpydoc section)
 

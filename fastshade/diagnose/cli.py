@@ -12,7 +12,7 @@ from fastshade.diagnose.outputs import make_output_folder, write_outputs
 from fastshade.diagnose.runner import diagnose_arrays
 from fastshade.diagnose.strategies import grid_strategies, parse_strategy, preset_strategies
 from fastshade.diagnose.study import run_study
-from fastshade.diagnose.tables import format_table
+from fastshade.diagnose.tables import fmt, format_table
 from fastshade.io import check_writable, read_image
 from fastshade.pipeline.cross import parse_affinity_threshold
 from fastshade.pipeline.shading import ROUNDINGS
@@ -71,7 +71,8 @@ def main(args: argparse.Namespace) -> int:
             for r in rows[:5]:
                 print(f"  {r['config']:<34} parity={r['parity_exact_every_image']} "
                       f"relative={r['goal_relative_to_self_every_pair']} "
-                      f"absolute={r['pairs_passing_absolute_goal']}/{r['pairs']} frag={r['mean_fragments']:.3f}")
+                      f"absolute={r['pairs_passing_absolute_goal']}/{r['pairs']} "
+                      f"frag={fmt(r['mean_fragments'], '.3f')}")
         return 0
     if not args.target:
         raise ValueError("give TARGET [SAMPLE] (or --study IMAGES_DIR)")

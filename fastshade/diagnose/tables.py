@@ -153,7 +153,7 @@ def study_markdown(study: dict[str, Any]) -> str:
             for k, r in enumerate(rank[:15], 1):
                 out.append(f"| {k} | `{r['config']}` | {'exact' if r['parity_exact_every_image'] else 'differs'} | "
                            f"{'yes' if r['goal_relative_to_self_every_pair'] else 'no'} | "
-                           f"{r['pairs_passing_absolute_goal']}/{r['pairs']} | {r['mean_fragments']:.3f} | "
-                           f"{r['mean_retention']:.3f} |")
+                           f"{r['pairs_passing_absolute_goal']}/{r['pairs']} | {fmt(r['mean_fragments'], '.3f')} | "
+                           f"{fmt(r['mean_retention'], '.3f')} |")
             out.append("")
     return "\n".join(out) + "\n"
