@@ -1,0 +1,98 @@
+"""What is benchmarked: the demo sizes, the original's size, the images of ``--images``, their files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastshade.bench.schema import ORIGINAL_SIZE
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+"""File suffixes ``--images`` picks up."""
+QUICK_SIZES = (128, 256)
+"""Demo sizes of ``--quick``."""
+DEFAULT_SIZES = (256, 512, 1024, 2048)
+"""Demo sizes without ``--sizes``."""
+QUICK_REPEAT = 5
+"""Timed repeats of ``--quick``: enough for the minimum that ``--compare`` judges on."""
+DEFAULT_REPEAT = 3
+"""Timed repeats without ``--repeat``."""
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"256,512"`` -> ``[256, 512]``; each size in [16, 16384], duplicates dropped, order kept."""
+    sizes: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            s = int(part)
+        except ValueError:
+            raise ValueError(f"--sizes: {part!r} is not an integer") from None
+        if not 16 <= s <= 16384:
+            raise ValueError(f"--sizes: {s} is outside [16, 16384]")
+        if s not in sizes:
+            sizes.append(s)
+    if not sizes:
+        raise ValueError("--sizes: no size given")
+    return sizes
+
+
+def image_files(directory: Path) -> list[Path]:
+    """List the readable images of ``directory``, sorted; skip an unreadable one with a one-line warning.
+
+    ``FileNotFoundError`` when ``directory`` is not a folder, ``ValueError`` when it has no readable image.
+    """
+    if not directory.is_dir():
+        raise FileNotFoundError(f"--images: {directory} is not a directory")
+    files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"--images: no image files in {directory}")
+    from fastshade.io import ImageError, read_image
+
+    readable = []
+    for f in files:  # a bad file is skipped with one line, never the whole benchmark
+        try:
+            read_image(f)
+        except ImageError as err:
+            print(f"fastshade: warning: --images: skipping {err}", file=sys.stderr)
+            continue
+        readable.append(f)
+    if not readable:
+        raise ValueError(f"--images: no readable image in {directory}")
+    return readable
+
+
+def build_cases(sizes: list[int], images: list[Path], *, original_size: bool) -> list[dict[str, Any]]:
+    """List the benchmark cases: demo sizes, the original's size, each image, the toof x snek cross."""
+    cases: list[dict[str, Any]] = []
+    for s in sizes:
+        cases.append({"name": f"demo-{s}x{s}", "kind": "demo", "mode": "self", "shape": [s, s]})
+    if original_size:
+        h, w = ORIGINAL_SIZE
+        cases.append({"name": f"demo-{h}x{w}", "kind": "demo", "mode": "self", "shape": [h, w]})
+    by_stem = {p.stem: p for p in images}
+    for p in images:
+        cases.append({"name": f"image:{p.stem}", "kind": "image", "mode": "self", "files": [str(p)]})
+    if "toof" in by_stem and "snek-heavy" in by_stem:
+        cases.append({"name": "cross:toof:snek-heavy", "kind": "image", "mode": "cross",
+                      "files": [str(by_stem["toof"]), str(by_stem["snek-heavy"])]})
+    return cases
+
+
+def case_files(case: dict[str, Any], folder: Path) -> list[str]:
+    """Return the image files of ``case``: its own, or its demo image written as 8-bit PNG into ``folder``."""
+    if case["kind"] != "demo":
+        return list(case["files"])
+    import numpy as np
+
+    from fastshade.demo import demo_image
+    from fastshade.io import write_image
+
+    h, w = case["shape"]
+    path = folder / f"{case['name']}.png"
+    write_image(path, np.clip(demo_image(h, w), 0.0, 1.0), bit_depth=8)
+    return [str(path)]

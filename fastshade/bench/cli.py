@@ -1,0 +1,148 @@
+"""The ``fastshade bench`` command: its flags, the checks before the run, and what is done with the results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from fastshade.bench.cases import (
+    DEFAULT_REPEAT,
+    DEFAULT_SIZES,
+    QUICK_REPEAT,
+    QUICK_SIZES,
+    build_cases,
+    image_files,
+    parse_sizes,
+)
+from fastshade.bench.compare import compare_results, format_comparison
+from fastshade.bench.machine import machine_info
+from fastshade.bench.plot import PLOT_SUFFIXES, plot_scaling
+from fastshade.bench.report import format_markdown, format_report
+from fastshade.bench.results import clock_view, finish, load_results
+from fastshade.bench.schema import CLOCKS, ORIGINAL_SIZE
+from fastshade.bench.worker import run_worker
+from fastshade.cli_args import add_shade_options, fail, options_from_args
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` flags (and every shader option) to ``p``."""
+    p.add_argument("--sizes", default=None, metavar="S,S,...",
+                   help=f"edge lengths of the square demo image (default {','.join(map(str, DEFAULT_SIZES))}; "
+                        f"--quick: {','.join(map(str, QUICK_SIZES))})")
+    p.add_argument("--images", metavar="DIR", help="also time every image in DIR (self mode; plus "
+                   "toof x snek-heavy cross when both are there)")
+    p.add_argument("--repeat", type=int, default=None, metavar="N",
+                   help=f"timed runs per case after the warm-up (default {DEFAULT_REPEAT}; --quick: {QUICK_REPEAT})")
+    p.add_argument("--threads", type=int, default=1, metavar="T",
+                   help="Numba and BLAS threads of the worker (default 1, the honest comparison)")
+    p.add_argument("--json", metavar="OUT.json", help="write every figure, the machine and the options")
+    p.add_argument("--compare", metavar="OLD.json", help="print per-stage ratios of the minima to an earlier --json "
+                   "run; exit 1 if any stage is slower than --tolerance widened by both runs' noise")
+    p.add_argument("--tolerance", type=float, default=1.25, metavar="X",
+                   help="slow-down factor that fails --compare when both runs are steady (default 1.25)")
+    p.add_argument("--min-seconds", type=float, default=0.005, metavar="S",
+                   help="--compare does not judge stages under S seconds in both runs (default 0.005)")
+    p.add_argument("--plot", metavar="OUT.png", help="draw the scaling curves (needs fastshade[plots])")
+    p.add_argument("--clock", choices=CLOCKS, default="wall",
+                   help="clock of the report, ratios, growth fits and --compare (both are always measured and "
+                        "saved): wall (default) or cpu = CPU seconds of the worker, robust on a busy machine "
+                        "(with --threads 1 it equals the wall time of an idle machine)")
+    p.add_argument("--markdown", metavar="OUT.md", help="write the summary as Markdown tables (for a README)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"smoke run under 30 s: sizes {','.join(map(str, QUICK_SIZES))}, repeat {QUICK_REPEAT}, "
+                        "baselines at the smallest size only")
+    p.add_argument("--original-sizes", action="store_true",
+                   help=f"add the {ORIGINAL_SIZE[1]}x{ORIGINAL_SIZE[0]} (WxH) demo case even when no size >= 1024")
+    p.add_argument("--baseline-max-size", type=int, default=512, metavar="S",
+                   help="run the eigsh/LOBPCG basis baselines only up to S*S pixels (default 512)")
+    p.add_argument("--baseline-budget", type=float, default=None, metavar="S",
+                   help="seconds the unpreconditioned LOBPCG baseline may take per case; its iteration cap "
+                        "is set from a 3-iteration probe (default 30; --quick: 3)")
+    p.add_argument("--lobpcg-maxiter", type=int, default=1000, metavar="N",
+                   help="hard iteration cap of the unpreconditioned LOBPCG baseline (default 1000)")
+    p.add_argument("--no-baselines", action="store_true", help="skip every baseline")
+    p.add_argument("--results", metavar="IN.json",
+                   help="measure nothing: print, --plot and --compare the results of an earlier --json run")
+    add_shade_options(p)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark in a worker process, print the report, write/compare/plot (exit status)."""
+    sizes = parse_sizes(args.sizes) if args.sizes is not None else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    repeat = args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
+    if repeat < 1:
+        raise ValueError(f"--repeat must be >= 1, got {repeat}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if not args.tolerance >= 1.0:
+        raise ValueError(f"--tolerance must be >= 1, got {args.tolerance}")
+    if args.lobpcg_maxiter < 1:
+        raise ValueError(f"--lobpcg-maxiter must be >= 1, got {args.lobpcg_maxiter}")
+    budget = args.baseline_budget if args.baseline_budget is not None else (3.0 if args.quick else 30.0)
+    if not budget > 0:
+        raise ValueError(f"--baseline-budget must be > 0, got {budget}")
+    opts = options_from_args(args)
+    old = load_results(args.compare, "--compare") if args.compare else None
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return fail("--plot needs matplotlib: pip install 'fastshade[plots]'")
+    from fastshade.io import check_writable
+
+    for flag, path in (("--json", args.json), ("--markdown", args.markdown), ("--plot", args.plot)):
+        if path:
+            check_writable(path, flag)  # before the run, not after it
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise ValueError(f"{args.plot}: --plot must end in {', '.join(PLOT_SUFFIXES)}")
+    if args.results:
+        return report_results(load_results(args.results, "--results"), args, old)
+    images = image_files(Path(args.images)) if args.images else []
+    original = args.original_sizes or any(s >= 1024 for s in sizes)
+    cases = build_cases(sizes, images, original_size=original)
+    config = {
+        "sizes": sizes,
+        "images": str(Path(args.images).resolve()) if args.images else None,
+        "repeat": repeat,
+        "threads": args.threads,
+        "quick": bool(args.quick),
+        "baselines": not args.no_baselines,
+        "baseline_max_size": args.baseline_max_size,
+        "lobpcg_maxiter": args.lobpcg_maxiter,
+        "baseline_budget": budget,
+        "options": opts.to_dict(),
+        "cases": cases,
+    }
+    try:
+        results = run_worker(config)
+    except RuntimeError as err:  # the worker printed its own traceback
+        return fail(str(err))
+    results["machine"] = dict(machine_info(), **results.pop("worker", {}))
+    return report_results(finish(results), args, old)
+
+
+def report_results(results: dict[str, Any], args: argparse.Namespace, old: dict[str, Any] | None) -> int:
+    """Print ``results``, write ``--json``, draw ``--plot``, judge ``--compare`` (exit status)."""
+    from fastshade.io import write_file
+
+    finish(results)
+    view = clock_view(results, args.clock)
+    print(format_report(view))
+    if args.json:
+        write_file(args.json, json.dumps(results, indent=1, sort_keys=False, allow_nan=False) + "\n", "JSON")
+        print(f"\nwrote {args.json}")
+    if args.plot:
+        plot_scaling(view, args.plot)
+        print(f"wrote {args.plot}")
+    if args.markdown:
+        write_file(args.markdown, format_markdown(view), "Markdown")
+        print(f"wrote {args.markdown}")
+    if old is not None:
+        old_view = clock_view(old, args.clock)
+        rows, slower = compare_results(view, old_view, tolerance=args.tolerance, min_seconds=args.min_seconds)
+        print()
+        print(format_comparison(rows, old_view, view, args.tolerance, args.min_seconds))
+        return 1 if slower else 0
+    return 0
