@@ -27,10 +27,11 @@ from fastshade.bench.machine import load_average
 from fastshade.bench.memory import PeakMemory
 from fastshade.bench.schema import BASELINES, CLOCKS, SCHEMA, SHADER_STAGES
 from fastshade.bench.timing import summary, timed
+from fastshade.threads import THREAD_VARIABLES, thread_environment
 
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS")
-"""Environment variables set to ``--threads`` in the worker's environment."""
+THREAD_ENV = (*THREAD_VARIABLES, "NUMBA_NUM_THREADS")
+"""The worker's thread variables, recorded in the results: BLAS/OpenMP pinned to one thread as in every
+fastshade process (:mod:`fastshade.threads`), Numba set to ``--threads``."""
 
 CLOCK_FUNCTIONS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 """The clock passed to ``shade_arrays`` for each of :data:`~fastshade.bench.schema.CLOCKS`."""
@@ -45,10 +46,8 @@ def run_worker(config: dict[str, Any]) -> dict[str, Any]:
 
     Returns the worker's results; ``RuntimeError`` when the worker fails (it prints its own traceback).
     """
-    threads = str(config["threads"])
     env = dict(os.environ)
-    for key in THREAD_ENV:
-        env[key] = threads
+    env.update(thread_environment(int(config["threads"])))
     root = _package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with tempfile.TemporaryDirectory(prefix="fastshade-bench-") as tmp:
