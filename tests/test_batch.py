@@ -37,7 +37,7 @@ from fastshade.io import read_image, write_image
 from fastshade.job import shade_file
 from fastshade.options import ShadeOptions
 from fastshade.run import config as run_config
-from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig
+from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, ManifestWriter, read_manifest
 from fastshade.run.walk import is_junk, iter_listings
 from fastshade.run.worker import worker_environment
@@ -781,6 +781,46 @@ def test_manifest_reader_skips_torn_lines(tmp_path: Path) -> None:
     w.close()
     assert [r["path"] for r in read_manifest(m)] == ["a", "c"]
     assert json.loads(m.read_text(encoding="utf-8").splitlines()[-1])["path"] == "c"
+
+
+def test_a_second_writer_of_one_manifest_is_refused(tmp_path: Path) -> None:
+    m = tmp_path / "m.jsonl"
+    first = ManifestWriter(str(m))
+    try:
+        with pytest.raises(UsageError, match="in use by another fastshade run"):
+            ManifestWriter(str(m))
+    finally:
+        first.close()
+    ManifestWriter(str(m)).close()  # free again once the first writer closed
+
+
+def test_local_pool_reports_a_task_lost_with_its_worker_as_a_crash(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watchdog behind pebble: a task whose worker process is gone but whose future never
+    resolves (pebble can lose one in a race) comes back as a crash, so the driver isolates it."""
+    from concurrent.futures import Future
+
+    from fastshade.run import pool as pool_module
+    from fastshade.run.backend import PlannedTask
+    from fastshade.run.tasks import FileTask
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    cfg = RunConfig(in_root=str(tmp_path), out_root=str(tmp_path / "out"), manifest="m", options=ShadeOptions())
+    pool = pool_module.LocalPool(cfg)
+    job = FileTask(id=7, in_path="a.png", out_path="o.png", options=cfg.options, sample=None, format="png",
+                   depth=None, max_pixels=None, frames="first", exif="apply", timeout=None, hash=False, threads=1,
+                   expect=(1, 1))
+    task = PlannedTask(job, "a.png", "a.png", ManifestRecord(path="a.png"))
+    lost: Future[Any] = Future()  # never resolved
+    pool._futures[lost] = task  # type: ignore[index]
+    pool._started[task.id] = pool_module._Start(gone.pid, time.time())
+    monkeypatch.setattr(pool_module, "ORPHAN_GRACE", 0.0)
+    assert pool.wait(0.01) == []  # its worker is seen gone; the grace period starts
+    time.sleep(0.02)
+    [out] = pool.wait(0.01)
+    assert out.kind == "crash" and out.task is task and pool.in_flight() == 0
+    pool.close()
 
 
 def test_special_files_are_skipped_with_the_right_reason(tmp_path: Path) -> None:

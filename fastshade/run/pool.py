@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import socket
 import time
-from concurrent.futures import FIRST_COMPLETED, CancelledError
+from concurrent.futures import FIRST_COMPLETED
 from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -44,6 +44,11 @@ class _Start:
     pid: int
     t0: float
     gone_since: float | None = None
+
+
+def _worker_name(pid: int | None) -> str | None:
+    """Name a local worker as the manifest does (``host:pid``), or None when its pid is unknown."""
+    return f"{socket.gethostname()}:{pid}" if pid else None
 
 
 def _raised_by_task(err: BaseException) -> bool:
@@ -74,14 +79,12 @@ class LocalPool:
         self._recycle = False
         self._broken = False
         self._limit = hard_time_limit(cfg.timeout)
-        self.pools_started = 0
 
     def _live_pool(self) -> ProcessPool:
         """Return the running pool; start a new one when there is none or the old one broke."""
         if self._pool is not None and not self._pool.active:
             self._close_pool(kill=True)
         if self._pool is None:
-            self.pools_started += 1
             self._pool = ProcessPool(
                 max_workers=self.workers, max_tasks=self.cfg.recycle_after, initializer=worker_init,
                 initargs=(self.cfg.threads_per_worker, self._starts, os.getpid(), self.cfg.options,
@@ -128,52 +131,33 @@ class LocalPool:
         self._drain_starts()
         out = [self._outcome(fut, self._futures.pop(fut)) for fut in done]
         if self._broken:  # every other task went with the pool
-            out += [self._crash(task, "worker pool broke") for task in self._futures.values()]
-            self._futures.clear()
+            out += [Outcome(task, "crash", detail="worker pool broke") for task in self._futures.values()]
             self._close_pool(kill=True)
+            self._futures.clear()
+            self._started.clear()
             self._broken = False
         return out + self._orphans()
 
-    def _crash(self, task: PlannedTask, detail: str, pid: int | None = None) -> Outcome:
-        start = self._started.pop(task.id, None)
-        pid = pid or (start.pid if start else None)
-        return Outcome(task, "crash", detail=detail, worker=f"{socket.gethostname()}:{pid}" if pid else None)
-
     def _outcome(self, fut: ProcessFuture[Any], task: PlannedTask) -> Outcome:
+        start = self._started.pop(task.id, None)
+        pid = start.pid if start else None
         try:
             report = fut.result()
         except ProcessExpired as err:  # an OSError: before the generic handlers
-            return self._crash(task, CRASH_DETAIL, err.pid)
-        except TimeoutError as err:
-            if _raised_by_task(err):
-                return self._error(task, err)
-            return self._hard_timeout(task)
+            return Outcome(task, "crash", detail=CRASH_DETAIL, worker=_worker_name(err.pid or pid))
         except BrokenProcessPool:
             self._broken = True
-            return self._crash(task, "worker pool broke")
-        except CancelledError:
-            self._started.pop(task.id, None)
-            return Outcome(task, "requeue", detail="cancelled")
+            return Outcome(task, "crash", detail="worker pool broke", worker=_worker_name(pid))
         except Exception as err:  # noqa: BLE001 (e.g. an unpicklable result: a bug, keep going)
-            return self._error(task, err)
-        self._started.pop(task.id, None)
+            if isinstance(err, TimeoutError) and not _raised_by_task(err):  # pebble stopped the worker
+                elapsed = time.time() - start.t0 if start else float(self._limit or 0.0)
+                log.warning("%s: still running %.0f s after --timeout-per-file; killing worker %s",
+                            task.rel, elapsed - (self.cfg.timeout or 0.0), pid or "?")
+                return Outcome(task, "timeout", seconds=elapsed, worker=_worker_name(pid))
+            return Outcome(task, "error", detail=f"{type(err).__name__}: {err}", worker=_worker_name(pid))
         if report.reason == "timeout":
             self._recycle = True  # an interrupted worker is not trusted with more files
         return Outcome(task, "done", report=report)
-
-    def _error(self, task: PlannedTask, err: BaseException) -> Outcome:
-        start = self._started.pop(task.id, None)
-        worker = f"{socket.gethostname()}:{start.pid}" if start else None
-        return Outcome(task, "error", detail=f"{type(err).__name__}: {err}", worker=worker)
-
-    def _hard_timeout(self, task: PlannedTask) -> Outcome:
-        """Report a task whose worker pebble stopped after the hard limit."""
-        start = self._started.pop(task.id, None)
-        elapsed = time.time() - start.t0 if start else float(self._limit or 0.0)
-        log.warning("%s: still running %.0f s after --timeout-per-file; killing worker %s",
-                    task.rel, elapsed - (self.cfg.timeout or 0.0), start.pid if start else "?")
-        return Outcome(task, "timeout", seconds=elapsed,
-                       worker=f"{socket.gethostname()}:{start.pid}" if start else None)
 
     def _orphans(self) -> list[Outcome]:
         """Return tasks whose worker process is gone but that pebble never resolved, as crash suspects.
@@ -193,7 +177,8 @@ class LocalPool:
             if now - start.gone_since > ORPHAN_GRACE:
                 self._futures.pop(fut)
                 fut.cancel()
-                out.append(self._crash(task, CRASH_DETAIL))
+                del self._started[task.id]
+                out.append(Outcome(task, "crash", detail=CRASH_DETAIL, worker=_worker_name(start.pid)))
         return out
 
     def _close_pool(self, kill: bool = False) -> None:
