@@ -38,9 +38,9 @@ from typing import Any
 
 import pytest
 
-from fastshade import run as batch
 from fastshade.demo import demo_image
 from fastshade.io import write_image
+from fastshade.run import DEFAULT_MANIFEST_NAME, read_manifest
 
 
 def _folder(root: Path, n: int, size: int) -> Path:
@@ -86,7 +86,7 @@ def test_run_folder(benchmark: Any, folders: dict[str, Any], workers: int) -> No
 
     benchmark.pedantic(once, rounds=1, iterations=1)
     out, wall = outs[-1]
-    records = [r for r in batch.read_manifest(out / batch.DEFAULT_MANIFEST_NAME)]
+    records = list(read_manifest(out / DEFAULT_MANIFEST_NAME))
     assert len(records) == n and all(r["status"] == "ok" for r in records)
     by_worker: dict[str, list[dict[str, Any]]] = {}
     for rec in records:

@@ -9,7 +9,7 @@ examples:
   fastshade shade toof.png -o toof-shaded.png --stats stats.json
   fastshade shade toof.png --sample snek.png -o cross.png
   fastshade shade toof.png -o toof-krylov.png --basis krylov
-"""
+"""  # noqa: D405, D406, D407 (the command's --help text: "examples:" is not a numpydoc section)
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from fastshade.cli_args import add_shade_options, options_from_args
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    """Add the ``shade`` arguments (and every shader option) to ``p``."""
     p.add_argument("target", nargs="?", help="image to shade (omit with --demo)")
     p.add_argument("--demo", action="store_true", help="shade the built-in demo line-art image")
     p.add_argument("--sample", help="sample image for cross mode")
@@ -41,8 +42,10 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _check_destinations(args: argparse.Namespace) -> None:
-    """Refuse, before any compute, destinations that would overwrite an input or each other,
-    and an output or ``--stats`` path that cannot be written (one-line ``ValueError``)."""
+    """Refuse destinations that would overwrite an input or each other, before any compute.
+
+    Also refuses an output or ``--stats`` path that cannot be written (one-line ``ValueError``).
+    """
     from fastshade.io import check_writable
 
     check_writable(args.output, "the output")
@@ -60,6 +63,7 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """``fastshade shade``: shade one image (or the demo); returns the exit status (0, or 2 on a file error)."""
     from fastshade.io import ImageError, validate_output, write_file, write_image
 
     opts = options_from_args(args)
@@ -77,16 +81,16 @@ def main(args: argparse.Namespace) -> int:
         stats, name = res.stats, "demo"
     else:
         # The same per-file job as `fastshade run`, so both write identical bytes.
-        from fastshade.run import shade_file
+        from fastshade.job import shade_file
 
-        rec = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
-        if rec["status"] != "ok":
-            where = args.output if rec["reason"] == "write_error" else args.target
-            print(f"fastshade: error: {where}: {rec['message'] or rec['reason']}", file=sys.stderr)
+        job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
+        if job.status != "ok":
+            where = args.output if job.reason == "write_error" else args.target
+            print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)
             return 2
-        for code in rec["warnings"]:
+        for code in job.warnings:
             print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)
-        stats, name = rec["stats"], args.target
+        stats, name = job.stats, args.target
     if args.stats:
         try:
             write_file(args.stats, json.dumps(stats, indent=1, sort_keys=True), "JSON")

@@ -7,7 +7,7 @@ files, unicode / space / long names and a symlink loop.  It is run once through
 the real CLI in a subprocess with two workers (``main_run``); the tests then
 check every manifest status against the catalogue, that every output decodes,
 that the tree is mirrored, that no temporary file is left and that each ``ok``
-output has exactly the bytes :func:`fastshade.run.shade_file` (the function
+output has exactly the bytes :func:`fastshade.job.shade_file` (the function
 ``fastshade shade`` uses) gives for the same file.
 
 Smaller folders cover the rest: a worker killed by one file (test hook
@@ -32,15 +32,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastshade import run as batch
 from fastshade.demo import demo_image
 from fastshade.io import read_image, write_image
+from fastshade.job import shade_file
 from fastshade.options import ShadeOptions
+from fastshade.run import config as run_config
+from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
+from fastshade.run.manifest import ManifestRecord, ManifestWriter, read_manifest
+from fastshade.run.walk import is_junk, iter_listings
+from fastshade.run.worker import worker_environment
 from tests.make_bad_inputs import CASES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT / ".." / "shared" / "images"
-MANIFEST = batch.DEFAULT_MANIFEST_NAME
+MANIFEST = DEFAULT_MANIFEST_NAME
 RUN_TIMEOUT = 600
 MAIN_TIMEOUT = 120  # --timeout-per-file of the big run: a safety net only
 
@@ -70,7 +75,7 @@ def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.
 
 
 def manifest_lines(path: Path) -> list[dict[str, Any]]:
-    return list(batch.read_manifest(path))
+    return list(read_manifest(path))
 
 
 def last_records(path: Path) -> dict[str, dict[str, Any]]:
@@ -253,11 +258,11 @@ def main_run(corpus: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempP
 
 REFERENCE_SCRIPT = """
 import json, sys
-from fastshade.run import shade_file
+from fastshade.job import shade_file
 from fastshade.options import ShadeOptions
 for src, dst in json.loads(sys.stdin.read()):
-    rec = shade_file(src, dst, None, ShadeOptions(), "png", None)
-    print(json.dumps([src, rec["status"], rec["message"]]))
+    res = shade_file(src, dst, None, ShadeOptions(), "png", None)
+    print(json.dumps([src, res.status, res.message]))
 """
 
 
@@ -267,7 +272,7 @@ def single_file_outputs(pairs: list[tuple[Path, Path]]) -> dict[str, str]:
     A separate process so it gets the same thread environment as a worker
     (BLAS pinned to one thread; this test process's BLAS pool is already up).
     """
-    env = cli_env(**batch.worker_environment(1))
+    env = cli_env(**worker_environment(1))
     proc = subprocess.run([sys.executable, "-c", REFERENCE_SCRIPT], cwd=ROOT, env=env, text=True,
                           input=json.dumps([[str(a), str(b)] for a, b in pairs]), capture_output=True,
                           timeout=RUN_TIMEOUT)
@@ -382,7 +387,7 @@ def test_ok_outputs_equal_the_shade_command(corpus: tuple[Path, dict[str, str]],
     argv = []
     for case in picks:
         argv += [str(root / cases[case]), str(tmp_path / f"{case}.png")]
-    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env=cli_env(**batch.worker_environment(1)),
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env=cli_env(**worker_environment(1)),
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for case in picks:
@@ -704,13 +709,13 @@ def test_outputs_of_an_earlier_pipeline_version_are_redone(tmp_path: Path,
 
     assert run_inprocess(root, out, "-j", "1") == 0
     assert statuses() == {"a.png": "skipped:exists", "b.png": "skipped:exists"}
-    monkeypatch.setattr(batch, "OUTPUT_VERSION", batch.OUTPUT_VERSION + 1)
+    monkeypatch.setattr(run_config, "OUTPUT_VERSION", run_config.OUTPUT_VERSION + 1)
     assert run_inprocess(root, out, "-j", "1", "--resume") == 0
     assert statuses() == {"a.png": "ok", "b.png": "ok"}
     n = len(manifest_lines(out / MANIFEST))
     assert run_inprocess(root, out, "-j", "1", "--resume") == 0  # now done for this version
     assert not [r for r in manifest_lines(out / MANIFEST)[n:] if r["status"] == "ok"]
-    monkeypatch.setattr(batch, "OUTPUT_VERSION", batch.OUTPUT_VERSION + 1)
+    monkeypatch.setattr(run_config, "OUTPUT_VERSION", run_config.OUTPUT_VERSION + 1)
     assert run_inprocess(root, out, "-j", "1") == 0
     assert statuses() == {"a.png": "ok", "b.png": "ok"}
 
@@ -735,8 +740,8 @@ def test_walk_is_lazy_sorted_and_files_come_before_subfolders(tmp_path: Path) ->
     for rel in ["b.png", "a.png", "z/1.png", "m/2.png", "m/k/3.png"]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(b"x")
-    cfg = batch.RunConfig(in_root=str(root), out_root=str(tmp_path / "out"), manifest="m", options=ShadeOptions())
-    walk = batch.iter_listings(cfg)
+    cfg = RunConfig(in_root=str(root), out_root=str(tmp_path / "out"), manifest="m", options=ShadeOptions())
+    walk = iter_listings(cfg)
     first = next(walk)  # only the top folder has been read
     assert [f[2] for f in first.files] == ["a.png", "b.png"]
     (root / "z" / "0_added_later.png").write_bytes(b"x")  # appears: z was not listed yet
@@ -745,13 +750,13 @@ def test_walk_is_lazy_sorted_and_files_come_before_subfolders(tmp_path: Path) ->
 
 
 def test_junk_names() -> None:
-    assert batch.is_junk(".DS_Store") and batch.is_junk("Thumbs.db") and batch.is_junk("desktop.ini")
-    assert batch.is_junk("._photo.png") and batch.is_junk("THUMBS.DB")
-    assert not batch.is_junk("photo.png") and not batch.is_junk("_a.png")
+    assert is_junk(".DS_Store") and is_junk("Thumbs.db") and is_junk("desktop.ini")
+    assert is_junk("._photo.png") and is_junk("THUMBS.DB")
+    assert not is_junk("photo.png") and not is_junk("_a.png")
 
 
 def test_worker_environment_caps_threads() -> None:
-    env = batch.worker_environment(3)
+    env = worker_environment(3)
     assert env["NUMBA_NUM_THREADS"] == "3"
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
 
@@ -759,23 +764,63 @@ def test_worker_environment_caps_threads() -> None:
 def test_shade_file_reports_changed_and_vanished_inputs(tmp_path: Path) -> None:
     src = small_demo(tmp_path / "a.png", 24, 24)
     st = src.stat()
-    rec = batch.shade_file(src, tmp_path / "o.png", expect=(st.st_size + 1, st.st_mtime_ns))
-    assert rec["status"] == "failed:changed" and not (tmp_path / "o.png").exists()
-    rec = batch.shade_file(tmp_path / "gone.png", tmp_path / "o.png", expect=(1, 1))
-    assert rec["status"] == "failed:vanished"
-    rec = batch.shade_file(src, tmp_path / "o.png", fmt="jpg", depth=16)
-    assert rec["status"] == "failed:unsupported_output" and not (tmp_path / "o.png").exists()
+    res = shade_file(src, tmp_path / "o.png", expect=(st.st_size + 1, st.st_mtime_ns))
+    assert res.status == "failed:changed" and not (tmp_path / "o.png").exists()
+    res = shade_file(tmp_path / "gone.png", tmp_path / "o.png", expect=(1, 1))
+    assert res.status == "failed:vanished"
+    res = shade_file(src, tmp_path / "o.png", fmt="jpg", depth=16)
+    assert res.status == "failed:unsupported_output" and not (tmp_path / "o.png").exists()
 
 
 def test_manifest_reader_skips_torn_lines(tmp_path: Path) -> None:
     m = tmp_path / "m.jsonl"
     m.write_text('{"path": "a", "status": "ok"}\n\n{"path": "b", "stat', encoding="utf-8")
-    assert [r["path"] for r in batch.read_manifest(m)] == ["a"]
-    w = batch.ManifestWriter(str(m))
-    w.write({"path": "c", "status": "ok"})
+    assert [r["path"] for r in read_manifest(m)] == ["a"]
+    w = ManifestWriter(str(m))
+    w.write(ManifestRecord(path="c"))
     w.close()
-    assert [r["path"] for r in batch.read_manifest(m)] == ["a", "c"]
+    assert [r["path"] for r in read_manifest(m)] == ["a", "c"]
     assert json.loads(m.read_text(encoding="utf-8").splitlines()[-1])["path"] == "c"
+
+
+def test_a_second_writer_of_one_manifest_is_refused(tmp_path: Path) -> None:
+    m = tmp_path / "m.jsonl"
+    first = ManifestWriter(str(m))
+    try:
+        with pytest.raises(UsageError, match="in use by another fastshade run"):
+            ManifestWriter(str(m))
+    finally:
+        first.close()
+    ManifestWriter(str(m)).close()  # free again once the first writer closed
+
+
+def test_local_pool_reports_a_task_lost_with_its_worker_as_a_crash(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watchdog behind pebble: a task whose worker process is gone but whose future never
+    resolves (pebble can lose one in a race) comes back as a crash, so the driver isolates it."""
+    from concurrent.futures import Future
+
+    from fastshade.run import pool as pool_module
+    from fastshade.run.backend import PlannedTask
+    from fastshade.run.tasks import FileTask
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    cfg = RunConfig(in_root=str(tmp_path), out_root=str(tmp_path / "out"), manifest="m", options=ShadeOptions())
+    pool = pool_module.LocalPool(cfg)
+    job = FileTask(id=7, in_path="a.png", out_path="o.png", options=cfg.options, sample=None, format="png",
+                   depth=None, max_pixels=None, frames="first", exif="apply", timeout=None, hash=False, threads=1,
+                   expect=(1, 1))
+    task = PlannedTask(job, "a.png", "a.png", ManifestRecord(path="a.png"))
+    lost: Future[Any] = Future()  # never resolved
+    pool._futures[lost] = task  # type: ignore[index]
+    pool._started[task.id] = pool_module._Start(gone.pid, time.time())
+    monkeypatch.setattr(pool_module, "ORPHAN_GRACE", 0.0)
+    assert pool.wait(0.01) == []  # its worker is seen gone; the grace period starts
+    time.sleep(0.02)
+    [out] = pool.wait(0.01)
+    assert out.kind == "crash" and out.task is task and pool.in_flight() == 0
+    pool.close()
 
 
 def test_special_files_are_skipped_with_the_right_reason(tmp_path: Path) -> None:

@@ -165,11 +165,11 @@ def test_worker_plugin_ignores_sigint_only_for_the_local_cluster(monkeypatch: py
     # Ctrl-C too; workers of a user's own cluster keep their SIGINT handling
     import signal
 
-    from fastshade.run import dask as batch_dask
+    from fastshade.run import dask as dask_backend
     from fastshade.run.dask import ThreadLimitPlugin
 
     # this process is not a worker: keep its thread environment (Numba reads it once)
-    monkeypatch.setattr(batch_dask, "_apply_worker_environment", lambda threads: None)
+    monkeypatch.setattr(dask_backend, "apply_worker_environment", lambda threads: None)
 
     before = signal.getsignal(signal.SIGINT)
     try:

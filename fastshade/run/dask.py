@@ -1,7 +1,8 @@
 """dask.distributed backend of ``fastshade run --scheduler``.
 
 The driver loop, planning, manifest and guarantees are those of
-:mod:`fastshade.run`; this module only replaces the process pool:
+:mod:`fastshade.run`; this module only replaces the local process pool
+(:mod:`fastshade.run.pool`) with another :class:`fastshade.run.backend.Backend`:
 
 * ``--scheduler local`` starts a ``LocalCluster`` of ``--workers`` processes
   with one thread each; ``--scheduler tcp://HOST:PORT`` connects to a running
@@ -38,17 +39,18 @@ import logging
 import signal
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from fastshade.run import (
-    RunConfig,
-    log,
-    UsageError,
-    _apply_worker_environment,
-    _run_task,
-    _wire_task,
-    _worker_probe,
+from fastshade.run.backend import Outcome, PlannedTask
+from fastshade.run.config import RunConfig, UsageError
+from fastshade.run.tasks import WorkerProbe
+from fastshade.run.worker import (
+    apply_worker_environment,
+    hard_time_limit,
+    run_task,
     worker_environment,
+    worker_probe,
 )
 
 try:
@@ -61,7 +63,9 @@ except ImportError as _err:  # pragma: no cover (the extra is installed in the t
         f"--scheduler needs dask.distributed ({_err}); install it with: pip install 'fastshade[distributed]'"
     ) from None
 
-__all__ = ["DaskBackend", "ThreadLimitPlugin"]
+__all__ = ["RESTART_TIMEOUT", "DaskBackend", "ThreadLimitPlugin"]
+
+log = logging.getLogger("fastshade.run")
 
 RESTART_TIMEOUT = 30.0
 """Seconds a hard-timeout worker restart may block the driver (Distributed's default is 4x the
@@ -69,10 +73,12 @@ client timeout, 120 s); past it the task is abandoned and the run goes on with t
 
 
 class ThreadLimitPlugin(WorkerPlugin):
-    """Sets the worker thread environment (Numba and BLAS) on every Dask worker, restarted
-    ones included; with ``ignore_sigint`` (our own ``--scheduler local`` cluster, whose
-    workers share the driver's terminal) the worker also ignores SIGINT, so a Ctrl-C reaches
-    only the driver, which lets the files in progress finish."""
+    """Set the worker thread environment (Numba and BLAS) on every Dask worker, restarted ones included.
+
+    With ``ignore_sigint`` (our own ``--scheduler local`` cluster, whose
+    workers share the driver's terminal) the worker also ignores SIGINT, so a
+    Ctrl-C reaches only the driver, which lets the files in progress finish.
+    """
 
     name = "fastshade-thread-limits"
 
@@ -81,7 +87,8 @@ class ThreadLimitPlugin(WorkerPlugin):
         self.ignore_sigint = bool(ignore_sigint)
 
     def setup(self, worker: Any) -> None:
-        _apply_worker_environment(self.threads)
+        """Run on each worker when it starts (or restarts)."""
+        apply_worker_environment(self.threads)
         if self.ignore_sigint and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -100,7 +107,7 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 class DaskBackend:
-    """Same interface as :class:`fastshade.run.LocalBackend`, on a Dask cluster."""
+    """A :class:`fastshade.run.backend.Backend` on a Dask cluster (local or remote)."""
 
     name = "dask"
 
@@ -132,87 +139,90 @@ class DaskBackend:
         threads = sum(self.client.nthreads().values())
         self.window = 2 * max(1, threads)
         self._ac = as_completed(with_results=False)
-        self._futures: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._futures: dict[str, tuple[Any, PlannedTask]] = {}
         self._started: dict[tuple[int, int], tuple[str, int, float]] = {}
+        self._limit = hard_time_limit(cfg.timeout)
         if cfg.timeout:
             self.client.subscribe_topic("fastshade-start", self._on_start)
 
     def _on_start(self, event: Any) -> None:
-        """A task started on a worker (runs in the client's event loop; the driver's clock)."""
+        """Note that a task started on a worker (runs in the client's event loop; the driver's clock)."""
         msg = event[1] if isinstance(event, tuple) else event
         self._started[(msg["id"], msg["attempt"])] = (msg["worker"], msg["pid"], time.time())
 
-    def probe(self) -> list[dict[str, Any]]:
-        reports = self.client.run(_worker_probe, self.cfg.in_root, self.cfg.out_root)
+    def probe(self) -> list[WorkerProbe]:
+        """Run the start-up probe on every worker of the cluster."""
+        reports = self.client.run(worker_probe, self.cfg.in_root, self.cfg.out_root)
         return list(reports.values())
 
     def in_flight(self) -> int:
+        """Count the tasks submitted and not yet returned."""
         return len(self._futures)
 
     def capacity(self) -> int:
+        """Return how many more tasks may be submitted now (0 while draining)."""
         return self.window - len(self._futures)
 
-    def submit(self, task: dict[str, Any]) -> None:
-        task["attempt"] = task.get("attempt", 0) + 1
-        key = f"fastshade-{self.cfg.run_id}-{task['id']}-{task['attempt']}"
-        wire = _wire_task(task)
-        wire["report"] = "dask"
-        fut = self.client.submit(_run_task, wire, key=key, pure=False, retries=0)
+    def submit(self, task: PlannedTask) -> None:
+        """Start one task."""
+        task.attempt += 1
+        key = f"fastshade-{self.cfg.run_id}-{task.id}-{task.attempt}"
+        fut = self.client.submit(run_task, task.wire(report="dask"), key=key, pure=False, retries=0)
         self._futures[fut.key] = (fut, task)
         self._ac.add(fut)
 
-    def _hard_timeouts(self) -> list[tuple[dict[str, Any], str, Any]]:
+    def _hard_timeouts(self) -> list[Outcome]:
         """Tasks past --timeout-per-file plus a grace period: give up on them and restart their worker."""
-        if not self.cfg.timeout:
+        if not self._limit or not self.cfg.timeout:
             return []
-        grace = max(5.0, 0.5 * self.cfg.timeout)
         now = time.time()
         out = []
         for key, (fut, task) in list(self._futures.items()):
-            info = self._started.get((task["id"], task["attempt"]))
-            if info is None or now - info[2] <= self.cfg.timeout + grace:
+            info = self._started.get((task.id, task.attempt))
+            if info is None or now - info[2] <= self._limit:
                 continue
             address, pid, t0 = info
             self._futures.pop(key)
             fut.release()
-            task["_worker"] = f"{address} (pid {pid})"
             log.warning("%s: still running %.0f s after --timeout-per-file; restarting worker %s",
-                        task["rel"], now - t0 - self.cfg.timeout, address)
+                        task.rel, now - t0 - self.cfg.timeout, address)
             try:
                 self.client.restart_workers([address], timeout=RESTART_TIMEOUT)
             except Exception as err:  # noqa: BLE001 (no Nanny: the task is abandoned, not stopped)
                 log.warning("could not restart worker %s (%s); its task is abandoned", address, err)
-            out.append((task, "timeout", now - t0))
+            out.append(Outcome(task, "timeout", seconds=now - t0, worker=f"{address} (pid {pid})"))
         return out
 
-    def wait(self, timeout: float) -> list[tuple[dict[str, Any], str, Any]]:
+    def wait(self, timeout: float) -> list[Outcome]:
+        """Return the outcomes that arrived within about ``timeout`` seconds (possibly none)."""
         deadline = time.monotonic() + timeout
         while not self._ac.has_ready():
             if time.monotonic() >= deadline:
                 return self._hard_timeouts()
             time.sleep(0.02)
-        out: list[tuple[dict[str, Any], str, Any]] = []
+        out: list[Outcome] = []
         for fut in self._ac.next_batch(block=False):
             entry = self._futures.pop(fut.key, None)
             if entry is None:
                 continue
             _, task = entry
             if fut.status == "finished":
-                out.append((task, "done", fut.result()))
+                out.append(Outcome(task, "done", report=fut.result()))
             elif fut.status == "cancelled":
-                out.append((task, "requeue", "cancelled"))
+                out.append(Outcome(task, "requeue", detail="cancelled"))
             else:
                 exc = fut.exception()
                 if isinstance(exc, KilledWorker):
                     text = str(exc).split(". ", 1)[0] if str(exc) else "worker died"
-                    out.append((task, "crash", text))
+                    out.append(Outcome(task, "crash", detail=text))
                 else:
-                    out.append((task, "error", f"{type(exc).__name__}: {exc}"))
-            self._started.pop((task["id"], task["attempt"]), None)
+                    out.append(Outcome(task, "error", detail=f"{type(exc).__name__}: {exc}"))
+            self._started.pop((task.id, task.attempt), None)
             fut.release()
         return out + self._hard_timeouts()
 
     def close(self, kill: bool = False) -> None:
+        """Stop the workers (``kill``: now, abandoning running tasks); idempotent."""
         futures = [fut for fut, _ in self._futures.values()] if hasattr(self, "_futures") else []
         self._futures = {}
         client = getattr(self, "client", None)

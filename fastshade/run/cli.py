@@ -1,0 +1,121 @@
+"""The ``fastshade run`` command line: its arguments (:func:`configure`) and entry point (:func:`main`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from fastshade.cli_args import add_shade_options, fail
+from fastshade.io import DEFAULT_MAX_PIXELS
+from fastshade.run.config import DEFAULT_MANIFEST_NAME, MAX_WORKERS_PER_CORE, UsageError, config_from_args
+from fastshade.run.driver import run
+from fastshade.run.dryrun import dry_run
+
+__all__ = ["configure", "main"]
+
+log = logging.getLogger("fastshade.run")
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Add the ``run`` arguments (and every shader option) to ``p``."""
+    p.add_argument("input", metavar="IN", help="folder of images to shade (never modified)")
+    p.add_argument("output", metavar="OUT", help="output folder (created; mirrors IN's sub-folders)")
+    p.add_argument("--sample", metavar="S", help="sample image for cross mode (the same for every file)")
+    g = p.add_argument_group("what to process")
+    g.add_argument("--no-recursive", dest="recursive", action="store_false",
+                   help="only the files directly in IN (default: walk sub-folders too)")
+    g.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="only files whose relative path or name matches (repeatable, case-insensitive)")
+    g.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip files and folders whose relative path or name matches (repeatable)")
+    g.add_argument("--include-hidden", action="store_true",
+                   help="also process dot-files and dot-folders (OS junk is always skipped)")
+    g.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"skip (skipped:too_large) images larger than N pixels, from the header alone "
+                        f"(default {DEFAULT_MAX_PIXELS:,}, about 4 GiB working memory)")
+    g.add_argument("--frames", choices=["first", "reject"], default="first",
+                   help="multi-frame files (GIF/APNG/TIFF pages): shade the first frame (default; "
+                        "warning first_frame_of_N) or fail them (failed:multi_frame)")
+    g.add_argument("--exif-orientation", dest="exif", choices=["apply", "ignore"], default="apply",
+                   help="apply the EXIF orientation tag before shading (default apply)")
+    o = p.add_argument_group("output")
+    o.add_argument("--format", choices=["png", "tiff", "jpg", "webp", "same"], default="png",
+                   help="output format (default png; 'same' keeps PNG/TIFF/JPEG/WebP inputs' format, "
+                        "other inputs become PNG)")
+    o.add_argument("--depth", type=int, choices=[8, 16], default=None,
+                   help="output bit depth (default: that of each input)")
+    o.add_argument("--on-collision", choices=["error", "suffix"], default="error",
+                   help="two inputs mapping to one output (a.png, a.jpg): fail both (default) or "
+                        "name them a_png.png, a_jpg.png")
+    o.add_argument("--if-exists", choices=["skip", "overwrite", "error"], default="skip",
+                   help="skip (default): skip files the manifest says are done (same input fingerprint and "
+                        "options) whose output is complete (header and end of data); overwrite: redo everything; "
+                        "error: fail files whose output path exists")
+    o.add_argument("--manifest", metavar="FILE",
+                   help=f"JSON-lines manifest (default OUT/{DEFAULT_MANIFEST_NAME})")
+    o.add_argument("--hash", action="store_true",
+                   help="add the input's sha256 to the fingerprint (resume then survives copies/touches)")
+    r = p.add_argument_group("resuming and planning")
+    r.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: skip every input the manifest already has a final "
+                        "record for (ok with a valid output, skipped, or failed), writing no new line")
+    r.add_argument("--retry-failed", action="store_true",
+                   help="re-run only the inputs whose last manifest record is failed:*")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print the plan (counts, skips, largest images, format problems) and write nothing; "
+                        "exit 2 on format problems, 1 if some files would fail")
+    e = p.add_argument_group("execution")
+    e.add_argument("-j", "--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: the number of cores; at most "
+                        f"{MAX_WORKERS_PER_CORE} per core)")
+    e.add_argument("--threads-per-worker", type=int, default=None, metavar="T",
+                   help="Numba threads per worker (default: cores // workers, at least 1)")
+    e.add_argument("--timeout-per-file", type=float, default=None, metavar="SECONDS",
+                   help="fail a file (failed:timeout) that takes longer; its worker is killed if it "
+                        "does not stop within a grace period")
+    e.add_argument("--recycle-after", type=int, default=200, metavar="N",
+                   help="restart the worker processes after N files each (bounds memory creep; "
+                        "0 = never; default 200)")
+    e.add_argument("--max-write-errors", type=int, default=5, metavar="N",
+                   help="abort (exit 1) after N consecutive write errors, e.g. disk full (default 5)")
+    e.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on dask.distributed: 'local' (a LocalCluster of --workers processes) or "
+                        "tcp://HOST:PORT of a running scheduler (same paths on every worker)")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the summary")
+    e.add_argument("-v", "--verbose", action="store_true", help="log every file")
+    add_shade_options(p)
+
+
+@contextlib.contextmanager
+def _logging_to(stream: TextIO) -> Iterator[None]:
+    """Send the run's log (``fastshade: ...`` lines) to ``stream`` for the duration."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("fastshade: %(message)s"))
+    old_level, old_prop = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+        log.propagate = old_prop
+
+
+def main(args: argparse.Namespace) -> int:
+    """``fastshade run``: returns the exit status (0 ok, 1 failures, 2 usage, 130 interrupted)."""
+    try:
+        cfg = config_from_args(args)
+    except UsageError as err:
+        return fail(str(err))
+    stream = sys.stderr
+    with _logging_to(stream):
+        try:
+            return dry_run(cfg, sys.stdout) if cfg.dry_run else run(cfg, stream)
+        except UsageError as err:
+            return fail(str(err))
