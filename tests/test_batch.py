@@ -40,7 +40,7 @@ from fastshade.run import config as run_config
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, ManifestWriter, read_manifest
 from fastshade.run.walk import is_junk, iter_listings
-from fastshade.run.worker import worker_environment
+from fastshade.threads import thread_environment
 from tests.make_bad_inputs import CASES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,7 +272,7 @@ def single_file_outputs(pairs: list[tuple[Path, Path]]) -> dict[str, str]:
     A separate process so it gets the same thread environment as a worker
     (BLAS pinned to one thread; this test process's BLAS pool is already up).
     """
-    env = cli_env(**worker_environment(1))
+    env = cli_env(**thread_environment(1))
     proc = subprocess.run([sys.executable, "-c", REFERENCE_SCRIPT], cwd=ROOT, env=env, text=True,
                           input=json.dumps([[str(a), str(b)] for a, b in pairs]), capture_output=True,
                           timeout=RUN_TIMEOUT)
@@ -387,7 +387,7 @@ def test_ok_outputs_equal_the_shade_command(corpus: tuple[Path, dict[str, str]],
     argv = []
     for case in picks:
         argv += [str(root / cases[case]), str(tmp_path / f"{case}.png")]
-    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env=cli_env(**worker_environment(1)),
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env=cli_env(**thread_environment(1)),
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for case in picks:
@@ -756,7 +756,7 @@ def test_junk_names() -> None:
 
 
 def test_worker_environment_caps_threads() -> None:
-    env = worker_environment(3)
+    env = thread_environment(3)
     assert env["NUMBA_NUM_THREADS"] == "3"
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
 

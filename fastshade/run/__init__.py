@@ -52,7 +52,6 @@ from fastshade.run.cli import configure, main
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, read_manifest
 from fastshade.run.walk import JUNK_NAMES
-from fastshade.run.worker import worker_environment
 
 __all__ = [
     "DEFAULT_MANIFEST_NAME",
@@ -63,5 +62,4 @@ __all__ = [
     "configure",
     "main",
     "read_manifest",
-    "worker_environment",
 ]

@@ -14,6 +14,7 @@ from fastshade.cli_args import options_from_args
 from fastshade.io import ImageError, check_writable, read_image, validate_output
 from fastshade.job import stat_fingerprint
 from fastshade.options import OUTPUT_VERSION, ShadeOptions
+from fastshade.threads import available_cores
 
 __all__ = [
     "DEFAULT_MANIFEST_NAME",
@@ -22,7 +23,6 @@ __all__ = [
     "RunConfig",
     "SampleRef",
     "UsageError",
-    "available_cores",
     "config_from_args",
     "is_within",
     "norm_path",
@@ -91,14 +91,6 @@ class RunConfig:
     run_id: str = ""
     params: str = ""
     options_digest: str = ""
-
-
-def available_cores() -> int:
-    """Count the CPUs this process may run on (affinity/cgroup aware where the OS says)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def norm_path(path: str) -> str:

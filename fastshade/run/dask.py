@@ -49,9 +49,9 @@ from fastshade.run.worker import (
     apply_worker_environment,
     hard_time_limit,
     run_task,
-    worker_environment,
     worker_probe,
 )
+from fastshade.threads import thread_environment
 
 try:
     import dask
@@ -115,7 +115,7 @@ class DaskBackend:
         self.cfg = cfg
         self.cluster: Any = None
         if cfg.scheduler == "local":
-            env = worker_environment(cfg.threads_per_worker)
+            env = thread_environment(cfg.threads_per_worker)
             with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                                   "distributed.nanny.pre-spawn-environ": dict(env)}), _sigint_ignored():
                 # nannies and workers inherit the ignored SIGINT (it survives exec, and Python

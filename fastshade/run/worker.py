@@ -24,6 +24,7 @@ from fastshade.options import ShadeOptions
 from fastshade.run.config import SampleRef
 from fastshade.run.manifest import sha256_file
 from fastshade.run.tasks import FileTask, WorkerProbe, WorkerReport
+from fastshade.threads import pin_process_threads, thread_environment
 
 __all__ = [
     "FileTimeout",
@@ -32,13 +33,9 @@ __all__ = [
     "run_task",
     "soft_timeout",
     "spawn_environment",
-    "worker_environment",
     "worker_init",
     "worker_probe",
 ]
-
-_BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                  "NUMEXPR_NUM_THREADS")
 
 _TEST_CRASH_ENV = "FASTSHADE_TEST_CRASH_ON"
 _TEST_DELAY_ENV = "FASTSHADE_TEST_DELAY"
@@ -51,19 +48,6 @@ _TEST_HANG_ENV = "FASTSHADE_TEST_HANG_ON"
 # ======================================================================================
 
 
-def worker_environment(threads: int) -> dict[str, str]:
-    """Return the environment of one worker process: ``threads`` Numba threads, BLAS pinned to 1.
-
-    BLAS/OpenMP stay at one thread whatever the worker count so LOBPCG's
-    reductions, and hence the outputs, are identical for ``-j 1`` and ``-j N``;
-    the Numba kernels are serial, ``NUMBA_NUM_THREADS`` only bounds any
-    parallel region.  Workers x threads <= cores avoids oversubscription.
-    """
-    env = {"NUMBA_NUM_THREADS": str(max(1, int(threads)))}
-    env.update({name: "1" for name in _BLAS_ENV_VARS})
-    return env
-
-
 @contextlib.contextmanager
 def spawn_environment(threads: int) -> Iterator[None]:
     """Export the worker thread environment while workers may be spawned (restored after).
@@ -72,7 +56,7 @@ def spawn_environment(threads: int) -> Iterator[None]:
     initializer runs, so the thread counts reach them through the spawn
     environment; :func:`apply_worker_environment` only repeats them.
     """
-    env = worker_environment(threads)
+    env = thread_environment(threads)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -101,17 +85,14 @@ _STATE = _WorkerState()
 
 
 def apply_worker_environment(threads: int) -> None:
-    """Set the thread environment in this process (before NumPy/Numba load, when possible)."""
+    """Set the thread environment in this process (:func:`fastshade.threads.pin_process_threads`).
+
+    BLAS/OpenMP stay at one thread whatever the worker count, so the outputs are identical for
+    ``-j 1`` and ``-j N``; Numba gets ``threads``. Workers x threads <= cores avoids oversubscription.
+    """
     if _STATE.env_threads == threads:
         return
-    os.environ.update(worker_environment(threads))
-    if "numba" in sys.modules:  # already imported (e.g. a Dask worker): lower the count at run time
-        try:
-            import numba
-
-            numba.set_num_threads(min(max(1, threads), numba.config.NUMBA_NUM_THREADS))
-        except Exception:  # noqa: BLE001 (best effort)
-            pass
+    pin_process_threads(threads, override=True)
     _STATE.env_threads = threads
 
 
