@@ -7,7 +7,7 @@ Measure (one thread)::
 
 Carrier: the built-in demo line art (mean of RGB), as the shader builds it.
 ``kernel`` is :func:`fastshade.pipeline.graph.image_laplacian` (validation, allocation,
-kernel, ``csr_matrix``); ``scipy-coo`` is ``tests.ref_graph.ref_image_laplacian``
+kernel, ``csr_matrix``); ``scipy-coo`` is :func:`fastshade.reference.laplacian_coo`
 (vectorised NumPy edge lists, one ``coo_matrix(...).tocsr()``).  Both return
 the same matrix (checked once per case).
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fastshade.pipeline.graph import heat_diffusion, image_laplacian
-from tests.ref_graph import ref_heat_diffusion, ref_image_laplacian, ref_offsets
+from fastshade.reference import heat_diffusion_scipy, laplacian_coo
 
 SIZES = (256, 512, 1024)
 IMPLEMENTATIONS = ("kernel", "scipy-coo")
@@ -27,7 +27,7 @@ IMPLEMENTATIONS = ("kernel", "scipy-coo")
 def _build(implementation, carrier, kind="grid", connectivity=4):
     if implementation == "kernel":
         return image_laplacian(carrier, kind=kind, connectivity=connectivity)
-    return ref_image_laplacian(carrier, ref_offsets(kind, connectivity))
+    return laplacian_coo(carrier, kind=kind, connectivity=connectivity)
 
 
 def _check(L, carrier, kind, connectivity):
@@ -72,8 +72,8 @@ def test_heat_diffusion_512(benchmark, demo_rgb, warm, implementation):
     if implementation == "kernel":
         func = heat_diffusion
     else:
-        func = ref_heat_diffusion
+        func = heat_diffusion_scipy
     warm(func, L, x, alpha=0.1, steps=30)
     benchmark.extra_info.update(size=512, implementation=implementation, steps=30)
     result = benchmark(func, L, x, alpha=0.1, steps=30)
-    np.testing.assert_allclose(result, ref_heat_diffusion(L, x, 0.1, 30), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result, heat_diffusion_scipy(L, x, 0.1, 30), rtol=1e-12, atol=1e-14)

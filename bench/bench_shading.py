@@ -20,7 +20,7 @@ import pytest
 
 from fastshade.pipeline import shading as fs
 from fastshade.kernels import shading as ks
-from tests import ref_shading as ref
+from fastshade import reference as ref
 
 SIZE = 512
 RADIUS = 3
@@ -55,7 +55,7 @@ def thicken_kernel(src, sources, dir_y, dir_x, budget, contours):
 
 
 def thicken_numpy(src, sources, dir_y, dir_x, budget, contours):
-    return ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, RADIUS, return_count=True)
+    return ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, RADIUS)
 
 
 THICKEN = {"kernel": thicken_kernel, "numpy": thicken_numpy}
@@ -137,14 +137,11 @@ def copy_path_numpy(image, carrier, phi, components):
     out = image.copy()
     total = 0
     for ys, xs, c, shift in components:
-        dst_y, dst_x, inside = ref.place_component_ref(ys, xs, c, c, (SIZE, SIZE), 1, 1.0, shift)
-        inside = inside.astype(bool)
-        affinity = np.full(ys.size, np.nan)
-        dst_rows = phi[dst_y[inside] * SIZE + dst_x[inside]]
-        affinity[inside] = np.einsum("ij,ij->i", dst_rows, phi[ys[inside] * SIZE + xs[inside]])
+        dst_y, dst_x, inside = ref.place_component_numpy(ys, xs, c, c, (SIZE, SIZE), quarter_turns=1, shift=shift)
+        affinity = ref.pixel_affinity_numpy(phi, phi, dst_y * SIZE + dst_x, ys * SIZE + xs, inside)
         keep = affinity > np.nanmean(affinity) if inside.any() else inside
-        colours = ref.hue_rotate_ref(out[ys, xs], 1.0)
-        total += ref.gated_copy_numpy_into(out, colours, dst_y, dst_x, keep, carrier, 0.3)[1]
+        colours = ref.hue_rotate_numpy(out[ys, xs], 1.0)
+        total += ref.gated_copy_numpy(out, colours, dst_y, dst_x, keep, carrier, 0.3)[1]
     return out, total
 
 

@@ -1,1 +1,1 @@
-"""fastshade test suite (a package so references import as ``tests.ref_*``)."""
+"""fastshade test suite (a package, so tests import shared helpers as ``tests.conftest``, ``tests.test_shader``)."""

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from fastshade.pipeline.components import Components, label_components
 from fastshade.kernels import components as kc
 from tests.conftest import SHARED_IMAGES
-from tests.ref_components import (
-    components_ref,
-    filter_ref,
-    labels_ref,
-    pixel_index_ref,
-    stats_ref,
+from fastshade.reference import (
+    component_pixel_index_numpy,
+    component_stats_numpy,
+    drop_small_components,
+    label_components_scipy,
+    label_mask_scipy,
 )
 
 CONNECTIVITIES = (4, 8)
@@ -36,17 +36,17 @@ def assert_matches_reference(mask, connectivity, min_size=1, comps=None):
     """Full comparison of label_components with the reference; returns the result."""
     if comps is None:
         comps = label_components(mask, connectivity=connectivity, min_size=min_size)
-    ref = components_ref(mask, connectivity, min_size)
+    ref = label_components_scipy(mask, connectivity=connectivity, min_size=min_size)
     assert comps.labels.dtype == np.int32 and comps.labels.shape == np.shape(mask)
-    np.testing.assert_array_equal(comps.labels, ref["labels"])
-    assert comps.n == ref["n"] and isinstance(comps.n, int)
+    np.testing.assert_array_equal(comps.labels, ref.labels)
+    assert comps.n == ref.n and isinstance(comps.n, int)
     for name in ("sizes", "bbox", "indptr", "pixels"):
         got = getattr(comps, name)
         assert got.dtype == np.int64, name
-        np.testing.assert_array_equal(got, ref[name], err_msg=name)
+        np.testing.assert_array_equal(got, getattr(ref, name), err_msg=name)
     assert comps.centroids.shape == (comps.n, 2) and comps.covariances.shape == (comps.n, 2, 2)
-    np.testing.assert_allclose(comps.centroids, ref["centroids"], rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(comps.covariances, ref["covariances"], rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(comps.centroids, ref.centroids, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(comps.covariances, ref.covariances, rtol=1e-10, atol=1e-9)
     return comps
 
 
@@ -141,7 +141,7 @@ def test_random_masks_identical_to_ndimage(seed, density, connectivity):
     shape = tuple(rng.integers(20, 90, size=2))
     mask = random_mask(rng, shape, density)
     labels, n = raw_label(mask, connectivity)
-    ref, ref_n = labels_ref(mask, connectivity)
+    ref, ref_n = label_mask_scipy(mask, connectivity)
     assert n == ref_n
     np.testing.assert_array_equal(labels, ref)
     assert_matches_reference(mask, connectivity)
@@ -257,7 +257,7 @@ def test_stats_are_exact_far_from_the_origin():
     mask[np.arange(600), np.arange(600)] = True
     mask[500:600, 500:600] = True
     c = assert_matches_reference(mask, 8)
-    ref = stats_ref(c.labels, c.n)
+    ref = component_stats_numpy(c.labels, c.n)
     np.testing.assert_allclose(c.covariances, ref[3], rtol=1e-13)
     assert abs(c.covariances[0, 0, 1] - c.covariances[0, 1, 0]) == 0.0
 
@@ -271,7 +271,7 @@ def test_stats_kernel_direct_and_absent_label():
     covariances = np.full((n + 1, 2, 2), np.nan)
     kc.component_stats(labels, sizes, bbox, centroids, covariances,
                        np.empty((n + 1, 6), np.int64), np.empty(51, np.int64))
-    ref = stats_ref(labels, n)
+    ref = component_stats_numpy(labels, n)
     np.testing.assert_array_equal(sizes[:n], ref[0])
     np.testing.assert_array_equal(bbox[:n], ref[1])
     np.testing.assert_allclose(centroids[:n], ref[2], rtol=1e-12)
@@ -283,7 +283,7 @@ def test_pixel_index_and_pixels_of():
     rng = np.random.default_rng(3)
     mask = random_mask(rng, (30, 40), 0.45)
     c = label_components(mask)
-    indptr, pixels = pixel_index_ref(c.labels, c.n)
+    indptr, pixels = component_pixel_index_numpy(c.labels, c.n)
     np.testing.assert_array_equal(c.indptr, indptr)
     np.testing.assert_array_equal(c.pixels, pixels)
     for i in (0, c.n // 2, c.n - 1, -1):
@@ -316,10 +316,10 @@ def test_min_size_filtering(min_size, connectivity):
 def test_filter_kernels_direct():
     rng = np.random.default_rng(11)
     labels, n = raw_label(random_mask(rng, (50, 50), 0.5), 4)
-    sizes = stats_ref(labels, n)[0]
+    sizes = component_stats_numpy(labels, n)[0]
     label_map = np.full(n + 1, -3, dtype=np.int32)
     kept = kc.size_filter_map(sizes, 4, label_map)
-    ref_labels, ref_kept = filter_ref(labels, n, 4)
+    ref_labels, ref_kept = drop_small_components(labels, n, 4)
     assert kept == ref_kept and label_map[0] == 0
     kc.apply_label_map(labels, label_map)
     np.testing.assert_array_equal(labels, ref_labels)
@@ -347,7 +347,7 @@ def test_parent_buffer_bound_is_never_exceeded(connectivity):
         labels = np.empty(mask.shape, np.int32)
         n = kc.label_mask(mask_u8, connectivity, labels, store[:size])
         assert (store[size:] == -7).all(), "label_mask wrote past the parent buffer"
-        assert n == labels_ref(mask, connectivity)[1]
+        assert n == label_mask_scipy(mask, connectivity)[1]
 
 
 @pytest.mark.parametrize(
@@ -371,7 +371,7 @@ def test_mask_dtypes_and_layouts(convert):
     ro.flags.writeable = False
     for m in (mask, ro):
         c = label_components(m, connectivity=4)
-        np.testing.assert_array_equal(c.labels, labels_ref(base, 4)[0])
+        np.testing.assert_array_equal(c.labels, label_mask_scipy(base, 4)[0])
 
 
 @pytest.mark.parametrize(
@@ -441,9 +441,9 @@ def test_kernels_callable_from_user_njit(connectivity):
     rng = np.random.default_rng(21)
     mask = random_mask(rng, (41, 37), 0.55)
     labels, kept, sizes, _, indptr, pixels = _user_pipeline(mask.view(np.uint8), connectivity, 3)
-    ref = components_ref(mask, connectivity, 3)
-    np.testing.assert_array_equal(labels, ref["labels"])
-    assert kept == ref["n"]
-    np.testing.assert_array_equal(sizes, ref["sizes"])
-    np.testing.assert_array_equal(indptr, ref["indptr"])
-    np.testing.assert_array_equal(pixels, ref["pixels"])
+    ref = label_components_scipy(mask, connectivity=connectivity, min_size=3)
+    np.testing.assert_array_equal(labels, ref.labels)
+    assert kept == ref.n
+    np.testing.assert_array_equal(sizes, ref.sizes)
+    np.testing.assert_array_equal(indptr, ref.indptr)
+    np.testing.assert_array_equal(pixels, ref.pixels)

@@ -1,6 +1,6 @@
 """Field kernels (CSR mat-vec, heat diffusion, forward gradient, unit vectors) vs NumPy/SciPy.
 
-References: ``scipy.sparse`` mat-vecs (``tests.ref_graph.ref_heat_diffusion``),
+References (:mod:`fastshade.reference`): ``scipy.sparse`` mat-vecs (``heat_diffusion_scipy``),
 ``np.diff`` gradients, NumPy normalisation.  Mat-vec sums run in the same
 order as SciPy's ``csr_matvec``; the only difference allowed is FMA
 contraction, hence ``rtol=1e-12`` plus an ``atol`` of 1e-14 of the signal scale.
@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 import fastshade.pipeline.graph as graph_module
 from fastshade.pipeline.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
 from fastshade.kernels import fields as kf
-from tests.ref_graph import ref_forward_gradient, ref_heat_diffusion, ref_unit_vectors
+from fastshade.reference import forward_gradient_numpy, heat_diffusion_scipy, unit_vectors_numpy
 
 SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (7, 5), (32, 27)]
 SHAPE_IDS = [f"{h}x{w}" for h, w in SHAPES]
@@ -77,7 +77,7 @@ def test_heat_diffusion_matches_scipy_loop(kind, connectivity, alpha, steps):
     x = (rng.random(carrier.size) < 0.2).astype(np.float64)
     got = heat_diffusion(L, x, alpha=alpha, steps=steps)
     assert got.dtype == np.float64 and got.shape == x.shape and got is not x
-    assert_close(got, ref_heat_diffusion(L, x, alpha, steps))
+    assert_close(got, heat_diffusion_scipy(L, x, alpha, steps))
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
@@ -89,7 +89,7 @@ def test_heat_diffusion_edge_shapes_and_float32_operator(shape):
         L = image_laplacian(carrier, dtype=dtype)
         got = heat_diffusion(L, x, steps=30)  # an (H, W) image in, an (H, W) image out
         assert got.shape == shape
-        assert_close(got.ravel(), ref_heat_diffusion(L, x.ravel(), 0.1, 30))
+        assert_close(got.ravel(), heat_diffusion_scipy(L, x.ravel(), 0.1, 30))
 
 
 def test_heat_diffusion_several_signals_and_input_kinds():
@@ -99,9 +99,9 @@ def test_heat_diffusion_several_signals_and_input_kinds():
     got = heat_diffusion(L, X, alpha=0.05, steps=5)
     assert got.shape == (42, 3)
     for col in range(3):
-        assert_close(got[:, col], ref_heat_diffusion(L, X[:, col], 0.05, 5))
+        assert_close(got[:, col], heat_diffusion_scipy(L, X[:, col], 0.05, 5))
     mask = rng.random((6, 7)) < 0.3  # bool contour mask, as the shader passes it
-    expected = ref_heat_diffusion(L, mask.ravel() * 1.0, 0.1, 3)
+    expected = heat_diffusion_scipy(L, mask.ravel() * 1.0, 0.1, 3)
     assert_close(heat_diffusion(L, mask, steps=3).ravel(), expected)
     assert_close(heat_diffusion(L.tocoo(), mask.ravel(), steps=3), expected)  # any sparse format
     zero_steps = heat_diffusion(L, mask, steps=0)
@@ -116,7 +116,7 @@ def test_heat_kernel_ping_pong_lands_in_out(steps):
     out = np.full(20, np.nan)
     work = np.full(20, np.nan)
     kf.heat_diffusion_csr(L.indptr, L.indices, L.data, x, 0.1, steps, out, work)
-    assert_close(out, ref_heat_diffusion(L, x, 0.1, steps), scale=20.0)
+    assert_close(out, heat_diffusion_scipy(L, x, 0.1, steps), scale=20.0)
     np.testing.assert_array_equal(x, np.arange(20.0))  # input untouched
 
 
@@ -178,7 +178,7 @@ def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, sha
         out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
         kf.heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, windows)
         np.testing.assert_array_equal(out, plain_csr_heat(L, x, alpha, steps), strict=True)
-        assert_close(out, ref_heat_diffusion(L, x, alpha, steps), scale=10.0)
+        assert_close(out, heat_diffusion_scipy(L, x, alpha, steps), scale=10.0)
 
 
 def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
@@ -207,7 +207,7 @@ def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
     rev.has_sorted_indices = False
     assert graph_module.diagonal_storage(rev) is None
     np.testing.assert_array_equal(heat_diffusion(rev, x, steps=7), plain_csr_heat(rev, x, 0.1, 7))
-    assert_close(heat_diffusion(rev, x, steps=7), ref_heat_diffusion(L, x, 0.1, 7))
+    assert_close(heat_diffusion(rev, x, steps=7), heat_diffusion_scipy(L, x, 0.1, 7))
     # many diagonals (a random sparse matrix): CSR path
     A = random_csr(300, 300, 0.05, 1)
     assert graph_module.diagonal_storage(A) is None
@@ -227,7 +227,7 @@ def test_heat_conserves_mass_and_matches_reference(h, w, steps, seed):
     got = heat_diffusion(L, x, alpha=0.1, steps=steps)
     assert got.sum() == pytest.approx(x.sum(), rel=1e-12)  # columns of L sum to 0
     assert np.all(got >= -1e-15)  # alpha * lambda_max < 1 here: a positivity-preserving step
-    assert_close(got, ref_heat_diffusion(L, x, 0.1, steps))
+    assert_close(got, heat_diffusion_scipy(L, x, 0.1, steps))
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,7 @@ def test_heat_diffusion_invalid_input(L, x, kwargs, match):
 def test_heat_diffusion_integer_operator_is_cast():
     L = sp.csr_matrix(np.array([[1, -1], [-1, 1]], dtype=np.int64))
     assert_close(heat_diffusion(L, np.array([1.0, 0.0]), alpha=0.25, steps=2),
-                 ref_heat_diffusion(L.astype(np.float64), np.array([1.0, 0.0]), 0.25, 2))
+                 heat_diffusion_scipy(L.astype(np.float64), np.array([1.0, 0.0]), 0.25, 2))
 
 
 # --------------------------------------------------------------------------- gradient, unit vectors
@@ -264,7 +264,7 @@ def test_heat_diffusion_integer_operator_is_cast():
 def test_forward_gradient_matches_np_diff(shape):
     f = np.random.default_rng(sum(shape)).standard_normal(shape)
     gy, gx = forward_gradient(f)
-    ry, rx = ref_forward_gradient(f)
+    ry, rx = forward_gradient_numpy(f)
     np.testing.assert_array_equal(gy, ry)
     np.testing.assert_array_equal(gx, rx)
     assert np.all(gy[-1, :] == 0) and np.all(gx[:, -1] == 0)
@@ -278,7 +278,7 @@ def test_forward_gradient_fixed_values_and_dtypes():
     assert gx.tolist() == [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]]
     view = np.arange(30.0).reshape(5, 6)[::2, ::-1]  # non-contiguous view
     gy, gx = forward_gradient(view)
-    ry, rx = ref_forward_gradient(view)
+    ry, rx = forward_gradient_numpy(view)
     np.testing.assert_array_equal(gy, ry)
     np.testing.assert_array_equal(gx, rx)
     gy, gx = forward_gradient(np.zeros((0, 4)))
@@ -293,7 +293,7 @@ def test_unit_vectors_match_numpy(shape):
     gy.flat[0] = 0.0
     gx.flat[0] = 0.0  # zero vector stays zero
     uy, ux = unit_vectors(gy, gx)
-    ry, rx = ref_unit_vectors(gy, gx)
+    ry, rx = unit_vectors_numpy(gy, gx)
     assert_close(uy, ry)
     assert_close(ux, rx)
     assert uy.shape == shape and uy.flat[0] == 0.0 and ux.flat[0] == 0.0
@@ -305,7 +305,7 @@ def test_unit_vectors_extreme_magnitudes(eps):
     gy = np.array([1e200, 3e-200, -1e308, 5e-324, 1e-160, 0.0, 1e154])
     gx = np.array([1e200, 4e-200, 1e308, 0.0, -1e-160, -1e-310, 1e154])
     uy, ux = unit_vectors(gy, gx, eps=eps)
-    ry, rx = ref_unit_vectors(gy, gx, eps)
+    ry, rx = unit_vectors_numpy(gy, gx, eps)
     assert_close(uy, ry)
     assert_close(ux, rx)
     assert np.isfinite(uy).all() and np.isfinite(ux).all()
@@ -329,7 +329,7 @@ def test_unit_vector_properties(gy, data):
     long = norm >= eps
     np.testing.assert_allclose(unit_norm[long], 1.0, rtol=1e-14)
     np.testing.assert_allclose(unit_norm[~long], norm[~long] / eps, rtol=1e-12, atol=1e-300)
-    ry, rx = ref_unit_vectors(gy, gx, eps)
+    ry, rx = unit_vectors_numpy(gy, gx, eps)
     assert_close(uy, ry)
     assert_close(ux, rx)
 
@@ -392,10 +392,10 @@ def test_kernels_callable_from_user_njit():
     L = image_laplacian(rng.random((9, 10)), connectivity=8)
     f = (rng.random((9, 10)) < 0.3).astype(np.float64)
     heat, lx, uy, ux = user_fields(L.indptr, L.indices, L.data, f, 0.1, 30)
-    ref_heat = ref_heat_diffusion(L, f.ravel(), 0.1, 30)
+    ref_heat = heat_diffusion_scipy(L, f.ravel(), 0.1, 30)
     assert_close(heat, ref_heat)
     assert_close(lx, L @ heat)
-    ry, rx = ref_unit_vectors(*ref_forward_gradient(heat.reshape(9, 10)))
+    ry, rx = unit_vectors_numpy(*forward_gradient_numpy(heat.reshape(9, 10)))
     assert_close(uy, ry)
     assert_close(ux, rx)
 

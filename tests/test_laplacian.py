@@ -1,4 +1,4 @@
-"""Pixel-graph Laplacian (kernel + wrapper) against the SciPy COO reference.
+"""Pixel-graph Laplacian (kernel + wrapper) against the SciPy COO reference (fastshade.reference).
 
 The kernel's CSR must equal the reference exactly in structure (same
 ``indptr``, identical ``indices``) and to ``rtol=1e-12, atol=0`` in values,
@@ -20,12 +20,11 @@ from hypothesis.extra import numpy as hnp
 import fastshade.pipeline.graph as graph
 from fastshade.pipeline.graph import image_laplacian, laplacian_offsets
 from fastshade.kernels import laplacian as kl
-from tests.ref_graph import (
+from fastshade.reference import (
     DITHER_RADII,
-    DITHER_WEIGHTS,
-    ref_expected_nnz,
-    ref_image_laplacian,
-    ref_offsets,
+    laplacian_coo,
+    laplacian_nnz_loop,
+    laplacian_offset_table,
 )
 
 GRAPHS = [("grid", 4), ("grid", 8), ("dither", 4)]
@@ -73,7 +72,7 @@ def compare(carrier, kind, connectivity, floor=0.0, dtype=np.float64, tau=0.1):
     got = image_laplacian(
         carrier, kind=kind, connectivity=connectivity, weight_floor=floor, dtype=dtype, tau=tau
     )
-    ref = ref_image_laplacian(carrier, ref_offsets(kind, connectivity), tau, floor, dtype)
+    ref = laplacian_coo(carrier, kind=kind, connectivity=connectivity, tau=tau, weight_floor=floor, dtype=dtype)
     assert_same_csr(got, ref)
     return got
 
@@ -104,7 +103,7 @@ def test_matches_reference_fixed_line_art(kind, connectivity, tau):
 @pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
 def test_constant_carrier_has_multiplier_weights(kind, connectivity):
     L = compare(np.full((14, 13), 0.3), kind, connectivity)
-    offsets = ref_offsets(kind, connectivity)
+    offsets = laplacian_offset_table(kind, connectivity)
     w = 13
     i = 7 * w + 6  # every offset of reach <= 6 stays inside the image
     for (dy, dx), mult in offsets.items():
@@ -121,7 +120,7 @@ def test_underflowing_weights_are_stored_and_floored():
     c = np.zeros((3, 4))
     c[:, 2:] = 1.0  # |dc| = 1 with tau = 1e-3: exp(-1000) underflows to 0
     L = compare(c, "grid", 8, tau=1e-3)
-    assert L.nnz == ref_expected_nnz(3, 4, ref_offsets("grid", 8))
+    assert L.nnz == laplacian_nnz_loop(3, 4, laplacian_offset_table("grid", 8))
     # 7 pairs cross the step (3 horizontal, 2 + 2 diagonal), both directions stored as 0.
     assert np.count_nonzero(off_diagonal_values(L) == 0.0) == 2 * 7
     L = compare(c, "grid", 8, floor=0.05, tau=1e-3)
@@ -149,14 +148,14 @@ def test_single_pixel_and_empty_images():
 def test_any_real_dtype_and_layout_is_accepted():
     rng = np.random.default_rng(3)
     u8 = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
-    expected = ref_image_laplacian(u8.astype(np.float64), ref_offsets("grid", 4), 40.0)
+    expected = laplacian_coo(u8.astype(np.float64), tau=40.0)
     assert_same_csr(image_laplacian(u8, tau=40.0), expected)
     f = rng.random((8, 10))
     view = f[::2, ::-3]  # non-contiguous view
-    assert_same_csr(image_laplacian(view), ref_image_laplacian(view.copy(), ref_offsets()))
+    assert_same_csr(image_laplacian(view), laplacian_coo(view.copy()))
     assert_same_csr(image_laplacian(f.astype(np.float32)),
-                    ref_image_laplacian(f.astype(np.float32).astype(np.float64), ref_offsets()))
-    assert_same_csr(image_laplacian(f > 0.5), ref_image_laplacian((f > 0.5) * 1.0, ref_offsets()))
+                    laplacian_coo(f.astype(np.float32).astype(np.float64)))
+    assert_same_csr(image_laplacian(f > 0.5), laplacian_coo((f > 0.5) * 1.0))
 
 
 def test_wrapper_returns_kernel_arrays_without_copy(monkeypatch):
@@ -182,7 +181,7 @@ def test_grid_offsets():
     dy, dx, mult = laplacian_offsets("grid", 4)
     assert list(zip(dy.tolist(), dx.tolist())) == [(0, 1), (1, 0)] and mult.tolist() == [1.0, 1.0]
     dy, dx, mult = laplacian_offsets("grid", 8)
-    assert sorted(zip(dy.tolist(), dx.tolist())) == sorted(ref_offsets("grid", 8))
+    assert sorted(zip(dy.tolist(), dx.tolist())) == sorted(laplacian_offset_table("grid", 8))
     assert dy.dtype == np.int64 and dx.dtype == np.int64 and mult.dtype == np.float64
 
 
@@ -191,7 +190,7 @@ def test_dither_disc_sizes_match_spec():
     span = range(-6, 7)
     sizes = [sum(1 for a in span for b in span if 0 < a * a + b * b <= r * r) for r in DITHER_RADII]
     assert sizes == [4, 12, 28, 48, 80, 112] and sum(sizes) == 284
-    assert len(ref_offsets("dither")) == 112 // 2
+    assert len(laplacian_offset_table("dither")) == 112 // 2
 
 
 @pytest.mark.parametrize(
@@ -202,7 +201,7 @@ def test_dither_disc_sizes_match_spec():
 def test_dither_multipliers_match_spec_table(offset, table_value):
     # Reference multipliers come from the radii definition (every radius lists its disc,
     # coalescing sums the duplicates), then the kernel's flat-image entries are checked.
-    reference = ref_offsets("dither")
+    reference = laplacian_offset_table("dither")
     assert reference[offset] == pytest.approx(table_value, abs=1e-12)
     dy, dx, mult = laplacian_offsets("dither")
     ours = dict(zip(zip(dy.tolist(), dx.tolist()), mult.tolist()))
@@ -232,7 +231,7 @@ def test_dither_offsets_match_reference_for_any_radii(radii, data):
     pairs = list(zip(dy.tolist(), dx.tolist()))
     assert pairs == sorted(pairs) and len(set(pairs)) == len(pairs)
     assert all(a > 0 or (a == 0 and b > 0) for a, b in pairs)
-    reference = ref_offsets("dither", radii=radii, radius_weights=weights)
+    reference = laplacian_offset_table("dither", radii=radii, radius_weights=weights)
     assert set(pairs) == set(reference)
     np.testing.assert_array_equal(mult, [reference[p] for p in pairs])
 
@@ -294,7 +293,7 @@ def test_laplacian_properties(case):
     carrier, kind, connectivity, floor, tau = case
     L = compare(carrier, kind, connectivity, floor, tau=tau)
     h, w = carrier.shape[:2]
-    assert L.nnz == ref_expected_nnz(h, w, ref_offsets(kind, connectivity))
+    assert L.nnz == laplacian_nnz_loop(h, w, laplacian_offset_table(kind, connectivity))
     assert (L != L.T).nnz == 0  # exactly symmetric: one weight per undirected edge
     diag = L.diagonal()
     row_sums = np.asarray(L.sum(axis=1)).ravel()
@@ -329,7 +328,7 @@ def test_kernels_callable_from_user_njit(kind, connectivity):
     indptr, indices, data, written = user_laplacian(c, dy, dx, mult, 0.1)
     assert written == indptr[-1] == data.shape[0]
     got = sp.csr_matrix((data, indices, indptr), shape=(120, 120))
-    assert_same_csr(got, ref_image_laplacian(c, ref_offsets(kind, connectivity)))
+    assert_same_csr(got, laplacian_coo(c, kind=kind, connectivity=connectivity))
 
 
 def test_kernel_leaves_entries_beyond_nnz_untouched():

@@ -16,8 +16,8 @@ from fastshade.pipeline.gates import carrier_of
 from fastshade.pipeline.paint import shadow_self, thicken
 from fastshade.pipeline.results import Analysis
 from fastshade.pipeline.shader import analyse, shade, shade_arrays
+from fastshade.reference import perpendicular_scatter_loop
 from tests.conftest import ROOT, load_rgb
-from tests.ref_shading import perpendicular_scatter_ref
 
 KRYLOV = ShadeOptions(basis="krylov")
 
@@ -250,7 +250,7 @@ def _check_thicken_against_reference(img):
     out, written = thicken(an, opts)
     h, w = an.shape
     budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation).reshape(h, w)
-    ref_out, ref_written = perpendicular_scatter_ref(
+    ref_out, ref_written, _ = perpendicular_scatter_loop(
         img, np.flatnonzero(an.high), an.perp_y, an.perp_x, budget, an.contours, opts.thick_radius)
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(written, np.asarray(ref_written, dtype=bool))

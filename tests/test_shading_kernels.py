@@ -1,4 +1,4 @@
-"""Shading kernels (kernels/shading.py) and wrappers (fastshade/shading.py) vs tests/ref_shading.py.
+"""Shading kernels (kernels/shading.py) and wrappers (pipeline/shading.py) vs fastshade.reference.
 
 Exact comparisons (``array_equal``) for images, masks and indices; ``allclose``
 for the floating-point sums (affinity, hue rotation: see the FMA note in
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fastshade.pipeline import shading as fs
 from fastshade.kernels import shading as ks
 from fastshade.kernels.shading import gated_copy, hue_rotate, perpendicular_scatter, pixel_affinity, place_component
-from tests import ref_shading as ref
+from fastshade import reference as ref
 
 IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "images"
 
@@ -38,8 +38,8 @@ def scatter_kernel(src, sources, dir_y, dir_x, budget, contours, radius):
 def assert_scatter_matches(src, sources, dir_y, dir_x, budget, contours, radius):
     """Kernel == loop reference == vectorised reference == wrapper, exactly."""
     got = scatter_kernel(src, sources, dir_y, dir_x, budget, contours, radius)
-    want = ref.perpendicular_scatter_ref(src, sources, dir_y, dir_x, budget, contours, radius, return_count=True)
-    vec = ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, radius, return_count=True)
+    want = ref.perpendicular_scatter_loop(src, sources, dir_y, dir_x, budget, contours, radius)
+    vec = ref.perpendicular_scatter_numpy(src, sources, dir_y, dir_x, budget, contours, radius)
     for name, other in (("loop", want), ("numpy", vec)):
         np.testing.assert_array_equal(got[0], other[0], err_msg=f"image vs {name}")
         np.testing.assert_array_equal(got[1], other[1], err_msg=f"written vs {name}")
@@ -204,7 +204,7 @@ def test_scatter_sources_on_the_border_never_write_out_of_bounds():
     inner[pad:-pad, pad:-pad] = True
     assert np.isnan(big[~inner]).all()
     assert (big_written[~inner] == 7).all()
-    want = ref.perpendicular_scatter_ref(src, sources, dir_y, dir_x, budget, contours, radius, return_count=True)
+    want = ref.perpendicular_scatter_loop(src, sources, dir_y, dir_x, budget, contours, radius)
     np.testing.assert_array_equal(out, want[0])
     np.testing.assert_array_equal(written, want[1])
     assert count == want[2]
@@ -283,7 +283,7 @@ def test_scatter_on_toof():
     phi = rng.normal(size=(ink.size, 8))
     budget = fs.thickening_budget(phi, 3).reshape(shape)
     # the energy kernel may fuse multiply-adds: equal to the reference up to the last bit
-    np.testing.assert_allclose(budget.ravel(), ref.budget_ref(phi, 3), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(budget.ravel(), ref.thickening_budget_numpy(phi, 3), rtol=1e-15, atol=1e-15)
     out, written, count = assert_scatter_matches(rgb, sources, -t_x, t_y, budget, ink, 3)
     assert count > 100
     assert not (written & ink).any()
@@ -297,7 +297,7 @@ def test_thickening_budget_matches_reference_and_range():
     phi = rng.normal(size=(200, 8))
     phi[7, 2:] = 0.0  # zero higher-column energy -> full reach
     budget = fs.thickening_budget(phi, 3, 0.7)
-    np.testing.assert_allclose(budget, ref.budget_ref(phi, 3, 0.7), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(budget, ref.thickening_budget_numpy(phi, 3, 0.7), rtol=1e-15, atol=1e-15)
     assert budget[7] == 3.0
     energy = (phi[:, 2:] ** 2).sum(axis=1)
     assert budget[np.argmax(energy)] == pytest.approx(3 * 0.3, abs=1e-6)
@@ -355,7 +355,7 @@ def test_perpendicular_scatter_wrapper_contract():
     out, written = fs.perpendicular_scatter(image, sources, d_y, d_x, budget_flat, contours, 2)
     np.testing.assert_array_equal(image, before)  # input untouched
     assert out.dtype == np.float64 and written.dtype == bool
-    want = ref.perpendicular_scatter_ref(
+    want = ref.perpendicular_scatter_loop(
         image.astype(np.float64), sources.astype(np.int64), d_y, d_x, budget_flat.reshape(shape), contours, 2
     )
     np.testing.assert_array_equal(out, want[0])
@@ -380,11 +380,11 @@ def test_hue_rotate_matches_reference():
     out = np.empty_like(rgb)
     ks.hue_rotate(rgb, 1.0, out)
     # rtol 0: FMA contraction may change the last bit only
-    np.testing.assert_allclose(out, ref.hue_rotate_ref(rgb, 1.0), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(out, ref.hue_rotate_numpy(rgb, 1.0), rtol=0, atol=1e-15)
     np.testing.assert_array_equal(out[:, 2], rgb[:, 2])  # blue is kept
     for angle in (0.0, -2.5, 7.0):
         ks.hue_rotate(rgb, angle, out)
-        np.testing.assert_allclose(out, ref.hue_rotate_ref(rgb, angle), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(out, ref.hue_rotate_numpy(rgb, angle), rtol=0, atol=1e-15)
 
 
 def test_hue_rotate_hand_values_use_0333_and_clamp():
@@ -403,13 +403,13 @@ def test_hue_rotate_hand_values_use_0333_and_clamp():
 def test_hue_rotate_in_place_and_shapes():
     rng = np.random.default_rng(5)
     rgb = rng.random((7, 3))
-    want = ref.hue_rotate_ref(rgb, 1.0)
+    want = ref.hue_rotate_numpy(rgb, 1.0)
     ks.hue_rotate(rgb, 1.0, rgb)  # aliasing is allowed
     np.testing.assert_allclose(rgb, want, rtol=0, atol=1e-15)
     cube = rng.random((2, 5, 3))
     got = fs.hue_rotate(cube, 0.3)
     assert got.shape == cube.shape
-    np.testing.assert_allclose(got, ref.hue_rotate_ref(cube, 0.3), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got, ref.hue_rotate_numpy(cube, 0.3), rtol=0, atol=1e-15)
     assert fs.hue_rotate(np.empty((0, 3)), 1.0).shape == (0, 3)
     with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
         fs.hue_rotate(np.ones((4, 4)), 1.0)
@@ -542,11 +542,20 @@ def test_placement_matches_reference(m, height, width, turns, scaled, seed):
     c_d = tuple(rng.uniform(-5, 55, 2))
     shift = tuple(rng.uniform(-15, 15, 2))
     scale = float(rng.uniform(0.25, 3.0)) if scaled else 1.0
-    want = ref.place_component_ref(ys, xs, c_s, c_d, (height, width), turns, scale, shift)
+    want = ref.place_component_numpy(ys, xs, c_s, c_d, (height, width), quarter_turns=turns, scale=scale,
+                                    shift=shift)
     got = place_kernel(ys, xs, c_s, c_d, (height, width), turns, scale, shift)
     wrapped = fs.place_component(ys, xs, c_s, c_d, (height, width), quarter_turns=turns, scale=scale, shift=shift)
     for g, w, v in zip(got, want, wrapped):
         np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(v, w)
+    # the original's rounding (half to even), an option of the wrapper and the reference alike
+    assert ref.ROUNDINGS == fs.ROUNDINGS
+    want = ref.place_component_numpy(ys, xs, c_s, c_d, (height, width), quarter_turns=turns, scale=scale,
+                                     shift=shift, rounding="half-even")
+    wrapped = fs.place_component(ys, xs, c_s, c_d, (height, width), quarter_turns=turns, scale=scale, shift=shift,
+                                 rounding="half-even")
+    for v, w in zip(wrapped, want):
         np.testing.assert_array_equal(v, w)
 
 
@@ -582,7 +591,7 @@ def test_place_component_rejects_bad_input():
     huge = fs.place_component(ys, ys, (0, 0), (1.0, 1.0), (4, 4), quarter_turns=0, scale=1e300)
     np.testing.assert_array_equal(huge[0], [ks.COORD_SENTINEL] * 2)
     assert not huge[2].any()
-    want = ref.place_component_ref(ys, ys, (0, 0), (1.0, 1.0), (4, 4), 0, 1e300)
+    want = ref.place_component_numpy(ys, ys, (0, 0), (1.0, 1.0), (4, 4), quarter_turns=0, scale=1e300)
     for got, w in zip(huge, want):
         np.testing.assert_array_equal(got, w)
     # the raw kernel with a NaN shift (no wrapper): sentinel, outside
@@ -606,7 +615,7 @@ def test_pixel_affinity_matches_reference():
     inside = ((dst >= 0) & (dst < 300)).astype(np.uint8)
     out = np.empty(m)
     ks.pixel_affinity(phi_t, phi_s, dst, src, inside, out)
-    want = ref.pixel_affinity_ref(phi_t, phi_s, dst, src, inside)
+    want = ref.pixel_affinity_numpy(phi_t, phi_s, dst, src, inside)
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12, equal_nan=True)
     assert np.isnan(out[inside == 0]).all() and np.isfinite(out[inside == 1]).all()
     got = fs.pixel_affinity(phi_t, phi_s, dst, src, inside.astype(bool))
@@ -640,6 +649,13 @@ def copy_kernel(out, colours, dst_y, dst_x, keep, guard, threshold):
     return out, copied, count
 
 
+def copy_reference(copy, out, colours, dst_y, dst_x, keep, guard, threshold):
+    """A reference gated copy (in place) into a copy of ``out``: (image, copied, count)."""
+    out = out.copy()
+    copied, count = copy(out, colours, dst_y, dst_x, keep, guard, threshold)
+    return out, copied, count
+
+
 @settings(deadline=None, max_examples=40)
 @given(
     height=st.integers(1, 16),
@@ -659,8 +675,8 @@ def test_gated_copy_matches_reference_and_guards(height, width, m, keep_p, seed)
     dst_x = rng.integers(-3, width + 3, m)
     keep = (rng.random(m) < keep_p).astype(np.uint8)
     got = copy_kernel(image, colours, dst_y, dst_x, keep, guard, threshold)
-    for name, want in (("loop", ref.gated_copy_ref(image, colours, dst_y, dst_x, keep, guard, threshold)),
-                       ("numpy", ref.gated_copy_numpy(image, colours, dst_y, dst_x, keep, guard, threshold))):
+    for name, copy in (("loop", ref.gated_copy_loop), ("numpy", ref.gated_copy_numpy)):
+        want = copy_reference(copy, image, colours, dst_y, dst_x, keep, guard, threshold)
         np.testing.assert_array_equal(got[0], want[0], err_msg=name)
         np.testing.assert_array_equal(got[1], want[1], err_msg=name)
         assert got[2] == want[2]
@@ -740,7 +756,7 @@ def test_self_shadow_pipeline_never_paints_ink():
     assert written.any()
     ink = carrier <= 0.3
     np.testing.assert_array_equal(out[ink], image[ink])
-    want, copied, _ = ref.gated_copy_ref(image, colours, dst_y, dst_x, inside, carrier, 0.3)
+    want, copied, _ = copy_reference(ref.gated_copy_loop, image, colours, dst_y, dst_x, inside, carrier, 0.3)
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(written, copied.astype(bool))
 

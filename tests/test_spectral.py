@@ -1,4 +1,4 @@
-"""fastshade.spectral against dense references (tests/ref_spectral.py)."""
+"""fastshade.spectral against dense references (fastshade.reference)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 
 import fastshade.spectral as spectral
 from fastshade.pipeline.graph import image_laplacian
-from fastshade.spectral import blend_weights_1d, sign_flip, spectral_basis, tile_starts
-from tests.ref_spectral import (
-    blend_weights_1d_ref,
-    dense_spectrum_ref,
-    grid_laplacian_ref,
+from fastshade.reference import (
+    blend_weights_1d_numpy,
+    dense_spectrum_numpy,
+    laplacian_coo,
     principal_angles,
-    sign_flip_ref,
-    tile_starts_ref,
+    sign_flip_numpy,
+    tile_starts_numpy,
 )
+from fastshade.spectral import blend_weights_1d, sign_flip, spectral_basis, tile_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,8 +77,8 @@ def full_spectrum(c: np.ndarray, connectivity: int = 4, weight_floor: float = 0.
     """All eigenpairs of the reference Laplacian of ``c`` (dense eigh, cached per carrier)."""
     key = (c.shape, c.tobytes(), connectivity, weight_floor)
     if key not in _DENSE_CACHE:
-        L = grid_laplacian_ref(c, connectivity=connectivity, weight_floor=weight_floor)
-        _DENSE_CACHE[key] = dense_spectrum_ref(L, c.size)
+        L = laplacian_coo(c, connectivity=connectivity, weight_floor=weight_floor)
+        _DENSE_CACHE[key] = dense_spectrum_numpy(L, c.size)
     return _DENSE_CACHE[key]
 
 
@@ -202,12 +202,12 @@ def test_dense_path_matches_reference(name):
 def test_laplacian_matches_reference_and_prebuilt_is_used():
     c = strokes(20, 17, seed=2)
     L = image_laplacian(c)
-    assert abs(L - grid_laplacian_ref(c)).max() < 1e-12
+    assert abs(L - laplacian_coo(c)).max() < 1e-12
     a = spectral_basis(c, k=4)
     b = spectral_basis(c, k=4, laplacian=L)
     assert a.vectors.tobytes() == b.vectors.tobytes()
     # a different operator passed in must change the result
-    c2 = spectral_basis(c, k=4, laplacian=grid_laplacian_ref(c, connectivity=8))
+    c2 = spectral_basis(c, k=4, laplacian=laplacian_coo(c, connectivity=8))
     assert not np.allclose(np.abs(c2.vectors), np.abs(a.vectors))
 
 
@@ -222,7 +222,7 @@ def test_eight_connectivity_and_floor_options(force_cascade):
 def test_sign_convention():
     v = np.array([[1.0, -3.0, 0.0], [-2.0, 3.0, 0.0], [0.5, 1.0, 0.0]])
     out = sign_flip(v.copy())
-    np.testing.assert_array_equal(out, sign_flip_ref(v))
+    np.testing.assert_array_equal(out, sign_flip_numpy(v))
     np.testing.assert_array_equal(out[:, 0], [-1.0, 2.0, -0.5])
     np.testing.assert_array_equal(out[:, 1], [3.0, -3.0, -1.0])  # tie -> lowest index positive
     b = spectral_basis(strokes(24, 24, seed=1), k=4)
@@ -257,9 +257,9 @@ def test_deterministic_in_process_and_fresh_process(force_cascade):
 @pytest.mark.parametrize("length,tile,overlap", [(512, 64, 16), (100, 64, 16), (64, 64, 16),
                                                   (30, 64, 16), (97, 32, 8), (10, 4, 0)])
 def test_tile_starts_and_weights_match_reference(length, tile, overlap):
-    assert tile_starts(length, tile, overlap) == tile_starts_ref(length, tile, overlap)
+    assert tile_starts(length, tile, overlap) == tile_starts_numpy(length, tile, overlap)
     np.testing.assert_array_equal(blend_weights_1d(min(tile, length), overlap),
-                                  blend_weights_1d_ref(min(tile, length), overlap))
+                                  blend_weights_1d_numpy(min(tile, length), overlap))
     assert len(tile_starts(512, 64, 16)) == 11
 
 
@@ -271,17 +271,17 @@ def tiled_reference(c, k, tile, overlap):
     contours = contour_mask(c)
     acc = np.zeros((h, w, k))
     wsum = np.zeros((h, w))
-    for y0 in tile_starts_ref(h, tile, overlap):
-        for x0 in tile_starts_ref(w, tile, overlap):
+    for y0 in tile_starts_numpy(h, tile, overlap):
+        for x0 in tile_starts_numpy(w, tile, overlap):
             sub = c[y0:y0 + tile, x0:x0 + tile]
             th, tw = sub.shape
             if th < 4 or tw < 4 or not contours[y0:y0 + th, x0:x0 + tw].any():
                 continue
-            vals, vecs = dense_spectrum_ref(grid_laplacian_ref(sub), k)
+            vals, vecs = dense_spectrum_numpy(laplacian_coo(sub), k)
             v = np.zeros((th * tw, k))
             m = vecs.shape[1] - 1
-            v[:, :m] = sign_flip_ref(vecs[:, 1:])
-            bw = np.outer(blend_weights_1d_ref(th, overlap), blend_weights_1d_ref(tw, overlap))
+            v[:, :m] = sign_flip_numpy(vecs[:, 1:])
+            bw = np.outer(blend_weights_1d_numpy(th, overlap), blend_weights_1d_numpy(tw, overlap))
             acc[y0:y0 + th, x0:x0 + tw] += bw[:, :, None] * v.reshape(th, tw, k)
             wsum[y0:y0 + th, x0:x0 + tw] += bw
     f = (acc / np.maximum(wsum, 1e-10)[:, :, None]).reshape(h * w, k)

@@ -34,7 +34,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fastshade.reference import eigsh_basis
+from fastshade.reference import eigsh_basis, gate_agreement
 from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.fields import gating_field
@@ -43,7 +43,6 @@ from fastshade.pipeline.shader import analyse
 from fastshade.pipeline.shading import thickening_budget
 from fastshade.spectral import DEFAULT_TOL, SpectralBasis, sign_flip
 from tests.conftest import load_rgb
-from tests.ref_spectral import gate_agreement
 
 SHARED = ["toof.png", "snek-heavy.png", "red-tonegraph.png", "offhand_pleometric.png",
           "1bit redraw.png", "mspaint-enso-i-couldnt-forget.png",

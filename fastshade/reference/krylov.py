@@ -1,39 +1,44 @@
-"""Plain, obviously-correct NumPy references for :mod:`fastshade.spectral.krylov` tests.
+"""Plain NumPy twin of :func:`fastshade.spectral.krylov.krylov_basis` (``original-system.md`` §2.1).
 
-Slow on purpose: Python loops over pixels and over Lanczos vectors, float64
-unless told otherwise, no BLAS tricks.  ``original-system.md`` §1.1 and §2.1.
+Slow on purpose: a dense copy of the operator, Python loops over the Lanczos vectors,
+classical Gram-Schmidt written out, no BLAS tricks.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import DTypeLike
+
+__all__ = ["krylov_basis_numpy"]
+
+RITZ_FLOOR = 1e-6
+"""Ritz values at or below this are dropped (the constant direction and rounding noise)."""
 
 
-def grid_laplacian_ref(carrier: np.ndarray, tau: float = 0.1, connectivity: int = 4) -> sp.csr_matrix:
-    """``L = D - W`` of the pixel grid with ``w_ij = exp(-|c_i - c_j| / tau)`` (float64 CSR)."""
-    c = np.asarray(carrier, dtype=np.float64)
-    H, W = c.shape
-    n = H * W
-    offsets = [(0, 1), (1, 0)] + ([(1, 1), (1, -1)] if connectivity == 8 else [])
-    A = np.zeros((n, n))
-    for y in range(H):
-        for x in range(W):
-            for dy, dx in offsets:
-                yy, xx = y + dy, x + dx
-                if 0 <= yy < H and 0 <= xx < W:
-                    w = np.exp(-abs(c[y, x] - c[yy, xx]) / tau)
-                    A[y * W + x, yy * W + xx] = w
-                    A[yy * W + xx, y * W + x] = w
-    return sp.csr_matrix(np.diag(A.sum(axis=1)) - A)
-
-
-def krylov_basis_ref(
-    L, k: int = 8, steps: int = 50, seed: int = 42, dtype=np.float64, tol: float = 1e-10
+def krylov_basis_numpy(
+    L: sp.spmatrix | sp.sparray | np.ndarray,
+    k: int = 8,
+    *,
+    steps: int = 50,
+    seed: int = 42,
+    dtype: DTypeLike = np.float64,
+    tol: float = 1e-10,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference of ``krylov_basis``: same algorithm, written out step by step.
+    """Ritz basis of an unrestarted, mean-deflated, fully re-orthogonalised Lanczos run.
 
-    Returns (vectors (n, k) float64, values (k,) float64), zero-padded.
+    ``m = min(steps, n - 1)`` steps from a seeded standard-normal start vector made mean-free
+    (an alternating ±1 vector when that vanishes); every step subtracts ``alpha v_t`` and
+    ``beta v_{t-1}``, re-orthogonalises against all earlier vectors (classical Gram-Schmidt,
+    every coefficient from the same ``w``) and removes the mean; it stops when ``beta < tol``.
+    The eigenpairs of the tridiagonal ``T`` above :data:`RITZ_FLOOR` give the Ritz pairs.
+
+    Returns
+    -------
+    vectors : (n, k) float64
+        The first ``k`` kept Ritz vectors, ascending Ritz value; zero columns pad.
+    values : (k,) float64
+        Their Ritz values, 0.0 for padding.
     """
     dt = np.dtype(dtype)
     Ld = (L.toarray() if sp.issparse(L) else np.asarray(L)).astype(dt)
@@ -60,7 +65,6 @@ def krylov_basis_ref(
         w = w - a * V[t]
         if t > 0:
             w = w - betas[t - 1] * V[t - 1]
-            # classical Gram-Schmidt: every coefficient from the same w
             coeffs = [V[j] @ w for j in range(t + 1)]
             for j in range(t + 1):
                 w = w - coeffs[j] * V[j]
@@ -81,7 +85,7 @@ def krylov_basis_ref(
         if i + 1 < s:
             T[i, i + 1] = T[i + 1, i] = betas[i]
     theta, Y = np.linalg.eigh(T)
-    keep = [i for i in range(s) if theta[i] > 1e-6][:k]
+    keep = [i for i in range(s) if theta[i] > RITZ_FLOOR][:k]
     Vm = np.array(V[:s]).T  # (n, s)
     for col, i in enumerate(keep):
         vectors[:, col] = Vm @ Y[:, i]
