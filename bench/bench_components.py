@@ -12,21 +12,21 @@ allocate their output, as in real use.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from fastshade.pipeline.components import label_components
 from fastshade.kernels.components import component_pixel_index, component_stats, label_buffer_size, label_mask
+from fastshade.pipeline.components import label_components
 from fastshade.reference import label_mask_scipy
 
 SIZES = (256, 512, 1024)
 KINDS = ("lineart", "random0.1", "random0.5", "random0.9")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mask(kind: str, size: int) -> np.ndarray:
     rng = np.random.default_rng(size)
     if kind == "lineart":

@@ -17,23 +17,23 @@ Implementations, same Laplacian and start vector, built outside the timed region
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from fastshade.demo import demo_image
+from fastshade.kernels import fields as kf
 from fastshade.pipeline.gates import carrier_of
 from fastshade.pipeline.graph import heat_diffusion, image_laplacian
-from fastshade.kernels import fields as kf
 from fastshade.reference import heat_diffusion_scipy
 
 SIZES = (256, 512, 1024)
 STEPS = 150
 
 
-@lru_cache(maxsize=None)
+@cache
 def _case(size: int) -> tuple[sp.csr_matrix, np.ndarray]:
     L = image_laplacian(carrier_of(demo_image(size, size)))
     return L, np.random.default_rng(42).standard_normal(L.shape[0])

@@ -14,7 +14,7 @@ growing ``(t + 1, n)`` Lanczos basis (memory bound, ~2.6 GB of traffic at 512²)
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ SIZES = (256, 512, 1024)
 DTYPES = {"f32": np.float32, "f64": np.float64}  # f64 only up to 512 px (CI time)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _laplacian(size: int) -> sp.csr_matrix:
     rng = np.random.default_rng(size)
     field = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 40.0, mode="wrap")

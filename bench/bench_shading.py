@@ -18,9 +18,9 @@ import functools
 import numpy as np
 import pytest
 
-from fastshade.pipeline import shading as fs
-from fastshade.kernels import shading as ks
 from fastshade import reference as ref
+from fastshade.kernels import shading as ks
+from fastshade.pipeline import shading as fs
 
 SIZE = 512
 RADIUS = 3
@@ -78,7 +78,7 @@ def test_thicken(benchmark, scenario, impl):
 # --------------------------------------------------------------------------- copy path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def copy_case(n_components: int, component_size: int):
     """Per-component shadow copies on a 512² image (self-path shapes: short random-walk strokes)."""
     rng = np.random.default_rng(1)
@@ -121,7 +121,8 @@ def copy_path_kernels(image, carrier, phi, components):
         dst_y = np.empty(m, np.int64)
         dst_x = np.empty(m, np.int64)
         inside = np.empty(m, np.uint8)
-        ks.place_component(ys, xs, c[0], c[1], c[0], c[1], 1, 1.0, shift[0], shift[1], SIZE, SIZE, False, dst_y, dst_x, inside)
+        ks.place_component(ys, xs, c[0], c[1], c[0], c[1], 1, 1.0, shift[0], shift[1], SIZE, SIZE, False,
+                           dst_y, dst_x, inside)
         affinity = np.empty(m)
         ks.pixel_affinity(phi, phi, dst_y * SIZE + dst_x, ys * SIZE + xs, inside, affinity)
         keep = (affinity > np.nanmean(affinity)).view(np.uint8) if inside.any() else inside
@@ -145,7 +146,7 @@ def copy_path_numpy(image, carrier, phi, components):
     return out, total
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def copy_reference(n_components: int, component_size: int):
     """NumPy result of a copy case, computed once per case (inputs are never modified)."""
     return copy_path_numpy(*copy_case(n_components, component_size))

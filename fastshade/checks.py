@@ -42,7 +42,8 @@ def check_integer(name: str, value: object, lo: int | None = None, hi: int | Non
 def check_real(name: str, value: object, lo: float | None = None, hi: float | None = None,
                *, lo_open: bool = False) -> float:
     """``value`` as a finite Python ``float`` (any real type but ``bool``) in the given range
-    (``lo_open``: ``> lo`` instead of ``>= lo``)."""
+    (``lo_open``: ``> lo`` instead of ``>= lo``).
+    """
     if isinstance(value, float):  # float, np.float64: the fast path (bool is no float)
         value = float(value)
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -73,7 +74,8 @@ def check_real_array(name: str, values: object) -> np.ndarray:
     """``values`` as an array of a real (bool/int/float) dtype with finite entries (no copy).
 
     One summing pass (no boolean temporary); only when the sum is not finite, which NaN/inf
-    always cause and huge finite values may, the exact element-wise test decides."""
+    always cause and huge finite values may, the exact element-wise test decides.
+    """
     array = np.asarray(values)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{name} must have a real dtype, got {array.dtype}")

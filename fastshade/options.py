@@ -24,7 +24,8 @@ SHADOW_PLACEMENTS: tuple[str, ...] = typing.get_args(ShadowPlacement)
 
 def affinity_threshold_mode(spec: str) -> tuple[str, float]:
     """Parse ``mean | none | calibrated | quantile:Q`` into ``(mode, Q)`` (Q = nan unless
-    quantile); one-line ``ValueError`` otherwise or for ``Q`` outside ``[0, 1]``."""
+    quantile); one-line ``ValueError`` otherwise or for ``Q`` outside ``[0, 1]``.
+    """
     if not isinstance(spec, str):
         raise ValueError(f"affinity_threshold must be a string, got {spec!r}")
     if spec in ("mean", "none", "calibrated"):
@@ -152,9 +153,10 @@ class ShadeOptions:
         for name, value in _checked_numbers(self).items():
             object.__setattr__(self, name, value)
 
-    def replace(self, **changes: Any) -> "ShadeOptions":
+    def replace(self, **changes: Any) -> ShadeOptions:
         """Return a copy with ``changes`` applied (validated when made; an unknown name is a
-        one-line ``ValueError``)."""
+        one-line ``ValueError``).
+        """
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
@@ -172,7 +174,8 @@ class ShadeOptions:
 
 def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
     """Check every field (one-line ``ValueError``); return the numeric ones as plain Python
-    ``int``/``float`` (NumPy scalars in, JSON-serialisable values out)."""
+    ``int``/``float`` (NumPy scalars in, JSON-serialisable values out).
+    """
     out: dict[str, Any] = {}
 
     def integer(name: str, lo: int | None = None, hi: int | None = None, **kw: Any) -> int:
@@ -238,7 +241,8 @@ def validate_options(opts: ShadeOptions) -> ShadeOptions:
     Integers must be integers (not ``bool`` or ``str``), reals finite; sizes that set the
     amount of work (``k``, steps, radii, smoothing) have upper bounds so that a typo fails
     at once instead of exhausting memory or running for days.  Every ``ShadeOptions`` is
-    validated when it is made (``__post_init__``), so this is a no-op check for them."""
+    validated when it is made (``__post_init__``), so this is a no-op check for them.
+    """
     _checked_numbers(opts)
     return opts
 

@@ -25,7 +25,8 @@ which keeps every output byte-identical whatever the worker count.
 from __future__ import annotations
 
 import os
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import numba
 

@@ -43,8 +43,6 @@ formed from those exact integers without cancellation (see
 
 from __future__ import annotations
 
-import numpy as np
-
 from ._jit import jit
 
 _BLOCK = 16

@@ -147,8 +147,9 @@ def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
     """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored).
 
     The columns of every row must be strictly ascending and ``offsets`` (int64 (nd,),
-    ascending) must cover every stored diagonal (both from :func:`csr_diagonal_mask`); ``diagonals`` : float (nd, n_rows), caller-allocated, every
-    entry written (one merge of each row with ``offsets``).
+    ascending) must cover every stored diagonal (both from :func:`csr_diagonal_mask`);
+    ``diagonals`` : float (nd, n_rows), caller-allocated, every entry written (one merge of
+    each row with ``offsets``).
     """
     nd = offsets.shape[0]
     for i in range(indptr.shape[0] - 1):
@@ -235,7 +236,8 @@ def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, 
 @jit
 def _window_base(q, slots):
     """First chunk held by a window of ``slots`` chunks once chunk ``q`` has been written
-    (the window moves on by ``slots - 2`` chunks when full, keeping the newest two)."""
+    (the window moves on by ``slots - 2`` chunks when full, keeping the newest two).
+    """
     if q < slots:
         return 0
     return ((q - 2) // (slots - 2)) * (slots - 2)

@@ -13,7 +13,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
 from hypothesis import settings  # noqa: E402
 
 # Property tests draw the same examples on every run (a red CI must be reproducible).

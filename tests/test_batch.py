@@ -65,7 +65,8 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli_command(*args: str | Path) -> list[str]:
-    return [sys.executable, "-c", "import sys; from fastshade import cli; sys.exit(cli.main(sys.argv[1:]))", "run", *map(str, args)]
+    code = "import sys; from fastshade import cli; sys.exit(cli.main(sys.argv[1:]))"
+    return [sys.executable, "-c", code, "run", *map(str, args)]
 
 
 def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -595,7 +596,7 @@ def run_inprocess(*args: str | Path) -> int:
     return cli.main(["run", *map(str, args)])
 
 
-@pytest.fixture()
+@pytest.fixture
 def rgba_folder(tmp_path: Path) -> Path:
     root = tmp_path / "in"
     small_demo(root / "plain.png", 32, 32)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("distributed")
 
 import fastshade  # noqa: E402
-from tests.test_batch import (  # noqa: E402,F401  (fixtures are shared with the process-pool tests)
+from tests.test_batch import (  # noqa: E402,F401,F811  (fixtures are shared with the process-pool tests)
     MANIFEST,
     ROOT,
     _wait_for_ok_lines,

@@ -15,9 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastshade.pipeline.components import Components, label_components
 from fastshade.kernels import components as kc
-from tests.conftest import SHARED_IMAGES
+from fastshade.pipeline.components import Components, label_components
 from fastshade.reference import (
     component_pixel_index_numpy,
     component_stats_numpy,
@@ -25,6 +24,7 @@ from fastshade.reference import (
     label_components_scipy,
     label_mask_scipy,
 )
+from tests.conftest import SHARED_IMAGES
 
 CONNECTIVITIES = (4, 8)
 
@@ -75,7 +75,6 @@ def line_art_mask(size, seed=0):
 def spiral(n):
     """Square spiral of 1-px ink with 1-px gaps (one long component)."""
     m = np.zeros((n, n), dtype=bool)
-    y, x, dy, dx = 0, 0, 0, 1
     top, left, bottom, right = 0, 0, n - 1, n - 1
     while top <= bottom and left <= right:
         m[top, left:right + 1] = True

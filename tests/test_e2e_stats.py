@@ -11,8 +11,7 @@ import functools
 
 import pytest
 
-from fastshade import ShadeOptions
-from fastshade import shade
+from fastshade import ShadeOptions, shade
 from tests.conftest import load_rgb
 
 BANDS = {
@@ -23,7 +22,7 @@ BANDS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stats(name: str, basis: str) -> dict:
     return shade(load_rgb(name), options=ShadeOptions(basis=basis))[1]
 

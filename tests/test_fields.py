@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastshade.pipeline.graph as graph_module
-from fastshade.pipeline.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
 from fastshade.kernels import fields as kf
+from fastshade.pipeline.graph import forward_gradient, heat_diffusion, image_laplacian, unit_vectors
 from fastshade.reference import forward_gradient_numpy, heat_diffusion_scipy, unit_vectors_numpy
 
 SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (7, 5), (32, 27)]

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastshade.pipeline.graph as graph
-from fastshade.pipeline.graph import image_laplacian, laplacian_offsets
 from fastshade.kernels import laplacian as kl
+from fastshade.pipeline.graph import image_laplacian, laplacian_offsets
 from fastshade.reference import (
     DITHER_RADII,
     laplacian_coo,

@@ -416,12 +416,12 @@ def test_output_is_byte_identical_across_runs_and_processes(basis):
     d2 = _digest(shade(img, options=opts)[0])
     code = (
         "import hashlib, numpy as np, sys\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from tests.test_shader import _strokes\n"
         "from fastshade import shade, ShadeOptions\n"
-        "img = shade(_strokes(80, 80), options=ShadeOptions(basis=%r))[0]\n"
+        f"img = shade(_strokes(80, 80), options=ShadeOptions(basis={basis!r}))[0]\n"
         "print(hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest())\n"
-    ) % (str(ROOT), basis)
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert d1 == d2 == res.stdout.strip().splitlines()[-1]

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastshade.pipeline import shading as fs
+from fastshade import reference as ref
 from fastshade.kernels import shading as ks
 from fastshade.kernels.shading import gated_copy, hue_rotate, perpendicular_scatter, pixel_affinity, place_component
-from fastshade import reference as ref
+from fastshade.pipeline import shading as fs
 
 IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "images"
 

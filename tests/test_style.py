@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = [ROOT / "kernels", ROOT / "fastshade", ROOT / "cli.py"]  # fastshade/kernels and fastshade/cli.py link to these
+# fastshade/kernels and fastshade/cli.py are links to these
+PACKAGES = [ROOT / "kernels", ROOT / "fastshade", ROOT / "cli.py"]
 
 
 def _sources():

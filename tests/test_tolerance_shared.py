@@ -34,13 +34,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fastshade.reference import eigsh_basis, gate_agreement
-from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.fields import gating_field
+from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.pipeline.paint import thicken
 from fastshade.pipeline.shader import analyse
 from fastshade.pipeline.shading import thickening_budget
+from fastshade.reference import eigsh_basis, gate_agreement
 from fastshade.spectral import DEFAULT_TOL, SpectralBasis, sign_flip
 from tests.conftest import load_rgb
 

@@ -170,7 +170,8 @@ def segment_signatures(field: np.ndarray, comps: Components) -> np.ndarray:
 
 def znormalise(sig: np.ndarray) -> np.ndarray:
     """Z-normalise each column within one image (unbiased std; a column with one row or
-    zero spread is only centred, never divided by 0).  Returns a new (n, d) array."""
+    zero spread is only centred, never divided by 0).  Returns a new (n, d) array.
+    """
     sig = np.asarray(sig, dtype=np.float64)
     if sig.shape[0] == 0:
         return sig.copy()
@@ -264,7 +265,8 @@ def affinity_keep(affinity: np.ndarray, inside: np.ndarray, mode: str,
 def self_gate_fraction(phi_t: np.ndarray, src: np.ndarray, dst_flat: np.ndarray,
                        inside: np.ndarray) -> float:
     """Fraction of a self copy's in-bounds pixels that the ``mean`` gate keeps
-    (affinity ``phi_t[dst] . phi_t[src]``); 1.0 when nothing is inside."""
+    (affinity ``phi_t[dst] . phi_t[src]``); 1.0 when nothing is inside.
+    """
     if not inside.any():
         return 1.0
     aff = pixel_affinity(phi_t, phi_t, dst_flat, src, inside)[inside]
@@ -415,7 +417,8 @@ def reads_sample_basis(opts: ShadeOptions) -> bool:
     ``cosine`` scores do, and so does an affinity gate other than ``none`` on the sample's
     pixels (``unified``, ``warp``).  The default ``signature`` score (gating-field segment
     signatures) with no gate does not: :func:`fastshade.pipeline.shader.shade_arrays` then skips the
-    sample's eigensolve, and placements carry no affinity."""
+    sample's eigensolve, and placements carry no affinity.
+    """
     gate_kind, _ = parse_affinity_threshold(opts.affinity_threshold)
     return opts.score != "signature" or (gate_kind != "none"
                                          and opts.cross_strategy in ("unified", "warp"))
@@ -439,7 +442,8 @@ def _scores(an_t: Analysis, an_s: Analysis, phi_t: np.ndarray, phi_s: np.ndarray
 
 def _active_components(best: np.ndarray) -> np.ndarray:
     """gate-only: active iff the best match score is at least the median best score
-    (all active when the best scores are equal up to 1e-9 relative)."""
+    (all active when the best scores are equal up to 1e-9 relative).
+    """
     if best.size == 0:
         return np.zeros(0, dtype=bool)
     lo, hi = float(best.min()), float(best.max())

@@ -91,7 +91,8 @@ def contour_gates(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``gate_masks(activation(field, gain), contours, ...)``, with the activation evaluated on
     the contour pixels only (the gates are empty elsewhere); the z-score statistics are still
-    those of the whole field, so the result is identical, bit for bit."""
+    those of the whole field, so the result is identical, bit for bit.
+    """
     f = check_real_array("field", field).astype(np.float64, copy=False)
     contours = np.asarray(contours, dtype=bool)
     if contours.shape != f.shape:

@@ -268,7 +268,8 @@ def _heat_windows(n_diagonals: int, band: int, n: int, steps: int) -> tuple[int,
     """``(chunk, windows)`` for :func:`fastshade.kernels.fields.heat_diffusion_dia`: as many steps per
     sweep as fit :data:`HEAT_BLOCK_BYTES`, in chunks of about :data:`HEAT_CHUNK_ROWS` rows (a
     multiple of ``band``, the length of an image row on a 4-connected grid); one sweep per step
-    when the band is too wide for blocking to pay."""
+    when the band is too wide for blocking to pay.
+    """
     chunk = max(band, 1)
     chunk *= max(1, -(-HEAT_CHUNK_ROWS // chunk))
     level_bytes = 8 * chunk * (n_diagonals + HEAT_WINDOW_SLOTS)

@@ -20,7 +20,8 @@ placements hide.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def principal_axis(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 def pixel_footprint(axis: np.ndarray) -> float:
     """Width of a unit pixel's projection onto the unit ``axis``: ``|a_y| + |a_x|``
-    (1 along a grid axis, sqrt(2) along a diagonal)."""
+    (1 along a grid axis, sqrt(2) along a diagonal).
+    """
     return float(abs(axis[0]) + abs(axis[1]))
 
 
@@ -129,7 +131,7 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def owner_map(placements: "Sequence[Placement]", shape: tuple[int, int]) -> np.ndarray:
+def owner_map(placements: Sequence[Placement], shape: tuple[int, int]) -> np.ndarray:
     """(H, W) int32 map of the index of the last placement that wrote each pixel (-1 none).
 
     The same rule as :func:`fastshade.pipeline.shader.shade_arrays` (placements are written in
@@ -142,7 +144,7 @@ def owner_map(placements: "Sequence[Placement]", shape: tuple[int, int]) -> np.n
     return owner.reshape(h, w)
 
 
-def placement_records(placements: "Sequence[Placement]", owner: np.ndarray,
+def placement_records(placements: Sequence[Placement], owner: np.ndarray,
                       target_sizes: np.ndarray) -> list[dict[str, Any]]:
     """Per-placement metrics: stage counts, retention, run-length ratio, fragments, size ratio.
 
@@ -224,7 +226,7 @@ def summarise(records: list[dict[str, Any]], n_candidates: int | None = None) ->
     }
 
 
-def result_metrics(res: "ShadeResult") -> dict[str, Any]:
+def result_metrics(res: ShadeResult) -> dict[str, Any]:
     """All §7 metrics of one shading run (summary + per-placement records)."""
     if res.target is None or res.owner is None:
         raise ValueError("result_metrics needs a ShadeResult with its target analysis and owner map")

@@ -39,7 +39,8 @@ push when >= this share of it lands free, in one 8-connected piece."""
 
 def free_paper(an: Analysis, opts: ShadeOptions) -> np.ndarray:
     """Where a shadow may land whole: bool (H*W,), paper (``carrier > ink_guard``); the
-    shadow passes clear the pixels they write (:func:`shadow_destination`)."""
+    shadow passes clear the pixels they write (:func:`shadow_destination`).
+    """
     return an.carrier.ravel() > opts.ink_guard
 
 
@@ -47,7 +48,8 @@ def _push_directions(an: Analysis, dst_centroid: tuple[float, float],
                      count: int) -> list[tuple[float, float]]:
     """The first ``count`` unit directions of: the void direction ``v`` at ``dst_centroid``,
     ``-v``, the perpendiculars ``(v_x, -v_y)``, ``(-v_x, v_y)``, the four diagonals
-    ``(±v ± v_perp)/sqrt 2``."""
+    ``(±v ± v_perp)/sqrt 2``.
+    """
     vy, vx = component_shift(an, dst_centroid, 1.0)
     r = 0.5 ** 0.5
     dirs = [(vy, vx), (-vy, -vx), (vx, -vy), (-vx, vy)]

@@ -13,6 +13,7 @@ import numpy as np
 from fastshade.pipeline.components import Components
 from fastshade.spectral import SpectralBasis
 
+
 class Timer:
     """Collects seconds per named stage, read from ``clock`` (wall-clock ``perf_counter`` by default).
 
@@ -52,6 +53,7 @@ class Analysis:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the image."""
         return self.carrier.shape  # type: ignore[return-value]
 
 
@@ -75,6 +77,7 @@ class Placement:
     affinity: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
+        """The JSON form of the placement in ``stats["placements"]`` (pixel counts, not the arrays)."""
         return {
             "target_component": int(self.target_component),
             "source_component": int(self.source_component),

@@ -51,7 +51,8 @@ BUDGET_EPS = 1e-8
 
 def _contiguous(a: np.ndarray, name: str, kinds: str, dtype: type, what: str) -> np.ndarray:
     """``a`` as a C-contiguous ``dtype`` array if its dtype kind is in ``kinds`` (no copy
-    when it already is), else a one-line ``ValueError`` naming ``what`` was expected."""
+    when it already is), else a one-line ``ValueError`` naming ``what`` was expected.
+    """
     a = np.asarray(a)
     if a.dtype.kind not in kinds:
         raise ValueError(f"{name} must be {what}, got dtype {a.dtype}")
