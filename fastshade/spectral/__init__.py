@@ -976,7 +976,7 @@ def spectral_basis(
     guard: int = 4,
     tile_sign: str = "seeded",
     maxiter: int = 200,
-    lobpcg_impl: str = "scipy-pixel",
+    lobpcg_impl: str = "block",
     diagonals: tuple | None = None,
 ) -> SpectralBasis:
     """The ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
