@@ -103,8 +103,7 @@ README).  Compared with our end-to-end time (load + shader + save)."""
 BASELINES: dict[str, tuple[tuple[str, str], ...]] = {
     "laplacian": (("scipy_coo", "SciPy COO->CSR"),),
     "basis": (("eigsh", "eigsh shift-invert"), ("lobpcg_plain", "lobpcg, no precond."),
-              ("lobpcg_scipy_amg", "scipy lobpcg, our AMG cascade"),
-              ("lobpcg_block_amg", "block lobpcg, our AMG cascade")),
+              ("lobpcg_scipy_amg", "scipy lobpcg, our AMG cascade")),
     "components": (("ndimage_label", "ndimage.label+bincount"),),
     "thicken": (("numpy", "NumPy vectorised"),),
     "shadow": (("numpy", "NumPy per component"),),
@@ -728,8 +727,8 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
                 c0 = time.process_time()
                 if key == "eigsh":
                     r = bl.eigsh_basis(L, k, tol=tol, seed=opts.seed)
-                elif key in CASCADE_IMPLS:
-                    r = _cascade_basis(an.carrier, L, k, tol, opts.seed, CASCADE_IMPLS[key])
+                elif key == "lobpcg_scipy_amg":
+                    r = bl.scipy_cascade_basis(L, k, tol=tol, seed=opts.seed)
                 else:
                     r = bl.lobpcg_basis(L, k, tol=tol, maxiter=extra["maxiter"], seed=opts.seed)
                 cpu_seconds = time.process_time() - c0
@@ -787,29 +786,6 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
     out["shadow"] = [entry]
     bar.update(1)
     return out
-
-
-CASCADE_IMPLS = {"lobpcg_scipy_amg": "scipy", "lobpcg_block_amg": "block"}
-"""Basis baselines that run our AMG cascade with another ``lobpcg_impl`` than the default
-``"scipy-pixel"``: SciPy's ``lobpcg`` on every level, or fastshade's block LOBPCG on every level
-(the faster, non-SciPy pixel-level solve)."""
-
-
-def _cascade_basis(carrier: Any, L: Any, k: int, tol: float, seed: int, impl: str) -> Any:
-    """Our AMG cascade with ``spectral_basis(lobpcg_impl=impl)`` (same hierarchy and block
-    V-cycle), as a baseline result (``seconds``, ``converged``, ``iterations``, ``residuals``)."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from fastshade.spectral import spectral_basis
-
-    t0 = time.perf_counter()
-    b = spectral_basis(carrier, k=k, laplacian=L, tol=tol, seed=seed, lobpcg_impl=impl)
-    return SimpleNamespace(seconds=time.perf_counter() - t0,
-                           converged=bool(b.info.get("converged", True)),
-                           iterations=b.info.get("iterations"),
-                           residuals=np.asarray(b.info["residuals"], dtype=np.float64))
 
 
 def _info_int(info: Any, keys: tuple[str, ...]) -> int | None:
