@@ -41,10 +41,12 @@ def affinity_threshold_mode(spec: str) -> tuple[str, float]:
     raise ValueError(f"affinity_threshold must be mean, none, calibrated or quantile:Q, got {spec!r}")
 
 
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 """Version of what the pipeline computes from given options.  Bumped whenever the same input
 and options give different output bytes (2: the default pixel-level solve became SciPy's
-float32 ``lobpcg``).  Part of ``fastshade run``'s params, so ``--resume`` redoes outputs that
+float32 ``lobpcg``; 3: fastshade's block LOBPCG is the only solver again, same bytes at the
+default options, a few pixels differ with ``--tile-size`` or ``--field column`` at loose
+``--tol``).  Part of ``fastshade run``'s params, so ``--resume`` redoes outputs that
 an earlier build made."""
 
 MAX_K = 256

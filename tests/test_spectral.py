@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastshade.spectral as spectral
+from fastshade.bench.scipy_cascade import scipy_cascade_basis
 from fastshade.pipeline.graph import image_laplacian
+from fastshade.spectral import amg, blend_weights_1d, cascade, sign_flip, spectral_basis, tile_starts
 from fastshade.reference import (
     blend_weights_1d_numpy,
     dense_spectrum_numpy,
@@ -23,7 +25,6 @@ from fastshade.reference import (
     sign_flip_numpy,
     tile_starts_numpy,
 )
-from fastshade.spectral import blend_weights_1d, sign_flip, spectral_basis, tile_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,8 +67,8 @@ CASES = {
 @pytest.fixture
 def force_cascade(monkeypatch):
     """Make the multilevel LOBPCG path run even on small graphs (several levels)."""
-    monkeypatch.setattr(spectral, "DENSE_MAX_N", 0)
-    monkeypatch.setattr(spectral, "MAX_COARSE", 30)
+    monkeypatch.setattr(cascade, "DENSE_MAX_N", 0)
+    monkeypatch.setattr(amg, "MAX_COARSE", 30)
 
 
 _DENSE_CACHE: dict = {}
@@ -96,25 +97,22 @@ def check_against_dense(c: np.ndarray, k: int, basis) -> None:
     np.testing.assert_allclose(basis.vectors.sum(axis=0), 0.0, atol=1e-6)  # constant excluded
 
 
-@pytest.mark.parametrize("impl", ["scipy-pixel", "block"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_cascade_matches_dense_eigh(name, impl, force_cascade):
+def test_cascade_matches_dense_eigh(name, force_cascade):
     c = CASES[name]()
-    b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl=impl)
+    b = spectral_basis(c, k=6, tol=1e-10)
     assert b.method == "lobpcg" and b.info["converged"]
     if c.size >= 500:
         assert len(b.info["level_sizes"]) >= 2
     check_against_dense(c, 6, b)
 
 
-@pytest.mark.parametrize("impl", ["scipy", "scipy-pixel"])
 @pytest.mark.parametrize("name", ["strokes40x36", "strokes24"])
-def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, impl, force_cascade,
-                                                                 monkeypatch):
-    """``lobpcg_impl="scipy"`` (scipy.sparse.linalg.lobpcg on every level, same hierarchy and
-    block V-cycle) and ``"scipy-pixel"`` (the default: SciPy's for the full-size solve only)
-    find the same pairs as dense eigh and as fastshade's block LOBPCG (``"block"``, which
-    never calls SciPy's)."""
+def test_block_lobpcg_matches_scipy_lobpcg_on_the_same_cascade(name, force_cascade, monkeypatch):
+    """The product never calls ``scipy.sparse.linalg.lobpcg``; the SciPy reference
+    (:func:`fastshade.bench.scipy_cascade.scipy_cascade_basis`: SciPy's LOBPCG on every level of the same
+    hierarchy and block V-cycle) calls it on every LOBPCG level, and both find the pairs of
+    dense eigh."""
     import scipy.sparse.linalg as spla
 
     calls = []
@@ -126,48 +124,16 @@ def test_scipy_lobpcg_impl_matches_dense_eigh_and_the_block_impl(name, impl, for
 
     monkeypatch.setattr(spla, "lobpcg", spy)
     c = CASES[name]()
-    ours = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl="block")
+    ours = spectral_basis(c, k=6, tol=1e-10)
     assert not calls
-    b = spectral_basis(c, k=6, tol=1e-10, lobpcg_impl=impl)
+    assert ours.info["pixel_solver"] == "block"
+    ref = scipy_cascade_basis(image_laplacian(c), 6, tol=1e-10)
     assert calls and calls[-1][0] == (c.size, c.size)  # the pixel level last
-    if impl == "scipy":  # every LOBPCG level (the coarsest is solved densely)
-        assert {A[0] for A, _, _ in calls} == set(b.info["level_sizes"][:len(calls)])
-    else:
-        assert len(calls) == 1 and calls[0][1] == (c.size, 6)  # the k Ritz vectors only
-    assert b.method == "lobpcg" and b.info["converged"] and max(b.info["residuals"]) <= 1e-10
-    check_against_dense(c, 6, b)
-    np.testing.assert_allclose(b.values, ours.values, rtol=1e-6, atol=1e-13)
-
-
-@pytest.mark.parametrize("tol, dtype", [(None, np.float32), (1e-3, np.float32),
-                                        (1e-5, np.float64), (1e-9, np.float64)])
-def test_default_pixel_solve_is_scipy_lobpcg_float32_only_at_loose_tolerances(
-        tol, dtype, force_cascade, monkeypatch):
-    """The default pixel-level solve calls ``scipy.sparse.linalg.lobpcg`` once, on the k
-    warm-start columns, in float32 iff ``tol >= SINGLE_PRECISION_MIN_TOL``; the residuals it
-    reports are those of the returned float64 vectors (recomputed here in float64 by SciPy)
-    and meet ``tol``; the pairs agree with dense eigh to what ``tol`` implies."""
-    import scipy.sparse.linalg as spla
-
-    calls = []
-    real = spla.lobpcg
-
-    def spy(A, X, **kw):
-        calls.append((A.dtype, X.dtype, X.shape, kw["M"].dtype))
-        return real(A, X, **kw)
-
-    monkeypatch.setattr(spla, "lobpcg", spy)
-    c = CASES["strokes40x36"]()
-    b = spectral_basis(c, k=6, tol=tol)
-    assert [(d, s) for _, d, s, _ in calls] == [(np.dtype(dtype), (c.size, 6))]
-    assert calls[0][0] == calls[0][3] == np.dtype(dtype)
-    t = spectral.DEFAULT_TOL if tol is None else tol
-    L = image_laplacian(c)
-    res64 = np.linalg.norm(L @ b.vectors - b.vectors * b.values, axis=0)
-    np.testing.assert_allclose(b.info["residuals"], res64, rtol=1e-3, atol=1e-5)
-    assert b.info["converged"] and res64.max() <= t * 1.001
-    vals, _ = full_spectrum(c)
-    np.testing.assert_allclose(b.values, vals[1:7], rtol=0, atol=max(t * t * 10, 1e-12))
+    # every LOBPCG level (the coarsest is solved densely)
+    assert {A[0] for A, _, _ in calls} == set(ref.info["level_sizes"][:len(calls)])
+    assert ref.info["method"] == "lobpcg" and ref.converged and ref.residuals.max() <= 1e-10
+    check_against_dense(c, 6, ref)
+    np.testing.assert_allclose(ours.values, ref.values, rtol=1e-6, atol=1e-13)
 
 
 def test_toof_crop_matches_dense_eigh():
@@ -238,8 +204,9 @@ def test_deterministic_in_process_and_fresh_process(force_cascade):
     digest = hashlib.sha256(a.vectors.tobytes() + a.values.tobytes()).hexdigest()
     code = (
         "import hashlib, numpy as np, fastshade.spectral as s\n"
+        "from fastshade.spectral import amg, cascade\n"
         "from tests.test_spectral import strokes\n"
-        "s.DENSE_MAX_N = 0; s.MAX_COARSE = 30\n"
+        "cascade.DENSE_MAX_N = 0; amg.MAX_COARSE = 30\n"
         "b = s.spectral_basis(strokes(40, 36, seed=5, n_strokes=6), k=6)\n"
         "print(hashlib.sha256(b.vectors.tobytes() + b.values.tobytes()).hexdigest())\n"
     )
@@ -393,7 +360,6 @@ def test_krylov_dispatch():
     (dict(tol=-1.0), "tol"),
     (dict(laplacian=np.eye(4)), "laplacian"),
     (dict(tile_sign="random"), "tile_sign"),
-    (dict(lobpcg_impl="arpack"), "lobpcg_impl"),
     (dict(maxiter=-1), "maxiter"),
     (dict(maxiter=2.5), "maxiter"),
 ])
@@ -451,24 +417,24 @@ def test_hierarchy_is_pyamgs_smoothed_aggregation(h, w, seed, kind, monkeypatch)
     from pyamg.aggregation import standard_aggregation
     from pyamg.strength import symmetric_strength_of_connection
 
-    monkeypatch.setattr(spectral, "MAX_COARSE", 30)
+    monkeypatch.setattr(amg, "MAX_COARSE", 30)
     monkeypatch.setattr(pyamg_smooth, "approximate_spectral_radius", lambda *a, **k: 2.0)
     c = strokes(h, w, seed=seed, n_strokes=8)
     if kind == "binary":
         c = np.where(c < 1, 0.0, 1.0)
     elif kind == "noise":
         c = np.random.default_rng(seed).random((h, w))
-    H = spectral._build_hierarchy(image_laplacian(c))
+    H = amg.build_hierarchy(image_laplacian(c))
     # levels before the first stalled-coarsening fallback (theta 0 / tentative prolongator,
     # which PyAMG does not have) are plain smoothed aggregation
     plain = min([int(note.split()[1].rstrip(":")) for note in H.notes] + [len(H.P)])
     assert plain >= 2
     agg_ops = []
     for lev in range(plain):
-        agg, nc = spectral._aggregate(H.A[lev], spectral.STRENGTH_THETA)
+        agg, nc = amg.aggregate(H.A[lev], amg.STRENGTH_THETA)
         n = agg.size
         ref = standard_aggregation(symmetric_strength_of_connection(H.A[lev],
-                                                                    spectral.STRENGTH_THETA))[0]
+                                                                    amg.STRENGTH_THETA))[0]
         ref = ref.tocsr()
         has = np.diff(ref.indptr) > 0
         assert has.sum() < n  # the cases do have unaggregated nodes
@@ -490,15 +456,13 @@ def test_hierarchy_is_pyamgs_smoothed_aggregation(h, w, seed, kind, monkeypatch)
                                    atol=1e-13 * np.abs(ref_A).max())
 
 
-@pytest.mark.parametrize("impl", spectral.LOBPCG_IMPLS)
-def test_maxiter_caps_the_pixel_level_updates_for_every_impl(impl, force_cascade):
-    """``maxiter`` is the number of pixel-level LOBPCG updates for every ``lobpcg_impl``
-    (SciPy's own ``maxiter`` counts one more loop pass); ``info["iterations"]`` reports it and
-    more iterations reduce the residual."""
+def test_maxiter_caps_the_pixel_level_updates(force_cascade):
+    """``maxiter`` is the number of pixel-level LOBPCG updates; ``info["iterations"]`` reports
+    it and more iterations reduce the residual."""
     c = CASES["strokes40x36"]()
     res = []
     for maxiter in (1, 3):
-        b = spectral_basis(c, k=6, tol=0.0, maxiter=maxiter, lobpcg_impl=impl)
+        b = spectral_basis(c, k=6, tol=0.0, maxiter=maxiter)
         assert b.info["iterations"] == maxiter and not b.info["converged"]
         res.append(max(b.info["residuals"]))
     assert res[1] < res[0]
@@ -510,21 +474,13 @@ def test_maxiter_caps_the_pixel_level_updates_for_every_impl(impl, force_cascade
 ])
 def test_default_solve_meets_tol_where_scipy_lobpcg_stops_early(case, kw):
     """Where ``scipy.sparse.linalg.lobpcg`` returns before its residuals meet ``tol`` (these
-    inputs, found in review), the default solve still converges: the block LOBPCG takes over
-    from the same warm start, ``info["pixel_solver"]`` says so, and the true float64
-    residuals of the returned pairs meet ``tol``, as with ``lobpcg_impl="block"``."""
+    inputs, found in review: it retires block columns by index, or returns its iterate of
+    smallest mean residual), the block LOBPCG converges: the true float64 residuals of the
+    returned pairs meet ``tol``."""
     rng = np.random.default_rng(1 if case == "noise60" else 0)
     c = rng.random((60, 60)) if case == "noise60" else (rng.random((60, 60)) < 0.5).astype(float)
     tol = kw.get("tol", spectral.DEFAULT_TOL)
     b = spectral_basis(c, **kw)
-    assert b.info["converged"] and b.info["pixel_solver"].startswith("block (scipy stopped")
+    assert b.info["converged"] and b.info["pixel_solver"] == "block"
     L = image_laplacian(c)
     assert np.linalg.norm(L @ b.vectors - b.vectors * b.values, axis=0).max() <= tol * 1.001
-    ref = spectral_basis(c, lobpcg_impl="block", **kw)
-    np.testing.assert_allclose(b.values, ref.values, rtol=1e-12, atol=0)
-
-
-def test_default_solve_is_scipy_lobpcg_on_line_art(force_cascade):
-    """On line art at the default tolerance the pixel-level pairs are SciPy's own."""
-    b = spectral_basis(CASES["strokes40x36"](), k=6)
-    assert b.info["converged"] and b.info["pixel_solver"] == "scipy"

@@ -13,32 +13,8 @@ from typing import Any
 
 from fastshade.bench.memory import PeakMemory
 from fastshade.bench.schema import BASELINES, SHADER_STAGES
+from fastshade.bench.scipy_cascade import scipy_cascade_basis
 from fastshade.bench.timing import summary, timed
-
-CASCADE_IMPLS = {"lobpcg_scipy_amg": "scipy", "lobpcg_block_amg": "block"}
-"""Basis baselines that run our AMG cascade with another ``lobpcg_impl`` than the default
-``"scipy-pixel"``: SciPy's ``lobpcg`` on every level, or fastshade's block LOBPCG on every level
-(the faster, non-SciPy pixel-level solve)."""
-
-
-def cascade_basis(carrier: Any, L: Any, k: int, tol: float, seed: int, impl: str) -> Any:
-    """Our AMG cascade with ``spectral_basis(lobpcg_impl=impl)`` (same hierarchy and block V-cycle).
-
-    Returns a baseline result: ``seconds``, ``converged``, ``iterations``, ``residuals``.
-    """
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from fastshade.spectral import spectral_basis
-
-    t0 = time.perf_counter()
-    b = spectral_basis(carrier, k=k, laplacian=L, tol=tol, seed=seed, lobpcg_impl=impl)
-    return SimpleNamespace(seconds=time.perf_counter() - t0,
-                           converged=bool(b.info.get("converged", True)),
-                           iterations=b.info.get("iterations"),
-                           residuals=np.asarray(b.info["residuals"], dtype=np.float64))
-
 
 def baseline_entry(key: str, label: str, ours: tuple[float, float], runs: list[float] | None = None,
                    cpu_runs: list[float] | None = None, *, skipped: str | None = None,
@@ -144,8 +120,8 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
                 c0 = time.process_time()
                 if key == "eigsh":
                     r = bl.eigsh_basis(L, k, tol=tol, seed=opts.seed)
-                elif key in CASCADE_IMPLS:
-                    r = cascade_basis(an.carrier, L, k, tol, opts.seed, CASCADE_IMPLS[key])
+                elif key == "lobpcg_scipy_amg":
+                    r = scipy_cascade_basis(L, k, tol=tol, seed=opts.seed)
                 else:
                     r = bl.lobpcg_basis(L, k, tol=tol, maxiter=extra["maxiter"], seed=opts.seed)
                 cpu_seconds = time.process_time() - c0

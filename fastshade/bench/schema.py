@@ -24,8 +24,7 @@ CLOCKS: tuple[str, ...] = ("wall", "cpu")
 BASELINES: dict[str, tuple[tuple[str, str], ...]] = {
     "laplacian": (("scipy_coo", "SciPy COO->CSR"),),
     "basis": (("eigsh", "eigsh shift-invert"), ("lobpcg_plain", "lobpcg, no precond."),
-              ("lobpcg_scipy_amg", "scipy lobpcg, our AMG cascade"),
-              ("lobpcg_block_amg", "block lobpcg, our AMG cascade")),
+              ("lobpcg_scipy_amg", "scipy lobpcg, our AMG cascade")),
     "components": (("ndimage_label", "ndimage.label+bincount"),),
     "thicken": (("numpy", "NumPy vectorised"),),
     "shadow": (("numpy", "NumPy per component"),),

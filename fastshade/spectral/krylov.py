@@ -52,18 +52,18 @@ byte-identical batches).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
 from fastshade.checks import check_integer
-from fastshade.pipeline.graph import diagonal_storage
-from fastshade.options import MAX_K, MAX_STEPS
 from fastshade.kernels import fields as field_kernels
+from fastshade.options import MAX_K, MAX_STEPS
+from fastshade.pipeline.graph import diagonal_storage
 
-__all__ = ["krylov_basis", "RITZ_FLOOR", "BREAKDOWN_TOL"]
+__all__ = ["BREAKDOWN_TOL", "RITZ_FLOOR", "krylov_basis"]
 
 RITZ_FLOOR = 1e-6
 """Ritz values at or below this are dropped (the original's 1e-6)."""
@@ -165,9 +165,11 @@ def krylov_basis(
 
 def _matvec(Lc: sp.csr_matrix, dt: np.dtype,
             diagonals: tuple | None = None) -> Callable[[np.ndarray, np.ndarray], None]:
-    """``(v, out) -> out = L @ v`` (contiguous ``dt`` arrays): the diagonal-storage kernel for
-    banded image Laplacians (rows summed in float64, about 2.5x faster than SciPy's float32
-    ``csr_matvec`` at 512²), SciPy's CSR product otherwise."""
+    """Return ``(v, out) -> out = L @ v`` on contiguous ``dt`` arrays.
+
+    The diagonal-storage kernel for banded image Laplacians (rows summed in float64, about 2.5x
+    faster than SciPy's float32 ``csr_matvec`` at 512²), SciPy's CSR product otherwise.
+    """
     n = Lc.shape[0]
     if diagonals is not None and diagonals[1].shape == (diagonals[0].size, n):
         dia = (diagonals[0], diagonals[1].astype(dt), diagonals[2])

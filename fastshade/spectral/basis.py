@@ -1,0 +1,244 @@
+"""The public spectral basis: :class:`SpectralBasis` and :func:`spectral_basis`.
+
+:func:`spectral_basis` returns the ``k`` lowest **non-trivial** eigenvectors of the weighted
+pixel-graph Laplacian ``L`` (``original-system.md`` §1), globally (the AMG cascade,
+:mod:`fastshade.spectral.cascade`) or per overlapping tile (§2.3, :mod:`fastshade.spectral.tiles`),
+or the original's 50-step Krylov field (``--basis krylov``, §2.1,
+:mod:`fastshade.spectral.krylov`).  It validates the inputs, builds ``L`` when it is not given,
+and returns the columns in the conventions of :mod:`fastshade.spectral.columns` (ascending,
+unit norm, max-abs entry positive, zero-padded to ``k``).  Vectors of a degenerate cluster are
+not unique: the returned basis of the cluster is the one the cascade produces; compare
+subspaces (principal angles) or the gates, not single vectors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from fastshade.checks import check_integer, check_real
+from fastshade.options import MAX_K
+from fastshade.pipeline.graph import image_laplacian
+from fastshade.spectral.cascade import solve_graph
+from fastshade.spectral.columns import finish_columns
+from fastshade.spectral.dense import dense_solve
+from fastshade.spectral.krylov import krylov_basis
+from fastshade.spectral.tiles import tiled_solve
+
+__all__ = ["DEFAULT_TOL", "SpectralBasis", "spectral_basis"]
+
+DEFAULT_TOL = 1e-2
+"""Default residual tolerance ``||L v - λ v||_2`` per unit column, chosen by measurement.
+
+What the shader uses the basis for (the gates come from the heat random field): the thicken
+reach ``floor(3 (1 - 0.7 Ê))`` per high-gate pixel and, in cross mode, the basis-reading
+quantities when they are chosen (Procrustes, affinities, ``dot``/``cosine`` scores; the default
+``signature`` score reads the gating field).
+Against ``eigsh`` references (tol 1e-12), thicken-reach agreement on the high-gate pixels of
+every image in ``../shared/images`` was >= 99 % at every tolerance tried (the loosest, 1e-2,
+usually stops right after the cascade: 0-1 pixel-level iterations):
+
+=============  ======  ======  ======  ======  ====================================
+image          1e-2    3e-3    1e-3    1e-4    signature Gram rel. err. at 1e-2/1e-4
+=============  ======  ======  ======  ======  ====================================
+toof           1.0000  1.0000  1.0000  1.0000  3.4e-2 / 9.7e-3
+enso           1.0000  1.0000  1.0000  1.0000  2.5e-2 / 3.7e-4
+enso-ii        1.0000  1.0000  1.0000  1.0000  2.4e-2 / 4.0e-4
+red-tonegraph  1.0000  1.0000  1.0000  1.0000  2.7e-2 / 4.0e-4
+snek-heavy     0.9999  0.9999  0.9999  1.0000  4.9e-2 / 2.7e-2
+offhand        0.9986  0.9999  0.9999  1.0000  1.5e-1 / 1.2e-3
+1bit redraw    0.9952  0.9948  0.9953  1.0000  6.3e-1 / 1.4e-2
+=============  ======  ======  ======  ======  ====================================
+
+(full table with subspace angles and CPU times in ``/work/notes/spectral_findings.md``,
+section "Tolerance for the shader"; the 1e-2 column re-measured after the Numba setup, the
+others are from the scipy-setup hierarchy; the current build gives offhand 0.9998 and 1bit
+redraw 0.9940 at 1e-2, checked by ``tests/test_tolerance_shared.py``).  The signatures are *not*
+converged at 1e-2 (relative errors of a few % and 63 % on the dithered 1bit image, whose
+near-zero cluster the cascade does not resolve); pass ``tol=1e-4`` when cross-mode affinities
+must match the exact basis.
+"""
+
+
+@dataclass(frozen=True)
+class SpectralBasis:
+    """``k`` non-trivial basis vectors of the pixel-graph Laplacian of an ``(H, W)`` image.
+
+    vectors : float64 (H*W, k); column ``j`` is the ``j``-th non-trivial vector (the constant
+        vector is excluded), unit 2-norm (zero columns only as padding, see ``info["n_valid"]``).
+    values : float64 (k,), ascending Rayleigh quotients, NaN-free.
+    shape : (H, W).
+    method : "lobpcg", "lobpcg-tiled", "krylov", "dense" or "trivial".
+    info : JSON-serialisable diagnostics (iterations, residuals, tol, timings, warnings).
+    """
+
+    vectors: np.ndarray
+    values: np.ndarray
+    shape: tuple[int, int]
+    method: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _residual_norms(L: sp.csr_matrix, values: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``||L v_j - λ_j v_j||_2`` of every column ``j`` (float64 (m,))."""
+    if vectors.shape[1] == 0:
+        return np.zeros(0)
+    r = L @ vectors - vectors * values[None, :]
+    return np.linalg.norm(r, axis=0)
+
+
+def _check_carrier(carrier: np.ndarray) -> np.ndarray:
+    """Return the carrier as float64 (H, W); ValueError unless 2-D, real, non-empty, finite."""
+    c = np.asarray(carrier)
+    if c.ndim != 2:
+        raise ValueError(f"carrier must be a 2-D (H, W) array, got shape {c.shape}")
+    if c.dtype.kind not in "biuf":
+        raise ValueError(f"carrier must have a real dtype, got {c.dtype}")
+    c = c.astype(np.float64, copy=False)
+    if c.size == 0:
+        raise ValueError(f"carrier must have at least one pixel, got shape {c.shape}")
+    if not np.isfinite(c).all():
+        raise ValueError("carrier contains NaN or inf")
+    return c
+
+
+
+def spectral_basis(
+    carrier: np.ndarray,
+    *,
+    method: str = "lobpcg",
+    k: int = 8,
+    connectivity: int = 4,
+    kind: str = "grid",
+    tau: float = 0.1,
+    weight_floor: float = 0.0,
+    tile_size: int = 0,
+    tile_overlap: int = 16,
+    seed: int = 42,
+    tol: float | None = None,
+    krylov_steps: int = 50,
+    laplacian: sp.spmatrix | None = None,
+    guard: int = 4,
+    tile_sign: str = "seeded",
+    maxiter: int = 200,
+    diagonals: tuple | None = None,
+) -> SpectralBasis:
+    """Compute the ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
+
+    Parameters
+    ----------
+    carrier : array (H, W), real, finite (usually in [0, 1])
+    method : {"lobpcg", "krylov", "dense"}
+        ``lobpcg``: AMG-cascade block LOBPCG (global, or tiled when ``tile_size > 0``);
+        ``krylov``: :func:`fastshade.spectral.krylov.krylov_basis` (the original's Lanczos field);
+        ``dense``: exact dense ``eigh`` (small images / reference only).
+    k : int in [1, ``fastshade.options.MAX_K``]
+        Number of non-trivial vectors (zero-padded beyond ``H*W - 1``).
+    connectivity, kind, tau, weight_floor
+        Passed to :func:`fastshade.pipeline.graph.image_laplacian` (ignored when ``laplacian`` is given).
+    tile_size, tile_overlap : int
+        ``tile_size = 0``: global solve; ``>= 4``: tiled basis (§2.3), ``0 <= overlap < tile``.
+    seed : int
+        Seed of the Krylov start, of padding start columns and of the per-tile signs.
+    tol : float or None
+        Residual tolerance ``||L v - λ v||_2`` for every unit column; None = :data:`DEFAULT_TOL`.
+    krylov_steps : int
+        Lanczos steps of ``method="krylov"``.
+    laplacian : scipy sparse (H*W, H*W) or None
+        Prebuilt Laplacian of ``carrier`` (not modified).
+    guard : int >= 0
+        Extra LOBPCG block vectors beyond ``k`` (faster convergence of the ``k``-th pair).
+    tile_sign : {"seeded", "max-abs"}
+        Per-tile sign: seeded random ±1 after the max-abs convention, or max-abs only.
+    maxiter : int
+        LOBPCG iteration cap on the pixel level (``info["converged"]`` reports the outcome).
+    diagonals : tuple or None
+        ``fastshade.pipeline.graph.diagonal_storage(laplacian)`` if the caller has it (used by
+        ``method="krylov"`` for its mat-vecs; saves converting the graph twice).
+
+    Returns
+    -------
+    SpectralBasis
+        ``vectors`` float64 (H*W, k) newly allocated, ``values`` float64 (k,).
+
+    Raises
+    ------
+    ValueError
+        On an invalid carrier, option or ``laplacian`` (the message names it).
+    """
+    t_start = time.perf_counter()
+    c = _check_carrier(carrier)
+    h, w = c.shape
+    n = h * w
+    k = check_integer("k", k, 1, MAX_K)
+    if method not in ("lobpcg", "krylov", "dense"):
+        raise ValueError(f"method must be 'lobpcg', 'krylov' or 'dense', got {method!r}")
+    tile_size = check_integer("tile_size", tile_size, 0)
+    if 0 < tile_size < 4:
+        raise ValueError(f"tile_size must be 0 (global) or >= 4, got {tile_size}")
+    if tile_size:
+        tile_overlap = check_integer("tile_overlap", tile_overlap, 0, tile_size - 1)
+    tol = check_real("tol", DEFAULT_TOL if tol is None else tol, 0.0)
+    guard = check_integer("guard", guard, 0)
+    maxiter = check_integer("maxiter", maxiter, 0)
+    if tile_sign not in ("seeded", "max-abs"):
+        raise ValueError(f"tile_sign must be 'seeded' or 'max-abs', got {tile_sign!r}")
+    if laplacian is None:
+        L = image_laplacian(c, connectivity=connectivity, kind=kind, tau=tau,
+                            weight_floor=weight_floor).tocsr()
+    else:
+        if not sp.issparse(laplacian) or laplacian.shape != (n, n):
+            raise ValueError(f"laplacian must be a sparse ({n}, {n}) matrix, got "
+                             f"{type(laplacian).__name__} {getattr(laplacian, 'shape', None)}")
+        L = laplacian.tocsr()
+        if not np.isfinite(L.data).all():
+            raise ValueError("laplacian contains NaN or inf")
+    L = L.astype(np.float64) if L.dtype != np.float64 else L
+    info: dict[str, Any] = dict(tol=float(tol), k=k, guard=int(guard), warnings=[], n_valid=min(k, n - 1))
+
+    if n == 1:
+        info["seconds"] = time.perf_counter() - t_start
+        info["n_valid"] = 0
+        return SpectralBasis(np.zeros((1, k)), np.zeros(k), (h, w), "trivial", info)
+
+    if method == "krylov":
+        vecs, vals = krylov_basis(L, k, steps=krylov_steps, seed=seed, diagonals=diagonals)
+        vecs = np.ascontiguousarray(vecs, dtype=np.float64)
+        vals = np.nan_to_num(np.asarray(vals, dtype=np.float64))
+        info.update(steps=int(krylov_steps), seed=int(seed), n_valid=int(np.count_nonzero(vals)))
+        info["seconds"] = time.perf_counter() - t_start
+        return SpectralBasis(vecs, vals, (h, w), "krylov", info)
+
+    solve_kw: dict[str, Any] = dict(tol=float(tol), seed=int(seed), guard=int(guard), coarse_iters=3,
+                                    maxiter=maxiter)
+    if tile_size == 0 or method == "dense":
+        if method == "dense":
+            vals, vecs = dense_solve(L, k)
+            used = "dense"
+            sinfo: dict[str, Any] = {}
+        else:
+            vals, vecs, used, sinfo = solve_graph(L, k, **solve_kw)
+        res_k = sinfo.pop("residuals_k", None)
+        info.update(sinfo)
+        vecs_out, vals_out, norms = finish_columns(vals, vecs, n, k)
+        if res_k is not None and res_k.size == k:
+            # the pixel-level LOBPCG residuals ||L x - λ x|| of exactly these columns (computed
+            # from a fresh sparse L x), in finish_columns' order and scaled by its normalisation
+            order = np.argsort(np.asarray(vals, dtype=np.float64), kind="stable")
+            info["residuals"] = (res_k[order] / norms).tolist()
+        else:
+            info["residuals"] = _residual_norms(L, vals_out, vecs_out).tolist()
+        if used == "lobpcg" and not sinfo.get("converged", True):
+            info["warnings"].append(f"LOBPCG stopped at maxiter={maxiter} before tol={tol}")
+        info["seconds"] = time.perf_counter() - t_start
+        return SpectralBasis(vecs_out, vals_out, (h, w), used, info)
+
+    vecs_out, vals_out, tinfo = tiled_solve(c, L, k, tile_size, int(tile_overlap), tile_sign, solve_kw)
+    info.update(tinfo)
+    info["seconds"] = time.perf_counter() - t_start
+    return SpectralBasis(vecs_out, vals_out, (h, w), "lobpcg-tiled", info)
+

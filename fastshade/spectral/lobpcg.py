@@ -1,0 +1,234 @@
+"""Block LOBPCG for ``L v = λ B v`` with a constraint, the eigensolver of every cascade level.
+
+:func:`block_lobpcg` keeps ``X``, ``W``, ``P`` as separate C-order blocks, forms ``L V`` and
+``B V`` in one fused Numba pass over the shared coarse pattern, never orthonormalises ``W`` or
+``P`` in ``n``-space (the small Gram matrices are whitened in the Rayleigh-Ritz step,
+:func:`small_rr`) and, on coarse levels with many entries per row, updates the products by small
+GEMMs.  The pixel-level Ritz rotation and residual norms are fused Numba passes
+(:mod:`fastshade.kernels.blockops`).
+
+It is the only LOBPCG of the product: on the shared images it gives the same shaded pixels as
+``scipy.sparse.linalg.lobpcg`` at the pixel level and is faster (fewer passes over the
+full-size block).  SciPy's LOBPCG remains the test reference and a ``fastshade bench`` baseline
+(:func:`fastshade.reference.scipy_cascade_basis`, which runs it through the same cascade with
+the :class:`LevelSolver` contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypedDict
+
+import numpy as np
+import scipy.sparse as sp
+
+from fastshade.kernels.blockops import (
+    csr_matmat,
+    csr_matmat_pair,
+    ritz_residual,
+    rotate_residual,
+    subtract_outer,
+)
+
+__all__ = ["RR_CUT", "LevelSolver", "LobpcgResult", "block_lobpcg", "small_rr"]
+
+RR_CUT = 1e-10
+"""Rayleigh-Ritz drops basis directions whose whitened mass Gram eigenvalue is below this
+(relative to the largest): numerically dependent ``W``/``P`` columns."""
+
+
+class LobpcgResult(TypedDict):
+    """What a level solve returns (see :class:`LevelSolver`)."""
+
+    values: np.ndarray
+    """(m,) Ritz values, ascending."""
+    vectors: np.ndarray
+    """(n, m) Ritz vectors, B-orthonormal, orthogonal to ``Y`` in the B inner product."""
+    iterations: int
+    """LOBPCG updates made."""
+    residuals: np.ndarray
+    """(m,) norms ``||L x - λ B x||`` of the returned pairs."""
+    solver: str
+    """Name of the implementation (``"block"`` for :func:`block_lobpcg`)."""
+
+
+class LevelSolver(Protocol):
+    """The contract of a cascade level solve (:func:`block_lobpcg`'s signature).
+
+    Smallest eigenpairs of ``L v = λ B v`` (``B = None``: identity) with ``v`` B-orthogonal
+    to the columns of ``Y``, from the start block ``X`` (n, m), preconditioned by ``precond``
+    (a block ``R`` (n, m) -> (n, m)); stops when the first ``k`` residual norms are ``<= tol``
+    or after ``maxiter`` updates.  ``dense_updates`` is a performance hint.
+    """
+
+    def __call__(self, L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np.ndarray,
+                 precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
+                 dense_updates: bool = False) -> LobpcgResult:
+        """Solve one level (see the class docstring)."""
+        ...
+
+
+def small_rr(GA: np.ndarray, GB: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lowest ``m`` Ritz pairs of a basis ``S`` given ``GA = S^T A S`` and ``GB = S^T B S``.
+
+    ``S`` need not be B-orthonormal: its columns are scaled to unit B-norm, ``GB`` is
+    whitened by its eigendecomposition and directions with eigenvalues below
+    ``RR_CUT * max`` (numerically dependent columns) are dropped.  Returns ``(values,
+    C)`` with ``C`` (ncol, <= m) so that ``S C`` are the Ritz vectors (B-orthonormal), or
+    None when nothing is left.
+    """
+    GA = 0.5 * (GA + GA.T)
+    GB = 0.5 * (GB + GB.T)
+    d = np.diag(GB).copy()
+    s = np.zeros_like(d)
+    pos = d > 0
+    s[pos] = 1.0 / np.sqrt(d[pos])
+    w, U = np.linalg.eigh(GB * s[:, None] * s[None, :])
+    if not np.isfinite(w).all() or w[-1] <= 0:
+        return None
+    keep = w > RR_CUT * w[-1]
+    T = (s[:, None] * U[:, keep]) / np.sqrt(w[keep])
+    G = T.T @ GA @ T
+    lam, Z = np.linalg.eigh(0.5 * (G + G.T))
+    mm = min(m, Z.shape[1])
+    return lam[:mm], T @ Z[:, :mm]
+
+
+def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np.ndarray,
+                 precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
+                 dense_updates: bool = False) -> LobpcgResult:
+    """Smallest eigenpairs of ``L v = λ B v`` with ``v ⟂_B Y``; ``X`` (n, m) start block.
+
+    ``B = None`` means the identity (no mass products are formed).  Stops when the first
+    ``k`` residual norms ``||L x - λ B x||`` are ``<= tol`` or after ``maxiter`` iterations.
+    ``W`` is projected against ``Y`` and ``X`` in ``n``-space; ``W`` and ``P`` are never
+    orthonormalised there: the Rayleigh-Ritz step whitens the small Gram matrices instead
+    (:func:`small_rr`).  ``L V`` and ``B V`` of every block come from one fused sparse pass
+    (:func:`fastshade.kernels.blockops.csr_matmat_pair` on the shared pattern of coarse
+    levels), so the residuals are those of fresh products; with ``dense_updates`` (coarse levels with many
+    entries per row) only ``W``'s products are sparse and ``L X, B X, L P, B P`` are updated
+    from the Ritz coefficients by small GEMMs instead.  ``X`` may be overwritten.  Returns
+    ``values`` (m,), ``vectors`` (n, m), ``iterations``, ``residuals`` (m,) of the returned
+    vectors (:class:`LobpcgResult`, ``solver="block"``); when the start block already meets
+    ``tol`` with ``B = None`` only the first ``min(k, m)`` pairs are formed and returned.
+    """
+    identity = B is None
+    shared = (not identity and B.indptr is L.indptr and B.indices is L.indices)
+
+    def products(V: np.ndarray, AV: np.ndarray, BV: np.ndarray) -> None:
+        if identity:
+            csr_matmat(L.indptr, L.indices, L.data, V, AV)
+        elif shared:
+            csr_matmat_pair(L.indptr, L.indices, L.data, B.data, V, AV, BV)
+        else:
+            csr_matmat(L.indptr, L.indices, L.data, V, AV)
+            csr_matmat(B.indptr, B.indices, B.data, V, BV)
+
+    n = X.shape[0]
+    BY = Y if identity else B @ Y
+    YBYinv = np.linalg.inv(Y.T @ BY)
+
+    def project(V: np.ndarray) -> np.ndarray:
+        coef = YBYinv @ (BY.T @ V)
+        if Y.shape[1] == 1:  # the constant (or its coarse image): no (n, m) temporary
+            subtract_outer(V, Y[:, 0], coef[0])
+        else:
+            V -= Y @ coef
+        return V
+
+    X0 = project(np.require(X, dtype=np.float64, requirements="C"))
+    m0 = X0.shape[1]
+    AX0 = np.empty_like(X0)
+    BX0 = X0 if identity else np.empty_like(X0)
+    products(X0, AX0, BX0)
+    rr = small_rr(X0.T @ AX0, X0.T @ BX0, m0)
+    if rr is None:
+        raise np.linalg.LinAlgError("start block is rank deficient")
+    lam, C = rr
+    m = C.shape[1]  # rank-deficient start: keep what we have
+    if identity:
+        # pixel level: the k wanted Ritz vectors and their residual norms in one pass (the
+        # usual stop: the cascade's start is already within tol); the whole block only if we
+        # go on, with AX = AX0 C
+        kk = min(k, m)
+        X = np.empty((n, kk))
+        rsq = np.empty(kk)
+        rotate_residual(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
+        rn = np.sqrt(rsq)
+        if maxiter == 0 or rn.max(initial=0.0) <= tol:
+            return LobpcgResult(values=lam[:kk], vectors=X, iterations=0, residuals=rn, solver="block")
+        X = np.empty((n, m))
+        rsq = np.empty(m)
+        rotate_residual(X0, AX0, C, lam, X, rsq)
+        AX = AX0 @ C
+        BX = X
+    else:
+        X, AX, BX = X0 @ C, AX0 @ C, BX0 @ C
+    del X0, AX0, BX0
+    R = np.empty((n, m))
+    rsq = np.empty(m)
+    P = AP = BP = None
+    it = 0
+    rn = np.full(m, np.inf)
+    for it in range(maxiter + 1):
+        ritz_residual(AX, BX, lam, R, rsq)
+        rn = np.sqrt(rsq)
+        if it == maxiter or rn[:k].max() <= tol:
+            break
+        W = project(precond(R))
+        W -= X @ (BX.T @ W)
+        AW = np.empty_like(W)
+        BW = W if identity else np.empty_like(W)
+        products(W, AW, BW)
+        blocks = [(X, AX, BX), (W, AW, BW)] + ([] if P is None else [(P, AP, BP)])
+        nb = len(blocks)
+        GA = np.empty((nb * m, nb * m))
+        GB = np.empty((nb * m, nb * m))
+        # X holds B-orthonormal Ritz vectors: X^T L X = diag(lam), X^T B X = I (as SciPy's)
+        GA[:m, :m] = np.diag(lam)
+        GB[:m, :m] = np.eye(m)
+        for i in range(nb):
+            for j in range(i, nb):
+                if i == j == 0:
+                    continue
+                si, sj = slice(i * m, (i + 1) * m), slice(j * m, (j + 1) * m)
+                GA[si, sj] = blocks[i][0].T @ blocks[j][1]
+                GB[si, sj] = blocks[i][0].T @ blocks[j][2]
+                GA[sj, si] = GA[si, sj].T
+                GB[sj, si] = GB[si, sj].T
+        rr = small_rr(GA, GB, m)
+        if rr is None or rr[1].shape[1] < m:
+            break
+        lam, C = rr
+        # X <- S C, P <- (W, P) part of S C; their L and B products by fresh sparse passes
+        Cw, Cp, Cx = C[m:2 * m], C[2 * m:], C[:m]
+        Pn = W @ Cw
+        if nb == 3:
+            Pn += P @ Cp
+        if dense_updates:
+            APn = AW @ Cw
+            BPn = None if identity else BW @ Cw
+            if nb == 3:
+                APn += AP @ Cp
+                if not identity:
+                    BPn += BP @ Cp
+            AX = AX @ Cx
+            AX += APn
+            if not identity:
+                BX = BX @ Cx
+                BX += BPn
+            AP, BP = APn, (Pn if identity else BPn)
+        P = Pn
+        X = X @ Cx
+        X += P
+        if identity:
+            BX = X
+        if not dense_updates:
+            AX = np.empty_like(X)
+            BX = X if identity else np.empty_like(X)
+            products(X, AX, BX)
+            AP = np.empty_like(P)
+            BP = P if identity else np.empty_like(P)
+            products(P, AP, BP)
+    return LobpcgResult(values=lam, vectors=X, iterations=it, residuals=rn, solver="block")
+
