@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 import fastshade.spectral as spectral
 from fastshade.bench.scipy_cascade import scipy_cascade_basis
 from fastshade.pipeline.graph import image_laplacian
-from fastshade.spectral import amg, blend_weights_1d, cascade, sign_flip, spectral_basis, tile_starts
 from fastshade.reference import (
     blend_weights_1d_numpy,
     dense_spectrum_numpy,
@@ -25,6 +24,7 @@ from fastshade.reference import (
     sign_flip_numpy,
     tile_starts_numpy,
 )
+from fastshade.spectral import amg, blend_weights_1d, cascade, sign_flip, spectral_basis, tile_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,6 +16,7 @@ from fastshade.bench.schema import BASELINES, SHADER_STAGES
 from fastshade.bench.scipy_cascade import scipy_cascade_basis
 from fastshade.bench.timing import summary, timed
 
+
 def baseline_entry(key: str, label: str, ours: tuple[float, float], runs: list[float] | None = None,
                    cpu_runs: list[float] | None = None, *, skipped: str | None = None,
                    **extra: Any) -> dict[str, Any]:

@@ -65,6 +65,7 @@ from fastshade.options import CROSS_SCORES, CROSS_STRATEGIES, ShadeOptions, affi
 from fastshade.pipeline.placement import free_paper, shadow_destination
 from fastshade.pipeline.results import Analysis, Placement
 from fastshade.pipeline.shading import gated_copy, hue_rotate, pixel_affinity, place_component
+from fastshade.seeds import seeded_generator
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastshade.pipeline.components import Components
@@ -123,7 +124,7 @@ def procrustes_align(phi_t: np.ndarray, phi_s: np.ndarray, shape_t: tuple[int, i
     h, w = shape_t
     hs, ws = shape_s
     n = int(min(samples, h * w, hs * ws))
-    rng = np.random.default_rng(seed)
+    rng = seeded_generator(seed)
     pick = np.sort(rng.choice(h * w, size=n, replace=False))
     ty, tx = np.divmod(pick, w)
     sy = np.clip((ty * hs) // h, 0, hs - 1)

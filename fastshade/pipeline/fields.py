@@ -13,6 +13,7 @@ import numpy as np
 
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.graph import heat_diffusion
+from fastshade.seeds import seeded_generator
 from fastshade.spectral import SpectralBasis
 
 
@@ -42,7 +43,7 @@ def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: 
                       diagonals: tuple | None = None) -> np.ndarray:
     """Seeded heat random field ``f = (I - a L)^T xi`` with ``a*T = smoothing``, mean removed.
 
-    ``xi`` ~ N(0, 1) from ``numpy.random.default_rng(seed)``; ``a = min(0.1, 1/(2 max deg))``
+    ``xi`` ~ N(0, 1) from ``fastshade.seeds.seeded_generator(seed)``; ``a = min(0.1, 1/(2 max deg))``
     keeps the explicit scheme stable (``a * lambda_max <= 1``). Spectrally this is
     ``sum_j (1 - a lambda_j)^T xi_j phi_j`` over the complete eigenbasis: a seeded,
     band-limited random field that follows the graph (docs/gating-field.md).
@@ -50,7 +51,7 @@ def heat_random_field(lap: Any, shape: tuple[int, int], smoothing: float, seed: 
     """
     n = shape[0] * shape[1]
     alpha, steps = stable_heat_schedule(lap, 0.1, max(1, int(round(smoothing / 0.1))))
-    xi = np.random.default_rng(seed).standard_normal(n)
+    xi = seeded_generator(seed).standard_normal(n)
     f = heat_diffusion(lap, xi, alpha=alpha, steps=steps, diagonals=diagonals)
     f -= f.mean()
     return np.ascontiguousarray(f.reshape(shape))

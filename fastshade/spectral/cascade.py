@@ -40,6 +40,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from fastshade.kernels.blockops import csr_matmat
+from fastshade.seeds import seeded_generator
 from fastshade.spectral.amg import DENSE_COARSE_MAX, build_hierarchy, vcycle
 from fastshade.spectral.dense import dense_solve, householder_vector, reflect_both
 from fastshade.spectral.lobpcg import LevelSolver, block_lobpcg
@@ -130,7 +131,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
     if COARSE_LOBPCG_MIN < nc <= DENSE_COARSE_MAX and nc > 5 * m:
         # big coarsest level (stalled coarsening): the dense generalised eigh costs O(nc^3);
         # LOBPCG preconditioned by the exact Cholesky solve of A_c from a seeded random start
-        start = np.random.default_rng(seed).standard_normal((nc, m))
+        start = seeded_generator(seed).standard_normal((nc, m))
         res = solver(H.L[-1], H.B[-1], start, H.Y[-1],
                      lambda R: sla.cho_solve(H.coarse_factor, R, check_finite=False), tol=0.0,
                      maxiter=COARSE_LOBPCG_ITERS, k=k, dense_updates=True)
@@ -155,7 +156,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         mc = 0
         levels = []
     if mc < m:  # coarse space too small: pad with seeded random columns
-        rng = np.random.default_rng(seed)
+        rng = seeded_generator(seed)
         X = np.hstack([X, rng.standard_normal((nc, m - mc))])
     if nc > DENSE_COARSE_MAX and nl > 0:
         res = solver(H.L[-1], H.B[-1], X, H.Y[-1], lambda R: vcycle(H, nl, R),

@@ -62,6 +62,7 @@ from fastshade.checks import check_integer
 from fastshade.kernels import fields as field_kernels
 from fastshade.options import MAX_K, MAX_STEPS
 from fastshade.pipeline.graph import diagonal_storage
+from fastshade.seeds import seeded_generator
 
 __all__ = ["BREAKDOWN_TOL", "RITZ_FLOOR", "krylov_basis"]
 
@@ -74,7 +75,7 @@ BREAKDOWN_TOL = 1e-10
 
 def _start_vector(n: int, seed: int, dtype: np.dtype) -> np.ndarray:
     """Seeded, mean-free, unit start vector (alternating signs if the draw is degenerate)."""
-    v = np.random.default_rng(seed).standard_normal(n).astype(dtype)
+    v = seeded_generator(seed).standard_normal(n).astype(dtype)
     v -= v.mean(dtype=dtype)
     norm = np.linalg.norm(v)
     if not norm >= BREAKDOWN_TOL:

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fastshade.pipeline.gates import contour_mask
+from fastshade.seeds import seeded_generator
 from fastshade.spectral.cascade import solve_graph
 from fastshade.spectral.columns import finish_columns
 
@@ -101,7 +102,7 @@ def tiled_solve(c: np.ndarray, L: sp.csr_matrix, k: int, tile: int, overlap: int
                 iters.append(tinfo["iterations"])
             vt, lt, _ = finish_columns(vals, vecs, idx.size, k)
             if tile_sign == "seeded":
-                s = np.random.default_rng([solve_kw["seed"], y0, x0]).choice([-1.0, 1.0], size=k)
+                s = seeded_generator(solve_kw["seed"], y0, x0).choice([-1.0, 1.0], size=k)
                 vt *= s
             bw = np.outer(blend_weights_1d(th, overlap), blend_weights_1d(tw, overlap))
             acc[y0:y0 + th, x0:x0 + tw] += bw[:, :, None] * vt.reshape(th, tw, k)
