@@ -157,9 +157,12 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         rn = np.sqrt(rsq)
         if maxiter == 0 or rn.max(initial=0.0) <= tol:
             return LobpcgResult(values=lam[:kk], vectors=X, iterations=0, residuals=rn, solver="block")
-        X = np.empty((n, m))
-        rsq = np.empty(m)
-        rotate_residual(X0, AX0, C, lam, X, rsq)
+        # the whole block: the kk columns already rotated, the rest (column by column the
+        # same sums as one call over all m columns)
+        X_kk, X = X, np.empty((n, m))
+        X[:, :kk] = X_kk
+        if m > kk:
+            rotate_residual(X0, AX0, np.ascontiguousarray(C[:, kk:]), lam[kk:], X[:, kk:], np.empty(m - kk))
         AX = AX0 @ C
         BX = X
     else:
@@ -170,11 +173,17 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     P = AP = BP = None
     it = 0
     rn = np.full(m, np.inf)
+    stale_p = False  # P's products are formed only when another iteration needs them
     for it in range(maxiter + 1):
         ritz_residual(AX, BX, lam, R, rsq)
         rn = np.sqrt(rsq)
         if it == maxiter or rn[:k].max() <= tol:
             break
+        if stale_p:
+            AP = np.empty_like(P)
+            BP = P if identity else np.empty_like(P)
+            products(P, AP, BP)
+            stale_p = False
         W = project(precond(R))
         W -= X @ (BX.T @ W)
         AW = np.empty_like(W)
@@ -227,8 +236,6 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
             AX = np.empty_like(X)
             BX = X if identity else np.empty_like(X)
             products(X, AX, BX)
-            AP = np.empty_like(P)
-            BP = P if identity else np.empty_like(P)
-            products(P, AP, BP)
+            stale_p = True
     return LobpcgResult(values=lam, vectors=X, iterations=it, residuals=rn, solver="block")
 
