@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
+# One BLAS thread (as every fastshade process uses: fastshade.threads): multi-threaded BLAS
+# reductions round differently, and on 2 cores shared with Numba they are much slower. Set
+# before NumPy loads (importing the fastshade package loads nothing heavy).
+from fastshade.threads import pin_process_threads
 
-# One BLAS thread (as the CLI and the batch workers use): multi-threaded BLAS reductions round
-# differently, and on 2 cores shared with Numba they are much slower. Set before NumPy loads.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+pin_process_threads()
 
 from pathlib import Path  # noqa: E402
 

@@ -54,3 +54,48 @@ def test_the_command_line_pins_blas_before_numpy_loads():
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["1", "1"]
+
+
+_LIBRARY_DIGEST = (
+    "import hashlib, json, sys\n"
+    "import numpy as np\n"
+    "from threadpoolctl import threadpool_info\n"
+    "import fastshade\n"
+    "blas = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+    "for basis in ('krylov', 'lobpcg'):\n"
+    "    image, stats = fastshade.shade(sys.argv[1], options={'basis': basis})\n"
+    "    q = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)\n"
+    "    values = hashlib.md5(json.dumps(stats['basis']['values']).encode()).hexdigest()\n"
+    "    print(basis, max(blas), values, hashlib.md5(q.tobytes()).hexdigest())\n"
+)
+
+
+def test_the_library_gives_the_same_bytes_whatever_the_blas_threads_and_as_the_cli(tmp_path):
+    """fastshade.shade pins BLAS itself: 1 or 2 BLAS threads in the caller's environment give the
+    same basis (to the last bit), the same image, and the image the command line writes. Before
+    the library pinned them, 2 BLAS threads changed the eigenvalues of both bases on this demo."""
+    import hashlib
+
+    import imageio.v3 as iio
+
+    from fastshade.demo import demo_image
+    from fastshade.io import write_image
+
+    src = tmp_path / "demo.png"
+    write_image(src, np.clip(demo_image(256, 256), 0.0, 1.0), bit_depth=8)
+    runs = {}
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+        res = subprocess.run([sys.executable, "-c", _LIBRARY_DIGEST, str(src)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        lines = [line.split() for line in res.stdout.splitlines()]
+        assert all(blas == threads for _, blas, _, _ in lines)  # the caller really had that many
+        runs[threads] = {basis: (values, image) for basis, _, values, image in lines}
+    assert runs["1"] == runs["2"]
+    for basis in ("krylov", "lobpcg"):
+        out = tmp_path / f"cli-{basis}.png"
+        res = subprocess.run([sys.executable, "-m", "fastshade", "shade", str(src), "-o", str(out), "--basis", basis],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert hashlib.md5(iio.imread(out)[..., :3].tobytes()).hexdigest() == runs["1"][basis][1]

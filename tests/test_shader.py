@@ -243,15 +243,18 @@ def test_ink_is_never_overwritten_by_shadows(opts):
 
 def _check_thicken_against_reference(img):
     """Shader thicken stage == NumPy reference on the real fields; never on contours."""
-    from fastshade.pipeline.shading import thickening_budget
+    from fastshade.reference import thickening_budget_numpy
 
     opts = KRYLOV
     an = analyse(img, opts)
     out, written = thicken(an, opts)
     h, w = an.shape
-    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation).reshape(h, w)
+    sources = np.flatnonzero(an.high)
+    # the original's budget: the energy normalised over the high-gate sources (§3.5)
+    budget = thickening_budget_numpy(an.basis.vectors, opts.thick_radius, opts.budget_attenuation,
+                                     sources).reshape(h, w)
     ref_out, ref_written, _ = perpendicular_scatter_loop(
-        img, np.flatnonzero(an.high), an.perp_y, an.perp_x, budget, an.contours, opts.thick_radius)
+        img, sources, an.perp_y, an.perp_x, budget, an.contours, opts.thick_radius)
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(written, np.asarray(ref_written, dtype=bool))
     assert not (written & an.contours).any()

@@ -304,6 +304,23 @@ def test_thickening_budget_matches_reference_and_range():
     assert budget.min() >= 0.9 - 1e-9 and budget.max() <= 3.0
 
 
+def test_thickening_budget_normalises_over_the_sources_like_the_original():
+    # original-system.md §3.5: E_hat_s = E_s / (max over the high-gate sources of E + 1e-8).
+    # The largest energy of the image (pixel 0) is not a source: the sources' own maximum
+    # (pixel 2, E = 4) sets the scale, so source 1 (E = 1) gets 3 (1 - 0.7 / 4) = 2.475 and
+    # source 2 gets 3 (1 - 0.7) = 0.9; normalising over the image would give 2.79 and 2.16.
+    phi = np.zeros((4, 3))
+    phi[:, 2] = [4.0, 1.0, 2.0, 0.0]  # E = 16, 1, 4, 0
+    sources = np.array([1, 2, 3])
+    budget = fs.thickening_budget(phi, 3, 0.7, sources=sources)
+    np.testing.assert_allclose(budget[sources], [3 * (1 - 0.7 / 4), 3 * (1 - 0.7), 3.0], rtol=1e-7)
+    np.testing.assert_allclose(budget, ref.thickening_budget_numpy(phi, 3, 0.7, sources), rtol=1e-15)
+    # no sources: nothing reads the budget, and it is finite
+    assert np.isfinite(fs.thickening_budget(phi, 3, 0.7, sources=np.zeros(0, np.int64))).all()
+    with pytest.raises(ValueError, match="sources"):
+        fs.thickening_budget(phi, 3, 0.7, sources=np.array([4]))
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_thickening_budget_few_columns_is_radius(k):
     np.testing.assert_array_equal(fs.thickening_budget(np.ones((5, k)), 3), np.full(5, 3.0))

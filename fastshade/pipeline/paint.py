@@ -11,12 +11,17 @@ from fastshade.pipeline.shading import gated_copy, hue_rotate, perpendicular_sca
 
 
 def thicken(an: Analysis, opts: ShadeOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Perpendicular scatter of the high-gate pixels; returns (image, written mask)."""
+    """Perpendicular scatter of the high-gate pixels; returns (image, written mask).
+
+    The reach of a source follows the budget of the original (``original-system.md`` §3.5):
+    the basis energy normalised over the high-gate sources, not over the whole image.
+    """
     h, w = an.shape
     sources = np.flatnonzero(an.high.ravel())
     if an.basis is None or sources.size == 0 or opts.thick_radius == 0:
         return an.rgb.copy(), np.zeros((h, w), dtype=bool)
-    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation).reshape(h, w)
+    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation,
+                               sources=sources).reshape(h, w)
     return perpendicular_scatter(an.rgb, sources, an.perp_y, an.perp_x, budget,
                                  an.contours, opts.thick_radius)
 

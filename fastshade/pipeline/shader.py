@@ -26,6 +26,7 @@ from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.paint import shadow_self, thicken
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
 from fastshade.spectral import SpectralBasis, spectral_basis
+from fastshade.threads import limit_threads
 
 
 def _empty_components(shape: tuple[int, int]) -> Components:
@@ -112,8 +113,23 @@ def shade_arrays(
     ``force_cross`` runs the cross code path even when ``sample`` is None (the
     target is then its own sample): the self/cross parity diagnostic.  ``clock`` reads
     the seconds of ``stats["timings"]`` (wall clock by default; ``time.process_time``
-    for CPU seconds).
+    for CPU seconds).  BLAS/OpenMP run on one thread for the duration of the call
+    (:func:`fastshade.threads.limit_threads`), so the bytes are the command line's whatever
+    the caller's environment.
     """
+    with limit_threads():
+        return _shade_arrays_one_blas_thread(target, sample, options, force_cross=force_cross, clock=clock)
+
+
+def _shade_arrays_one_blas_thread(
+    target: Any,
+    sample: Any = None,
+    options: ShadeOptions | None = None,
+    *,
+    force_cross: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ShadeResult:
+    """:func:`shade_arrays` once BLAS is pinned."""
     opts = as_options(options)  # validated when made
     timer = Timer(clock)
     t_total = clock()

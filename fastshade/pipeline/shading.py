@@ -110,12 +110,14 @@ def _pair(v: Sequence[float] | np.ndarray, name: str) -> tuple[float, float]:
 # --------------------------------------------------------------------------- thicken
 
 
-def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) -> np.ndarray:
+def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7,
+                      sources: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel thickening reach ``R·(1 − attenuation·Ê)`` (``original-system.md`` §3.5).
 
     ``E = Σ_{j=2}^{k−1} φ[:, j]²`` (the energy of the higher basis columns),
-    ``Ê = E / (max E + 1e-8)``.  With 2 or fewer columns the budget is ``R``
-    everywhere.
+    ``Ê = E / (max_s E_s + 1e-8)`` with the maximum over the thickening ``sources`` (the
+    high-gate pixels, as the original: ``:46-49`` of v12), or over every pixel when
+    ``sources`` is None.  With 2 or fewer columns the budget is ``R`` everywhere.
 
     Parameters
     ----------
@@ -125,7 +127,12 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
     radius : int
         ``R >= 0``.
     attenuation : float
-        In ``[0, 1]`` (so the budget is never negative); v12 uses 0.7 (budget in ``[0.3 R, R]``).
+        In ``[0, 1]`` (so the budget is never negative); v12 uses 0.7 (budget in ``[0.3 R, R]``
+        at the sources).
+    sources : (m,) int array or None
+        Flat indices of the pixels that scatter; the energy is normalised by their maximum
+        (the budget of other pixels may then be below ``(1 - attenuation) R``; it is never
+        read).  None: every pixel.
 
     Returns
     -------
@@ -144,7 +151,14 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7) ->
     energy = np.empty(n)
     _kernels.column_energy(phi, 2, energy)
     check_real_array("the squared column energies of phi", energy)  # NaN/inf, or overflowing squares
-    normalised = energy / (energy.max() + BUDGET_EPS)
+    if sources is None:
+        peak = energy.max()
+    else:
+        src = _int_array(sources, "sources")
+        if src.size and (src.min() < 0 or src.max() >= n):
+            raise ValueError(f"sources must be flat pixel indices in [0, {n}), got {src.min()}..{src.max()}")
+        peak = energy[src].max(initial=0.0)
+    normalised = energy / (peak + BUDGET_EPS)
     return radius * (1.0 - attenuation * normalised)
 
 

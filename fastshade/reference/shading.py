@@ -57,10 +57,13 @@ COORD_SENTINEL = -(2**62)
 # --------------------------------------------------------------------------- thicken
 
 
-def thickening_budget_numpy(phi: np.ndarray, radius: int, attenuation: float = 0.7) -> np.ndarray:
-    """``R (1 - attenuation Ê)``, ``Ê = E / (max E + 1e-8)``, ``E = Σ_{j>=2} φ_j²``; (n,) float64.
+def thickening_budget_numpy(phi: np.ndarray, radius: int, attenuation: float = 0.7,
+                            sources: np.ndarray | None = None) -> np.ndarray:
+    """``R (1 - attenuation Ê)``, ``Ê = E / (max_s E_s + 1e-8)``, ``E = Σ_{j>=2} φ_j²``; (n,) float64.
 
-    ``E`` is summed column by column; ``R`` everywhere when ``φ`` has at most two columns.
+    The maximum runs over the ``sources`` (flat indices; every pixel when None), as the
+    original's loop over the high-gate pixels does.  ``E`` is summed column by column; ``R``
+    everywhere when ``φ`` has at most two columns.
     """
     phi = np.asarray(phi, dtype=np.float64)
     n, k = phi.shape
@@ -69,7 +72,8 @@ def thickening_budget_numpy(phi: np.ndarray, radius: int, attenuation: float = 0
     energy = np.zeros(n)
     for j in range(2, k):
         energy += phi[:, j] ** 2
-    return radius * (1.0 - attenuation * (energy / (energy.max() + BUDGET_EPS)))
+    peak = energy.max() if sources is None else max((energy[s] for s in np.asarray(sources)), default=0.0)
+    return radius * (1.0 - attenuation * (energy / (peak + BUDGET_EPS)))
 
 
 def _scatter_offsets(radius: int) -> list[int]:
@@ -169,7 +173,7 @@ def thicken_numpy(
     """Thicken: :func:`perpendicular_scatter_numpy` of the high-gate pixels (the stage).
 
     Sources: the pixels of ``high`` in raster order; budget
-    :func:`thickening_budget_numpy` of ``phi`` (one row per pixel).
+    :func:`thickening_budget_numpy` of ``phi`` (one row per pixel), normalised over the sources.
 
     Returns
     -------
@@ -178,9 +182,10 @@ def thicken_numpy(
     """
     rgb = np.asarray(rgb, dtype=np.float64)
     h, w = rgb.shape[:2]
-    budget = thickening_budget_numpy(phi, radius, attenuation).reshape(h, w)
+    sources = np.flatnonzero(np.asarray(high).ravel())
+    budget = thickening_budget_numpy(phi, radius, attenuation, sources).reshape(h, w)
     image, written, _ = perpendicular_scatter_numpy(
-        rgb, np.flatnonzero(np.asarray(high).ravel()), np.asarray(dir_y, dtype=np.float64),
+        rgb, sources, np.asarray(dir_y, dtype=np.float64),
         np.asarray(dir_x, dtype=np.float64), budget, np.asarray(contours), radius)
     return image, written.astype(bool)
 
