@@ -167,6 +167,25 @@ def test_hash_resume_skips_touched_unchanged_files_and_redoes_changed_content(
     capsys.readouterr()
 
 
+def test_hash_survives_a_plain_rerun_then_a_touch(tmp_path: Path, no_test_hooks: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain re-run with --hash writes skipped:exists records; they keep the hash, so a later touch
+    (same bytes, new mtime) is still recognised as done and not shaded again."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    _write_bmp(root / "a.bmp", demo_image(40, 40))
+    sha = hashlib.sha256((root / "a.bmp").read_bytes()).hexdigest()
+    assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
+    assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
+    skipped = _last_run(out)["a.bmp"]
+    assert skipped["status"] == "skipped:exists"
+    assert skipped["fingerprint"].get("sha256") == sha
+    os.utime(root / "a.bmp", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
+    assert _last_run(out)["a.bmp"]["status"] == "skipped:exists"
+    capsys.readouterr()
+
+
 # ------------------------------------------------------------------------------------------
 # A per-file MemoryError
 # ------------------------------------------------------------------------------------------
