@@ -260,6 +260,8 @@ class Planner:
                 else:
                     rec.status, rec.reason = "skipped:exists", "exists"
                     rec.message = "output exists and the manifest says it is done for this input and options"
+                    if cfg.hash and prior.sha256:  # matched by content: keep the hash for the next run
+                        rec.fingerprint = Fingerprint(pr.size, pr.mtime_ns, prior.sha256)
                     yield "record", rec
                 return
             if cfg.resume and not cfg.retry_failed and prior.status != "ok" and prior.status != "skipped:exists":

@@ -41,6 +41,8 @@ _TEST_CRASH_ENV = "FASTSHADE_TEST_CRASH_ON"
 _TEST_DELAY_ENV = "FASTSHADE_TEST_DELAY"
 _TEST_SLEEP_ENV = "FASTSHADE_TEST_SLEEP_ON"
 _TEST_HANG_ENV = "FASTSHADE_TEST_HANG_ON"
+_TEST_MEMORY_ENV = "FASTSHADE_TEST_MEMORY_ON"
+_TEST_SAMPLE_LOG_ENV = "FASTSHADE_TEST_SAMPLE_LOG"
 
 
 # ======================================================================================
@@ -168,6 +170,44 @@ def _test_hooks(path: str) -> None:
         time.sleep(600)
 
 
+@contextlib.contextmanager
+def _test_out_of_memory(path: str) -> Iterator[None]:
+    """Test-only: ``FASTSHADE_TEST_MEMORY_ON=<substring>`` makes shading run out of memory.
+
+    On a file whose name contains it, the shader called by
+    :func:`fastshade.job.shade_file` is replaced, for this file only, by one
+    whose first allocation cannot be satisfied (NumPy's own ``MemoryError``),
+    so the job's out-of-memory handling runs as it would for a real one.
+    """
+    marker = os.environ.get(_TEST_MEMORY_ENV)
+    if not marker or marker not in os.path.basename(path):
+        yield
+        return
+    import numpy as np
+
+    import fastshade.job as job_module
+
+    real = job_module.shade_arrays
+
+    def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+        np.empty(1 << 60, dtype=np.uint8)  # 1 EiB, beyond any address space: refused at once
+        raise MemoryError("test hook")  # (not reached)
+
+    job_module.shade_arrays = out_of_memory  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        job_module.shade_arrays = real
+
+
+def _test_log_sample_read(path: str) -> None:
+    """Test-only: ``FASTSHADE_TEST_SAMPLE_LOG=<file>``: append ``<pid> <sample>`` each time a worker reads it."""
+    log_path = os.environ.get(_TEST_SAMPLE_LOG_ENV)
+    if log_path:
+        with open(log_path, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {path}\n")
+
+
 # ======================================================================================
 # Timeouts
 # ======================================================================================
@@ -249,6 +289,7 @@ def _cached_sample(sample: SampleRef | None, max_pixels: int | None) -> Any:
     if sample not in cache:
         cache.clear()
         cache[sample] = load_sample_rgb(sample.path, max_pixels)
+        _test_log_sample_read(sample.path)
     return cache[sample]
 
 
@@ -301,8 +342,10 @@ def _run_file(task: FileTask) -> tuple[WorkerReport, str | None]:
             except Exception as err:  # noqa: BLE001
                 return WorkerReport("failed:sample_error", "sample_error",
                                     one_line(f"cannot read the sample: {err}")), sha
-            job = shade_file(task.in_path, task.out_path, sample, task.options, task.format, task.depth,
-                             max_pixels=task.max_pixels, frames=task.frames, exif=task.exif, expect=task.expect)
+            with _test_out_of_memory(task.in_path):
+                job = shade_file(task.in_path, task.out_path, sample, task.options, task.format, task.depth,
+                                 max_pixels=task.max_pixels, frames=task.frames, exif=task.exif,
+                                 expect=task.expect)
             report = WorkerReport(job.status, job.reason, job.message, job=job)
     except FileTimeout:
         report = WorkerReport("failed:timeout", "timeout",
