@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; expected errors become one line on stderr and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # answered before any sub-command (and the pipeline) is imported
+        from fastshade import __version__
+
+        print(f"fastshade {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

@@ -56,6 +56,15 @@ def test_version_prints_the_name_and_version_and_exits_0(capsys: pytest.CaptureF
     assert captured.err == ""
 
 
+def test_version_loads_no_pipeline() -> None:
+    """``fastshade --version`` answers without importing the shader, NumPy or Numba."""
+    code = ("import sys\nfrom fastshade import cli\nassert cli.main(['--version']) == 0\n"
+            "print(sorted(m for m in ('numpy', 'numba', 'fastshade.pipeline') if m in sys.modules))")
+    proc = _python("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]"
+
+
 def test_version_of_the_installed_command_module() -> None:
     proc = _python("-m", "fastshade", "--version")
     assert proc.returncode == 0, proc.stderr
