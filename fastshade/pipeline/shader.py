@@ -240,21 +240,27 @@ def basis_warnings(target: SpectralBasis | None, sample: SpectralBasis | None, o
     :func:`basis_use` reads the vectors as eigenvectors: the thicken budget's by-design loose
     tolerance is not a warning), joined into one line for the CLI's one stderr line.
     """
-    parts = []
+    unmet, other = [], []
     for label, basis in (("target", target), ("sample", sample)):
         if basis is None:
             continue
         contract = basis.info.get("contract", {})
         for text in basis.info.get("warnings", []):
-            if text == contract.get("warning"):  # the unmet contract, in the CLI's terms
+            if text == contract.get("warning"):  # the unmet contract: said once, in the CLI's terms
                 bound = basis.info.get("subspace_error_bound")
-                detail = ("no bound could be formed: the gap after the k-th value is not resolved"
-                          if bound is None else
-                          f"subspace error bound {bound:.3g} > {contract.get('subspace_tol', 0.0):g}")
-                text = (f"the spectral basis is not a converged eigenspace at --tol {opts.tol:g} "
-                        f"({detail}), but {basis_use(opts, cross)} reads it as eigenvectors; "
-                        "--tol 1e-6 meets the contract on the shared images (docs/tolerance.md)")
-            parts.append(f"{label}: {text}" if sample is not None else text)
+                detail = "none (gap not resolved)" if bound is None else f"{bound:.3g}"
+                unmet.append((f"{label} " if sample is not None else "") + detail)
+                tol_bound = contract.get("subspace_tol", 0.0)
+            else:
+                other.append(f"{label} basis: {text}" if sample is not None else f"basis: {text}")
+    parts = []
+    if unmet:
+        parts.append(f"the spectral basis is not a converged eigenspace at --tol {opts.tol:g} "
+                     f"(subspace error bound {', '.join(unmet)}; the contract needs <= {tol_bound:g}), "
+                     "but it is read as "
+                     f"eigenvectors by {basis_use(opts, cross)}; --tol 1e-6 meets the contract on "
+                     "the shared images (docs/tolerance.md)")
+    parts += other
     return ["; ".join(parts)] if parts else []
 
 
