@@ -91,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
         for code in job.warnings:
             print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)
         stats, name = job.stats, args.target
+    for text in stats.get("warnings", []):  # the shader's own (one line: an unmet basis contract)
+        print(f"fastshade: warning: {name}: {text}", file=sys.stderr)
     if args.stats:
         try:
             write_file(args.stats, json.dumps(stats, indent=1, sort_keys=True), "JSON")

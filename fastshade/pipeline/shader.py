@@ -18,7 +18,7 @@ import numpy as np
 
 from fastshade.options import ShadeOptions, as_options
 from fastshade.pipeline.components import Components, label_components
-from fastshade.pipeline.cross import reads_sample_basis, shadow_cross
+from fastshade.pipeline.cross import parse_affinity_threshold, reads_sample_basis, shadow_cross
 from fastshade.pipeline.fields import field_kind, gating_field, stable_heat_schedule
 from fastshade.pipeline.gates import carrier_of, contour_gates, contour_mask
 from fastshade.pipeline.graph import diagonal_storage, forward_gradient, heat_diffusion, image_laplacian, unit_vectors
@@ -33,8 +33,32 @@ def _empty_components(shape: tuple[int, int]) -> Components:
     return label_components(np.zeros(shape, dtype=bool), connectivity=8, min_size=1)
 
 
+def basis_use(opts: ShadeOptions, cross: bool = False) -> str | None:
+    """What reads the LOBPCG basis *as eigenvectors*, or None when only the thicken budget does.
+
+    A basis-column gating field (``field="column"``) and, in cross mode, the ``dot``/``cosine``
+    scores (and the Procrustes alignment before them) and the affinity gates read the vectors
+    themselves: the basis is then solved with the subspace contract checked
+    (:mod:`fastshade.spectral.contract`), and an unmet contract is a warning.  The thicken
+    budget needs less (``ShadeOptions.tol``, docs/tolerance.md).  None for ``basis="krylov"``
+    (a Ritz field by design, not eigenvectors).
+    """
+    if opts.basis != "lobpcg":
+        return None
+    uses = []
+    if field_kind(opts) == "column":
+        uses.append(f"the gating field (basis column {opts.field_column})")
+    if cross:
+        gate_kind, _ = parse_affinity_threshold(opts.affinity_threshold)
+        if opts.score != "signature":
+            uses.append(f"the cross score {opts.score!r}")
+        if gate_kind != "none":
+            uses.append(f"the affinity gate {opts.affinity_threshold!r}")
+    return " and ".join(uses) or None
+
+
 def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
-            directions: bool = True, with_basis: bool = True) -> Analysis:
+            directions: bool = True, with_basis: bool = True, cross: bool = False) -> Analysis:
     """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1]).
 
     For a cross-mode sample (only its field, gates, components and, for some
@@ -42,6 +66,8 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
     directions and the void diffusion (``perp_*`` and ``void_*`` are then zero);
     ``with_basis=False`` skips the eigensolve when the gating field does not need it
     (``Analysis.basis`` is then None; see :func:`fastshade.pipeline.cross.reads_sample_basis`).
+    ``cross``: the image takes part in a cross-mode run (decides :func:`basis_use`, whether the
+    basis's subspace contract is checked).
     """
     timer = timer or Timer()
     h, w = rgb.shape[:2]
@@ -76,6 +102,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 tol=opts.tol,
                 laplacian=lap,
                 diagonals=diagonals,
+                contract="check" if basis_use(opts, cross) else "off",
             )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
         f = gating_field(lap, basis, (h, w), opts, diagonals)
@@ -135,7 +162,7 @@ def _shade_arrays_one_blas_thread(
     t_total = clock()
     rgb_t, alpha_t = as_rgb_alpha(target, "target")
     cross = sample is not None or force_cross
-    an_t = analyse(rgb_t, opts, timer)
+    an_t = analyse(rgb_t, opts, timer, cross=cross)
     with timer.stage("thicken"):
         out, thick_mask = thicken(an_t, opts)
     an_s: Analysis | None = None
@@ -149,7 +176,7 @@ def _shade_arrays_one_blas_thread(
             rgb_s, _ = as_rgb_alpha(sample, "sample")
             sample_timer = Timer(clock)
             an_s = analyse(rgb_s, opts, sample_timer, directions=False,
-                           with_basis=reads_sample_basis(opts))
+                           with_basis=reads_sample_basis(opts), cross=True)
             for name, sec in sample_timer.seconds.items():
                 timer.seconds["sample_" + name] = sec
     with timer.stage("shadow"):
@@ -178,32 +205,79 @@ def _shade_arrays_one_blas_thread(
         "components": [int(p.source_flat.size) if not cross else int(an_t.components.sizes[p.target_component])
                        for p in placements],
         "placements": [dict(p.summary(), visible_pixels=v) for p, v in zip(placements, visible)],
-        "basis": _basis_stats(an_t.basis, opts),
+        "basis": _basis_stats(an_t.basis, opts, cross),
         "timings": {k: round(v, 6) for k, v in timer.seconds.items()},
         "options": opts.to_dict(),
     }
     if cross:
         stats["cross"] = cross_info
-        sample_basis = _basis_stats(an_s.basis if an_s else None, opts)
+        sample_basis = _basis_stats(an_s.basis if an_s else None, opts, cross)
         if an_s is not None and an_s.basis is None and an_s.contours.any():
             sample_basis["reason"] = ("not read by this cross configuration "
                                       "(fastshade.pipeline.cross.reads_sample_basis)")
         stats["sample_basis"] = sample_basis
+    stats["warnings"] = basis_warnings(an_t.basis, an_s.basis if an_s is not None and an_s is not an_t else None,
+                                       opts, cross)
     return ShadeResult(np.ascontiguousarray(image), stats, placements, an_t, an_s, owner.reshape(h, w))
 
 
-def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions) -> dict[str, Any]:
+def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions, cross: bool = False) -> dict[str, Any]:
     if basis is None:
         return {"method": "none", "reason": "no contour pixels", "requested": opts.basis}
+    use = basis_use(opts, cross)
+    if basis.method == "krylov":
+        purpose = "the original's Krylov field: a Ritz field by design, not eigenvectors"
+    elif basis.method == "lobpcg-tiled":
+        purpose = "a tiled basis: per-tile eigenvectors blended, not an eigenspace of the image"
+    elif use is None:
+        purpose = (f"thicken budget only: not a converged eigenspace, and it need not be (tol "
+                   f"{opts.tol:g}; the default 1e-2 keeps the thicken reach of >= 99 % of high-gate "
+                   "pixels equal to a tight ARPACK solve's on every shared image, docs/tolerance.md); "
+                   "the subspace contract is not checked")
+    else:
+        purpose = f"eigenvectors, read by {use}: the subspace contract is checked"
     return {
         "method": basis.method,
         "requested": opts.basis,
         "k": int(basis.vectors.shape[1]),
         "field": field_kind(opts),
         "field_column": int(opts.field_column) if field_kind(opts) == "column" else None,
+        "purpose": purpose,
         "values": [float(v) for v in basis.values],
         "info": basis.info,
     }
+
+
+def basis_warnings(target: SpectralBasis | None, sample: SpectralBasis | None, opts: ShadeOptions,
+                   cross: bool = False) -> list[str]:
+    """The top-level ``stats["warnings"]`` of the spectral bases: at most one line.
+
+    Every warning of the bases' ``info`` (an unmet subspace contract is one only where
+    :func:`basis_use` reads the vectors as eigenvectors: the thicken budget's by-design loose
+    tolerance is not a warning), joined into one line for the CLI's one stderr line.
+    """
+    unmet, other = [], []
+    for label, basis in (("target", target), ("sample", sample)):
+        if basis is None:
+            continue
+        contract = basis.info.get("contract", {})
+        for text in basis.info.get("warnings", []):
+            if text == contract.get("warning"):  # the unmet contract: said once, in the CLI's terms
+                bound = basis.info.get("subspace_error_bound")
+                detail = "none (gap not resolved)" if bound is None else f"{bound:.3g}"
+                unmet.append((f"{label} " if sample is not None else "") + detail)
+                tol_bound = contract.get("subspace_tol", 0.0)
+            else:
+                other.append(f"{label} basis: {text}" if sample is not None else f"basis: {text}")
+    parts = []
+    if unmet:
+        parts.append(f"the spectral basis is not a converged eigenspace at --tol {opts.tol:g} "
+                     f"(subspace error bound {', '.join(unmet)}; the contract needs <= {tol_bound:g}), "
+                     "but it is read as "
+                     f"eigenvectors by {basis_use(opts, cross)}; --tol 1e-6 meets the contract on "
+                     "the shared images (docs/tolerance.md)")
+    parts += other
+    return ["; ".join(parts)] if parts else []
 
 
 def shade(target: Any, sample: Any = None, options: ShadeOptions | None = None,

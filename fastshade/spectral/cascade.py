@@ -41,7 +41,13 @@ import scipy.sparse as sp
 
 from fastshade.kernels.blockops import csr_matmat
 from fastshade.seeds import seeded_generator
-from fastshade.spectral.amg import DENSE_COARSE_MAX, build_hierarchy, vcycle
+from fastshade.spectral.amg import DENSE_COARSE_MAX, Hierarchy, build_hierarchy, vcycle
+from fastshade.spectral.contract import (
+    CONTRACT_MODES,
+    DEFAULT_SUBSPACE_TOL,
+    RESIDUAL_FLOOR,
+    subspace_error_bound,
+)
 from fastshade.spectral.dense import dense_solve, householder_vector, reflect_both
 from fastshade.spectral.lobpcg import LevelSolver, block_lobpcg
 
@@ -84,8 +90,9 @@ DENSE_UPDATE_NNZ = 12
 
 
 def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
-                  coarse_iters: int, maxiter: int,
-                  solver: LevelSolver = block_lobpcg) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+                  coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg,
+                  contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see the module docstring).
 
     Parameters
@@ -106,6 +113,14 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         Pixel-level LOBPCG update cap.
     solver : LevelSolver
         The LOBPCG of every level (default: the product's :func:`block_lobpcg`).
+    contract : {"enforce", "check", "off"}
+        The subspace contract (:mod:`fastshade.spectral.contract`): ``check`` forms the bound
+        of the returned span once (one sparse product and one V-cycle of ``k`` columns);
+        ``enforce`` also keeps the pixel level iterating until the bound is at most
+        ``subspace_tol`` (needs a solver with :func:`block_lobpcg`'s ``accept``); ``off``
+        forms nothing.
+    subspace_tol : float
+        The contract's bound on ``sin θ_max``.
 
     Returns
     -------
@@ -116,10 +131,14 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         :func:`fastshade.spectral.columns.finish_columns`).
     info : dict
         ``levels`` (per level: size, iterations, seconds), ``level_sizes``, ``iterations``
-        (pixel level), ``block_size``, ``shift``, ``converged``, ``residuals_k`` (ndarray, the
-        pixel-level residuals of the returned columns), ``setup_seconds``,
-        ``hierarchy_notes``, ``pixel_solver`` (the solver's name).
+        (pixel level), ``block_size``, ``shift``, ``residuals_met`` (every wanted residual
+        ``<= tol``), ``residuals_k`` (ndarray, the pixel-level residuals of the returned
+        columns), ``guard_values`` (the guard Ritz values ``θ_{k+1}..``), ``setup_seconds``,
+        ``hierarchy_notes``, ``pixel_solver`` (the solver's name); unless ``contract="off"``,
+        ``subspace_error_bound`` (float or None) and ``contract_seconds``.
     """
+    if contract not in CONTRACT_MODES:
+        raise ValueError(f"contract must be one of {', '.join(CONTRACT_MODES)}, got {contract!r}")
     t0 = time.perf_counter()
     n = L.shape[0]
     m = min(k + guard, n - 1)
@@ -165,6 +184,17 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         X = res["vectors"]
         levels.append(dict(n=int(nc), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
+    fine_kw: dict[str, Any] = {}
+    if contract == "enforce":
+        floor = RESIDUAL_FLOOR * float(abs(L).sum(axis=1).max())
+
+        def accept(lam: np.ndarray, rn: np.ndarray, TR: np.ndarray) -> bool:
+            if rn[:k].max() <= floor:  # nothing left to gain: the bound cannot improve
+                return True
+            bound = subspace_error_bound(lam, k, H.shift, float(np.linalg.norm(TR[:, :k])))
+            return bound is not None and bound <= subspace_tol
+
+        fine_kw["accept"] = accept
     for lev in range(nl - 1, -1, -1):
         t1 = time.perf_counter()
         PX = np.empty((H.P[lev].shape[0], X.shape[1]))
@@ -176,13 +206,14 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
                      tol=tol if fine else 0.0,
                      maxiter=maxiter if fine else (FIRST_COARSE_ITERS if lev == 1 else coarse_iters),
                      k=k,
-                     dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0])
+                     dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0],
+                     **(fine_kw if fine else {}))
         X = res["vectors"]
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
     if nl == 0:
         res = solver(L, None, X, H.Y[0], lambda R: vcycle(H, 0, R), tol=tol,
-                     maxiter=maxiter, k=k)
+                     maxiter=maxiter, k=k, **fine_kw)
         levels.append(dict(n=n, iterations=int(res["iterations"])))
     vals = res["values"][:k]
     vecs = res["vectors"][:, :k]
@@ -192,30 +223,55 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         iterations=int(res["iterations"]),
         block_size=int(m),
         shift=float(H.shift),
-        converged=bool(res["residuals"][:k].max() <= tol),
+        residuals_met=bool(res["residuals"][:k].max() <= tol),
         residuals_k=np.asarray(res["residuals"][:k], dtype=np.float64),
+        guard_values=[float(v) for v in res["values"][k:]],
         setup_seconds=t_setup,
         hierarchy_notes=list(H.notes),
         pixel_solver=res["solver"],
     )
+    if contract != "off":
+        t1 = time.perf_counter()
+        info["subspace_error_bound"] = _span_bound(L, H, res["values"], vecs, k)
+        info["contract_seconds"] = time.perf_counter() - t1
     return vals, vecs, info
 
 
+def _span_bound(L: sp.csr_matrix, H: Hierarchy, values: np.ndarray, vecs: np.ndarray,
+                k: int) -> float | None:
+    """:func:`fastshade.spectral.contract.subspace_error_bound` of the returned span.
+
+    ``values`` (m,) Ritz values of the whole block (guards included), ``vecs`` (n, k) the
+    returned Ritz vectors; ``R = L X - X diag(θ)`` is formed by one sparse product of the unit
+    columns and ``T R`` by one block V-cycle of the hierarchy.
+    """
+    X = np.ascontiguousarray(vecs, dtype=np.float64)
+    X = X / np.linalg.norm(X, axis=0)[None, :]
+    R = np.empty_like(X)
+    csr_matmat(L.indptr, L.indices, L.data, X, R)
+    R -= X * np.asarray(values[:k], dtype=np.float64)[None, :]
+    return subspace_error_bound(values, k, H.shift, float(np.linalg.norm(vcycle(H, 0, R))))
+
+
 def solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
-                coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg
+                coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg,
+                contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL
                 ) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
     """Lowest ``k`` non-trivial pairs of one graph: dense ``eigh`` or the cascade.
 
     Graphs of at most :data:`DENSE_MAX_N` nodes, or too small for the block (``5 (k + guard)
-    >= n``), go to :func:`fastshade.spectral.dense.dense_solve` (method ``"dense"``, empty
-    info); the others to :func:`cascade_solve` (method ``"lobpcg"``).  Returns ``(values,
-    vectors, method, info)``; keywords as :func:`cascade_solve`.
+    >= n``), go to :func:`fastshade.spectral.dense.dense_solve` (method ``"dense"``; info empty,
+    or with the exact ``guard_values`` (the next eigenvalue) unless ``contract="off"``); the
+    others to :func:`cascade_solve` (method ``"lobpcg"``).  Returns ``(values, vectors, method,
+    info)``; keywords as :func:`cascade_solve`.
     """
     n = L.shape[0]
     if n <= DENSE_MAX_N or min(k + guard, n - 1) * 5 >= n:
-        vals, vecs = dense_solve(L, k)
-        return vals, vecs, "dense", {}
+        vals, vecs = dense_solve(L, k, extra_values=1 if contract != "off" else 0)
+        m = vecs.shape[1]
+        return vals[:m], vecs, "dense", ({} if contract == "off" else {"guard_values": vals[m:].tolist()})
     vals, vecs, info = cascade_solve(L, k, tol=tol, seed=seed, guard=guard,
-                                     coarse_iters=coarse_iters, maxiter=maxiter, solver=solver)
+                                     coarse_iters=coarse_iters, maxiter=maxiter, solver=solver,
+                                     contract=contract, subspace_tol=subspace_tol)
     return vals, vecs, "lobpcg", info
 

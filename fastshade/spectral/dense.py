@@ -13,12 +13,14 @@ import scipy.sparse as sp
 __all__ = ["dense_solve", "householder_vector", "reflect_both"]
 
 
-def dense_solve(L: sp.spmatrix | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def dense_solve(L: sp.spmatrix | np.ndarray, k: int,
+                extra_values: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Exact lowest ``m = min(k, n - 1)`` non-trivial pairs of ``L`` by dense ``eigh``.
 
     Solved in the orthogonal complement of the constant vector (columns 1.. of a Householder
-    reflector, deterministic).  Returns ``values`` (m,) ascending and ``vectors`` (n, m), both
-    float64 and new.
+    reflector, deterministic).  Returns ``values`` (m + e,) ascending and ``vectors`` (n, m),
+    both float64 and new, where the ``e = min(extra_values, n - 1 - m)`` extra values are the
+    next eigenvalues (the spectral gap after the ``m``-th pair, for the subspace contract).
     """
     n = L.shape[0]
     Ld = L.toarray() if sp.issparse(L) else np.asarray(L, dtype=np.float64)
@@ -31,7 +33,7 @@ def dense_solve(L: sp.spmatrix | np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     vals, vecs = np.linalg.eigh(0.5 * (Lq + Lq.T))
     X = np.vstack([np.zeros((1, m)), vecs[:, :m]])
     X -= np.outer(v, 2.0 * (v @ X))
-    return vals[:m].copy(), X
+    return vals[:m + max(0, min(extra_values, vals.size - m))].copy(), X
 
 
 def householder_vector(b: np.ndarray) -> np.ndarray:

@@ -96,7 +96,10 @@ def small_rr(GA: np.ndarray, GB: np.ndarray, m: int) -> tuple[np.ndarray, np.nda
 
 def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np.ndarray,
                  precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
-                 dense_updates: bool = False) -> LobpcgResult:
+                 dense_updates: bool = False,
+                 accept: Callable[[np.ndarray, np.ndarray, np.ndarray], bool] | None = None,
+                 monitor: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None
+                 ) -> LobpcgResult:
     """Smallest eigenpairs of ``L v = λ B v`` with ``v ⟂_B Y``; ``X`` (n, m) start block.
 
     ``B = None`` means the identity (no mass products are formed).  Stops when the first
@@ -110,7 +113,14 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     from the Ritz coefficients by small GEMMs instead.  ``X`` may be overwritten.  Returns
     ``values`` (m,), ``vectors`` (n, m), ``iterations``, ``residuals`` (m,) of the returned
     vectors (:class:`LobpcgResult`, ``solver="block"``); when the start block already meets
-    ``tol`` with ``B = None`` only the first ``min(k, m)`` pairs are formed and returned.
+    ``tol`` with ``B = None`` only the first ``min(k, m)`` pairs are formed and returned (with
+    the Ritz values of the whole block).
+
+    ``accept(values, residual_norms, T R)`` (optional, the subspace contract of
+    :mod:`fastshade.spectral.contract`) is asked once the residuals meet ``tol``, with the
+    preconditioned residual block ``T R`` of all ``m`` columns; the iteration stops only when
+    it returns True (``T R`` is then reused as the next ``W``).  ``monitor(iteration, values,
+    X, residual_norms)`` (optional, for studies) sees every iterate of the loop.
     """
     identity = B is None
     shared = (not identity and B.indptr is L.indptr and B.indices is L.indices)
@@ -155,8 +165,8 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         rsq = np.empty(kk)
         rotate_residual(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
         rn = np.sqrt(rsq)
-        if maxiter == 0 or rn.max(initial=0.0) <= tol:
-            return LobpcgResult(values=lam[:kk], vectors=X, iterations=0, residuals=rn, solver="block")
+        if maxiter == 0 or (accept is None and rn.max(initial=0.0) <= tol):
+            return LobpcgResult(values=lam, vectors=X, iterations=0, residuals=rn, solver="block")
         # the whole block: the kk columns already rotated, the rest (column by column the
         # same sums as one call over all m columns)
         X_kk, X = X, np.empty((n, m))
@@ -177,14 +187,21 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     for it in range(maxiter + 1):
         ritz_residual(AX, BX, lam, R, rsq)
         rn = np.sqrt(rsq)
+        if monitor is not None:
+            monitor(it, lam, X, rn)
+        pre = None
         if it == maxiter or rn[:k].max() <= tol:
-            break
+            if accept is None or it == maxiter:
+                break
+            pre = precond(R)
+            if accept(lam, rn, pre):
+                break
         if stale_p:
             AP = np.empty_like(P)
             BP = P if identity else np.empty_like(P)
             products(P, AP, BP)
             stale_p = False
-        W = project(precond(R))
+        W = project(precond(R) if pre is None else pre)
         W -= X @ (BX.T @ W)
         AW = np.empty_like(W)
         BW = W if identity else np.empty_like(W)
