@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastshade.io import DEFAULT_MAX_PIXELS, ImageError, read_image, validate_output, write_image
+from fastshade.io import DEFAULT_MAX_PIXELS, ImageError, pixel_limit, read_image, validate_output, write_image
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.shader import shade_arrays
 
@@ -121,7 +121,8 @@ def shade_file(
     depth : {8, 16} or None, optional
         Output bit depth; ``None`` keeps the input's (8 or 16).
     max_pixels : int or None, optional
-        Header-size limit (default :data:`fastshade.io.DEFAULT_MAX_PIXELS`).
+        Header-size limit; the default (or :data:`fastshade.io.DEFAULT_MAX_PIXELS`) is the memory
+        budget of ``options`` (:func:`fastshade.io.pixel_limit`: smaller for ``dither``).
     frames, exif : str, optional
         Passed to :func:`fastshade.io.read_image` (``first``/``reject``,
         ``apply``/``ignore``).
@@ -142,7 +143,7 @@ def shade_file(
     """
     t0 = time.perf_counter()
     spath, sout = os.fspath(in_path), os.fspath(out_path)
-    limit = DEFAULT_MAX_PIXELS if max_pixels == "default" else max_pixels
+    limit = pixel_limit(DEFAULT_MAX_PIXELS if max_pixels == "default" else max_pixels, options)
     res = JobResult()
 
     def finish(reason: str | None, message: str = "", *, skipped: bool = False) -> JobResult:
