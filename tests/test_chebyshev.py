@@ -193,7 +193,7 @@ def test_dither_bound_is_tight_on_a_flat_image():
 
 def test_dither_heat_schedule_uses_the_spectral_bound_not_the_degree_bound():
     """Issue 17, defect 3: the step came from 2 max degree = 128 (1920 heat-field steps);
-    lambda_max is 69, so the bound-based step needs 1036, and the series 112 products."""
+    lambda_max is 69, so the bound-based step needs 1036, and the series 111 products."""
     L = image_laplacian(np.zeros((32, 32)), kind="dither")
     bound = laplacian_bound("dither")
     a, steps = stable_heat_schedule(L, 0.1, 150, bound)

@@ -6,8 +6,8 @@ one product with ``L`` each; stability needs ``a <= 1 / lambda_max``, so a diffu
 (``lambda_max ~ 69``, 113 stored entries per row) the heat field (``t = 15``) would take a
 thousand of them.  :func:`chebyshev_heat` applies the same polynomial as its Chebyshev
 series in ``A = (2 / b) L - I`` (``b >= lambda_max``), truncated where the dropped
-coefficients sum to at most ``tol``: about ``sqrt(T log(1 / tol))`` products (112 for
-``T = 1036``, 51 for ``T = 207`` at the default ``tol``), on a symmetric diagonal storage of
+coefficients sum to at most ``tol``: about ``sqrt(T log(1 / tol))`` products (111 for
+``T = 1036``, 50 for ``T = 207`` at the default ``tol``), on a symmetric diagonal storage of
 ``L`` (float32 values by default) that reads each stored value once per product
 (:mod:`fastshade.kernels.chebyshev`).
 
