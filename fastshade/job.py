@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from fastshade.io import DEFAULT_MAX_PIXELS, ImageError, pixel_limit, read_image, validate_output, write_image
+from fastshade.io import (
+    DEFAULT_MAX_PIXELS,
+    MEMORY_BUDGET_BYTES,
+    ImageError,
+    estimate_bytes,
+    pixel_limit,
+    probe_image,
+    read_image,
+    validate_output,
+    write_image,
+)
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.shader import shade_arrays
 
@@ -87,6 +97,18 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
         "low_gate_pixels": stats.get("low_gate_pixels"),
         "basis": (stats.get("basis") or {}).get("method"),
     }
+
+
+def too_large_message(path: str, limit: int | None, options: ShadeOptions | None) -> str | None:
+    """The ``too_large`` message with the memory estimate of ``options`` (None if the header cannot be re-read)."""
+    try:
+        info = probe_image(path, max_pixels=None)
+    except ImageError:
+        return None
+    gib = estimate_bytes(info.height, info.width, options) / 2**30
+    return (f"{info.width}x{info.height} px ({info.width * info.height / 1e6:.1f} Mpx) exceeds the pixel "
+            f"limit {limit:,} of these options (estimated {gib:.1f} GiB working memory, budget "
+            f"{MEMORY_BUDGET_BYTES / 2**30:.0f} GiB); not decoded")
 
 
 def shade_file(
@@ -175,7 +197,8 @@ def shade_file(
         if moved:
             return finish(moved, f"input {moved} while it was read ({err.message})")
         code = "vanished" if err.code == "not_found" else err.code
-        return finish(code, err.message, skipped=code in SKIP_CODES)
+        message = too_large_message(spath, limit, options) if code == "too_large" else None
+        return finish(code, message or err.message, skipped=code in SKIP_CODES)
     except MemoryError:
         return finish("memory", "out of memory while decoding")
     res.width, res.height, res.pixels = img.width, img.height, img.width * img.height

@@ -98,4 +98,5 @@ def test_a_dither_job_over_its_budget_is_refused_before_decoding(tmp_path):
     Image.new("L", (1024, 1024), 255).save(src)
     result = shade_file(src, tmp_path / "out.png", options=ShadeOptions(laplacian="dither"))
     assert result.status.startswith("skipped") and result.reason == "too_large"
+    assert "limit 673,192 of these options (estimated 6.2 GiB" in result.message
     assert not (tmp_path / "out.png").exists()
