@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from fastshade.io import DEFAULT_MAX_PIXELS, ImageError, read_image, validate_output, write_image
+from fastshade.io import (
+    DEFAULT_MAX_PIXELS,
+    MEMORY_BUDGET_BYTES,
+    ImageError,
+    estimate_bytes,
+    pixel_limit,
+    probe_image,
+    read_image,
+    validate_output,
+    write_image,
+)
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.shader import shade_arrays
 
@@ -89,6 +99,18 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def too_large_message(path: str, limit: int | None, options: ShadeOptions | None) -> str | None:
+    """The ``too_large`` message with the memory estimate of ``options`` (None if the header cannot be re-read)."""
+    try:
+        info = probe_image(path, max_pixels=None)
+    except ImageError:
+        return None
+    gib = estimate_bytes(info.height, info.width, options) / 2**30
+    return (f"{info.width}x{info.height} px ({info.width * info.height / 1e6:.1f} Mpx) exceeds the pixel "
+            f"limit {limit:,} of these options (estimated {gib:.1f} GiB working memory, budget "
+            f"{MEMORY_BUDGET_BYTES / 2**30:.0f} GiB); not decoded")
+
+
 def shade_file(
     in_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -121,7 +143,8 @@ def shade_file(
     depth : {8, 16} or None, optional
         Output bit depth; ``None`` keeps the input's (8 or 16).
     max_pixels : int or None, optional
-        Header-size limit (default :data:`fastshade.io.DEFAULT_MAX_PIXELS`).
+        Header-size limit; the default (or :data:`fastshade.io.DEFAULT_MAX_PIXELS`) is the memory
+        budget of ``options`` (:func:`fastshade.io.pixel_limit`: smaller for ``dither``).
     frames, exif : str, optional
         Passed to :func:`fastshade.io.read_image` (``first``/``reject``,
         ``apply``/``ignore``).
@@ -142,7 +165,7 @@ def shade_file(
     """
     t0 = time.perf_counter()
     spath, sout = os.fspath(in_path), os.fspath(out_path)
-    limit = DEFAULT_MAX_PIXELS if max_pixels == "default" else max_pixels
+    limit = pixel_limit(DEFAULT_MAX_PIXELS if max_pixels == "default" else max_pixels, options)
     res = JobResult()
 
     def finish(reason: str | None, message: str = "", *, skipped: bool = False) -> JobResult:
@@ -174,7 +197,8 @@ def shade_file(
         if moved:
             return finish(moved, f"input {moved} while it was read ({err.message})")
         code = "vanished" if err.code == "not_found" else err.code
-        return finish(code, err.message, skipped=code in SKIP_CODES)
+        message = too_large_message(spath, limit, options) if code == "too_large" else None
+        return finish(code, message or err.message, skipped=code in SKIP_CODES)
     except MemoryError:
         return finish("memory", "out of memory while decoding")
     res.width, res.height, res.pixels = img.width, img.height, img.width * img.height

@@ -23,7 +23,7 @@ import pytest
 
 from fastshade import bench, cli
 from fastshade import reference as bl
-from fastshade.bench.cases import QUICK_REPEAT
+from fastshade.bench.cases import DITHER_SIZES, QUICK_REPEAT, build_cases, parse_sizes
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 TIMED = ("median", "min", "max")
@@ -242,7 +242,8 @@ def test_plot_without_matplotlib_is_a_one_line_error(monkeypatch, tmp_path, caps
 
 @pytest.mark.parametrize("argv", [["--sizes", "8"], ["--sizes", "a,b"], ["--repeat", "0"],
                                   ["--threads", "0"], ["--images", "/nonexistent/dir"],
-                                  ["--sizes", ""], ["--quick", "--json", "/dev/null/x.json"],
+                                  ["--sizes", ""], ["--dither-sizes", "8"], ["--dither-sizes", "x"],
+                                  ["--quick", "--json", "/dev/null/x.json"],
                                   ["--quick", "--markdown", "/dev/null/x.md"],
                                   ["--quick", "--compare", "/"]])
 def test_bad_arguments_exit_2(argv, capsys):
@@ -257,6 +258,35 @@ def test_parse_sizes():
     assert bench.parse_sizes("256, 512,256,") == [256, 512]
     with pytest.raises(ValueError):
         bench.parse_sizes("")
+
+
+def test_dither_rows_at_512_and_1024_by_default():
+    assert DITHER_SIZES == (512, 1024)
+    assert parse_sizes("none", "--dither-sizes") == [] and parse_sizes("96", "--dither-sizes") == [96]
+    with pytest.raises(ValueError, match="--dither-sizes"):
+        parse_sizes("4", "--dither-sizes")
+    cases = build_cases([256], [], original_size=False, dither_sizes=DITHER_SIZES)
+    dither = [c for c in cases if c["kind"] == "dither"]
+    assert [(c["name"], c["shape"], c["options"]) for c in dither] == [
+        ("dither-512x512", [512, 512], {"laplacian": "dither"}),
+        ("dither-1024x1024", [1024, 1024], {"laplacian": "dither"})]
+    assert [c["kind"] for c in build_cases([256], [], original_size=False)] == ["demo"]
+
+
+def test_a_dither_row_shades_with_the_dither_operator(tmp_path):
+    out = tmp_path / "dither.json"
+    md = tmp_path / "dither.md"
+    code, text = run_cli("--sizes", "32", "--dither-sizes", "48", "--repeat", "1", "--no-baselines",
+                         "--json", str(out), "--markdown", str(md))
+    assert code == 0 and "== dither-48x48" in text
+    results = json.loads(out.read_text())
+    assert results["config"]["dither_sizes"] == [48]
+    row = next(c for c in results["cases"] if c["name"] == "dither-48x48")
+    assert row["kind"] == "dither" and row["options"] == {"laplacian": "dither"}
+    assert row["baselines"] == {} and row["first_call_seconds"] is not None
+    assert results["config"]["options"]["laplacian"] == "grid"  # the run's own options are kept
+    assert results["growth"] == {"wall": {}, "cpu": {}}  # one demo size: no fit (the dither row is no point)
+    assert "### The dither operator" in md.read_text()
 
 
 def test_growth_exponent_recovers_a_power_law():

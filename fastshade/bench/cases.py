@@ -1,4 +1,4 @@
-"""What is benchmarked: the demo sizes, the original's size, the images of ``--images``, their files."""
+"""What is benchmarked: demo sizes, the original's size, dither rows, the images of ``--images``, their files."""
 
 from __future__ import annotations
 
@@ -14,14 +14,22 @@ QUICK_SIZES = (128, 256)
 """Demo sizes of ``--quick``."""
 DEFAULT_SIZES = (256, 512, 1024, 2048)
 """Demo sizes without ``--sizes``."""
+DITHER_SIZES = (512, 1024)
+"""Demo sizes shaded with ``--laplacian dither`` without ``--dither-sizes`` (none with ``--quick``)."""
+DITHER_OPTIONS = {"laplacian": "dither"}
+"""Options of the dither rows over the run's own options."""
 QUICK_REPEAT = 5
 """Timed repeats of ``--quick``: enough for the minimum that ``--compare`` judges on."""
 DEFAULT_REPEAT = 3
 """Timed repeats without ``--repeat``."""
 
 
-def parse_sizes(text: str) -> list[int]:
-    """``"256,512"`` -> ``[256, 512]``; each size in [16, 16384], duplicates dropped, order kept."""
+def parse_sizes(text: str, flag: str = "--sizes") -> list[int]:
+    """``"256,512"`` -> ``[256, 512]``; each size in [16, 16384], duplicates dropped, order kept
+    (``flag`` names the option in the messages; ``--dither-sizes`` also takes ``none``).
+    """
+    if flag == "--dither-sizes" and text.strip().lower() == "none":
+        return []
     sizes: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -30,13 +38,13 @@ def parse_sizes(text: str) -> list[int]:
         try:
             s = int(part)
         except ValueError:
-            raise ValueError(f"--sizes: {part!r} is not an integer") from None
+            raise ValueError(f"{flag}: {part!r} is not an integer") from None
         if not 16 <= s <= 16384:
-            raise ValueError(f"--sizes: {s} is outside [16, 16384]")
+            raise ValueError(f"{flag}: {s} is outside [16, 16384]")
         if s not in sizes:
             sizes.append(s)
     if not sizes:
-        raise ValueError("--sizes: no size given")
+        raise ValueError(f"{flag}: no size given")
     return sizes
 
 
@@ -66,14 +74,22 @@ def image_files(directory: Path) -> list[Path]:
     return readable
 
 
-def build_cases(sizes: list[int], images: list[Path], *, original_size: bool) -> list[dict[str, Any]]:
-    """List the benchmark cases: demo sizes, the original's size, each image, the toof x snek cross."""
+def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
+                dither_sizes: list[int] | tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """List the benchmark cases: demo sizes, the original's size, the dither rows, each image, the toof x snek cross.
+
+    A dither row (``kind`` ``"dither"``) shades the demo image of its size with
+    :data:`DITHER_OPTIONS` over the run's options; it has no baselines and no growth fit.
+    """
     cases: list[dict[str, Any]] = []
     for s in sizes:
         cases.append({"name": f"demo-{s}x{s}", "kind": "demo", "mode": "self", "shape": [s, s]})
     if original_size:
         h, w = ORIGINAL_SIZE
         cases.append({"name": f"demo-{h}x{w}", "kind": "demo", "mode": "self", "shape": [h, w]})
+    for s in dither_sizes:
+        cases.append({"name": f"dither-{s}x{s}", "kind": "dither", "mode": "self", "shape": [s, s],
+                      "options": dict(DITHER_OPTIONS)})
     by_stem = {p.stem: p for p in images}
     for p in images:
         cases.append({"name": f"image:{p.stem}", "kind": "image", "mode": "self", "files": [str(p)]})
@@ -85,7 +101,7 @@ def build_cases(sizes: list[int], images: list[Path], *, original_size: bool) ->
 
 def case_files(case: dict[str, Any], folder: Path) -> list[str]:
     """Return the image files of ``case``: its own, or its demo image written as 8-bit PNG into ``folder``."""
-    if case["kind"] != "demo":
+    if case["kind"] not in ("demo", "dither"):
         return list(case["files"])
     import numpy as np
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastshade.bench.cases import (
     DEFAULT_REPEAT,
     DEFAULT_SIZES,
+    DITHER_SIZES,
     QUICK_REPEAT,
     QUICK_SIZES,
     build_cases,
@@ -31,6 +32,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", default=None, metavar="S,S,...",
                    help=f"edge lengths of the square demo image (default {','.join(map(str, DEFAULT_SIZES))}; "
                         f"--quick: {','.join(map(str, QUICK_SIZES))})")
+    p.add_argument("--dither-sizes", default=None, metavar="S,S,...|none",
+                   help=f"also shade the demo image at these sizes with --laplacian dither (default "
+                        f"{','.join(map(str, DITHER_SIZES))}; --quick: none)")
     p.add_argument("--images", metavar="DIR", help="also time every image in DIR (self mode; plus "
                    "toof x snek-heavy cross when both are there)")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
@@ -71,6 +75,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark in a worker process, print the report, write/compare/plot (exit status)."""
     sizes = parse_sizes(args.sizes) if args.sizes is not None else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if args.dither_sizes is not None:
+        dither_sizes = parse_sizes(args.dither_sizes, "--dither-sizes")
+    else:
+        dither_sizes = [] if args.quick else list(DITHER_SIZES)
     repeat = args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
     if repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {repeat}")
@@ -101,9 +109,10 @@ def main(args: argparse.Namespace) -> int:
         return report_results(load_results(args.results, "--results"), args, old)
     images = image_files(Path(args.images)) if args.images else []
     original = args.original_sizes or any(s >= 1024 for s in sizes)
-    cases = build_cases(sizes, images, original_size=original)
+    cases = build_cases(sizes, images, original_size=original, dither_sizes=dither_sizes)
     config = {
         "sizes": sizes,
+        "dither_sizes": dither_sizes,
         "images": str(Path(args.images).resolve()) if args.images else None,
         "repeat": repeat,
         "threads": args.threads,

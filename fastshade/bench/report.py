@@ -146,6 +146,14 @@ def format_markdown(results: dict[str, Any]) -> str:
         out += ["### Against the original research code", "",
                 "Our time is end to end (load + shader + save), one process, after warm-up.", "",
                 md_table(["reference", "our case", "original", "ours", "ours faster"], rows, "llrrr"), ""]
+    dither = [c for c in results["cases"] if c["kind"] == "dither"]
+    if dither:
+        rows = [[f"{c['shape'][1]}x{c['shape'][0]}"] + [fmt_seconds(c["stages"][s]["median"]) for s in
+                                                       ("laplacian", "basis", "fields", "shader", "end_to_end")]
+                + [fmt_mb(c["peak_rss_bytes"]), str(c["stats"]["shadow_components"])] for c in dither]
+        out += ["### The dither operator (`--laplacian dither`, demo line art)", "",
+                md_table(["size", "laplacian", "basis", "fields", "shader", "end to end", "peak RSS",
+                          "shadow comps"], rows), ""]
     images = [c for c in results["cases"] if c["kind"] == "image"]
     if images:
         rows = [[c["name"], f"{c['shape'][1]}x{c['shape'][0]}", fmt_seconds(c["stages"]["basis"]["median"]),

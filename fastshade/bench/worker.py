@@ -100,14 +100,14 @@ def worker_main(argv: list[str]) -> int:
 
 
 def _case_steps(case: dict[str, Any], cfg: dict[str, Any], with_baselines: bool) -> int:
-    steps = 2 + cfg["repeat"] + (0 if cfg["quick"] else 1)  # load, [warm-up], repeats, save
+    steps = 2 + cfg["repeat"] + (0 if cfg["quick"] and not case.get("options") else 1)  # load, [warm-up], repeats, save
     if with_baselines and case["mode"] == "self":
         steps += sum(len(v) for v in BASELINES.values())
     return steps
 
 
 def _baselines_wanted(case: dict[str, Any], cfg: dict[str, Any], smallest: int) -> bool:
-    if not cfg["baselines"] or case["mode"] != "self":
+    if not cfg["baselines"] or case["mode"] != "self" or case.get("options"):
         return False
     if cfg["quick"]:
         return case["kind"] == "demo" and case["shape"][0] * case["shape"][1] == smallest
@@ -147,12 +147,18 @@ def stage_figures(timings: Mapping[str, float]) -> dict[str, float]:
 
 def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path, bar: Any,
                  with_baselines: bool) -> dict[str, Any]:
-    """Time one case: load, a warm-up run (not with --quick), ``repeat`` shader run pairs, save, baselines."""
+    """Time one case: load, a warm-up run (not with --quick), ``repeat`` shader run pairs, save, baselines.
+
+    ``case["options"]`` (the dither rows) override ``opts`` for this case.
+    """
+    import dataclasses
+
     import numpy as np
 
     from fastshade.io import read_image, write_image
     from fastshade.pipeline.shader import shade_arrays
 
+    opts = dataclasses.replace(opts, **case.get("options", {}))
     repeat = cfg["repeat"]
     name = case["name"]
     bar.set_description(name)
@@ -169,7 +175,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
     h, w = target.shape[:2]
 
     first_call = None
-    if not cfg["quick"]:  # --quick relies on the 64 x 64 warm-up alone
+    if not cfg["quick"] or case.get("options"):  # --quick relies on the 64 x 64 warm-up alone
         bar.set_postfix_str("warm-up")
         t0 = time.perf_counter()
         shade_arrays(target, sample, opts)
@@ -213,6 +219,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
         "shape": [int(h), int(w)],
         "pixels": int(pixels),
         "files": [Path(f).name for f in files] if case["kind"] == "image" else [],
+        "options": dict(case.get("options", {})),
         "first_call_seconds": first_call,
         "stages": stages,
         "stages_cpu": summarise(load_cpu, save_cpu, runs["cpu"]),

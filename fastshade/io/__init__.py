@@ -11,7 +11,8 @@ Modules, in import order (each imports only those above it)
 errors
     :class:`ImageError`, :data:`ERROR_CODES` and the mapping of other exceptions.
 memory
-    :func:`estimate_bytes`, :data:`MEMORY_BUDGET_BYTES`, :data:`DEFAULT_MAX_PIXELS`.
+    :func:`estimate_bytes`, :func:`default_max_pixels`, :func:`pixel_limit`,
+    :func:`operator_entries`, :data:`MEMORY_BUDGET_BYTES`, :data:`DEFAULT_MAX_PIXELS`.
 sniff
     :func:`sniff_format`: the format from magic bytes; garbage stops here.
 pillow
@@ -32,7 +33,14 @@ write
 
 from fastshade.io.atomic import check_writable, sweep_stale_temps, write_atomic, write_file
 from fastshade.io.errors import ERROR_CODES, ImageError
-from fastshade.io.memory import DEFAULT_MAX_PIXELS, MEMORY_BUDGET_BYTES, estimate_bytes
+from fastshade.io.memory import (
+    DEFAULT_MAX_PIXELS,
+    MEMORY_BUDGET_BYTES,
+    default_max_pixels,
+    estimate_bytes,
+    operator_entries,
+    pixel_limit,
+)
 from fastshade.io.probe import ImageInfo, probe_image, probe_output
 from fastshade.io.read import LoadedImage, read_image
 from fastshade.io.sniff import sniff_format
@@ -47,7 +55,10 @@ __all__ = [
     "ImageInfo",
     "LoadedImage",
     "check_writable",
+    "default_max_pixels",
     "estimate_bytes",
+    "operator_entries",
+    "pixel_limit",
     "probe_image",
     "probe_output",
     "read_image",

@@ -19,9 +19,9 @@ import numpy as np
 from fastshade.options import ShadeOptions, as_options
 from fastshade.pipeline.components import Components, label_components
 from fastshade.pipeline.cross import parse_affinity_threshold, reads_sample_basis, shadow_cross
-from fastshade.pipeline.fields import field_kind, gating_field, stable_heat_schedule
+from fastshade.pipeline.fields import HeatOperator, contour_heat, field_kind, gating_field
 from fastshade.pipeline.gates import carrier_of, contour_gates, contour_mask
-from fastshade.pipeline.graph import diagonal_storage, forward_gradient, heat_diffusion, image_laplacian, unit_vectors
+from fastshade.pipeline.graph import diagonal_storage, forward_gradient, image_laplacian, unit_vectors
 from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.paint import shadow_self, thicken
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
@@ -86,7 +86,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
     with timer.stage("laplacian"):
         lap = image_laplacian(carrier, **graph)
     with timer.stage("fields"):  # diagonal storage, once: the Lanczos mat-vecs, both diffusions
-        diagonals = diagonal_storage(lap)
+        diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None  # dither: too wide
     basis: SpectralBasis | None = None
     if with_basis or field_kind(opts) != "heat":
         with timer.stage("basis"):
@@ -105,15 +105,14 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 contract="check" if basis_use(opts, cross) else "off",
             )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
-        f = gating_field(lap, basis, (h, w), opts, diagonals)
+        heat_op = HeatOperator(lap, opts, diagonals)
+        f = gating_field(lap, basis, (h, w), opts, operator=heat_op)
         perp_y = perp_x = void_y = void_x = zeros
         if directions:
             gy, gx = forward_gradient(f)
             ty, tx = unit_vectors(gy, gx)
             perp_y, perp_x = -tx, ty  # (-t_x, t_y) in (y, x) order, original-system.md §3.5
-            alpha, steps = stable_heat_schedule(lap, opts.heat_alpha, opts.heat_steps)
-            heat = heat_diffusion(lap, contours.ravel().astype(np.float64),
-                                  alpha=alpha, steps=steps, diagonals=diagonals).reshape(h, w)
+            heat = contour_heat(heat_op, contours, opts)
             hy, hx = forward_gradient(heat)
             void_y, void_x = unit_vectors(hy, hx)  # then negated in place: the same bits as
             np.negative(void_y, out=void_y)         # unit_vectors(-hy, -hx), two fewer arrays

@@ -11,7 +11,8 @@ shader stage                                reference here
 ==========================================  ==============================================================
 offsets, Laplacian (``pipeline.graph``)     :func:`laplacian_offset_table`, :func:`laplacian_coo` (COO -> CSR)
 heat, gradients (``pipeline.graph``)        :func:`heat_diffusion_scipy`, :func:`forward_gradient_numpy`,
-                                            :func:`unit_vectors_numpy`
+                                            :func:`unit_vectors_numpy`, :func:`lattice_symbol_max_numpy`
+Chebyshev heat (``pipeline.chebyshev``)     :func:`chebyshev_series_scipy`, :func:`heat_series_binomial`
 gates (``pipeline.gates``)                  :func:`gates_numpy`
 components (``pipeline.components``)        :func:`label_components_scipy` (``ndimage.label`` + ``bincount``)
 basis (``spectral.spectral_basis``)         :func:`eigsh_basis`, :func:`lobpcg_basis`, :func:`dense_spectrum_numpy`
@@ -38,11 +39,14 @@ from fastshade.reference.gates import gate_agreement, gates_numpy
 from fastshade.reference.graph import (
     DITHER_RADII,
     DITHER_WEIGHTS,
+    chebyshev_series_scipy,
     forward_gradient_numpy,
     heat_diffusion_scipy,
+    heat_series_binomial,
     laplacian_coo,
     laplacian_nnz_loop,
     laplacian_offset_table,
+    lattice_symbol_max_numpy,
     unit_vectors_numpy,
 )
 from fastshade.reference.krylov import krylov_basis_numpy
@@ -78,6 +82,7 @@ __all__ = [
     "EigenResult",
     "LabelResult",
     "blend_weights_1d_numpy",
+    "chebyshev_series_scipy",
     "component_pixel_index_numpy",
     "component_stats_numpy",
     "dense_spectrum_numpy",
@@ -90,6 +95,7 @@ __all__ = [
     "gated_copy_numpy",
     "gates_numpy",
     "heat_diffusion_scipy",
+    "heat_series_binomial",
     "hue_rotate_numpy",
     "krylov_basis_numpy",
     "label_components_scipy",
@@ -97,6 +103,7 @@ __all__ = [
     "laplacian_coo",
     "laplacian_nnz_loop",
     "laplacian_offset_table",
+    "lattice_symbol_max_numpy",
     "lobpcg_basis",
     "perpendicular_scatter_loop",
     "perpendicular_scatter_numpy",

@@ -9,6 +9,7 @@ lists through one SciPy ``coo_matrix(...).tocsr()``, the heat steps with SciPy m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from math import comb
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,8 +18,11 @@ from numpy.typing import DTypeLike
 __all__ = [
     "DITHER_RADII",
     "DITHER_WEIGHTS",
+    "chebyshev_series_scipy",
     "forward_gradient_numpy",
     "heat_diffusion_scipy",
+    "heat_series_binomial",
+    "lattice_symbol_max_numpy",
     "laplacian_coo",
     "laplacian_nnz_loop",
     "laplacian_offset_table",
@@ -155,6 +159,51 @@ def heat_diffusion_scipy(L: sp.spmatrix | sp.sparray, x: np.ndarray, alpha: floa
     for _ in range(steps):
         x = x - alpha * (L @ x)
     return x
+
+
+def chebyshev_series_scipy(L: sp.spmatrix | sp.sparray, x: np.ndarray, coeffs: Sequence[float],
+                           scale: float) -> np.ndarray:
+    """``sum_k coeffs[k] T_k(scale L - I) x``: the three-term recurrence with SciPy mat-vecs.
+
+    ``y_0 = x``, ``y_1 = A x``, ``y_{k+1} = 2 A y_k - y_{k-1}``, ``A = scale L - I``.  Returns a
+    new float64 array shaped like ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.ravel()
+    out = coeffs[0] * flat
+    prev, cur = flat, None
+    for k in range(1, len(coeffs)):
+        if cur is None:
+            cur = scale * (L @ flat) - flat
+        else:
+            prev, cur = cur, 2.0 * (scale * (L @ cur) - cur) - prev
+        out = out + coeffs[k] * cur
+    return out.reshape(x.shape)
+
+
+def heat_series_binomial(steps: int, terms: int) -> np.ndarray:
+    """Chebyshev coefficients of ``((1 - t) / 2)^T`` on ``[-1, 1]`` (the heat steps
+    ``(1 - lambda / b)^T`` on ``[0, b]``), from ``sin^{2T}(theta / 2)``: ``c_0 = C(2T, T) / 4^T``,
+    ``c_k = 2 (-1)^k C(2T, T - k) / 4^T`` (exact integers, then one division).
+    """
+    scale = 4 ** steps
+    coeffs = [comb(2 * steps, steps - k) * (2 if k else 1) * (-1) ** k / scale if k <= steps else 0.0
+              for k in range(terms)]
+    return np.array(coeffs, dtype=np.float64)
+
+
+def lattice_symbol_max_numpy(offsets: Mapping[tuple[int, int], float], weight_floor: float = 0.0,
+                             grid: int = 256) -> float:
+    """Largest value of ``S(w) = sum_o 2 max(m_o, floor) (1 - cos(w . o))`` on a ``grid`` x ``grid``
+    frequency grid over ``[0, 2 pi)^2``, summed term by term (the infinite-lattice spectrum of
+    a pixel graph whose every edge has its full weight).
+    """
+    w = 2.0 * np.pi * np.arange(grid) / grid
+    wy, wx = np.meshgrid(w, w, indexing="ij")
+    symbol = np.zeros((grid, grid))
+    for (dy, dx), mult in offsets.items():
+        symbol += 2.0 * max(mult, weight_floor) * (1.0 - np.cos(wy * dy + wx * dx))
+    return float(symbol.max())
 
 
 def forward_gradient_numpy(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

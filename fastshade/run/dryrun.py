@@ -59,7 +59,7 @@ def dry_run(cfg: RunConfig, out: TextIO) -> int:
         print("  largest images:", file=out)
         for px, rel, desc in sorted(largest, reverse=True):
             dims = desc.split(" ")[0].split("x")
-            gib = estimate_bytes(int(dims[1]), int(dims[0])) / 2**30
+            gib = estimate_bytes(int(dims[1]), int(dims[0]), cfg.options) / 2**30
             print(f"    {rel}: {desc}, {px / 1e6:.2f} Mpx, ~{gib:.2f} GiB to shade", file=out)
     for rec in failures[:20]:
         print(f"  {rec.status} {rec.path}: {rec.message}", file=out)

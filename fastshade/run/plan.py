@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from fastshade.io import ImageError, estimate_bytes, probe_image, probe_output, validate_output
+from fastshade.io import ImageError, estimate_bytes, pixel_limit, probe_image, probe_output, validate_output
 from fastshade.job import SKIP_CODES, one_line
 from fastshade.run.backend import PlannedTask
 from fastshade.run.config import OUTPUT_EXTENSIONS, RunConfig
@@ -136,12 +136,13 @@ class Planner:
             pr.record.fingerprint = pr.fingerprint
             return pr
         n_px = pr.info.width * pr.info.height
-        if cfg.max_pixels is not None and n_px > cfg.max_pixels:
-            gib = estimate_bytes(pr.info.height, pr.info.width) / 2**30
+        limit = pixel_limit(cfg.max_pixels, cfg.options)  # the default: the budget of the options
+        if limit is not None and n_px > limit:
+            gib = estimate_bytes(pr.info.height, pr.info.width, cfg.options) / 2**30
             pr.record = skip_record(
                 cfg, rel, "too_large",
                 f"{pr.info.width}x{pr.info.height} px ({n_px / 1e6:.1f} Mpx) exceeds --max-pixels "
-                f"{cfg.max_pixels:,} (estimated {gib:.1f} GiB working memory); not decoded")
+                f"{limit:,} (estimated {gib:.1f} GiB working memory); not decoded")
             pr.record.fingerprint = pr.fingerprint
             pr.record.width, pr.record.height, pr.record.pixels = pr.info.width, pr.info.height, n_px
             pr.record.input_format = pr.info.format

@@ -1,0 +1,102 @@
+"""The memory model counts the operator it shades with and stays an upper bound (issue 17, defect 4).
+
+Each configuration shades demo line art at 256² and 512² in a fresh process (one BLAS thread)
+and compares the peak RSS (``ru_maxrss``) minus the RSS after importing fastshade and one
+warm-up shade (which loads the compiled kernels) with :func:`fastshade.io.estimate_bytes`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastshade.io import DEFAULT_MAX_PIXELS, default_max_pixels, estimate_bytes, operator_entries, pixel_limit
+from fastshade.io.memory import DITHER_REACH
+from fastshade.options import ShadeOptions
+from fastshade.pipeline.graph import DEFAULT_RADII, laplacian_offsets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MEASURE = r"""
+import json, os, resource, sys
+import numpy as np, psutil
+from fastshade.demo import demo_image
+from fastshade.io import write_image
+from fastshade.job import shade_file
+from fastshade.options import ShadeOptions
+opts = ShadeOptions(**json.loads(sys.argv[1]))
+folder = sys.argv[2]
+def demo(size):
+    path = os.path.join(folder, f"demo{size}.png")
+    write_image(path, np.clip(demo_image(size, size), 0.0, 1.0), bit_depth=8)
+    return path
+shade_file(demo(96), os.path.join(folder, "warm.png"), options=opts, max_pixels=None)
+sizes = [int(s) for s in sys.argv[3:]]
+paths = [demo(s) for s in sizes]
+base = psutil.Process().memory_info().rss
+out = {}
+for size, path in zip(sizes, paths):  # ascending: ru_maxrss after each is that size's peak
+    result = shade_file(path, os.path.join(folder, f"out{size}.png"), options=opts, max_pixels=None)
+    assert result.status == "ok", result.message
+    out[size] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+print(json.dumps(out))
+"""
+
+
+def measured_peaks(options: dict, sizes: list[int], folder: Path) -> dict[int, int]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "NUMBA_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(options), str(folder),
+                           *map(str, sizes)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, check=True)
+    return {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+
+
+@pytest.mark.parametrize("options", [{}, {"connectivity": 8}, {"laplacian": "dither"}],
+                         ids=["grid4", "grid8", "dither"])
+def test_measured_peak_is_within_the_estimate(options, tmp_path):
+    opts = ShadeOptions(**options)
+    for size, peak in measured_peaks(options, [256, 512], tmp_path).items():
+        estimate = estimate_bytes(size, size, opts)
+        assert 0 < peak <= estimate, (options, size, peak, estimate)
+
+
+def test_the_model_counts_the_entries_of_the_chosen_operator():
+    """Issue 17, defect 4: 5 entries per pixel were assumed for every operator; dither stores
+    113 and peaked at ~4.7 KB per pixel (5.0 GB at 1024²) against a modelled 532 B."""
+    assert DITHER_REACH == max(DEFAULT_RADII)
+    for opts, count in [(ShadeOptions(), 2), (ShadeOptions(connectivity=8), 4),
+                        (ShadeOptions(laplacian="dither"), 56)]:
+        dy, _, _ = laplacian_offsets(opts.laplacian, opts.connectivity)
+        assert dy.size == count and operator_entries(opts) == 1 + 2 * count
+    dither = ShadeOptions(laplacian="dither")
+    assert estimate_bytes(1024, 1024, dither) >= 4747 * 1024 * 1024  # measured peak, docs table
+    assert estimate_bytes(8, 8, dither) > estimate_bytes(8, 8, ShadeOptions(connectivity=8)) > estimate_bytes(8, 8)
+    assert estimate_bytes(8, 8, ShadeOptions(k=32)) > estimate_bytes(8, 8)
+
+
+def test_the_default_limit_is_the_budget_of_the_options():
+    assert DEFAULT_MAX_PIXELS == default_max_pixels() == default_max_pixels(ShadeOptions())
+    dither = ShadeOptions(laplacian="dither")
+    assert default_max_pixels(dither) < 1024 * 1024 < DEFAULT_MAX_PIXELS  # refused up front
+    assert pixel_limit(DEFAULT_MAX_PIXELS, dither) == default_max_pixels(dither)
+    assert pixel_limit(DEFAULT_MAX_PIXELS) == DEFAULT_MAX_PIXELS
+    assert pixel_limit(None, dither) is None and pixel_limit(5000, dither) == 5000
+
+
+def test_a_dither_job_over_its_budget_is_refused_before_decoding(tmp_path):
+    from PIL import Image
+
+    from fastshade.job import shade_file
+
+    src = tmp_path / "big.png"
+    Image.new("L", (1024, 1024), 255).save(src)
+    result = shade_file(src, tmp_path / "out.png", options=ShadeOptions(laplacian="dither"))
+    assert result.status.startswith("skipped") and result.reason == "too_large"
+    assert "limit 673,192 of these options (estimated 6.2 GiB" in result.message
+    assert not (tmp_path / "out.png").exists()
