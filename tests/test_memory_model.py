@@ -83,7 +83,7 @@ def test_the_model_counts_the_entries_of_the_chosen_operator():
 def test_the_default_limit_is_the_budget_of_the_options():
     assert DEFAULT_MAX_PIXELS == default_max_pixels() == default_max_pixels(ShadeOptions())
     dither = ShadeOptions(laplacian="dither")
-    assert default_max_pixels(dither) < 1024 * 1024 < DEFAULT_MAX_PIXELS  # refused up front
+    assert default_max_pixels(dither) < DEFAULT_MAX_PIXELS  # a wider operator, a smaller limit
     assert pixel_limit(DEFAULT_MAX_PIXELS, dither) == default_max_pixels(dither)
     assert pixel_limit(DEFAULT_MAX_PIXELS) == DEFAULT_MAX_PIXELS
     assert pixel_limit(None, dither) is None and pixel_limit(5000, dither) == 5000
@@ -94,9 +94,12 @@ def test_a_dither_job_over_its_budget_is_refused_before_decoding(tmp_path):
 
     from fastshade.job import shade_file
 
+    dither = ShadeOptions(laplacian="dither")
+    side = int(default_max_pixels(dither) ** 0.5) + 1  # just over this machine's dither limit
     src = tmp_path / "big.png"
-    Image.new("L", (1024, 1024), 255).save(src)
-    result = shade_file(src, tmp_path / "out.png", options=ShadeOptions(laplacian="dither"))
+    Image.new("L", (side, side), 255).save(src)
+    result = shade_file(src, tmp_path / "out.png", options=dither)
     assert result.status.startswith("skipped") and result.reason == "too_large"
-    assert "limit 673,192 of these options (estimated 6.2 GiB" in result.message
+    gib = estimate_bytes(side, side, dither) / 2**30
+    assert f"limit {default_max_pixels(dither):,} of these options (estimated {gib:.1f} GiB" in result.message
     assert not (tmp_path / "out.png").exists()

@@ -24,6 +24,8 @@ per pixel at ``k = 8``), the AMG setup's copies of the operator on wide operator
 
 from __future__ import annotations
 
+import os
+
 from fastshade.options import ShadeOptions
 
 __all__ = [
@@ -35,8 +37,21 @@ __all__ = [
     "pixel_limit",
 ]
 
-MEMORY_BUDGET_BYTES: int = 4 * 2**30
-"""Working-memory budget of one worker used to derive :data:`DEFAULT_MAX_PIXELS` (4 GiB)."""
+def _physical_memory_bytes() -> int | None:
+    """Installed RAM (POSIX ``sysconf``), or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+MIN_MEMORY_BUDGET_BYTES = 4 * 2**30
+"""The budget never goes below 4 GiB (the limit of earlier builds), whatever the machine."""
+
+MEMORY_BUDGET_BYTES: int = max(MIN_MEMORY_BUDGET_BYTES, (_physical_memory_bytes() or 0) // 2)
+"""Working-memory budget of one job: half the machine's RAM, at least 4 GiB (12 GiB on a
+24 GiB machine). :data:`DEFAULT_MAX_PIXELS` and the per-option limits derive from it; ``run``
+lowers ``-j`` where workers x estimate would not fit."""
 
 DITHER_REACH = 6
 """Largest radius of the dither operator (``max(fastshade.pipeline.graph.DEFAULT_RADII)``)."""
@@ -114,8 +129,9 @@ def default_max_pixels(options: ShadeOptions | None = None) -> int:
 
 
 DEFAULT_MAX_PIXELS: int = default_max_pixels()
-"""Default pixel limit: 4 GiB / 2260 B per pixel = 1,900,428 px (about 1378 x 1378) with the
-default options; ``dither`` jobs get ``default_max_pixels(options)`` = 673,192 px (about 820 x 820)."""
+"""Default pixel limit: :data:`MEMORY_BUDGET_BYTES` / 2260 B per pixel with the default options
+(12 GiB: 5,701,285 px, about 2388 x 2388; the 4 GiB floor: 1,900,428 px); ``dither`` jobs get
+``default_max_pixels(options)`` (12 GiB: 2,019,578 px)."""
 
 
 def pixel_limit(max_pixels: int | None, options: ShadeOptions | None = None) -> int | None:

@@ -36,7 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="also process dot-files and dot-folders (OS junk is always skipped)")
     g.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"skip (skipped:too_large) images larger than N pixels, from the header alone "
-                        f"(default {DEFAULT_MAX_PIXELS:,}, about 4 GiB working memory with the default "
+                        f"(default {DEFAULT_MAX_PIXELS:,}: half the RAM, at least 4 GiB, with the default "
                         f"options; the default is smaller for --laplacian dither)")
     g.add_argument("--frames", choices=["first", "reject"], default="first",
                    help="multi-frame files (GIF/APNG/TIFF pages): shade the first frame (default; "
