@@ -22,13 +22,19 @@ from tests.conftest import shared_image_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# An 8 x 8 grey drawing whose 134 pixel lies between the contour thresholds of std with
+# ddof=1 (v12's) and ddof=0: the review's surviving mutation changes its output.
+TINY = [[171] + [14] * 7] + [[171] + [255] * 7 for _ in range(7)]
+TINY[5][2] = 134
+
 V12_PIXEL_MD5 = {
-    "demo-256 self": "__DEMO_SELF__",
-    "demo-256 --basis krylov": "__DEMO_KRYLOV__",
-    "toof self": "__TOOF_SELF__",
-    "toof --basis krylov": "__TOOF_KRYLOV__",
-    "toof x snek-heavy": "__TOOF_SNEK__",
-    "red-tonegraph self": "__RED_SELF__",
+    "tiny 8x8": "b2c9dd5b11aba2868cab20fa06f81100",
+    "demo-256 self": "7c3fb90339f65780534eb4b30651ae37",
+    "demo-256 --basis krylov": "c70bd0e1b624daf8bb3b334211493acb",
+    "toof self": "95d9a9f3ead179889f6e30db4b62126e",
+    "toof --basis krylov": "3ab03266349f916204b7225f5cd6e8b5",
+    "toof x snek-heavy": "03491ea5dfd988d3be44e0144aa603db",
+    "red-tonegraph self": "c5dcfda14065a52d0746d30ae380f514",
 }
 
 
@@ -52,6 +58,14 @@ def _demo(tmp_path: Path) -> Path:
 def test_v12_demo_pixels(case, tmp_path):
     extra = ["--basis", "krylov"] if "krylov" in case else []
     assert _pixel_md5([str(_demo(tmp_path)), *extra], tmp_path / "out.png") == V12_PIXEL_MD5[case]
+
+
+def test_v12_tiny_drawing_pixels(tmp_path):
+    from fastshade.io import write_image
+
+    path = tmp_path / "tiny.png"
+    write_image(path, np.repeat(np.array(TINY, dtype=np.float64)[:, :, None] / 255.0, 3, axis=2), bit_depth=8)
+    assert _pixel_md5([str(path)], tmp_path / "out.png") == V12_PIXEL_MD5["tiny 8x8"]
 
 
 @pytest.mark.parametrize("case", ["toof self", "toof --basis krylov", "toof x snek-heavy", "red-tonegraph self"])
