@@ -466,8 +466,9 @@ def test_thicken_numpy_random_directions_match_the_kernel():
     high = rng.random((h, w)) < 0.3
     contours = rng.random((h, w)) < 0.2
     phi = rng.standard_normal((h * w, 5))
-    ours, ours_written = perpendicular_scatter(rgb, np.flatnonzero(high), np.sin(angle), np.cos(angle),
-                                               thickening_budget(phi, 3), contours, 3)
+    sources = np.flatnonzero(high)
+    ours, ours_written = perpendicular_scatter(rgb, sources, np.sin(angle), np.cos(angle),
+                                               thickening_budget(phi, 3, sources=sources), contours, 3)
     ref, ref_written = bl.thicken_numpy(rgb, high, np.sin(angle), np.cos(angle), phi, contours, 3)
     np.testing.assert_array_equal(ref_written, ours_written)
     np.testing.assert_array_equal(ref, ours)

@@ -230,8 +230,8 @@ def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions, cross: bool = 
         purpose = "a tiled basis: per-tile eigenvectors blended, not an eigenspace of the image"
     elif use is None:
         purpose = (f"thicken budget only: not a converged eigenspace, and it need not be (tol "
-                   f"{opts.tol:g}; the default 1e-2 keeps the thicken reach of >= 99 % of high-gate "
-                   "pixels equal to a tight ARPACK solve's on every shared image, docs/tolerance.md); "
+                   f"{opts.tol:g}; at the default 1e-2 the thicken reach of 94-100 % of high-gate "
+                   "pixels equals a tight ARPACK solve's on the shared images, docs/tolerance.md); "
                    "the subspace contract is not checked")
     else:
         purpose = f"eigenvectors, read by {use}: the subspace contract is checked"
