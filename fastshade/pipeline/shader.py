@@ -144,19 +144,12 @@ def shade_arrays(
     the caller's environment.
     """
     with limit_threads():
-        return _shade_arrays_one_blas_thread(target, sample, options, force_cross=force_cross, clock=clock)
+        return _shade_pinned(target, sample, as_options(options), force_cross, clock)
 
 
-def _shade_arrays_one_blas_thread(
-    target: Any,
-    sample: Any = None,
-    options: ShadeOptions | None = None,
-    *,
-    force_cross: bool = False,
-    clock: Callable[[], float] = time.perf_counter,
-) -> ShadeResult:
-    """:func:`shade_arrays` once BLAS is pinned."""
-    opts = as_options(options)  # validated when made
+def _shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool,
+                  clock: Callable[[], float]) -> ShadeResult:
+    """:func:`shade_arrays` once BLAS is pinned (``opts`` validated when made)."""
     timer = Timer(clock)
     t_total = clock()
     rgb_t, alpha_t = as_rgb_alpha(target, "target")
