@@ -20,6 +20,10 @@ settings.register_profile("fastshade", derandomize=True, deadline=None, print_bl
 settings.load_profile("fastshade")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+GRAPHS = [("grid", 4), ("grid", 8), ("dither", 4)]
+"""The pixel graphs the options can build, as ``(laplacian, connectivity)`` parameters."""
+GRAPH_IDS = ["grid4", "grid8", "dither"]
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
 

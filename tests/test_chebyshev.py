@@ -28,9 +28,8 @@ from fastshade.reference import (
     lattice_symbol_max_numpy,
 )
 from fastshade.seeds import seeded_generator
+from tests.conftest import GRAPH_IDS, GRAPHS
 
-KINDS = [("grid", 4), ("grid", 8), ("dither", 4)]
-KIND_IDS = ["grid4", "grid8", "dither"]
 SHAPES = [(1, 1), (1, 9), (9, 1), (2, 3), (7, 5), (13, 11), (40, 23)]
 
 
@@ -41,7 +40,7 @@ def storage64(L):
 # --------------------------------------------------------------------------- symmetric storage
 
 
-@pytest.mark.parametrize(("kind", "connectivity"), KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_symmetric_storage_matches_scipy_diagonals(kind, connectivity, shape):
     L = image_laplacian(np.random.default_rng(3).random(shape), kind=kind, connectivity=connectivity)
@@ -75,7 +74,7 @@ def test_symmetric_storage_canonicalises_and_refuses_asymmetric_patterns():
         symmetric_storage(L, dtype=np.int32)
 
 
-@pytest.mark.parametrize(("kind", "connectivity"), KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("width", [1, 3, 64, 4096])
 def test_sym_dia_matvec_matches_scipy(kind, connectivity, shape, width):
@@ -91,7 +90,7 @@ def test_sym_dia_matvec_matches_scipy(kind, connectivity, shape, width):
 # --------------------------------------------------------------------------- the series
 
 
-@pytest.mark.parametrize(("kind", "connectivity"), KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 5), (40, 23)], ids=str)
 @pytest.mark.parametrize("width", [1, 5, 4096])
 @pytest.mark.parametrize("terms", [1, 2, 3, 8, 40])
@@ -162,7 +161,7 @@ def test_chebyshev_heat_invalid_input(kwargs, match):
 # --------------------------------------------------------------------------- the spectral bound
 
 
-@pytest.mark.parametrize(("kind", "connectivity"), KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
 @pytest.mark.parametrize("weight_floor", [0.0, 0.05, 3.0])
 def test_laplacian_bound_bounds_every_laplacian_and_is_tight_on_the_lattice(kind, connectivity,
                                                                           weight_floor):

@@ -26,9 +26,8 @@ from fastshade.reference import (
     laplacian_nnz_loop,
     laplacian_offset_table,
 )
+from tests.conftest import GRAPH_IDS, GRAPHS
 
-GRAPHS = [("grid", 4), ("grid", 8), ("dither", 4)]
-GRAPH_IDS = ["grid4", "grid8", "dither"]
 EDGE_SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (7, 5), (16, 23)]
 
 
