@@ -20,14 +20,14 @@ __all__ = ["ShadeOptions", "ShadeResult", "shade", "shade_arrays", "__version__"
 _PUBLIC = {
     "ShadeOptions": "fastshade.options",
     "ShadeResult": "fastshade.pipeline.results",
-    "shade": "fastshade.pipeline.shader",
-    "shade_arrays": "fastshade.pipeline.shader",
+    "shade": "fastshade.styles",
+    "shade_arrays": "fastshade.styles",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastshade.options import ShadeOptions
     from fastshade.pipeline.results import ShadeResult
-    from fastshade.pipeline.shader import shade, shade_arrays
+    from fastshade.styles import shade, shade_arrays
 
 
 def __getattr__(name: str) -> Any:

@@ -9,10 +9,15 @@ import typing
 from typing import Any
 
 from fastshade.options import ShadeOptions
+from fastshade.styles import resolve_options, style_help
 
 # One sentence per shader flag: what it changes in the picture or the run, with its unit (the
 # default is appended from the dataclass). tests/test_cli_help.py fails on a flag without one.
 _HELP = {
+    "style": "the look, a named set of defaults and stages",
+    "passes": "number of passes; each pass shades the previous pass's output",
+    "envelope": "per-pass effect: adsr (the final pipeline's table), decay (x0.75 per pass), flat, "
+                "auto (the style's own)",
     "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG) or krylov "
              "(the original's 50-step Lanczos field)",
     "k": "number of non-trivial basis vectors the eigensolve returns (the shader reads 8)",
@@ -61,10 +66,14 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("shader options (defaults follow the handoff's v12)")
     hints = typing.get_type_hints(ShadeOptions)
     for f in dataclasses.fields(ShadeOptions):
+        if f.name == "explicit":  # filled from the flags given
+            continue
         flag = "--" + f.name.replace("_", "-")
         typ = hints[f.name]
         shown = ("on" if f.default else "off") if typ is bool else f.default
         helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
+        if f.name == "style":
+            helptext += ". Styles: " + style_help()
         if typ is bool:
             group.add_argument(flag, dest=f.name, default=None, choices=["on", "off"], help=helptext)
         elif typ is int:
@@ -77,16 +86,20 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> ShadeOptions:
-    """Build validated :class:`ShadeOptions` from parsed flags (unset flags keep defaults)."""
+    """Build validated :class:`ShadeOptions` from parsed flags: the flags given are explicit, every
+    other field takes the style's default (:func:`fastshade.styles.resolve_options`).
+    """
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(ShadeOptions):
+        if f.name == "explicit":
+            continue
         val = getattr(args, f.name, None)
         if val is None:
             continue
         if isinstance(val, str) and val in ("on", "off") and isinstance(f.default, bool):
             val = val == "on"
         changes[f.name] = val
-    return ShadeOptions().replace(**changes)
+    return resolve_options(ShadeOptions().replace(**changes))
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -27,9 +27,10 @@ from fastshade.io import (
     write_image,
 )
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.shader import shade_arrays
+from fastshade.styles import shade_arrays
 
-__all__ = ["SKIP_CODES", "JobResult", "load_sample_rgb", "one_line", "shade_file", "stat_fingerprint", "status_of"]
+__all__ = ["SKIP_CODES", "JobResult", "load_sample_rgb", "one_line", "pass_path", "shade_file", "stat_fingerprint",
+           "status_of"]
 
 SKIP_CODES = frozenset({"not_an_image", "too_large", "degenerate"})
 """ImageError codes that mean "not shaded, nothing wrong" (``skipped:``) rather than ``failed:``."""
@@ -124,6 +125,7 @@ def shade_file(
     exif: str = "apply",
     expect: tuple[int, int] | None = None,
     keep_stats: bool = False,
+    save_passes: bool = False,
 ) -> JobResult:
     """Read, validate, shade and atomically write one image; return what happened.
 
@@ -156,6 +158,9 @@ def shade_file(
     keep_stats : bool, optional
         Keep the shader's full statistics dict in ``stats`` (otherwise a
         small summary).
+    save_passes : bool, optional
+        Also write every pass's image beside the output (:func:`pass_path`), for a multi-pass
+        progression; written only when the output is.
 
     Returns
     -------
@@ -218,8 +223,10 @@ def shade_file(
         return finish("sample_error", f"cannot read the sample: {err}")
     target = img.rgb if img.alpha is None else np.concatenate([img.rgb, img.alpha[:, :, None]], axis=2)
     del img
+    pass_images: list[np.ndarray] = []
     try:
-        shaded = shade_arrays(target, sample_rgb, options)
+        shaded = shade_arrays(target, sample_rgb, options,
+                              on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None)
     except MemoryError:
         return finish("memory", "out of memory while shading")
     except Exception as err:  # noqa: BLE001 (a per-file failure must never stop the batch)
@@ -229,8 +236,17 @@ def shade_file(
     try:
         write_image(sout, out[:, :, :3], out[:, :, 3] if out.shape[2] == 4 else None,
                     bit_depth=out_depth, fmt=out_fmt)
+        for index, image in enumerate(pass_images, start=1):
+            write_image(pass_path(sout, index), image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None,
+                        bit_depth=out_depth, fmt=out_fmt)
     except ImageError as err:
         return finish(err.code, err.message)
     except OSError as err:  # e.g. the destination folder cannot be created
         return finish("write_error", f"{type(err).__name__}: {err.strerror or err}")
     return finish(None)
+
+
+def pass_path(out_path: str | os.PathLike[str], index: int) -> str:
+    """Where ``--save-passes`` writes pass ``index`` of ``out_path``: ``name.pass<index>.ext``."""
+    root, ext = os.path.splitext(os.fspath(out_path))
+    return f"{root}.pass{index}{ext}"

@@ -20,6 +20,16 @@ CROSS_STRATEGIES: tuple[str, ...] = typing.get_args(CrossStrategy)
 CROSS_SCORES: tuple[str, ...] = typing.get_args(CrossScore)
 ShadowPlacement = Literal["fixed", "free", "fit", "fit-dirs", "fit-diag", "fit-whole"]
 SHADOW_PLACEMENTS: tuple[str, ...] = typing.get_args(ShadowPlacement)
+StyleName = Literal["v12"]
+STYLE_NAMES: tuple[str, ...] = typing.get_args(StyleName)
+"""The named styles (one module each in :mod:`fastshade.styles`, which checks that the two lists agree)."""
+DEFAULT_STYLE = "v12"
+Envelope = Literal["auto", "adsr", "decay", "flat"]
+ENVELOPES: tuple[str, ...] = typing.get_args(Envelope)
+MAX_PASSES = 64
+"""Largest ``passes`` (each pass is one full shade of the previous pass's output)."""
+STYLE_CONTROLS = frozenset({"style", "passes", "envelope", "explicit"})
+"""Fields that choose the style and its passes: never a style's default, never in ``explicit``."""
 
 
 def affinity_threshold_mode(spec: str) -> tuple[str, float]:
@@ -41,13 +51,14 @@ def affinity_threshold_mode(spec: str) -> tuple[str, float]:
     raise ValueError(f"affinity_threshold must be mean, none, calibrated or quantile:Q, got {spec!r}")
 
 
-OUTPUT_VERSION = 4
+OUTPUT_VERSION = 5
 """Version of what the pipeline computes from given options.  Bumped whenever the same input
 and options give different output bytes (2: the default pixel-level solve became SciPy's
 float32 ``lobpcg``; 3: fastshade's block LOBPCG is the only solver again, same bytes at the
 default options, a few pixels differ with ``--tile-size`` or ``--field column`` at loose
 ``--tol``; 4: the thicken budget is normalised over the high-gate sources as the original's,
-the dither fields come from a Chebyshev series).  Part of ``fastshade run``'s params, so
+the dither fields come from a Chebyshev series; 5: named styles and passes, the style's
+name and pass schedule are options).  Part of ``fastshade run``'s params, so
 ``--resume`` redoes outputs that an earlier build made."""
 
 MAX_K = 256
@@ -69,6 +80,22 @@ class ShadeOptions:
     Defaults follow ``original-system.md`` §3.1 (v12) except where the README
     documents a measured departure (the gating field, the cross path).
     """
+
+    # --- style and passes -----------------------------------------------------------
+    style: StyleName = DEFAULT_STYLE
+    """The look: a named set of defaults and stage choices (:mod:`fastshade.styles`; ``v12`` is
+    the handoff's v12 pass, byte for byte).  A style's defaults apply to every field that was not
+    given explicitly (see ``explicit``)."""
+    passes: int = 1
+    """Number of passes; each pass shades the previous pass's output, as the originals do."""
+    envelope: Envelope = "auto"
+    """Per-pass effect schedule: ``adsr`` (the final pipeline's table), ``decay`` (x0.75 per pass),
+    ``flat``; ``auto`` = the style's own."""
+    explicit: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    """Names of the fields set explicitly, which the style's defaults never replace.  Filled in
+    when made: every field that differs from the v12 default, plus every name given to
+    :meth:`replace` (so ``ShadeOptions(style="v6").replace(shadow_distance=15.0)`` keeps 15 px
+    even where v6 would push further).  Not part of :meth:`to_dict` or :meth:`digest`."""
 
     # --- graph and spectral basis -------------------------------------------------
     basis: Basis = "lobpcg"
@@ -160,6 +187,12 @@ class ShadeOptions:
         # validated when made; NumPy scalars stored as Python numbers (JSON, digest)
         for name, value in _checked_numbers(self).items():
             object.__setattr__(self, name, value)
+        unknown = set(self.explicit) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"explicit names unknown option(s): {', '.join(sorted(unknown))}")
+        given = set(self.explicit) | {f.name for f in dataclasses.fields(self)
+                                      if getattr(self, f.name) != f.default}
+        object.__setattr__(self, "explicit", tuple(sorted(given - STYLE_CONTROLS)))
 
     def replace(self, **changes: Any) -> ShadeOptions:
         """Return a copy with ``changes`` applied (validated when made; an unknown name is a
@@ -168,11 +201,14 @@ class ShadeOptions:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
-        return dataclasses.replace(self, **changes)
+        explicit = tuple(sorted((set(self.explicit) | set(changes)) - STYLE_CONTROLS))
+        return dataclasses.replace(self, **{"explicit": explicit, **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict of every option."""
-        return dataclasses.asdict(self)
+        """Plain JSON-serialisable dict of every option (``explicit`` left out)."""
+        out = dataclasses.asdict(self)
+        del out["explicit"]
+        return out
 
     def digest(self) -> str:
         """Short stable hash of the options (used in manifests and caches)."""
@@ -194,6 +230,14 @@ def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
         out[name] = check_real(name, getattr(opts, name), lo, hi, **kw)
         return out[name]
 
+    if opts.style not in STYLE_NAMES:
+        raise ValueError(f"style must be one of {', '.join(STYLE_NAMES)}, got {opts.style!r}")
+    integer("passes", 1, MAX_PASSES)
+    if opts.envelope not in ENVELOPES:
+        raise ValueError(f"envelope must be one of {', '.join(ENVELOPES)}, got {opts.envelope!r}")
+    if not isinstance(opts.explicit, (tuple, list, set, frozenset)) or not all(
+            isinstance(n, str) for n in opts.explicit):
+        raise ValueError(f"explicit must be a tuple of option names, got {opts.explicit!r}")
     if opts.basis not in ("lobpcg", "krylov"):
         raise ValueError(f"basis must be 'lobpcg' or 'krylov', got {opts.basis!r}")
     integer("connectivity", allowed=(4, 8))

@@ -30,6 +30,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stats", help="write the statistics as JSON to this path")
     p.add_argument("--depth", type=int, choices=[8, 16], default=None,
                    help="output bit depth (default: that of the input)")
+    p.add_argument("--save-passes", action="store_true",
+                   help="also write every pass's image beside the output (NAME.pass1.png, ...)")
     add_shade_options(p)
 
 
@@ -72,18 +74,25 @@ def main(args: argparse.Namespace) -> int:
     _check_destinations(args)
     if args.demo:
         from fastshade.demo import demo_image
-        from fastshade.pipeline.shader import shade_arrays
+        from fastshade.styles import shade_arrays
 
         depth = args.depth or 8
         fmt = validate_output(args.output, has_alpha=False, bit_depth=depth)
-        res = shade_arrays(demo_image(), args.sample, opts)
+        from fastshade.job import pass_path
+
+        images: list = []
+        res = shade_arrays(demo_image(), args.sample, opts,
+                           on_pass=(lambda step, r: images.append(r.image)) if args.save_passes else None)
         write_image(args.output, res.image, bit_depth=depth, fmt=fmt)
+        for index, image in enumerate(images, start=1):
+            write_image(pass_path(args.output, index), image, bit_depth=depth, fmt=fmt)
         stats, name = res.stats, "demo"
     else:
         # The same per-file job as `fastshade run`, so both write identical bytes.
         from fastshade.job import shade_file
 
-        job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
+        job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
+                         save_passes=args.save_passes)
         if job.status != "ok":
             where = args.output if job.reason == "write_error" else args.target
             print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)

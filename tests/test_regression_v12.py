@@ -39,7 +39,9 @@ V12_PIXEL_MD5 = {
 
 
 def _pixel_md5(args: list[str], out: Path) -> str:
-    res = subprocess.run([sys.executable, "-m", "fastshade", "shade", *args, "-o", str(out)], cwd=ROOT,
+    # --style v12 named explicitly: the v12 bytes hold whatever the default style is
+    res = subprocess.run([sys.executable, "-m", "fastshade", "shade", *args, "--style", "v12", "-o", str(out)],
+                         cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     return hashlib.md5(iio.imread(out).tobytes()).hexdigest()

@@ -122,7 +122,7 @@ def warm_up(opts: Any, *, cross: bool) -> float:
     start of a fresh process.
     """
     from fastshade.demo import demo_image
-    from fastshade.pipeline.shader import shade_arrays
+    from fastshade.styles import shade_arrays
 
     small = demo_image(64, 64)
     t0 = time.perf_counter()
@@ -156,7 +156,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
     import numpy as np
 
     from fastshade.io import read_image, write_image
-    from fastshade.pipeline.shader import shade_arrays
+    from fastshade.styles import shade_arrays
 
     opts = dataclasses.replace(opts, **case.get("options", {}))
     repeat = cfg["repeat"]

@@ -144,12 +144,16 @@ def shade_arrays(
     the caller's environment.
     """
     with limit_threads():
-        return _shade_pinned(target, sample, as_options(options), force_cross, clock)
+        return shade_pinned(target, sample, as_options(options), force_cross, clock)
 
 
-def _shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool,
-                  clock: Callable[[], float]) -> ShadeResult:
-    """:func:`shade_arrays` once BLAS is pinned (``opts`` validated when made)."""
+def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool,
+                 clock: Callable[[], float]) -> ShadeResult:
+    """One v12 pass: :func:`shade_arrays` once BLAS is pinned (``opts`` validated when made).
+
+    Reads the v12 options only (``style``, ``passes`` and ``envelope`` are the caller's:
+    :mod:`fastshade.styles`).
+    """
     timer = Timer(clock)
     t_total = clock()
     rgb_t, alpha_t = as_rgb_alpha(target, "target")

@@ -44,6 +44,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--exif-orientation", dest="exif", choices=["apply", "ignore"], default="apply",
                    help="apply the EXIF orientation tag before shading (default apply)")
     o = p.add_argument_group("output")
+    o.add_argument("--save-passes", action="store_true",
+                   help="also write every pass's image beside each output (NAME.pass1.png, ...)")
     o.add_argument("--format", choices=["png", "tiff", "jpg", "webp", "same"], default="png",
                    help="output format (default png; 'same' keeps PNG/TIFF/JPEG/WebP inputs' format, "
                         "other inputs become PNG)")

@@ -79,6 +79,7 @@ class RunConfig:
     max_pixels: int | None = None
     frames: str = "first"
     exif: str = "apply"
+    save_passes: bool = False
     workers: int = 1
     threads_per_worker: int = 1
     timeout: float | None = None
@@ -186,7 +187,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise UsageError(str(err)) from None
     params = _digest({
         "output_version": OUTPUT_VERSION, "options": opts.digest(), "format": fmt, "depth": depth,
-        "frames": args.frames, "exif": args.exif,
+        "frames": args.frames, "exif": args.exif, "save_passes": bool(getattr(args, "save_passes", False)),
         "sample": None if sample is None else [sample.size, sample.mtime_ns, os.path.basename(sample.path)],
     })
     return RunConfig(
@@ -195,7 +196,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         include_hidden=args.include_hidden, on_collision=args.on_collision, if_exists=args.if_exists,
         resume=args.resume or args.retry_failed, retry_failed=args.retry_failed, hash=args.hash,
         dry_run=args.dry_run, max_pixels=args.max_pixels, frames=args.frames, exif=args.exif,
-        workers=workers, threads_per_worker=threads, timeout=args.timeout_per_file,
+        save_passes=bool(getattr(args, "save_passes", False)), workers=workers, threads_per_worker=threads,
+        timeout=args.timeout_per_file,
         recycle_after=args.recycle_after, max_write_errors=args.max_write_errors, scheduler=args.scheduler,
         quiet=args.quiet, verbose=args.verbose, out_inside_in=is_within(n_out, n_in),
         run_id=time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}", params=params, options_digest=opts.digest(),

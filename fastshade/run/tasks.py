@@ -41,6 +41,7 @@ class FileTask:
     expect: tuple[int | None, int | None]
     attempt: int = 0
     report: str | None = None
+    save_passes: bool = False
 
 
 @dataclass

@@ -307,7 +307,7 @@ def _warm_up(options: ShadeOptions, cross: bool) -> None:
     t0 = time.perf_counter()
     try:
         from fastshade.demo import demo_image
-        from fastshade.pipeline.shader import shade_arrays
+        from fastshade.styles import shade_arrays
 
         small = demo_image(64, 64)
         shade_arrays(small, small if cross else None, options)
@@ -345,7 +345,7 @@ def _run_file(task: FileTask) -> tuple[WorkerReport, str | None]:
             with _test_out_of_memory(task.in_path):
                 job = shade_file(task.in_path, task.out_path, sample, task.options, task.format, task.depth,
                                  max_pixels=task.max_pixels, frames=task.frames, exif=task.exif,
-                                 expect=task.expect)
+                                 expect=task.expect, save_passes=task.save_passes)
             report = WorkerReport(job.status, job.reason, job.message, job=job)
     except FileTimeout:
         report = WorkerReport("failed:timeout", "timeout",

@@ -1,0 +1,50 @@
+"""What a style is: a named set of option defaults, a default envelope and one pass of painting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fastshade.options import ShadeOptions
+from fastshade.pipeline.results import ShadeResult
+
+
+@dataclass(frozen=True)
+class PassStep:
+    """One pass of a multi-pass schedule (:mod:`fastshade.styles.envelope`).
+
+    ``index`` is 1-based, ``count`` the number of passes.  ``effect`` scales the pass's lengths
+    (the originals' ``effect_strength`` e: v6 reads it everywhere, v12 scales its push and reach).
+    ``overrides`` holds the per-pass stage parameters of the ``adsr`` table (§5.5: dilation
+    radius, kernel sigma ratio, fill threshold, thicken modulation); empty for the other envelopes.
+    """
+
+    index: int
+    count: int
+    effect: float
+    overrides: Mapping[str, float] = field(default_factory=dict)
+
+
+class PaintPass(Protocol):
+    """One pass of a style: shade ``target`` (an image array, with alpha when it has one)."""
+
+    def __call__(self, target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
+                 force_cross: bool, clock: Callable[[], float]) -> ShadeResult:
+        """Paint one pass; ``step`` gives its effect, ``clock`` reads the stage timings."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """A named look.
+
+    ``defaults`` are :class:`~fastshade.options.ShadeOptions` values that replace the v12 defaults
+    for this style, wherever the caller did not set the field explicitly.  ``envelope`` is the
+    style's own pass schedule (what ``envelope="auto"`` means).  ``paint_pass`` paints one pass.
+    """
+
+    name: str
+    description: str
+    envelope: str
+    paint_pass: PaintPass
+    defaults: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,102 @@
+"""Shade an image in a style, one or more passes: the public :func:`shade` and :func:`shade_arrays`."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastshade.options import ShadeOptions, as_options
+from fastshade.pipeline.results import ShadeResult
+from fastshade.styles.base import PassStep
+from fastshade.styles.catalog import resolve_options, style_of
+from fastshade.styles.envelope import pass_schedule
+from fastshade.threads import limit_threads
+
+PassCallback = Callable[[PassStep, ShadeResult], None]
+"""Called after every pass with its step and result (``--save-passes`` writes each pass's image)."""
+
+
+def shade_arrays(
+    target: Any,
+    sample: Any = None,
+    options: ShadeOptions | dict[str, Any] | None = None,
+    *,
+    force_cross: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+    on_pass: PassCallback | None = None,
+) -> ShadeResult:
+    """Shade ``target`` (self mode) or ``target`` with ``sample`` (cross mode) in ``options.style``.
+
+    Each of ``options.passes`` passes shades the previous pass's output (the sample, in cross
+    mode, stays the same), with the effect of :func:`~fastshade.styles.envelope.pass_schedule`.
+    Returns the last pass's :class:`ShadeResult`; its ``stats`` add ``style``, ``envelope`` and
+    ``passes`` (one summary per pass), the timings are summed over the passes and
+    ``stats["options"]`` are the resolved options (the style's defaults applied).  ``force_cross``
+    and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  BLAS/OpenMP run on one
+    thread for the duration of the call, so the bytes are the command line's.
+    """
+    opts = resolve_options(options)
+    style = style_of(opts)
+    per_pass: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    timings: dict[str, float] = {}
+    result: ShadeResult | None = None
+    current = target
+    with limit_threads():
+        for step in pass_schedule(opts.envelope, opts.passes):
+            result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
+            per_pass.append(pass_summary(step, result.stats))
+            warnings += [w for w in result.stats.get("warnings", []) if w not in warnings]
+            for name, sec in result.stats.get("timings", {}).items():
+                timings[name] = timings.get(name, 0.0) + sec
+            if on_pass is not None:
+                on_pass(step, result)
+            current = result.image
+    assert result is not None  # passes >= 1 (validated)
+    stats = dict(result.stats)
+    stats.update(style=opts.style, envelope=opts.envelope, passes=per_pass, warnings=warnings,
+                 options=opts.to_dict())
+    if len(per_pass) > 1:
+        stats["timings"] = {k: round(v, 6) for k, v in timings.items()}
+    return dataclasses.replace(result, stats=stats)
+
+
+def pass_summary(step: PassStep, stats: dict[str, Any]) -> dict[str, Any]:
+    """The JSON summary of one pass in ``stats["passes"]``."""
+    return {
+        "pass": step.index,
+        "effect": step.effect,
+        "overrides": dict(step.overrides),
+        "thickened_pixels": stats.get("thickened_pixels"),
+        "placements": len(stats.get("placements", [])),
+        "skipped_shadows": stats.get("skipped_shadows"),
+        "timings": stats.get("timings", {}),
+    }
+
+
+def shade(target: Any, sample: Any = None, options: ShadeOptions | dict[str, Any] | None = None,
+          **overrides: Any) -> tuple[Any, dict[str, Any]]:
+    """Apply the spectral shader in a style.
+
+    Parameters
+    ----------
+    target, sample
+        Images: (H,W), (H,W,2) grey+alpha, (H,W,3) or (H,W,4) arrays (uint8 and other integers in
+        0..255, uint16 at full 16-bit scale, bool, or float in [0,1]) or paths. ``sample=None`` is
+        self mode.
+    options
+        A :class:`~fastshade.ShadeOptions` or a dict of its fields (``{"style": "v12"}``);
+        keyword ``overrides`` replace fields of it (and count as set explicitly).
+
+    Returns
+    -------
+    image : (H, W, 3) or (H, W, 4) float64 in [0, 1] (alpha carried through)
+    stats : JSON-serialisable dict (style, passes, gates, components, placements, basis, timings)
+    """
+    opts = as_options(options)
+    if overrides:
+        opts = opts.replace(**overrides)
+    res = shade_arrays(target, sample, opts)
+    return res.image, res.stats
