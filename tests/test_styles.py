@@ -149,3 +149,22 @@ def test_run_save_passes_beside_each_output(tmp_path):
     names = sorted(p.name for p in out.iterdir() if p.suffix == ".png")
     assert names == ["d.pass1.png", "d.pass2.png", "d.png"]
     np.testing.assert_array_equal(iio.imread(out / "d.pass2.png"), iio.imread(out / "d.png"))
+
+
+@pytest.mark.parametrize("passes", [1, 3])
+def test_changed_pixels_equal_the_written_file_and_split_by_stage(tmp_path, passes):
+    from fastshade.io import read_image, write_image
+
+    src, out = tmp_path / "d.png", tmp_path / "o.png"
+    write_image(src, demo_image(128, 128), bit_depth=8)
+    res = _cli("shade", str(src), "-o", str(out), "--passes", str(passes), "--stats", str(tmp_path / "s.json"))
+    assert res.returncode == 0, res.stderr
+    import json
+
+    stats = json.loads((tmp_path / "s.json").read_text())
+    a, b = iio.imread(src), iio.imread(out)
+    changed = int((a != b).any(axis=2).sum())
+    assert changed > 0 and stats["changed_pixels"] == changed
+    assert sum(stats["changed_by_stage"].values()) == changed
+    assert set(stats["changed_by_stage"]) <= {"thicken", "shadow"}
+    assert read_image(str(out)).rgb.shape == (128, 128, 3)

@@ -102,3 +102,5 @@ class ShadeResult:
     target: Analysis | None = None
     sample: Analysis | None = None
     owner: np.ndarray | None = None  # (H, W) int32: index of the last placement that wrote a pixel, -1 none
+    stage_of: np.ndarray | None = None  # (H, W) int8: index in stage_names of the last stage that changed a pixel
+    stage_names: tuple[str, ...] = ()

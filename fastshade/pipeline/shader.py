@@ -25,6 +25,7 @@ from fastshade.pipeline.graph import diagonal_storage, forward_gradient, image_l
 from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.paint import shadow_self, thicken
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
+from fastshade.pipeline.stagelog import StageLog
 from fastshade.spectral import SpectralBasis, spectral_basis
 from fastshade.threads import limit_threads
 
@@ -161,6 +162,8 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
     an_t = analyse(rgb_t, opts, timer, cross=cross)
     with timer.stage("thicken"):
         out, thick_mask = thicken(an_t, opts)
+    log = StageLog(rgb_t)
+    log.record("thicken", out)
     an_s: Analysis | None = None
     cross_info: dict[str, Any] = {}
     if cross:
@@ -180,6 +183,7 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
             placements, cross_info = shadow_cross(out, an_t, an_s, opts)
         else:
             placements = shadow_self(out, an_t, opts)
+    log.record("shadow", out)
     h, w = an_t.shape
     owner = np.full(h * w, -1, dtype=np.int32)
     for idx, p in enumerate(placements):
@@ -214,7 +218,8 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
         stats["sample_basis"] = sample_basis
     stats["warnings"] = basis_warnings(an_t.basis, an_s.basis if an_s is not None and an_s is not an_t else None,
                                        opts, cross)
-    return ShadeResult(np.ascontiguousarray(image), stats, placements, an_t, an_s, owner.reshape(h, w))
+    return ShadeResult(np.ascontiguousarray(image), stats, placements, an_t, an_s, owner.reshape(h, w),
+                       log.stage_of, tuple(log.names))
 
 
 def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions, cross: bool = False) -> dict[str, Any]:

@@ -7,8 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from fastshade.options import ShadeOptions, as_options
+from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.results import ShadeResult
+from fastshade.pipeline.stagelog import quantised_change
 from fastshade.styles.base import PassStep
 from fastshade.styles.catalog import resolve_options, style_of
 from fastshade.styles.envelope import pass_schedule
@@ -43,10 +47,13 @@ def shade_arrays(
     warnings: list[str] = []
     timings: dict[str, float] = {}
     result: ShadeResult | None = None
-    current = target
+    stages = StageMerge()
     with limit_threads():
+        rgb, alpha = as_rgb_alpha(target, "target")
+        current = original = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
         for step in pass_schedule(opts.envelope, opts.passes):
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
+            stages.add(result)
             per_pass.append(pass_summary(step, result.stats))
             warnings += [w for w in result.stats.get("warnings", []) if w not in warnings]
             for name, sec in result.stats.get("timings", {}).items():
@@ -60,7 +67,41 @@ def shade_arrays(
                  options=opts.to_dict())
     if len(per_pass) > 1:
         stats["timings"] = {k: round(v, 6) for k, v in timings.items()}
-    return dataclasses.replace(result, stats=stats)
+    changed = quantised_change(original, result.image)
+    stats["changed_pixels"] = int(changed.sum())
+    stats["changed_by_stage"] = stages.counts(changed)
+    return dataclasses.replace(result, stats=stats, stage_of=stages.stage_of, stage_names=tuple(stages.names))
+
+
+class StageMerge:
+    """The last stage, over every pass, that changed each pixel (stage names shared by the passes)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.stage_of: np.ndarray | None = None
+
+    def add(self, result: ShadeResult) -> None:
+        """Merge one pass's :class:`~fastshade.pipeline.stagelog.StageLog` result."""
+        if result.stage_of is None:
+            return
+        if self.stage_of is None:
+            self.stage_of = np.full(result.stage_of.shape, -1, dtype=np.int8)
+        for index, name in enumerate(result.stage_names):
+            if name not in self.names:
+                self.names.append(name)
+            self.stage_of[result.stage_of == index] = self.names.index(name)
+
+    def counts(self, changed: np.ndarray) -> dict[str, int]:
+        """Changed pixels per stage; they sum to ``changed.sum()`` (``unattributed``: a changed pixel
+        no recorded stage wrote, which a style that logs every stage never has).
+        """
+        if self.stage_of is None:
+            return {"unattributed": int(changed.sum())} if changed.any() else {}
+        out = {name: int(np.count_nonzero(changed & (self.stage_of == i))) for i, name in enumerate(self.names)}
+        rest = int(np.count_nonzero(changed & (self.stage_of < 0)))
+        if rest:
+            out["unattributed"] = rest
+        return out
 
 
 def pass_summary(step: PassStep, stats: dict[str, Any]) -> dict[str, Any]:
