@@ -30,7 +30,7 @@ from fastshade.options import ShadeOptions
 from fastshade.styles import shade_arrays
 
 __all__ = ["SKIP_CODES", "JobResult", "load_sample_rgb", "one_line", "pass_path", "shade_file", "stat_fingerprint",
-           "status_of"]
+           "status_of", "write_layers"]
 
 SKIP_CODES = frozenset({"not_an_image", "too_large", "degenerate"})
 """ImageError codes that mean "not shaded, nothing wrong" (``skipped:``) rather than ``failed:``."""
@@ -126,6 +126,7 @@ def shade_file(
     expect: tuple[int, int] | None = None,
     keep_stats: bool = False,
     save_passes: bool = False,
+    layers: bool = False,
 ) -> JobResult:
     """Read, validate, shade and atomically write one image; return what happened.
 
@@ -161,6 +162,9 @@ def shade_file(
     save_passes : bool, optional
         Also write every pass's image beside the output (:func:`pass_path`), for a multi-pass
         progression; written only when the output is.
+    layers : bool, optional
+        Also write each stage's marks as an RGBA PNG and all layers as one OpenRaster file
+        beside the output (:func:`write_layers`).
 
     Returns
     -------
@@ -236,6 +240,8 @@ def shade_file(
     try:
         write_image(sout, out[:, :, :3], out[:, :, 3] if out.shape[2] == 4 else None,
                     bit_depth=out_depth, fmt=out_fmt)
+        if layers:
+            write_layers(sout, target, shaded)
         for index, image in enumerate(pass_images, start=1):
             write_image(pass_path(sout, index), image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None,
                         bit_depth=out_depth, fmt=out_fmt)
@@ -244,6 +250,26 @@ def shade_file(
     except OSError as err:  # e.g. the destination folder cannot be created
         return finish("write_error", f"{type(err).__name__}: {err.strerror or err}")
     return finish(None)
+
+
+def write_layers(out_path: str | os.PathLike[str], original: np.ndarray, result: Any) -> list[str]:
+    """Write the layers of ``result`` beside ``out_path``: ``NAME.<stage>.png`` (RGBA, transparent
+    where untouched) for every stage and ``NAME.ora`` (OpenRaster: the stages over the drawing, and
+    the output as its merged image); return the paths written.
+    """
+    from fastshade.io.ora import write_openraster
+    from fastshade.styles.layers import DRAWING, stage_layers
+
+    root, _ = os.path.splitext(os.fspath(out_path))
+    stack = stage_layers(original, result)
+    written = []
+    for name, rgba in stack:
+        if name != DRAWING:
+            path = f"{root}.{name}.png"
+            write_image(path, rgba[:, :, :3], rgba[:, :, 3], bit_depth=8, fmt="png")
+            written.append(path)
+    write_openraster(f"{root}.ora", stack, result.image)
+    return [*written, f"{root}.ora"]
 
 
 def pass_path(out_path: str | os.PathLike[str], index: int) -> str:

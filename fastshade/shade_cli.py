@@ -32,6 +32,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="output bit depth (default: that of the input)")
     p.add_argument("--save-passes", action="store_true",
                    help="also write every pass's image beside the output (NAME.pass1.png, ...)")
+    p.add_argument("--layers", action="store_true",
+                   help="also write each stage's marks as an RGBA PNG (NAME.thicken.png, NAME.shadow.png) "
+                        "and every layer in one OpenRaster file NAME.ora (Krita, GIMP, MyPaint)")
     add_shade_options(p)
 
 
@@ -78,21 +81,24 @@ def main(args: argparse.Namespace) -> int:
 
         depth = args.depth or 8
         fmt = validate_output(args.output, has_alpha=False, bit_depth=depth)
-        from fastshade.job import pass_path
+        from fastshade.job import pass_path, write_layers
 
         images: list = []
-        res = shade_arrays(demo_image(), args.sample, opts,
+        demo = demo_image()
+        res = shade_arrays(demo, args.sample, opts,
                            on_pass=(lambda step, r: images.append(r.image)) if args.save_passes else None)
         write_image(args.output, res.image, bit_depth=depth, fmt=fmt)
         for index, image in enumerate(images, start=1):
             write_image(pass_path(args.output, index), image, bit_depth=depth, fmt=fmt)
+        if args.layers:
+            write_layers(args.output, demo, res)
         stats, name = res.stats, "demo"
     else:
         # The same per-file job as `fastshade run`, so both write identical bytes.
         from fastshade.job import shade_file
 
         job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
-                         save_passes=args.save_passes)
+                         save_passes=args.save_passes, layers=args.layers)
         if job.status != "ok":
             where = args.output if job.reason == "write_error" else args.target
             print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)

@@ -46,6 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--save-passes", action="store_true",
                    help="also write every pass's image beside each output (NAME.pass1.png, ...)")
+    o.add_argument("--layers", action="store_true",
+                   help="also write each stage's marks (RGBA PNG) and an OpenRaster NAME.ora beside each output")
     o.add_argument("--format", choices=["png", "tiff", "jpg", "webp", "same"], default="png",
                    help="output format (default png; 'same' keeps PNG/TIFF/JPEG/WebP inputs' format, "
                         "other inputs become PNG)")

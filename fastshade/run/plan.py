@@ -275,7 +275,7 @@ class Planner:
         job = FileTask(
             id=self.next_id, in_path=pr.abs_path, out_path=out_abs, options=cfg.options, sample=cfg.sample,
             format=out_fmt, depth=cfg.depth, max_pixels=cfg.max_pixels, frames=cfg.frames, exif=cfg.exif,
-            save_passes=cfg.save_passes,
+            save_passes=cfg.save_passes, layers=cfg.layers,
             timeout=cfg.timeout, hash=cfg.hash, threads=cfg.threads_per_worker, expect=(pr.size, pr.mtime_ns))
         self.next_id += 1
         yield "task", PlannedTask(job, pr.rel, out_rel, rec)

@@ -42,6 +42,7 @@ class FileTask:
     attempt: int = 0
     report: str | None = None
     save_passes: bool = False
+    layers: bool = False
 
 
 @dataclass
