@@ -24,6 +24,7 @@ COMMANDS = {
     "run": ("fastshade.run", "shade a whole folder: streamed, multiprocessing, resumable"),
     "bench": ("fastshade.bench", "performance run: per-stage timings, scaling, baselines"),
     "diagnose": ("fastshade.diagnose", "measure why cross mode fragments; compare cross strategies"),
+    "gallery": ("fastshade.gallery", "before/after pictures of every style (docs/gallery)"),
 }
 
 
