@@ -91,11 +91,11 @@ class ShadeOptions:
     envelope: Envelope = "auto"
     """Per-pass effect schedule: ``adsr`` (the final pipeline's table), ``decay`` (x0.75 per pass),
     ``flat``; ``auto`` = the style's own."""
-    explicit: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
-    """Names of the fields set explicitly, which the style's defaults never replace.  Filled in
-    when made: every field that differs from the v12 default, plus every name given to
-    :meth:`replace` (so ``ShadeOptions(style="v6").replace(shadow_distance=15.0)`` keeps 15 px
-    even where v6 would push further).  Not part of :meth:`to_dict` or :meth:`digest`."""
+    explicit: tuple[str, ...] | None = dataclasses.field(default=None, compare=False, repr=False)
+    """Names of the fields set explicitly, which the style's defaults never replace.  None (the
+    default) means: every field that differs from the v12 default.  :meth:`replace` adds the names
+    it is given (so ``ShadeOptions(style="v6").replace(shadow_distance=15.0)`` keeps 15 px even
+    where v6 would push further).  Not part of :meth:`to_dict` or :meth:`digest`."""
 
     # --- graph and spectral basis -------------------------------------------------
     basis: Basis = "lobpcg"
@@ -187,11 +187,13 @@ class ShadeOptions:
         # validated when made; NumPy scalars stored as Python numbers (JSON, digest)
         for name, value in _checked_numbers(self).items():
             object.__setattr__(self, name, value)
-        unknown = set(self.explicit) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"explicit names unknown option(s): {', '.join(sorted(unknown))}")
-        given = set(self.explicit) | {f.name for f in dataclasses.fields(self)
-                                      if getattr(self, f.name) != f.default}
+        if self.explicit is None:
+            given = {f.name for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+        else:
+            given = set(self.explicit)
+            unknown = given - {f.name for f in dataclasses.fields(self)}
+            if unknown:
+                raise ValueError(f"explicit names unknown option(s): {', '.join(sorted(unknown))}")
         object.__setattr__(self, "explicit", tuple(sorted(given - STYLE_CONTROLS)))
 
     def replace(self, **changes: Any) -> ShadeOptions:
@@ -201,7 +203,7 @@ class ShadeOptions:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
-        explicit = tuple(sorted((set(self.explicit) | set(changes)) - STYLE_CONTROLS))
+        explicit = tuple(sorted((set(self.explicit or ()) | set(changes)) - STYLE_CONTROLS))
         return dataclasses.replace(self, **{"explicit": explicit, **changes})
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,8 +237,8 @@ def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
     integer("passes", 1, MAX_PASSES)
     if opts.envelope not in ENVELOPES:
         raise ValueError(f"envelope must be one of {', '.join(ENVELOPES)}, got {opts.envelope!r}")
-    if not isinstance(opts.explicit, (tuple, list, set, frozenset)) or not all(
-            isinstance(n, str) for n in opts.explicit):
+    if opts.explicit is not None and (not isinstance(opts.explicit, (tuple, list, set, frozenset)) or not all(
+            isinstance(n, str) for n in opts.explicit)):
         raise ValueError(f"explicit must be a tuple of option names, got {opts.explicit!r}")
     if opts.basis not in ("lobpcg", "krylov"):
         raise ValueError(f"basis must be 'lobpcg' or 'krylov', got {opts.basis!r}")

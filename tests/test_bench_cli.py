@@ -587,3 +587,22 @@ def test_damaged_result_files_are_one_line_exit_2(quick, tmp_path, capsys, damag
         assert cli.main(argv) == 2
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln]
         assert len(err) == 1 and "damaged" in err[0], err
+
+
+def test_style_rows_one_per_style_and_pass_count(tmp_path):
+    from fastshade.bench.cli import parse_counts, style_names
+
+    toof = tmp_path / "toof.png"
+    cases = build_cases([64], [toof], original_size=False, styles=["v12"], style_passes=[1, 4])
+    rows = [c for c in cases if c["kind"] == "style"]
+    assert [(c["name"], c["options"]["passes"], c["files"]) for c in rows] == [
+        ("style:v12:p1", 1, [str(toof)]), ("style:v12:p4", 4, [str(toof)])]
+    demo_rows = [c for c in build_cases([64], [], original_size=False, styles=["v12"], style_passes=[2])
+                 if c["kind"] == "style"]
+    assert demo_rows[0]["shape"] == [512, 512] and "files" not in demo_rows[0]
+    assert style_names(None) == [] and style_names("all")[0] == "v12"
+    with pytest.raises(ValueError, match="unknown style"):
+        style_names("v12,nope")
+    assert parse_counts("1,4", "--style-passes") == [1, 4]
+    with pytest.raises(ValueError, match="pass counts"):
+        parse_counts("0", "--style-passes")

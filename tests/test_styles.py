@@ -62,6 +62,7 @@ def test_flat_envelope_and_pass_numbers():
 
 def test_explicit_fields_are_recorded():
     assert ShadeOptions().explicit == ()
+    assert ShadeOptions(shadow_distance=20.0, explicit=()).explicit == ()
     assert ShadeOptions(shadow_distance=20.0).explicit == ("shadow_distance",)
     # the v12 default value given through replace is explicit too (a style must not replace it)
     opts = ShadeOptions().replace(shadow_distance=15.0, passes=3)
@@ -86,6 +87,10 @@ def test_a_styles_defaults_fill_only_the_fields_not_given(monkeypatch):
     assert (given.shadow_distance, given.thick_radius, given.envelope) == (15.0, 5, "flat")
     assert resolve_options(given) == given  # idempotent
     assert resolve_options({"shadow_distance": 12.0}).shadow_distance == 12.0
+    # switching back to a style without defaults leaves nothing of the first style's behind
+    monkeypatch.setitem(catalog.STYLES, "v12", Style("v12", "x", "flat", lush.paint_pass))
+    back = resolve_options(dataclasses.replace(given, envelope="auto"))
+    assert (back.shadow_distance, back.thick_radius, back.envelope) == (15.0, 3, "flat")
 
 
 def test_v12_one_pass_equals_the_pipeline_pass():

@@ -74,12 +74,21 @@ def image_files(directory: Path) -> list[Path]:
     return readable
 
 
+STYLE_PASSES = (1, 4)
+"""Pass counts of the style rows without ``--style-passes``."""
+STYLE_DEMO_SIZE = 512
+"""Demo size of the style rows when ``--images`` has no toof."""
+
+
 def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
-                dither_sizes: list[int] | tuple[int, ...] = ()) -> list[dict[str, Any]]:
+                dither_sizes: list[int] | tuple[int, ...] = (), styles: list[str] | tuple[str, ...] = (),
+                style_passes: list[int] | tuple[int, ...] = STYLE_PASSES) -> list[dict[str, Any]]:
     """List the benchmark cases: demo sizes, the original's size, the dither rows, each image, the toof x snek cross.
 
     A dither row (``kind`` ``"dither"``) shades the demo image of its size with
     :data:`DITHER_OPTIONS` over the run's options; it has no baselines and no growth fit.
+    A style row (``kind`` ``"style"``) shades toof (from ``images``; else the 512² demo) in one of
+    ``styles`` with each of ``style_passes`` passes, the style's own envelope.
     """
     cases: list[dict[str, Any]] = []
     for s in sizes:
@@ -91,6 +100,15 @@ def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
         cases.append({"name": f"dither-{s}x{s}", "kind": "dither", "mode": "self", "shape": [s, s],
                       "options": dict(DITHER_OPTIONS)})
     by_stem = {p.stem: p for p in images}
+    for style in styles:
+        for passes in style_passes:
+            row: dict[str, Any] = {"name": f"style:{style}:p{passes}", "kind": "style", "mode": "self",
+                                   "options": {"style": style, "passes": passes, "envelope": "auto"}}
+            if "toof" in by_stem:
+                row["files"] = [str(by_stem["toof"])]
+            else:
+                row["shape"] = [STYLE_DEMO_SIZE, STYLE_DEMO_SIZE]
+            cases.append(row)
     for p in images:
         cases.append({"name": f"image:{p.stem}", "kind": "image", "mode": "self", "files": [str(p)]})
     if "toof" in by_stem and "snek-heavy" in by_stem:
@@ -101,7 +119,7 @@ def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
 
 def case_files(case: dict[str, Any], folder: Path) -> list[str]:
     """Return the image files of ``case``: its own, or its demo image written as 8-bit PNG into ``folder``."""
-    if case["kind"] not in ("demo", "dither"):
+    if "files" in case:
         return list(case["files"])
     import numpy as np
 

@@ -37,6 +37,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                         f"{','.join(map(str, DITHER_SIZES))}; --quick: none)")
     p.add_argument("--images", metavar="DIR", help="also time every image in DIR (self mode; plus "
                    "toof x snek-heavy cross when both are there)")
+    p.add_argument("--styles", default=None, metavar="S,S,...|all",
+                   help="add a row per style and pass count (--style-passes) on toof from --images, else the "
+                        "512x512 demo, each in its own envelope; the report gives each row's ratio to v12's 1 pass")
+    p.add_argument("--style-passes", default="1,4", metavar="N,N,...",
+                   help="pass counts of the --styles rows (default 1,4)")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help=f"timed runs per case after the warm-up (default {DEFAULT_REPEAT}; --quick: {QUICK_REPEAT})")
     p.add_argument("--threads", type=int, default=1, metavar="T",
@@ -109,7 +114,10 @@ def main(args: argparse.Namespace) -> int:
         return report_results(load_results(args.results, "--results"), args, old)
     images = image_files(Path(args.images)) if args.images else []
     original = args.original_sizes or any(s >= 1024 for s in sizes)
-    cases = build_cases(sizes, images, original_size=original, dither_sizes=dither_sizes)
+    styles = style_names(args.styles)
+    style_passes = parse_counts(args.style_passes, "--style-passes")
+    cases = build_cases(sizes, images, original_size=original, dither_sizes=dither_sizes, styles=styles,
+                        style_passes=style_passes)
     config = {
         "sizes": sizes,
         "dither_sizes": dither_sizes,
@@ -122,6 +130,7 @@ def main(args: argparse.Namespace) -> int:
         "lobpcg_maxiter": args.lobpcg_maxiter,
         "baseline_budget": budget,
         "options": opts.to_dict(),
+        "explicit": list(opts.explicit or ()),
         "cases": cases,
     }
     try:
@@ -130,6 +139,30 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(err))
     results["machine"] = dict(machine_info(), **results.pop("worker", {}))
     return report_results(finish(results), args, old)
+
+
+def style_names(text: str | None) -> list[str]:
+    """``--styles``: ``"v12,v6"`` or ``"all"`` -> names (v12 first, the reference of the ratios); [] for None."""
+    from fastshade.styles import STYLES
+
+    if not text:
+        return []
+    names = list(STYLES) if text.strip() == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STYLES]
+    if unknown:
+        raise ValueError(f"--styles: unknown style(s) {', '.join(unknown)} (styles: {', '.join(STYLES)})")
+    return ["v12"] + [s for s in names if s != "v12"]
+
+
+def parse_counts(text: str, flag: str) -> list[int]:
+    """``"1,4"`` -> ``[1, 4]``: pass counts in [1, 64]."""
+    try:
+        counts = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"{flag}: {text!r} is not a list of integers") from None
+    if not counts or not all(1 <= c <= 64 for c in counts):
+        raise ValueError(f"{flag}: pass counts must be in [1, 64], got {text!r}")
+    return counts
 
 
 def report_results(results: dict[str, Any], args: argparse.Namespace, old: dict[str, Any] | None) -> int:

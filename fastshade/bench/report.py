@@ -30,6 +30,20 @@ CLOCK_TEXT: dict[str, str] = {
 }
 
 
+def style_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per style case: style, passes, shader median, ratio to v12 1 pass and to its own 1 pass."""
+    cases = [c for c in results["cases"] if c["kind"] == "style"]
+    shader = {(c["options"]["style"], c["options"]["passes"]): c["stages"]["shader"]["median"] for c in cases}
+    rows = []
+    for c in cases:
+        style, passes = c["options"]["style"], c["options"]["passes"]
+        t = shader[(style, passes)]
+        ref, own = shader.get(("v12", 1)), shader.get((style, 1))
+        rows.append([style, str(passes), fmt_seconds(t), f"{t / ref:.2f}x" if ref else "-",
+                     f"{t / own:.2f}x" if own else "-", str(c["stats"].get("changed_pixels", "-"))])
+    return rows
+
+
 def format_report(results: dict[str, Any]) -> str:
     """Format the printed report: per-case stage tables, growth exponents, ratios to the original."""
     m = results["machine"]
@@ -74,6 +88,10 @@ def format_report(results: dict[str, Any]) -> str:
             it = f", {bo['iterations']} it" if bo.get("iterations") is not None else ""
             lines.append(f"ours basis: {bo['method']}, tolerance {bo['tolerance']:.0e}, residual "
                          f"{bo['residual_max']:.1e}{it}")
+    srows = style_rows(results)
+    if srows:
+        lines += ["", "== styles (shader median; ratio to v12's 1 pass on the same image, same run)",
+                  text_table(["style", "passes", "shader", "x v12 p1", "x own p1", "changed px"], srows, "lrrrrr")]
     growth = results.get("growth", {})
     if growth:
         lines += ["", "== growth with the pixel count: t ~ pixels^b (1.0 = linear; > 1.15 flagged)"]
@@ -154,6 +172,11 @@ def format_markdown(results: dict[str, Any]) -> str:
         out += ["### The dither operator (`--laplacian dither`, demo line art)", "",
                 md_table(["size", "laplacian", "basis", "fields", "shader", "end to end", "peak RSS",
                           "shadow comps"], rows), ""]
+    srows = style_rows(results)
+    if srows:
+        out += ["### Styles (toof, or the 512x512 demo; shader median, same run)", "",
+                md_table(["style", "passes", "shader", "x v12 1 pass", "x its 1 pass", "changed px"], srows,
+                         "lrrrrr"), ""]
     images = [c for c in results["cases"] if c["kind"] == "image"]
     if images:
         rows = [[c["name"], f"{c['shape'][1]}x{c['shape'][0]}", fmt_seconds(c["stages"]["basis"]["median"]),

@@ -72,7 +72,7 @@ def worker_main(argv: list[str]) -> int:
 
     from fastshade.options import ShadeOptions
 
-    opts = ShadeOptions(**cfg["options"])
+    opts = ShadeOptions(**cfg["options"], explicit=tuple(cfg.get("explicit", ())))
     demo_px = [c["shape"][0] * c["shape"][1] for c in cfg["cases"] if c["kind"] == "demo"]
     smallest = min(demo_px) if demo_px else -1
     plan = [(c, _baselines_wanted(c, cfg, smallest)) for c in cfg["cases"]]
@@ -156,9 +156,9 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
     import numpy as np
 
     from fastshade.io import read_image, write_image
-    from fastshade.styles import shade_arrays
+    from fastshade.styles import resolve_options, shade_arrays
 
-    opts = dataclasses.replace(opts, **case.get("options", {}))
+    opts = resolve_options(dataclasses.replace(opts, **case.get("options", {})))
     repeat = cfg["repeat"]
     name = case["name"]
     bar.set_description(name)
@@ -218,7 +218,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
         "mode": case["mode"],
         "shape": [int(h), int(w)],
         "pixels": int(pixels),
-        "files": [Path(f).name for f in files] if case["kind"] == "image" else [],
+        "files": [Path(f).name for f in files] if "files" in case else [],
         "options": dict(case.get("options", {})),
         "first_call_seconds": first_call,
         "stages": stages,
@@ -232,6 +232,7 @@ def measure_case(case: dict[str, Any], cfg: dict[str, Any], opts: Any, tmp: Path
             "high_gate_pixels": int(res.stats["high_gate_pixels"]),
             "low_gate_pixels": int(res.stats["low_gate_pixels"]),
             "shadow_components": len(res.stats["placements"]),
+            "changed_pixels": res.stats.get("changed_pixels"),
             "basis_method": res.stats["basis"].get("method"),
         },
         "baselines": {},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fastshade.options import STYLE_NAMES, ShadeOptions, as_options
@@ -22,17 +21,23 @@ def style_of(opts: ShadeOptions) -> Style:
 
 
 def resolve_options(options: ShadeOptions | dict[str, Any] | None) -> ShadeOptions:
-    """``options`` with its style's defaults applied to every field not set explicitly.
+    """``options`` as the style sees them: every field set explicitly (``options.explicit``) keeps
+    its value, every other field takes the style's default (or the v12 default where the style has
+    none); ``envelope="auto"`` becomes the style's own envelope.
 
-    Idempotent: resolved options resolve to themselves.  ``envelope="auto"`` becomes the style's
-    own envelope.
+    A function of the style, the passes, the envelope and the explicit fields only, so switching
+    the style of resolved options (``dataclasses.replace(opts, style=...)``) and resolving again
+    leaves nothing of the first style behind.  Idempotent.
     """
     opts = as_options(options)
     style = style_of(opts)
-    changes = {name: value for name, value in style.defaults.items() if name not in opts.explicit}
-    if opts.envelope == "auto":
-        changes["envelope"] = style.envelope
-    return dataclasses.replace(opts, **changes) if changes else opts
+    explicit = tuple(opts.explicit or ())
+    values = {name: getattr(opts, name) for name in explicit}
+    defaults = {name: value for name, value in style.defaults.items() if name not in explicit}
+    envelope = style.envelope if opts.envelope == "auto" else opts.envelope
+    resolved = ShadeOptions(style=opts.style, passes=opts.passes, envelope=envelope, explicit=explicit,
+                            **defaults, **values)
+    return opts if resolved == opts and resolved.explicit == opts.explicit else resolved
 
 
 def style_help() -> str:
