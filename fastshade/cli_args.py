@@ -18,6 +18,8 @@ _HELP = {
     "passes": "number of passes; each pass shades the previous pass's output",
     "envelope": "per-pass effect: adsr (the final pipeline's table), decay (x0.75 per pass), flat, "
                 "auto (the style's own)",
+    "scale": "the drawing's resolution relative to a ~512 px drawing: lengths x X, areas x X^2, smooth fields "
+             "on an X times coarser grid; auto = from the DPI or the stroke width",
     "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG) or krylov "
              "(the original's 50-step Lanczos field)",
     "k": "number of non-trivial basis vectors the eigensolve returns (the shader reads 8)",
@@ -74,7 +76,9 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
         helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
         if f.name == "style":
             helptext += ". Styles: " + style_help()
-        if typ is bool:
+        if f.name == "scale":
+            group.add_argument(flag, dest=f.name, default=None, type=scale_value, metavar="auto|X", help=helptext)
+        elif typ is bool:
             group.add_argument(flag, dest=f.name, default=None, choices=["on", "off"], help=helptext)
         elif typ is int:
             group.add_argument(flag, dest=f.name, default=None, type=int, metavar="N", help=helptext)
@@ -83,6 +87,16 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
         else:
             choices = typing.get_args(typ) or None
             group.add_argument(flag, dest=f.name, default=None, choices=choices, help=helptext)
+
+
+def scale_value(text: str) -> float | str:
+    """``--scale``: ``auto`` or a number."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {text!r}") from None
 
 
 def options_from_args(args: argparse.Namespace) -> ShadeOptions:

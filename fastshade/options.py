@@ -26,6 +26,8 @@ STYLE_NAMES: tuple[str, ...] = typing.get_args(StyleName)
 DEFAULT_STYLE = "v12"
 Envelope = Literal["auto", "adsr", "decay", "flat"]
 ENVELOPES: tuple[str, ...] = typing.get_args(Envelope)
+MIN_SCALE, MAX_SCALE = 0.25, 64.0
+"""Range of a numeric ``scale``."""
 MAX_PASSES = 64
 """Largest ``passes`` (each pass is one full shade of the previous pass's output)."""
 STYLE_CONTROLS = frozenset({"style", "passes", "envelope", "explicit"})
@@ -91,6 +93,11 @@ class ShadeOptions:
     envelope: Envelope = "auto"
     """Per-pass effect schedule: ``adsr`` (the final pipeline's table), ``decay`` (x0.75 per pass),
     ``flat``; ``auto`` = the style's own."""
+    scale: float | str = 1.0
+    """The drawing's resolution relative to the drawings the looks were tuned on (about 512 px,
+    strokes 1-3.5 px): lengths grow by ``scale``, areas by ``scale²``, and the smooth fields and the
+    basis are computed on a grid ``scale`` times coarser (:mod:`fastshade.pipeline.resolution`).
+    ``"auto"``: from the input's DPI or its measured stroke width.  1 keeps v12's pixels."""
     explicit: tuple[str, ...] | None = dataclasses.field(default=None, compare=False, repr=False)
     """Names of the fields set explicitly, which the style's defaults never replace.  None (the
     default) means: every field that differs from the v12 default.  :meth:`replace` adds the names
@@ -240,6 +247,8 @@ def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
     if opts.explicit is not None and (not isinstance(opts.explicit, (tuple, list, set, frozenset)) or not all(
             isinstance(n, str) for n in opts.explicit)):
         raise ValueError(f"explicit must be a tuple of option names, got {opts.explicit!r}")
+    if opts.scale != "auto":
+        real("scale", MIN_SCALE, MAX_SCALE)
     if opts.basis not in ("lobpcg", "krylov"):
         raise ValueError(f"basis must be 'lobpcg' or 'krylov', got {opts.basis!r}")
     integer("connectivity", allowed=(4, 8))

@@ -7,7 +7,13 @@ import numpy as np
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.placement import free_paper, shadow_destination
 from fastshade.pipeline.results import Analysis, Placement
-from fastshade.pipeline.shading import gated_copy, hue_rotate, perpendicular_scatter, thickening_budget
+from fastshade.pipeline.shading import (
+    budget_from_energy,
+    gated_copy,
+    hue_rotate,
+    perpendicular_scatter,
+    thickening_budget,
+)
 
 
 def thicken(an: Analysis, opts: ShadeOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -18,10 +24,14 @@ def thicken(an: Analysis, opts: ShadeOptions) -> tuple[np.ndarray, np.ndarray]:
     """
     h, w = an.shape
     sources = np.flatnonzero(an.high.ravel())
-    if an.basis is None or sources.size == 0 or opts.thick_radius == 0:
+    if (an.basis is None and an.basis_energy is None) or sources.size == 0 or opts.thick_radius == 0:
         return an.rgb.copy(), np.zeros((h, w), dtype=bool)
-    budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation,
-                               sources=sources).reshape(h, w)
+    if an.basis is not None:
+        budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation,
+                                   sources=sources).reshape(h, w)
+    else:
+        budget = budget_from_energy(an.basis_energy, opts.thick_radius, opts.budget_attenuation,
+                                    sources=sources).reshape(h, w)
     return perpendicular_scatter(an.rgb, sources, an.perp_y, an.perp_x, budget,
                                  an.contours, opts.thick_radius)
 

@@ -50,6 +50,8 @@ class Analysis:
     high: np.ndarray  # (H, W) bool
     low: np.ndarray  # (H, W) bool
     components: Components  # 8-connected low-gate components >= min_component
+    basis_energy: np.ndarray | None = None  # (H*W,) energy of basis columns 2.. when basis is None
+    # (a coarse analysis interpolated back: fastshade.pipeline.resolution)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from fastshade.pipeline.gates import carrier_of, contour_gates, contour_mask
 from fastshade.pipeline.graph import diagonal_storage, forward_gradient, image_laplacian, unit_vectors
 from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.paint import shadow_self, thicken
+from fastshade.pipeline.resolution import auto_scale, coarse_analysis, scaled_lengths
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.spectral import SpectralBasis, spectral_basis
@@ -148,6 +149,31 @@ def shade_arrays(
         return shade_pinned(target, sample, as_options(options), force_cross, clock)
 
 
+def drawing_scale(rgb: np.ndarray, opts: ShadeOptions) -> float:
+    """The numeric scale of ``opts`` for this drawing (``"auto"``: from its stroke width; the styles
+    runner resolves ``"auto"`` first, with the file's DPI).
+    """
+    if opts.scale != "auto":
+        return float(opts.scale)
+    from fastshade.pipeline.paper import paper_ink_model
+
+    return auto_scale(paper_ink_model(rgb).ink)[0]
+
+
+def analyse_at_scale(rgb: np.ndarray, opts: ShadeOptions, scale: float, timer: Timer, *,
+                     directions: bool = True, with_basis: bool = True, cross: bool = False) -> Analysis:
+    """:func:`analyse` at ``scale`` 1 or below; above, the coarse analysis interpolated back
+    (:func:`fastshade.pipeline.resolution.coarse_analysis`).
+    """
+    if scale <= 1.0:
+        return analyse(rgb, opts, timer, directions=directions, with_basis=with_basis, cross=cross)
+
+    def coarse(small: np.ndarray, o: ShadeOptions, t: Timer, *, directions: bool, cross: bool) -> Analysis:
+        return analyse(small, o, t, directions=directions, with_basis=True, cross=cross)
+
+    return coarse_analysis(rgb, opts, scale, coarse, timer, directions=directions, cross=cross)
+
+
 def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool,
                  clock: Callable[[], float]) -> ShadeResult:
     """One v12 pass: :func:`shade_arrays` once BLAS is pinned (``opts`` validated when made).
@@ -159,9 +185,15 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
     t_total = clock()
     rgb_t, alpha_t = as_rgb_alpha(target, "target")
     cross = sample is not None or force_cross
-    an_t = analyse(rgb_t, opts, timer, cross=cross)
+    scale = drawing_scale(rgb_t, opts)
+    if scale > 1.0 and (basis_use(opts, cross) or (cross and reads_sample_basis(opts))):
+        reader = basis_use(opts, cross) or "the cross score"
+        raise ValueError(f"--scale {scale:g} computes the basis on a coarser grid, but {reader} reads it "
+                         "at full resolution: use --scale 1 with these options")
+    an_t = analyse_at_scale(rgb_t, opts, scale, timer, cross=cross)
+    paint = scaled_lengths(opts, scale)
     with timer.stage("thicken"):
-        out, thick_mask = thicken(an_t, opts)
+        out, thick_mask = thicken(an_t, paint)
     log = StageLog(rgb_t)
     log.record("thicken", out)
     an_s: Analysis | None = None
@@ -174,15 +206,15 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
             # "sample_" prefix, so the target's stages and "shadow" do not overlap.
             rgb_s, _ = as_rgb_alpha(sample, "sample")
             sample_timer = Timer(clock)
-            an_s = analyse(rgb_s, opts, sample_timer, directions=False,
-                           with_basis=reads_sample_basis(opts), cross=True)
+            an_s = analyse_at_scale(rgb_s, opts, scale, sample_timer, directions=False,
+                                    with_basis=reads_sample_basis(opts), cross=True)
             for name, sec in sample_timer.seconds.items():
                 timer.seconds["sample_" + name] = sec
     with timer.stage("shadow"):
         if cross:
-            placements, cross_info = shadow_cross(out, an_t, an_s, opts)
+            placements, cross_info = shadow_cross(out, an_t, an_s, paint)
         else:
-            placements = shadow_self(out, an_t, opts)
+            placements = shadow_self(out, an_t, paint)
     log.record("shadow", out)
     h, w = an_t.shape
     owner = np.full(h * w, -1, dtype=np.int32)
@@ -195,6 +227,7 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
     timer.seconds["total"] = clock() - t_total
     stats: dict[str, Any] = {
         "mode": "cross" if cross else "self",
+        "scale": scale,
         "shape": [int(h), int(w)],
         "contour_pixels": int(an_t.contours.sum()),
         "high_gate_pixels": int(an_t.high.sum()),

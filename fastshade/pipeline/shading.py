@@ -150,6 +150,18 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7,
         return np.full(n, float(radius))
     energy = np.empty(n)
     _kernels.column_energy(phi, 2, energy)
+    return budget_from_energy(energy, radius, attenuation, sources)
+
+
+def budget_from_energy(energy: np.ndarray, radius: int, attenuation: float = 0.7,
+                       sources: np.ndarray | None = None) -> np.ndarray:
+    """:func:`thickening_budget` from the per-pixel energy ``E`` ((n,) float) of the basis columns 2..
+    (what a coarse analysis interpolates back instead of the basis itself).
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    radius = check_integer("radius", radius, 0)
+    attenuation = check_real("attenuation", attenuation, 0.0, 1.0)
+    n = energy.shape[0]
     check_real_array("the squared column energies of phi", energy)  # NaN/inf, or overflowing squares
     if sources is None:
         peak = energy.max()

@@ -11,6 +11,8 @@ import numpy as np
 
 from fastshade.options import ShadeOptions, as_options
 from fastshade.pipeline.inputs import as_rgb_alpha
+from fastshade.pipeline.paper import paper_ink_model
+from fastshade.pipeline.resolution import auto_scale
 from fastshade.pipeline.results import ShadeResult
 from fastshade.pipeline.stagelog import quantised_change
 from fastshade.styles.base import PassStep
@@ -30,6 +32,7 @@ def shade_arrays(
     force_cross: bool = False,
     clock: Callable[[], float] = time.perf_counter,
     on_pass: PassCallback | None = None,
+    dpi: tuple[float, float] | None = None,
 ) -> ShadeResult:
     """Shade ``target`` (self mode) or ``target`` with ``sample`` (cross mode) in ``options.style``.
 
@@ -38,7 +41,9 @@ def shade_arrays(
     Returns the last pass's :class:`ShadeResult`; its ``stats`` add ``style``, ``envelope`` and
     ``passes`` (one summary per pass), the timings are summed over the passes and
     ``stats["options"]`` are the resolved options (the style's defaults applied).  ``force_cross``
-    and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  BLAS/OpenMP run on one
+    and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  ``dpi`` (the input file's, when
+    it has one) decides ``scale="auto"`` (:func:`fastshade.pipeline.resolution.auto_scale`), which is
+    measured once, on the input, for every pass.  BLAS/OpenMP run on one
     thread for the duration of the call, so the bytes are the command line's.
     """
     opts = resolve_options(options)
@@ -51,6 +56,10 @@ def shade_arrays(
     with limit_threads():
         rgb, alpha = as_rgb_alpha(target, "target")
         current = original = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
+        scale_source = "option"
+        if opts.scale == "auto":
+            value, scale_source = auto_scale(paper_ink_model(rgb, alpha).ink, dpi)
+            opts = dataclasses.replace(opts, scale=value)
         for step in pass_schedule(opts.envelope, opts.passes):
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
             stages.add(result)
@@ -64,7 +73,7 @@ def shade_arrays(
     assert result is not None  # passes >= 1 (validated)
     stats = dict(result.stats)
     stats.update(style=opts.style, envelope=opts.envelope, passes=per_pass, warnings=warnings,
-                 options=opts.to_dict())
+                 options=opts.to_dict(), scale=float(opts.scale), scale_source=scale_source)
     if len(per_pass) > 1:
         stats["timings"] = {k: round(v, 6) for k, v in timings.items()}
     changed = quantised_change(original, result.image)

@@ -1,0 +1,90 @@
+"""Resolution-aware shading: resampling against SciPy, the auto scale, the 4x test, --scale 1 bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from fastshade.demo import demo_image
+from fastshade.options import ShadeOptions
+from fastshade.pipeline.resolution import (
+    area_downsample,
+    auto_scale,
+    scaled_lengths,
+    stroke_width,
+    upsample,
+)
+from fastshade.pipeline.shader import shade_arrays
+from tests.conftest import shared_image_path
+
+
+@pytest.mark.parametrize("shape", [(28, 36), (30, 20), (7, 9), (50, 51), (1, 1)])
+def test_upsample_is_scipys_bilinear_map_coordinates(shape):
+    f = np.random.default_rng(sum(shape)).random((7, 9))
+    h, w = f.shape
+    ys = (np.arange(shape[0]) + 0.5) * (h / shape[0]) - 0.5
+    xs = (np.arange(shape[1]) + 0.5) * (w / shape[1]) - 0.5
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    ref = ndimage.map_coordinates(f, [yy, xx], order=1, mode="nearest")
+    np.testing.assert_allclose(upsample(f, shape), ref, atol=1e-12)
+
+
+def test_area_downsample_is_the_block_mean_and_keeps_the_mean():
+    rng = np.random.default_rng(3)
+    x = rng.random((12, 8, 3))
+    np.testing.assert_allclose(area_downsample(x, (3, 2)), x.reshape(3, 4, 2, 4, 3).mean(axis=(1, 3)), atol=1e-12)
+    y = rng.random((10, 7, 3))  # non-integer factors: every source pixel's weight sums to its area share
+    np.testing.assert_allclose(area_downsample(y, (4, 3)).mean(axis=(0, 1)), y.mean(axis=(0, 1)), atol=1e-12)
+    np.testing.assert_array_equal(area_downsample(y, (10, 7)), y)
+
+
+def test_stroke_width_of_straight_strokes():
+    ink = np.zeros((200, 200), bool)
+    ink[50:53, 10:190] = True  # 3 px wide, 180 long: 2*540 / (2*180 + 2*3) = 2.95
+    assert stroke_width(ink) == pytest.approx(2 * 540 / 366)
+    big = np.kron(ink, np.ones((4, 4), bool))
+    assert stroke_width(big) == pytest.approx(4 * stroke_width(ink))
+    assert stroke_width(np.zeros((5, 5), bool)) == 0.0
+
+
+def test_auto_scale_from_dpi_size_and_width():
+    ink = np.zeros((512, 512), bool)
+    ink[100:101, 50:450] = True  # toof-like 1 px line on a 512 canvas: scale 1
+    assert auto_scale(ink) == (1.0, "size and stroke width")
+    assert auto_scale(np.kron(ink, np.ones((4, 4), bool)))[0] == pytest.approx(4.0, abs=0.3)
+    thin_big = np.zeros((2048, 2048), bool)
+    thin_big[100:101, 50:1950] = True  # a large canvas of 1 px lines stays at 1
+    assert auto_scale(thin_big)[0] <= 1.25  # width 1.0 / 0.82, not the canvas size 4
+    assert auto_scale(ink, (600.0, 600.0)) == (4.0, "dpi")
+    assert auto_scale(ink, (72.0, 72.0))[1] == "size and stroke width"
+
+
+def test_scaled_lengths():
+    o = scaled_lengths(ShadeOptions(), 4.0)
+    assert (o.shadow_distance, o.thick_radius, o.min_component) == (60.0, 12, 160)
+    assert scaled_lengths(ShadeOptions(), 1.0) == ShadeOptions()
+    assert scaled_lengths(ShadeOptions(thick_radius=0), 2.0).thick_radius == 0
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    q = lambda x: np.rint(np.clip(x, 0, 1) * 255)  # noqa: E731
+    return (q(a) != q(b)).any(axis=2)
+
+
+@pytest.mark.parametrize("name", ["demo", "toof"])
+def test_four_times_the_resolution_at_scale_4_matches_the_original_size(name, record_property):
+    img = demo_image(192, 192) if name == "demo" else __import__("fastshade.io", fromlist=["read_image"]).read_image(
+        shared_image_path("toof.png")).rgb
+    big = np.kron(img, np.ones((4, 4, 1)))
+    one = shade_arrays(img, None, ShadeOptions())
+    four = shade_arrays(big, None, ShadeOptions(scale=4.0))
+    n1, n4 = one.target.components.n, four.target.components.n
+    assert abs(n4 - n1) <= max(1, 0.15 * n1), (n1, n4)
+    h, w = img.shape[:2]
+    small = four.image.reshape(h, 4, w, 4, 3).mean(axis=(1, 3))
+    c1, c4 = _changed(img, one.image), _changed(img, small)
+    iou = (c1 & c4).sum() / (c1 | c4).sum()
+    record_property("changed_pixel_iou", float(iou))  # reported: docs/resolution.md
+    assert iou > 0.1
+    assert four.stats["scale"] == 4.0 and one.stats["scale"] == 1.0
