@@ -17,12 +17,13 @@ import numpy as np
 
 from fastshade.io import (
     DEFAULT_MAX_PIXELS,
-    MEMORY_BUDGET_BYTES,
     ImageError,
-    estimate_bytes,
+    MaxPixels,
+    available_memory_bytes,
     pixel_limit,
     probe_image,
     read_image,
+    size_refusal,
     validate_output,
     write_image,
 )
@@ -99,16 +100,14 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def too_large_message(path: str, limit: int | None, options: ShadeOptions | None) -> str | None:
-    """The ``too_large`` message with the memory estimate of ``options`` (None if the header cannot be re-read)."""
+def too_large_message(path: str, max_pixels: MaxPixels, options: ShadeOptions | None,
+                      available: int | None = None) -> str | None:
+    """The ``too_large`` line for the options' memory estimate (None if the header cannot be re-read)."""
     try:
         info = probe_image(path, max_pixels=None)
     except ImageError:
         return None
-    gib = estimate_bytes(info.height, info.width, options) / 2**30
-    return (f"{info.width}x{info.height} px ({info.width * info.height / 1e6:.1f} Mpx) exceeds the pixel "
-            f"limit {limit:,} of these options (estimated {gib:.1f} GiB working memory, budget "
-            f"{MEMORY_BUDGET_BYTES / 2**30:.0f} GiB); not decoded")
+    return size_refusal(info.width, info.height, max_pixels, options, available)
 
 
 def shade_file(
@@ -119,7 +118,7 @@ def shade_file(
     fmt: str | None = None,
     depth: int | None = None,
     *,
-    max_pixels: int | None | str = "default",
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     frames: str = "first",
     exif: str = "apply",
     expect: tuple[int, int] | None = None,
@@ -142,9 +141,11 @@ def shade_file(
         default taken from the extension of ``out_path``.
     depth : {8, 16} or None, optional
         Output bit depth; ``None`` keeps the input's (8 or 16).
-    max_pixels : int or None, optional
-        Header-size limit; the default (or :data:`fastshade.io.DEFAULT_MAX_PIXELS`) is the memory
-        budget of ``options`` (:func:`fastshade.io.pixel_limit`: smaller for ``dither``).
+    max_pixels : int, None or "auto", optional
+        Header-size limit (None: none); ``"auto"`` (default) is the largest image whose memory
+        estimate for ``options`` fits the memory available now (:func:`fastshade.io.pixel_limit`:
+        smaller for ``dither``).  A refusal is ``skipped:too_large`` with a one-line message
+        naming ``--max-pixels`` and the estimate.
     frames, exif : str, optional
         Passed to :func:`fastshade.io.read_image` (``first``/``reject``,
         ``apply``/``ignore``).
@@ -165,7 +166,8 @@ def shade_file(
     """
     t0 = time.perf_counter()
     spath, sout = os.fspath(in_path), os.fspath(out_path)
-    limit = pixel_limit(DEFAULT_MAX_PIXELS if max_pixels == "default" else max_pixels, options)
+    available = available_memory_bytes() if max_pixels == DEFAULT_MAX_PIXELS else None
+    limit = pixel_limit(max_pixels, options, available)
     res = JobResult()
 
     def finish(reason: str | None, message: str = "", *, skipped: bool = False) -> JobResult:
@@ -197,7 +199,7 @@ def shade_file(
         if moved:
             return finish(moved, f"input {moved} while it was read ({err.message})")
         code = "vanished" if err.code == "not_found" else err.code
-        message = too_large_message(spath, limit, options) if code == "too_large" else None
+        message = too_large_message(spath, max_pixels, options, available) if code == "too_large" else None
         return finish(code, message or err.message, skipped=code in SKIP_CODES)
     except MemoryError:
         return finish("memory", "out of memory while decoding")

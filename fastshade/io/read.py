@@ -31,7 +31,7 @@ from PIL import Image
 
 from fastshade.io.decode16 import read_16bit_colour
 from fastshade.io.errors import ImageError, unexpected_as_image_error
-from fastshade.io.memory import DEFAULT_MAX_PIXELS
+from fastshade.io.memory import DEFAULT_MAX_PIXELS, MaxPixels, pixel_limit
 from fastshade.io.pillow import load, tile_rawmodes
 from fastshade.io.probe import open_checked
 
@@ -231,7 +231,7 @@ def _to_rgb(
 def read_image(
     path: str | os.PathLike[str],
     *,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     frames: Literal["first", "reject"] = "first",
     exif: Literal["apply", "ignore"] = "apply",
 ) -> LoadedImage:
@@ -242,9 +242,10 @@ def read_image(
     path : str or os.PathLike
         Image file; the format is sniffed from its magic bytes, never taken
         from the extension.
-    max_pixels : int or None, optional
-        Header-size limit checked before decoding (default
-        :data:`DEFAULT_MAX_PIXELS`); ``None`` keeps only Pillow's bomb guard.
+    max_pixels : int, None or "auto", optional
+        Header-size limit checked before decoding; ``"auto"`` (default) is
+        what the memory available fits with the default options; ``None``
+        keeps only Pillow's bomb guard.
     frames : {"first", "reject"}, optional
         Multi-frame files: decode frame 0 and add warning
         ``first_frame_of_<N>`` (default), or raise ``multi_frame``.
@@ -271,8 +272,7 @@ def read_image(
         raise ValueError(f"frames must be 'first' or 'reject', got {frames!r}")
     if exif not in ("apply", "ignore"):
         raise ValueError(f"exif must be 'apply' or 'ignore', got {exif!r}")
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels!r}")
+    pixel_limit(max_pixels, available=1)  # ValueError for a bad argument (no memory measured)
     spath = os.fspath(path)
     notes: list[str] = []
     with unexpected_as_image_error(spath):
