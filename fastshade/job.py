@@ -20,6 +20,7 @@ from fastshade.io import (
     ImageError,
     MaxPixels,
     available_memory_bytes,
+    icc_colour_space,
     pixel_limit,
     probe_image,
     read_image,
@@ -72,8 +73,10 @@ class JobResult:
     reader's codes.  ``width``/``height``/``pixels`` describe the decoded
     input, ``format``/``depth`` the output, ``input_format`` the sniffed
     input format; ``seconds`` is the wall time of the job and ``stats`` the
-    shader's statistics (a summary unless ``keep_stats``).  The output file
-    exists (complete) if and only if the status is ``ok``.
+    shader's statistics (a summary unless ``keep_stats``), plus ``dpi``: the
+    input's resolution ``[x, y]`` (dots per inch), also written to the output
+    with its ICC profile, or None.  The output file exists (complete) if and
+    only if the status is ``ok``.
     """
 
     status: str = "ok"
@@ -205,6 +208,10 @@ def shade_file(
         return finish("memory", "out of memory while decoding")
     res.width, res.height, res.pixels = img.width, img.height, img.width * img.height
     res.input_format, res.warnings = img.format, list(img.warnings)
+    dpi, icc = img.dpi, img.icc_profile
+    if icc is not None and icc_colour_space(icc) != "RGB":  # e.g. CMYK or GRAY: cannot describe the RGB output
+        res.warnings.append("icc_profile_dropped")
+        icc = None
     out_depth = int(depth or img.bit_depth)
     try:
         out_fmt = validate_output(fmt if fmt else sout, has_alpha=img.alpha is not None, bit_depth=out_depth)
@@ -228,9 +235,10 @@ def shade_file(
         return finish("shade_error", f"{type(err).__name__}: {err}")
     out = shaded.image
     res.stats = shaded.stats if keep_stats else _summary(shaded.stats)
+    res.stats["dpi"] = None if dpi is None else [dpi[0], dpi[1]]
     try:
         write_image(sout, out[:, :, :3], out[:, :, 3] if out.shape[2] == 4 else None,
-                    bit_depth=out_depth, fmt=out_fmt)
+                    bit_depth=out_depth, fmt=out_fmt, dpi=dpi, icc_profile=icc)
     except ImageError as err:
         return finish(err.code, err.message)
     except OSError as err:  # e.g. the destination folder cannot be created

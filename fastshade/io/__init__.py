@@ -20,6 +20,8 @@ pillow
     The Pillow boundary: one pinned plugin per sniffed format, errors mapped.
 probe
     :func:`probe_image`, :func:`probe_output`, :class:`ImageInfo`: headers only.
+metadata
+    :func:`icc_colour_space` and the resolution/ICC plumbing of read and write.
 decode16
     Full-precision 16-bit colour PNG/TIFF with Pillow's own decoders.
 read
@@ -46,6 +48,7 @@ from fastshade.io.memory import (
     pixel_limit,
     size_refusal,
 )
+from fastshade.io.metadata import icc_colour_space
 from fastshade.io.probe import ImageInfo, probe_image, probe_output
 from fastshade.io.read import LoadedImage, read_image
 from fastshade.io.sniff import sniff_format
@@ -65,6 +68,7 @@ __all__ = [
     "default_max_pixels",
     "estimate_bytes",
     "format_bytes",
+    "icc_colour_space",
     "operator_entries",
     "pixel_limit",
     "probe_image",
