@@ -650,7 +650,8 @@ def _listing(directory: Path) -> list[str]:
 def test_atomic_failure_mid_encode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
 
-    def failing_encode(fh: stdio.BufferedWriter, fmt: str, samples: np.ndarray, bit_depth: int) -> None:
+    def failing_encode(fh: stdio.BufferedWriter, fmt: str, samples: np.ndarray, bit_depth: int,
+                       *metadata: object) -> None:
         fh.write(b"\x89PNG\r\n\x1a\n partial")
         fh.flush()
         seen.append(_listing(tmp_path))
