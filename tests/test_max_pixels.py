@@ -19,7 +19,14 @@ import numpy as np
 import pytest
 
 from fastshade import cli
-from fastshade.io import MEMORY_AVAILABLE_ENV, available_memory_bytes, estimate_bytes, format_bytes, size_refusal
+from fastshade.io import (
+    MEMORY_AVAILABLE_ENV,
+    available_memory_bytes,
+    estimate_bytes,
+    format_bytes,
+    pixel_limit,
+    size_refusal,
+)
 from fastshade.options import ShadeOptions
 from fastshade.run.memfit import workers_that_fit
 from tests.test_shader import _strokes
@@ -146,3 +153,11 @@ def test_run_default_limit_skips_what_the_memory_available_cannot_hold(tmp_path)
     assert by_path["large.png"]["message"] == size_refusal(72, 64, "auto", KRYLOV, available)
     proc, records = _run(tmp_path, available, "-j", "1", "--max-pixels", str(64 * 72))
     assert proc.returncode == 0 and sorted(r["status"] for r in records) == ["ok", "ok"]
+
+
+def test_pixel_limit_arguments():
+    assert pixel_limit(np.int64(7)) == 7 and pixel_limit(None) is None
+    assert pixel_limit("auto", available=estimate_bytes(1, 1) * 10) == 10
+    for bad in (0, -1, 2.5, "10", True, "Auto"):
+        with pytest.raises(ValueError, match="max_pixels must be"):
+            pixel_limit(bad)

@@ -99,7 +99,8 @@ def test_the_model_counts_the_entries_of_the_chosen_operator():
 def test_the_default_limit_is_what_the_memory_available_fits_with_the_options():
     gib8 = 8 * 2**30
     assert DEFAULT_MAX_PIXELS == "auto"
-    assert default_max_pixels(available=gib8) == default_max_pixels(ShadeOptions(), gib8) == gib8 // 2260
+    per_pixel = estimate_bytes(1, 1)
+    assert default_max_pixels(available=gib8) == default_max_pixels(ShadeOptions(), gib8) == gib8 // per_pixel
     dither = ShadeOptions(laplacian="dither")
     assert default_max_pixels(dither, gib8) < default_max_pixels(available=gib8)  # a wider operator, a smaller limit
     assert pixel_limit(DEFAULT_MAX_PIXELS, dither, gib8) == default_max_pixels(dither, gib8)

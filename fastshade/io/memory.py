@@ -28,6 +28,7 @@ estimate fits the memory available when the job starts (:func:`available_memory_
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Final, Literal
 
@@ -170,12 +171,17 @@ def pixel_limit(max_pixels: MaxPixels, options: ShadeOptions | None = None,
     ``"auto"`` (:data:`DEFAULT_MAX_PIXELS`) :func:`default_max_pixels` of ``options`` and
     ``available`` (measured now when None).
     """
-    if max_pixels == DEFAULT_MAX_PIXELS:
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, str) and max_pixels == DEFAULT_MAX_PIXELS:
         return default_max_pixels(options, available)
-    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, int)
-                                   or max_pixels < 1):
+    try:
+        limit = operator.index(max_pixels)  # int, numpy integers; not float or str
+    except TypeError:
+        limit = 0
+    if isinstance(max_pixels, bool) or limit < 1:
         raise ValueError(f"max_pixels must be an integer >= 1, None or 'auto', got {max_pixels!r}")
-    return max_pixels
+    return limit
 
 
 def format_bytes(nbytes: float) -> str:
