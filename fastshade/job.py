@@ -17,12 +17,14 @@ import numpy as np
 
 from fastshade.io import (
     DEFAULT_MAX_PIXELS,
-    MEMORY_BUDGET_BYTES,
     ImageError,
-    estimate_bytes,
+    MaxPixels,
+    available_memory_bytes,
+    icc_colour_space,
     pixel_limit,
     probe_image,
     read_image,
+    size_refusal,
     validate_output,
     write_image,
 )
@@ -72,8 +74,10 @@ class JobResult:
     reader's codes.  ``width``/``height``/``pixels`` describe the decoded
     input, ``format``/``depth`` the output, ``input_format`` the sniffed
     input format; ``seconds`` is the wall time of the job and ``stats`` the
-    shader's statistics (a summary unless ``keep_stats``).  The output file
-    exists (complete) if and only if the status is ``ok``.
+    shader's statistics (a summary unless ``keep_stats``), plus ``dpi``: the
+    input's resolution ``[x, y]`` (dots per inch), also written to the output
+    with its ICC profile, or None.  The output file exists (complete) if and
+    only if the status is ``ok``.
     """
 
     status: str = "ok"
@@ -100,16 +104,14 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def too_large_message(path: str, limit: int | None, options: ShadeOptions | None) -> str | None:
-    """The ``too_large`` message with the memory estimate of ``options`` (None if the header cannot be re-read)."""
+def too_large_message(path: str, max_pixels: MaxPixels, options: ShadeOptions | None,
+                      available: int | None = None) -> str | None:
+    """The ``too_large`` line for the options' memory estimate (None if the header cannot be re-read)."""
     try:
         info = probe_image(path, max_pixels=None)
     except ImageError:
         return None
-    gib = estimate_bytes(info.height, info.width, options) / 2**30
-    return (f"{info.width}x{info.height} px ({info.width * info.height / 1e6:.1f} Mpx) exceeds the pixel "
-            f"limit {limit:,} of these options (estimated {gib:.1f} GiB working memory, budget "
-            f"{MEMORY_BUDGET_BYTES / 2**30:.0f} GiB); not decoded")
+    return size_refusal(info.width, info.height, max_pixels, options, available)
 
 
 def shade_file(
@@ -120,7 +122,7 @@ def shade_file(
     fmt: str | None = None,
     depth: int | None = None,
     *,
-    max_pixels: int | None | str = "default",
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     frames: str = "first",
     exif: str = "apply",
     expect: tuple[int, int] | None = None,
@@ -145,9 +147,11 @@ def shade_file(
         default taken from the extension of ``out_path``.
     depth : {8, 16} or None, optional
         Output bit depth; ``None`` keeps the input's (8 or 16).
-    max_pixels : int or None, optional
-        Header-size limit; the default (or :data:`fastshade.io.DEFAULT_MAX_PIXELS`) is the memory
-        budget of ``options`` (:func:`fastshade.io.pixel_limit`: smaller for ``dither``).
+    max_pixels : int, None or "auto", optional
+        Header-size limit (None: none); ``"auto"`` (default) is the largest image whose memory
+        estimate for ``options`` fits the memory available now (:func:`fastshade.io.pixel_limit`:
+        smaller for ``dither``).  A refusal is ``skipped:too_large`` with a one-line message
+        naming ``--max-pixels`` and the estimate.
     frames, exif : str, optional
         Passed to :func:`fastshade.io.read_image` (``first``/``reject``,
         ``apply``/``ignore``).
@@ -174,7 +178,8 @@ def shade_file(
     """
     t0 = time.perf_counter()
     spath, sout = os.fspath(in_path), os.fspath(out_path)
-    limit = pixel_limit(DEFAULT_MAX_PIXELS if max_pixels == "default" else max_pixels, options)
+    available = available_memory_bytes() if max_pixels == DEFAULT_MAX_PIXELS else None
+    limit = pixel_limit(max_pixels, options, available)
     res = JobResult()
 
     def finish(reason: str | None, message: str = "", *, skipped: bool = False) -> JobResult:
@@ -206,12 +211,16 @@ def shade_file(
         if moved:
             return finish(moved, f"input {moved} while it was read ({err.message})")
         code = "vanished" if err.code == "not_found" else err.code
-        message = too_large_message(spath, limit, options) if code == "too_large" else None
+        message = too_large_message(spath, max_pixels, options, available) if code == "too_large" else None
         return finish(code, message or err.message, skipped=code in SKIP_CODES)
     except MemoryError:
         return finish("memory", "out of memory while decoding")
     res.width, res.height, res.pixels = img.width, img.height, img.width * img.height
     res.input_format, res.warnings = img.format, list(img.warnings)
+    dpi, icc = img.dpi, img.icc_profile
+    if icc is not None and icc_colour_space(icc) != "RGB":  # e.g. CMYK or GRAY: cannot describe the RGB output
+        res.warnings.append("icc_profile_dropped")
+        icc = None
     out_depth = int(depth or img.bit_depth)
     try:
         out_fmt = validate_output(fmt if fmt else sout, has_alpha=img.alpha is not None, bit_depth=out_depth)
@@ -229,7 +238,7 @@ def shade_file(
     del img
     pass_images: list[np.ndarray] = []
     try:
-        shaded = shade_arrays(target, sample_rgb, options,
+        shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
                               on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None)
     except MemoryError:
         return finish("memory", "out of memory while shading")
@@ -237,14 +246,15 @@ def shade_file(
         return finish("shade_error", f"{type(err).__name__}: {err}")
     out = shaded.image
     res.stats = shaded.stats if keep_stats else _summary(shaded.stats)
+    res.stats["dpi"] = None if dpi is None else [dpi[0], dpi[1]]
     try:
         write_image(sout, out[:, :, :3], out[:, :, 3] if out.shape[2] == 4 else None,
-                    bit_depth=out_depth, fmt=out_fmt)
+                    bit_depth=out_depth, fmt=out_fmt, dpi=dpi, icc_profile=icc)
         if layers:
-            write_layers(sout, target, shaded)
+            write_layers(sout, target, shaded, dpi=dpi)
         for index, image in enumerate(pass_images, start=1):
             write_image(pass_path(sout, index), image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None,
-                        bit_depth=out_depth, fmt=out_fmt)
+                        bit_depth=out_depth, fmt=out_fmt, dpi=dpi, icc_profile=icc)
     except ImageError as err:
         return finish(err.code, err.message)
     except OSError as err:  # e.g. the destination folder cannot be created
@@ -252,10 +262,12 @@ def shade_file(
     return finish(None)
 
 
-def write_layers(out_path: str | os.PathLike[str], original: np.ndarray, result: Any) -> list[str]:
+def write_layers(out_path: str | os.PathLike[str], original: np.ndarray, result: Any, *,
+                 dpi: tuple[float, float] | None = None) -> list[str]:
     """Write the layers of ``result`` beside ``out_path``: ``NAME.<stage>.png`` (RGBA, transparent
     where untouched) for every stage and ``NAME.ora`` (OpenRaster: the stages over the drawing, and
-    the output as its merged image); return the paths written.
+    the output as its merged image; ``xres``/``yres`` = ``dpi`` when the input has one); return the
+    paths written.
     """
     from fastshade.io.ora import write_openraster
     from fastshade.styles.layers import DRAWING, stage_layers
@@ -266,9 +278,9 @@ def write_layers(out_path: str | os.PathLike[str], original: np.ndarray, result:
     for name, rgba in stack:
         if name != DRAWING:
             path = f"{root}.{name}.png"
-            write_image(path, rgba[:, :, :3], rgba[:, :, 3], bit_depth=8, fmt="png")
+            write_image(path, rgba[:, :, :3], rgba[:, :, 3], bit_depth=8, fmt="png", dpi=dpi)
             written.append(path)
-    write_openraster(f"{root}.ora", stack, result.image)
+    write_openraster(f"{root}.ora", stack, result.image, dpi=dpi)
     return [*written, f"{root}.ora"]
 
 

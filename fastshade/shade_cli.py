@@ -35,6 +35,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", action="store_true",
                    help="also write each stage's marks as an RGBA PNG (NAME.thicken.png, NAME.shadow.png) "
                         "and every layer in one OpenRaster file NAME.ora (Krita, GIMP, MyPaint)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="refuse images larger than N pixels, from the header alone (default: the largest "
+                        "image whose memory-model estimate fits the memory available now)")
     add_shade_options(p)
 
 
@@ -72,6 +75,8 @@ def main(args: argparse.Namespace) -> int:
     from fastshade.io import ImageError, validate_output, write_file, write_image
 
     opts = options_from_args(args)
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
     _check_destinations(args)
@@ -98,7 +103,8 @@ def main(args: argparse.Namespace) -> int:
         from fastshade.job import shade_file
 
         job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
-                         save_passes=args.save_passes, layers=args.layers)
+                         save_passes=args.save_passes, layers=args.layers,
+                         max_pixels="auto" if args.max_pixels is None else args.max_pixels)
         if job.status != "ok":
             where = args.output if job.reason == "write_error" else args.target
             print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)

@@ -18,8 +18,8 @@ from fastshade.io import read_image, write_image
 from tests.conftest import shared_image_path
 
 
-def _as_cli_png(path: Path, image: np.ndarray) -> bytes:
-    write_image(path, image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None, bit_depth=8)
+def _as_cli_png(path: Path, image: np.ndarray, dpi: tuple[float, float] | None = None) -> bytes:
+    write_image(path, image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None, bit_depth=8, dpi=dpi)
     return path.read_bytes()
 
 
@@ -55,4 +55,6 @@ def test_shade_of_the_real_toof_png_by_name(tmp_path: Path, monkeypatch: pytest.
     assert stats["mode"] == "self" and stats["placements"]
     assert cli.main(["shade", "toof.png", "-o", str(tmp_path / "cli.png")]) == 0
     capsys.readouterr()
-    assert _as_cli_png(tmp_path / "api.png", image) == (tmp_path / "cli.png").read_bytes()
+    dpi = read_image("toof.png").dpi  # the command keeps toof's 96 dpi (pHYs); the array API has none
+    assert dpi == pytest.approx((96, 96), abs=0.02)
+    assert _as_cli_png(tmp_path / "api.png", image, dpi) == (tmp_path / "cli.png").read_bytes()

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from fastshade.io import DEFAULT_MAX_PIXELS, default_max_pixels, estimate_bytes, operator_entries, pixel_limit
+from fastshade.io import (
+    DEFAULT_MAX_PIXELS,
+    MEMORY_AVAILABLE_ENV,
+    default_max_pixels,
+    estimate_bytes,
+    operator_entries,
+    pixel_limit,
+)
 from fastshade.io.memory import DITHER_REACH
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.graph import DEFAULT_RADII, laplacian_offsets
@@ -89,26 +96,33 @@ def test_the_model_counts_the_entries_of_the_chosen_operator():
     assert estimate_bytes(8, 8, ShadeOptions(k=32)) > estimate_bytes(8, 8)
 
 
-def test_the_default_limit_is_the_budget_of_the_options():
-    assert DEFAULT_MAX_PIXELS == default_max_pixels() == default_max_pixels(ShadeOptions())
+def test_the_default_limit_is_what_the_memory_available_fits_with_the_options():
+    gib8 = 8 * 2**30
+    assert DEFAULT_MAX_PIXELS == "auto"
+    per_pixel = estimate_bytes(1, 1)
+    assert default_max_pixels(available=gib8) == default_max_pixels(ShadeOptions(), gib8) == gib8 // per_pixel
     dither = ShadeOptions(laplacian="dither")
-    assert default_max_pixels(dither) < DEFAULT_MAX_PIXELS  # a wider operator, a smaller limit
-    assert pixel_limit(DEFAULT_MAX_PIXELS, dither) == default_max_pixels(dither)
-    assert pixel_limit(DEFAULT_MAX_PIXELS) == DEFAULT_MAX_PIXELS
+    assert default_max_pixels(dither, gib8) < default_max_pixels(available=gib8)  # a wider operator, a smaller limit
+    assert pixel_limit(DEFAULT_MAX_PIXELS, dither, gib8) == default_max_pixels(dither, gib8)
     assert pixel_limit(None, dither) is None and pixel_limit(5000, dither) == 5000
+    assert default_max_pixels(available=1) == 1  # never 0
 
 
-def test_a_dither_job_over_its_budget_is_refused_before_decoding(tmp_path):
+def test_a_dither_job_over_its_budget_is_refused_before_decoding(tmp_path, monkeypatch):
     from PIL import Image
 
     from fastshade.job import shade_file
 
     dither = ShadeOptions(laplacian="dither")
-    side = int(default_max_pixels(dither) ** 0.5) + 1  # just over this machine's dither limit
+    side = 64
+    available = estimate_bytes(side, side, dither) - 1  # the default options fit, dither does not
+    monkeypatch.setenv(MEMORY_AVAILABLE_ENV, str(available))
     src = tmp_path / "big.png"
     Image.new("L", (side, side), 255).save(src)
     result = shade_file(src, tmp_path / "out.png", options=dither)
     assert result.status.startswith("skipped") and result.reason == "too_large"
-    gib = estimate_bytes(side, side, dither) / 2**30
-    assert f"limit {default_max_pixels(dither):,} of these options (estimated {gib:.1f} GiB" in result.message
+    assert default_max_pixels(available=available) > side * side > default_max_pixels(dither, available)
+    need = estimate_bytes(side, side, dither) / 2**20
+    assert result.message == (f"4,096 px (64x64) needs about {need:.0f} MiB (memory model), more than the "
+                              f"{available / 2**20:.0f} MiB available; pass --max-pixels N to try anyway")
     assert not (tmp_path / "out.png").exists()

@@ -12,13 +12,16 @@ errors
     :class:`ImageError`, :data:`ERROR_CODES` and the mapping of other exceptions.
 memory
     :func:`estimate_bytes`, :func:`default_max_pixels`, :func:`pixel_limit`,
-    :func:`operator_entries`, :data:`MEMORY_BUDGET_BYTES`, :data:`DEFAULT_MAX_PIXELS`.
+    :func:`size_refusal`, :func:`available_memory_bytes`, :func:`format_bytes`, :func:`operator_entries`,
+    :data:`DEFAULT_MAX_PIXELS`.
 sniff
     :func:`sniff_format`: the format from magic bytes; garbage stops here.
 pillow
     The Pillow boundary: one pinned plugin per sniffed format, errors mapped.
 probe
     :func:`probe_image`, :func:`probe_output`, :class:`ImageInfo`: headers only.
+metadata
+    :func:`icc_colour_space` and the resolution/ICC plumbing of read and write.
 decode16
     Full-precision 16-bit colour PNG/TIFF with Pillow's own decoders.
 read
@@ -35,12 +38,17 @@ from fastshade.io.atomic import check_writable, sweep_stale_temps, write_atomic,
 from fastshade.io.errors import ERROR_CODES, ImageError
 from fastshade.io.memory import (
     DEFAULT_MAX_PIXELS,
-    MEMORY_BUDGET_BYTES,
+    MEMORY_AVAILABLE_ENV,
+    MaxPixels,
+    available_memory_bytes,
     default_max_pixels,
     estimate_bytes,
+    format_bytes,
     operator_entries,
     pixel_limit,
+    size_refusal,
 )
+from fastshade.io.metadata import icc_colour_space
 from fastshade.io.probe import ImageInfo, probe_image, probe_output
 from fastshade.io.read import LoadedImage, read_image
 from fastshade.io.sniff import sniff_format
@@ -49,19 +57,24 @@ from fastshade.io.write import OUTPUT_FORMATS, validate_output, write_image
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ERROR_CODES",
-    "MEMORY_BUDGET_BYTES",
+    "MEMORY_AVAILABLE_ENV",
     "OUTPUT_FORMATS",
     "ImageError",
     "ImageInfo",
     "LoadedImage",
+    "MaxPixels",
+    "available_memory_bytes",
     "check_writable",
     "default_max_pixels",
     "estimate_bytes",
+    "format_bytes",
+    "icc_colour_space",
     "operator_entries",
     "pixel_limit",
     "probe_image",
     "probe_output",
     "read_image",
+    "size_refusal",
     "sniff_format",
     "sweep_stale_temps",
     "validate_output",

@@ -20,38 +20,32 @@ dither, krylov         2137       --         --          2340
 
 The peak is in the basis stage: LOBPCG's blocks when the pixel level iterates (about 1.7 KB
 per pixel at ``k = 8``), the AMG setup's copies of the operator on wide operators.
+
+The default pixel limit (``--max-pixels auto``) is no fixed count: it is the largest image whose
+estimate fits the memory available when the job starts (:func:`available_memory_bytes`), and
+``fastshade run`` lowers ``-j`` when its workers' estimates would not fit together.
 """
 
 from __future__ import annotations
 
+import operator
 import os
+from typing import Final, Literal
 
 from fastshade.options import ShadeOptions
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
-    "MEMORY_BUDGET_BYTES",
+    "MEMORY_AVAILABLE_ENV",
+    "MaxPixels",
+    "available_memory_bytes",
     "default_max_pixels",
     "estimate_bytes",
+    "format_bytes",
     "operator_entries",
     "pixel_limit",
+    "size_refusal",
 ]
-
-def _physical_memory_bytes() -> int | None:
-    """Installed RAM (POSIX ``sysconf``), or None where the OS does not say."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-MIN_MEMORY_BUDGET_BYTES = 4 * 2**30
-"""The budget never goes below 4 GiB (the limit of earlier builds), whatever the machine."""
-
-MEMORY_BUDGET_BYTES: int = max(MIN_MEMORY_BUDGET_BYTES, (_physical_memory_bytes() or 0) // 2)
-"""Working-memory budget of one job: half the machine's RAM, at least 4 GiB (12 GiB on a
-24 GiB machine). :data:`DEFAULT_MAX_PIXELS` and the per-option limits derive from it; ``run``
-lowers ``-j`` where workers x estimate would not fit."""
 
 DITHER_REACH = 6
 """Largest radius of the dither operator (``max(fastshade.pipeline.graph.DEFAULT_RADII)``)."""
@@ -123,22 +117,109 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     return int(height) * int(width) * _bytes_per_pixel(opts)
 
 
-def default_max_pixels(options: ShadeOptions | None = None) -> int:
-    """Largest image (pixels) whose :func:`estimate_bytes` fits :data:`MEMORY_BUDGET_BYTES`."""
-    return MEMORY_BUDGET_BYTES // estimate_bytes(1, 1, options)
+MEMORY_AVAILABLE_ENV: Final = "FASTSHADE_MEMORY_AVAILABLE"
+"""Environment variable that, when set to a number of bytes, replaces the memory the OS reports
+as available (tests, and a user who wants to keep room for other programs)."""
+
+DEFAULT_MAX_PIXELS: Final = "auto"
+"""Default of ``--max-pixels`` and of every ``max_pixels`` argument: the largest image whose
+:func:`estimate_bytes` fits the memory available when the job starts (:func:`default_max_pixels`)."""
+
+MaxPixels = int | None | Literal["auto"]
+"""A ``max_pixels`` argument: a pixel count, None (no limit) or ``"auto"`` (:data:`DEFAULT_MAX_PIXELS`)."""
 
 
-DEFAULT_MAX_PIXELS: int = default_max_pixels()
-"""Default pixel limit: :data:`MEMORY_BUDGET_BYTES` / 2260 B per pixel with the default options
-(12 GiB: 5,701,285 px, about 2388 x 2388; the 4 GiB floor: 1,900,428 px); ``dither`` jobs get
-``default_max_pixels(options)`` (12 GiB: 2,019,578 px)."""
+def available_memory_bytes() -> int:
+    """Memory available to a new job now, in bytes.
 
+    :data:`MEMORY_AVAILABLE_ENV` when set (a positive integer of bytes), else psutil's
+    ``virtual_memory().available`` (on Linux ``MemAvailable`` of ``/proc/meminfo``: free memory
+    plus the page cache and reclaimable slabs the kernel can give back without swapping).
 
-def pixel_limit(max_pixels: int | None, options: ShadeOptions | None = None) -> int | None:
-    """The limit a job applies: ``max_pixels``, where :data:`DEFAULT_MAX_PIXELS` (the default of
-    ``--max-pixels`` and of :func:`fastshade.job.shade_file`) means the budget of ``options``
-    (:func:`default_max_pixels`); None means no limit.
+    Raises
+    ------
+    ValueError
+        When :data:`MEMORY_AVAILABLE_ENV` is set to something other than a positive integer.
     """
+    override = os.environ.get(MEMORY_AVAILABLE_ENV, "").strip()
+    if override:
+        try:
+            value = int(override.replace("_", ""))
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"{MEMORY_AVAILABLE_ENV} must be a positive number of bytes, got {override!r}")
+        return value
+    import psutil  # imported here: only a job with the default pixel limit needs it
+
+    return int(psutil.virtual_memory().available)
+
+
+def default_max_pixels(options: ShadeOptions | None = None, available: int | None = None) -> int:
+    """Largest image (pixels, at least 1) whose :func:`estimate_bytes` fits ``available`` bytes.
+
+    ``available`` defaults to :func:`available_memory_bytes` (measured now).  With the default
+    options and 8 GiB available: 8 GiB / 2260 B = 3,800,856 px (about 1950 x 1950).
+    """
+    budget = available_memory_bytes() if available is None else int(available)
+    return max(1, budget // estimate_bytes(1, 1, options))
+
+
+def pixel_limit(max_pixels: MaxPixels, options: ShadeOptions | None = None,
+                available: int | None = None) -> int | None:
+    """The limit a job applies: ``max_pixels`` itself, None (no limit) for None, and for
+    ``"auto"`` (:data:`DEFAULT_MAX_PIXELS`) :func:`default_max_pixels` of ``options`` and
+    ``available`` (measured now when None).
+    """
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, str) and max_pixels == DEFAULT_MAX_PIXELS:
+        return default_max_pixels(options, available)
+    try:
+        limit = operator.index(max_pixels)  # int, numpy integers; not float or str
+    except TypeError:
+        limit = 0
+    if isinstance(max_pixels, bool) or limit < 1:
+        raise ValueError(f"max_pixels must be an integer >= 1, None or 'auto', got {max_pixels!r}")
+    return limit
+
+
+def format_bytes(nbytes: float) -> str:
+    """A memory size for messages: ``9.1 GiB``, or ``512 MiB`` under 1 GiB."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.0f} MiB"
+
+
+def size_refusal(width: int, height: int, max_pixels: MaxPixels, options: ShadeOptions | None = None,
+                 available: int | None = None) -> str | None:
+    """Why a ``width x height`` image is refused under ``max_pixels``, as one line; None if it fits.
+
+    Parameters
+    ----------
+    width, height : int
+        Image size in pixels.
+    max_pixels : int, None or "auto"
+        As for :func:`pixel_limit`.
+    options : ShadeOptions, optional
+        The shader options the estimate is made for (defaults when None).
+    available : int, optional
+        The memory the ``"auto"`` limit was derived from (measured now when None).
+
+    Returns
+    -------
+    str or None
+        For example ``12,000,000 px needs about 25.3 GiB (memory model), more than the 7.8 GiB
+        available; pass --max-pixels N to try anyway``; with an explicit limit
+        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 565 MiB, memory
+        model)``.
+    """
+    if max_pixels == DEFAULT_MAX_PIXELS and available is None:
+        available = available_memory_bytes()
+    limit = pixel_limit(max_pixels, options, available)
+    n = int(width) * int(height)
+    if limit is None or n <= limit:
+        return None
+    need = format_bytes(estimate_bytes(height, width, options))
     if max_pixels == DEFAULT_MAX_PIXELS:
-        return default_max_pixels(options)
-    return max_pixels
+        return (f"{n:,} px ({width}x{height}) needs about {need} (memory model), more than the "
+                f"{format_bytes(available or 0)} available; pass --max-pixels N to try anyway")
+    return f"{n:,} px ({width}x{height}) is more than --max-pixels {limit:,} (it needs about {need}, memory model)"

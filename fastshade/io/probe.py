@@ -2,7 +2,7 @@
 
 The file is sniffed (:mod:`fastshade.io.sniff`) and opened with its one
 pinned Pillow plugin (:mod:`fastshade.io.pillow`).  The header size is
-checked against ``max_pixels`` (default
+checked against ``max_pixels`` (default ``"auto"``: what the memory available fits,
 :data:`~fastshade.io.memory.DEFAULT_MAX_PIXELS`) before any pixel is decoded;
 Pillow's ``DecompressionBombError`` also maps to ``too_large``.  :func:`open_checked` is the shared prologue of
 :func:`probe_image`, :func:`probe_output` and
@@ -22,7 +22,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from fastshade.io.errors import ImageError, decode_exception, unexpected_as_image_error
-from fastshade.io.memory import DEFAULT_MAX_PIXELS, estimate_bytes
+from fastshade.io.memory import DEFAULT_MAX_PIXELS, MaxPixels, size_refusal
 from fastshade.io.pillow import open_pillow, tile_rawmodes
 from fastshade.io.sniff import describe_non_image, open_source
 
@@ -93,22 +93,16 @@ def _info(im: Image.Image, path: str, fmt: str) -> ImageInfo:
     )
 
 
-def _check_size(info: ImageInfo, max_pixels: int | None) -> None:
+def _check_size(info: ImageInfo, max_pixels: MaxPixels) -> None:
     if info.width <= 0 or info.height <= 0:
         raise ImageError(info.path, "degenerate", f"image has no pixels ({info.width}x{info.height})")
-    n = info.width * info.height
-    if max_pixels is not None and n > max_pixels:
-        gib = estimate_bytes(info.height, info.width) / 2**30
-        raise ImageError(
-            info.path,
-            "too_large",
-            f"{info.width}x{info.height} px ({n / 1e6:.1f} Mpx) exceeds max_pixels={max_pixels:,} "
-            f"(estimated {gib:.1f} GiB working memory); not decoded",
-        )
+    refusal = size_refusal(info.width, info.height, max_pixels)
+    if refusal is not None:
+        raise ImageError(info.path, "too_large", refusal)
 
 
 @contextmanager
-def open_checked(path: str, max_pixels: int | None) -> Iterator[tuple[BinaryIO, str, Image.Image, ImageInfo]]:
+def open_checked(path: str, max_pixels: MaxPixels) -> Iterator[tuple[BinaryIO, str, Image.Image, ImageInfo]]:
     """Sniff, open with Pillow (header only) and size-check; yields ``(fh, fmt, im, info)``.
 
     The shared prologue of :func:`probe_image` and :func:`~fastshade.io.read.read_image`.
@@ -122,16 +116,17 @@ def open_checked(path: str, max_pixels: int | None) -> Iterator[tuple[BinaryIO, 
             yield fh, fmt, im, info
 
 
-def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
+def probe_image(path: str | os.PathLike[str], *, max_pixels: MaxPixels = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Read an image's header (size, frames, mode, bit depth) without decoding pixels.
 
     Parameters
     ----------
     path : str or os.PathLike
         Image file.
-    max_pixels : int or None, optional
-        Raise ``too_large`` when width x height exceeds this
-        (default :data:`DEFAULT_MAX_PIXELS`); ``None`` keeps only Pillow's
+    max_pixels : int, None or "auto", optional
+        Raise ``too_large`` when width x height exceeds this; ``"auto"``
+        (default) is what the memory available fits with the default options
+        (:func:`~fastshade.io.memory.pixel_limit`); ``None`` keeps only Pillow's
         decompression-bomb guard.
 
     Returns

@@ -14,6 +14,9 @@ Conversions
 * **EXIF orientation** is applied by default (tags 2-8, like
   ``ImageOps.exif_transpose``) with warning ``exif_rotated``;
   ``exif="ignore"`` skips it.
+* **Resolution and ICC profile** are kept (``dpi``, ``icc_profile``; see
+  :mod:`fastshade.io.metadata`), the resolution swapped by a transposing
+  EXIF orientation.
 * **Multi-frame** files (animated GIF/APNG, multi-page TIFF, MPO) give the
   first frame with warning ``first_frame_of_N``; ``frames="reject"`` raises
   ``multi_frame``.  No 4-D array ever leaves this module.
@@ -31,7 +34,8 @@ from PIL import Image
 
 from fastshade.io.decode16 import read_16bit_colour
 from fastshade.io.errors import ImageError, unexpected_as_image_error
-from fastshade.io.memory import DEFAULT_MAX_PIXELS
+from fastshade.io.memory import DEFAULT_MAX_PIXELS, MaxPixels, pixel_limit
+from fastshade.io.metadata import Dpi, orient_dpi, read_dpi, read_icc_profile
 from fastshade.io.pillow import load, tile_rawmodes
 from fastshade.io.probe import open_checked
 
@@ -59,6 +63,11 @@ class LoadedImage:
         ``exif_rotated``, ``exif_unreadable``, ``cmyk_converted``.
     path : str
         The file that was read.
+    dpi : (float, float) or None
+        Resolution (x, y) in dots per inch from the file's header (after EXIF
+        orientation), or None when it records none.
+    icc_profile : bytes or None
+        The embedded ICC profile, or None.
     """
 
     rgb: np.ndarray
@@ -67,6 +76,8 @@ class LoadedImage:
     format: str
     warnings: list[str] = field(default_factory=list)
     path: str = ""
+    dpi: Dpi | None = None
+    icc_profile: bytes | None = None
 
     @property
     def height(self) -> int:
@@ -231,7 +242,7 @@ def _to_rgb(
 def read_image(
     path: str | os.PathLike[str],
     *,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,
     frames: Literal["first", "reject"] = "first",
     exif: Literal["apply", "ignore"] = "apply",
 ) -> LoadedImage:
@@ -242,9 +253,10 @@ def read_image(
     path : str or os.PathLike
         Image file; the format is sniffed from its magic bytes, never taken
         from the extension.
-    max_pixels : int or None, optional
-        Header-size limit checked before decoding (default
-        :data:`DEFAULT_MAX_PIXELS`); ``None`` keeps only Pillow's bomb guard.
+    max_pixels : int, None or "auto", optional
+        Header-size limit checked before decoding; ``"auto"`` (default) is
+        what the memory available fits with the default options; ``None``
+        keeps only Pillow's bomb guard.
     frames : {"first", "reject"}, optional
         Multi-frame files: decode frame 0 and add warning
         ``first_frame_of_<N>`` (default), or raise ``multi_frame``.
@@ -255,7 +267,8 @@ def read_image(
     -------
     LoadedImage
         ``rgb`` (H, W, 3) float64 C-contiguous, ``alpha`` (H, W) float64 or
-        ``None``; the arrays are newly allocated.
+        ``None``; the arrays are newly allocated; ``dpi`` and ``icc_profile``
+        from the header.
 
     Raises
     ------
@@ -271,8 +284,7 @@ def read_image(
         raise ValueError(f"frames must be 'first' or 'reject', got {frames!r}")
     if exif not in ("apply", "ignore"):
         raise ValueError(f"exif must be 'apply' or 'ignore', got {exif!r}")
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels!r}")
+    pixel_limit(max_pixels, available=1)  # ValueError for a bad argument (no memory measured)
     spath = os.fspath(path)
     notes: list[str] = []
     with unexpected_as_image_error(spath):
@@ -284,8 +296,10 @@ def read_image(
                     )
                 notes.append(f"first_frame_of_{info.frames}")
             samples, alpha, orientation = _decode(fh, spath, fmt, im, info.frames, exif, notes)
+            dpi, icc_profile = orient_dpi(read_dpi(im), orientation), read_icc_profile(im)
         rgb, alpha = _to_rgb(samples, alpha, orientation, notes)
     bit_depth = 16 if info.bit_depth > 8 else 8
-    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, format=fmt, warnings=notes, path=spath)
+    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=bit_depth, format=fmt, warnings=notes, path=spath,
+                       dpi=dpi, icc_profile=icc_profile)
 
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from fastshade.cli_args import add_shade_options, fail
-from fastshade.io import DEFAULT_MAX_PIXELS
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, MAX_WORKERS_PER_CORE, UsageError, config_from_args
 from fastshade.run.driver import run
 from fastshade.run.dryrun import dry_run
@@ -34,10 +33,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="skip files and folders whose relative path or name matches (repeatable)")
     g.add_argument("--include-hidden", action="store_true",
                    help="also process dot-files and dot-folders (OS junk is always skipped)")
-    g.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"skip (skipped:too_large) images larger than N pixels, from the header alone "
-                        f"(default {DEFAULT_MAX_PIXELS:,}: half the RAM, at least 4 GiB, with the default "
-                        f"options; the default is smaller for --laplacian dither)")
+    g.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="skip (skipped:too_large) images larger than N pixels, from the header alone "
+                        "(default: the largest image whose memory-model estimate fits the memory available "
+                        "at the start; -j is lowered when the workers' estimates would not fit together)")
     g.add_argument("--frames", choices=["first", "reject"], default="first",
                    help="multi-frame files (GIF/APNG/TIFF pages): shade the first frame (default; "
                         "warning first_frame_of_N) or fail them (failed:multi_frame)")

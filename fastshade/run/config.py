@@ -11,7 +11,16 @@ import time
 from dataclasses import dataclass
 
 from fastshade.cli_args import options_from_args
-from fastshade.io import ImageError, check_writable, read_image, validate_output
+from fastshade.io import (
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    MaxPixels,
+    available_memory_bytes,
+    check_writable,
+    pixel_limit,
+    read_image,
+    validate_output,
+)
 from fastshade.job import stat_fingerprint
 from fastshade.options import OUTPUT_VERSION, ShadeOptions
 from fastshade.threads import available_cores
@@ -76,7 +85,8 @@ class RunConfig:
     retry_failed: bool = False
     hash: bool = False
     dry_run: bool = False
-    max_pixels: int | None = None
+    max_pixels: MaxPixels = DEFAULT_MAX_PIXELS  # "auto": what memory_available fits
+    memory_available: int | None = None  # bytes available when the run starts (None: measured here)
     frames: str = "first"
     exif: str = "apply"
     save_passes: bool = False
@@ -93,6 +103,10 @@ class RunConfig:
     run_id: str = ""
     params: str = ""
     options_digest: str = ""
+
+    def __post_init__(self) -> None:
+        if self.memory_available is None:  # one measure per run: the limit must not drift while it runs
+            self.memory_available = available_memory_bytes()
 
 
 def norm_path(path: str) -> str:
@@ -134,13 +148,13 @@ def _check_execution(args: argparse.Namespace) -> tuple[int, int]:
     return workers, threads
 
 
-def _check_sample(args: argparse.Namespace) -> SampleRef | None:
+def _check_sample(args: argparse.Namespace, limit: int | None) -> SampleRef | None:
     """Check the ``--sample`` image by reading it once; raises UsageError."""
     if not args.sample:
         return None
     spath = os.path.abspath(args.sample)
     try:
-        read_image(spath, max_pixels=args.max_pixels)
+        read_image(spath, max_pixels=limit)
         size, mtime_ns = stat_fingerprint(spath)
     except ImageError as err:
         raise UsageError(f"cannot use the sample: {err}") from None
@@ -179,7 +193,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         except ImageError as err:
             raise UsageError(f"--format {args.format} --depth {depth}: {err.message}") from None
     workers, threads = _check_execution(args)
-    sample = _check_sample(args)
+    max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
+    try:
+        available = available_memory_bytes()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    sample = _check_sample(args, pixel_limit(max_pixels, opts, available))
     manifest = os.path.abspath(args.manifest) if args.manifest else os.path.join(out_root, DEFAULT_MANIFEST_NAME)
     try:  # before any folder is made or worker started
         check_writable(os.path.join(out_root, DEFAULT_MANIFEST_NAME), "OUT")
@@ -197,7 +216,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         recursive=args.recursive, include=tuple(args.include), exclude=tuple(args.exclude),
         include_hidden=args.include_hidden, on_collision=args.on_collision, if_exists=args.if_exists,
         resume=args.resume or args.retry_failed, retry_failed=args.retry_failed, hash=args.hash,
-        dry_run=args.dry_run, max_pixels=args.max_pixels, frames=args.frames, exif=args.exif,
+        dry_run=args.dry_run, max_pixels=max_pixels, memory_available=available, frames=args.frames, exif=args.exif,
         save_passes=bool(getattr(args, "save_passes", False)),
         layers=bool(getattr(args, "layers", False)), workers=workers, threads_per_worker=threads,
         timeout=args.timeout_per_file,

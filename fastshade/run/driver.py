@@ -24,6 +24,7 @@ from fastshade.job import one_line
 from fastshade.run.backend import Backend, Outcome, PlannedTask
 from fastshade.run.config import RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, ManifestWriter, Prior, load_manifest_index
+from fastshade.run.memfit import fit_workers_to_memory
 from fastshade.run.plan import Planner, restricted_formats
 from fastshade.run.progress import Progress
 from fastshade.run.worker import spawn_environment
@@ -238,6 +239,10 @@ def run(cfg: RunConfig, stream: TextIO) -> int:
         preflight_formats(cfg)  # exit 2 before anything is created
     if cfg.out_inside_in:
         log.info("note: OUT is inside IN; it is left out of the walk (its files are never read as inputs)")
+    lowered = fit_workers_to_memory(cfg, load_manifest_index(cfg.manifest) if (cfg.resume or cfg.if_exists == "skip")
+                                    else {})  # before any worker starts
+    if lowered:
+        log.warning(lowered)
     interrupted = False
     abort: str | None = None
     with spawn_environment(cfg.threads_per_worker):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from fastshade.io import ImageError, estimate_bytes, pixel_limit, probe_image, probe_output, validate_output
+from fastshade.io import ImageError, pixel_limit, probe_image, probe_output, size_refusal, validate_output
 from fastshade.job import SKIP_CODES, one_line
 from fastshade.run.backend import PlannedTask
 from fastshade.run.config import OUTPUT_EXTENSIONS, RunConfig
@@ -113,6 +113,7 @@ class Planner:
         self.next_id = 0
         self.format_problems: list[ManifestRecord] = []
         self._no_alpha, self._restricted = restricted_formats()
+        self.limit = pixel_limit(cfg.max_pixels, cfg.options, cfg.memory_available)  # resolved once, for the tasks
 
     # -- per file ------------------------------------------------------------------------
     def _probe(self, item: InputFile) -> _Probed:
@@ -136,13 +137,9 @@ class Planner:
             pr.record.fingerprint = pr.fingerprint
             return pr
         n_px = pr.info.width * pr.info.height
-        limit = pixel_limit(cfg.max_pixels, cfg.options)  # the default: the budget of the options
-        if limit is not None and n_px > limit:
-            gib = estimate_bytes(pr.info.height, pr.info.width, cfg.options) / 2**30
-            pr.record = skip_record(
-                cfg, rel, "too_large",
-                f"{pr.info.width}x{pr.info.height} px ({n_px / 1e6:.1f} Mpx) exceeds --max-pixels "
-                f"{limit:,} (estimated {gib:.1f} GiB working memory); not decoded")
+        refusal = size_refusal(pr.info.width, pr.info.height, cfg.max_pixels, cfg.options, cfg.memory_available)
+        if refusal is not None:
+            pr.record = skip_record(cfg, rel, "too_large", refusal)
             pr.record.fingerprint = pr.fingerprint
             pr.record.width, pr.record.height, pr.record.pixels = pr.info.width, pr.info.height, n_px
             pr.record.input_format = pr.info.format
@@ -274,7 +271,7 @@ class Planner:
             return
         job = FileTask(
             id=self.next_id, in_path=pr.abs_path, out_path=out_abs, options=cfg.options, sample=cfg.sample,
-            format=out_fmt, depth=cfg.depth, max_pixels=cfg.max_pixels, frames=cfg.frames, exif=cfg.exif,
+            format=out_fmt, depth=cfg.depth, max_pixels=self.limit, frames=cfg.frames, exif=cfg.exif,
             save_passes=cfg.save_passes, layers=cfg.layers,
             timeout=cfg.timeout, hash=cfg.hash, threads=cfg.threads_per_worker, expect=(pr.size, pr.mtime_ns))
         self.next_id += 1
