@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -45,7 +46,23 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="roundings of --study, comma-separated (default half-up; e.g. half-up,half-even)")
     p.add_argument("--study-reports", action="store_true",
                    help="--study: also write every run's full report.json under DIR/reports/")
+    p.add_argument("--styles", default=None, metavar="S,S,...|all",
+                   help="also shade the pair in cross mode in each style and print pixel metrics per style "
+                        "(changed px, pieces, median piece, specks, ink hit); written to DIR/styles.json")
     add_shade_options(p)
+
+
+def style_list(text: str | None) -> list[str]:
+    """``--styles``: ``"v12,v6"`` or ``"all"`` -> names; [] for None; one-line error for unknown names."""
+    from fastshade.styles import STYLES
+
+    if not text:
+        return []
+    names = list(STYLES) if text.strip() == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STYLES]
+    if unknown:
+        raise ValueError(f"--styles: unknown style(s) {', '.join(unknown)} (styles: {', '.join(STYLES)})")
+    return names
 
 
 def main(args: argparse.Namespace) -> int:
@@ -76,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not args.target:
         raise ValueError("give TARGET [SAMPLE] (or --study IMAGES_DIR)")
+    styles = style_list(args.styles)
     parse_affinity_threshold(opts.affinity_threshold)
     target = read_image(args.target).rgb
     sample = read_image(args.sample).rgb if args.sample else None
@@ -91,4 +109,11 @@ def main(args: argparse.Namespace) -> int:
     write_outputs(diag, outdir, title=title, plots=not args.no_plots)
     print(format_table(diag.report, include_grid=bool(grid)))
     print(f"wrote {outdir / 'report.json'}", file=sys.stderr)
+    if styles:
+        from fastshade.diagnose.styles import format_styles_table, styles_cross_table
+        from fastshade.io import write_file
+
+        rows = styles_cross_table(target, sample, opts, styles)
+        print(format_styles_table(rows))
+        write_file(outdir / "styles.json", json.dumps(rows, indent=1) + "\n", "JSON")
     return 0
