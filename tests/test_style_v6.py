@@ -15,24 +15,23 @@ import pytest
 from scipy import ndimage
 
 from fastshade.demo import demo_image
-from fastshade.kernels.v6 import nearest_contour_fill
+from fastshade.kernels.v6 import cyclic_tint_pixel, nearest_contour_fill
 from fastshade.pipeline.paper import paper_ink_model
 from fastshade.pipeline.stagelog import quantised_change
-from fastshade.pipeline.v6colour import cyclic_tint, front_tint, shadow_tint
 from fastshade.pipeline.v6paint import (
     WRITE_FRONT,
     WRITE_SHADOW,
     V6Pass,
     dilate_cross,
     draw_segments,
-    segment_push,
+    segment_pushes,
     select_segments,
     sobel_gradient,
     thicken_v6,
     v6_contours,
     v6_gate,
 )
-from fastshade.reference.v6 import nearest_contour_fill_numpy
+from fastshade.reference.v6 import cyclic_tint_numpy, draw_copies_numpy, nearest_contour_fill_numpy
 from fastshade.styles import STYLES, decay_effect, shade_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +50,23 @@ def _by_hand(rgb, rho, kappa):
     return [min(max(m + (c - m) * (1 + 0.3 * kappa), 0.0), 1.0) for c in out]
 
 
+def _shadow_by_hand(rgb, e):
+    r, g, b = _by_hand(rgb, 0.3 * e, 0.8 * e)
+    return [0.7 * r, g, 0.7 * b + 0.3]
+
+
+def _front_by_hand(rgb, e):
+    r, g, b = _by_hand(rgb, 0.2 * e, 0.6 * e)
+    return [0.6 * r, 0.8 * g + 0.2, 0.8 * b + 0.15]
+
+
 @pytest.mark.parametrize("rgb", [(0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.0, 0.0, 0.0), (0.2, 0.6, 0.9)])
 @pytest.mark.parametrize("rho,kappa", [(0.3, 0.8), (0.2, 0.6), (0.3 * 0.75, 0.8 * 0.75), (0.0, 2.0)])
 def test_cyclic_tint_is_the_formula(rgb, rho, kappa):
-    assert cyclic_tint(np.array(rgb), rho, kappa) == pytest.approx(_by_hand(rgb, rho, kappa), abs=1e-12)
+    got = np.empty(3)
+    cyclic_tint_pixel(*rgb, rho, kappa, got)
+    assert got == pytest.approx(_by_hand(rgb, rho, kappa), abs=1e-12)
+    assert cyclic_tint_numpy(np.array(rgb), rho, kappa) == pytest.approx(_by_hand(rgb, rho, kappa), abs=1e-12)
 
 
 def test_black_ink_gives_the_originals_shadow_and_front_colours():
@@ -62,19 +74,31 @@ def test_black_ink_gives_the_originals_shadow_and_front_colours():
     # beta 0.4 -> (0.3294, 0.2167, 0.0538), mean 0.2000, x1.24 -> (0.3606, 0.2207, 0.0186);
     # B <- 0.7B + 0.3 = 0.3130, R <- 0.7R = 0.2524.  8-bit (truncated, as the original wrote):
     # (64, 56, 79), the purple-grey of reference/README.md.  The front, the same way: (35, 93, 40).
-    shadow = shadow_tint(np.zeros(3), 1.0)
-    front = front_tint(np.zeros(3), 1.0)
+    shadow, front = _drawn_colours((0.0, 0.0, 0.0), 1.0)
     assert shadow == pytest.approx([0.2524, 0.2207, 0.3130], abs=2e-4)
     assert (shadow * 255).astype(int).tolist() == [64, 56, 79]
     assert (front * 255).astype(int).tolist() == [35, 93, 40]
 
 
-def test_channel_tweaks_follow_the_cyclic_tint():
-    rgb = np.array([[0.3, 0.5, 0.7]])
-    e = 0.5625
-    base_s, base_f = _by_hand(rgb[0], 0.3 * e, 0.8 * e), _by_hand(rgb[0], 0.2 * e, 0.6 * e)
-    assert shadow_tint(rgb, e)[0] == pytest.approx([0.7 * base_s[0], base_s[1], 0.7 * base_s[2] + 0.3])
-    assert front_tint(rgb, e)[0] == pytest.approx([0.6 * base_f[0], 0.8 * base_f[1] + 0.2, 0.8 * base_f[2] + 0.15])
+@pytest.mark.parametrize("rgb", [(0.3, 0.5, 0.7), (0.9, 0.1, 0.2), (1.0, 1.0, 1.0)])
+@pytest.mark.parametrize("e", [1.0, 0.5625])
+def test_drawn_copies_carry_the_tints_and_channel_changes(rgb, e):
+    shadow, front = _drawn_colours(rgb, e)
+    assert shadow == pytest.approx(_shadow_by_hand(rgb, e), abs=1e-12)
+    assert front == pytest.approx(_front_by_hand(rgb, e), abs=1e-12)
+
+
+def _drawn_colours(rgb, e):
+    """Shadow and front colours of a one-segment drawing in colour ``rgb`` at effect ``e``."""
+    img = np.ones((30, 30, 3))
+    img[5, 2:14] = rgb
+    contours = np.zeros((30, 30), bool)
+    contours[5, 2:14] = True
+    segs = select_segments(contours, np.zeros((30, 30)), 0.65, 2000, min_pixels=4)
+    writer = np.full((30, 30), -1, np.int8)
+    out = img.copy()
+    draw_segments(out, segs, (np.zeros((30, 30)), np.zeros((30, 30))), V6Pass(1, e), None, writer)  # no push
+    return out[writer == WRITE_SHADOW][0], out[writer == WRITE_FRONT][0]
 
 
 # --- the per-pass schedule ------------------------------------------------------------------
@@ -217,8 +241,10 @@ def test_median_fallback_below_three_segments_worth_of_pixels():
 def test_push_is_the_truncated_unit_gradient_times_30e():
     gy, gx = np.zeros((5, 5)), np.zeros((5, 5))
     gy[2, 3], gx[2, 3] = 3.0, -4.0  # unit (0.6, -0.8); x 22.5 = (13.5, -18.0) -> (13, -18)
-    assert segment_push(gy, gx, (2.9, 3.7), 22.5) == (13, -18)
-    assert segment_push(gy, gx, (1.0, 1.0), 30.0) == (0, 0)  # no gradient, no push
+    gy[4, 0], gx[4, 0] = -1.0, 1.0  # unit (-0.7071, 0.7071); x 30 = (-21.2, 21.2) -> (-21, 21)
+    got = segment_pushes(gy, gx, np.array([[2.9, 3.7], [1.0, 1.0], [4.5, 0.2]]), 22.5)
+    assert got.tolist() == [[13, -18], [0, 0], [-15, 15]]  # no gradient, no push; -15.9 truncates to -15
+    assert segment_pushes(gy, gx, np.array([[4.0, 0.0]]), 30.0).tolist() == [[-21, 21]]
 
 
 def _l_segment():
@@ -248,9 +274,9 @@ def test_patch_is_rotated_and_placed_at_the_box_corner_with_the_shadow_offset():
     assert got_front == front
     assert got_shadow == shadow - front  # the front is drawn over the shadow
     for y, x in front:
-        assert out[y, x] == pytest.approx(front_tint(np.zeros(3), 0.75))
+        assert out[y, x] == pytest.approx(_front_by_hand((0.0, 0.0, 0.0), 0.75))
     for y, x in shadow - front:
-        assert out[y, x] == pytest.approx(shadow_tint(np.zeros(3), 0.75))
+        assert out[y, x] == pytest.approx(_shadow_by_hand((0.0, 0.0, 0.0), 0.75))
     assert np.array_equal(out[contours], img[contours])  # the source is left alone
 
 
@@ -269,6 +295,30 @@ def test_copies_skip_guarded_pixels_and_the_image_border():
     assert log[0]["front_written"] == 4 and np.all(out[12, 50:52] == 1.0)
     # shadow at (17, 57): (19, 57..60), (18, 60), (17, 60); x = 60 is outside the 60-px width
     assert log[0]["shadow_written"] == 3
+
+
+def test_draw_kernel_matches_its_twin_on_random_segments():
+    rng = np.random.default_rng(11)
+    for trial in range(3):
+        h, w = 48, 56
+        img = rng.random((h, w, 3))
+        contours = rng.random((h, w)) > 0.45
+        gate = rng.random((h, w))
+        segs = select_segments(contours, gate, 0.65, 40, min_pixels=3)
+        assert len(segs.chosen) > 5
+        gy, gx = rng.normal(size=(h, w)), rng.normal(size=(h, w))
+        guard = rng.random((h, w)) > 0.8
+        step = V6Pass(trial + 1, 0.75 ** trial)
+        out = img.copy()
+        writer = np.full((h, w), -1, np.int8)
+        log = draw_segments(out, segs, (gy, gx), step, guard, writer)
+        ref = [(int(i) + 1, tuple(int(v) for v in segs.components.bbox[i]), tuple(entry["push"]))
+               for i, entry in zip(segs.chosen, log)]
+        ref_out, ref_writer, ref_written = draw_copies_numpy(img, segs.components.labels, ref, step.shadow_offset,
+                                                             step.effect, guard)
+        assert out == pytest.approx(ref_out, abs=1e-12)
+        assert np.array_equal(writer, ref_writer)
+        assert [[e["shadow_written"], e["front_written"]] for e in log] == ref_written.tolist()
 
 
 # --- the style -----------------------------------------------------------------------------

@@ -74,12 +74,29 @@ def image_files(directory: Path) -> list[Path]:
     return readable
 
 
+def parse_styles(text: str) -> list[tuple[str, int]]:
+    """``--styles v6,v6:4`` -> ``[("v6", 1), ("v6", 4)]`` (style, passes); one-line ``ValueError`` otherwise."""
+    from fastshade.options import MAX_PASSES, STYLE_NAMES
+
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, passes = item.partition(":")
+        if name not in STYLE_NAMES or not (passes or "1").isdigit() or not 1 <= int(passes or 1) <= MAX_PASSES:
+            raise ValueError(f"--styles: expected STYLE[:PASSES] with STYLE one of {', '.join(STYLE_NAMES)}, "
+                             f"got {item!r}")
+        out.append((name, int(passes or 1)))
+    return out
+
+
 def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
-                dither_sizes: list[int] | tuple[int, ...] = ()) -> list[dict[str, Any]]:
+                dither_sizes: list[int] | tuple[int, ...] = (),
+                styles: list[tuple[str, int]] | tuple[tuple[str, int], ...] = ()) -> list[dict[str, Any]]:
     """List the benchmark cases: demo sizes, the original's size, the dither rows, each image, the toof x snek cross.
 
     A dither row (``kind`` ``"dither"``) shades the demo image of its size with
     :data:`DITHER_OPTIONS` over the run's options; it has no baselines and no growth fit.
+    Each ``(style, passes)`` of ``styles`` adds a self-mode row per image with those options
+    (``image:NAME:STYLE-pPASSES``, no baselines), timed in the same run as the image's own row.
     """
     cases: list[dict[str, Any]] = []
     for s in sizes:
@@ -93,6 +110,9 @@ def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
     by_stem = {p.stem: p for p in images}
     for p in images:
         cases.append({"name": f"image:{p.stem}", "kind": "image", "mode": "self", "files": [str(p)]})
+        for style, passes in styles:
+            cases.append({"name": f"image:{p.stem}:{style}-p{passes}", "kind": "image", "mode": "self",
+                          "files": [str(p)], "options": {"style": style, "passes": passes}})
     if "toof" in by_stem and "snek-heavy" in by_stem:
         cases.append({"name": "cross:toof:snek-heavy", "kind": "image", "mode": "cross",
                       "files": [str(by_stem["toof"]), str(by_stem["snek-heavy"])]})

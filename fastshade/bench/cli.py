@@ -16,6 +16,7 @@ from fastshade.bench.cases import (
     build_cases,
     image_files,
     parse_sizes,
+    parse_styles,
 )
 from fastshade.bench.compare import compare_results, format_comparison
 from fastshade.bench.machine import machine_info
@@ -37,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         f"{','.join(map(str, DITHER_SIZES))}; --quick: none)")
     p.add_argument("--images", metavar="DIR", help="also time every image in DIR (self mode; plus "
                    "toof x snek-heavy cross when both are there)")
+    p.add_argument("--styles", default="", metavar="STYLE[:PASSES],...",
+                   help="with --images: also time each image in these styles and pass counts (e.g. v6,v6:4), "
+                        "in the same run as its own row")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help=f"timed runs per case after the warm-up (default {DEFAULT_REPEAT}; --quick: {QUICK_REPEAT})")
     p.add_argument("--threads", type=int, default=1, metavar="T",
@@ -109,7 +113,8 @@ def main(args: argparse.Namespace) -> int:
         return report_results(load_results(args.results, "--results"), args, old)
     images = image_files(Path(args.images)) if args.images else []
     original = args.original_sizes or any(s >= 1024 for s in sizes)
-    cases = build_cases(sizes, images, original_size=original, dither_sizes=dither_sizes)
+    cases = build_cases(sizes, images, original_size=original, dither_sizes=dither_sizes,
+                        styles=parse_styles(args.styles))
     config = {
         "sizes": sizes,
         "dither_sizes": dither_sizes,

@@ -20,14 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from fastshade.kernels.v6 import nearest_contour_fill
+from fastshade.kernels.v6 import draw_copies, nearest_contour_fill
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.components import Components, label_components
 from fastshade.pipeline.fields import HeatOperator, field_kind, gating_field
 from fastshade.pipeline.gates import zscore
 from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.pipeline.results import Timer
-from fastshade.pipeline.v6colour import front_tint, shadow_tint
 from fastshade.spectral import SpectralBasis, spectral_basis
 
 MAX_THICKNESS = 5
@@ -213,65 +212,52 @@ def select_segments(contours: np.ndarray, gate: np.ndarray, threshold: float, ma
     return Segments(eligible, fallback, comps, chosen)
 
 
-def segment_push(gy: np.ndarray, gx: np.ndarray, centroid: tuple[float, float],
-                 push: float) -> tuple[int, int]:
-    """``(t_y, t_x) = int(g / |g| * push)`` per axis (truncation), ``g`` the gradient at the
-    truncated centroid; ``(0, 0)`` where the gradient vanishes.
+def segment_pushes(gy: np.ndarray, gx: np.ndarray, centroids: np.ndarray, push: float) -> np.ndarray:
+    """(m, 2) int64 ``(t_y, t_x) = int(g / |g| * push)`` per axis (truncation toward zero), ``g``
+    the gradient at each truncated centroid ((m, 2) ``(y, x)``); ``(0, 0)`` where it vanishes.
     """
-    iy, ix = int(centroid[0]), int(centroid[1])
-    g_y, g_x = float(gy[iy, ix]), float(gx[iy, ix])
-    norm = float(np.hypot(g_y, g_x))
-    if not norm > 0.0:
-        return 0, 0
-    return int(g_y / norm * push), int(g_x / norm * push)
-
-
-def _write(out: np.ndarray, ys: np.ndarray, xs: np.ndarray, colours: np.ndarray,
-           guard: np.ndarray | None, writer: np.ndarray, code: int) -> int:
-    """Write ``colours`` at ``(ys, xs)`` inside the image and off ``guard``; mark the pixels
-    whose value changed with ``code`` in ``writer``; return the number of pixels written.
-    """
-    h, w = out.shape[:2]
-    keep = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
-    ys, xs, colours = ys[keep], xs[keep], colours[keep]
-    if guard is not None:
-        keep = ~guard[ys, xs]
-        ys, xs, colours = ys[keep], xs[keep], colours[keep]
-    changed = (out[ys, xs, :3] != colours).any(axis=1)
-    writer[ys[changed], xs[changed]] = code
-    out[ys, xs, :3] = colours
-    return int(len(ys))
+    c = np.asarray(centroids, dtype=np.float64).reshape(-1, 2).astype(np.int64)
+    g_y, g_x = gy[c[:, 0], c[:, 1]], gx[c[:, 0], c[:, 1]]
+    norm = np.hypot(g_y, g_x)
+    safe = np.where(norm > 0.0, norm, 1.0)
+    out = np.stack([g_y / safe * push, g_x / safe * push], axis=1).astype(np.int64)
+    out[~(norm > 0.0)] = 0
+    return out
 
 
 def draw_segments(out: np.ndarray, segments: Segments, grad: tuple[np.ndarray, np.ndarray],
                   step: V6Pass, guard: np.ndarray | None, writer: np.ndarray) -> list[dict[str, Any]]:
     """Draw every chosen segment's shadow copy and then its front copy into ``out``, in order.
 
-    Per segment: the bounding-box patch of the *current* ``out`` and the segment's mask in it,
-    both rotated by ``np.rot90(k=1)`` (90° counter-clockwise as displayed); the push
-    :func:`segment_push`; the rotated patch's top-left corner at the box corner plus the push
-    ``(y0 + t_y, x0 + t_x)`` for the front copy and ``int(7 e)`` px further down and right for
-    the shadow copy, drawn first.  Colours: :func:`~fastshade.pipeline.v6colour.shadow_tint`
-    and :func:`~fastshade.pipeline.v6colour.front_tint` of the patch's colours, read once
-    before the shadow is drawn.  ``guard`` pixels are never written; ``writer`` ((H, W) int8)
-    gets :data:`WRITE_SHADOW`/:data:`WRITE_FRONT` where a write changed a pixel.  Returns one
-    JSON-able summary per segment.
+    Per segment (:func:`fastshade.kernels.v6.draw_copies`): the bounding-box patch of the
+    *current* ``out`` and the segment's mask in it, both turned by ``np.rot90(k=1)`` (90°
+    counter-clockwise as displayed); the push :func:`segment_pushes`; the turned patch's top-left
+    corner at the box corner plus the push ``(y0 + t_y, x0 + t_x)`` for the front copy and
+    ``int(7 e)`` px further down and right for the shadow copy, drawn first.  Colours: the shadow
+    and front tints (:func:`fastshade.kernels.v6.cyclic_tint_pixel`, then the per-copy channel
+    changes) of the segment's colours, read before
+    its shadow is drawn.  ``out`` is (H, W, 3) float64, C-contiguous; ``guard`` pixels are never
+    written; ``writer`` ((H, W) int8) gets :data:`WRITE_SHADOW`/:data:`WRITE_FRONT` where a write
+    changed a pixel.  Returns one JSON-able summary per segment.
     """
     comps = segments.components
-    gy, gx = grad
-    s = step.shadow_offset
-    log = []
-    for i in segments.chosen.tolist():
-        y0, x0, y1, x1 = (int(v) for v in comps.bbox[i])
-        t_y, t_x = segment_push(gy, gx, comps.centroids[i], step.push)
-        mask = np.rot90(comps.labels[y0:y1, x0:x1] == i + 1)
-        ry, rx = np.nonzero(mask)
-        colours = np.rot90(out[y0:y1, x0:x1, :3])[ry, rx]  # a copy: read before any write
-        oy, ox = y0 + t_y, x0 + t_x
-        shadow = _write(out, ry + oy + s, rx + ox + s, shadow_tint(colours, step.effect), guard, writer,
-                        WRITE_SHADOW)
-        front = _write(out, ry + oy, rx + ox, front_tint(colours, step.effect), guard, writer, WRITE_FRONT)
-        log.append({"segment": i + 1, "pixels": int(comps.sizes[i]), "box": [y0, x0, y1, x1],
-                    "centroid": [float(comps.centroids[i][0]), float(comps.centroids[i][1])],
-                    "push": [t_y, t_x], "corner": [oy, ox], "shadow_written": shadow, "front_written": front})
-    return log
+    chosen = segments.chosen
+    m = len(chosen)
+    if m == 0:
+        return []
+    pushes = segment_pushes(grad[0], grad[1], comps.centroids[chosen], step.push)
+    starts, ends = comps.indptr[chosen], comps.indptr[chosen + 1]
+    indptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+    pixels = np.concatenate([comps.pixels[a:b] for a, b in zip(starts.tolist(), ends.tolist())])
+    boxes = np.ascontiguousarray(comps.bbox[chosen], dtype=np.int64)
+    written = np.zeros((m, 2), dtype=np.int64)
+    g = np.zeros(out.shape[:2], dtype=np.uint8) if guard is None else np.ascontiguousarray(guard).view(np.uint8)
+    scratch = np.empty((int((ends - starts).max()), 3))
+    draw_copies(out, pixels, indptr, boxes, pushes, int(step.shadow_offset), float(step.effect), g, writer,
+                written, scratch)
+    corners = boxes[:, :2] + pushes
+    return [{"segment": int(i) + 1, "pixels": int(comps.sizes[i]), "box": boxes[k].tolist(),
+             "centroid": [float(comps.centroids[i][0]), float(comps.centroids[i][1])],
+             "push": pushes[k].tolist(), "corner": corners[k].tolist(),
+             "shadow_written": int(written[k, 0]), "front_written": int(written[k, 1])}
+            for k, i in enumerate(chosen.tolist())]

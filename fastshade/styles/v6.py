@@ -6,7 +6,7 @@ min-max-normalised gating field, contours ``|z(grey)| > 1``, black dilation thic
 ``max(int(5 e), 1)`` steps where the gate is open, then every eligible 4-connected stroke segment
 (contour ∧ gate < ``max(0.65 - 0.08 (p-1), 0.25)``) copied as a rotated bounding-box patch,
 pushed ``30 e`` px along the grey Sobel gradient, as a purple-grey shadow ``int(7 e)`` px
-down-right under a dark-green front copy (the cyclic tints, :mod:`fastshade.pipeline.v6colour`).
+down-right under a dark-green front copy (the cyclic tints, :func:`fastshade.kernels.v6.draw_copies`).
 
 Departures from the original, all documented in ``docs/looks-v6.md``:
 
