@@ -330,7 +330,7 @@ def demo_two_passes():
     return img, res
 
 
-def test_stats_equal_the_pixels_and_copies_never_touch_ink(demo_two_passes):
+def test_stats_equal_the_pixels_and_nothing_paints_over_ink(demo_two_passes):
     img, res = demo_two_passes
     changed = quantised_change(img, res.image)
     assert res.stats["changed_pixels"] == int(changed.sum()) > 0
@@ -339,8 +339,7 @@ def test_stats_equal_the_pixels_and_copies_never_touch_ink(demo_two_passes):
     assert res.stats["style"] == "v6" and res.stats["envelope"] == "decay"
     assert [p["effect"] for p in res.stats["passes"]] == [1.0, 0.75]
     ink = paper_ink_model(img).ink
-    copies = np.isin(res.stage_of, [res.stage_names.index("shadow"), res.stage_names.index("front")])
-    assert not (copies & ink).any()
+    assert ink.sum() > 500 and not (changed & ink).any()
 
 
 def test_deterministic(demo_two_passes):
