@@ -375,3 +375,15 @@ def test_cli_v6_two_passes(tmp_path):
                            "--style", "v6", "--sample", str(src)], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode != 0 and "no cross mode" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_style_rows():
+    from fastshade.bench.cases import build_cases, parse_styles
+
+    assert parse_styles("v6, v6:4") == [("v6", 1), ("v6", 4)] and parse_styles("") == []
+    for bad in ("v7", "v6:0", "v6:x"):
+        with pytest.raises(ValueError, match="--styles"):
+            parse_styles(bad)
+    cases = build_cases([], [Path("toof.png")], original_size=False, styles=[("v6", 4)])
+    assert [c["name"] for c in cases] == ["image:toof", "image:toof:v6-p4"]
+    assert cases[1]["options"] == {"style": "v6", "passes": 4} and cases[1]["mode"] == "self"
