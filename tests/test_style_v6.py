@@ -356,6 +356,17 @@ def test_blank_image_and_cross_mode():
         shade_arrays(demo_image(32, 32), demo_image(32, 32), {"style": "v6"})
 
 
+def test_krylov_field_and_alpha():
+    img = demo_image(64, 64)
+    res = shade_arrays(img, None, {"style": "v6", "basis": "krylov"})
+    assert res.stats["basis"]["method"] == "krylov" and res.stats["changed_pixels"] > 0
+    rgba = np.concatenate([img, np.full((64, 64, 1), 0.5)], axis=2)
+    res = shade_arrays(rgba, None, {"style": "v6"})
+    assert res.image.shape == (64, 64, 4)
+    written = res.stage_of >= 0
+    assert written.any() and np.all(res.image[written, 3] == 1.0) and np.all(res.image[~written, 3] == 0.5)
+
+
 def test_cli_v6_two_passes(tmp_path):
     from fastshade.io import write_image
 
