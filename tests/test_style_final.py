@@ -264,3 +264,22 @@ def test_cli_final_two_passes(tmp_path, cross):
     assert stats["changed_pixels"] == int(changed.sum()) > 0
     if cross:
         assert sum(p["placements"] for p in stats["passes"]) > 0
+
+
+def test_ink_memory_carries_the_drawing_ink_to_the_next_pass():
+    from fastshade.pipeline.paper import paper_ink_model
+    from fastshade.styles import final, resolve_options
+    img = drawing()
+    opts = resolve_options({"style": "final"})
+    first = final.paint_pass(img, None, opts, pass_schedule("adsr", 2)[0], force_cross=False)
+    ink = paper_ink_model(img).ink
+    assert np.array_equal(final.INKS.protected(first.image, None), ink)
+    assert paper_ink_model(first.image).ink.sum() > ink.sum()  # the rims are ink to the output's own model
+
+
+def test_ink_guard_zero_retints_the_strokes_in_place_as_the_original():
+    img = drawing()
+    res = shade_arrays(img, None, {"style": "final", "ink_guard": 0.0})
+    ink = (img < 0.5).all(axis=2)
+    changed = (np.rint(res.image * 255) != np.rint(img * 255)).any(axis=2)
+    assert changed[ink].mean() > 0.9 and res.stats["passes"][0]["pass"] == 1

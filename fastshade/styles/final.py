@@ -19,11 +19,16 @@ least 25 pixels, at most 40 (the sample's: 80).
 
 Departures from the original, all deliberate:
 
-* **Ink guard.** No stage writes on an ink pixel of the pass's input (the paper/ink model,
-  :mod:`fastshade.pipeline.paper`).  The original's self-mode shadow re-tints the contour
-  pixels themselves (black ink turns teal); here each re-tint weight ``λ`` is moved onto the
-  paper pixels touching the contour (:func:`~fastshade.pipeline.finalpaint.paper_side`), so the
-  strokes keep their ink and gain a tinted rim of the same colours.
+* **Ink guard.** No stage writes on an ink pixel of the drawing (the paper/ink model of the
+  first pass's input, :mod:`fastshade.pipeline.paper`, carried over the passes by
+  :class:`InkMemory`).  The original's self-mode shadow re-tints the contour pixels themselves
+  (black ink turns teal); here each re-tint weight ``λ`` of an inked contour pixel is moved onto
+  the paper pixels touching it (:func:`~fastshade.pipeline.finalpaint.paper_side`), so the
+  strokes keep their ink and gain a rim of the same colours; earlier passes' marks are
+  re-tinted in place, as in the original.
+  ``ink_guard=0`` (``--ink-guard 0``) turns the guard off: the strokes themselves are re-tinted
+  and transplants may cover ink, as in the original (any other value keeps the guard; the
+  threshold itself is v12's and is not read here).
 * **Labelling.** Exact 4-connected components instead of the unconverged pointer jumping.
 * **Scatter.** Transplanted points outside the image are dropped, not clamped onto the border.
 """
@@ -173,8 +178,9 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     rgb, alpha = as_rgb_alpha(target, "target")
     cross = sample is not None or force_cross
     effect, thick = pass_parameters(step)
+    guard = opts.ink_guard > 0.0
     with timer.stage("paper"):
-        ink = INKS.protected(rgb, alpha)
+        ink = INKS.protected(rgb, alpha) if guard else np.zeros(rgb.shape[:2], dtype=bool)
     view = field_view(rgb, opts, timer)
     out = rgb.copy()
     log = StageLog(rgb)
@@ -206,11 +212,14 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                                            shadow_offset=SHADOW_OFFSET, log=log)
     else:
         with timer.stage("shadow"):
-            weight = paper_side(retint_weight(view.field, view.q, view.contours, GATE_SHARPNESS), ink)
-            weight[(out != rgb).any(axis=2)] = 0.0  # this pass's thickening is not re-tinted (not a contour yet)
+            weight = retint_weight(view.field, view.q, view.contours, GATE_SHARPNESS)
+            if guard:
+                weight = paper_side(weight, ink)
+                weight[(out != rgb).any(axis=2)] = 0.0  # this pass's thickening: not a contour yet
             retinted = retint_shadow(out, view.field, weight, effect=effect, shadow_offset=SHADOW_OFFSET,
                                      translation=TRANSLATION, log=log)
-    INKS.remember(out, ink)
+    if guard:
+        INKS.remember(out, ink)
     h, w = rgb.shape[:2]
     owner = np.full(h * w, -1, dtype=np.int32)
     for idx, p in enumerate(placements):
@@ -230,6 +239,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         "thicken": {k: thick[k] for k in MAIN_PASS},
         "thickened_pixels": int(fill.sum()),
         "retinted_pixels": retinted,
+        "ink_guard": guard,
         "segments": segments,
         "skipped_shadows": 0,
         "placements": [dict(p.summary(), visible_pixels=v) for p, v in zip(placements, visible)],
