@@ -132,6 +132,18 @@ class SampleCache:
 SAMPLES = SampleCache()
 
 
+def basis_stats(analysis: Analysis, opts: ShadeOptions) -> dict[str, Any]:
+    """``stats["basis"]``: the final style reads only the gating field, so a basis exists only
+    when the field is one of its columns (``--field column``, ``--basis krylov``).
+    """
+    basis = analysis.basis
+    if basis is None:
+        return {"method": "none", "requested": opts.basis,
+                "reason": "the final style reads only the gating field (the heat random field)"}
+    return {"method": basis.method, "requested": opts.basis, "k": int(basis.vectors.shape[1]),
+            "field": "column", "values": [float(v) for v in basis.values]}
+
+
 class InkMemory:
     """The drawing's own ink, carried from a pass's output to the next pass.
 
@@ -244,6 +256,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         "skipped_shadows": 0,
         "placements": [dict(p.summary(), visible_pixels=v) for p, v in zip(placements, visible)],
         "timings": {k: round(v, 6) for k, v in timer.seconds.items()},
+        "basis": basis_stats(view.analysis, opts),
         "options": opts.to_dict(),
         "warnings": [],
     }
