@@ -14,7 +14,8 @@ default, the Krylov column with ``--basis krylov``), its 40th percentile q, the 
 Envelope ``adsr`` (the default, the original's demo): effect 1 on every pass, the per-pass
 dilation radius, kernel sigma ratio, fill threshold and thicken modulation from
 ``PassStep.overrides``.  ``decay``/``flat``: effect ``PassStep.effect`` and the ``main`` column of
-§5.5 (2, 0.6, 0.1, 0.3).  Constants of the demo: gate sharpness 10, T = 15, S = 5, segments of at
+§5.5 (2, 0.6, 0.1, 0.3).  Option default: ``field_smoothing`` 60 (:data:`FIELD_SMOOTHING`).
+Constants of the demo: gate sharpness 10, T = 15, S = 5, segments of at
 least 25 pixels, at most 40 (the sample's: 80).
 
 Departures from the original, all deliberate:
@@ -64,6 +65,10 @@ SHADOW_OFFSET = 5.0
 MIN_SEGMENT_PIXELS = 25
 MAX_SEGMENTS = 40
 """Segments of the target (the sample gets twice as many)."""
+FIELD_SMOOTHING = 60.0
+"""The style's heat-field smoothing ``alpha*T`` (v12's default is 15): low-gate pieces then run
+~30-50 px along a stroke, as the original's tile-constant field gives them (toof x snek-heavy: its
+transplants are long thin strokes, not blobs; docs/looks-final.md).  ``--field-smoothing`` wins."""
 MAIN_PASS = {"dilation_radius": 2, "kernel_sigma_ratio": 0.6, "fill_threshold": 0.1, "thicken_modulation": 0.3}
 """The per-pass thickener values outside the ADSR table (§5.5, ``main``)."""
 
@@ -274,4 +279,5 @@ STYLE = Style(
                 "(self) or rotated segment transplants under an underpaint mask (cross), 4-pass ADSR",
     envelope="adsr",
     paint_pass=paint_pass,
+    defaults={"field_smoothing": FIELD_SMOOTHING},
 )
