@@ -63,6 +63,7 @@ def sheet(top: list[tuple[Path, str]], bottom: list[tuple[Path, str]], out: Path
 
 
 def main() -> int:
+    """Shade every case, write the sheets, print the table (the figures as JSON on stderr)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images")
     parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
