@@ -20,7 +20,7 @@ CROSS_STRATEGIES: tuple[str, ...] = typing.get_args(CrossStrategy)
 CROSS_SCORES: tuple[str, ...] = typing.get_args(CrossScore)
 ShadowPlacement = Literal["fixed", "free", "fit", "fit-dirs", "fit-diag", "fit-whole"]
 SHADOW_PLACEMENTS: tuple[str, ...] = typing.get_args(ShadowPlacement)
-StyleName = Literal["v12", "v6"]
+StyleName = Literal["v12", "v6", "final"]
 STYLE_NAMES: tuple[str, ...] = typing.get_args(StyleName)
 """The named styles (one module each in :mod:`fastshade.styles`, which checks that the two lists agree)."""
 DEFAULT_STYLE = "v12"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastshade.options import STYLE_NAMES, ShadeOptions, as_options
-from fastshade.styles import v6, v12
+from fastshade.styles import final, v6, v12
 from fastshade.styles.base import Style
 
-STYLES: dict[str, Style] = {s.name: s for s in (v12.STYLE, v6.STYLE)}
+STYLES: dict[str, Style] = {s.name: s for s in (v12.STYLE, v6.STYLE, final.STYLE)}
 """Every style by name, in the order ``--help`` lists them."""
 
 if tuple(STYLES) != STYLE_NAMES:  # pragma: no cover (a developer's error, caught by any import)
