@@ -44,7 +44,9 @@ def test_diagnose_styles_writes_one_row_per_style(tmp_path):
     from fastshade.styles import STYLES
 
     assert [r["style"] for r in rows] == list(STYLES)
-    assert all(r["changed_pixels"] >= 0 and 0.0 <= r["speck_share"] <= 1.0 for r in rows)
+    assert all(r["changed_pixels"] >= 0 and 0.0 <= r["speck_share"] <= 1.0 for r in rows if "error" not in r)
+    assert [r["style"] for r in rows if "error" in r] == ["v6"]  # v6 has no cross mode, and says so
+    assert "v6" in res.stdout and "no cross mode" in res.stdout
     bad = subprocess.run([sys.executable, "-m", "fastshade", "diagnose", str(a), "-o", str(out), "--styles", "nope"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "unknown style" in bad.stderr

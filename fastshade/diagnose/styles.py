@@ -53,7 +53,11 @@ def styles_cross_table(target: np.ndarray, sample: np.ndarray | None, opts: Shad
     rows = []
     for style in styles:
         o = resolve_options(dataclasses.replace(opts, style=style, passes=1, envelope="auto"))
-        res = shade_arrays(target, sample, o, force_cross=sample is None)
+        try:
+            res = shade_arrays(target, sample, o, force_cross=sample is None)
+        except ValueError as err:  # a style without a cross mode (v6) says so
+            rows.append({"style": style, "error": str(err).splitlines()[0]})
+            continue
         rows.append({"style": style, **piece_metrics(target, res.image, ink),
                      "placements": len(res.stats.get("placements", []))})
     return rows
@@ -64,6 +68,9 @@ def format_styles_table(rows: list[dict[str, Any]]) -> str:
     head = f"{'style':<10} {'changed':>8} {'pieces':>7} {'median':>7} {'specks':>7} {'ink hit':>8} {'placed':>7}"
     lines = [head, "-" * len(head)]
     for r in rows:
+        if "error" in r:
+            lines.append(f"{r['style']:<10} {r['error']}")
+            continue
         lines.append(f"{r['style']:<10} {r['changed_pixels']:>8} {r['pieces']:>7} {r['median_piece']:>7.0f} "
                      f"{r['speck_share']:>7.1%} {r['ink_hit']:>8.2%} {r['placements']:>7}")
     return "\n".join(lines)
