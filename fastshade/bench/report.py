@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastshade.bench.schema import BASELINES, STAGES, SUMMARY_FIGURES
+from fastshade.bench.schema import BASELINES, ORIGINAL_STYLE_SECONDS, STAGES, SUMMARY_FIGURES
 from fastshade.bench.tables import fmt_load, fmt_mb, fmt_ratio, fmt_seconds, md_table, text_table
 
 
@@ -39,8 +39,10 @@ def style_rows(results: dict[str, Any]) -> list[list[str]]:
         style, passes = c["options"]["style"], c["options"]["passes"]
         t = shader[(style, passes)]
         ref, own = shader.get(("v12", 1)), shader.get((style, 1))
+        original = ORIGINAL_STYLE_SECONDS.get((style, passes)) if c.get("files", [""])[0] == "toof.png" else None
         rows.append([style, str(passes), fmt_seconds(t), f"{t / ref:.2f}x" if ref else "-",
-                     f"{t / own:.2f}x" if own else "-", str(c["stats"].get("changed_pixels", "-"))])
+                     f"{t / own:.2f}x" if own else "-", str(c["stats"].get("changed_pixels", "-")),
+                     f"{original:.2f} s" if original else "-", fmt_ratio(original / t) if original else "-"])
     return rows
 
 
@@ -91,7 +93,8 @@ def format_report(results: dict[str, Any]) -> str:
     srows = style_rows(results)
     if srows:
         lines += ["", "== styles (shader median; ratio to v12's 1 pass on the same image, same run)",
-                  text_table(["style", "passes", "shader", "x v12 p1", "x own p1", "changed px"], srows, "lrrrrr")]
+                  text_table(["style", "passes", "shader", "x v12 p1", "x own p1", "changed px", "original",
+                              "ours faster"], srows, "lrrrrrrr")]
     growth = results.get("growth", {})
     if growth:
         lines += ["", "== growth with the pixel count: t ~ pixels^b (1.0 = linear; > 1.15 flagged)"]
@@ -175,8 +178,8 @@ def format_markdown(results: dict[str, Any]) -> str:
     srows = style_rows(results)
     if srows:
         out += ["### Styles (toof, or the 512x512 demo; shader median, same run)", "",
-                md_table(["style", "passes", "shader", "x v12 1 pass", "x its 1 pass", "changed px"], srows,
-                         "lrrrrr"), ""]
+                md_table(["style", "passes", "shader", "x v12 1 pass", "x its 1 pass", "changed px",
+                          "the original's (toof, wall, 1 thread)", "ours faster"], srows, "lrrrrrrr"), ""]
     images = [c for c in results["cases"] if c["kind"] == "image"]
     if images:
         rows = [[c["name"], f"{c['shape'][1]}x{c['shape'][0]}", fmt_seconds(c["stages"]["basis"]["median"]),

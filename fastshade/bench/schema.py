@@ -43,6 +43,13 @@ ORIGINAL_REFERENCE: dict[str, dict[str, Any]] = {
     "gpu_pair": {"seconds": 1.24, "label": "original GPU pipeline, per cross pair",
                  "case": "cross:toof:snek-heavy"},
 }
+ORIGINAL_STYLE_SECONDS: dict[tuple[str, int], float] = {
+    ("v12", 1): 10.08, ("v6", 1): 5.35, ("v6", 4): 22.59, ("final", 1): 47.86, ("final", 4): 199.81,
+}
+"""Wall seconds of the original's own looks on toof, one thread (``../shared/reference/README.md``:
+v12 self, the v6 sketch's passes 1 and 4 (cumulative), the final pipeline's ADSR passes 1 and 4
+(cumulative)); the bench's style rows on toof give our shader time's ratio to them."""
+
 """Wall-clock seconds of the original research code (SQCU/itten) on this machine
 class; the GPU figure is its nn.Module float32 pipeline (1243 ms/pair, its
 README).  Compared with our end-to-end time (load + shader + save)."""
