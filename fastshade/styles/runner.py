@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from fastshade.options import ShadeOptions, as_options
+from fastshade.pipeline.drawing_checks import drawing_warnings, tone_score
 from fastshade.pipeline.inputs import as_rgb_alpha
+from fastshade.pipeline.paper import marks_over_paper, over_white, paper_ink_model
 from fastshade.pipeline.results import ShadeResult
 from fastshade.pipeline.stagelog import quantised_change
 from fastshade.styles.base import PassStep
@@ -40,6 +42,16 @@ def shade_arrays(
     ``stats["options"]`` are the resolved options (the style's defaults applied).  ``force_cross``
     and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  BLAS/OpenMP run on one
     thread for the duration of the call, so the bytes are the command line's.
+
+    Every style but v12 paints a transparent target composited over white (opaque RGB), and the
+    result becomes RGBA again through :func:`~fastshade.pipeline.paper.marks_over_paper`: each
+    mark gets its coverage as alpha, every untouched pixel keeps its RGBA exactly.  For every
+    style, the per-placement ``written_pixels``/``visible_pixels`` count what changed in the
+    pass's output (8-bit), a pass where no placement changed a pixel reports ``placements: []``
+    (``invisible_placements``: how many did nothing), and the warnings of
+    :func:`~fastshade.pipeline.drawing_checks.drawing_warnings` (once per image, on the input's
+    paper/ink model ``stats["paper"]`` and ``stats["tone_score"]``) join ``stats["warnings"]``,
+    their codes ``stats["warning_codes"]``.
     """
     opts = resolve_options(options)
     style = style_of(opts)
@@ -51,8 +63,15 @@ def shade_arrays(
     with limit_threads():
         rgb, alpha = as_rgb_alpha(target, "target")
         current = original = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
+        as_paper = alpha is not None and opts.style != "v12"
+        if as_paper:
+            current = over_white(rgb, alpha)
         for step in pass_schedule(opts.envelope, opts.passes):
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
+            honest_placements(result, current)
+            if as_paper:
+                assert alpha is not None
+                result = dataclasses.replace(result, image=with_alpha(rgb, alpha, result.image))
             stages.add(result)
             per_pass.append(pass_summary(step, result.stats))
             warnings += [w for w in result.stats.get("warnings", []) if w not in warnings]
@@ -60,7 +79,7 @@ def shade_arrays(
                 timings[name] = timings.get(name, 0.0) + sec
             if on_pass is not None:
                 on_pass(step, result)
-            current = result.image
+            current = result.image[:, :, :3] if as_paper else result.image
     assert result is not None  # passes >= 1 (validated)
     stats = dict(result.stats)
     stats.update(style=opts.style, envelope=opts.envelope, passes=per_pass, warnings=warnings,
@@ -70,7 +89,44 @@ def shade_arrays(
     changed = quantised_change(original, result.image)
     stats["changed_pixels"] = int(changed.sum())
     stats["changed_by_stage"] = stages.counts(changed)
+    model = paper_ink_model(rgb, alpha)
+    score = tone_score(over_white(rgb, alpha))
+    found = drawing_warnings(model, score, stats, opts.style)
+    stats.update(paper=model.stats(), tone_score=round(score, 4), warning_codes=[w.code for w in found])
+    stats["warnings"] = [w.line for w in found] + warnings
     return dataclasses.replace(result, stats=stats, stage_of=stages.stage_of, stage_names=tuple(stages.names))
+
+
+def with_alpha(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> np.ndarray:
+    """The RGBA image of a style's opaque ``shaded`` composite of the input ``rgb``, ``alpha``."""
+    out_rgb, out_alpha = marks_over_paper(rgb, alpha, shaded[:, :, :3])
+    return np.ascontiguousarray(np.concatenate([out_rgb, out_alpha[:, :, None]], axis=2))
+
+
+def honest_placements(result: ShadeResult, before: np.ndarray) -> None:
+    """Make ``result.stats["placements"]`` count what changed from ``before`` (8-bit), in place.
+
+    ``written_pixels``: the distinct pixels a placement wrote that differ in the output;
+    ``visible_pixels``: those it owns last (``result.owner``).  When no placement changed a pixel,
+    ``placements`` (and ``components``) become ``[]`` and ``invisible_placements`` says how many
+    there were.  Left alone when the style keeps no placement log matching its stats.
+    """
+    summaries = result.stats.get("placements")
+    if not summaries or result.owner is None or len(summaries) != len(result.placements):
+        return
+    changed = quantised_change(before, result.image).ravel()
+    owner = result.owner.ravel()
+    visible = np.bincount(owner[changed & (owner >= 0)], minlength=len(summaries))
+    w = result.owner.shape[1]
+    for index, (summary, placement) in enumerate(zip(summaries, result.placements)):
+        flat = np.unique((placement.dst_y * w + placement.dst_x)[placement.written])
+        summary["written_pixels"] = int(np.count_nonzero(changed[flat]))
+        summary["visible_pixels"] = int(visible[index])
+    if not visible.any():
+        result.stats["invisible_placements"] = len(summaries)
+        result.stats["placements"] = []
+        if "components" in result.stats:
+            result.stats["components"] = []
 
 
 class StageMerge:
