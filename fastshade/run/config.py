@@ -80,6 +80,7 @@ class RunConfig:
     frames: str = "first"
     exif: str = "apply"
     save_passes: bool = False
+    strict: bool = False
     workers: int = 1
     threads_per_worker: int = 1
     timeout: float | None = None
@@ -189,6 +190,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "output_version": OUTPUT_VERSION, "options": opts.digest(), "format": fmt, "depth": depth,
         "frames": args.frames, "exif": args.exif, "save_passes": bool(getattr(args, "save_passes", False)),
         "sample": None if sample is None else [sample.size, sample.mtime_ns, os.path.basename(sample.path)],
+        **({"strict": True} if getattr(args, "strict", False) else {}),  # absent when off: old digests hold
     })
     return RunConfig(
         in_root=in_root, out_root=out_root, manifest=manifest, options=opts, fmt=fmt, depth=depth, sample=sample,
@@ -196,7 +198,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         include_hidden=args.include_hidden, on_collision=args.on_collision, if_exists=args.if_exists,
         resume=args.resume or args.retry_failed, retry_failed=args.retry_failed, hash=args.hash,
         dry_run=args.dry_run, max_pixels=args.max_pixels, frames=args.frames, exif=args.exif,
-        save_passes=bool(getattr(args, "save_passes", False)), workers=workers, threads_per_worker=threads,
+        save_passes=bool(getattr(args, "save_passes", False)), strict=bool(getattr(args, "strict", False)),
+        workers=workers, threads_per_worker=threads,
         timeout=args.timeout_per_file,
         recycle_after=args.recycle_after, max_write_errors=args.max_write_errors, scheduler=args.scheduler,
         quiet=args.quiet, verbose=args.verbose, out_inside_in=is_within(n_out, n_in),
