@@ -21,7 +21,7 @@ from tests.conftest import ROOT, load_rgb
 
 SHARED = ["toof.png", "snek-heavy.png", "red-tonegraph.png", "1bit redraw.png",
           "mspaint-enso-i-couldnt-forget.png", "mspaint-enso-i-couldnt-forget-ii.png", "offhand_pleometric.png"]
-PHOTOS = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "motorcycle_left", "moon", "brick"]
+PHOTOS = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "retina", "moon", "brick"]
 CODES = {"no_ink", "not_line_art", "alpha_as_paper", "alpha_ignored", "every_shadow_skipped", "nothing_placed"}
 
 

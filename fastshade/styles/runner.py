@@ -20,6 +20,9 @@ from fastshade.styles.catalog import resolve_options, style_of
 from fastshade.styles.envelope import pass_schedule
 from fastshade.threads import limit_threads
 
+SHADOW_STAGE = "shadow"
+"""The stage-log name of the painting stage whose writes the placements log."""
+
 PassCallback = Callable[[PassStep, ShadeResult], None]
 """Called after every pass with its step and result (``--save-passes`` writes each pass's image)."""
 
@@ -106,7 +109,8 @@ def with_alpha(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> np.nda
 def honest_placements(result: ShadeResult, before: np.ndarray) -> None:
     """Make ``result.stats["placements"]`` count what changed from ``before`` (8-bit), in place.
 
-    ``written_pixels``: the distinct pixels a placement wrote that differ in the output;
+    ``written_pixels``: the distinct pixels a placement wrote that differ in the output, last
+    changed by the shadow stage (:data:`SHADOW_STAGE` of the stage log, when the style keeps one);
     ``visible_pixels``: those it owns last (``result.owner``).  When no placement changed a pixel,
     ``placements`` (and ``components``) become ``[]`` and ``invisible_placements`` says how many
     there were.  Left alone when the style keeps no placement log matching its stats.
@@ -115,6 +119,8 @@ def honest_placements(result: ShadeResult, before: np.ndarray) -> None:
     if not summaries or result.owner is None or len(summaries) != len(result.placements):
         return
     changed = quantised_change(before, result.image).ravel()
+    if result.stage_of is not None and SHADOW_STAGE in result.stage_names:  # not thickening's change
+        changed &= result.stage_of.ravel() == result.stage_names.index(SHADOW_STAGE)
     owner = result.owner.ravel()
     visible = np.bincount(owner[changed & (owner >= 0)], minlength=len(summaries))
     w = result.owner.shape[1]
