@@ -64,7 +64,7 @@ import numpy as np
 from fastshade.options import CROSS_SCORES, CROSS_STRATEGIES, ShadeOptions, affinity_threshold_mode
 from fastshade.pipeline.placement import free_paper, shadow_destination
 from fastshade.pipeline.results import Analysis, Placement
-from fastshade.pipeline.sample_strokes import bounded_keep, stroke_candidates, stroke_pixels
+from fastshade.pipeline.sample_strokes import nearest_pixels, stroke_candidates, stroke_pixels
 from fastshade.pipeline.shading import gated_copy, hue_rotate, pixel_affinity, place_component
 from fastshade.seeds import seeded_generator
 
@@ -555,6 +555,9 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
                 src, vy, vx = smp, sy, sx
                 c_src = (float(comps_s.centroids[j, 0]), float(comps_s.centroids[j, 1]))
             colours = src_rgb.reshape(-1, 3)[src]
+        cut = None if paste_bound is None else nearest_pixels(vy, vx, c_src, paste_bound * tgt.size)
+        if cut is not None:  # opt-in: at most paste_bound times the target component's area
+            src, vy, vx, colours = src[cut], vy[cut], vx[cut], colours[cut]
         colours = hue_rotate(colours, opts.hue_angle)
         dest = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free, rounding)
         if dest is None:
@@ -568,8 +571,6 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
                                             rounding=rounding)
             fraction = self_gate_fraction(phi_t, tgt, np.where(s_in, sdy * w + sdx, 0), s_in)
         keep = affinity_keep(aff, inside, opts.affinity_threshold, fraction)
-        if paste_bound is not None:
-            keep = bounded_keep(keep, dy, dx, (c_dst[0] + shift[0], c_dst[1] + shift[1]), paste_bound * tgt.size)
         written = gated_copy(out, colours, dy, dx, keep, an_t.carrier, opts.ink_guard)
         free[(dy * w + dx)[written]] = False
         placements.append(Placement(

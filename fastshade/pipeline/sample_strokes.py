@@ -7,8 +7,9 @@ Opt-in helpers of :func:`fastshade.pipeline.cross.shadow_cross` (its ``sample_st
   (:attr:`fastshade.pipeline.paper.PaperInk.strokes`: ink within a few px of paper), so the
   inside of a fill and the paper of a dark background are never copied; a component with no
   stroke pixel is no candidate.
-* A placement pastes at most :data:`PASTE_BOUND` times its target component's area: beyond
-  that, only the kept pixels nearest to the destination centroid are written.
+* A placement pastes at most :data:`PASTE_BOUND` times its target component's area: a larger
+  source is cut to its pixels nearest to its centroid before it is placed (so the copy's
+  retention, visible over source pixels, is measured on what was meant to land).
 """
 
 from __future__ import annotations
@@ -33,17 +34,12 @@ def stroke_pixels(pixels: np.ndarray, strokes: np.ndarray) -> np.ndarray:
     return pixels[strokes.ravel()[pixels]]
 
 
-def bounded_keep(keep: np.ndarray, dy: np.ndarray, dx: np.ndarray, centre: tuple[float, float],
-                 cap: float) -> np.ndarray:
-    """``keep`` with at most ``floor(cap)`` pixels left: those whose destination ``(dy, dx)`` is
-    nearest to ``centre`` (ties by index, so the choice is deterministic).
+def nearest_pixels(ys: np.ndarray, xs: np.ndarray, centre: tuple[float, float], cap: float) -> np.ndarray | None:
+    """Indices of the at most ``floor(cap)`` pixels ``(ys, xs)`` nearest to ``centre`` (ties by index,
+    in index order), or None when there are no more than ``cap`` pixels (nothing to drop).
     """
     limit = int(cap)
-    if int(keep.sum()) <= limit:
-        return keep
-    index = np.flatnonzero(keep)
-    d2 = (dy[index] - centre[0]) ** 2 + (dx[index] - centre[1]) ** 2
-    chosen = index[np.argsort(d2, kind="stable")[:limit]]
-    out = np.zeros_like(keep)
-    out[chosen] = True
-    return out
+    if ys.size <= limit:
+        return None
+    d2 = (ys - centre[0]) ** 2 + (xs - centre[1]) ** 2
+    return np.sort(np.argsort(d2, kind="stable")[:limit])
