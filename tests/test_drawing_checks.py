@@ -157,3 +157,65 @@ def test_strict_fails_a_photo_and_the_default_warns(tmp_path):
     assert run.returncode == 1
     assert recs["photo.png"]["status"] == "failed:not_line_art" and not (tmp_path / "out2" / "photo.png").exists()
     assert recs["blank.png"]["status"] == "warning:no_ink"
+
+
+def _cases():
+    toof = load_rgb("toof.png")
+    alpha = (toof.mean(axis=2) < 0.5).astype(np.float64)
+    coverage = 1.0 - toof.min(axis=2)
+    grey, pink = np.array([0.93, 0.94, 0.95]), np.array([1.0, 0.4, 0.7])
+    yy, xx = np.mgrid[:160, :160]
+    filled = np.ones((160, 160, 3))
+    filled[(yy - 60) ** 2 + (xx - 60) ** 2 < 35 ** 2] = 0.0
+    filled[140:142, 10:150] = 0.0
+    return {
+        "toof": toof,
+        "inverted toof": 1.0 - toof,
+        "transparent toof, black hidden RGB": np.concatenate(
+            [np.where(alpha[:, :, None] > 0, toof, 0.0), alpha[:, :, None]], axis=2),
+        "pink toof on grey": grey + coverage[:, :, None] * (pink - grey),
+        "filled disc": filled,
+        "inverted filled disc": 1.0 - filled,
+        "blank": np.ones((24, 24, 3)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_cases()))
+def test_changed_pixels_equal_the_written_file(case, tmp_path):
+    from fastshade.io import write_image
+    from fastshade.job import is_written, shade_file
+
+    image = _cases()[case]
+    src, out = tmp_path / "in.png", tmp_path / "out.png"
+    write_image(str(src), image[:, :, :3], image[:, :, 3] if image.shape[2] == 4 else None, bit_depth=8, fmt="png")
+    job = shade_file(src, out, options=None, keep_stats=True)
+    assert is_written(job.status)
+    before, after = np.asarray(Image.open(src)), np.asarray(Image.open(out))
+    assert before.shape == after.shape
+    changed = int((before != after).any(axis=2).sum())
+    stats = job.stats
+    assert stats["changed_pixels"] == changed
+    assert sum(stats["changed_by_stage"].values()) == changed
+    assert sum(p["visible_pixels"] for p in stats["placements"]) <= stats["changed_by_stage"].get("shadow", 0)
+    assert job.status == ("ok" if not stats["warning_codes"] else f"warning:{stats['warning_codes'][0]}")
+
+
+@pytest.mark.parametrize("hidden", [0.0, 1.0])
+def test_marks_on_transparent_paper_show_as_on_the_opaque_toof(hidden):
+    """The runner's path for the styles other than v12 (v12's painting stands in for a style)."""
+    from fastshade.pipeline.paper import over_white
+    from fastshade.styles.runner import with_alpha
+
+    toof = load_rgb("toof.png")
+    alpha = (toof.mean(axis=2) < 0.5).astype(np.float64)
+    rgb = np.where(alpha[:, :, None] > 0, toof, hidden)
+    opaque = shade_arrays(toof, None, {"style": "v12"}).image
+    shaded = shade_arrays(over_white(rgb, alpha), None, {"style": "v12"}).image
+    np.testing.assert_array_equal(shaded, opaque)  # a style sees the opaque toof
+    rgba = with_alpha(rgb, alpha, shaded)
+    np.testing.assert_allclose(over_white(rgba[:, :, :3], rgba[:, :, 3]), opaque, atol=1e-12)
+    untouched = (shaded == toof).all(axis=2)
+    np.testing.assert_array_equal(rgba[:, :, :3][untouched], rgb[untouched])
+    np.testing.assert_array_equal(rgba[:, :, 3][untouched], alpha[untouched])
+    marks = ~untouched & (alpha == 0)
+    assert marks.sum() > 100 and (rgba[:, :, 3][marks] > 0).all()  # marks on transparent paper show
