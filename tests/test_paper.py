@@ -199,3 +199,17 @@ def test_marks_over_paper_keeps_untouched_pixels_and_shows_the_marks():
     one = marks_over_paper(np.zeros((1, 2, 3)), np.zeros((1, 2)), np.array([[[0.0] * 3, [0.5] * 3]]))
     np.testing.assert_allclose(one[1], [[1.0, 0.5]])
     np.testing.assert_allclose(one[0], 0.0)
+
+
+def test_lines_drawn_across_a_fill_are_strokes():
+    """White fill, grey lines, black background (issue 20's table): the lines inside the fill are strokes."""
+    rgb = np.zeros((120, 160, 3))
+    rgb[20:100, 20:140] = 1.0  # a white fill on black paper
+    rgb[60, 30:130] = 0.5  # a grey line across it
+    rgb[25:95, 80] = 0.5
+    m = paper_ink_model(rgb)
+    assert m.paper == (0.0, 0.0, 0.0) and m.polarity == "light-on-dark"
+    assert m.ink[20:100, 20:140].all()
+    assert m.strokes[60, 30:130].all() and m.strokes[25:95, 80].all()
+    assert m.fill[40, 40] and m.fill[80, 110]  # the fill's inside away from every line
+    assert not m.strokes[40, 40]

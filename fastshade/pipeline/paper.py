@@ -18,8 +18,9 @@ rules byte for byte).  The rules, with their constants (``docs/drawings.md``):
   [0, 1]) exceeds :data:`INK_DISTANCE`.  Dark-on-light, light-on-dark, coloured ink and tinted or
   grey paper alike: a drawing and its colour inverse have the same ink.
 * **Strokes and fills.**  ``strokes`` are the ink pixels within :data:`EDGE_REACH` px of a
-  non-ink pixel (every pixel of a stroke up to ``2 * EDGE_REACH`` px wide, and the rim of a
-  fill); ``fill`` is the rest of the ink, the inside of a large fill, which is not a stroke.
+  non-ink pixel or of a colour edge inside the ink (every pixel of a stroke up to
+  ``2 * EDGE_REACH`` px wide, the rim of a fill, and lines drawn across a fill in another
+  colour); ``fill`` is the rest of the ink, the inside of a large fill, which is not a stroke.
 * ``carrier``: the polarity-free carrier that the spectral stages read, 1 on paper and 0 on
   full-strength ink (the distance over the median ink distance, clipped).
 
@@ -75,7 +76,7 @@ class PaperInk:
     polarity: str
     """``dark-on-light`` or ``light-on-dark`` (the paper's luminance against 0.5)."""
     strokes: np.ndarray | None = None
-    """bool: ink within :data:`EDGE_REACH` px of a non-ink pixel (strokes and the rims of fills)."""
+    """bool: ink within :data:`EDGE_REACH` px of a non-ink pixel or a colour edge (:func:`stroke_mask`)."""
     paper_map: np.ndarray | None = None
     """(H, W, 3) float64: the per-pixel paper (:func:`paper_field`), or None when it is uniform."""
 
@@ -181,15 +182,32 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
                      for c in range(3)], axis=2)
 
 
-def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH) -> np.ndarray:
+def colour_edges(rgb: np.ndarray) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood spans more than :data:`INK_DISTANCE` in a channel: bool (H, W).
+
+    Both sides of every colour step as strong as the ink threshold.
+    """
+    size = (3, 3, 1)
+    span = ndimage.maximum_filter(rgb, size=size) - ndimage.minimum_filter(rgb, size=size)
+    return span.max(axis=2) > INK_DISTANCE
+
+
+def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | None = None) -> np.ndarray:
     """bool: the pixels of ``ink`` at most ``reach`` px from a non-ink pixel (the image's border
-    counts as non-ink, so a page of ink has a stroke rim).
+    counts as non-ink, so a page of ink has a stroke rim) or, given ``edges``
+    (:func:`colour_edges`), at most ``reach - 1`` px from an edge pixel inside the ink (one whose
+    3x3 neighbourhood is all ink: a colour step within the ink, such as a line across a fill; an
+    edge pixel is already one px into the step).
     """
     if not ink.any():
         return ink.copy()
     padded = np.pad(ink, 1, constant_values=False)
     depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
-    return ink & (depth <= reach)
+    near = depth <= reach
+    inner = None if edges is None else edges & ndimage.binary_erosion(ink, np.ones((3, 3)), border_value=1)
+    if inner is not None and inner.any():
+        near |= ndimage.distance_transform_edt(~inner) <= reach - 1
+    return ink & near
 
 
 def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None) -> PaperInk:
@@ -209,7 +227,7 @@ def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None) -> PaperIn
     luminance = float(paper @ np.array([0.299, 0.587, 0.114]))
     return PaperInk(tuple(float(c) for c in paper), distance, ink, carrier,  # type: ignore[arg-type]
                     a, "dark-on-light" if luminance >= 0.5 else "light-on-dark",
-                    stroke_mask(ink), paper_map)
+                    stroke_mask(ink, EDGE_REACH, colour_edges(seen)), paper_map)
 
 
 def marks_over_paper(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
