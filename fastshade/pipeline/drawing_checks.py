@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
-from fastshade.pipeline.paper import INK_DISTANCE, OPAQUE, PaperInk
+from fastshade.pipeline.paper import INK_DISTANCE, OPAQUE, PaperInk, local_range
 
 NOT_LINE_ART = 0.37
 """Tone score at or above which an image is not line art.  Measured (docs/drawings.md): the shared
@@ -56,12 +55,6 @@ class DrawingWarning:
 
     code: str
     line: str
-
-
-def local_range(rgb: np.ndarray) -> np.ndarray:
-    """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood."""
-    size = (3, 3, 1)
-    return (ndimage.maximum_filter(rgb, size=size) - ndimage.minimum_filter(rgb, size=size)).max(axis=2)
 
 
 def tone_score(rgb: np.ndarray) -> float:

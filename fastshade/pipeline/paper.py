@@ -182,14 +182,18 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
                      for c in range(3)], axis=2)
 
 
+def local_range(rgb: np.ndarray) -> np.ndarray:
+    """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood."""
+    size = (3, 3, 1)
+    return (ndimage.maximum_filter(rgb, size=size) - ndimage.minimum_filter(rgb, size=size)).max(axis=2)
+
+
 def colour_edges(rgb: np.ndarray) -> np.ndarray:
-    """Pixels whose 3x3 neighbourhood spans more than :data:`INK_DISTANCE` in a channel: bool (H, W).
+    """Pixels whose :func:`local_range` is more than :data:`INK_DISTANCE`: bool (H, W).
 
     Both sides of every colour step as strong as the ink threshold.
     """
-    size = (3, 3, 1)
-    span = ndimage.maximum_filter(rgb, size=size) - ndimage.minimum_filter(rgb, size=size)
-    return span.max(axis=2) > INK_DISTANCE
+    return local_range(rgb) > INK_DISTANCE
 
 
 def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | None = None) -> np.ndarray:
