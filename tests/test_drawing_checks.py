@@ -47,6 +47,20 @@ def test_photos_score_at_or_above_the_threshold(name):
     assert tone_score(_photo(name)) >= NOT_LINE_ART + 0.05
 
 
+def _thumbnail(rgb, size):
+    im = Image.fromarray((rgb * 255).round().astype(np.uint8))
+    im.thumbnail((size, size))  # as fastshade run's test corpus shrinks the shared images
+    return np.asarray(im, dtype=np.float64) / 255.0
+
+
+@pytest.mark.parametrize("size", [256, 128, 96])
+def test_thumbnails_keep_line_art_and_photos_apart(size):
+    for name in [n for n in SHARED if n != "1bit redraw.png"] + ["demo"]:  # a shrunk dither is grey tone
+        assert tone_score(_thumbnail(_shared(name), size)) < NOT_LINE_ART - 0.04, name
+    for name in ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins"]:
+        assert tone_score(_thumbnail(_photo(name), size)) >= NOT_LINE_ART + 0.1, name
+
+
 def test_flat_and_tiny_images_score_zero():
     for img in (np.ones((20, 20, 3)), np.zeros((1, 1, 3)), np.full((5, 9, 3), 0.3)):
         assert tone_score(img) == 0.0

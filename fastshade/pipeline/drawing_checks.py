@@ -33,12 +33,12 @@ import numpy as np
 
 from fastshade.pipeline.paper import INK_DISTANCE, OPAQUE, PaperInk, local_range
 
-NOT_LINE_ART = 0.37
+NOT_LINE_ART = 0.40
 """Tone score at or above which an image is not line art.  Measured (docs/drawings.md): the shared
-line art and the demo score at most 0.153 (their JPEG q75/q85 copies 0.162, half-size copies
-0.276), the photos bundled with scikit-image at least 0.458 (brick; astronaut 0.715, camera
-0.578, coffee 0.667): the threshold sits between, 0.094 above the highest line art and 0.088
-below the lowest photo."""
+line art and the demo score at most 0.153 as they are, 0.35 at most as 96-256 px thumbnails
+(red-tonegraph), 0.276 at half size; the photos bundled with scikit-image score at least 0.458 at
+full size (brick), and their scenes at least 0.43 as thumbnails (immunohistochemistry at 128 px).
+Margins: 0.05 above the highest line art, 0.058 below the lowest full-size photo."""
 FLAT_SHARE = 0.1
 """A pixel whose 3x3 colour range is below this share of the image's contrast is flat."""
 SOFT_SHARE = 0.5
