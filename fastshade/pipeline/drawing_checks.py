@@ -57,7 +57,7 @@ class DrawingWarning:
     line: str
 
 
-def tone_score(rgb: np.ndarray) -> float:
+def tone_score(rgb: np.ndarray, span: np.ndarray | None = None) -> float:
     """How continuous-tone ``rgb`` ((H, W, 3) in [0, 1], composited over white) is, in [0, 1].
 
     The share of soft edges among the edges: with the contrast ``c`` the
@@ -66,8 +66,9 @@ def tone_score(rgb: np.ndarray) -> float:
     whose range is below ``SOFT_SHARE * c``.  Line art is paper, ink and crisp edges between them
     (each edge spans the full contrast): near 0, even for faint pencil, JPEG ringing or dithered
     screentone; a photo's edges are mostly gradual: 0.45 and more.  0 for an image without edges.
+    ``span``: the image's :func:`~fastshade.pipeline.paper.local_range`, when already computed.
     """
-    rng = local_range(np.asarray(rgb, dtype=np.float64))
+    rng = local_range(np.asarray(rgb, dtype=np.float64)) if span is None else span
     varied = rng[rng >= MIN_RANGE]
     if varied.size == 0:
         return 0.0

@@ -184,16 +184,20 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
 
 def local_range(rgb: np.ndarray) -> np.ndarray:
     """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood."""
-    size = (3, 3, 1)
-    return (ndimage.maximum_filter(rgb, size=size) - ndimage.minimum_filter(rgb, size=size)).max(axis=2)
+    out = np.zeros(rgb.shape[:2])
+    for c in range(rgb.shape[2]):
+        channel = np.ascontiguousarray(rgb[:, :, c])
+        np.maximum(out, ndimage.maximum_filter(channel, size=3) - ndimage.minimum_filter(channel, size=3), out=out)
+    return out
 
 
-def colour_edges(rgb: np.ndarray) -> np.ndarray:
-    """Pixels whose :func:`local_range` is more than :data:`INK_DISTANCE`: bool (H, W).
+def colour_edges(rgb: np.ndarray, span: np.ndarray | None = None) -> np.ndarray:
+    """Pixels whose :func:`local_range` (``span``, when already computed) is more than
+    :data:`INK_DISTANCE`: bool (H, W).
 
     Both sides of every colour step as strong as the ink threshold.
     """
-    return local_range(rgb) > INK_DISTANCE
+    return (local_range(rgb) if span is None else span) > INK_DISTANCE
 
 
 def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | None = None) -> np.ndarray:
@@ -214,8 +218,11 @@ def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | 
     return ink & near
 
 
-def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None) -> PaperInk:
-    """The :class:`PaperInk` model of ``rgb`` ((H, W, 3) float in [0, 1]) with optional ``alpha`` ((H, W))."""
+def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: np.ndarray | None = None) -> PaperInk:
+    """The :class:`PaperInk` model of ``rgb`` ((H, W, 3) float in [0, 1]) with optional ``alpha`` ((H, W)).
+
+    ``span``: the :func:`local_range` of the image over white, when the caller has it already.
+    """
     a = None if alpha is None else np.asarray(alpha, dtype=np.float64)
     seen = over_white(rgb, a)
     paper = paper_colour(seen, np.ones(seen.shape[:2], dtype=bool))
@@ -231,7 +238,7 @@ def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None) -> PaperIn
     luminance = float(paper @ np.array([0.299, 0.587, 0.114]))
     return PaperInk(tuple(float(c) for c in paper), distance, ink, carrier,  # type: ignore[arg-type]
                     a, "dark-on-light" if luminance >= 0.5 else "light-on-dark",
-                    stroke_mask(ink, EDGE_REACH, colour_edges(seen)), paper_map)
+                    stroke_mask(ink, EDGE_REACH, colour_edges(seen, span)), paper_map)
 
 
 def marks_over_paper(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

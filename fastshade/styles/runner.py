@@ -12,7 +12,7 @@ import numpy as np
 from fastshade.options import ShadeOptions, as_options
 from fastshade.pipeline.drawing_checks import drawing_warnings, tone_score
 from fastshade.pipeline.inputs import as_rgb_alpha
-from fastshade.pipeline.paper import marks_over_paper, over_white, paper_ink_model
+from fastshade.pipeline.paper import local_range, marks_over_paper, over_white, paper_ink_model
 from fastshade.pipeline.results import ShadeResult
 from fastshade.pipeline.stagelog import quantised_change
 from fastshade.styles.base import PassStep
@@ -92,8 +92,10 @@ def shade_arrays(
     changed = quantised_change(original, result.image)
     stats["changed_pixels"] = int(changed.sum())
     stats["changed_by_stage"] = stages.counts(changed)
-    model = paper_ink_model(rgb, alpha)
-    score = tone_score(over_white(rgb, alpha))
+    seen = over_white(rgb, alpha)
+    span = local_range(seen)  # once, for the model's edges and the tone score
+    model = paper_ink_model(rgb, alpha, span=span)
+    score = tone_score(seen, span)
     found = drawing_warnings(model, score, stats, opts.style)
     stats.update(paper=model.stats(), tone_score=round(score, 4), warning_codes=[w.code for w in found])
     stats["warnings"] = [w.line for w in found] + warnings
