@@ -72,9 +72,10 @@ def shade_arrays(
         for step in pass_schedule(opts.envelope, opts.passes):
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
             honest_placements(result, current)
+            painted = result.image  # over white, when as_paper: the next pass's input
             if as_paper:
                 assert alpha is not None
-                result = dataclasses.replace(result, image=with_alpha(rgb, alpha, result.image))
+                result = dataclasses.replace(result, image=with_alpha(rgb, alpha, painted))
             stages.add(result)
             per_pass.append(pass_summary(step, result.stats))
             warnings += [w for w in result.stats.get("warnings", []) if w not in warnings]
@@ -82,7 +83,7 @@ def shade_arrays(
                 timings[name] = timings.get(name, 0.0) + sec
             if on_pass is not None:
                 on_pass(step, result)
-            current = result.image[:, :, :3] if as_paper else result.image
+            current = painted
     assert result is not None  # passes >= 1 (validated)
     stats = dict(result.stats)
     stats.update(style=opts.style, envelope=opts.envelope, passes=per_pass, warnings=warnings,
