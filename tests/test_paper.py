@@ -213,3 +213,18 @@ def test_lines_drawn_across_a_fill_are_strokes():
     assert m.strokes[60, 30:130].all() and m.strokes[25:95, 80].all()
     assert m.fill[40, 40] and m.fill[80, 110]  # the fill's inside away from every line
     assert not m.strokes[40, 40]
+
+
+def test_the_guard_protects_every_ink_pixel_whatever_its_colour():
+    from fastshade.pipeline.shading import gated_copy
+
+    rgb = _drawing(GREY_PAPER, PINK)
+    rgb[30:33, 5:45] = (0.7, 0.72, 0.73)  # a faint grey stroke: ink, with a carrier above 0.3
+    m = paper_ink_model(rgb)
+    assert m.ink[31, 10] and m.carrier[31, 10] > 0.3  # the premise: the plain carrier would not guard it
+    out = np.ascontiguousarray(rgb.copy())
+    ys, xs = np.nonzero(np.ones(rgb.shape[:2], dtype=bool))
+    written = gated_copy(out, np.zeros((ys.size, 3)), ys, xs, None, m.guard, 0.3)
+    assert not written.reshape(rgb.shape[:2])[m.ink].any()
+    np.testing.assert_array_equal(out[m.ink], rgb[m.ink])
+    assert written.reshape(rgb.shape[:2])[~m.ink].all()

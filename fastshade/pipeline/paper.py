@@ -86,6 +86,16 @@ class PaperInk:
         return float(self.ink.mean()) if self.ink.size else 0.0
 
     @property
+    def guard(self) -> np.ndarray:
+        """float64 (H, W): the carrier with every ink pixel at 0, the ink guard's field.
+
+        :func:`~fastshade.pipeline.shading.gated_copy` writes only where ``guard > threshold``, so
+        with this field and any threshold >= 0 no ink pixel is ever written, whatever its colour
+        (the plain carrier of faint or coloured ink can exceed v12's 0.3).
+        """
+        return np.where(self.ink, 0.0, self.carrier)
+
+    @property
     def fill(self) -> np.ndarray:
         """bool: ink that is not a stroke (the inside of a large fill)."""
         return self.ink & ~self.strokes if self.strokes is not None else np.zeros_like(self.ink)
