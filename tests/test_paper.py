@@ -228,3 +228,16 @@ def test_the_guard_protects_every_ink_pixel_whatever_its_colour():
     assert not written.reshape(rgb.shape[:2])[m.ink].any()
     np.testing.assert_array_equal(out[m.ink], rgb[m.ink])
     assert written.reshape(rgb.shape[:2])[~m.ink].all()
+
+
+def test_a_large_fill_on_uneven_paper_stays_ink():
+    yy, xx = np.mgrid[:320, :384]
+    paper = 0.95 - 0.3 * yy / 320  # darkening downward
+    rgb = np.repeat(paper[:, :, None], 3, axis=2)
+    rgb[60:260, 100:300] = (0.15, 0.1, 0.3)  # a fill covering whole 64-px tiles
+    rgb[290:292, 20:360] = 0.05
+    m = paper_ink_model(rgb)
+    assert m.paper_map is not None
+    assert m.ink[60:260, 100:300].all() and m.ink[290:292, 20:360].all()
+    assert m.ink.sum() == 200 * 200 + 2 * 340
+    assert m.fill[150, 200] and m.strokes[60, 150] and not m.fill[291, 50]

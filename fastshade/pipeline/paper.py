@@ -6,8 +6,8 @@ rules byte for byte).  The rules, with their constants (``docs/drawings.md``):
 * **Transparency.**  The image is composited over white (:func:`over_white`), so the hidden RGB
   of a transparent pixel never counts, and a pixel with alpha below :data:`OPAQUE` is paper
   whatever its colour.
-* **Paper.**  The dominant colour of the image (colours quantised to :data:`BINS` levels per
-  channel; the mean of the most common bin), refined per tile of :data:`TILE` px for uneven
+* **Paper.**  The dominant colour of the image (:func:`paper_colour`: of the most common colour
+  bins, the one with the most pixels around it), refined per tile of :data:`TILE` px for uneven
   scans (:func:`paper_field`): a tile whose pixels lie at least :data:`TILE_PAPER_SHARE` within
   :data:`INK_DISTANCE` of a neighbour's paper takes their median as its own paper, grown outward
   from the tiles that agree with the global paper, so a paper that darkens across the page is
@@ -46,6 +46,11 @@ OPAQUE = 0.5
 """Alpha below which a pixel is transparent: paper whatever its RGB (``alpha_as_paper``)."""
 BINS = 16
 """Quantisation levels per channel of the paper estimate."""
+PAPER_CANDIDATES = 8
+"""The most common colour bins among which :func:`paper_colour` picks the paper."""
+PAPER_SPREAD = 0.1
+"""Colour distance within which :func:`paper_colour` counts a candidate's pixels: half the ink
+distance, so the colours half-way between paper and ink (anti-aliasing) never gather both."""
 TILE = 64
 """Side in px of the tiles of the per-tile paper estimate (larger on images over 32 tiles wide, so
 there are at most 32 x 32 tiles)."""
@@ -129,14 +134,29 @@ def colour_distance(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
 
 
 def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
-    """The dominant colour of the ``opaque`` pixels of ``rgb`` ((H, W, 3) in [0, 1]); white if none."""
+    """The paper colour of the ``opaque`` pixels of ``rgb`` ((H, W, 3) in [0, 1]); white if none.
+
+    Colours are quantised to :data:`BINS` levels per channel.  Of the :data:`PAPER_CANDIDATES`
+    most common bins, the one with the most pixels within :data:`PAPER_SPREAD` of its mean colour
+    (the most common first on a tie) marks the paper's crowd of colours: on a page whose paper
+    darkens across it, the paper's colours spread over several bins and a large fill can be the
+    single most common bin, but the paper still holds the most pixels around one colour.  The
+    paper colour is the mean of the pixels of the crowd's most common bin.
+    """
     pixels = rgb[opaque]
     if pixels.size == 0:
         return np.ones(3)
     q = np.minimum((pixels * BINS).astype(np.int64), BINS - 1)
     code = (q[:, 0] * BINS + q[:, 1]) * BINS + q[:, 2]
     counts = np.bincount(code, minlength=BINS ** 3)
-    return pixels[code == int(np.argmax(counts))].mean(axis=0)
+    used = np.flatnonzero(counts)
+    means = np.stack([np.bincount(code, weights=pixels[:, k], minlength=BINS ** 3)[used] for k in range(3)],
+                     axis=1) / counts[used, None]
+    order = np.argsort(-counts[used], kind="stable")[:PAPER_CANDIDATES]
+    mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
+    near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
+    best = int(used[near][int(np.argmax(counts[used][near]))])  # that crowd's most common bin
+    return pixels[code == best].mean(axis=0)
 
 
 def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> np.ndarray | None:
@@ -144,11 +164,10 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
 
     Tiles of ``tile`` px (default :data:`TILE`, at most 32 x 32 tiles) are visited outward
     (breadth first) from those whose paper-like pixels match the global ``paper``; each takes
-    the per-channel median of its pixels within :data:`INK_DISTANCE` of a visited neighbour's
-    paper, when they are at least
-    :data:`TILE_PAPER_SHARE` of the tile.  Tiles without enough such pixels (ink fills, dense
-    hatching) take the paper of the tile they were reached from.  The tile papers are spread
-    over the pixels bilinearly between tile centres.
+    the per-channel median of its pixels within :data:`INK_DISTANCE` of an estimated neighbour's
+    paper, when they are at least :data:`TILE_PAPER_SHARE` of the tile.  Tiles that never have
+    enough such pixels (ink fills, dense hatching) take the paper of the nearest estimated tile.
+    The tile papers are spread over the pixels bilinearly between tile centres.
     """
     h, w = rgb.shape[:2]
     tile = tile or max(TILE, -(-max(h, w) // 32))
@@ -165,24 +184,27 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
         return paper if colour_distance(est, paper) <= TILE_TOLERANCE else est
 
     grid = np.zeros((ny, nx, 3))
-    seen = np.zeros((ny, nx), dtype=bool)
+    known = np.zeros((ny, nx), dtype=bool)  # tiles with their own estimate
     queue: deque[tuple[int, int]] = deque()
     for iy in range(ny):
         for ix in range(nx):
             est = estimate(iy, ix, paper)
             if est is not None and est is paper:
-                grid[iy, ix], seen[iy, ix] = paper, True
+                grid[iy, ix], known[iy, ix] = paper, True
                 queue.append((iy, ix))
     if not queue:
         return None
-    while queue:
+    while queue:  # only estimated tiles pass their paper on; a tile that fails may pass later
         iy, ix = queue.popleft()
         for jy, jx in ((iy - 1, ix), (iy + 1, ix), (iy, ix - 1), (iy, ix + 1)):
-            if 0 <= jy < ny and 0 <= jx < nx and not seen[jy, jx]:
+            if 0 <= jy < ny and 0 <= jx < nx and not known[jy, jx]:
                 est = estimate(jy, jx, grid[iy, ix])
-                seen[jy, jx] = True
-                grid[jy, jx] = grid[iy, ix] if est is None else est
-                queue.append((jy, jx))
+                if est is not None:
+                    grid[jy, jx], known[jy, jx] = est, True
+                    queue.append((jy, jx))
+    if not known.all():  # fills, dense hatching: the paper of the nearest estimated tile
+        _, (ry, rx) = ndimage.distance_transform_edt(~known, return_indices=True)
+        grid = grid[ry, rx]
     if np.all(grid == paper):
         return None
     cy = np.clip((np.arange(h) + 0.5) / tile - 0.5, 0, ny - 1)
