@@ -166,6 +166,10 @@ def test_strict_fails_a_photo_and_the_default_warns(tmp_path):
     assert run.returncode == 0
     assert recs["photo.png"]["status"] == "warning:not_line_art" and (tmp_path / "out" / "photo.png").exists()
     assert recs["blank.png"]["status"] == "warning:no_ink" and "no_ink" in recs["blank.png"]["warnings"]
+    assert "2 ok (2 with a warning)" in run.stderr
+    again = _cli("run", str(tmp_path / "in"), str(tmp_path / "out"), "-j", "1", "-q", cwd=ROOT)
+    lines = [json.loads(line) for line in (tmp_path / "out" / "fastshade-manifest.jsonl").open()]
+    assert again.returncode == 0 and {r["status"] for r in lines[2:]} == {"skipped:exists"}  # warned = done
     run = _cli("run", str(tmp_path / "in"), str(tmp_path / "out2"), "-j", "1", "-q", "--strict", cwd=ROOT)
     recs = {r["path"]: r for r in map(json.loads, (tmp_path / "out2" / "fastshade-manifest.jsonl").open())}
     assert run.returncode == 1
