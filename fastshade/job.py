@@ -29,10 +29,12 @@ from fastshade.io import (
     write_image,
 )
 from fastshade.options import ShadeOptions
+from fastshade.pipeline.drawing_checks import not_line_art, tone_score
+from fastshade.pipeline.paper import over_white
 from fastshade.styles import shade_arrays
 
-__all__ = ["SKIP_CODES", "JobResult", "load_sample_rgb", "one_line", "pass_path", "shade_file", "stat_fingerprint",
-           "status_of", "write_layers"]
+__all__ = ["SKIP_CODES", "JobResult", "is_written", "load_sample_rgb", "one_line", "pass_path", "shade_file",
+           "stat_fingerprint", "status_of", "write_layers"]
 
 SKIP_CODES = frozenset({"not_an_image", "too_large", "degenerate"})
 """ImageError codes that mean "not shaded, nothing wrong" (``skipped:``) rather than ``failed:``."""
@@ -48,6 +50,13 @@ def status_of(reason: str | None, *, skipped: bool = False) -> str:
     if reason is None:
         return "ok"
     return ("skipped:" if skipped else "failed:") + reason
+
+
+def is_written(status: str) -> bool:
+    """Whether a job with ``status`` wrote its output: ``ok`` or ``warning:<reason>`` (shaded, with a
+    warning of :mod:`fastshade.pipeline.drawing_checks`).
+    """
+    return status == "ok" or status.startswith("warning:")
 
 
 def stat_fingerprint(path: str) -> tuple[int, int]:
@@ -69,15 +78,14 @@ def load_sample_rgb(sample: Any, max_pixels: int | None) -> Any:
 class JobResult:
     """What happened to one file.
 
-    ``status`` is ``ok``, ``skipped:<reason>`` or ``failed:<reason>``;
-    ``reason`` is None when ok; ``message`` is one line; ``warnings`` are the
-    reader's codes.  ``width``/``height``/``pixels`` describe the decoded
-    input, ``format``/``depth`` the output, ``input_format`` the sniffed
-    input format; ``seconds`` is the wall time of the job and ``stats`` the
-    shader's statistics (a summary unless ``keep_stats``), plus ``dpi``: the
-    input's resolution ``[x, y]`` (dots per inch), also written to the output
-    with its ICC profile, or None.  The output file exists (complete) if and
-    only if the status is ``ok``.
+    ``status`` is ``ok``, ``warning:<reason>`` (written, with the shader's first warning),
+    ``skipped:<reason>`` or ``failed:<reason>``; ``reason`` is None when ok; ``message`` is one
+    line; ``warnings`` are the reader's codes, then the shader's (``stats["warning_codes"]``).
+    ``width``/``height``/``pixels`` describe the decoded input, ``format``/``depth`` the output,
+    ``input_format`` the sniffed input format; ``seconds`` is the wall time of the job and ``stats`` the
+    shader's statistics (a summary unless ``keep_stats``), plus ``dpi``: the input's resolution
+    ``[x, y]`` (dots per inch), also written to the output with its ICC profile, or None.  The output file
+    exists (complete) if and only if the status is ``ok`` or ``warning:*`` (:func:`is_written`).
     """
 
     status: str = "ok"
@@ -101,6 +109,7 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
         "high_gate_pixels": stats.get("high_gate_pixels"),
         "low_gate_pixels": stats.get("low_gate_pixels"),
         "basis": (stats.get("basis") or {}).get("method"),
+        "warnings": list(stats.get("warning_codes", [])),
     }
 
 
@@ -129,6 +138,7 @@ def shade_file(
     keep_stats: bool = False,
     save_passes: bool = False,
     layers: bool = False,
+    strict: bool = False,
 ) -> JobResult:
     """Read, validate, shade and atomically write one image; return what happened.
 
@@ -169,12 +179,16 @@ def shade_file(
     layers : bool, optional
         Also write each stage's marks as an RGBA PNG and all layers as one OpenRaster file
         beside the output (:func:`write_layers`).
+    strict : bool, optional
+        A target that is not line art (:func:`fastshade.pipeline.drawing_checks.tone_score`) is
+        ``failed:not_line_art``, before it is shaded; otherwise it is shaded with the status
+        ``warning:not_line_art``.
 
     Returns
     -------
     JobResult
         Never raises for a per-file problem; the output file exists
-        (complete) if and only if the status is ``ok``.
+        (complete) if and only if the status is ``ok`` or ``warning:<reason>``.
     """
     t0 = time.perf_counter()
     spath, sout = os.fspath(in_path), os.fspath(out_path)
@@ -234,6 +248,10 @@ def shade_file(
         sample_rgb = load_sample_rgb(sample, limit)
     except ImageError as err:
         return finish("sample_error", f"cannot read the sample: {err}")
+    if strict:
+        refused = not_line_art(tone_score(over_white(img.rgb, img.alpha)))
+        if refused is not None:
+            return finish(refused.code, refused.line)
     target = img.rgb if img.alpha is None else np.concatenate([img.rgb, img.alpha[:, :, None]], axis=2)
     del img
     pass_images: list[np.ndarray] = []
@@ -259,7 +277,13 @@ def shade_file(
         return finish(err.code, err.message)
     except OSError as err:  # e.g. the destination folder cannot be created
         return finish("write_error", f"{type(err).__name__}: {err.strerror or err}")
-    return finish(None)
+    codes = list(shaded.stats.get("warning_codes", []))
+    res.warnings += [c for c in codes if c not in res.warnings]
+    if not codes:
+        return finish(None)
+    finish(codes[0], shaded.stats["warnings"][0])
+    res.status = f"warning:{codes[0]}"
+    return res
 
 
 def write_layers(out_path: str | os.PathLike[str], original: np.ndarray, result: Any, *,

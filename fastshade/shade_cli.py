@@ -38,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="refuse images larger than N pixels, from the header alone (default: the largest "
                         "image whose memory-model estimate fits the memory available now)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail (exit status 1, nothing written) a target that is not line art (a photo or "
+                        "continuous tone: the not_line_art warning), instead of shading it with the warning")
     add_shade_options(p)
 
 
@@ -71,7 +74,9 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """``fastshade shade``: shade one image (or the demo); returns the exit status (0, or 2 on a file error)."""
+    """``fastshade shade``: shade one image (or the demo); returns the exit status (0, 2 on a file error,
+    1 when ``--strict`` refuses a target that is not line art).
+    """
     from fastshade.io import ImageError, validate_output, write_file, write_image
 
     opts = options_from_args(args)
@@ -92,6 +97,9 @@ def main(args: argparse.Namespace) -> int:
         demo = demo_image()
         res = shade_arrays(demo, args.sample, opts,
                            on_pass=(lambda step, r: images.append(r.image)) if args.save_passes else None)
+        if args.strict and "not_line_art" in res.stats["warning_codes"]:
+            print(f"fastshade: error: demo: {res.stats['warnings'][0]}", file=sys.stderr)
+            return 1
         write_image(args.output, res.image, bit_depth=depth, fmt=fmt)
         for index, image in enumerate(images, start=1):
             write_image(pass_path(args.output, index), image, bit_depth=depth, fmt=fmt)
@@ -100,19 +108,20 @@ def main(args: argparse.Namespace) -> int:
         stats, name = res.stats, "demo"
     else:
         # The same per-file job as `fastshade run`, so both write identical bytes.
-        from fastshade.job import shade_file
+        from fastshade.job import is_written, shade_file
 
         job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
-                         save_passes=args.save_passes, layers=args.layers,
+                         save_passes=args.save_passes, layers=args.layers, strict=args.strict,
                          max_pixels="auto" if args.max_pixels is None else args.max_pixels)
-        if job.status != "ok":
+        if not is_written(job.status):
             where = args.output if job.reason == "write_error" else args.target
             print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)
-            return 2
-        for code in job.warnings:
+            return 1 if job.reason == "not_line_art" else 2
+        shader_codes = (job.stats or {}).get("warning_codes", [])
+        for code in [c for c in job.warnings if c not in shader_codes]:  # the reader's (the shader's below)
             print(f"fastshade: warning: {args.target}: {code}", file=sys.stderr)
         stats, name = job.stats, args.target
-    for text in stats.get("warnings", []):  # the shader's own (one line: an unmet basis contract)
+    for text in stats.get("warnings", []):  # the shader's own, one line each (drawing_checks, basis)
         print(f"fastshade: warning: {name}: {text}", file=sys.stderr)
     if args.stats:
         try:

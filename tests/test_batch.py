@@ -34,7 +34,7 @@ from PIL import Image
 
 from fastshade.demo import demo_image
 from fastshade.io import read_image, write_image
-from fastshade.job import shade_file
+from fastshade.job import is_written, shade_file
 from fastshade.options import ShadeOptions
 from fastshade.run import config as run_config
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
@@ -217,6 +217,11 @@ def build_corpus(root: Path) -> dict[str, str]:
     return cases
 
 
+def norm(status: str) -> str:
+    """``ok`` for a written file (``ok`` or ``warning:<reason>``: tiny and blank inputs warn), else ``status``."""
+    return "ok" if is_written(status) else status
+
+
 def expected_status(case: str) -> str:
     if case in CATALOGUE_STATUS:
         return CATALOGUE_STATUS[case]
@@ -291,7 +296,7 @@ def reference_outputs(corpus: tuple[Path, dict[str, str]],
         ref = tmp_path_factory.mktemp("ref")
         rels = [rel for case, rel in cases.items() if expected_status(case) == "ok"]
         statuses = single_file_outputs([(root / rel, ref / expected_output(rel)) for rel in rels])
-        assert set(statuses.values()) == {"ok"}, statuses
+        assert {norm(s) for s in statuses.values()} == {"ok"}, statuses
         _ONCE["reference"] = {rel: (ref / expected_output(rel)).read_bytes() for rel in rels}
     return _ONCE["reference"]
 
@@ -325,7 +330,7 @@ def test_every_case_has_its_status(corpus: tuple[Path, dict[str, str]], main_run
     records = main_run["records"]
     wrong = {}
     for case, rel in corpus[1].items():
-        got = records.get(rel, {}).get("status", "<no record>")
+        got = norm(records.get(rel, {}).get("status", "<no record>"))
         if got not in expected_status(case).split("|"):
             wrong[case] = (got, records.get(rel, {}).get("message"))
     assert not wrong
@@ -347,14 +352,14 @@ def test_one_line_per_input_and_nothing_from_hidden_folders(main_run: dict[str, 
 def test_ok_records_carry_fingerprint_worker_and_timing(main_run: dict[str, Any],
                                                         corpus: tuple[Path, dict[str, str]]) -> None:
     root = corpus[0]
-    oks = [r for r in main_run["lines"] if r["status"] == "ok"]
+    oks = [r for r in main_run["lines"] if norm(r["status"]) == "ok"]
     assert oks
     workers = set()
     for rec in oks:
         st = os.stat(root / rec["path"])
         assert rec["fingerprint"] == {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         assert rec["pixels"] == rec["width"] * rec["height"] > 0
-        assert rec["seconds"] > 0 and rec["reason"] is None
+        assert rec["seconds"] > 0 and (rec["reason"] is None or rec["status"] == f"warning:{rec['reason']}")
         workers.add(rec["worker"])
     assert len(workers) == 2  # two worker processes shared the work
 
@@ -362,13 +367,13 @@ def test_ok_records_carry_fingerprint_worker_and_timing(main_run: dict[str, Any]
 def test_outputs_mirror_the_tree_and_all_decode(main_run: dict[str, Any]) -> None:
     out = main_run["out"]
     for rec in main_run["lines"]:
-        if rec["status"] == "ok":
+        if norm(rec["status"]) == "ok":
             assert rec["output"] == expected_output(rec["path"])
             assert decodes(out / rec["output"])
         elif rec["output"] is not None:
             assert not (out / rec["output"]).exists(), rec  # no output for a failed or skipped file
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {MANIFEST}
-    assert written == {r["output"] for r in main_run["lines"] if r["status"] == "ok"}
+    assert written == {r["output"] for r in main_run["lines"] if norm(r["status"]) == "ok"}
     assert not temp_files(out)
 
 
@@ -442,7 +447,7 @@ def test_dash_j1_gives_the_same_bytes(corpus: tuple[Path, dict[str, str]], main_
     compared = 0
     for rel, rec in one.items():
         assert rec["status"] == two[rel]["status"], rel
-        if rec["status"] == "ok":
+        if norm(rec["status"]) == "ok":
             assert (out / rec["output"]).read_bytes() == (main_run["out"] / rec["output"]).read_bytes(), rel
             compared += 1
     assert compared >= 10
@@ -467,7 +472,7 @@ def test_worker_crash_only_the_guilty_file_fails_then_retry_failed(tmp_path: Pat
     assert not (out / guilty).exists()
     for rel in rels:
         if rel != guilty:
-            assert records[rel]["status"] == "ok", records[rel]
+            assert norm(records[rel]["status"]) == "ok", records[rel]
             assert decodes(out / rel)
     assert "re-running" in proc.stderr  # the in-flight suspects were isolated
     assert not temp_files(out)
@@ -477,7 +482,7 @@ def test_worker_crash_only_the_guilty_file_fails_then_retry_failed(tmp_path: Pat
     assert again.returncode == 0, again.stderr[-3000:]
     lines = manifest_lines(out / MANIFEST)
     run2 = [r for r in lines if r["run"] == lines[-1]["run"]]
-    assert [(r["path"], r["status"]) for r in run2] == [(guilty, "ok")]
+    assert [(r["path"], norm(r["status"])) for r in run2] == [(guilty, "ok")]
     assert decodes(out / guilty)
     assert all((out / rel).stat().st_mtime_ns == m for rel, m in mtimes.items())
 
@@ -494,7 +499,7 @@ def test_soft_and_hard_timeouts(tmp_path: Path) -> None:
     assert records[sleeper]["status"] == "failed:timeout" and "soft" in records[sleeper]["message"]
     assert records[hanger]["status"] == "failed:timeout" and "killed" in records[hanger]["message"]
     assert records[rels[0]]["status"] == "ok"
-    assert records["speckle.png"]["status"] in ("ok", "failed:timeout")
+    assert norm(records["speckle.png"]["status"]) in ("ok", "failed:timeout")
     assert not (out / sleeper).exists() and not (out / hanger).exists()
     assert not temp_files(out)
 
@@ -502,7 +507,7 @@ def test_soft_and_hard_timeouts(tmp_path: Path) -> None:
 def _wait_for_ok_lines(manifest: Path, n: int, proc: subprocess.Popen[str], limit: float = 300) -> None:
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
-        if manifest.exists() and sum(r["status"] == "ok" for r in manifest_lines(manifest)) >= n:
+        if manifest.exists() and sum(norm(r["status"]) == "ok" for r in manifest_lines(manifest)) >= n:
             return
         if proc.poll() is not None:
             raise AssertionError(f"driver ended early ({proc.returncode})")
@@ -524,7 +529,7 @@ def test_sigkill_of_the_driver_then_resume(tmp_path: Path) -> None:
         proc.wait(timeout=60)
     time.sleep(0.5)
     before = last_records(manifest)
-    done_before = {p for p, r in before.items() if r["status"] == "ok"}
+    done_before = {p for p, r in before.items() if norm(r["status"]) == "ok"}
     assert 3 <= len(done_before) < len(rels)
     for p in out.rglob("*.png"):  # no partial file under a final name
         if not p.name.startswith("."):
@@ -546,7 +551,7 @@ def test_sigkill_of_the_driver_then_resume(tmp_path: Path) -> None:
     for p, m in mtimes.items():
         assert (out / p).stat().st_mtime_ns == m
     final = last_records(manifest)
-    assert all(final[rel]["status"] == "ok" for rel in rels)
+    assert all(norm(final[rel]["status"]) == "ok" for rel in rels)
     assert all(decodes(out / rel) for rel in rels)
     assert "already done" in proc2.stderr.strip().splitlines()[-1]
 
@@ -560,7 +565,7 @@ def test_sigkill_of_the_driver_then_resume(tmp_path: Path) -> None:
     proc3 = run_cli(root, out, "-j", "1")
     assert proc3.returncode == 0, proc3.stderr[-3000:]
     lines = manifest_lines(manifest)
-    run3 = {r["path"]: r["status"] for r in lines if r["run"] == lines[-1]["run"]}
+    run3 = {r["path"]: norm(r["status"]) for r in lines if r["run"] == lines[-1]["run"]}
     assert run3 == {rel: "ok" if rel in rels[1:4] else "skipped:exists" for rel in rels}
     assert all((out / rel).stat().st_mtime_ns == mtimes[rel] for rel in rels if rel not in rels[1:4])
     assert decodes(out / rels[2]) and (out / rels[3]).read_bytes() == whole
@@ -581,7 +586,7 @@ def test_first_ctrl_c_finishes_in_flight_files_and_exits_130(tmp_path: Path) -> 
     assert proc.returncode == 130, err[-3000:]
     assert "interrupted" in err
     records = last_records(out / MANIFEST)
-    assert all(r["status"] == "ok" for r in records.values())  # in-flight files finished, none cancelled
+    assert all(norm(r["status"]) == "ok" for r in records.values())  # in-flight files finished, none cancelled
     assert len(records) < len(rels)
     assert all(decodes(out / rel) for rel in records)
 
@@ -716,7 +721,7 @@ def test_outputs_of_an_earlier_pipeline_version_are_redone(tmp_path: Path,
     assert statuses() == {"a.png": "ok", "b.png": "ok"}
     n = len(manifest_lines(out / MANIFEST))
     assert run_inprocess(root, out, "-j", "1", "--resume") == 0  # now done for this version
-    assert not [r for r in manifest_lines(out / MANIFEST)[n:] if r["status"] == "ok"]
+    assert not [r for r in manifest_lines(out / MANIFEST)[n:] if norm(r["status"]) == "ok"]
     monkeypatch.setattr(run_config, "OUTPUT_VERSION", run_config.OUTPUT_VERSION + 1)
     assert run_inprocess(root, out, "-j", "1") == 0
     assert statuses() == {"a.png": "ok", "b.png": "ok"}
@@ -832,6 +837,6 @@ def test_special_files_are_skipped_with_the_right_reason(tmp_path: Path) -> None
     (root / "zero.png").symlink_to("/dev/zero")  # a device: never read, never "broken"
     os.mkfifo(root / "pipe.png")
     assert run_inprocess(root, out, "-j", "1") == 0
-    status = {rel: r["status"] for rel, r in last_records(out / MANIFEST).items()}
+    status = {rel: norm(r["status"]) for rel, r in last_records(out / MANIFEST).items()}
     assert status == {"ok.png": "ok", "dangling.png": "skipped:broken_symlink",
                       "zero.png": "skipped:not_a_file", "pipe.png": "skipped:not_a_file"}

@@ -64,6 +64,7 @@ import numpy as np
 from fastshade.options import CROSS_SCORES, CROSS_STRATEGIES, ShadeOptions, affinity_threshold_mode
 from fastshade.pipeline.placement import free_paper, shadow_destination
 from fastshade.pipeline.results import Analysis, Placement
+from fastshade.pipeline.sample_strokes import nearest_pixels, stroke_candidates, stroke_pixels
 from fastshade.pipeline.shading import gated_copy, hue_rotate, pixel_affinity, place_component
 from fastshade.seeds import seeded_generator
 
@@ -454,7 +455,8 @@ def _active_components(best: np.ndarray) -> np.ndarray:
 
 
 def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOptions, *,
-                 rounding: str = "half-up") -> tuple[list[Placement], dict[str, Any]]:
+                 rounding: str = "half-up", sample_strokes: np.ndarray | None = None,
+                 paste_bound: float | None = None) -> tuple[list[Placement], dict[str, Any]]:
     """Paint cross-mode shadows into ``out`` (in place); return placements and info.
 
     Parameters
@@ -468,6 +470,9 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
         ``scale_normalise`` and the shadow constants.
     rounding : str
         Of the destinations (:data:`fastshade.pipeline.shading.ROUNDINGS`).
+    sample_strokes, paste_bound : optional, off by default (v12)
+        (H_s, W_s) bool: copy only the sample's stroke pixels (:mod:`fastshade.pipeline.sample_strokes`);
+        a placement writes at most ``paste_bound`` times its target component's area.
 
     Returns
     -------
@@ -504,6 +509,10 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
             phi_s = procrustes_align(phi_t, phi_s, (h, w), (hs, ws),
                                      samples=opts.procrustes_samples, seed=opts.seed)
     scores = _scores(an_t, an_s, phi_t, phi_s, opts.score)
+    if sample_strokes is not None:  # opt-in: candidates are the sample's strokes, never fill or paper
+        candidates = stroke_candidates(an_s.components, sample_strokes)
+        scores[:, ~candidates] = -np.inf
+        info["sample_candidates"] = int(candidates.sum())
     best = scores.max(axis=1)
     active = _active_components(best) if strategy == "gate-only" else np.ones(best.size, dtype=bool)
     info["active_components"] = int(active.sum())
@@ -515,9 +524,13 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
             continue
         row = scores[i]
         j = int(np.argmax(row))
+        if not np.isfinite(row[j]):  # no stroke candidate at all
+            continue
         tgt = comps_t.pixels_of(i)
         ty, tx = np.divmod(tgt, w)
         smp = comps_s.pixels_of(j)
+        if sample_strokes is not None:
+            smp = stroke_pixels(smp, sample_strokes)
         sy, sx = np.divmod(smp, ws)
         c_dst = (float(comps_t.centroids[i, 0]), float(comps_t.centroids[i, 1]))
         if strategy in ("recolor", "gate-only"):
@@ -542,6 +555,9 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
                 src, vy, vx = smp, sy, sx
                 c_src = (float(comps_s.centroids[j, 0]), float(comps_s.centroids[j, 1]))
             colours = src_rgb.reshape(-1, 3)[src]
+        cut = None if paste_bound is None else nearest_pixels(vy, vx, c_src, paste_bound * tgt.size)
+        if cut is not None:  # opt-in: at most paste_bound times the target component's area
+            src, vy, vx, colours = src[cut], vy[cut], vx[cut], colours[cut]
         colours = hue_rotate(colours, opts.hue_angle)
         dest = shadow_destination(an_t, vy, vx, c_src, c_dst, opts, free, rounding)
         if dest is None:
@@ -561,6 +577,6 @@ def shadow_cross(out: np.ndarray, an_t: Analysis, an_s: Analysis, opts: ShadeOpt
             target_component=i, source_component=j, source_flat=src,
             dst_flat=(dy * w + dx)[inside], attempted=inside, kept=keep, written=written,
             dst_y=dy, dst_x=dx, centroid=c_dst, shift=shift,
-            score=float(row[j]), score_margin=score_margin(row), affinity=aff,
+            score=float(row[j]), score_margin=score_margin(row[np.isfinite(row)]), affinity=aff,
         ))
     return placements, info

@@ -1,29 +1,67 @@
 """The paper/ink model: which pixels are paper and which are ink, whatever the colours.
 
 Computed once per image and read by every style except ``v12`` (which keeps the original's grey
-rules byte for byte).  The paper is the dominant colour (colours quantised to 1/16 per channel,
-the mean of the most common bin) of the image composited over white, so transparent pixels are
-paper whatever their hidden RGB.  Ink is every pixel whose colour distance from the paper
-(Euclidean RGB distance / sqrt 3, in [0, 1]) exceeds :data:`INK_DISTANCE`.  This works for
-dark-on-light, light-on-dark, coloured ink and tinted or grey paper.  ``carrier`` is the
-polarity-free carrier that the spectral stages read: 1 on paper, 0 on full-strength ink (the
-distance over the typical ink distance, clipped), so a drawing and its colour inverse get the
-same carrier.
+rules byte for byte).  The rules, with their constants (``docs/drawings.md``):
+
+* **Transparency.**  The image is composited over white (:func:`over_white`), so the hidden RGB
+  of a transparent pixel never counts, and a pixel with alpha below :data:`OPAQUE` is paper
+  whatever its colour.
+* **Paper.**  The dominant colour of the image (:func:`paper_colour`: of the most common colour
+  bins, the one with the most pixels around it), refined per tile of :data:`TILE` px for uneven
+  scans (:func:`paper_field`): a tile whose pixels lie at least :data:`TILE_PAPER_SHARE` within
+  :data:`INK_DISTANCE` of a neighbour's paper takes their median as its own paper, grown outward
+  from the tiles that agree with the global paper, so a paper that darkens across the page is
+  followed step by step but an ink fill never becomes paper.  A tile within
+  :data:`TILE_TOLERANCE` of the global paper keeps the global paper exactly (uniform paper is
+  exactly uniform).
+* **Ink.**  A pixel whose colour distance from its paper (Euclidean RGB distance / sqrt 3, in
+  [0, 1]) exceeds :data:`INK_DISTANCE`.  Dark-on-light, light-on-dark, coloured ink and tinted or
+  grey paper alike: a drawing and its colour inverse have the same ink.
+* **Strokes and fills.**  ``strokes`` are the ink pixels within :data:`EDGE_REACH` px of a
+  non-ink pixel or of a colour edge inside the ink (every pixel of a stroke up to
+  ``2 * EDGE_REACH`` px wide, the rim of a fill, and lines drawn across a fill in another
+  colour); ``fill`` is the rest of the ink, the inside of a large fill, which is not a stroke.
+* ``carrier``: the polarity-free carrier that the spectral stages read, 1 on paper and 0 on
+  full-strength ink (the distance over the median ink distance, clipped).
+
+:func:`marks_over_paper` is the way back for transparent images: the shaded composite becomes
+RGBA again, each changed pixel with the least alpha that shows the mark over white (its
+coverage), every untouched pixel with its input RGBA exactly.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 INK_DISTANCE = 0.2
-"""Colour distance from the paper (in [0, 1]) above which a pixel is ink."""
+"""Colour distance from the paper (in [0, 1]) above which a pixel is ink: a fifth of the way from
+white to black.  The faintest ink of the shared images (the grey strokes of the mspaint ensos) lies
+at 0.37, pink ink on grey paper at 0.34; JPEG ringing and paper grain stay below 0.1."""
 OPAQUE = 0.5
-"""Alpha below which a pixel counts as transparent (``stats()["alpha_as_paper"]``)."""
+"""Alpha below which a pixel is transparent: paper whatever its RGB (``alpha_as_paper``)."""
 BINS = 16
 """Quantisation levels per channel of the paper estimate."""
+PAPER_CANDIDATES = 8
+"""The most common colour bins among which :func:`paper_colour` picks the paper."""
+PAPER_SPREAD = 0.1
+"""Colour distance within which :func:`paper_colour` counts a candidate's pixels: half the ink
+distance, so the colours half-way between paper and ink (anti-aliasing) never gather both."""
+TILE = 64
+"""Side in px of the tiles of the per-tile paper estimate (larger on images over 32 tiles wide, so
+there are at most 32 x 32 tiles)."""
+TILE_PAPER_SHARE = 0.25
+"""Share of a tile's pixels that must lie within :data:`INK_DISTANCE` of the paper for the tile to
+have its own paper estimate (others take the nearest estimated tile's)."""
+TILE_TOLERANCE = 0.02
+"""A tile's paper this close to the global paper is the global paper."""
+EDGE_REACH = 3
+"""Ink pixels at most this many px (Euclidean) from a non-ink pixel are strokes; the rest is fill."""
+WHITE = np.ones(3)
 
 
 @dataclass(frozen=True)
@@ -31,22 +69,41 @@ class PaperInk:
     """The paper/ink model of one image (arrays are (H, W))."""
 
     paper: tuple[float, float, float]
-    """The paper colour (RGB in [0, 1])."""
+    """The paper colour (RGB in [0, 1]): the dominant colour of the image over white."""
     distance: np.ndarray
-    """float64 colour distance of each pixel (composited over white) from the paper, in [0, 1]."""
+    """float64 colour distance of each pixel (composited over white) from its paper, in [0, 1]."""
     ink: np.ndarray
-    """bool: the pixel is ink."""
+    """bool: the pixel is ink (never a transparent pixel)."""
     carrier: np.ndarray
     """float64 in [0, 1]: 1 on paper, 0 on full-strength ink (polarity-free)."""
     alpha: np.ndarray | None
     """float64 alpha in [0, 1], or None for an opaque image."""
     polarity: str
     """``dark-on-light`` or ``light-on-dark`` (the paper's luminance against 0.5)."""
+    strokes: np.ndarray | None = None
+    """bool: ink within :data:`EDGE_REACH` px of a non-ink pixel or a colour edge (:func:`stroke_mask`)."""
+    paper_map: np.ndarray | None = None
+    """(H, W, 3) float64: the per-pixel paper (:func:`paper_field`), or None when it is uniform."""
 
     @property
     def ink_fraction(self) -> float:
         """Fraction of the pixels that are ink."""
         return float(self.ink.mean()) if self.ink.size else 0.0
+
+    @property
+    def guard(self) -> np.ndarray:
+        """float64 (H, W): the carrier with every ink pixel at 0, the ink guard's field.
+
+        :func:`~fastshade.pipeline.shading.gated_copy` writes only where ``guard > threshold``, so
+        with this field and any threshold >= 0 no ink pixel is ever written, whatever its colour
+        (the plain carrier of faint or coloured ink can exceed v12's 0.3).
+        """
+        return np.where(self.ink, 0.0, self.carrier)
+
+    @property
+    def fill(self) -> np.ndarray:
+        """bool: ink that is not a stroke (the inside of a large fill)."""
+        return self.ink & ~self.strokes if self.strokes is not None else np.zeros_like(self.ink)
 
     def stats(self) -> dict[str, Any]:
         """The JSON form in ``stats["paper"]``."""
@@ -56,32 +113,185 @@ class PaperInk:
             "polarity": self.polarity,
             "ink_distance": INK_DISTANCE,
             "alpha_as_paper": self.alpha is not None and bool((self.alpha < OPAQUE).any()),
+            "stroke_fraction": round(float(self.strokes.mean()), 6) if self.strokes is not None else None,
+            "fill_fraction": round(float(self.fill.mean()), 6) if self.ink.size else 0.0,
+            "paper_varies": self.paper_map is not None,
         }
 
 
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """``rgb`` ((H, W, 3) in [0, 1]) composited over white by ``alpha`` ((H, W) or None: opaque)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    if alpha is None:
+        return rgb
+    a = np.asarray(alpha, dtype=np.float64)[:, :, None]
+    return a * rgb + (1.0 - a)
+
+
+def colour_distance(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Euclidean RGB distance / sqrt 3 of every pixel of ``rgb`` from ``paper`` ((3,) or (H, W, 3))."""
+    return np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)
+
+
 def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
-    """The dominant colour of the ``opaque`` pixels of ``rgb`` ((H, W, 3) in [0, 1]); white if none."""
+    """The paper colour of the ``opaque`` pixels of ``rgb`` ((H, W, 3) in [0, 1]); white if none.
+
+    Colours are quantised to :data:`BINS` levels per channel.  Of the :data:`PAPER_CANDIDATES`
+    most common bins, the one with the most pixels within :data:`PAPER_SPREAD` of its mean colour
+    (the most common first on a tie) marks the paper's crowd of colours: on a page whose paper
+    darkens across it, the paper's colours spread over several bins and a large fill can be the
+    single most common bin, but the paper still holds the most pixels around one colour.  The
+    paper colour is the mean of the pixels of the crowd's most common bin.
+    """
     pixels = rgb[opaque]
     if pixels.size == 0:
         return np.ones(3)
     q = np.minimum((pixels * BINS).astype(np.int64), BINS - 1)
     code = (q[:, 0] * BINS + q[:, 1]) * BINS + q[:, 2]
     counts = np.bincount(code, minlength=BINS ** 3)
-    return pixels[code == int(np.argmax(counts))].mean(axis=0)
+    used = np.flatnonzero(counts)
+    means = np.stack([np.bincount(code, weights=pixels[:, k], minlength=BINS ** 3)[used] for k in range(3)],
+                     axis=1) / counts[used, None]
+    order = np.argsort(-counts[used], kind="stable")[:PAPER_CANDIDATES]
+    mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
+    near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
+    best = int(used[near][int(np.argmax(counts[used][near]))])  # that crowd's most common bin
+    return pixels[code == best].mean(axis=0)
 
 
-def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None) -> PaperInk:
-    """The :class:`PaperInk` model of ``rgb`` ((H, W, 3) float in [0, 1]) with optional ``alpha`` ((H, W))."""
-    rgb = np.asarray(rgb, dtype=np.float64)
-    if alpha is not None:  # composited over white: the hidden RGB of transparent pixels never counts
-        a = np.asarray(alpha, dtype=np.float64)[:, :, None]
-        rgb = a * rgb + (1.0 - a)
-    paper = paper_colour(rgb, np.ones(rgb.shape[:2], dtype=bool))
-    distance = np.sqrt(((rgb - paper) ** 2).sum(axis=2) / 3.0)
+def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> np.ndarray | None:
+    """The per-pixel paper of an unevenly lit page ((H, W, 3)), or None when the paper is uniform.
+
+    Tiles of ``tile`` px (default :data:`TILE`, at most 32 x 32 tiles) are visited outward
+    (breadth first) from those whose paper-like pixels match the global ``paper``; each takes
+    the per-channel median of its pixels within :data:`INK_DISTANCE` of an estimated neighbour's
+    paper, when they are at least :data:`TILE_PAPER_SHARE` of the tile.  Tiles that never have
+    enough such pixels (ink fills, dense hatching) take the paper of the nearest estimated tile.
+    The tile papers are spread over the pixels bilinearly between tile centres.
+    """
+    h, w = rgb.shape[:2]
+    tile = tile or max(TILE, -(-max(h, w) // 32))
+    ny, nx = -(-h // tile), -(-w // tile)
+    if ny * nx < 2:
+        return None
+
+    def estimate(iy: int, ix: int, ref: np.ndarray) -> np.ndarray | None:
+        block = rgb[iy * tile:(iy + 1) * tile, ix * tile:(ix + 1) * tile].reshape(-1, 3)
+        near = block[colour_distance(block, ref) <= INK_DISTANCE]
+        if near.shape[0] < TILE_PAPER_SHARE * block.shape[0]:
+            return None
+        est = np.median(near, axis=0)
+        return paper if colour_distance(est, paper) <= TILE_TOLERANCE else est
+
+    grid = np.zeros((ny, nx, 3))
+    known = np.zeros((ny, nx), dtype=bool)  # tiles with their own estimate
+    queue: deque[tuple[int, int]] = deque()
+    for iy in range(ny):
+        for ix in range(nx):
+            est = estimate(iy, ix, paper)
+            if est is not None and est is paper:
+                grid[iy, ix], known[iy, ix] = paper, True
+                queue.append((iy, ix))
+    if not queue:
+        return None
+    while queue:  # only estimated tiles pass their paper on; a tile that fails may pass later
+        iy, ix = queue.popleft()
+        for jy, jx in ((iy - 1, ix), (iy + 1, ix), (iy, ix - 1), (iy, ix + 1)):
+            if 0 <= jy < ny and 0 <= jx < nx and not known[jy, jx]:
+                est = estimate(jy, jx, grid[iy, ix])
+                if est is not None:
+                    grid[jy, jx], known[jy, jx] = est, True
+                    queue.append((jy, jx))
+    if not known.all():  # fills, dense hatching: the paper of the nearest estimated tile
+        _, (ry, rx) = ndimage.distance_transform_edt(~known, return_indices=True)
+        grid = grid[ry, rx]
+    if np.all(grid == paper):
+        return None
+    cy = np.clip((np.arange(h) + 0.5) / tile - 0.5, 0, ny - 1)
+    cx = np.clip((np.arange(w) + 0.5) / tile - 0.5, 0, nx - 1)
+    gy, gx = np.meshgrid(cy, cx, indexing="ij")
+    return np.stack([ndimage.map_coordinates(grid[:, :, c], [gy, gx], order=1, mode="nearest")
+                     for c in range(3)], axis=2)
+
+
+def local_range(rgb: np.ndarray) -> np.ndarray:
+    """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood."""
+    out = np.zeros(rgb.shape[:2])
+    for c in range(rgb.shape[2]):
+        channel = np.ascontiguousarray(rgb[:, :, c])
+        np.maximum(out, ndimage.maximum_filter(channel, size=3) - ndimage.minimum_filter(channel, size=3), out=out)
+    return out
+
+
+def colour_edges(rgb: np.ndarray, span: np.ndarray | None = None) -> np.ndarray:
+    """Pixels whose :func:`local_range` (``span``, when already computed) is more than
+    :data:`INK_DISTANCE`: bool (H, W).
+
+    Both sides of every colour step as strong as the ink threshold.
+    """
+    return (local_range(rgb) if span is None else span) > INK_DISTANCE
+
+
+def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | None = None) -> np.ndarray:
+    """bool: the pixels of ``ink`` at most ``reach`` px from a non-ink pixel (the image's border
+    counts as non-ink, so a page of ink has a stroke rim) or, given ``edges``
+    (:func:`colour_edges`), at most ``reach - 1`` px from an edge pixel inside the ink (one whose
+    3x3 neighbourhood is all ink: a colour step within the ink, such as a line across a fill; an
+    edge pixel is already one px into the step).
+    """
+    if not ink.any():
+        return ink.copy()
+    padded = np.pad(ink, 1, constant_values=False)
+    depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
+    near = depth <= reach
+    inner = None if edges is None else edges & ndimage.binary_erosion(ink, np.ones((3, 3)), border_value=1)
+    if inner is not None and inner.any():
+        near |= ndimage.distance_transform_edt(~inner) <= reach - 1
+    return ink & near
+
+
+def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: np.ndarray | None = None) -> PaperInk:
+    """The :class:`PaperInk` model of ``rgb`` ((H, W, 3) float in [0, 1]) with optional ``alpha`` ((H, W)).
+
+    ``span``: the :func:`local_range` of the image over white, when the caller has it already.
+    """
+    a = None if alpha is None else np.asarray(alpha, dtype=np.float64)
+    seen = over_white(rgb, a)
+    paper = paper_colour(seen, np.ones(seen.shape[:2], dtype=bool))
+    paper_map = paper_field(seen, paper)
+    distance = colour_distance(seen, paper if paper_map is None else paper_map)
     ink = distance > INK_DISTANCE
+    if a is not None:
+        ink &= a >= OPAQUE
     typical = float(np.median(distance[ink])) if ink.any() else 1.0
     carrier = 1.0 - np.clip(distance / max(typical, INK_DISTANCE), 0.0, 1.0)
+    if a is not None:
+        carrier[a < OPAQUE] = 1.0
     luminance = float(paper @ np.array([0.299, 0.587, 0.114]))
     return PaperInk(tuple(float(c) for c in paper), distance, ink, carrier,  # type: ignore[arg-type]
-                    None if alpha is None else np.asarray(alpha, dtype=np.float64),
-                    "dark-on-light" if luminance >= 0.5 else "light-on-dark")
+                    a, "dark-on-light" if luminance >= 0.5 else "light-on-dark",
+                    stroke_mask(ink, EDGE_REACH, colour_edges(seen, span)), paper_map)
+
+
+def marks_over_paper(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RGB and alpha of a shaded transparent image, from its shaded composite over white.
+
+    ``rgb``, ``alpha``: the input ((H, W, 3), (H, W)); ``shaded``: what a style painted on
+    :func:`over_white` of them ((H, W, 3)).  Every pixel the style left as it was keeps its input
+    RGB and alpha exactly.  A changed pixel gets the least alpha, at least its input alpha, that
+    shows ``shaded`` over white: ``a = max(alpha, 1 - min_channel(shaded))`` (the mark's
+    coverage), with the colour ``(shaded - (1 - a)) / a``, so the output composited over white is
+    ``shaded`` (up to the 8-bit rounding of the written file).
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    changed = (shaded != over_white(rgb, alpha)).any(axis=2)
+    out_rgb = np.array(rgb, dtype=np.float64, copy=True)
+    out_alpha = alpha.copy()
+    s = shaded[changed]
+    a = np.maximum(alpha[changed], 1.0 - s.min(axis=1))
+    shown = a > 0
+    colour = out_rgb[changed]
+    colour[shown] = np.clip((s[shown] - (1.0 - a[shown, None])) / a[shown, None], 0.0, 1.0)
+    out_rgb[changed] = colour
+    out_alpha[changed] = a
+    return out_rgb, out_alpha

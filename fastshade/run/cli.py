@@ -47,6 +47,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="also write every pass's image beside each output (NAME.pass1.png, ...)")
     o.add_argument("--layers", action="store_true",
                    help="also write each stage's marks (RGBA PNG) and an OpenRaster NAME.ora beside each output")
+    o.add_argument("--strict", action="store_true",
+                   help="fail (failed:not_line_art, nothing written) inputs that are not line art (photos, "
+                        "continuous tone) instead of shading them with the status warning:not_line_art")
     o.add_argument("--format", choices=["png", "tiff", "jpg", "webp", "same"], default="png",
                    help="output format (default png; 'same' keeps PNG/TIFF/JPEG/WebP inputs' format, "
                         "other inputs become PNG)")

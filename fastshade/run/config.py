@@ -91,6 +91,7 @@ class RunConfig:
     exif: str = "apply"
     save_passes: bool = False
     layers: bool = False
+    strict: bool = False
     workers: int = 1
     threads_per_worker: int = 1
     timeout: float | None = None
@@ -210,6 +211,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "frames": args.frames, "exif": args.exif, "save_passes": bool(getattr(args, "save_passes", False)),
         "layers": bool(getattr(args, "layers", False)),
         "sample": None if sample is None else [sample.size, sample.mtime_ns, os.path.basename(sample.path)],
+        **({"strict": True} if getattr(args, "strict", False) else {}),  # absent when off: old digests hold
     })
     return RunConfig(
         in_root=in_root, out_root=out_root, manifest=manifest, options=opts, fmt=fmt, depth=depth, sample=sample,
@@ -217,7 +219,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         include_hidden=args.include_hidden, on_collision=args.on_collision, if_exists=args.if_exists,
         resume=args.resume or args.retry_failed, retry_failed=args.retry_failed, hash=args.hash,
         dry_run=args.dry_run, max_pixels=max_pixels, memory_available=available, frames=args.frames, exif=args.exif,
-        save_passes=bool(getattr(args, "save_passes", False)),
+        save_passes=bool(getattr(args, "save_passes", False)), strict=bool(getattr(args, "strict", False)),
         layers=bool(getattr(args, "layers", False)), workers=workers, threads_per_worker=threads,
         timeout=args.timeout_per_file,
         recycle_after=args.recycle_after, max_write_errors=args.max_write_errors, scheduler=args.scheduler,

@@ -20,7 +20,7 @@ from typing import TextIO
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fastshade.io import sweep_stale_temps
-from fastshade.job import one_line
+from fastshade.job import is_written, one_line
 from fastshade.run.backend import Backend, Outcome, PlannedTask
 from fastshade.run.config import RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, ManifestWriter, Prior, load_manifest_index
@@ -88,7 +88,7 @@ class _Loop:
             if self.write_errors >= self.cfg.max_write_errors and self.abort is None:
                 self.abort = (f"{self.write_errors} consecutive write errors (disk full or read-only output "
                               "folder?); stopped submitting")
-        elif rec.status == "ok":
+        elif is_written(rec.status):
             self.write_errors = 0
             self.crashes = 0
         if rec.status == "failed:crashed":

@@ -74,7 +74,8 @@ class ManifestRecord:
     """One manifest line.
 
     ``path`` is relative to IN, ``output`` to OUT; ``status`` is ``ok``,
-    ``skipped:<reason>`` or ``failed:<reason>``; ``options`` is the
+    ``warning:<reason>`` (shaded and written, with the shader's first warning; every warning code
+    is in ``warnings``), ``skipped:<reason>`` or ``failed:<reason>``; ``options`` is the
     ShadeOptions digest and ``params`` the digest of everything that decides
     the output bytes (see :func:`fastshade.run.config.config_from_args`);
     ``run`` names the run and ``time`` is stamped when written.

@@ -16,8 +16,15 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from fastshade.io import ImageError, pixel_limit, probe_image, probe_output, size_refusal, validate_output
-from fastshade.job import SKIP_CODES, one_line
+from fastshade.io import (
+    ImageError,
+    pixel_limit,
+    probe_image,
+    probe_output,
+    size_refusal,
+    validate_output,
+)
+from fastshade.job import SKIP_CODES, is_written, one_line
 from fastshade.run.backend import PlannedTask
 from fastshade.run.config import OUTPUT_EXTENSIONS, RunConfig
 from fastshade.run.manifest import Fingerprint, ManifestRecord, Prior, new_record, sha256_file, skip_record
@@ -252,7 +259,8 @@ class Planner:
             yield "done", pr.rel
             return
         if cfg.if_exists != "overwrite" and prior is not None and self._matches(prior, pr):
-            if prior.status in ("ok", "skipped:exists") and prior.output == out_rel and output_valid(out_abs):
+            if ((is_written(prior.status) or prior.status == "skipped:exists") and prior.output == out_rel
+                    and output_valid(out_abs)):
                 if cfg.resume:
                     yield "done", pr.rel
                 else:
@@ -262,7 +270,8 @@ class Planner:
                         rec.fingerprint = Fingerprint(pr.size, pr.mtime_ns, prior.sha256)
                     yield "record", rec
                 return
-            if cfg.resume and not cfg.retry_failed and prior.status != "ok" and prior.status != "skipped:exists":
+            finished = is_written(prior.status) or prior.status == "skipped:exists"
+            if cfg.resume and not cfg.retry_failed and not finished:
                 yield "done", pr.rel  # a final skipped/failed record for the same input and options
                 return
         if cfg.if_exists == "error" and os.path.lexists(out_abs):
@@ -272,7 +281,7 @@ class Planner:
         job = FileTask(
             id=self.next_id, in_path=pr.abs_path, out_path=out_abs, options=cfg.options, sample=cfg.sample,
             format=out_fmt, depth=cfg.depth, max_pixels=self.limit, frames=cfg.frames, exif=cfg.exif,
-            save_passes=cfg.save_passes, layers=cfg.layers,
+            save_passes=cfg.save_passes, layers=cfg.layers, strict=cfg.strict,
             timeout=cfg.timeout, hash=cfg.hash, threads=cfg.threads_per_worker, expect=(pr.size, pr.mtime_ns))
         self.next_id += 1
         yield "task", PlannedTask(job, pr.rel, out_rel, rec)

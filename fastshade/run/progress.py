@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
+from fastshade.job import is_written
 from fastshade.run.config import RunConfig
 from fastshade.run.manifest import ManifestRecord
 from fastshade.run.walk import count_inputs
@@ -72,11 +73,13 @@ class Progress:
     def record(self, rec: ManifestRecord, tick: bool = True) -> None:
         """Count one manifest record (``tick=False``: a folder-level record, not an input file)."""
         status = rec.status
-        kind = "ok" if status == "ok" else status.split(":", 1)[0]
+        kind = "ok" if is_written(status) else status.split(":", 1)[0]
         self.counts[kind] += 1
-        if kind != "ok":
+        if status != "ok":
             self.reasons[status] += 1
-        if kind == "failed":
+        if status.startswith("warning:"):
+            self.counts["warned"] += 1
+        if kind == "failed" or status.startswith("warning:"):
             log.warning("%s %s: %s", status, rec.path, rec.message)
         elif self.cfg.verbose:
             log.info("%s %s%s", status, rec.path, f": {rec.message}" if rec.message else "")
@@ -125,6 +128,8 @@ class Progress:
         secs = time.monotonic() - self.t0
         processed = self.counts["ok"] + self.counts["failed"]
         parts = [f"{self.counts['ok']} ok", f"{self.counts['skipped']} skipped", f"{self.counts['failed']} failed"]
+        if self.counts["warned"]:
+            parts[0] += f" ({self.counts['warned']} with a warning)"
         if self.done_earlier:
             parts.append(f"{self.done_earlier} already done")
         detail = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(self.reasons.items())

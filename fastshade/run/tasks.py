@@ -22,7 +22,8 @@ class FileTask:
 
     ``expect`` is the input's (size, mtime_ns) seen at planning; ``attempt``
     counts submissions (Dask keys and start events); ``report`` is ``"dask"``
-    when the worker should publish its start as a Dask event.
+    when the worker should publish its start as a Dask event; ``strict`` fails a target that is
+    not line art (:func:`fastshade.job.shade_file`).
     """
 
     id: int
@@ -43,6 +44,7 @@ class FileTask:
     report: str | None = None
     save_passes: bool = False
     layers: bool = False
+    strict: bool = False
 
 
 @dataclass

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from fastshade.options import ShadeOptions, as_options
+from fastshade.pipeline.drawing_checks import drawing_warnings, tone_score
 from fastshade.pipeline.inputs import as_rgb_alpha
-from fastshade.pipeline.paper import paper_ink_model
+from fastshade.pipeline.paper import local_range, marks_over_paper, over_white, paper_ink_model
 from fastshade.pipeline.resolution import auto_scale
 from fastshade.pipeline.results import ShadeResult
 from fastshade.pipeline.stagelog import quantised_change
@@ -19,6 +20,10 @@ from fastshade.styles.base import PassStep
 from fastshade.styles.catalog import resolve_options, style_of
 from fastshade.styles.envelope import pass_schedule
 from fastshade.threads import limit_threads
+
+THICKEN_STAGE = "thicken"
+"""The stage-log name of the thickening: every other logged stage paints placements (v12's
+``shadow``; v6's and final's ``shadow`` and ``front`` copies)."""
 
 PassCallback = Callable[[PassStep, ShadeResult], None]
 """Called after every pass with its step and result (``--save-passes`` writes each pass's image)."""
@@ -45,6 +50,16 @@ def shade_arrays(
     it has one) decides ``scale="auto"`` (:func:`fastshade.pipeline.resolution.auto_scale`), which is
     measured once, on the input, for every pass.  BLAS/OpenMP run on one
     thread for the duration of the call, so the bytes are the command line's.
+
+    Every style but v12 paints a transparent target composited over white (opaque RGB), and the
+    result becomes RGBA again through :func:`~fastshade.pipeline.paper.marks_over_paper`: each
+    mark gets its coverage as alpha, every untouched pixel keeps its RGBA exactly.  For every
+    style, the per-placement ``written_pixels``/``visible_pixels`` count what changed in the
+    pass's output (8-bit), a pass where no placement changed a pixel reports ``placements: []``
+    (``invisible_placements``: how many did nothing), and the warnings of
+    :func:`~fastshade.pipeline.drawing_checks.drawing_warnings` (once per image, on the input's
+    paper/ink model ``stats["paper"]`` and ``stats["tone_score"]``) join ``stats["warnings"]``,
+    their codes ``stats["warning_codes"]``.
     """
     opts = resolve_options(options)
     style = style_of(opts)
@@ -56,12 +71,23 @@ def shade_arrays(
     with limit_threads():
         rgb, alpha = as_rgb_alpha(target, "target")
         current = original = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
+        seen = over_white(rgb, alpha)
+        span = local_range(seen)  # once, for the model's edges and the tone score
+        model = paper_ink_model(rgb, alpha, span=span)
         scale_source = "option"
         if opts.scale == "auto":
-            value, scale_source = auto_scale(paper_ink_model(rgb, alpha).ink, dpi)
+            value, scale_source = auto_scale(model.ink, dpi)
             opts = dataclasses.replace(opts, scale=value)
+        as_paper = alpha is not None and opts.style != "v12"
+        if as_paper:
+            current = over_white(rgb, alpha)
         for step in pass_schedule(opts.envelope, opts.passes):
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
+            honest_placements(result, current)
+            painted = result.image  # over white, when as_paper: the next pass's input
+            if as_paper:
+                assert alpha is not None
+                result = dataclasses.replace(result, image=with_alpha(rgb, alpha, painted))
             stages.add(result)
             per_pass.append(pass_summary(step, result.stats))
             warnings += [w for w in result.stats.get("warnings", []) if w not in warnings]
@@ -69,7 +95,7 @@ def shade_arrays(
                 timings[name] = timings.get(name, 0.0) + sec
             if on_pass is not None:
                 on_pass(step, result)
-            current = result.image
+            current = painted
     assert result is not None  # passes >= 1 (validated)
     stats = dict(result.stats)
     stats.update(style=opts.style, envelope=opts.envelope, passes=per_pass, warnings=warnings,
@@ -79,7 +105,48 @@ def shade_arrays(
     changed = quantised_change(original, result.image)
     stats["changed_pixels"] = int(changed.sum())
     stats["changed_by_stage"] = stages.counts(changed)
+    score = tone_score(seen, span)
+    found = drawing_warnings(model, score, stats, opts.style)
+    stats.update(paper=model.stats(), tone_score=round(score, 4), warning_codes=[w.code for w in found])
+    stats["warnings"] = [w.line for w in found] + warnings
     return dataclasses.replace(result, stats=stats, stage_of=stages.stage_of, stage_names=tuple(stages.names))
+
+
+def with_alpha(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> np.ndarray:
+    """The RGBA image of a style's opaque ``shaded`` composite of the input ``rgb``, ``alpha``."""
+    out_rgb, out_alpha = marks_over_paper(rgb, alpha, shaded[:, :, :3])
+    return np.ascontiguousarray(np.concatenate([out_rgb, out_alpha[:, :, None]], axis=2))
+
+
+def honest_placements(result: ShadeResult, before: np.ndarray) -> None:
+    """Make ``result.stats["placements"]`` count what changed from ``before`` (8-bit), in place.
+
+    ``written_pixels``: the distinct pixels a placement wrote that differ in the output, last
+    changed by a placement stage (any logged stage but :data:`THICKEN_STAGE`, when the style keeps
+    a stage log);
+    ``visible_pixels``: those it owns last (``result.owner``).  When no placement changed a pixel,
+    ``placements`` (and ``components``) become ``[]`` and ``invisible_placements`` says how many
+    there were.  Left alone when the style keeps no placement log matching its stats.
+    """
+    summaries = result.stats.get("placements")
+    if not summaries or result.owner is None or len(summaries) != len(result.placements):
+        return
+    changed = quantised_change(before, result.image).ravel()
+    if result.stage_of is not None:  # not thickening's change
+        placing = [i for i, name in enumerate(result.stage_names) if name != THICKEN_STAGE]
+        changed &= np.isin(result.stage_of.ravel(), placing)
+    owner = result.owner.ravel()
+    visible = np.bincount(owner[changed & (owner >= 0)], minlength=len(summaries))
+    w = result.owner.shape[1]
+    for index, (summary, placement) in enumerate(zip(summaries, result.placements)):
+        flat = np.unique((placement.dst_y * w + placement.dst_x)[placement.written])
+        summary["written_pixels"] = int(np.count_nonzero(changed[flat]))
+        summary["visible_pixels"] = int(visible[index])
+    if not visible.any():
+        result.stats["invisible_placements"] = len(summaries)
+        result.stats["placements"] = []
+        if "components" in result.stats:
+            result.stats["components"] = []
 
 
 class StageMerge:
