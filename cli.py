@@ -24,6 +24,7 @@ COMMANDS = {
     "run": ("fastshade.run", "shade a whole folder: streamed, multiprocessing, resumable"),
     "bench": ("fastshade.bench", "performance run: per-stage timings, scaling, baselines"),
     "diagnose": ("fastshade.diagnose", "measure why cross mode fragments; compare cross strategies"),
+    "warmup": ("fastshade.warmup_cli", "compile every kernel ahead (after installing, in a container build)"),
 }
 
 

@@ -19,6 +19,7 @@ import os
 import sys
 
 from fastshade.cli_args import add_shade_options, options_from_args
+from fastshade.warmup import compile_notice
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -70,6 +71,9 @@ def main(args: argparse.Namespace) -> int:
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
     _check_destinations(args)
+    notice = compile_notice()
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
     if args.demo:
         from fastshade.demo import demo_image
         from fastshade.pipeline.shader import shade_arrays

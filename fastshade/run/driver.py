@@ -27,6 +27,7 @@ from fastshade.run.manifest import ManifestRecord, ManifestWriter, Prior, load_m
 from fastshade.run.plan import Planner, restricted_formats
 from fastshade.run.progress import Progress
 from fastshade.run.worker import spawn_environment
+from fastshade.warmup import compile_notice
 
 __all__ = ["ISOLATION_NOTE", "MAX_CONSECUTIVE_CRASHES", "Interrupts", "check_workers", "drive", "make_backend",
            "preflight_formats", "run"]
@@ -240,6 +241,10 @@ def run(cfg: RunConfig, stream: TextIO) -> int:
         log.info("note: OUT is inside IN; it is left out of the walk (its files are never read as inputs)")
     interrupted = False
     abort: str | None = None
+    if cfg.scheduler in (None, "local"):  # (remote workers have their own caches)
+        notice = compile_notice()
+        if notice:
+            print(notice, file=stream, flush=True)
     with spawn_environment(cfg.threads_per_worker):
         backend = make_backend(cfg)  # (a scheduler that cannot be reached: exit 2, nothing created)
         try:
