@@ -19,7 +19,8 @@ import os
 import sys
 
 from fastshade.cli_args import add_shade_options, options_from_args
-from fastshade.warmup import compile_notice
+from fastshade.options import ShadeOptions
+from fastshade.warmup import compile_notice, start_background_compile, stop_background_compile
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -65,15 +66,25 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """``fastshade shade``: shade one image (or the demo); returns the exit status (0, or 2 on a file error)."""
-    from fastshade.io import ImageError, validate_output, write_file, write_image
-
     opts = options_from_args(args)
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
     _check_destinations(args)
     notice = compile_notice()
-    if notice:
+    helper = None
+    if notice:  # a cold cache: a second process compiles the kernels after the basis meanwhile
         print(notice, file=sys.stderr, flush=True)
+        helper = start_background_compile(opts)
+    try:
+        return _shade(args, opts)
+    finally:
+        stop_background_compile(helper)
+
+
+def _shade(args: argparse.Namespace, opts: ShadeOptions) -> int:
+    """The body of :func:`main` once the options and destinations are checked."""
+    from fastshade.io import ImageError, validate_output, write_file, write_image
+
     if args.demo:
         from fastshade.demo import demo_image
         from fastshade.pipeline.shader import shade_arrays

@@ -171,3 +171,94 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
             changes, cross = CONFIGURATIONS[name]
             shade_arrays(image, sample if cross else None, ShadeOptions(**changes))
     return log
+
+
+def compile_paint_first(opts: Any) -> None:
+    """Compile (into the cache) the kernels a run calls *after* its basis, in reverse order.
+
+    The background half of a cold run (:func:`start_background_compile`): while the run
+    compiles the Laplacian and the eigensolver, this process compiles the components, thicken
+    and shadow kernels on stand-in inputs of the run's types (a random basis and field on a
+    small demo image), then the gating field and the void direction on the demo's own
+    Laplacian.  The run then loads them from the cache.  Nothing it computes is kept.
+    """
+    import numpy as np
+
+    from fastshade.demo import demo_image
+    from fastshade.pipeline.components import label_components
+    from fastshade.pipeline.fields import HeatOperator, contour_heat, field_kind, gating_field
+    from fastshade.pipeline.gates import carrier_of, contour_gates, contour_mask
+    from fastshade.pipeline.graph import diagonal_storage, forward_gradient, image_laplacian, unit_vectors
+    from fastshade.pipeline.paint import shadow_self, thicken
+    from fastshade.pipeline.results import Analysis
+    from fastshade.spectral import SpectralBasis
+
+    rgb = demo_image(WARMUP_SIZE, WARMUP_SIZE)
+    h, w = rgb.shape[:2]
+    rng = np.random.default_rng(0)
+    carrier = carrier_of(rgb)
+    contours = contour_mask(carrier, opts.contour_sigma)
+    f = rng.standard_normal((h, w))
+    high, low = contour_gates(f, contours, opts.gate_gain, opts.gamma_h, opts.bias_h,
+                              opts.gamma_l, opts.bias_l)
+    comps = label_components(low, connectivity=8, min_size=opts.min_component)
+    gy, gx = forward_gradient(f)
+    ty, tx = unit_vectors(gy, gx)
+    vectors = np.ascontiguousarray(rng.standard_normal((h * w, opts.k)))
+    basis = SpectralBasis(vectors, np.arange(opts.k, dtype=np.float64), (h, w), opts.basis)
+    an = Analysis(rgb, carrier, contours, basis, f, -tx, ty, ty, tx, high, low, comps)
+    out, _ = thicken(an, opts)
+    shadow_self(out, an, opts)
+    lap = image_laplacian(carrier, connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
+                          weight_floor=opts.weight_floor)
+    op = HeatOperator(lap, opts, diagonal_storage(lap) if opts.laplacian == "grid" else None)
+    if field_kind(opts) == "heat":
+        gating_field(lap, None, (h, w), opts, operator=op)
+    contour_heat(op, contours, opts)
+
+
+def start_background_compile(opts: Any) -> Any:
+    """Start :func:`compile_paint_first` in a second process (a ``subprocess.Popen``), or None
+    when the machine has one core or the kernels compile in memory (nothing to share).
+
+    Stop it with :func:`stop_background_compile` when the run is done.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from fastshade.kernels import _jit
+    from fastshade.threads import available_cores
+
+    if _jit.CACHE_DIR is None or not _jit.CACHE_ENABLED or available_cores() < 2:
+        return None
+    try:
+        return subprocess.Popen([sys.executable, "-m", "fastshade.warmup", json.dumps(opts.to_dict())],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=dict(os.environ))
+    except OSError:
+        return None
+
+
+def stop_background_compile(proc: Any) -> None:
+    """End a :func:`start_background_compile` process (the cache writes are atomic renames)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except Exception:
+        proc.kill()
+        proc.wait()
+
+
+if __name__ == "__main__":  # the background half of a cold run: python -m fastshade.warmup OPTIONS_JSON
+    import json
+    import sys
+
+    from fastshade.options import ShadeOptions
+    from fastshade.threads import pin_process_threads
+
+    pin_process_threads()
+    compile_paint_first(ShadeOptions(**json.loads(sys.argv[1])))

@@ -149,3 +149,26 @@ def test_warmup_compiles_what_a_run_needs(tmp_path):
 def test_unknown_warmup_path_is_a_usage_error(tmp_path):
     res = _fastshade(["warmup", "--path", "nope"], _env(NUMBA_CACHE_DIR=str(tmp_path)))
     assert res.returncode == 2 and "invalid choice" in res.stderr
+
+
+def test_background_half_compiles_what_the_run_needs_after_its_basis(tmp_path):
+    # The second process of a cold run compiles on stand-in inputs; the run must then find
+    # every one of those kernels cached for its own argument types (left: the eigensolver's).
+    env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    bg = subprocess.run([sys.executable, "-m", "fastshade.warmup", "{}"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=600)
+    assert bg.returncode == 0, bg.stderr[-2000:]
+    code = (
+        "from fastshade.warmup import recording\n"
+        "from fastshade.demo import demo_image\n"
+        "from fastshade.pipeline.shader import shade_arrays\n"
+        "with recording() as log:\n"
+        "    shade_arrays(demo_image(128, 128))\n"
+        "print(' '.join(sorted(name for name, _, _ in log.largest())))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    compiled = res.stdout.split()
+    assert compiled, "the basis kernels should be left to compile"
+    assert all(name.startswith("blockops.") for name in compiled), compiled
