@@ -27,7 +27,6 @@ from fastshade.io import (
     write_image,
 )
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.shader import shade_arrays
 
 __all__ = ["SKIP_CODES", "JobResult", "load_sample_rgb", "one_line", "shade_file", "stat_fingerprint", "status_of"]
 
@@ -219,6 +218,9 @@ def shade_file(
     target = img.rgb if img.alpha is None else np.concatenate([img.rgb, img.alpha[:, :, None]], axis=2)
     del img
     try:
+        from fastshade.pipeline.shader import shade_arrays  # (the shader loads on first use:
+        # the parent of `fastshade run` and `run --help` never import it)
+
         shaded = shade_arrays(target, sample_rgb, options)
     except MemoryError:
         return finish("memory", "out of memory while shading")

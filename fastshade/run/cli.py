@@ -12,8 +12,6 @@ from typing import TextIO
 from fastshade.cli_args import add_shade_options, fail
 from fastshade.io import DEFAULT_MAX_PIXELS
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, MAX_WORKERS_PER_CORE, UsageError, config_from_args
-from fastshade.run.driver import run
-from fastshade.run.dryrun import dry_run
 
 __all__ = ["configure", "main"]
 
@@ -114,6 +112,9 @@ def main(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
     except UsageError as err:
         return fail(str(err))
+    from fastshade.run.driver import run  # (tqdm, the pool: not for --help)
+    from fastshade.run.dryrun import dry_run
+
     stream = sys.stderr
     with _logging_to(stream):
         try:
