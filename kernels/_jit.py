@@ -97,7 +97,34 @@ def _private_folder_ok(path: str) -> bool:
     return not hasattr(os, "getuid") or st.st_uid == os.getuid()
 
 
-class _FolderLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
+_WRITABLE: dict[str, bool] = {}
+
+
+class _CheckedOnce:
+    """Locator mixin: a folder's writability is probed once per process, not once per kernel
+    (Numba creates and deletes a temporary file in it for each of the 68 kernels)."""
+
+    def ensure_cache_path(self) -> None:
+        path = self.get_cache_path()  # type: ignore[attr-defined]
+        if path not in _WRITABLE:
+            try:
+                super().ensure_cache_path()  # type: ignore[misc]
+                _WRITABLE[path] = True
+            except OSError:
+                _WRITABLE[path] = False
+        if not _WRITABLE[path]:
+            raise OSError(f"{path} is not writable")
+
+
+class _ProvidedLocator(_CheckedOnce, UserProvidedCacheLocator):
+    pass
+
+
+class _InTreeLocator(_CheckedOnce, InTreeCacheLocator):
+    pass
+
+
+class _FolderLocator(_CheckedOnce, _SourceFileBackedLocatorMixin, _CacheLocator):
     """A cache locator below a fixed base folder (``folder()`` gives it; None = unusable)."""
 
     @staticmethod
@@ -148,8 +175,7 @@ def cache_folders() -> list[tuple[str, str | None]]:
 
 
 class _CacheImpl(CompileResultCacheImpl):
-    _locator_classes = [UserProvidedCacheLocator, InTreeCacheLocator, _UserFolderLocator,
-                        _TempFolderLocator]
+    _locator_classes = [_ProvidedLocator, _InTreeLocator, _UserFolderLocator, _TempFolderLocator]
 
 
 class _KernelCache(FunctionCache):
