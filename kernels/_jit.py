@@ -102,7 +102,8 @@ _WRITABLE: dict[str, bool] = {}
 
 class _CheckedOnce:
     """Locator mixin: a folder's writability is probed once per process, not once per kernel
-    (Numba creates and deletes a temporary file in it for each of the 68 kernels)."""
+    (Numba creates and deletes a temporary file in it for each of the 68 kernels).
+    """
 
     def ensure_cache_path(self) -> None:
         path = self.get_cache_path()  # type: ignore[attr-defined]
