@@ -25,13 +25,15 @@ from fastshade.warmup import compile_notice, start_background_compile, stop_back
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the ``shade`` arguments (and every shader option) to ``p``."""
-    p.add_argument("target", nargs="?", help="image to shade (omit with --demo)")
-    p.add_argument("--demo", action="store_true", help="shade the built-in demo line-art image")
-    p.add_argument("--sample", help="sample image for cross mode")
-    p.add_argument("-o", "--output", required=True, help="output image path (.png, .tif, .jpg)")
-    p.add_argument("--stats", help="write the statistics as JSON to this path")
-    p.add_argument("--depth", type=int, choices=[8, 16], default=None,
-                   help="output bit depth (default: that of the input)")
+    p.usage = "fastshade shade (TARGET | --demo) -o OUTPUT [--sample SAMPLE] [options]"
+    io = p.add_argument_group("input and output")
+    io.add_argument("target", nargs="?", metavar="TARGET", help="image to shade (omit with --demo)")
+    io.add_argument("--demo", action="store_true", help="shade the built-in demo line-art image")
+    io.add_argument("-o", "--output", required=True, help="output image path (.png, .tif, .jpg)")
+    io.add_argument("--sample", help="sample image for cross mode: it supplies the shadow shapes")
+    io.add_argument("--stats", help="write the statistics (gates, placements, timings) as JSON to this path")
+    io.add_argument("--depth", type=int, choices=[8, 16], default=None,
+                    help="output bit depth (default: that of the input)")
     add_shade_options(p)
 
 

@@ -20,6 +20,7 @@ log = logging.getLogger("fastshade.run")
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the ``run`` arguments (and every shader option) to ``p``."""
+    p.usage = "fastshade run IN OUT [--sample SAMPLE] [-j N] [options]"
     p.add_argument("input", metavar="IN", help="folder of images to shade (never modified)")
     p.add_argument("output", metavar="OUT", help="output folder (created; mirrors IN's sub-folders)")
     p.add_argument("--sample", metavar="S", help="sample image for cross mode (the same for every file)")
@@ -86,7 +87,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "tcp://HOST:PORT of a running scheduler (same paths on every worker)")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the summary")
     e.add_argument("-v", "--verbose", action="store_true", help="log every file")
-    add_shade_options(p)
+    add_shade_options(p, expert_help=False)
 
 
 @contextlib.contextmanager
