@@ -110,6 +110,15 @@ def too_large_message(path: str, limit: int | None, options: ShadeOptions | None
             f"{MEMORY_BUDGET_BYTES / 2**30:.0f} GiB); not decoded")
 
 
+def shade_arrays(*args: Any, **kwargs: Any) -> Any:
+    """:func:`fastshade.pipeline.shader.shade_arrays`, imported on first use (the parent process of
+    ``fastshade run`` and ``--help`` never load the shader).
+    """
+    from fastshade.pipeline.shader import shade_arrays as shade
+
+    return shade(*args, **kwargs)
+
+
 def shade_file(
     in_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -123,6 +132,7 @@ def shade_file(
     exif: str = "apply",
     expect: tuple[int, int] | None = None,
     keep_stats: bool = False,
+    clock: Any = None,
 ) -> JobResult:
     """Read, validate, shade and atomically write one image; return what happened.
 
@@ -155,6 +165,9 @@ def shade_file(
     keep_stats : bool, optional
         Keep the shader's full statistics dict in ``stats`` (otherwise a
         small summary).
+    clock : callable, optional
+        The shader's stage clock (``shade_arrays(clock=)``); ``fastshade shade`` passes one
+        that also shows the stages (:class:`fastshade.stage_progress.StageProgress`).
 
     Returns
     -------
@@ -218,10 +231,7 @@ def shade_file(
     target = img.rgb if img.alpha is None else np.concatenate([img.rgb, img.alpha[:, :, None]], axis=2)
     del img
     try:
-        from fastshade.pipeline.shader import shade_arrays  # (the shader loads on first use:
-        # the parent of `fastshade run` and `run --help` never import it)
-
-        shaded = shade_arrays(target, sample_rgb, options)
+        shaded = shade_arrays(target, sample_rgb, options, **({"clock": clock} if clock is not None else {}))
     except MemoryError:
         return finish("memory", "out of memory while shading")
     except Exception as err:  # noqa: BLE001 (a per-file failure must never stop the batch)

@@ -20,6 +20,7 @@ import sys
 
 from fastshade.cli_args import add_shade_options, options_from_args
 from fastshade.options import ShadeOptions
+from fastshade.stage_progress import StageProgress
 from fastshade.warmup import compile_notice, start_background_compile, stop_background_compile
 
 
@@ -93,14 +94,17 @@ def _shade(args: argparse.Namespace, opts: ShadeOptions) -> int:
 
         depth = args.depth or 8
         fmt = validate_output(args.output, has_alpha=False, bit_depth=depth)
-        res = shade_arrays(demo_image(), args.sample, opts)
+        with StageProgress("demo", sys.stderr) as progress:
+            res = shade_arrays(demo_image(), args.sample, opts, clock=progress.clock)
         write_image(args.output, res.image, bit_depth=depth, fmt=fmt)
         stats, name = res.stats, "demo"
     else:
         # The same per-file job as `fastshade run`, so both write identical bytes.
         from fastshade.job import shade_file
 
-        job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True)
+        with StageProgress(os.path.basename(args.target), sys.stderr) as progress:
+            job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
+                             clock=progress.clock)
         if job.status != "ok":
             where = args.output if job.reason == "write_error" else args.target
             print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)
