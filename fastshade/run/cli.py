@@ -11,7 +11,13 @@ from typing import TextIO
 
 from fastshade.cli_args import add_shade_options, fail
 from fastshade.io import DEFAULT_MAX_PIXELS
-from fastshade.run.config import DEFAULT_MANIFEST_NAME, MAX_WORKERS_PER_CORE, UsageError, config_from_args
+from fastshade.run.config import (
+    DEFAULT_MANIFEST_NAME,
+    DEFAULT_POLL_INTERVAL,
+    MAX_WORKERS_PER_CORE,
+    UsageError,
+    config_from_args,
+)
 
 __all__ = ["configure", "main"]
 
@@ -85,6 +91,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on dask.distributed: 'local' (a LocalCluster of --workers processes) or "
                         "tcp://HOST:PORT of a running scheduler (same paths on every worker)")
+    w = p.add_argument_group("watching")
+    w.add_argument("--watch", action="store_true",
+                   help="after the backlog, keep shading each new or changed file of IN once it has stopped "
+                        "growing, until Ctrl-C (which finishes the files in progress; exit 0, or 1 if a file "
+                        "failed)")
+    w.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, metavar="SECONDS",
+                   help="--watch: seconds between two looks at IN; a file is shaded once its size and time "
+                        f"stay the same across one (default {DEFAULT_POLL_INTERVAL:g})")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the summary")
     e.add_argument("-v", "--verbose", action="store_true", help="log every file")
     add_shade_options(p, expert_help=False)
@@ -113,12 +127,23 @@ def main(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
     except UsageError as err:
         return fail(str(err))
+    if args.watch and (cfg.dry_run or cfg.retry_failed):
+        return fail("--watch cannot be combined with --dry-run or --retry-failed")
+    if not 0 < args.poll_interval < 86400:
+        return fail(f"--poll-interval must be between 0 and 86400 seconds, got {args.poll_interval}")
     from fastshade.run.driver import run  # (tqdm, the pool: not for --help)
     from fastshade.run.dryrun import dry_run
 
     stream = sys.stderr
     with _logging_to(stream):
         try:
-            return dry_run(cfg, sys.stdout) if cfg.dry_run else run(cfg, stream)
+            if cfg.dry_run:
+                return dry_run(cfg, sys.stdout)
+            then = None
+            if args.watch:
+                from fastshade.run.watch import Watcher
+
+                then = Watcher(cfg, args.poll_interval)
+            return run(cfg, stream, then)
         except UsageError as err:
             return fail(str(err))
