@@ -21,7 +21,7 @@ import sys
 from fastshade.cli_args import add_shade_options, options_from_args
 from fastshade.options import ShadeOptions
 from fastshade.stage_progress import StageProgress
-from fastshade.warmup import compile_notice, start_background_compile, stop_background_compile
+from fastshade.warmup import cold_kernels, compile_notice, start_background_compile, stop_background_compile
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -73,11 +73,11 @@ def main(args: argparse.Namespace) -> int:
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
     _check_destinations(args)
-    notice = compile_notice()
-    helper = None
-    if notice:  # a cold cache: a second process compiles the kernels after the basis meanwhile
+    cold = cold_kernels()
+    helper = start_background_compile(opts) if cold else None  # compiles the kernels after the basis
+    notice = compile_notice(cold, shared=helper is not None)
+    if notice:
         print(notice, file=sys.stderr, flush=True)
-        helper = start_background_compile(opts)
     try:
         return _shade(args, opts)
     finally:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "CompileLog", "cache_folder",
+__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "CompileLog", "cache_folder",
            "cold_kernels", "compile_notice", "kernel_name", "warm_up"]
 
 CORE_KERNELS: tuple[str, ...] = (
@@ -29,9 +29,14 @@ CORE_KERNELS: tuple[str, ...] = (
 """Kernels that every self-mode run calls, whatever the basis (the cold-cache check reads these;
 ``tests/test_warmup.py`` checks the list against a real run of each basis)."""
 
-COLD_SECONDS = 15.0
-"""Compile time of a default run with an empty cache, measured on the reference machine
-(2-core AMD EPYC, ``fastshade warmup --report``); the notice scales it by the cold fraction."""
+COLD_SECONDS = 16.0
+"""CPU seconds a default run spends compiling with an empty cache, in one process (2-core AMD
+EPYC; ``shade --demo``: 17-18 s before one version per type, 15.6 s after); the notice scales it
+by the cold fraction."""
+
+COLD_SECONDS_SHARED = 9.0
+"""The same with a second process compiling the kernels after the basis
+(:func:`start_background_compile`): the run's own process spent 8.0-8.5 s CPU."""
 
 CONFIGURATIONS: dict[str, tuple[dict[str, Any], bool]] = {
     "default": ({}, False),
@@ -86,22 +91,25 @@ def cold_kernels(names: Iterable[str] = CORE_KERNELS) -> list[str]:
     return [n for n in names if n in kernels and not is_cached(kernels[n])]
 
 
-def compile_notice() -> str | None:
+def compile_notice(cold: list[str] | None = None, shared: bool = False) -> str | None:
     """The one line to print before a run that will compile, or None (once per process).
 
     ``fastshade: compiling kernels once, about N s`` when the kernels every run calls are not
-    cached; a note that nothing is cached when no cache folder is writable.
+    cached (``cold``: :func:`cold_kernels`, looked up when None); a note that nothing is kept
+    when no cache folder is writable.  ``shared``: a second process compiles half of them
+    (:func:`start_background_compile`), which shortens the estimate.
     """
     global _NOTICE_GIVEN
     if _NOTICE_GIVEN:
         return None
     from fastshade.kernels import _jit
 
-    cold = cold_kernels()
+    cold = cold_kernels() if cold is None else cold
     if not cold:
         return None
     _NOTICE_GIVEN = True
-    seconds = max(1, round(COLD_SECONDS * len(cold) / len(CORE_KERNELS)))
+    full = COLD_SECONDS_SHARED if shared else COLD_SECONDS
+    seconds = max(1, round(full * len(cold) / len(CORE_KERNELS)))
     if not _jit.CACHE_ENABLED:
         return f"fastshade: compiling kernels, about {seconds} s (FASTSHADE_NO_CACHE is set: nothing is kept)"
     if _jit.CACHE_DIR is None:
