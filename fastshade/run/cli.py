@@ -40,9 +40,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--include-hidden", action="store_true",
                    help="also process dot-files and dot-folders (OS junk is always skipped)")
     g.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"skip (skipped:too_large) images larger than N pixels, from the header alone "
-                        f"(default {DEFAULT_MAX_PIXELS:,}: half the RAM, at least 4 GiB, with the default "
-                        f"options; the default is smaller for --laplacian dither)")
+                   help=f"skip (skipped:too_large) images over N pixels, from the header (default "
+                        f"{DEFAULT_MAX_PIXELS:,}: half the RAM, at least 4 GiB; smaller for --laplacian dither)")
     g.add_argument("--frames", choices=["first", "reject"], default="first",
                    help="multi-frame files (GIF/APNG/TIFF pages): shade the first frame (default; "
                         "warning first_frame_of_N) or fail them (failed:multi_frame)")
@@ -58,9 +57,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="two inputs mapping to one output (a.png, a.jpg): fail both (default) or "
                         "name them a_png.png, a_jpg.png")
     o.add_argument("--if-exists", choices=["skip", "overwrite", "error"], default="skip",
-                   help="skip (default): skip files the manifest says are done (same input fingerprint and "
-                        "options) whose output is complete (header and end of data); overwrite: redo everything; "
-                        "error: fail files whose output path exists")
+                   help="skip (default): files the manifest says are done, with a complete output; "
+                        "overwrite: redo all; error: fail files whose output path exists")
     o.add_argument("--manifest", metavar="FILE",
                    help=f"JSON-lines manifest (default OUT/{DEFAULT_MANIFEST_NAME})")
     o.add_argument("--hash", action="store_true",
@@ -74,6 +72,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     r.add_argument("--dry-run", action="store_true",
                    help="print the plan (counts, skips, largest images, format problems) and write nothing; "
                         "exit 2 on format problems, 1 if some files would fail")
+    r.add_argument("--watch", action="store_true",
+                   help="then keep shading each new or changed file of IN once it stops growing, until Ctrl-C")
+    r.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, metavar="SECONDS",
+                   help=f"--watch: seconds between two looks at IN (default {DEFAULT_POLL_INTERVAL:g})")
     e = p.add_argument_group("execution")
     e.add_argument("-j", "--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: the number of cores; at most "
@@ -91,14 +93,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on dask.distributed: 'local' (a LocalCluster of --workers processes) or "
                         "tcp://HOST:PORT of a running scheduler (same paths on every worker)")
-    w = p.add_argument_group("watching")
-    w.add_argument("--watch", action="store_true",
-                   help="after the backlog, keep shading each new or changed file of IN once it has stopped "
-                        "growing, until Ctrl-C (which finishes the files in progress; exit 0, or 1 if a file "
-                        "failed)")
-    w.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, metavar="SECONDS",
-                   help="--watch: seconds between two looks at IN; a file is shaded once its size and time "
-                        f"stay the same across one (default {DEFAULT_POLL_INTERVAL:g})")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the summary")
     e.add_argument("-v", "--verbose", action="store_true", help="log every file")
     add_shade_options(p, expert_help=False)
