@@ -74,3 +74,27 @@ def test_renamed_flags_set_their_option(flag, field, value):
 
     args = cli.build_parser(["run"]).parse_args(["run", "in", "out", flag, str(value)])
     assert getattr(options_from_args(args), field) == value
+
+
+def test_readme_option_table_lists_every_flag_in_its_group():
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from fastshade.cli_args import FALLBACK_GROUP, FIELD_GROUPS, GROUPS, flag_of
+    from fastshade.options import ShadeOptions
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Options"):]
+    section = section[:section.index("\nPython:")]
+    listed: dict[str, str] = {}
+    group = None
+    for line in section.splitlines():
+        head = re.match(r"\*\*(.+)\*\*$", line.strip())
+        if head:
+            group = next(k for k, title in GROUPS.items() if title == head.group(1))
+        row = re.match(r"\| `(--[a-z0-9-]+)` \|", line)
+        if row:
+            listed[row.group(1)] = group
+    expected = {flag_of(f.name): FIELD_GROUPS.get(f.name, FALLBACK_GROUP) for f in dataclasses.fields(ShadeOptions)}
+    assert listed == expected
