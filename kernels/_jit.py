@@ -187,9 +187,12 @@ class _KernelCache(FunctionCache):
 
         Numba refreshes it before every cache load (importing every lowering and typing
         registry: about 0.3 s of CPU, a third of a warm ``fastshade shade`` start-up), but
-        cached code needs only the runtime (NRT) it calls; a compilation refreshes the
-        context itself.
+        cached machine code needs only the symbols it links against: the runtime (NRT) and
+        the hash secrets that ``numba.cpython.hashing`` registers when imported (the C helpers
+        and maths functions are registered when the context is made); a compilation
+        refreshes the context itself.
         """
+        import numba.cpython.hashing  # noqa: F401 (registers the _numba_hashsecret_* symbols)
         from numba.core.runtime import rtsys
 
         rtsys.initialize(target_context)
