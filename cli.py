@@ -25,6 +25,7 @@ COMMANDS = {
     "bench": ("fastshade.bench", "performance run: per-stage timings, scaling, baselines"),
     "diagnose": ("fastshade.diagnose", "measure why cross mode fragments; compare cross strategies"),
     "gallery": ("fastshade.gallery", "before/after pictures of every style (docs/gallery)"),
+    "warmup": ("fastshade.warmup_cli", "compile every kernel ahead (after installing, in a container build)"),
 }
 
 
@@ -36,8 +37,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``fastshade`` parser with every sub-command's arguments."""
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``fastshade`` parser; the sub-commands of ``commands`` (all when None) get their arguments.
+
+    The others get their name and one-line help only, so that ``fastshade --help`` and
+    ``fastshade shade ...`` import no other sub-command's module (nor the pipeline).
+    """
     parser = OneLineErrorParser(
         prog="fastshade",
         description="Numba-compiled graph-spectral shader for line art.",
@@ -46,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, helptext) in COMMANDS.items():
+        if commands is not None and name not in commands:
+            sub.add_parser(name, help=helptext)
+            continue
         try:
             mod = importlib.import_module(module)
         except ImportError:  # a sub-command module that is not built yet
@@ -57,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; expected errors become one line on stderr and exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -65,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"fastshade {__version__}")
         return 0
-    parser = build_parser()
+    command = _command_of(argv)
+    parser = build_parser([command] if command else [])
     args = parser.parse_args(argv)
     if args.version:
         from fastshade import __version__

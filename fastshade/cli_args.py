@@ -14,12 +14,11 @@ from fastshade.styles import resolve_options, style_help
 # One sentence per shader flag: what it changes in the picture or the run, with its unit (the
 # default is appended from the dataclass). tests/test_cli_help.py fails on a flag without one.
 _HELP = {
-    "style": "the look, a named set of defaults and stages",
-    "passes": "number of passes; each pass shades the previous pass's output",
-    "envelope": "per-pass effect: adsr (the final pipeline's table), decay (x0.75 per pass), flat, "
-                "auto (the style's own)",
-    "scale": "the drawing's resolution relative to a ~512 px drawing: lengths x X, areas x X^2, smooth fields "
-             "on an X times coarser grid; auto = from the DPI or the stroke width",
+    "style": "the look",
+    "passes": "passes, each shading the previous pass's output",
+    "envelope": "per-pass strength: adsr (final's table), decay (x0.75 a pass), flat, auto (the style's)",
+    "scale": "resolution over a ~512 px drawing: lengths x X, fields on an X times coarser grid; auto: "
+             "from the DPI or the stroke width",
     "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG) or krylov "
              "(the original's 50-step Lanczos field)",
     "k": "number of non-trivial basis vectors the eigensolve returns (the shader reads 8)",
@@ -31,16 +30,18 @@ _HELP = {
     "weight_floor": "lower bound on every edge weight (0 = none); a floor joins ink fragments to the paper",
     "field": "gating field: heat (seeded heat random field), column (a basis column), auto (heat for "
              "lobpcg, column for krylov)",
-    "field_smoothing": "diffusion time of the heat gating field (heat step x steps): larger gives longer, "
-                       "fewer shadow pieces",
+    "field_smoothing": "diffusion time alpha*T of the heat gating field (15 = 150 heat steps of 0.1): "
+                       "larger gives longer, fewer shadow pieces",
     "field_column": "basis column used as the gating field with --field column",
     "seed": "seed of every pseudo-random draw (heat-field noise, Krylov start, tile signs)",
     "tile_size": "lobpcg tiled basis: tile edge in px (0 = one global solve)",
     "tile_overlap": "tiled basis: overlap of neighbouring tiles in px",
     "krylov_steps": "Lanczos steps of --basis krylov",
     "contour_sigma": "contours are pixels with |carrier - mean| > this many standard deviations",
-    "heat_alpha": "heat step of the void direction's diffusion from the contours",
-    "heat_steps": "heat steps of the void direction's diffusion: more steps push shadows by a smoother field",
+    "heat_alpha": "heat step of the void direction's diffusion from the contours (the direction shadows "
+                  "are pushed; not the gating field)",
+    "heat_steps": "heat steps of the void direction's diffusion from the contours: more steps push "
+                  "shadows by a smoother field (not the gating field: that is --field-smoothing)",
     "gate_gain": "steepness of the activation sigmoid(gain * z(field)) the gates compare",
     "gamma_h": "high gate (thickened strokes): gamma_h * a + bias_h > a",
     "bias_h": "high gate (thickened strokes): gamma_h * a + bias_h > a",
@@ -63,19 +64,78 @@ _HELP = {
 }
 
 
-def add_shade_options(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--flag`` per :class:`ShadeOptions` field (defaults from the dataclass)."""
-    group = parser.add_argument_group("shader options (defaults follow the handoff's v12)")
+FLAG_NAMES = {
+    "k": "basis-vectors",
+    "heat_alpha": "void-heat-step",
+    "heat_steps": "void-heat-steps",
+    "gamma_h": "high-gate-gamma",
+    "bias_h": "high-gate-bias",
+    "gamma_l": "low-gate-gamma",
+    "bias_l": "low-gate-bias",
+    "thick_radius": "thicken-radius",
+    "budget_attenuation": "thicken-attenuation",
+    "min_component": "min-shadow-size",
+    "hue_angle": "shadow-hue",
+}
+"""Flags whose name is not the option's (``--void-heat-steps`` sets ``heat_steps``: the void
+direction's diffusion, not the heat gating field's, which is ``--field-smoothing``)."""
+
+GROUPS = {
+    "look": "look (what the picture looks like)",
+    "performance": "performance (speed and memory; the look changes little)",
+    "expert": "expert (the graph, the gates and cross mode; defaults follow the handoff's v12)",
+}
+"""Help groups of the shader flags, in the order ``--help`` lists them."""
+
+FIELD_GROUPS = {
+    "style": "look", "passes": "look", "envelope": "look", "scale": "look",
+    "shadow_distance": "look", "thick_radius": "look", "min_component": "look", "field_smoothing": "look",
+    "shadow_placement": "expert", "hue_angle": "expert", "seed": "expert", "ink_guard": "expert",
+    "basis": "expert",
+    "tol": "performance", "tile_size": "performance", "tile_overlap": "performance",
+    "krylov_steps": "performance", "k": "performance",
+    "connectivity": "expert", "laplacian": "expert", "tau": "expert", "weight_floor": "expert",
+    "field": "expert", "field_column": "expert", "contour_sigma": "expert", "heat_alpha": "expert",
+    "heat_steps": "expert", "gate_gain": "expert", "gamma_h": "expert", "bias_h": "expert",
+    "gamma_l": "expert", "bias_l": "expert", "budget_attenuation": "expert",
+    "cross_strategy": "expert", "affinity_threshold": "expert", "procrustes": "expert",
+    "procrustes_samples": "expert", "scale_normalise": "expert", "score": "expert",
+}
+"""The help group of each :class:`ShadeOptions` field; a field not listed goes to
+:data:`FALLBACK_GROUP` (``tests/test_cli_help.py`` names any such field)."""
+
+FALLBACK_GROUP = "expert"
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of the :class:`ShadeOptions` field ``name`` (``--void-heat-steps``)."""
+    return "--" + FLAG_NAMES.get(name, name.replace("_", "-"))
+
+
+def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = True) -> None:
+    """Add one flag per :class:`ShadeOptions` field (defaults from the dataclass), in the help
+    groups of :data:`GROUPS`; each flag's ``dest`` is the field's name.
+
+    ``expert_help=False`` accepts the expert flags but leaves their descriptions to
+    ``fastshade shade --help`` (one line instead of some 60).
+    """
+    groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
+    if not expert_help:
+        groups["expert"].description = ("every expert flag of 'fastshade shade --help' works here too\n"
+                                        "(--connectivity, --field, --cross-strategy, ...)")
     hints = typing.get_type_hints(ShadeOptions)
     for f in dataclasses.fields(ShadeOptions):
         if f.name == "explicit":  # filled from the flags given
             continue
-        flag = "--" + f.name.replace("_", "-")
+        group = groups[FIELD_GROUPS.get(f.name, FALLBACK_GROUP)]
+        flag = flag_of(f.name)
         typ = hints[f.name]
         shown = ("on" if f.default else "off") if typ is bool else f.default
         helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
         if f.name == "style":
             helptext += ". Styles: " + style_help()
+        if group is groups["expert"] and not expert_help:
+            helptext = argparse.SUPPRESS
         if f.name == "scale":
             group.add_argument(flag, dest=f.name, default=None, type=scale_value, metavar="auto|X", help=helptext)
         elif typ is bool:
@@ -86,7 +146,8 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=f.name, default=None, type=float, metavar="X", help=helptext)
         else:
             choices = typing.get_args(typ) or None
-            group.add_argument(flag, dest=f.name, default=None, choices=choices, help=helptext)
+            group.add_argument(flag, dest=f.name, default=None, choices=choices,
+                               metavar=None if choices else "SPEC", help=helptext)
 
 
 def scale_value(text: str) -> float | str:

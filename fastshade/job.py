@@ -31,7 +31,6 @@ from fastshade.io import (
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.drawing_checks import not_line_art, tone_score
 from fastshade.pipeline.paper import over_white
-from fastshade.styles import shade_arrays
 
 __all__ = ["SKIP_CODES", "JobResult", "is_written", "load_sample_rgb", "one_line", "pass_path", "shade_file",
            "stat_fingerprint", "status_of", "write_layers"]
@@ -123,6 +122,15 @@ def too_large_message(path: str, max_pixels: MaxPixels, options: ShadeOptions | 
     return size_refusal(info.width, info.height, max_pixels, options, available)
 
 
+def shade_arrays(*args: Any, **kwargs: Any) -> Any:
+    """:func:`fastshade.styles.shade_arrays` (the style's passes), imported on first use (the parent
+    process of ``fastshade run`` and ``--help`` never load the shader).
+    """
+    from fastshade.styles import shade_arrays as shade
+
+    return shade(*args, **kwargs)
+
+
 def shade_file(
     in_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -139,6 +147,7 @@ def shade_file(
     save_passes: bool = False,
     layers: bool = False,
     strict: bool = False,
+    clock: Any = None,
 ) -> JobResult:
     """Read, validate, shade and atomically write one image; return what happened.
 
@@ -183,6 +192,9 @@ def shade_file(
         A target that is not line art (:func:`fastshade.pipeline.drawing_checks.tone_score`) is
         ``failed:not_line_art``, before it is shaded; otherwise it is shaded with the status
         ``warning:not_line_art``.
+    clock : callable, optional
+        The shader's stage clock (``shade_arrays(clock=)``); ``fastshade shade`` passes one
+        that also shows the stages (:class:`fastshade.stage_progress.StageProgress`).
 
     Returns
     -------
@@ -257,7 +269,8 @@ def shade_file(
     pass_images: list[np.ndarray] = []
     try:
         shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
-                              on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None)
+                              on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None,
+                              **({"clock": clock} if clock is not None else {}))
     except MemoryError:
         return finish("memory", "out of memory while shading")
     except Exception as err:  # noqa: BLE001 (a per-file failure must never stop the batch)

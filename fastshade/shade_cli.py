@@ -19,28 +19,29 @@ import os
 import sys
 
 from fastshade.cli_args import add_shade_options, options_from_args
+from fastshade.options import ShadeOptions
+from fastshade.stage_progress import StageProgress
+from fastshade.warmup import cold_kernels, compile_notice, start_background_compile, stop_background_compile
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the ``shade`` arguments (and every shader option) to ``p``."""
-    p.add_argument("target", nargs="?", help="image to shade (omit with --demo)")
-    p.add_argument("--demo", action="store_true", help="shade the built-in demo line-art image")
-    p.add_argument("--sample", help="sample image for cross mode")
-    p.add_argument("-o", "--output", required=True, help="output image path (.png, .tif, .jpg)")
-    p.add_argument("--stats", help="write the statistics as JSON to this path")
-    p.add_argument("--depth", type=int, choices=[8, 16], default=None,
-                   help="output bit depth (default: that of the input)")
-    p.add_argument("--save-passes", action="store_true",
-                   help="also write every pass's image beside the output (NAME.pass1.png, ...)")
-    p.add_argument("--layers", action="store_true",
-                   help="also write each stage's marks as an RGBA PNG (NAME.thicken.png, NAME.shadow.png) "
-                        "and every layer in one OpenRaster file NAME.ora (Krita, GIMP, MyPaint)")
-    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
-                   help="refuse images larger than N pixels, from the header alone (default: the largest "
-                        "image whose memory-model estimate fits the memory available now)")
-    p.add_argument("--strict", action="store_true",
-                   help="fail (exit status 1, nothing written) a target that is not line art (a photo or "
-                        "continuous tone: the not_line_art warning), instead of shading it with the warning")
+    p.usage = "fastshade shade (TARGET | --demo) -o OUTPUT [--sample SAMPLE] [options]"
+    io = p.add_argument_group("input and output")
+    io.add_argument("target", nargs="?", metavar="TARGET", help="image to shade (omit with --demo)")
+    io.add_argument("--demo", action="store_true", help="shade the built-in demo line-art image")
+    io.add_argument("-o", "--output", required=True, help="output image path (.png, .tif, .jpg)")
+    io.add_argument("--sample", help="cross mode: this image supplies the shadow shapes")
+    io.add_argument("--stats", help="write the statistics (gates, placements, timings) as JSON here")
+    io.add_argument("--depth", type=int, choices=[8, 16], default=None,
+                    help="output bit depth (default: that of the input)")
+    io.add_argument("--save-passes", action="store_true", help="also write each pass: NAME.pass1.png, ...")
+    io.add_argument("--layers", action="store_true",
+                    help="also write each stage's marks (NAME.shadow.png, ...) and NAME.ora for Krita/GIMP")
+    io.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                    help="refuse images over N pixels (default: what fits the memory available)")
+    io.add_argument("--strict", action="store_true",
+                    help="fail (exit 1) a target that is not line art instead of warning")
     add_shade_options(p)
 
 
@@ -77,26 +78,39 @@ def main(args: argparse.Namespace) -> int:
     """``fastshade shade``: shade one image (or the demo); returns the exit status (0, 2 on a file error,
     1 when ``--strict`` refuses a target that is not line art).
     """
-    from fastshade.io import ImageError, validate_output, write_file, write_image
-
     opts = options_from_args(args)
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
     _check_destinations(args)
+    cold = cold_kernels()
+    helper = start_background_compile(opts) if cold else None  # compiles the kernels after the basis
+    notice = compile_notice(cold, shared=helper is not None)
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    try:
+        return _shade(args, opts)
+    finally:
+        stop_background_compile(helper)
+
+
+def _shade(args: argparse.Namespace, opts: ShadeOptions) -> int:
+    """The body of :func:`main` once the options and destinations are checked."""
+    from fastshade.io import ImageError, validate_output, write_file, write_image
+
     if args.demo:
         from fastshade.demo import demo_image
+        from fastshade.job import pass_path, write_layers
         from fastshade.styles import shade_arrays
 
         depth = args.depth or 8
         fmt = validate_output(args.output, has_alpha=False, bit_depth=depth)
-        from fastshade.job import pass_path, write_layers
-
         images: list = []
         demo = demo_image()
-        res = shade_arrays(demo, args.sample, opts,
-                           on_pass=(lambda step, r: images.append(r.image)) if args.save_passes else None)
+        with StageProgress("demo", sys.stderr) as progress:
+            res = shade_arrays(demo, args.sample, opts, clock=progress.clock,
+                               on_pass=(lambda step, r: images.append(r.image)) if args.save_passes else None)
         if args.strict and "not_line_art" in res.stats["warning_codes"]:
             print(f"fastshade: error: demo: {res.stats['warnings'][0]}", file=sys.stderr)
             return 1
@@ -110,9 +124,10 @@ def main(args: argparse.Namespace) -> int:
         # The same per-file job as `fastshade run`, so both write identical bytes.
         from fastshade.job import is_written, shade_file
 
-        job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
-                         save_passes=args.save_passes, layers=args.layers, strict=args.strict,
-                         max_pixels="auto" if args.max_pixels is None else args.max_pixels)
+        with StageProgress(os.path.basename(args.target), sys.stderr) as progress:
+            job = shade_file(args.target, args.output, args.sample, opts, None, args.depth, keep_stats=True,
+                             clock=progress.clock, save_passes=args.save_passes, layers=args.layers,
+                             strict=args.strict, max_pixels="auto" if args.max_pixels is None else args.max_pixels)
         if not is_written(job.status):
             where = args.output if job.reason == "write_error" else args.target
             print(f"fastshade: error: {where}: {job.message or job.reason}", file=sys.stderr)

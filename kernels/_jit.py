@@ -13,10 +13,20 @@ All Numba options live here and nowhere else (a test greps the tree for stray
   NumPy's in the last bits).  ``reassoc`` is left out as well so that
   reductions are summed in source order: outputs are bit-for-bit reproducible
   and match the NumPy/SciPy references exactly.
-* ``cache=True`` when a cache locator exists; when none does (read-only
-  site-packages, no ``$HOME``, ``NUMBA_CACHE_DIR`` unset) the kernel is
-  compiled in memory instead of failing at import
-  (numba/numba#4908).  ``FASTSHADE_NO_CACHE=1`` forces in-memory compilation.
+* One compiled version per argument *type*: a kernel called from another kernel
+  with a constant (``0``, ``True``) is compiled for the constant's type, not once
+  more for the constant itself (Numba's literal dispatch), which made the first
+  run compile 54 versions of its 46 kernels instead of 49.
+* Cached kernels load without Numba's full target-context refresh (see
+  ``_KernelCache.load_overload``).
+* The compiled-kernel cache (see :func:`cache_folders`), in this order:
+  ``NUMBA_CACHE_DIR`` when set, the ``__pycache__`` beside the kernels when the
+  install folder is writable, ``$XDG_CACHE_HOME/fastshade/numba`` (or
+  ``~/.cache/fastshade/numba``), and a private ``fastshade-numba-UID`` folder in
+  the temporary directory.  When none is writable the kernels compile in memory
+  on every run instead of failing at import (numba/numba#4908), and
+  :data:`CACHE_DIR` is None (the command line says so once).
+  ``FASTSHADE_NO_CACHE=1`` forces in-memory compilation.
 
 Kernels are serial.  Parallelism in fastshade is across images (processes),
 which keeps every output byte-identical whatever the worker count.
@@ -25,10 +35,21 @@ which keeps every output byte-identical whatever the worker count.
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numba
+from numba.core import types
+from numba.core.caching import (
+    CompileResultCacheImpl,
+    FunctionCache,
+    InTreeCacheLocator,
+    UserProvidedCacheLocator,
+    _CacheLocator,
+    _SourceFileBackedLocatorMixin,
+)
 
 F = TypeVar("F", bound=Callable)
 
@@ -39,6 +60,156 @@ _BASE_OPTIONS = dict(nogil=True, error_model="numpy", fastmath=set(FASTMATH_FLAG
 
 CACHE_ENABLED: bool = os.environ.get("FASTSHADE_NO_CACHE", "") in ("", "0")
 
+KERNELS: list[Any] = []
+"""Every kernel dispatcher, in definition order (the warm-up and the cold-cache check read it)."""
+
+CACHE_DIR: str | None = None
+"""The folder of the first kernel's compiled-code cache (None: compiled in memory)."""
+
+
+def user_cache_folder() -> str:
+    """``$XDG_CACHE_HOME/fastshade/numba``, else ``~/.cache/fastshade/numba``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fastshade", "numba")
+
+
+def private_temp_folder() -> str:
+    """``$TMPDIR/fastshade-numba-<uid>`` (``$TMPDIR`` when set, else the system's temporary
+    folder): used only when it is this user's alone (mode 0700).
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    base = os.environ.get("TMPDIR") or tempfile.gettempdir()
+    return os.path.join(base, f"fastshade-numba-{uid}")
+
+
+def _private_folder_ok(path: str) -> bool:
+    """Create ``path`` with mode 0700 if missing; True when it is ours and nobody else's to write.
+
+    Cached kernels are code: a folder that another user could write into is never used.
+    """
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
+
+
+_WRITABLE: dict[str, bool] = {}
+
+
+class _CheckedOnce:
+    """Locator mixin: a folder's writability is probed once per process, not once per kernel
+    (Numba creates and deletes a temporary file in it for each of the 68 kernels).
+    """
+
+    def ensure_cache_path(self) -> None:
+        path = self.get_cache_path()  # type: ignore[attr-defined]
+        if path not in _WRITABLE:
+            try:
+                super().ensure_cache_path()  # type: ignore[misc]
+                _WRITABLE[path] = True
+            except OSError:
+                _WRITABLE[path] = False
+        if not _WRITABLE[path]:
+            raise OSError(f"{path} is not writable")
+
+
+class _ProvidedLocator(_CheckedOnce, UserProvidedCacheLocator):
+    pass
+
+
+class _InTreeLocator(_CheckedOnce, InTreeCacheLocator):
+    pass
+
+
+class _FolderLocator(_CheckedOnce, _SourceFileBackedLocatorMixin, _CacheLocator):
+    """A cache locator below a fixed base folder (``folder()`` gives it; None = unusable)."""
+
+    @staticmethod
+    def folder() -> str | None:
+        raise NotImplementedError
+
+    def __init__(self, py_func: Any, py_file: str) -> None:
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        base = self.folder()
+        assert base is not None
+        self._cache_path = os.path.join(base, self.get_suitable_cache_subpath(py_file))
+
+    def get_cache_path(self) -> str:
+        return self._cache_path
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> Any:
+        if cls.folder() is None:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+class _UserFolderLocator(_FolderLocator):
+    @staticmethod
+    def folder() -> str | None:
+        return user_cache_folder()
+
+
+class _TempFolderLocator(_FolderLocator):
+    @staticmethod
+    def folder() -> str | None:
+        path = private_temp_folder()
+        return path if _private_folder_ok(path) else None
+
+
+def cache_folders() -> list[tuple[str, str | None]]:
+    """The cache folders tried, in order, as ``(name, folder)`` (folder None: not applicable).
+
+    The in-tree folder depends on the kernel's file, so it is shown as ``__pycache__``.
+    """
+    return [
+        ("NUMBA_CACHE_DIR", os.environ.get("NUMBA_CACHE_DIR") or None),
+        ("install folder", "kernels/__pycache__"),
+        ("user cache", user_cache_folder()),
+        ("private temp", private_temp_folder()),
+    ]
+
+
+class _CacheImpl(CompileResultCacheImpl):
+    _locator_classes = [_ProvidedLocator, _InTreeLocator, _UserFolderLocator, _TempFolderLocator]
+
+
+class _KernelCache(FunctionCache):
+    _impl_class = _CacheImpl
+
+    def load_overload(self, sig: Any, target_context: Any) -> Any:
+        """Load cached machine code without refreshing the whole target context first.
+
+        Numba refreshes it before every cache load (importing every lowering and typing
+        registry: about 0.3 s of CPU, a third of a warm ``fastshade shade`` start-up), but
+        cached machine code needs only the symbols it links against: the runtime (NRT) and
+        the hash secrets that ``numba.cpython.hashing`` registers when imported (the C helpers
+        and maths functions are registered when the context is made); a compilation
+        refreshes the context itself.
+        """
+        import numba.cpython.hashing  # noqa: F401 (registers the _numba_hashsecret_* symbols)
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+
+def _one_version_per_type(dispatcher: Any) -> None:
+    """Type calls from other kernels by the arguments' types, not their constant values."""
+    resolve = dispatcher.get_call_template
+
+    def get_call_template(args: tuple, kws: dict) -> Any:
+        return resolve(tuple(types.unliteral(a) for a in args),
+                       {k: types.unliteral(v) for k, v in kws.items()})
+
+    dispatcher.get_call_template = get_call_template
+
 
 def jit(func: F) -> F:
     """Compile ``func`` with the house options (``@jit`` on a module-level def).
@@ -46,10 +217,28 @@ def jit(func: F) -> F:
     The result is an ordinary Numba dispatcher: callable from Python with
     NumPy arrays and from a user's own ``@njit`` code.
     """
+    global CACHE_DIR
+    dispatcher = numba.njit(cache=False, **_BASE_OPTIONS)(func)
     if CACHE_ENABLED:
         try:
-            return numba.njit(cache=True, **_BASE_OPTIONS)(func)  # type: ignore[return-value]
+            dispatcher._cache = _KernelCache(dispatcher.py_func)
         except RuntimeError:
-            # "cannot cache function ...: no locator available": fall through.
+            # "cannot cache function ...: no locator available": compiled in memory.
             pass
-    return numba.njit(cache=False, **_BASE_OPTIONS)(func)  # type: ignore[return-value]
+        else:
+            if not KERNELS:
+                CACHE_DIR = dispatcher._cache.cache_path
+    _one_version_per_type(dispatcher)
+    KERNELS.append(dispatcher)
+    return dispatcher  # type: ignore[return-value]
+
+
+def is_cached(dispatcher: Any) -> bool:
+    """Whether ``dispatcher`` has compiled code in its cache for its current source."""
+    cache_file = getattr(dispatcher._cache, "_cache_file", None)
+    if cache_file is None:  # NullCache: compiled in memory
+        return False
+    try:
+        return bool(cache_file._load_index())
+    except Exception:  # an unreadable or foreign index is a cold cache
+        return False

@@ -555,18 +555,20 @@ def test_sigkill_of_the_driver_then_resume(tmp_path: Path) -> None:
     assert all(decodes(out / rel) for rel in rels)
     assert "already done" in proc2.stderr.strip().splitlines()[-1]
 
-    # A plain re-run (--if-exists skip): done files are skipped:exists and untouched; an input whose
-    # fingerprint changed, an empty output and a truncated one (header intact) are redone.
+    # A plain re-run (--if-exists skip): done files are untouched and get no new manifest line; an
+    # input whose fingerprint changed, an empty output and a truncated one (header intact) are redone.
     mtimes = {rel: (out / rel).stat().st_mtime_ns for rel in rels}
     os.utime(root / rels[1], ns=(time.time_ns(), time.time_ns()))
     (out / rels[2]).write_bytes(b"")
     whole = (out / rels[3]).read_bytes()
     (out / rels[3]).write_bytes(whole[: len(whole) // 2])
+    n_before3 = len(manifest_lines(manifest))
     proc3 = run_cli(root, out, "-j", "1")
     assert proc3.returncode == 0, proc3.stderr[-3000:]
     lines = manifest_lines(manifest)
     run3 = {r["path"]: norm(r["status"]) for r in lines if r["run"] == lines[-1]["run"]}
-    assert run3 == {rel: "ok" if rel in rels[1:4] else "skipped:exists" for rel in rels}
+    assert run3 == {rel: "ok" for rel in rels[1:4]}
+    assert len(lines) == n_before3 + 3
     assert all((out / rel).stat().st_mtime_ns == mtimes[rel] for rel in rels if rel not in rels[1:4])
     assert decodes(out / rels[2]) and (out / rels[3]).read_bytes() == whole
 
@@ -666,8 +668,8 @@ def test_out_inside_in_is_excluded_from_the_walk(tmp_path: Path, capsys: pytest.
     assert "OUT is inside IN" in capsys.readouterr().err
     assert run_inprocess(root, out, "-j", "1") == 0  # re-run: its own outputs are not ingested
     lines = manifest_lines(out / MANIFEST)
-    assert [r["path"] for r in lines] == ["d00.png", "d01.png"] * 2
-    assert [r["status"] for r in lines[2:]] == ["skipped:exists"] * 2
+    assert [r["path"] for r in lines] == ["d00.png", "d01.png"]  # (the re-run adds no line)
+    assert [r["status"] for r in lines] == ["ok"] * 2
 
 
 def test_write_errors_fail_files_and_abort_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -714,8 +716,10 @@ def test_outputs_of_an_earlier_pipeline_version_are_redone(tmp_path: Path,
         lines = manifest_lines(out / MANIFEST)
         return {r["path"]: r["status"] for r in lines if r["run"] == lines[-1]["run"]}
 
+    n_lines = len(manifest_lines(out / MANIFEST))
     assert run_inprocess(root, out, "-j", "1") == 0
-    assert statuses() == {"a.png": "skipped:exists", "b.png": "skipped:exists"}
+    assert len(manifest_lines(out / MANIFEST)) == n_lines  # done: no new line
+    assert statuses() == {"a.png": "ok", "b.png": "ok"}
     monkeypatch.setattr(run_config, "OUTPUT_VERSION", run_config.OUTPUT_VERSION + 1)
     assert run_inprocess(root, out, "-j", "1", "--resume") == 0
     assert statuses() == {"a.png": "ok", "b.png": "ok"}

@@ -169,20 +169,26 @@ def test_hash_resume_skips_touched_unchanged_files_and_redoes_changed_content(
 
 def test_hash_survives_a_plain_rerun_then_a_touch(tmp_path: Path, no_test_hooks: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """A plain re-run with --hash writes skipped:exists records; they keep the hash, so a later touch
-    (same bytes, new mtime) is still recognised as done and not shaded again."""
+    """A plain re-run adds no line for a done file; after a touch (same bytes, new mtime) --hash still
+    recognises it as done, and records the new stat fingerprint with the hash (skipped:exists), so
+    the run after that matches without hashing and adds nothing again."""
     root, out = tmp_path / "in", tmp_path / "out"
     root.mkdir()
     _write_bmp(root / "a.bmp", demo_image(40, 40))
     sha = hashlib.sha256((root / "a.bmp").read_bytes()).hexdigest()
     assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
+    n_lines = len(_records(out))
+    assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
+    assert len(_records(out)) == n_lines
+    os.utime(root / "a.bmp", ns=(time.time_ns(), time.time_ns() + 10**9))
     assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
     skipped = _last_run(out)["a.bmp"]
     assert skipped["status"] == "skipped:exists"
     assert skipped["fingerprint"].get("sha256") == sha
-    os.utime(root / "a.bmp", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert skipped["fingerprint"]["mtime_ns"] == (root / "a.bmp").stat().st_mtime_ns
+    assert len(_records(out)) == n_lines + 1
     assert _run_inprocess(root, out, "-j", "1", "--hash") == 0
-    assert _last_run(out)["a.bmp"]["status"] == "skipped:exists"
+    assert len(_records(out)) == n_lines + 1
     capsys.readouterr()
 
 

@@ -74,7 +74,7 @@ def test_kernels_import_and_run_without_a_writable_cache(tmp_path):
         "print('ok', len(mods))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ro), HOME=str(blocker / "home"),
-               XDG_CACHE_HOME=str(blocker / "cache"))
+               XDG_CACHE_HOME=str(blocker / "cache"), TMPDIR=str(blocker / "tmp"))
     env.pop("NUMBA_CACHE_DIR", None)
     env.pop("FASTSHADE_NO_CACHE", None)
     res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,

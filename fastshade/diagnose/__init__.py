@@ -21,13 +21,14 @@ procrustes, scale (scale-normalise); unspecified keys come from the shader flags
 
 examples:
   fastshade diagnose toof.png snek-heavy.png -o diag/
-  fastshade diagnose toof.png -o parity/                   # sample = target
+  fastshade diagnose toof.png -o parity/                       # sample = target
+  fastshade diagnose toof.png snek-heavy.png -o d/ --grid      # every toggle combination
+  fastshade diagnose toof.png snek-heavy.png -o d/ --rounding half-even   # original's rounding
   fastshade diagnose toof.png snek-heavy.png -o d/ --basis krylov \\
       --strategy unified --strategy warp,score=signature,affinity=none
-  fastshade diagnose toof.png snek-heavy.png -o d/ --grid  # every toggle combination
-  fastshade diagnose toof.png snek-heavy.png -o d/ --rounding half-even # original's rounding
+  # the study of docs/cross-attention.md:
   fastshade diagnose --study ../shared/images -o docs/figures \\
-      --study-rounding half-up,half-even                      # docs/cross-attention.md
+      --study-rounding half-up,half-even
 """  # noqa: D301, D405, D406, D407 (the --help text of the command: "examples:" is not a numpydoc section)
 
 from fastshade.diagnose.cli import configure, main

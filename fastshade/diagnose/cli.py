@@ -41,7 +41,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="bases of --study, comma-separated (default krylov,lobpcg)")
     p.add_argument("--rounding", choices=ROUNDINGS, default="half-up",
                    help="shadow destination rounding: half-up (the pipeline's floor(v + 0.5)) or "
-                        "half-even (rint, the original's torch.round; the experiment of docs/cross-attention.md)")
+                        "half-even (rint, the original's torch.round; the experiment of docs/cross-attention.md) "
+                        "(default half-up)")
     p.add_argument("--study-rounding", default="half-up", metavar="LIST",
                    help="roundings of --study, comma-separated (default half-up; e.g. half-up,half-even)")
     p.add_argument("--study-reports", action="store_true",

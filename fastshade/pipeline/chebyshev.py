@@ -19,7 +19,6 @@ relative L2 errors of the fields and the agreement of the gates: ``docs/heat-fil
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 import scipy.sparse as sp
 
 from fastshade.checks import check_integer, check_real, check_real_array
@@ -95,6 +94,8 @@ def heat_series(alpha: float, steps: int, bound: float, tol: float = HEAT_FILTER
         return np.ones(1)
     t = np.cos(np.pi * np.arange(steps + 1) / steps)
     values = (1.0 - alpha * bound * (1.0 + t) / 2.0) ** steps
+    import scipy.fft  # (loads on first use: only the dither operator's series needs it)
+
     coeffs = scipy.fft.dct(values, type=1) / steps
     coeffs[0] /= 2.0
     coeffs[-1] /= 2.0

@@ -26,7 +26,12 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Add the time spent in the ``with`` block to stage ``name``."""
+        """Add the time spent in the ``with`` block to stage ``name`` (and tell a clock that has
+        an ``on_stage(name)`` method, as ``fastshade shade``'s progress display does).
+        """
+        on_stage = getattr(self.clock, "on_stage", None)
+        if on_stage is not None:
+            on_stage(name)
         t0 = self.clock()
         try:
             yield

@@ -10,9 +10,13 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from fastshade.cli_args import add_shade_options, fail
-from fastshade.run.config import DEFAULT_MANIFEST_NAME, MAX_WORKERS_PER_CORE, UsageError, config_from_args
-from fastshade.run.driver import run
-from fastshade.run.dryrun import dry_run
+from fastshade.run.config import (
+    DEFAULT_MANIFEST_NAME,
+    DEFAULT_POLL_INTERVAL,
+    MAX_WORKERS_PER_CORE,
+    UsageError,
+    config_from_args,
+)
 
 __all__ = ["configure", "main"]
 
@@ -21,6 +25,7 @@ log = logging.getLogger("fastshade.run")
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the ``run`` arguments (and every shader option) to ``p``."""
+    p.usage = "fastshade run IN OUT [--sample SAMPLE] [-j N] [options]"
     p.add_argument("input", metavar="IN", help="folder of images to shade (never modified)")
     p.add_argument("output", metavar="OUT", help="output folder (created; mirrors IN's sub-folders)")
     p.add_argument("--sample", metavar="S", help="sample image for cross mode (the same for every file)")
@@ -43,13 +48,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--exif-orientation", dest="exif", choices=["apply", "ignore"], default="apply",
                    help="apply the EXIF orientation tag before shading (default apply)")
     o = p.add_argument_group("output")
-    o.add_argument("--save-passes", action="store_true",
-                   help="also write every pass's image beside each output (NAME.pass1.png, ...)")
-    o.add_argument("--layers", action="store_true",
-                   help="also write each stage's marks (RGBA PNG) and an OpenRaster NAME.ora beside each output")
+    o.add_argument("--save-passes", action="store_true", help="also write each pass: NAME.pass1.png, ...")
+    o.add_argument("--layers", action="store_true", help="also write each stage's marks and NAME.ora")
     o.add_argument("--strict", action="store_true",
-                   help="fail (failed:not_line_art, nothing written) inputs that are not line art (photos, "
-                        "continuous tone) instead of shading them with the status warning:not_line_art")
+                   help="fail inputs that are not line art (failed:not_line_art) instead of warning")
     o.add_argument("--format", choices=["png", "tiff", "jpg", "webp", "same"], default="png",
                    help="output format (default png; 'same' keeps PNG/TIFF/JPEG/WebP inputs' format, "
                         "other inputs become PNG)")
@@ -59,9 +61,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="two inputs mapping to one output (a.png, a.jpg): fail both (default) or "
                         "name them a_png.png, a_jpg.png")
     o.add_argument("--if-exists", choices=["skip", "overwrite", "error"], default="skip",
-                   help="skip (default): skip files the manifest says are done (same input fingerprint and "
-                        "options) whose output is complete (header and end of data); overwrite: redo everything; "
-                        "error: fail files whose output path exists")
+                   help="skip (default): files the manifest says are done, with a complete output; "
+                        "overwrite: redo all; error: fail files whose output path exists")
     o.add_argument("--manifest", metavar="FILE",
                    help=f"JSON-lines manifest (default OUT/{DEFAULT_MANIFEST_NAME})")
     o.add_argument("--hash", action="store_true",
@@ -75,6 +76,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     r.add_argument("--dry-run", action="store_true",
                    help="print the plan (counts, skips, largest images, format problems) and write nothing; "
                         "exit 2 on format problems, 1 if some files would fail")
+    r.add_argument("--watch", action="store_true",
+                   help="then keep shading each new or changed file of IN once it stops growing, until Ctrl-C")
+    r.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, metavar="SECONDS",
+                   help=f"--watch: seconds between two looks at IN (default {DEFAULT_POLL_INTERVAL:g})")
     e = p.add_argument_group("execution")
     e.add_argument("-j", "--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: the number of cores; at most "
@@ -94,7 +99,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "tcp://HOST:PORT of a running scheduler (same paths on every worker)")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the summary")
     e.add_argument("-v", "--verbose", action="store_true", help="log every file")
-    add_shade_options(p)
+    add_shade_options(p, expert_help=False)
 
 
 @contextlib.contextmanager
@@ -120,9 +125,23 @@ def main(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
     except UsageError as err:
         return fail(str(err))
+    if args.watch and (cfg.dry_run or cfg.retry_failed):
+        return fail("--watch cannot be combined with --dry-run or --retry-failed")
+    if not 0 < args.poll_interval < 86400:
+        return fail(f"--poll-interval must be between 0 and 86400 seconds, got {args.poll_interval}")
+    from fastshade.run.driver import run  # (tqdm, the pool: not for --help)
+    from fastshade.run.dryrun import dry_run
+
     stream = sys.stderr
     with _logging_to(stream):
         try:
-            return dry_run(cfg, sys.stdout) if cfg.dry_run else run(cfg, stream)
+            if cfg.dry_run:
+                return dry_run(cfg, sys.stdout)
+            then = None
+            if args.watch:
+                from fastshade.run.watch import Watcher
+
+                then = Watcher(cfg, args.poll_interval)
+            return run(cfg, stream, then)
         except UsageError as err:
             return fail(str(err))

@@ -27,6 +27,7 @@ from fastshade.threads import available_cores
 
 __all__ = [
     "DEFAULT_MANIFEST_NAME",
+    "DEFAULT_POLL_INTERVAL",
     "MAX_WORKERS_PER_CORE",
     "OUTPUT_EXTENSIONS",
     "RunConfig",
@@ -36,6 +37,9 @@ __all__ = [
     "is_within",
     "norm_path",
 ]
+
+DEFAULT_POLL_INTERVAL = 2.0
+"""Seconds between two looks at IN with ``--watch`` (a file must keep its size and time across one)."""
 
 DEFAULT_MANIFEST_NAME = "fastshade-manifest.jsonl"
 """Manifest file name inside OUT when --manifest is not given."""

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
@@ -28,6 +29,7 @@ from fastshade.run.memfit import fit_workers_to_memory
 from fastshade.run.plan import Planner, restricted_formats
 from fastshade.run.progress import Progress
 from fastshade.run.worker import spawn_environment
+from fastshade.warmup import compile_notice
 
 __all__ = ["ISOLATION_NOTE", "MAX_CONSECUTIVE_CRASHES", "Interrupts", "check_workers", "drive", "make_backend",
            "preflight_formats", "run"]
@@ -46,6 +48,7 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.count = 0
+        self.stop = threading.Event()  # set by the first Ctrl-C: wakes a waiting watch
         self._old: dict[int, object] = {}
 
     def __enter__(self) -> Interrupts:
@@ -56,6 +59,7 @@ class Interrupts:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
+        self.stop.set()
         if self.count == 1:
             log.warning("interrupted: finishing the files in progress, submitting no more "
                         "(press Ctrl-C again to cancel them)")
@@ -219,21 +223,35 @@ def preflight_formats(cfg: RunConfig) -> None:
         raise UsageError(f"--format {name} cannot hold {len(problems)} input(s): {shown}{more}{hint}")
 
 
+AfterBacklog = Callable[[Backend, ManifestWriter, Progress, Interrupts], tuple[str | None, bool]]
+"""What runs once the backlog is done (``--watch``): returns (abort reason or None, cancelled?)."""
+
+
 def _drive_with_progress(cfg: RunConfig, backend: Backend, writer: ManifestWriter, progress: Progress,
-                         index: dict[str, Prior]) -> tuple[str | None, bool]:
-    """Call :func:`drive` with tqdm-aware logging and Ctrl-C handling; a second Ctrl-C kills the workers."""
+                         index: dict[str, Prior], then: AfterBacklog | None = None) -> tuple[str | None, bool]:
+    """Call :func:`drive` with tqdm-aware logging and Ctrl-C handling; a second Ctrl-C kills the workers.
+
+    ``then`` (``--watch``) runs after a backlog that was not interrupted; a Ctrl-C that ends it
+    is its normal end, not an interruption (only a second one, cancelling files, is).
+    """
     redirect = logging_redirect_tqdm(loggers=[log]) if progress.bar is not None else contextlib.nullcontext()
     with redirect, Interrupts() as interrupts:
         try:
-            return drive(cfg, backend, Planner(cfg, index), writer, progress, interrupts)
+            abort, interrupted = drive(cfg, backend, Planner(cfg, index), writer, progress, interrupts)
+            if then is None or abort or interrupted:
+                return abort, interrupted
+            return then(backend, writer, progress, interrupts)
         except KeyboardInterrupt:
             log.warning("cancelled: killing the workers; unfinished files stay unrecorded (re-run with --resume)")
             backend.close(kill=True)
             return None, True
 
 
-def run(cfg: RunConfig, stream: TextIO) -> int:
-    """Run one ``fastshade run`` (not a dry run): returns the exit status; usage errors raise :class:`UsageError`."""
+def run(cfg: RunConfig, stream: TextIO, then: AfterBacklog | None = None) -> int:
+    """Run one ``fastshade run`` (not a dry run): returns the exit status; usage errors raise :class:`UsageError`.
+
+    ``then``: what runs after the backlog (``--watch``: :class:`fastshade.run.watch.Watcher`).
+    """
     started = time.monotonic()
     if cfg.fmt != "same" and cfg.fmt in restricted_formats()[1]:
         preflight_formats(cfg)  # exit 2 before anything is created
@@ -245,6 +263,10 @@ def run(cfg: RunConfig, stream: TextIO) -> int:
         log.warning(lowered)
     interrupted = False
     abort: str | None = None
+    if cfg.scheduler in (None, "local"):  # (remote workers have their own caches)
+        notice = compile_notice()
+        if notice:
+            print(notice, file=stream, flush=True)
     with spawn_environment(cfg.threads_per_worker):
         backend = make_backend(cfg)  # (a scheduler that cannot be reached: exit 2, nothing created)
         try:
@@ -261,7 +283,7 @@ def run(cfg: RunConfig, stream: TextIO) -> int:
                 progress = Progress(cfg, stream)
                 progress.t0 = started  # the summary's time includes worker start-up
                 try:
-                    abort, interrupted = _drive_with_progress(cfg, backend, writer, progress, index)
+                    abort, interrupted = _drive_with_progress(cfg, backend, writer, progress, index, then)
                 finally:
                     progress.close()
                     backend.close(kill=interrupted)
@@ -276,6 +298,8 @@ def run(cfg: RunConfig, stream: TextIO) -> int:
         log.warning("aborted: %s", abort)
     elif interrupted:
         note = "interrupted (re-run with --resume to continue)"
+    elif then is not None:
+        note = "watch stopped by Ctrl-C"
     print(progress.summary(cfg.manifest, note), file=stream)
     if interrupted:
         return 130

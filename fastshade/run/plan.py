@@ -261,13 +261,14 @@ class Planner:
         if cfg.if_exists != "overwrite" and prior is not None and self._matches(prior, pr):
             if ((is_written(prior.status) or prior.status == "skipped:exists") and prior.output == out_rel
                     and output_valid(out_abs)):
-                if cfg.resume:
-                    yield "done", pr.rel
+                if cfg.resume or prior.mtime_ns == pr.mtime_ns:
+                    yield "done", pr.rel  # done, and the manifest already says so: no new line
                 else:
+                    # matched by content (--hash) after a touch: record the new stat fingerprint,
+                    # so that the next run matches it without hashing again
                     rec.status, rec.reason = "skipped:exists", "exists"
                     rec.message = "output exists and the manifest says it is done for this input and options"
-                    if cfg.hash and prior.sha256:  # matched by content: keep the hash for the next run
-                        rec.fingerprint = Fingerprint(pr.size, pr.mtime_ns, prior.sha256)
+                    rec.fingerprint = Fingerprint(pr.size, pr.mtime_ns, prior.sha256)
                     yield "record", rec
                 return
             finished = is_written(prior.status) or prior.status == "skipped:exists"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ class Progress:
         self.stream = stream
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.warnings: Counter[str] = Counter()
         self.done_earlier = 0
         self.total: int | None = None
         self.seen = 0
@@ -79,6 +81,8 @@ class Progress:
             self.reasons[status] += 1
         if status.startswith("warning:"):
             self.counts["warned"] += 1
+        for code in rec.warnings:
+            self.warnings[re.sub(r"\d+", "N", code)] += 1  # first_frame_of_3 -> first_frame_of_N
         if kind == "failed" or status.startswith("warning:"):
             log.warning("%s %s: %s", status, rec.path, rec.message)
         elif self.cfg.verbose:
@@ -123,20 +127,28 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
 
+    def _reasons(self, kind: str) -> str:
+        """`` (too_large 2, exists 1)``: the reasons of one kind of record with their counts."""
+        rows = sorted(((k.split(":", 1)[1], v) for k, v in self.reasons.items() if k.startswith(kind + ":")),
+                      key=lambda kv: (-kv[1], kv[0]))
+        return f" ({', '.join(f'{k} {v}' for k, v in rows)})" if rows else ""
+
     def summary(self, manifest: str, note: str = "") -> str:
-        """Return the one-line summary printed at the end of a run."""
+        """Return the one-line summary printed at the end of a run: the counts, every skip and
+        failure reason and every warning code with its count, the time and the manifest.
+        """
         secs = time.monotonic() - self.t0
         processed = self.counts["ok"] + self.counts["failed"]
-        parts = [f"{self.counts['ok']} ok", f"{self.counts['skipped']} skipped", f"{self.counts['failed']} failed"]
+        parts = [f"{self.counts['ok']} ok", f"{self.counts['skipped']} skipped{self._reasons('skipped')}",
+                 f"{self.counts['failed']} failed{self._reasons('failed')}"]
         if self.counts["warned"]:
             parts[0] += f" ({self.counts['warned']} with a warning)"
         if self.done_earlier:
             parts.append(f"{self.done_earlier} already done")
-        detail = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(self.reasons.items())
-                           if k.startswith("failed:"))
         text = "fastshade run: " + ", ".join(parts)
-        if detail:
-            text += f" ({detail})"
+        if self.warnings:
+            rows = sorted(self.warnings.items(), key=lambda kv: (-kv[1], kv[0]))
+            text += "; warnings: " + ", ".join(f"{k} {v}" for k, v in rows)
         text += f" in {fmt_seconds(secs)}"
         if processed:
             text += f" ({processed / max(secs, 1e-9):.2f} files/s)"

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from pyamg.aggregation import standard_aggregation
 
 from fastshade.kernels.blockops import (
     csr_matmat,
@@ -119,6 +118,8 @@ def aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
     nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(A.diagonal()), float(theta),
                            s_indptr, s_indices)
     S = sp.csr_array((np.ones(nnz), s_indices[:nnz], s_indptr), shape=A.shape)
+    from pyamg.aggregation import standard_aggregation  # (PyAMG loads on first use)
+
     agg_op = standard_aggregation(S)[0].tocsr()
     n = A.shape[0]
     counts = np.diff(agg_op.indptr)

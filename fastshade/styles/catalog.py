@@ -41,5 +41,5 @@ def resolve_options(options: ShadeOptions | dict[str, Any] | None) -> ShadeOptio
 
 
 def style_help() -> str:
-    """One line per style, ``name: description`` (for ``--help`` and the README)."""
-    return "; ".join(f"{s.name}: {s.description}" for s in STYLES.values())
+    """The styles with the first clause of each description, for ``--help`` (the README has the rest)."""
+    return "; ".join(f"{s.name} ({s.description.split(':')[0].split(',')[0]})" for s in STYLES.values())
