@@ -41,13 +41,14 @@ def affinity_threshold_mode(spec: str) -> tuple[str, float]:
     raise ValueError(f"affinity_threshold must be mean, none, calibrated or quantile:Q, got {spec!r}")
 
 
-OUTPUT_VERSION = 4
+OUTPUT_VERSION = 5
 """Version of what the pipeline computes from given options.  Bumped whenever the same input
 and options give different output bytes (2: the default pixel-level solve became SciPy's
 float32 ``lobpcg``; 3: fastshade's block LOBPCG is the only solver again, same bytes at the
 default options, a few pixels differ with ``--tile-size`` or ``--field column`` at loose
 ``--tol``; 4: the thicken budget is normalised over the high-gate sources as the original's,
-the dither fields come from a Chebyshev series).  Part of ``fastshade run``'s params, so
+the dither fields come from a Chebyshev series; 5: the dither basis comes from the guided AMG
+hierarchy, grid outputs unchanged).  Part of ``fastshade run``'s params, so
 ``--resume`` redoes outputs that an earlier build made."""
 
 MAX_K = 256
