@@ -126,3 +126,16 @@ def test_guided_cascade_finds_the_lowest_dither_eigenpairs():
     np.testing.assert_allclose(np.sort(vals), exact, rtol=2e-2)
     r = L @ vecs - vecs * vals
     assert np.linalg.norm(r, axis=0).max() <= 1e-2
+
+
+def test_a_stalled_guide_falls_back_to_the_unguided_hierarchy():
+    # a guide without edges aggregates nothing (every pixel its own aggregate): level 0 is then
+    # built from L as without a guide
+    _, L, _ = _dither_case(40)
+    H = amg.build_hierarchy(L, guide=sp.identity(L.shape[0], format="csr"))
+    H0 = amg.build_hierarchy(L)
+    assert "stalled, not used" in H.notes[0]
+    assert H.omega0 == amg.JACOBI_OMEGA and H.A[0] is not L
+    assert [a.shape for a in H.A] == [a.shape for a in H0.A]
+    np.testing.assert_array_equal(H.A[0].toarray(), H0.A[0].toarray())
+    np.testing.assert_allclose(H.L[-1].toarray(), H0.L[-1].toarray(), rtol=1e-12, atol=1e-12)
