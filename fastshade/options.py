@@ -60,7 +60,8 @@ float32 ``lobpcg``; 3: fastshade's block LOBPCG is the only solver again, same b
 default options, a few pixels differ with ``--tile-size`` or ``--field column`` at loose
 ``--tol``; 4: the thicken budget is normalised over the high-gate sources as the original's,
 the dither fields come from a Chebyshev series; 5: named styles and passes, the style's
-name and pass schedule are options).  Part of ``fastshade run``'s params, so
+name and pass schedule are options, and the dither basis comes from the guided AMG hierarchy,
+grid outputs unchanged).  Part of ``fastshade run``'s params, so
 ``--resume`` redoes outputs that an earlier build made."""
 
 MAX_K = 256

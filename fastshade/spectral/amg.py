@@ -26,6 +26,18 @@ tentative prolongator ``T``: smoothing it there made near-dense coarse operators
 
 :func:`vcycle` is one block V-cycle (damped Jacobi, one pre- and one post-sweep as fused Numba
 passes, Cholesky on the coarsest level), the LOBPCG preconditioner of every cascade level.
+
+**Wide operators** (the multi-radius ``dither`` Laplacian, 113 entries per row): every edge is
+weak against ``sqrt(a_ii a_jj)`` (the degree sums 112 weights), so the aggregation above stalls,
+falls back to ``theta = 0`` and makes radius-6 balls (toof: 262144 -> 1880 unknowns); that coarse
+space misses the lowest modes (its cascade returned eigenvalues from 0.0056 up while the operator
+has 0.0024, 0.0033, 0.0036 below them) and its smoothed Galerkin products cost seconds.  Given a
+``guide`` (the 4-neighbour grid Laplacian of the same image, whose edges are the dither
+operator's nearest ones up to the factor 2.6), level 0 is aggregated on the guide's strength
+graph instead (stroke borders respected, ~6 pixels per aggregate), with the tentative
+(piecewise-constant) prolongator, so ``P^T A P`` is one pass over ``A``; the coarser levels
+follow the rules above.  Level 0's smoother is then plain Jacobi (:data:`WIDE_JACOBI_OMEGA`).
+Measurements: ``docs/heat-filter.md`` §6.
 """
 
 from __future__ import annotations
@@ -48,11 +60,13 @@ from fastshade.kernels.blockops import (
     spgemm_pair_bounded,
     strength_pattern,
 )
+from fastshade.kernels.galerkin import tentative_galerkin, tentative_galerkin_row_nnz
 
 __all__ = [
     "DENSE_CHEAP_MAX",
     "DENSE_COARSE_MAX",
     "JACOBI_OMEGA",
+    "WIDE_JACOBI_OMEGA",
     "MAX_COARSE",
     "SHIFT_REL",
     "STRENGTH_THETA",
@@ -80,6 +94,13 @@ DENSE_CHEAP_MAX = 1200
 JACOBI_OMEGA = 2.0 / 3.0
 """Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
 
+WIDE_JACOBI_OMEGA = 1.0
+"""Damping of the level-0 V-cycle smoother of a guided (wide-operator) hierarchy: the largest
+weight whose Jacobi error factor ``|1 - w mu|`` stays <= 1 for every ``mu`` in the Gershgorin
+range ``[0, 2]`` of ``D^-1 A``.  ``2/3`` assumes ``rho = 2``; on the dither operator
+``rho(D^-1 A) ~ 1.1`` (``lambda_max = 69`` over degrees up to 64) and ``2/3`` damped the
+high frequencies by 0.3 at best (toof: 2 pixel-level iterations at ``2/3``, 1 at ``1``)."""
+
 
 @dataclass
 class Hierarchy:
@@ -89,7 +110,8 @@ class Hierarchy:
     ``A[l] = L[l] + s B[l]``, prolongators ``P[l]`` (level ``l + 1`` -> ``l``) and their
     transposes ``PT[l]``, coarse images of the constant ``Y[l]`` ((n_l, 1)), inverse diagonals
     ``Dinv[l]`` of ``A[l]``, the shift ``s``, the Cholesky factor of the coarsest ``A`` (None
-    when that level is too big) and notes on stalled coarsening.
+    when that level is too big), notes on stalled coarsening and the level-0 smoother damping
+    ``omega0`` (:data:`JACOBI_OMEGA`, or :data:`WIDE_JACOBI_OMEGA` for a guided hierarchy).
     """
 
     L: list[sp.csr_matrix]
@@ -102,6 +124,7 @@ class Hierarchy:
     shift: float
     coarse_factor: tuple[np.ndarray, bool] | None = None
     notes: list[str] = field(default_factory=list)
+    omega0: float = JACOBI_OMEGA
 
 
 def aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
@@ -197,9 +220,49 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
+def _shifted(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``A = L + shift I`` and the identity's data on ``A``'s pattern (the level-0 mass)."""
+    n = L.shape[0]
+    # when every row stores its diagonal once (the image Laplacians do), add the shift on L's
+    # own pattern (same values as the sparse sum)
+    on_diag = L.indices == np.repeat(np.arange(n, dtype=L.indices.dtype), np.diff(L.indptr))
+    if np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64)):
+        return (sp.csr_matrix((L.data + shift * on_diag, L.indices, L.indptr), shape=L.shape),
+                on_diag.astype(np.float64))
+    A0 = (L + shift * sp.identity(n, format="csr")).tocsr()
+    rows0 = np.repeat(np.arange(n), np.diff(A0.indptr))
+    return A0, (A0.indices == rows0).astype(np.float64)
+
+
+def _tentative_galerkin(L: sp.csr_matrix, PT: sp.csr_matrix, agg: np.ndarray,
+                        t: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``L_c = T^T L T`` of the tentative prolongator ``T[i, agg[i]] = t[i]`` and the data of
+    ``B_c = T^T T`` on its pattern.
+
+    ``PT`` is ``T^T`` in CSR (the members of each aggregate); ``t`` has unit norm on every
+    aggregate, so ``B_c`` is the identity (1 on the diagonal of ``L_c``'s pattern, which every
+    row holds: an aggregate's members store their own diagonal).  Two Numba passes over ``L``
+    (:mod:`fastshade.kernels.galerkin`).
+    """
+    nc = PT.shape[0]
+    pos = np.full(nc, -1, dtype=np.int64)
+    counts = np.empty(nc, dtype=np.int64)
+    tentative_galerkin_row_nnz(L.indptr, L.indices, PT.indptr, PT.indices, agg, pos, counts)
+    indptr = _csr_from_counts(counts)
+    idx_t = _index_dtype(max(int(indptr[-1]), nc))
+    indptr = indptr.astype(idx_t)
+    indices = np.empty(int(indptr[-1]), dtype=idx_t)
+    data = np.empty(indices.size)
+    pos.fill(-1)
+    tentative_galerkin(L.indptr, L.indices, L.data, PT.indptr, PT.indices, agg, t, pos,
+                       np.empty(nc), indptr, indices, data)
+    rows = np.repeat(np.arange(nc, dtype=idx_t), counts)
+    return sp.csr_matrix((data, indices, indptr), shape=(nc, nc)), (indices == rows).astype(np.float64)
+
+
 def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                     max_coarse: int | None = None, max_levels: int = 12,
-                    min_coarse: int = 0) -> Hierarchy:
+                    min_coarse: int = 0, guide: sp.csr_matrix | None = None) -> Hierarchy:
     """Smoothed-aggregation hierarchy of ``A = L + s I`` (see the module docstring).
 
     Parameters
@@ -215,6 +278,11 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     min_coarse : int
         A level that would coarsen below this (the start block must fit) and is at most
         :data:`DENSE_COARSE_MAX` large becomes the coarsest level.
+    guide : scipy.sparse.csr_matrix (n, n) or None
+        A narrow operator on the same nodes (the 4-neighbour grid Laplacian of the image of a
+        wide ``L``): level 0 is aggregated on its strength graph, with the tentative
+        prolongator and the level-0 smoother :data:`WIDE_JACOBI_OMEGA` (module docstring).
+        None: every level as PyAMG's smoothed aggregation.
 
     Returns
     -------
@@ -228,25 +296,36 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     diag = L.diagonal()
     mean_deg = float(diag.mean()) if n else 0.0
     shift = SHIFT_REL * mean_deg if mean_deg > 0 else 1.0
-    # A = L + s I: when every row stores its diagonal once (the image Laplacians do), add s on
-    # L's own pattern (same values as the sparse sum); the mass data on that pattern is the
-    # identity's diagonal
-    on_diag = L.indices == np.repeat(np.arange(n, dtype=L.indices.dtype), np.diff(L.indptr))
-    if np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64)):
-        A0 = sp.csr_matrix((L.data + shift * on_diag, L.indices, L.indptr), shape=L.shape)
-        bdata = on_diag.astype(np.float64)
+    if guide is not None:
+        if guide.shape != L.shape:
+            raise ValueError(f"guide must be {L.shape}, got {guide.shape}")
+        # level 0 of a guided hierarchy smooths with L itself (the shift only has to make the
+        # coarsest level definite; on the dither operator a shifted copy and its mass pattern
+        # were 0.7 GB of temporaries), and its Galerkin product needs no mass data
+        A0, bdata = L, None
     else:
-        A0 = (L + shift * sp.identity(n, format="csr")).tocsr()
-        rows0 = np.repeat(np.arange(n), np.diff(A0.indptr))
-        bdata = (A0.indices == rows0).astype(np.float64)
+        A0, bdata = _shifted(L, shift)
     H = Hierarchy(L=[L], B=[None], A=[A0], P=[], PT=[], Y=[np.ones((n, 1))],
-                  Dinv=[1.0 / (diag + shift)], shift=shift)
+                  Dinv=[1.0 / (diag + shift)], shift=shift,
+                  omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA)
     cand = np.ones(n)
     while H.A[-1].shape[0] > max_coarse and len(H.P) < max_levels:
         A = H.A[-1]
-        agg, nc = aggregate(A, theta)
-        smooth = True
-        if nc > 0.5 * A.shape[0] and theta > 0:
+        guided = guide is not None and not H.P
+        if guided:
+            agg, nc = aggregate(guide, theta)
+            if nc > 0.5 * n:  # the guide's edges are weak too: level 0 as without a guide
+                guided = False
+                A, bdata = _shifted(L, shift)
+                H.A[0] = A
+                H.omega0 = JACOBI_OMEGA
+                H.notes.append("level 0: the guide graph's aggregation stalled, not used")
+        if not guided:
+            agg, nc = aggregate(A, theta)
+        smooth = not guided
+        if guided:
+            H.notes.append("level 0: aggregated on the guide graph, tentative prolongator")
+        elif nc > 0.5 * A.shape[0] and theta > 0:
             # stalled (e.g. dithered screentone: every edge is weak): aggregate across all
             # edges, unless that collapses the level below the start block; then a small
             # level is solved densely here, a big one keeps the slow theta coarsening (the
@@ -275,13 +354,18 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         else:
             P = sp.csr_matrix((t, agg.astype(A.indices.dtype), np.arange(A.shape[0] + 1,
                                dtype=A.indices.dtype)), shape=(A.shape[0], nc))
-            H.notes.append(f"level {len(H.P)}: slow coarsening, tentative prolongator")
+            if not guided:
+                H.notes.append(f"level {len(H.P)}: slow coarsening, tentative prolongator")
         PT = P.T.tocsr()
-        # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c
-        AP, bp = _spgemm_pair(A, bdata, P, P.data)
-        Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+        if guided:
+            Lc, bdata = _tentative_galerkin(L, PT, agg, t)
+            Ac = sp.csr_matrix((Lc.data + shift * bdata, Lc.indices, Lc.indptr), shape=Lc.shape)
+        else:
+            # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c
+            AP, bp = _spgemm_pair(A, bdata, P, P.data)
+            Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+            Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         Bc = sp.csr_matrix((bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
-        Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         H.P.append(P)
         H.PT.append(PT)
         H.L.append(Lc)
@@ -311,7 +395,7 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
             X += (JACOBI_OMEGA * dinv) * (R - H.A[level] @ X)
         return X
     A, P, PT = H.A[level], H.P[level], H.PT[level]
-    wdinv = JACOBI_OMEGA * H.Dinv[level]
+    wdinv = (H.omega0 if level == 0 else JACOBI_OMEGA) * H.Dinv[level]
     R = np.require(R, dtype=np.float64, requirements="C")
     X = R * wdinv[:, None]
     T = np.empty_like(R)

@@ -238,8 +238,13 @@ def spectral_basis(
             sinfo: dict[str, Any] = {"guard_values": vals[vecs.shape[1]:].tolist()}
             vals = vals[:vecs.shape[1]]
         else:
+            # the dither operator's AMG aggregates on the 4-neighbour grid graph of the image
+            # (fastshade.spectral.amg, "Wide operators")
+            guide = (image_laplacian(c, connectivity=4, kind="grid", tau=tau,
+                                     weight_floor=weight_floor).tocsr()
+                     if kind == "dither" else None)
             vals, vecs, used, sinfo = solve_graph(L, k, **solve_kw, contract=contract,
-                                                  subspace_tol=subspace_tol)
+                                                  subspace_tol=subspace_tol, guide=guide)
         res_k = sinfo.pop("residuals_k", None)
         residuals_met = bool(sinfo.pop("residuals_met", True))
         info.update(sinfo)

@@ -57,6 +57,7 @@ __all__ = [
     "DENSE_MAX_N",
     "DENSE_UPDATE_NNZ",
     "FIRST_COARSE_ITERS",
+    "GUIDED_FIRST_COARSE_ITERS",
     "cascade_solve",
     "solve_graph",
 ]
@@ -84,6 +85,11 @@ stays below the 1e-2 tolerance without pixel-level iterations, thicken-reach agr
 >= 0.994 on every image and the component-signature Gram error moves from 3.4 to 3.8 % (toof),
 4.9 to 7.7 % (snek-heavy).  0 iterations dropped offhand's reach agreement to 0.987."""
 
+GUIDED_FIRST_COARSE_ITERS = 3
+"""LOBPCG iterations on level 1 of a guided hierarchy (a wide operator, ``guide`` given).  Its
+level 1 keeps ~1/6 of the pixels with ~60 entries per row, and the pixel level costs 113 per
+row: on toof's dither operator 3 level-1 iterations leave 1 pixel-level iteration (1 gave 3)."""
+
 DENSE_UPDATE_NNZ = 12
 """Coarse levels with more stored entries per row than this update ``L X``, ``B X``, ``L P``,
 ``B P`` densely in LOBPCG (sparse products there cost more than the small GEMMs)."""
@@ -91,7 +97,8 @@ DENSE_UPDATE_NNZ = 12
 
 def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                   coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg,
-                  contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL
+                  contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL,
+                  guide: sp.csr_matrix | None = None
                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see the module docstring).
 
@@ -121,6 +128,11 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         forms nothing.
     subspace_tol : float
         The contract's bound on ``sin θ_max``.
+    guide : scipy.sparse.csr_matrix (n, n) or None
+        Narrow operator on the same pixels for the level-0 aggregation of a wide ``L``
+        (:func:`fastshade.spectral.amg.build_hierarchy`); with it level 1 gets
+        :data:`GUIDED_FIRST_COARSE_ITERS` iterations and the pixel level updates ``L X`` and
+        ``L P`` by small GEMMs (one sparse product per iteration fewer).
 
     Returns
     -------
@@ -142,7 +154,8 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
     t0 = time.perf_counter()
     n = L.shape[0]
     m = min(k + guard, n - 1)
-    H = build_hierarchy(L, min_coarse=5 * m)
+    H = build_hierarchy(L, min_coarse=5 * m, guide=guide)
+    first_iters = FIRST_COARSE_ITERS if guide is None else GUIDED_FIRST_COARSE_ITERS
     t_setup = time.perf_counter() - t0
     t1 = time.perf_counter()
     nl = len(H.P)
@@ -204,9 +217,10 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         res = solver(H.L[lev], H.B[lev], X, H.Y[lev],
                      lambda R, lev=lev: vcycle(H, lev, R),
                      tol=tol if fine else 0.0,
-                     maxiter=maxiter if fine else (FIRST_COARSE_ITERS if lev == 1 else coarse_iters),
+                     maxiter=maxiter if fine else (first_iters if lev == 1 else coarse_iters),
                      k=k,
-                     dense_updates=not fine and H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0],
+                     dense_updates=(guide is not None if fine
+                                    else H.L[lev].nnz > DENSE_UPDATE_NNZ * X.shape[0]),
                      **(fine_kw if fine else {}))
         X = res["vectors"]
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
@@ -255,7 +269,8 @@ def _span_bound(L: sp.csr_matrix, H: Hierarchy, values: np.ndarray, vecs: np.nda
 
 def solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                 coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg,
-                contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL
+                contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL,
+                guide: sp.csr_matrix | None = None
                 ) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
     """Lowest ``k`` non-trivial pairs of one graph: dense ``eigh`` or the cascade.
 
@@ -272,6 +287,6 @@ def solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
         return vals[:m], vecs, "dense", ({} if contract == "off" else {"guard_values": vals[m:].tolist()})
     vals, vecs, info = cascade_solve(L, k, tol=tol, seed=seed, guard=guard,
                                      coarse_iters=coarse_iters, maxiter=maxiter, solver=solver,
-                                     contract=contract, subspace_tol=subspace_tol)
+                                     contract=contract, subspace_tol=subspace_tol, guide=guide)
     return vals, vecs, "lobpcg", info
 
