@@ -104,14 +104,17 @@ def csr_matmat(indptr, indices, data, X, Y):
     """
     r = indptr.size - 1
     m = X.shape[1]
+    acc = np.empty(m)  # the row's sums stay in cache, not in ``Y`` (same values)
     for i in range(r):
         for c in range(m):
-            Y[i, c] = 0.0
+            acc[c] = 0.0
         for p in range(indptr[i], indptr[i + 1]):
             j = np.uintp(indices[p])
             u = data[p]
             for c in range(m):
-                Y[i, c] += u * X[j, c]
+                acc[c] += u * X[j, c]
+        for c in range(m):
+            Y[i, c] = acc[c]
 
 
 @jit
@@ -181,6 +184,56 @@ def jacobi_sweep(indptr, indices, data, wdinv, X, R, out):
 
 
 @jit
+def jacobi_start(indptr, indices, data, wdinv, R, X, out):
+    """The first smoothing step of a V-cycle from zero, in one pass.
+
+    ``X = wdinv * R`` (row scaling) and ``out = R - A @ X``; the neighbours' ``X`` entries
+    are formed on the fly (the same products as reading them back), so the results equal
+    ``X = R * wdinv[:, None]`` followed by :func:`csr_residual`.
+
+    indptr, indices, data : CSR of the square ``A`` (n, n), float64 data.
+    wdinv : float64 (n,); R : float64 (n, m), any strides.
+    X, out : float64 (n, m) outputs allocated by the caller (neither may alias ``R``).
+    """
+    m = R.shape[1]
+    for i in range(indptr.size - 1):
+        w = wdinv[i]
+        for c in range(m):
+            X[i, c] = R[i, c] * w
+            out[i, c] = R[i, c]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = np.uintp(indices[p])
+            u = data[p]
+            wj = wdinv[j]
+            for c in range(m):
+                out[i, c] -= u * (R[j, c] * wj)
+
+
+@jit
+def csr_matmat_add(indptr, indices, data, X, Y):
+    """``Y += A @ X`` for a CSR ``A`` (r, s) and dense blocks; ``A @ X`` is rounded first.
+
+    indptr, indices, data : CSR of ``A``, float64 data.
+    X : float64 (s, m), any strides.  Y : float64 (r, m), updated (must not alias ``X``).
+    Row ``i`` of ``A @ X`` sums its entries in CSR order (as :func:`csr_matmat`), then is
+    added to ``Y``'s row: the same values as ``T = A @ X; Y += T``.
+    """
+    r = indptr.size - 1
+    m = X.shape[1]
+    acc = np.empty(m)
+    for i in range(r):
+        for c in range(m):
+            acc[c] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = np.uintp(indices[p])
+            u = data[p]
+            for c in range(m):
+                acc[c] += u * X[j, c]
+        for c in range(m):
+            Y[i, c] += acc[c]
+
+
+@jit
 def strength_pattern(a_indptr, a_indices, a_data, diag_abs, theta, s_indptr, s_indices):
     """Pattern of PyAMG's symmetric strength of connection; returns its entry count.
 
@@ -219,27 +272,57 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
     X0, AX0 : float64 (n, p), any strides (a block and its product with the operator).
     C : float64 (p, m) coefficients; lam : float64 (m,).
     X : float64 (n, m) output allocated by the caller; rsq : float64 (m,) output
-        (overwritten).  Rows are summed in order.
+        (overwritten).  Every entry of ``X`` sums its ``p`` products in order ``q = 0..p-1``
+        (the same sums column by column as over all ``m`` columns at once); rows are summed in
+        order.  Four columns at a time in scalar accumulators (registers, not memory).
     """
     n = X0.shape[0]
     p = X0.shape[1]
     m = C.shape[1]
-    ax = np.empty(m)
     for j in range(m):
         rsq[j] = 0.0
     for i in range(n):
-        for j in range(m):
-            X[i, j] = 0.0
-            ax[j] = 0.0
-        for q in range(p):
-            x0 = X0[i, q]
-            a0 = AX0[i, q]
-            for j in range(m):
-                X[i, j] += x0 * C[q, j]
-                ax[j] += a0 * C[q, j]
-        for j in range(m):
-            r = ax[j] - lam[j] * X[i, j]
+        j = 0
+        while j + 4 <= m:
+            s0 = s1 = s2 = s3 = 0.0
+            t0 = t1 = t2 = t3 = 0.0
+            for q in range(p):
+                x = X0[i, q]
+                a = AX0[i, q]
+                c0 = C[q, j]
+                c1 = C[q, j + 1]
+                c2 = C[q, j + 2]
+                c3 = C[q, j + 3]
+                s0 += x * c0
+                s1 += x * c1
+                s2 += x * c2
+                s3 += x * c3
+                t0 += a * c0
+                t1 += a * c1
+                t2 += a * c2
+                t3 += a * c3
+            X[i, j] = s0
+            X[i, j + 1] = s1
+            X[i, j + 2] = s2
+            X[i, j + 3] = s3
+            r = t0 - lam[j] * s0
             rsq[j] += r * r
+            r = t1 - lam[j + 1] * s1
+            rsq[j + 1] += r * r
+            r = t2 - lam[j + 2] * s2
+            rsq[j + 2] += r * r
+            r = t3 - lam[j + 3] * s3
+            rsq[j + 3] += r * r
+            j += 4
+        while j < m:
+            s0 = t0 = 0.0
+            for q in range(p):
+                s0 += X0[i, q] * C[q, j]
+                t0 += AX0[i, q] * C[q, j]
+            X[i, j] = s0
+            r = t0 - lam[j] * s0
+            rsq[j] += r * r
+            j += 1
 
 
 @jit

@@ -41,7 +41,8 @@ from pyamg.aggregation import standard_aggregation
 
 from fastshade.kernels.blockops import (
     csr_matmat,
-    csr_residual,
+    csr_matmat_add,
+    jacobi_start,
     jacobi_sweep,
     smoothed_prolongator,
     smoothed_prolongator_row_nnz,
@@ -312,14 +313,13 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
     A, P, PT = H.A[level], H.P[level], H.PT[level]
     wdinv = JACOBI_OMEGA * H.Dinv[level]
     R = np.require(R, dtype=np.float64, requirements="C")
-    X = R * wdinv[:, None]
+    X = np.empty_like(R)
     T = np.empty_like(R)
-    csr_residual(A.indptr, A.indices, A.data, X, R, T)
+    jacobi_start(A.indptr, A.indices, A.data, wdinv, R, X, T)  # X = wdinv R, T = R - A X
     Rc = np.empty((PT.shape[0], R.shape[1]))
     csr_matmat(PT.indptr, PT.indices, PT.data, T, Rc)
     Xc = vcycle(H, level + 1, Rc)
-    csr_matmat(P.indptr, P.indices, P.data, Xc, T)
-    X += T
+    csr_matmat_add(P.indptr, P.indices, P.data, Xc, X)
     jacobi_sweep(A.indptr, A.indices, A.data, wdinv, X, R, T)
     return T
 
