@@ -94,6 +94,15 @@ def small_rr(GA: np.ndarray, GB: np.ndarray, m: int) -> tuple[np.ndarray, np.nda
     return lam[:mm], T @ Z[:, :mm]
 
 
+def _same_pattern(L: sp.csr_matrix, B: sp.csr_matrix) -> bool:
+    """True when ``B`` stores its entries on ``L``'s own index arrays (the coarse levels of the
+    hierarchy: SciPy's constructor may hand out views of the one pattern, not the objects)."""
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides
+                          and a.ctypes.data == b.ctypes.data)
+    return same(L.indptr, B.indptr) and same(L.indices, B.indices)
+
+
 def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np.ndarray,
                  precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
                  dense_updates: bool = False,
@@ -123,7 +132,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     X, residual_norms)`` (optional, for studies) sees every iterate of the loop.
     """
     identity = B is None
-    shared = (not identity and B.indptr is L.indptr and B.indices is L.indices)
+    shared = not identity and _same_pattern(L, B)
 
     def products(V: np.ndarray, AV: np.ndarray, BV: np.ndarray) -> None:
         if identity:
