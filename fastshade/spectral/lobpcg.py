@@ -96,7 +96,8 @@ def small_rr(GA: np.ndarray, GB: np.ndarray, m: int) -> tuple[np.ndarray, np.nda
 
 def _same_pattern(L: sp.csr_matrix, B: sp.csr_matrix) -> bool:
     """True when ``B`` stores its entries on ``L``'s own index arrays (the coarse levels of the
-    hierarchy: SciPy's constructor may hand out views of the one pattern, not the objects)."""
+    hierarchy: SciPy's constructor may hand out views of the one pattern, not the objects).
+    """
     def same(a: np.ndarray, b: np.ndarray) -> bool:
         return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides
                           and a.ctypes.data == b.ctypes.data)
