@@ -19,6 +19,7 @@ import os
 import sys
 
 from fastshade.cli_args import add_shade_options, options_from_args
+from fastshade.options import ShadeOptions
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,6 +31,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stats", help="write the statistics as JSON to this path")
     p.add_argument("--depth", type=int, choices=[8, 16], default=None,
                    help="output bit depth (default: that of the input)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for this image's kernels (default: every core); the output bytes "
+                        "are the same for any N")
     add_shade_options(p)
 
 
@@ -64,12 +68,21 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """``fastshade shade``: shade one image (or the demo); returns the exit status (0, or 2 on a file error)."""
-    from fastshade.io import ImageError, validate_output, write_file, write_image
+    from fastshade.threads import image_threads, limit_threads
 
     opts = options_from_args(args)
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
+    threads = image_threads(args.threads)
     _check_destinations(args)
+    with limit_threads(numba_threads=threads):
+        return _shade(args, opts)
+
+
+def _shade(args: argparse.Namespace, opts: ShadeOptions) -> int:
+    """The body of :func:`main` once the arguments are checked and the threads set."""
+    from fastshade.io import ImageError, validate_output, write_file, write_image
+
     if args.demo:
         from fastshade.demo import demo_image
         from fastshade.pipeline.shader import shade_arrays
