@@ -73,7 +73,8 @@ def scan_worker(argv: list[str]) -> int:
             "timings": stats.get("timings", {}),
             "basis_levels": [[int(lv["n"]), int(lv["iterations"])] for lv in basis.get("info", {}).get("levels", [])],
             "shadow_components": len(stats.get("placements", [])),
-            "output_shape": list(read_image(dst).rgb.shape[:2]) if job.status == "ok" else None,
+            "output_shape": (list(read_image(dst, max_pixels=None).rgb.shape[:2]) if job.status == "ok"
+                             else None),
         }
     Path(out).write_text(json.dumps(record, allow_nan=False))
     return 0
