@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from pyamg.aggregation import standard_aggregation
+from pyamg import amg_core
 
 from fastshade.kernels.blockops import (
     csr_matmat,
@@ -119,16 +119,17 @@ def aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
     s_indices = np.empty_like(A.indices)
     nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(A.diagonal()), float(theta),
                            s_indptr, s_indices)
-    S = sp.csr_array((np.ones(nnz), s_indices[:nnz], s_indptr), shape=A.shape)
-    agg_op = standard_aggregation(S)[0].tocsr()
+    # pyamg.aggregation.standard_aggregation's own call, without its (n, aggregates) operator:
+    # Tj[i] is node i's aggregate, -1 when it is left alone
     n = A.shape[0]
-    counts = np.diff(agg_op.indptr)
-    agg = np.empty(n, dtype=np.int64)
-    has = counts > 0
-    agg[has] = agg_op.indices[agg_op.indptr[:-1][has]]
-    lonely = np.flatnonzero(~has)
-    agg[lonely] = agg_op.shape[1] + np.arange(lonely.size)
-    return agg, int(agg_op.shape[1] + lonely.size)
+    tj = np.empty(n, dtype=s_indptr.dtype)
+    cpts = np.empty(n, dtype=s_indptr.dtype)
+    count = int(amg_core.standard_aggregation(n, s_indptr, s_indices[:nnz], tj, cpts))
+    count = max(count, 1)  # nothing aggregated: PyAMG's operator still has one (empty) column
+    agg = tj.astype(np.int64)
+    lonely = np.flatnonzero(tj < 0)
+    agg[lonely] = count + np.arange(lonely.size)
+    return agg, count + int(lonely.size)
 
 
 def _index_dtype(nnz: int) -> type:
