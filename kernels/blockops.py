@@ -298,8 +298,8 @@ def _sum_chunks(part, out):
 
 
 @jit
-def _rotate_row(X0, AX0, C, lam, X, rsq, i):
-    """Row ``i`` of :func:`rotate_residual`; adds its squared residuals to ``rsq``."""
+def _rotate_row(X0, AX0, C, lam, xrow, rsq, i):
+    """Row ``i`` of :func:`rotate_residual` into ``xrow`` (m,); adds its squared residuals to ``rsq``."""
     p = X0.shape[1]
     m = C.shape[1]
     j = 0
@@ -321,10 +321,10 @@ def _rotate_row(X0, AX0, C, lam, X, rsq, i):
             t1 += a * c1
             t2 += a * c2
             t3 += a * c3
-        X[i, j] = s0
-        X[i, j + 1] = s1
-        X[i, j + 2] = s2
-        X[i, j + 3] = s3
+        xrow[j] = s0
+        xrow[j + 1] = s1
+        xrow[j + 2] = s2
+        xrow[j + 3] = s3
         r = t0 - lam[j] * s0
         rsq[j] += r * r
         r = t1 - lam[j + 1] * s1
@@ -339,7 +339,7 @@ def _rotate_row(X0, AX0, C, lam, X, rsq, i):
         for q in range(p):
             s0 += X0[i, q] * C[q, j]
             t0 += AX0[i, q] * C[q, j]
-        X[i, j] = s0
+        xrow[j] = s0
         r = t0 - lam[j] * s0
         rsq[j] += r * r
         j += 1
@@ -354,7 +354,8 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
 
     X0, AX0 : float64 (n, p), any strides (a block and its product with the operator).
     C : float64 (p, m) coefficients; lam : float64 (m,).
-    X : float64 (n, m) output allocated by the caller; rsq : float64 (m,) output
+    X : float64 (n, m) output allocated by the caller; it may be the first ``m`` columns of
+        ``X0`` or ``AX0`` (a row is written after it is read); rsq : float64 (m,) output
         (overwritten).  Every entry of ``X`` sums its ``p`` products in order ``q = 0..p-1``
         (the same sums column by column as over all ``m`` columns at once), four columns at
         a time in scalar accumulators (registers, not memory).  Rows in parallel chunks of
@@ -365,8 +366,11 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
     nt = (n + ROW_CHUNK - 1) // ROW_CHUNK
     part = np.zeros((nt, m))
     for t in prange(nt):
+        xrow = np.empty(m)
         for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
-            _rotate_row(X0, AX0, C, lam, X, part[t], i)
+            _rotate_row(X0, AX0, C, lam, xrow, part[t], i)
+            for j in range(m):
+                X[i, j] = xrow[j]
     _sum_chunks(part, rsq)
 
 

@@ -219,7 +219,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
     vecs = res["vectors"][:, :k]
     info = dict(
         levels=levels,
-        level_sizes=[int(a.shape[0]) for a in H.A],
+        level_sizes=[int(a.shape[0]) for a in H.L],
         iterations=int(res["iterations"]),
         block_size=int(m),
         shift=float(H.shift),
