@@ -22,11 +22,13 @@ The peak is in the basis stage: LOBPCG's blocks when the pixel level iterates (a
 per pixel at ``k = 8``), the AMG setup's copies of the operator on wide operators.
 
 Big scans, default options, one ``fastshade shade`` job (``fastshade bench --scan``, peak over the
-RSS after import and a warm-up): A4 at 300 dpi (2480 x 3508, 8.7 Mpx) 641 B/px on 1 and on 2
-threads (5.3 GB; the pixel level makes no LOBPCG iteration there).  At the peak (the pixel
-level of the cascade, 1024²) about 64 B/px are the Laplacian, 205 the AMG hierarchy (A0 40,
-P0 34, P0^T 31, Y0 and the inverse diagonal 16, level 1 48), 256 the pixel-level blocks (the
-prolongated start, its product with L, the 8 Ritz vectors) and the rest the pipeline's planes.
+RSS after import and a warm-up): A4 at 300 dpi (2480 x 3508, 8.7 Mpx) 471 B/px on 1 and on 2
+threads (3.9 GB; the pixel level makes no LOBPCG iteration there; 641 B/px before a big image's
+basis rotated in place, dropped its level-0 ``P^T``, ``A`` and inverse diagonal until a V-cycle
+needs them, trimmed the C heap between levels and the shader formed the diagonal storage after
+the basis).  The basis's peak over its start (1024²) is now ~350 B/px at both the setup's level-0
+Galerkin product and the pixel level (the AMG hierarchy ~126, the prolongated start block and its
+product with ``L`` 96 each).
 """
 
 from __future__ import annotations
