@@ -43,6 +43,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     io.add_argument("--strict", action="store_true",
                     help="fail (exit 1) a target that is not line art instead of warning")
     add_shade_options(p)
+    performance = next(g for g in p._action_groups if (g.title or "").startswith("performance"))
+    performance.add_argument("--threads", type=int, default=None, metavar="N",
+                             help="threads for this image's kernels (default: every core); the output "
+                                  "bytes are the same for any N")
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -78,11 +82,14 @@ def main(args: argparse.Namespace) -> int:
     """``fastshade shade``: shade one image (or the demo); returns the exit status (0, 2 on a file error,
     1 when ``--strict`` refuses a target that is not line art).
     """
+    from fastshade.threads import image_threads, limit_threads
+
     opts = options_from_args(args)
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     if args.demo == bool(args.target):
         raise ValueError("give exactly one of TARGET or --demo")
+    threads = image_threads(args.threads)
     _check_destinations(args)
     cold = cold_kernels()
     helper = start_background_compile(opts) if cold else None  # compiles the kernels after the basis
@@ -90,13 +97,14 @@ def main(args: argparse.Namespace) -> int:
     if notice:
         print(notice, file=sys.stderr, flush=True)
     try:
-        return _shade(args, opts)
+        with limit_threads(numba_threads=threads):
+            return _shade(args, opts)
     finally:
         stop_background_compile(helper)
 
 
 def _shade(args: argparse.Namespace, opts: ShadeOptions) -> int:
-    """The body of :func:`main` once the options and destinations are checked."""
+    """The body of :func:`main` once the arguments are checked and the threads set."""
     from fastshade.io import ImageError, validate_output, write_file, write_image
 
     if args.demo:

@@ -1,8 +1,11 @@
 """The one thread policy: how many threads BLAS/OpenMP and Numba may use, and how many cores there are.
 
 fastshade's bytes must not depend on the thread count: multi-threaded BLAS reductions round
-differently, so every fastshade process pins BLAS/OpenMP to one thread (the Numba kernels are
-serial). Two ways to say it, one list of variables:
+differently, so every fastshade process pins BLAS/OpenMP to one thread.  The Numba kernels of
+the eigensolve run on Numba's threads over a fixed partition of the rows
+(``fastshade.kernels._jit.jit_parallel``), so their bytes are the same for any count: one image
+may use every core (:func:`image_threads`, ``shade --threads``), a folder run gives each worker
+``cores // workers``. Two ways to say it, one list of variables:
 
 * :func:`thread_environment` gives the environment variables for a process that has not loaded
   NumPy yet (the command line, folder workers, benchmark workers);
@@ -37,6 +40,18 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def image_threads(requested: int | None = None) -> int:
+    """Numba threads for one image: ``requested`` (>= 1), or every available core when None.
+
+    ValueError (one line) for a count below 1.
+    """
+    if requested is None:
+        return available_cores()
+    if isinstance(requested, bool) or int(requested) != requested or requested < 1:
+        raise ValueError(f"--threads must be a whole number >= 1, got {requested!r}")
+    return int(requested)
 
 
 def thread_environment(numba_threads: int | None = None) -> dict[str, str]:

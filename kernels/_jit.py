@@ -28,8 +28,10 @@ All Numba options live here and nowhere else (a test greps the tree for stray
   :data:`CACHE_DIR` is None (the command line says so once).
   ``FASTSHADE_NO_CACHE=1`` forces in-memory compilation.
 
-Kernels are serial.  Parallelism in fastshade is across images (processes),
-which keeps every output byte-identical whatever the worker count.
+* ``parallel=True`` only through :func:`jit_parallel`: the kernels of the eigensolve
+  split their rows into fixed chunks (the partition never depends on the thread count,
+  and a sum over chunks is added in chunk order), so their outputs are the same bytes for
+  any ``numba.set_num_threads`` (:mod:`fastshade.threads`).  Every other kernel is serial.
 """
 
 from __future__ import annotations
@@ -242,3 +244,18 @@ def is_cached(dispatcher: Any) -> bool:
         return bool(cache_file._load_index())
     except Exception:  # an unreadable or foreign index is a cold cache
         return False
+
+
+def jit_parallel(func: F) -> F:
+    """:func:`jit` with ``parallel=True``: the kernel's ``prange`` loops run on Numba's threads.
+
+    Only for kernels whose ``prange`` iterates over a fixed partition (see the module
+    docstring); the number of threads is the caller's (``numba.set_num_threads``).
+    """
+    options = dict(_BASE_OPTIONS, parallel=True)
+    if CACHE_ENABLED:
+        try:
+            return numba.njit(cache=True, **options)(func)  # type: ignore[return-value]
+        except RuntimeError:
+            pass
+    return numba.njit(cache=False, **options)(func)  # type: ignore[return-value]

@@ -26,13 +26,23 @@ on a shared pattern), :func:`csr_residual`, :func:`jacobi_sweep` (the V-cycle),
 ``A X C``), :func:`ritz_residual` (residual block and norms), :func:`subtract_outer`
 (the constraint projection) and
 :func:`column_sumsq_extrema` (column norms and signs of the result).
+
+The block-iteration kernels (not the setup products, not :func:`column_sumsq_extrema`) are
+parallel (``jit_parallel``) over fixed chunks of :data:`ROW_CHUNK` rows: a row's values do not
+depend on the thread count, and the column sums of squares add per-chunk partial sums in chunk
+order, so the bytes are the same for any number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
+
+ROW_CHUNK = 4096
+"""Rows per task of the parallel kernels: the fixed partition that makes their bytes
+independent of the thread count (a sum over rows adds per-chunk partial sums in chunk order)."""
 
 
 @jit
@@ -93,61 +103,71 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
                 p_data[q] += v
 
 
-@jit
+@jit_parallel
 def csr_matmat(indptr, indices, data, X, Y):
     """``Y = A @ X`` for a CSR ``A`` (r, s) and a dense block ``X`` (s, m).
 
     indptr, indices, data : CSR of ``A``, float64 data.
     X : float64 (s, m), any strides (e.g. a column slice of a stacked block).
     Y : float64 (r, m) output, any strides, allocated by the caller; every entry written.
-        Row ``i`` sums its entries in CSR order.
+        Row ``i`` sums its entries in CSR order.  Rows in parallel chunks of
+        :data:`ROW_CHUNK`.
     """
     r = indptr.size - 1
     m = X.shape[1]
-    for i in range(r):
-        for c in range(m):
-            Y[i, c] = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            j = np.uintp(indices[p])
-            u = data[p]
+    for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
+        acc = np.empty(m)  # the row's sums stay in cache, not in ``Y`` (same values)
+        for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
             for c in range(m):
-                Y[i, c] += u * X[j, c]
+                acc[c] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = np.uintp(indices[p])
+                u = data[p]
+                for c in range(m):
+                    acc[c] += u * X[j, c]
+            for c in range(m):
+                Y[i, c] = acc[c]
 
 
-@jit
+@jit_parallel
 def csr_matmat_pair(indptr, indices, a_data, b_data, X, AX, BX):
     """``AX = A @ X`` and ``BX = B @ X`` for two CSR matrices on one pattern.
 
     indptr, indices : shared CSR pattern (r, s); a_data, b_data : float64 (nnz,).
     X : float64 (s, m), any strides.
-    AX, BX : float64 (r, m) outputs, any strides, allocated by the caller.
+    AX, BX : float64 (r, m) outputs, any strides, allocated by the caller.  Rows in parallel
+        chunks of :data:`ROW_CHUNK`.
     """
     r = indptr.size - 1
     m = X.shape[1]
-    for i in range(r):
-        for c in range(m):
-            AX[i, c] = 0.0
-            BX[i, c] = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            j = np.uintp(indices[p])
-            u = a_data[p]
-            v = b_data[p]
+    for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
             for c in range(m):
-                x = X[j, c]
-                AX[i, c] += u * x
-                BX[i, c] += v * x
+                AX[i, c] = 0.0
+                BX[i, c] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = np.uintp(indices[p])
+                u = a_data[p]
+                v = b_data[p]
+                for c in range(m):
+                    x = X[j, c]
+                    AX[i, c] += u * x
+                    BX[i, c] += v * x
 
 
-@jit
+@jit_parallel
 def csr_residual(indptr, indices, data, X, R, out):
     """``out = R - A @ X`` for a square CSR ``A`` (n, n) and dense blocks (n, m).
 
     indptr, indices, data : CSR of ``A``, float64 data.
     X, R : float64 (n, m), any strides.
-    out : float64 (n, m) output allocated by the caller (must not alias ``X``).
+    out : float64 (n, m) output allocated by the caller (must not alias ``X``).  Rows in
+        parallel chunks of :data:`ROW_CHUNK`.
     """
-    for i in range(indptr.size - 1):
-        _residual_row(indptr, indices, data, X, R, out, i)
+    n = indptr.size - 1
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            _residual_row(indptr, indices, data, X, R, out, i)
 
 
 @jit
@@ -163,21 +183,79 @@ def _residual_row(indptr, indices, data, X, R, out, i):
             out[i, c] -= u * X[j, c]
 
 
-@jit
+@jit_parallel
 def jacobi_sweep(indptr, indices, data, wdinv, X, R, out):
     """One damped Jacobi sweep ``out = X + wdinv * (R - A @ X)`` (row scaling by ``wdinv``).
 
     indptr, indices, data : CSR of the square ``A`` (n, n), float64 data.
     wdinv : float64 (n,), ``omega / diag(A)``.
     X, R : float64 (n, m), any strides.
-    out : float64 (n, m) output allocated by the caller (must not alias ``X``).
+    out : float64 (n, m) output allocated by the caller (must not alias ``X``).  Rows in
+        parallel chunks of :data:`ROW_CHUNK`.
     """
     m = X.shape[1]
-    for i in range(indptr.size - 1):
-        _residual_row(indptr, indices, data, X, R, out, i)
-        w = wdinv[i]
-        for c in range(m):
-            out[i, c] = X[i, c] + w * out[i, c]
+    n = indptr.size - 1
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            _residual_row(indptr, indices, data, X, R, out, i)
+            w = wdinv[i]
+            for c in range(m):
+                out[i, c] = X[i, c] + w * out[i, c]
+
+
+@jit_parallel
+def jacobi_start(indptr, indices, data, wdinv, R, X, out):
+    """The first smoothing step of a V-cycle from zero, in one pass.
+
+    ``X = wdinv * R`` (row scaling) and ``out = R - A @ X``; the neighbours' ``X`` entries
+    are formed on the fly (the same products as reading them back), so the results equal
+    ``X = R * wdinv[:, None]`` followed by :func:`csr_residual`.
+
+    indptr, indices, data : CSR of the square ``A`` (n, n), float64 data.
+    wdinv : float64 (n,); R : float64 (n, m), any strides.
+    X, out : float64 (n, m) outputs allocated by the caller (neither may alias ``R``).  Rows
+        in parallel chunks of :data:`ROW_CHUNK`.
+    """
+    m = R.shape[1]
+    n = indptr.size - 1
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            w = wdinv[i]
+            for c in range(m):
+                X[i, c] = R[i, c] * w
+                out[i, c] = R[i, c]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = np.uintp(indices[p])
+                u = data[p]
+                wj = wdinv[j]
+                for c in range(m):
+                    out[i, c] -= u * (R[j, c] * wj)
+
+
+@jit_parallel
+def csr_matmat_add(indptr, indices, data, X, Y):
+    """``Y += A @ X`` for a CSR ``A`` (r, s) and dense blocks; ``A @ X`` is rounded first.
+
+    indptr, indices, data : CSR of ``A``, float64 data.
+    X : float64 (s, m), any strides.  Y : float64 (r, m), updated (must not alias ``X``).
+    Row ``i`` of ``A @ X`` sums its entries in CSR order (as :func:`csr_matmat`), then is
+    added to ``Y``'s row: the same values as ``T = A @ X; Y += T``.  Rows in parallel chunks
+    of :data:`ROW_CHUNK`.
+    """
+    r = indptr.size - 1
+    m = X.shape[1]
+    for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
+        acc = np.empty(m)
+        for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
+            for c in range(m):
+                acc[c] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = np.uintp(indices[p])
+                u = data[p]
+                for c in range(m):
+                    acc[c] += u * X[j, c]
+            for c in range(m):
+                Y[i, c] += acc[c]
 
 
 @jit
@@ -210,6 +288,64 @@ def strength_pattern(a_indptr, a_indices, a_data, diag_abs, theta, s_indptr, s_i
 
 
 @jit
+def _sum_chunks(part, out):
+    """``out[j] = sum_t part[t, j]``, the chunks added in order."""
+    for j in range(part.shape[1]):
+        out[j] = 0.0
+    for t in range(part.shape[0]):
+        for j in range(part.shape[1]):
+            out[j] += part[t, j]
+
+
+@jit
+def _rotate_row(X0, AX0, C, lam, xrow, rsq, i):
+    """Row ``i`` of :func:`rotate_residual` into ``xrow`` (m,); adds its squared residuals to ``rsq``."""
+    p = X0.shape[1]
+    m = C.shape[1]
+    j = 0
+    while j + 4 <= m:
+        s0 = s1 = s2 = s3 = 0.0
+        t0 = t1 = t2 = t3 = 0.0
+        for q in range(p):
+            x = X0[i, q]
+            a = AX0[i, q]
+            c0 = C[q, j]
+            c1 = C[q, j + 1]
+            c2 = C[q, j + 2]
+            c3 = C[q, j + 3]
+            s0 += x * c0
+            s1 += x * c1
+            s2 += x * c2
+            s3 += x * c3
+            t0 += a * c0
+            t1 += a * c1
+            t2 += a * c2
+            t3 += a * c3
+        xrow[j] = s0
+        xrow[j + 1] = s1
+        xrow[j + 2] = s2
+        xrow[j + 3] = s3
+        r = t0 - lam[j] * s0
+        rsq[j] += r * r
+        r = t1 - lam[j + 1] * s1
+        rsq[j + 1] += r * r
+        r = t2 - lam[j + 2] * s2
+        rsq[j + 2] += r * r
+        r = t3 - lam[j + 3] * s3
+        rsq[j + 3] += r * r
+        j += 4
+    while j < m:
+        s0 = t0 = 0.0
+        for q in range(p):
+            s0 += X0[i, q] * C[q, j]
+            t0 += AX0[i, q] * C[q, j]
+        xrow[j] = s0
+        r = t0 - lam[j] * s0
+        rsq[j] += r * r
+        j += 1
+
+
+@jit_parallel
 def rotate_residual(X0, AX0, C, lam, X, rsq):
     """Ritz vectors ``X = X0 @ C`` and the squared residual norms of ``(lam, X)``.
 
@@ -218,62 +354,63 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
 
     X0, AX0 : float64 (n, p), any strides (a block and its product with the operator).
     C : float64 (p, m) coefficients; lam : float64 (m,).
-    X : float64 (n, m) output allocated by the caller; rsq : float64 (m,) output
-        (overwritten).  Rows are summed in order.
+    X : float64 (n, m) output allocated by the caller; it may be the first ``m`` columns of
+        ``X0`` or ``AX0`` (a row is written after it is read); rsq : float64 (m,) output
+        (overwritten).  Every entry of ``X`` sums its ``p`` products in order ``q = 0..p-1``
+        (the same sums column by column as over all ``m`` columns at once), four columns at
+        a time in scalar accumulators (registers, not memory).  Rows in parallel chunks of
+        :data:`ROW_CHUNK`; ``rsq`` sums each chunk's rows in order, then the chunks in order.
     """
     n = X0.shape[0]
-    p = X0.shape[1]
     m = C.shape[1]
-    ax = np.empty(m)
-    for j in range(m):
-        rsq[j] = 0.0
-    for i in range(n):
-        for j in range(m):
-            X[i, j] = 0.0
-            ax[j] = 0.0
-        for q in range(p):
-            x0 = X0[i, q]
-            a0 = AX0[i, q]
+    nt = (n + ROW_CHUNK - 1) // ROW_CHUNK
+    part = np.zeros((nt, m))
+    for t in prange(nt):
+        xrow = np.empty(m)
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            _rotate_row(X0, AX0, C, lam, xrow, part[t], i)
             for j in range(m):
-                X[i, j] += x0 * C[q, j]
-                ax[j] += a0 * C[q, j]
-        for j in range(m):
-            r = ax[j] - lam[j] * X[i, j]
-            rsq[j] += r * r
+                X[i, j] = xrow[j]
+    _sum_chunks(part, rsq)
 
 
-@jit
+@jit_parallel
 def ritz_residual(AX, BX, lam, R, rsq):
     """Residual block ``R = AX - BX * lam`` (column ``j`` scaled by ``lam[j]``) and its
     squared column norms ``rsq[j] = sum_i R[i, j]^2``, in one pass.
 
     AX, BX : float64 (n, m), any strides; lam : float64 (m,).
     R : float64 (n, m) output, any strides (may alias neither input); rsq : float64 (m,)
-        output (overwritten).  Rows are summed in order.
+        output (overwritten).  Rows in parallel chunks of :data:`ROW_CHUNK`; ``rsq`` sums
+        each chunk's rows in order, then the chunks in order.
     """
     n = AX.shape[0]
     m = AX.shape[1]
-    for j in range(m):
-        rsq[j] = 0.0
-    for i in range(n):
-        for j in range(m):
-            r = AX[i, j] - lam[j] * BX[i, j]
-            R[i, j] = r
-            rsq[j] += r * r
+    nt = (n + ROW_CHUNK - 1) // ROW_CHUNK
+    part = np.zeros((nt, m))
+    for t in prange(nt):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            for j in range(m):
+                r = AX[i, j] - lam[j] * BX[i, j]
+                R[i, j] = r
+                part[t, j] += r * r
+    _sum_chunks(part, rsq)
 
 
-@jit
+@jit_parallel
 def subtract_outer(V, y, c):
     """In place ``V -= outer(y, c)``: removes the component along ``y`` with coefficients ``c``.
 
-    V : float64 (n, m), any strides, updated; y : float64 (n,); c : float64 (m,).
+    V : float64 (n, m), any strides, updated; y : float64 (n,); c : float64 (m,).  Rows in
+    parallel chunks of :data:`ROW_CHUNK`.
     """
     n = V.shape[0]
     m = V.shape[1]
-    for i in range(n):
-        yi = y[i]
-        for j in range(m):
-            V[i, j] -= yi * c[j]
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            yi = y[i]
+            for j in range(m):
+                V[i, j] -= yi * c[j]
 
 
 @jit

@@ -51,8 +51,30 @@ def quick(tmp_path_factory):
 def test_quick_run_exit_code_and_report(quick):
     code, text, _, _ = quick
     assert code == 0
-    for word in ("demo-128x128", "demo-256x256", "growth", "laplacian", "basis", "shadow", "eigsh"):
+    for word in ("demo-128x128", "demo-256x256", "growth", "laplacian", "basis", "shadow", "eigsh", "B/px"):
         assert word in text
+
+
+def test_scan_case_reports_time_memory_and_bytes_per_pixel(tmp_path):
+    out = tmp_path / "scan.json"
+    code, text = run_cli("--scan", "96x64", "--scan-threads", "1,2", "--json", str(out))
+    assert code == 0, text
+    assert "96x64 WxH" in text and "B/px" in text
+    records = json.loads(out.read_text())["scan"]
+    assert [r["threads"] for r in records] == [1, 2]
+    for r in records:
+        assert r["status"] == "ok" and r["output_shape"] == [64, 96] and r["shape"] == [64, 96]
+        assert r["wall_seconds"] > 0 and r["cpu_seconds"] > 0 and r["peak_rss_increase_bytes"] >= 0
+        assert r["bytes_per_pixel"] == pytest.approx(r["peak_rss_increase_bytes"] / (64 * 96))
+    assert records[0]["numba_threads"] == 1
+
+
+@pytest.mark.parametrize("argv", [["--scan", "96x64x2"], ["--scan", "96x64", "--scan-threads", "0"],
+                                  ["--scan", "96x64", "--scan-threads", "a"]])
+def test_scan_bad_arguments_are_one_line(argv, capsys):
+    assert cli.main(["bench", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--scan" in err
 
 
 def test_quick_json_structure(quick):
@@ -256,6 +278,13 @@ def test_bad_arguments_exit_2(argv, capsys):
 
 def test_parse_sizes():
     assert bench.parse_sizes("256, 512,256,") == [256, 512]
+    # WxH (issue 21, point 7): an (H, W) shape, up to 16384 a side
+    assert bench.parse_sizes("4960x7016,256,4960X7016") == [(7016, 4960), 256]
+    for bad in ("4960x", "10x20x30", "16x20000", "axb"):
+        with pytest.raises(ValueError, match="--sizes"):
+            bench.parse_sizes(bad)
+    cases = build_cases([(7016, 4960), 64], [], original_size=False)
+    assert [(c["name"], c["shape"]) for c in cases] == [("demo-4960x7016", [7016, 4960]), ("demo-64x64", [64, 64])]
     with pytest.raises(ValueError):
         bench.parse_sizes("")
 

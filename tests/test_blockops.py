@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from fastshade.kernels.blockops import (
     column_sumsq_extrema,
     csr_matmat,
+    csr_matmat_add,
     csr_matmat_pair,
     csr_residual,
+    jacobi_start,
     jacobi_sweep,
     ritz_residual,
     rotate_residual,
@@ -105,6 +107,12 @@ def _check_block_products(rows: int, cols: int, m: int, density: float, seed: in
     csr_matmat(A.indptr, A.indices, A.data, S[:, m:2 * m], out[:, m:])
     np.testing.assert_allclose(out[:, m:], A @ S[:, m:2 * m], rtol=1e-12, atol=1e-12)
     assert np.isnan(out[:, :m]).all()
+    # Y += A X: the product rounded first, then added (the values of csr_matmat and +=)
+    Z0 = rng.standard_normal((rows, m))
+    Z = Z0.copy()
+    csr_matmat_add(A.indptr, A.indices, A.data, X, Z)
+    np.testing.assert_allclose(Z, Z0 + A @ X, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(Z, Z0 + Y)
 
 
 @pytest.mark.parametrize("rows,cols,m,density", [
@@ -133,6 +141,14 @@ def _check_smoother(n: int, m: int, density: float, seed: int) -> None:
     J = np.full((n, m), np.nan)
     jacobi_sweep(A.indptr, A.indices, A.data, wdinv, X, R, J)
     np.testing.assert_allclose(J, X + wdinv[:, None] * (R - A @ X), rtol=1e-12, atol=1e-12)
+    # the first step from zero: X0 = wdinv R and R - A X0 in one pass, the same values as the
+    # two-pass kernels (and SciPy's within rounding)
+    X0, T0 = np.full((n, m), np.nan), np.full((n, m), np.nan)
+    jacobi_start(A.indptr, A.indices, A.data, wdinv, R, X0, T0)
+    np.testing.assert_array_equal(X0, R * wdinv[:, None])
+    np.testing.assert_allclose(T0, R - A @ (R * wdinv[:, None]), rtol=1e-12, atol=1e-12)
+    csr_residual(A.indptr, A.indices, A.data, R * wdinv[:, None], R, T)
+    np.testing.assert_array_equal(T0, T)
 
 
 @pytest.mark.parametrize("n,m,density", [(1, 1, 0.0), (1, 4, 1.0), (7, 1, 0.5), (25, 12, 0.2),

@@ -59,6 +59,8 @@ Examples
   fastshade bench --results new.json --clock cpu --markdown perf.md        # README tables
   fastshade bench --sizes 256,512 --basis krylov --plot scaling.png
   fastshade bench --sizes 512 --threads 2               # BLAS/Numba threads
+  fastshade bench --sizes 512,2048,4960x7016 --no-baselines   # up to A4 at 600 dpi (WxH)
+  fastshade bench --scan --scan-threads 1,2 --json scan.json  # the 35 Mpx A4 scan, time/RSS/B/px
 """
 
 from fastshade.bench.cases import build_cases, image_files, parse_sizes

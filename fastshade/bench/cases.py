@@ -24,28 +24,42 @@ DEFAULT_REPEAT = 3
 """Timed repeats without ``--repeat``."""
 
 
-def parse_sizes(text: str, flag: str = "--sizes") -> list[int]:
-    """``"256,512"`` -> ``[256, 512]``; each size in [16, 16384], duplicates dropped, order kept
-    (``flag`` names the option in the messages; ``--dither-sizes`` also takes ``none``).
+def parse_sizes(text: str, flag: str = "--sizes") -> list[int | tuple[int, int]]:
+    """``"256,512,4960x7016"`` -> ``[256, 512, (7016, 4960)]``: a square edge, or ``WxH`` as an
+    ``(H, W)`` shape; each edge in [16, 16384], duplicates dropped, order kept (``flag`` names the
+    option in the messages; ``--dither-sizes`` also takes ``none``).
     """
     if flag == "--dither-sizes" and text.strip().lower() == "none":
         return []
-    sizes: list[int] = []
+    sizes: list[int | tuple[int, int]] = []
     for part in text.split(","):
-        part = part.strip()
+        part = part.strip().lower()
         if not part:
             continue
+        edges = part.split("x")
         try:
-            s = int(part)
+            values = [int(e) for e in edges]
         except ValueError:
-            raise ValueError(f"{flag}: {part!r} is not an integer") from None
-        if not 16 <= s <= 16384:
-            raise ValueError(f"{flag}: {s} is outside [16, 16384]")
-        if s not in sizes:
-            sizes.append(s)
+            raise ValueError(f"{flag}: {part!r} is not an integer or WxH") from None
+        if len(values) > 2:
+            raise ValueError(f"{flag}: {part!r} is not an integer or WxH")
+        for s in values:
+            if not 16 <= s <= 16384:
+                raise ValueError(f"{flag}: {s} is outside [16, 16384]")
+        size: int | tuple[int, int] = values[0] if len(values) == 1 else (values[1], values[0])
+        if size not in sizes:
+            sizes.append(size)
     if not sizes:
         raise ValueError(f"{flag}: no size given")
     return sizes
+
+
+def size_shape(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """``(H, W)`` of a :func:`parse_sizes` entry (a square edge or an ``(H, W)`` pair)."""
+    if isinstance(size, int):
+        return size, size
+    h, w = size
+    return int(h), int(w)
 
 
 def image_files(directory: Path) -> list[Path]:
@@ -80,8 +94,9 @@ STYLE_DEMO_SIZE = 512
 """Demo size of the style rows when ``--images`` has no toof."""
 
 
-def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
-                dither_sizes: list[int] | tuple[int, ...] = (), styles: list[str] | tuple[str, ...] = (),
+def build_cases(sizes: list[int | tuple[int, int]], images: list[Path], *, original_size: bool,
+                dither_sizes: list[int | tuple[int, int]] | tuple[int, ...] = (),
+                styles: list[str] | tuple[str, ...] = (),
                 style_passes: list[int] | tuple[int, ...] = STYLE_PASSES) -> list[dict[str, Any]]:
     """List the benchmark cases: demo sizes, the original's size, the dither rows, each image, the toof x snek cross.
 
@@ -92,12 +107,14 @@ def build_cases(sizes: list[int], images: list[Path], *, original_size: bool,
     """
     cases: list[dict[str, Any]] = []
     for s in sizes:
-        cases.append({"name": f"demo-{s}x{s}", "kind": "demo", "mode": "self", "shape": [s, s]})
+        h, w = size_shape(s)
+        cases.append({"name": f"demo-{w}x{h}", "kind": "demo", "mode": "self", "shape": [h, w]})
     if original_size:
         h, w = ORIGINAL_SIZE
         cases.append({"name": f"demo-{h}x{w}", "kind": "demo", "mode": "self", "shape": [h, w]})
     for s in dither_sizes:
-        cases.append({"name": f"dither-{s}x{s}", "kind": "dither", "mode": "self", "shape": [s, s],
+        h, w = size_shape(s)
+        cases.append({"name": f"dither-{w}x{h}", "kind": "dither", "mode": "self", "shape": [h, w],
                       "options": dict(DITHER_OPTIONS)})
     by_stem = {p.stem: p for p in images}
     for style in styles:

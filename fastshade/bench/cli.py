@@ -16,12 +16,14 @@ from fastshade.bench.cases import (
     build_cases,
     image_files,
     parse_sizes,
+    size_shape,
 )
 from fastshade.bench.compare import compare_results, format_comparison
 from fastshade.bench.machine import machine_info
 from fastshade.bench.plot import PLOT_SUFFIXES, plot_scaling
 from fastshade.bench.report import format_markdown, format_report
 from fastshade.bench.results import clock_view, finish, load_results
+from fastshade.bench.scan import SCAN_SHAPE, SCAN_THREADS, format_scan, run_scan
 from fastshade.bench.schema import CLOCKS, ORIGINAL_SIZE
 from fastshade.bench.worker import run_worker
 from fastshade.cli_args import add_shade_options, fail, options_from_args
@@ -29,9 +31,9 @@ from fastshade.cli_args import add_shade_options, fail, options_from_args
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Add the ``bench`` flags (and every shader option) to ``p``."""
-    p.add_argument("--sizes", default=None, metavar="S,S,...",
-                   help=f"edge lengths of the square demo image (default {','.join(map(str, DEFAULT_SIZES))}; "
-                        f"--quick: {','.join(map(str, QUICK_SIZES))})")
+    p.add_argument("--sizes", default=None, metavar="S,WxH,...",
+                   help=f"demo image sizes: a square edge or WxH, up to 16384 (e.g. 4960x7016, A4 at 600 dpi; "
+                        f"default {','.join(map(str, DEFAULT_SIZES))}; --quick: {','.join(map(str, QUICK_SIZES))})")
     p.add_argument("--dither-sizes", default=None, metavar="S,S,...|none",
                    help=f"also shade the demo image at these sizes with --laplacian dither (default "
                         f"{','.join(map(str, DITHER_SIZES))}; --quick: none)")
@@ -72,6 +74,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lobpcg-maxiter", type=int, default=1000, metavar="N",
                    help="hard iteration cap of the unpreconditioned LOBPCG baseline (default 1000)")
     p.add_argument("--no-baselines", action="store_true", help="skip every baseline")
+    p.add_argument("--scan", nargs="?", const=f"{SCAN_SHAPE[1]}x{SCAN_SHAPE[0]}", default=None, metavar="WxH",
+                   help="measure only the big-scan case: one `fastshade shade` job on the generated line drawing "
+                        f"of WxH (default {SCAN_SHAPE[1]}x{SCAN_SHAPE[0]}, A4 at 600 dpi) per --scan-threads, "
+                        "reporting wall and CPU seconds, peak RSS and bytes per pixel")
+    p.add_argument("--scan-threads", default=",".join(map(str, SCAN_THREADS)), metavar="T,T",
+                   help="thread counts of --scan, one fresh worker each (default "
+                        f"{','.join(map(str, SCAN_THREADS))})")
     p.add_argument("--results", metavar="IN.json",
                    help="measure nothing: print, --plot and --compare the results of an earlier --json run")
     add_shade_options(p)
@@ -112,8 +121,10 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.plot}: --plot must end in {', '.join(PLOT_SUFFIXES)}")
     if args.results:
         return report_results(load_results(args.results, "--results"), args, old)
+    if args.scan is not None:
+        return scan(args)
     images = image_files(Path(args.images)) if args.images else []
-    original = args.original_sizes or any(s >= 1024 for s in sizes)
+    original = args.original_sizes or any(max(size_shape(s)) >= 1024 for s in sizes)
     styles = style_names(args.styles)
     style_passes = parse_counts(args.style_passes, "--style-passes")
     cases = build_cases(sizes, images, original_size=original, dither_sizes=dither_sizes, styles=styles,
@@ -188,3 +199,28 @@ def report_results(results: dict[str, Any], args: argparse.Namespace, old: dict[
         print(format_comparison(rows, old_view, view, args.tolerance, args.min_seconds))
         return 1 if slower else 0
     return 0
+
+
+def scan(args: argparse.Namespace) -> int:
+    """``--scan``: the big-scan case per thread count (:mod:`fastshade.bench.scan`); exit status."""
+    shape = parse_sizes(args.scan, "--scan")
+    if len(shape) != 1:
+        raise ValueError(f"--scan: give one size, got {args.scan!r}")
+    try:
+        threads = [int(t) for t in args.scan_threads.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--scan-threads: {args.scan_threads!r} is not a list of integers") from None
+    if not threads or min(threads) < 1:
+        raise ValueError(f"--scan-threads: thread counts must be >= 1, got {args.scan_threads!r}")
+    try:
+        records = run_scan(size_shape(shape[0]), threads)
+    except RuntimeError as err:
+        return fail(str(err))
+    print(format_scan(records))
+    if args.json:
+        from fastshade.io import write_file
+
+        write_file(args.json, json.dumps({"schema": "fastshade-bench-scan/1", "machine": machine_info(),
+                                          "scan": records}, indent=1, allow_nan=False) + "\n", "JSON")
+        print(f"\nwrote {args.json}")
+    return 0 if all(r["status"] == "ok" for r in records) else 1

@@ -46,6 +46,11 @@ def style_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def bytes_per_pixel(case: dict[str, Any]) -> int:
+    """Peak RSS over the RSS before the shader call, per pixel of the case (bytes, rounded)."""
+    return round(case["peak_rss_increase_bytes"] / max(case["pixels"], 1))
+
+
 def format_report(results: dict[str, Any]) -> str:
     """Format the printed report: per-case stage tables, growth exponents, ratios to the original."""
     m = results["machine"]
@@ -64,7 +69,8 @@ def format_report(results: dict[str, Any]) -> str:
         h, w = c["shape"]
         lines += ["", f"== {c['name']}  ({w}x{h} WxH, {c['mode']}, {c['pixels']:,} px): shader "
                   f"{fmt_seconds(st['shader']['median'])}, {c['pixels_per_second'] / 1e6:.2f} Mpx/s, peak RSS "
-                  f"{fmt_mb(c['peak_rss_bytes'])} (+{fmt_mb(c['peak_rss_increase_bytes'])}), first call "
+                  f"{fmt_mb(c['peak_rss_bytes'])} (+{fmt_mb(c['peak_rss_increase_bytes'])}, "
+                  f"{bytes_per_pixel(c)} B/px), first call "
                   f"{fmt_seconds(c['first_call_seconds'])}; {c['stats']['shadow_components']} shadow components"]
         rows = []
         for stage in STAGES + SUMMARY_FIGURES:
@@ -141,6 +147,7 @@ def format_markdown(results: dict[str, Any]) -> str:
                         + [f"{g:.2f}" if g is not None else "-"])
         rows.append(["Mpx/s (shader)"] + [f"{c['pixels_per_second'] / 1e6:.3f}" for c in demo] + [""])
         rows.append(["peak RSS"] + [fmt_mb(c["peak_rss_bytes"]) for c in demo] + [""])
+        rows.append(["peak RSS increase, B/px"] + [str(bytes_per_pixel(c)) for c in demo] + [""])
         rows.append(["shadow components"] + [str(c["stats"]["shadow_components"]) for c in demo] + [""])
         clock = "CPU seconds" if results.get("clock") == "cpu" else "wall-clock seconds"
         out += [f"### Per stage (median, {clock})", "",

@@ -87,8 +87,13 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                  weight_floor=opts.weight_floor)
     with timer.stage("laplacian"):
         lap = image_laplacian(carrier, **graph)
-    with timer.stage("fields"):  # diagonal storage, once: the Lanczos mat-vecs, both diffusions
-        diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None  # dither: too wide
+    # diagonal storage, once: the Lanczos mat-vecs, both diffusions (dither: too wide); formed
+    # after an LOBPCG basis, which does not read it (not alive at the basis's memory peak)
+    grid = opts.laplacian == "grid"
+    diagonals = None
+    if grid and opts.basis == "krylov":
+        with timer.stage("fields"):
+            diagonals = diagonal_storage(lap)
     basis: SpectralBasis | None = None
     if with_basis or field_kind(opts) != "heat":
         with timer.stage("basis"):
@@ -107,6 +112,8 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 contract="check" if basis_use(opts, cross) else "off",
             )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
+        if grid and diagonals is None:
+            diagonals = diagonal_storage(lap)
         heat_op = HeatOperator(lap, opts, diagonals)
         f = gating_field(lap, basis, (h, w), opts, operator=heat_op)
         perp_y = perp_x = void_y = void_x = zeros

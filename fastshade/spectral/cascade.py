@@ -39,9 +39,10 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from fastshade.heap import release_free_heap
 from fastshade.kernels.blockops import csr_matmat
 from fastshade.seeds import seeded_generator
-from fastshade.spectral.amg import DENSE_COARSE_MAX, Hierarchy, build_hierarchy, vcycle
+from fastshade.spectral.amg import DENSE_COARSE_MAX, LAZY_ROWS, Hierarchy, build_hierarchy, vcycle
 from fastshade.spectral.contract import (
     CONTRACT_MODES,
     DEFAULT_SUBSPACE_TOL,
@@ -210,6 +211,8 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         fine_kw["accept"] = accept
     for lev in range(nl - 1, -1, -1):
         t1 = time.perf_counter()
+        if n >= LAZY_ROWS:  # a big image: the coarser levels' freed blocks leave the peak
+            release_free_heap()
         PX = np.empty((H.P[lev].shape[0], X.shape[1]))
         csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
@@ -233,7 +236,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
     vecs = res["vectors"][:, :k]
     info = dict(
         levels=levels,
-        level_sizes=[int(a.shape[0]) for a in H.A],
+        level_sizes=[int(a.shape[0]) for a in H.L],
         iterations=int(res["iterations"]),
         block_size=int(m),
         shift=float(H.shift),

@@ -30,7 +30,12 @@ from fastshade.kernels.blockops import (
     subtract_outer,
 )
 
-__all__ = ["RR_CUT", "LevelSolver", "LobpcgResult", "block_lobpcg", "small_rr"]
+__all__ = ["IN_PLACE_ROWS", "RR_CUT", "LevelSolver", "LobpcgResult", "block_lobpcg", "small_rr"]
+
+IN_PLACE_ROWS = 1 << 20
+"""A pixel level with at least this many rows rotates its Ritz vectors into the storage of
+``L X0`` (``block_lobpcg``): the same values, one ``(n, k)`` block less at the memory peak; when
+the level goes on iterating, ``L X0`` is formed again (one more sparse pass)."""
 
 RR_CUT = 1e-10
 """Rayleigh-Ritz drops basis directions whose whitened mass Gram eigenvalue is below this
@@ -94,6 +99,16 @@ def small_rr(GA: np.ndarray, GB: np.ndarray, m: int) -> tuple[np.ndarray, np.nda
     return lam[:mm], T @ Z[:, :mm]
 
 
+def _same_pattern(L: sp.csr_matrix, B: sp.csr_matrix) -> bool:
+    """True when ``B`` stores its entries on ``L``'s own index arrays (the coarse levels of the
+    hierarchy: SciPy's constructor may hand out views of the one pattern, not the objects).
+    """
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides
+                          and a.ctypes.data == b.ctypes.data)
+    return same(L.indptr, B.indptr) and same(L.indices, B.indices)
+
+
 def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np.ndarray,
                  precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
                  dense_updates: bool = False,
@@ -123,7 +138,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     X, residual_norms)`` (optional, for studies) sees every iterate of the loop.
     """
     identity = B is None
-    shared = (not identity and B.indptr is L.indptr and B.indices is L.indices)
+    shared = not identity and _same_pattern(L, B)
 
     def products(V: np.ndarray, AV: np.ndarray, BV: np.ndarray) -> None:
         if identity:
@@ -161,12 +176,18 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         # usual stop: the cascade's start is already within tol); the whole block only if we
         # go on, with AX = AX0 C
         kk = min(k, m)
-        X = np.empty((n, kk))
+        # a big pixel level writes the Ritz vectors over the first kk columns of L X0 (row by
+        # row, after reading it): one (n, kk) block less at the basis's memory peak
+        in_place = n >= IN_PLACE_ROWS
+        X = AX0[:, :kk] if in_place else np.empty((n, kk))
         rsq = np.empty(kk)
         rotate_residual(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
         rn = np.sqrt(rsq)
         if maxiter == 0 or (accept is None and rn.max(initial=0.0) <= tol):
             return LobpcgResult(values=lam, vectors=X, iterations=0, residuals=rn, solver="block")
+        if in_place:  # going on: take the vectors out and form L X0 again (the same values)
+            X = X.copy()
+            products(X0, AX0, BX0)
         # the whole block: the kk columns already rotated, the rest (column by column the
         # same sums as one call over all m columns)
         X_kk, X = X, np.empty((n, m))
