@@ -6,10 +6,10 @@ import dataclasses
 from typing import Any
 
 from fastshade.options import STYLE_NAMES, ShadeOptions, as_options
-from fastshade.styles import v12
+from fastshade.styles import brush, v12
 from fastshade.styles.base import Style
 
-STYLES: dict[str, Style] = {s.name: s for s in (v12.STYLE,)}
+STYLES: dict[str, Style] = {s.name: s for s in (brush.STYLE, v12.STYLE)}
 """Every style by name, in the order ``--help`` lists them."""
 
 if tuple(STYLES) != STYLE_NAMES:  # pragma: no cover (a developer's error, caught by any import)
