@@ -20,10 +20,19 @@ from fastshade.pipeline.weight import LIGHT, grow_strokes, stroke_reach
 
 REACH_SIGMA = 4.0
 """Standard deviation (px) of the smoothing of the reach along the strokes."""
-import os
-SHAPE = os.environ.get("BRUSH_SHAPE", "swing")
+CROP_MARGIN = 24
+"""Margin (px) of the strokes' bounding box in which the line weight is computed: wider than the
+reach smoothing's Gaussian (4 sigma = 16 px) and the gap opening, so the result is the whole image's."""
 MIN_PIECE = 12
 """Smallest 8-connected piece of added pixels that is painted (px)."""
+
+
+def ink_window(strokes: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``strokes`` grown by ``margin`` px, clipped to the image."""
+    ys, xs = np.nonzero(strokes.any(axis=1))[0], np.nonzero(strokes.any(axis=0))[0]
+    h, w = strokes.shape
+    return (slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + margin + 1, h)),
+            slice(max(int(xs[0]) - margin, 0), min(int(xs[-1]) + margin + 1, w)))
 
 
 def paintable(an: InkAnalysis) -> np.ndarray:
@@ -47,19 +56,24 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
         return np.zeros((h, w), dtype=bool), colours
     sources = np.flatnonzero(an.high.ravel())
     budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w) * effect
-    # the reach is a target line weight: a stroke already wider (an earlier pass's weight, or a
-    # heavy stroke of the artist's) grows by what it lacks, so passes converge instead of piling up
+    win = ink_window(an.strokes, CROP_MARGIN + radius)  # all work inside the strokes' box: same result
+    strokes, high = an.strokes[win], an.high[win]
     if later:
-        half = ndi.grey_dilation(ndi.distance_transform_edt(an.strokes), size=(3, 3))
-        budget = np.maximum(budget - 2.0 * (half - 1.0), 0.0)
-    reach = stroke_reach(an.strokes, an.high, budget, REACH_SIGMA)
-    added = grow_strokes(an.strokes, reach, free=paintable(an), gap=float(radius), lean=lean,
-                            max_reach=float(radius))
-    if added.any():
-        dist = an.model.distance
-        core = an.strokes & (dist >= np.median(dist[an.strokes]))
+        half = ndi.grey_dilation(ndi.distance_transform_edt(strokes), size=(3, 3))
+        budget = np.maximum(budget[win] - 2.0 * (half - 1.0), 0.0)
+    else:
+        budget = budget[win]
+    reach = stroke_reach(strokes, high, budget, REACH_SIGMA)
+    grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius), lean=lean,
+                         max_reach=float(radius))
+    added = np.zeros((h, w), dtype=bool)
+    added[win] = grown
+    if grown.any():
+        dist = an.model.distance[win]
+        core = strokes & (dist >= np.median(dist[strokes]))
         _, (cy, cx) = ndi.distance_transform_edt(~core, return_indices=True)
-        colours[added] = an.rgb[cy[added], cx[added]]
+        rgb = an.rgb[win]
+        colours[win][grown] = rgb[cy[grown], cx[grown]]
     return added, colours
 
 
@@ -69,7 +83,7 @@ def shadow_stage(an: InkAnalysis, spread: float, effect: float,
     off ``taken`` (the line weight just added, which stays on top).
     """
     away = (-LIGHT[0], -LIGHT[1])
-    fill, edge, swings = swung_shadows(an.components, an.field, spread * effect, away, shape=SHAPE)
+    fill, edge, swings = swung_shadows(an.components, an.field, spread * effect, away)
     free = paintable(an) & ~taken & ~an.marks  # on paper: never over an earlier pass's shadow
     return fill & free & ~edge, edge & free, swings
 

@@ -45,7 +45,7 @@ def principal_axis(cov: np.ndarray) -> np.ndarray:
 
 
 def swing_segment(ys: np.ndarray, xs: np.ndarray, field: np.ndarray, spread: float,
-                  away: tuple[float, float], shape: str = "swing") -> tuple[np.ndarray, np.ndarray, tuple[int, int], float]:
+                  away: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, tuple[int, int], float]:
     """The swung copies of one segment: (stacked y, stacked x) of the fill, the pivot, the angle.
 
     Row ``k`` of the (m + 1, n) outputs is the segment rotated by ``k / m`` of the angle
@@ -65,26 +65,20 @@ def swing_segment(ys: np.ndarray, xs: np.ndarray, field: np.ndarray, spread: flo
     if n @ np.asarray(away) < 0:
         n = -n
     angle = min(spread / length, MAX_ANGLE)
+    steps = max(1, int(np.ceil(angle * length)))
     rel = pts - pivot
     along, across = rel @ u, rel @ n
-    if shape == "crescent":  # offset along n by spread * sin(pi t): a lens attached at both ends
-        reach = min(spread, MAX_ANGLE * length)
-        steps = max(1, int(np.ceil(reach)))
-        frac = np.arange(steps + 1)[:, None] / steps
-        profile = np.sin(np.pi * np.clip(along / length, 0.0, 1.0))
-        a_new, b_new = along + 0.0 * frac, across + frac * reach * profile
-    else:  # rotate about the pivot, u towards n: (a, b) in the (u, n) frame -> (a c - b s, a s + b c)
-        steps = max(1, int(np.ceil(angle * length)))
-        theta = angle * np.arange(steps + 1)[:, None] / steps
-        c, s = np.cos(theta), np.sin(theta)
-        a_new, b_new = along * c - across * s, along * s + across * c
+    theta = angle * np.arange(steps + 1)[:, None] / steps
+    c, s = np.cos(theta), np.sin(theta)
+    # rotate u towards n: (a, b) in the (u, n) frame -> (a c - b s, a s + b c)
+    a_new, b_new = along * c - across * s, along * s + across * c
     yy = np.rint(pivot[0] + a_new * u[0] + b_new * n[0]).astype(np.int64)
     xx = np.rint(pivot[1] + a_new * u[1] + b_new * n[1]).astype(np.int64)
     return yy, xx, (int(pivot[0]), int(pivot[1])), float(angle)
 
 
 def swung_shadows(components: Components, field: np.ndarray, spread: float,
-                  away: tuple[float, float], width: int = 2, shape: str = "swing") -> tuple[np.ndarray, np.ndarray, list[Swing]]:
+                  away: tuple[float, float], width: int = 2) -> tuple[np.ndarray, np.ndarray, list[Swing]]:
     """The fill and edge masks ((H, W) bool) of every component's swung shadow, and the swings.
 
     ``spread`` (px) is the far-end swing of the segment whose field lies lowest; the others swing
@@ -104,7 +98,7 @@ def swung_shadows(components: Components, field: np.ndarray, spread: float,
     rank = order / max(components.n - 1, 1)
     for i in range(components.n):
         ys, xs = np.divmod(components.pixels_of(i), w)
-        yy, xx, pivot, angle = swing_segment(ys, xs, field, spread * (0.5 + 0.5 * rank[i]), away, shape)
+        yy, xx, pivot, angle = swing_segment(ys, xs, field, spread * (0.5 + 0.5 * rank[i]), away)
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         fill[yy[inside], xx[inside]] = True
         end = inside[-1]

@@ -50,19 +50,21 @@ class InkAnalysis:
 
 
 def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, timer: Timer,
-                 palette: str = "dusk", min_segment: int | None = None) -> InkAnalysis:
+                 palette: str = "dusk", min_segment: int | None = None,
+                 hue_source: np.ndarray | None = None) -> InkAnalysis:
     """Paper/ink model, palette, basis, gating field, gates and low-gate segments of ``rgb``.
 
     Stages are timed as ``fields``, ``laplacian``, ``basis``, ``gates`` and ``components``
     (the names of :func:`fastshade.pipeline.shader.analyse`).  A drawing without ink, or too
-    small for a graph, gets empty gates and no basis.
+    small for a graph, gets empty gates and no basis.  ``hue_source``: a colour whose hue the
+    palette takes (:func:`fastshade.pipeline.palette.palette_hue`).
     """
     h, w = rgb.shape[:2]
     with timer.stage("fields"):
         model = paper_ink_model(rgb, alpha)
         paper = np.asarray(model.paper)
-        pal = derive_palette(dominant_ink(rgb, model.ink, paper), paper, palette)
-        marks = mark_mask(rgb, pal) & model.ink
+        pal = derive_palette(dominant_ink(rgb, model.ink, paper), paper, palette, hue_source)
+        marks = mark_mask(rgb, pal, model.ink)
         strokes = model.ink & ~marks
     zeros = np.zeros((h, w))
     empty = label_components(np.zeros((h, w), dtype=bool), connectivity=8, min_size=1)
@@ -89,3 +91,9 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
         comps = label_components(low, connectivity=8,
                                  min_size=opts.min_component if min_segment is None else min_segment)
     return InkAnalysis(rgb, model, pal, strokes, marks, basis, field, high, low, comps)
+
+
+def ink_colour(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """The dominant ink colour of an image (its paper colour when it has no ink)."""
+    model = paper_ink_model(rgb, alpha)
+    return dominant_ink(rgb, model.ink, np.asarray(model.paper))

@@ -89,9 +89,17 @@ def _hue_gap(a: float, b: float) -> float:
     return min(d, 1.0 - d)
 
 
-def palette_hue(name: str, ink: np.ndarray) -> float:
-    """The hue (turns) of palette ``name`` for a drawing in ``ink``."""
+def palette_hue(name: str, ink: np.ndarray, source: np.ndarray | None = None) -> float:
+    """The hue (turns) of palette ``name`` for a drawing in ``ink``.
+
+    ``source``: a colour whose hue the marks take instead when it has one (cross mode: the
+    sample's ink), turned half a circle when it is the ink's own hue.
+    """
     ink_hue = _hue_of(ink)
+    source_hue = None if source is None else _hue_of(np.asarray(source, dtype=np.float64))
+    if source_hue is not None:
+        near = ink_hue is not None and _hue_gap(ink_hue, source_hue) < NEAR_HUE
+        return (source_hue + 0.5) % 1.0 if near else source_hue
     if name == "complement":
         return PALETTE_HUES["dusk"][0] if ink_hue is None else (ink_hue + 0.5) % 1.0
     if name not in PALETTE_HUES:
@@ -119,17 +127,18 @@ def _pick(cands: np.ndarray, ink: np.ndarray, paper: np.ndarray, light: bool) ->
     return cands[int(np.argmax(np.minimum(d_ink, d_paper)))]
 
 
-def derive_palette(ink: np.ndarray, paper: np.ndarray, name: str = "dusk") -> Palette:
+def derive_palette(ink: np.ndarray, paper: np.ndarray, name: str = "dusk",
+                   source: np.ndarray | None = None) -> Palette:
     """The :class:`Palette` ``name`` for a drawing in ``ink`` on ``paper`` (RGB in [0, 1]).
 
     ``fill`` is the lightest colour of the palette's hue that keeps :data:`MIN_INK_DISTANCE`
     from the ink and :data:`MIN_PAPER_DISTANCE` from the paper; ``edge`` the colour that best
     keeps away from both (weighting the paper 1.5x), at least as far from the ink.  One-line
-    ``ValueError`` for an unknown name.
+    ``ValueError`` for an unknown name.  ``source``: see :func:`palette_hue`.
     """
     ink = np.round(np.clip(np.asarray(ink, dtype=np.float64), 0.0, 1.0) * 255.0) / 255.0
     paper = np.round(np.clip(np.asarray(paper, dtype=np.float64), 0.0, 1.0) * 255.0) / 255.0
-    cands = _candidates(palette_hue(name, ink))
+    cands = _candidates(palette_hue(name, ink, source))
     edge = _pick(cands, ink, paper, light=False)
     fill = _pick(cands, ink, paper, light=True)
     if np.array_equal(edge, fill):  # a narrow gamut (mid-grey ink on mid-grey paper): split them
@@ -140,9 +149,14 @@ def derive_palette(ink: np.ndarray, paper: np.ndarray, name: str = "dusk") -> Pa
     return Palette(name, tup(ink), tup(paper), tup(edge), tup(fill))
 
 
-def mark_mask(rgb: np.ndarray, palette: Palette) -> np.ndarray:
-    """(H, W) bool: the pixel is exactly (to half an 8-bit step) one of the palette's mark colours."""
+def mark_mask(rgb: np.ndarray, palette: Palette, where: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool: the pixel (of ``where``, default all) is exactly, to half an 8-bit step, one
+    of the palette's mark colours."""
     out = np.zeros(rgb.shape[:2], dtype=bool)
+    idx = np.ones(rgb.shape[:2], dtype=bool) if where is None else where
+    pixels = rgb[idx][:, :3]
+    hit = np.zeros(len(pixels), dtype=bool)
     for colour in (palette.edge, palette.fill):
-        out |= (np.abs(rgb[:, :, :3] - np.asarray(colour)) < 0.5 / 255.0).all(axis=2)
+        hit |= (np.abs(pixels - np.asarray(colour)) < 0.5 / 255.0).all(axis=1)
+    out[idx] = hit
     return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.brush import drop_small, shadow_stage, weight_stage
-from fastshade.pipeline.inkgates import InkAnalysis, ink_analysis
+from fastshade.pipeline.inkgates import InkAnalysis, ink_analysis, ink_colour
 from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.results import ShadeResult, Timer
 from fastshade.pipeline.stagelog import StageLog
@@ -44,8 +44,13 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     # each pass draws its own gating field, so a later pass weights and shades other segments
     pass_opts = opts if step.index == 1 else dataclasses.replace(opts, seed=opts.seed + step.index - 1)
     # and later, lighter passes cast shadows from longer segments only
+    hue_source = None
+    if sample is not None:  # cross mode: the marks take the sample's ink hue
+        with timer.stage("sample_fields"):
+            hue_source = ink_colour(*as_rgb_alpha(sample, "sample"))
     an = ink_analysis(rgb, alpha, pass_opts, timer, opts.palette,
-                      min_segment=int(np.ceil(opts.min_component / max(step.effect, 0.05))))
+                      min_segment=int(np.ceil(opts.min_component / max(step.effect, 0.05))),
+                      hue_source=hue_source)
     out = rgb.copy()
     log = StageLog(rgb)
     with timer.stage("thicken"):
