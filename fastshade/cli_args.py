@@ -47,8 +47,10 @@ _HELP = {
     "thick_radius": "largest thickening reach in px across the stroke (0 = no thickening)",
     "budget_attenuation": "how much the basis energy shortens the reach: reach = R (1 - attenuation * E)",
     "min_component": "smallest low-gate component in px that casts a shadow",
-    "shadow_distance": "shadow push in px along the void direction",
+    "shadow_distance": "shadow push in px along the void direction (brush: how far the far end of a swung shadow swings)",
     "hue_angle": "hue rotation of the shadow colours in radians (v12: 1)",
+    "palette": "colours of the brush style's shadows, derived from the ink and paper: dusk "
+               "(blue-violet), ember (terracotta), complement (opposite the ink's hue)",
     "shadow_placement": "fixed (the original's push), free, fit, fit-dirs, fit-diag or fit-whole (draw a "
                         "shadow whole or not at all)",
     "ink_guard": "shadows are written only where the original carrier is above this (never over ink)",
@@ -61,9 +63,13 @@ _HELP = {
 }
 
 
-def add_shade_options(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--flag`` per :class:`ShadeOptions` field (defaults from the dataclass)."""
-    group = parser.add_argument_group("shader options (defaults follow the handoff's v12)")
+def add_shade_options(parser: argparse.ArgumentParser, style: str | None = None) -> None:
+    """Add one ``--flag`` per :class:`ShadeOptions` field (defaults from the dataclass).
+
+    ``style``: the driver's own default style, when it is not the library's (``bench`` and
+    ``diagnose`` study the v12 pass).
+    """
+    group = parser.add_argument_group("shader options (defaults: the handoff's v12 values, where the style sets none)")
     hints = typing.get_type_hints(ShadeOptions)
     for f in dataclasses.fields(ShadeOptions):
         if f.name == "explicit":  # filled from the flags given
@@ -71,6 +77,8 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         typ = hints[f.name]
         shown = ("on" if f.default else "off") if typ is bool else f.default
+        if f.name == "style" and style is not None:
+            shown = style
         helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
         if f.name == "style":
             helptext += ". Styles: " + style_help()
@@ -82,7 +90,8 @@ def add_shade_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=f.name, default=None, type=float, metavar="X", help=helptext)
         else:
             choices = typing.get_args(typ) or None
-            group.add_argument(flag, dest=f.name, default=None, choices=choices, help=helptext)
+            default = style if f.name == "style" else None
+            group.add_argument(flag, dest=f.name, default=default, choices=choices, help=helptext)
 
 
 def options_from_args(args: argparse.Namespace) -> ShadeOptions:

@@ -36,6 +36,7 @@ from fastshade.demo import demo_image
 from fastshade.io import read_image, write_image
 from fastshade.job import shade_file
 from fastshade.options import ShadeOptions
+from fastshade.styles import resolve_options
 from fastshade.run import config as run_config
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, ManifestWriter, read_manifest
@@ -340,7 +341,7 @@ def test_one_line_per_input_and_nothing_from_hidden_folders(main_run: dict[str, 
     for rec in lines:
         assert set(rec) >= {"path", "output", "status", "reason", "message", "warnings", "pixels", "seconds",
                             "worker", "fingerprint", "options", "params"}
-        assert rec["options"] == ShadeOptions().digest()
+        assert rec["options"] == resolve_options(ShadeOptions()).digest()  # the default style's options
 
 
 def test_ok_records_carry_fingerprint_worker_and_timing(main_run: dict[str, Any],

@@ -45,7 +45,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="roundings of --study, comma-separated (default half-up; e.g. half-up,half-even)")
     p.add_argument("--study-reports", action="store_true",
                    help="--study: also write every run's full report.json under DIR/reports/")
-    add_shade_options(p)
+    add_shade_options(p, style="v12")  # the v12 pass: its baselines and studies
 
 
 def main(args: argparse.Namespace) -> int:

@@ -98,8 +98,9 @@ def grow_strokes(strokes: np.ndarray, reach: np.ndarray, *, free: np.ndarray | N
     spread = ndi.gaussian_filter(np.where(strokes, reach, 0.0), smooth, mode="constant")
     r = spread[near] / np.maximum(blurred[near], 1e-12)
     if lean:
-        gy, gx = np.gradient(blurred)
-        gy, gx = gy[near], gx[near]
+        diff = np.array([-0.5, 0.0, 0.5])  # central differences, any size (np.gradient needs 2 rows)
+        gy = ndi.correlate1d(blurred, diff, axis=0, mode="nearest")[near]
+        gx = ndi.correlate1d(blurred, diff, axis=1, mode="nearest")[near]
         norm = np.maximum(np.hypot(gy, gx), 1e-12)
         r = r * (1.0 + lean * (gy * light[0] + gx * light[1]) / norm)  # -grad points away from ink
     added = np.zeros(strokes.shape, dtype=bool)

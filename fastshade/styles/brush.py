@@ -64,9 +64,9 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     log.record("shadow", out)
     out[added] = colours[added]
     log.record("thicken", out)
-    painted = added | fill | edge
     image = out
-    if alpha is not None:  # marks on transparent paper are opaque
+    if alpha is not None:  # marks on transparent paper are opaque (where they changed the colour)
+        painted = (out != rgb).any(axis=2)
         image = np.concatenate([out, np.where(painted, 1.0, alpha)[:, :, None]], axis=2)
     timer.seconds["total"] = clock() - t_total
     stats = pass_stats(an, added, swings, timer, opts, cross)
