@@ -47,7 +47,8 @@ _HELP = {
     "thick_radius": "largest thickening reach in px across the stroke (0 = no thickening)",
     "budget_attenuation": "how much the basis energy shortens the reach: reach = R (1 - attenuation * E)",
     "min_component": "smallest low-gate component in px that casts a shadow",
-    "shadow_distance": "shadow push in px along the void direction (brush: how far the far end of a swung shadow swings)",
+    "shadow_distance": "shadow push in px along the void direction (brush: how far the far end of a "
+                       "swung shadow swings)",
     "hue_angle": "hue rotation of the shadow colours in radians (v12: 1)",
     "palette": "colours of the brush style's shadows, derived from the ink and paper: dusk "
                "(blue-violet), ember (terracotta), complement (opposite the ink's hue)",

@@ -36,11 +36,11 @@ from fastshade.demo import demo_image
 from fastshade.io import read_image, write_image
 from fastshade.job import shade_file
 from fastshade.options import ShadeOptions
-from fastshade.styles import resolve_options
 from fastshade.run import config as run_config
 from fastshade.run.config import DEFAULT_MANIFEST_NAME, RunConfig, UsageError
 from fastshade.run.manifest import ManifestRecord, ManifestWriter, read_manifest
 from fastshade.run.walk import is_junk, iter_listings
+from fastshade.styles import resolve_options
 from fastshade.threads import thread_environment
 from tests.make_bad_inputs import CASES
 

@@ -46,16 +46,17 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
 
     The reach of a high-gate stroke pixel is the spectral budget ``R (1 - attenuation Ê)``
     (:func:`fastshade.pipeline.shading.thickening_budget`, normalised over the high-gate pixels)
-    (times ``effect``, less the stroke's width beyond one pixel when ``later``: a later pass tops
-    up the weight of a stroke instead of piling more on), smoothed along the strokes; growth keeps out of paper gaps narrower than
-    ``2 R + 1`` px.  An added pixel takes the colour of the nearest full-strength ink pixel.
+    times ``effect``, less the stroke's width beyond one pixel when ``later`` (a later pass tops
+    up the weight of a stroke instead of piling more on), smoothed along the strokes; growth
+    keeps out of paper gaps narrower than ``2 R + 1`` px.  An added pixel takes the colour of the nearest full-strength ink pixel.
     """
     h, w = an.shape
     colours = np.zeros((h, w, 3))
     if an.basis is None or radius == 0 or not an.high.any():
         return np.zeros((h, w), dtype=bool), colours
     sources = np.flatnonzero(an.high.ravel())
-    budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w) * effect
+    budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w)
+    budget *= effect
     win = ink_window(an.strokes, CROP_MARGIN + radius)  # all work inside the strokes' box: same result
     strokes, high = an.strokes[win], an.high[win]
     if later:

@@ -151,7 +151,8 @@ def derive_palette(ink: np.ndarray, paper: np.ndarray, name: str = "dusk",
 
 def mark_mask(rgb: np.ndarray, palette: Palette, where: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: the pixel (of ``where``, default all) is exactly, to half an 8-bit step, one
-    of the palette's mark colours."""
+    of the palette's mark colours.
+    """
     out = np.zeros(rgb.shape[:2], dtype=bool)
     idx = np.ones(rgb.shape[:2], dtype=bool) if where is None else where
     pixels = rgb[idx][:, :3]
