@@ -48,7 +48,8 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     (:func:`fastshade.pipeline.shading.thickening_budget`, normalised over the high-gate pixels)
     times ``effect``, less the stroke's width beyond one pixel when ``later`` (a later pass tops
     up the weight of a stroke instead of piling more on), smoothed along the strokes; growth
-    keeps out of paper gaps narrower than ``2 R + 1`` px.  An added pixel takes the colour of the nearest full-strength ink pixel.
+    keeps out of paper gaps narrower than ``2 R + 1`` px.  An added pixel takes the colour of the
+    nearest full-strength ink pixel.
     """
     h, w = an.shape
     colours = np.zeros((h, w, 3))
