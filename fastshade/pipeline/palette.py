@@ -35,6 +35,8 @@ CHROMATIC = 0.2
 """HLS saturation (of a colour of lightness in 0.1..0.9) above which the ink has a hue."""
 NEAR_HUE = 0.12
 """Hue distance (turns) below which the ink counts as having the palette's own hue."""
+EDGE_FLOOR = 0.55
+"""Smallest brightest channel of the deep tone (when a colour that bright keeps off the ink)."""
 LIGHTNESS = np.linspace(0.18, 0.9, 37)
 SATURATION = np.array([0.45, 0.6, 0.75, 0.9])
 
@@ -121,7 +123,9 @@ def _pick(cands: np.ndarray, ink: np.ndarray, paper: np.ndarray, light: bool) ->
         ok &= d_paper >= MIN_PAPER_DISTANCE
         if ok.any():  # the lightest tone that stays clear of both: as near the paper as allowed
             return cands[np.flatnonzero(ok)[np.argmin(d_paper[ok])]]
-    elif ok.any():  # the deep tone: as far from the paper as it can be while clear of the ink
+    elif ok.any():  # the deep tone: as far from the paper as it can be while clear of the ink,
+        # never near-black (a shadow, not a second ink)
+        ok &= np.asarray(cands).max(axis=1) >= EDGE_FLOOR if (ok & (cands.max(axis=1) >= EDGE_FLOOR)).any() else ok
         score = np.minimum(d_ink, 1.5 * d_paper)
         return cands[int(np.argmax(np.where(ok, score, -1.0)))]
     return cands[int(np.argmax(np.minimum(d_ink, d_paper)))]
