@@ -4,8 +4,8 @@
 (:mod:`fastshade.pipeline.paper`): the graph is built on the polarity-free carrier, the gates
 split the artist's strokes (the ink, less the marks an earlier pass of the style painted in its
 palette), and the low-gate segments are the 8-connected pieces of the low gate.  It skips what
-the styles do not read (the void direction and its heat field), and the spectral basis is read
-only through the thicken budget, so its subspace contract is not checked.
+the styles do not read (the void direction and its heat field); the basis's subspace contract is
+checked where v12 checks it (:func:`fastshade.pipeline.shader.basis_use`: a basis-column field).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.pipeline.palette import Palette, derive_palette, dominant_ink, mark_mask
 from fastshade.pipeline.paper import PaperInk, paper_ink_model
 from fastshade.pipeline.results import Timer
+from fastshade.pipeline.shader import basis_use
 from fastshade.spectral import SpectralBasis, spectral_basis
 
 
@@ -81,7 +82,8 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
         basis = spectral_basis(model.carrier, method=opts.basis, k=opts.k, **graph,
                                tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
                                seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
-                               laplacian=lap, diagonals=diagonals, contract="off")
+                               laplacian=lap, diagonals=diagonals,
+                               contract="check" if basis_use(opts) else "off")
     with timer.stage("fields"):
         field = gating_field(lap, basis, (h, w), opts, operator=HeatOperator(lap, opts, diagonals))
     with timer.stage("gates"):

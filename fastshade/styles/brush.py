@@ -23,9 +23,11 @@ import numpy as np
 
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.brush import drop_small, shadow_stage, weight_stage
+from fastshade.pipeline.fields import field_kind
 from fastshade.pipeline.inkgates import InkAnalysis, ink_analysis, ink_colour
 from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.results import ShadeResult, Timer
+from fastshade.pipeline.shader import basis_use, basis_warnings
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.styles.base import PassStep, Style
 
@@ -80,9 +82,11 @@ def pass_stats(an: InkAnalysis, added: np.ndarray, swings: list, timer: Timer, o
     h, w = an.shape
     basis: dict[str, Any] = {"method": "none", "reason": "no ink", "requested": opts.basis}
     if an.basis is not None:
+        use = basis_use(opts)
+        purpose = (f"eigenvectors, read by {use}: the subspace contract is checked" if use else
+                   "thicken budget only (the line weight's reach): the subspace contract is not checked")
         basis = {"method": an.basis.method, "requested": opts.basis, "k": int(an.basis.vectors.shape[1]),
-                 "purpose": "thicken budget only (the line weight's reach); the subspace contract is "
-                            "not checked", "values": [float(v) for v in an.basis.values],
+                 "field": field_kind(opts), "purpose": purpose, "values": [float(v) for v in an.basis.values],
                  "info": an.basis.info}
     return {
         "mode": "cross" if cross else "self",
@@ -99,7 +103,7 @@ def pass_stats(an: InkAnalysis, added: np.ndarray, swings: list, timer: Timer, o
         "basis": basis,
         "timings": {k: round(v, 6) for k, v in timer.seconds.items()},
         "options": opts.to_dict(),
-        "warnings": [],
+        "warnings": basis_warnings(an.basis, None, opts),
     }
 
 
