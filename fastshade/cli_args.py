@@ -17,21 +17,18 @@ _HELP = {
     "style": "the look",
     "passes": "passes, each shading the previous pass's output",
     "envelope": "per-pass strength: adsr (final's table), decay (x0.75 a pass), flat, auto (the style's)",
-    "scale": "resolution over a ~512 px drawing: lengths x X, fields on an X times coarser grid; auto: "
-             "from the DPI or the stroke width",
+    "scale": "lengths x X for an X times finer drawing (docs/resolution.md); auto: DPI or stroke width",
     "basis": "spectral basis: lobpcg (exact, PyAMG-preconditioned LOBPCG) or krylov "
              "(the original's 50-step Lanczos field)",
-    "k": "number of non-trivial basis vectors the eigensolve returns (the shader reads 8)",
-    "tol": "lobpcg residual tolerance; 1e-2 suffices for the thicken budget, use 1e-6 where the basis "
-           "is read as eigenvectors (1e-8 with --field column)",
+    "k": "basis vectors the eigensolve returns (the shader reads 8)",
+    "tol": "lobpcg residual tolerance (1e-6 where the basis is read as eigenvectors, docs/tolerance.md)",
     "connectivity": "Laplacian pixel connectivity, 4 or 8",
     "laplacian": "pixel graph: grid (4/8 neighbours) or dither (multi-radius, radius 6: slower, smoother fields)",
     "tau": "edge weight exp(-|dc|/tau): smaller tau cuts the graph harder at ink edges",
     "weight_floor": "lower bound on every edge weight (0 = none); a floor joins ink fragments to the paper",
     "field": "gating field: heat (seeded heat random field), column (a basis column), auto (heat for "
              "lobpcg, column for krylov)",
-    "field_smoothing": "diffusion time alpha*T of the heat gating field (15 = 150 heat steps of 0.1): "
-                       "larger gives longer, fewer shadow pieces",
+    "field_smoothing": "heat gating field's time alpha*T: larger gives longer, fewer shadow pieces",
     "field_column": "basis column used as the gating field with --field column",
     "seed": "seed of every pseudo-random draw (heat-field noise, Krylov start, tile signs)",
     "tile_size": "lobpcg tiled basis: tile edge in px (0 = one global solve)",
@@ -50,7 +47,8 @@ _HELP = {
     "thick_radius": "largest thickening reach in px across the stroke (0 = no thickening)",
     "budget_attenuation": "how much the basis energy shortens the reach: reach = R (1 - attenuation * E)",
     "min_component": "smallest low-gate component in px that casts a shadow",
-    "shadow_distance": "shadow push in px along the void direction",
+    "shadow_distance": "shadow push in px (brush: a shadow end's swing)",
+    "palette": "brush shadow colours (from the ink and paper)",
     "hue_angle": "hue rotation of the shadow colours in radians (v12: 1)",
     "shadow_placement": "fixed (the original's push), free, fit, fit-dirs, fit-diag or fit-whole (draw a "
                         "shadow whole or not at all)",
@@ -88,7 +86,7 @@ GROUPS = {
 """Help groups of the shader flags, in the order ``--help`` lists them."""
 
 FIELD_GROUPS = {
-    "style": "look", "passes": "look", "envelope": "look", "scale": "look",
+    "style": "look", "passes": "look", "envelope": "look", "scale": "look", "palette": "look",
     "shadow_distance": "look", "thick_radius": "look", "min_component": "look", "field_smoothing": "look",
     "shadow_placement": "expert", "hue_angle": "expert", "seed": "expert", "ink_guard": "expert",
     "basis": "expert",
@@ -112,9 +110,13 @@ def flag_of(name: str) -> str:
     return "--" + FLAG_NAMES.get(name, name.replace("_", "-"))
 
 
-def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = True) -> None:
+def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = True,
+                      style: str | None = None) -> None:
     """Add one flag per :class:`ShadeOptions` field (defaults from the dataclass), in the help
     groups of :data:`GROUPS`; each flag's ``dest`` is the field's name.
+
+    ``style``: the driver's own default style, when it is not the library's (``bench`` and
+    ``diagnose`` study the v12 pass).
 
     ``expert_help=False`` accepts the expert flags but leaves their descriptions to
     ``fastshade shade --help`` (one line instead of some 60).
@@ -131,6 +133,8 @@ def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = Tr
         flag = flag_of(f.name)
         typ = hints[f.name]
         shown = ("on" if f.default else "off") if typ is bool else f.default
+        if f.name == "style" and style is not None:
+            shown = style
         helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
         if f.name == "style":
             helptext += ". Styles: " + style_help()
@@ -146,7 +150,7 @@ def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = Tr
             group.add_argument(flag, dest=f.name, default=None, type=float, metavar="X", help=helptext)
         else:
             choices = typing.get_args(typ) or None
-            group.add_argument(flag, dest=f.name, default=None, choices=choices,
+            group.add_argument(flag, dest=f.name, default=style if f.name == "style" else None, choices=choices,
                                metavar=None if choices else "SPEC", help=helptext)
 
 

@@ -20,11 +20,14 @@ CROSS_STRATEGIES: tuple[str, ...] = typing.get_args(CrossStrategy)
 CROSS_SCORES: tuple[str, ...] = typing.get_args(CrossScore)
 ShadowPlacement = Literal["fixed", "free", "fit", "fit-dirs", "fit-diag", "fit-whole"]
 SHADOW_PLACEMENTS: tuple[str, ...] = typing.get_args(ShadowPlacement)
-StyleName = Literal["v12", "v6", "final"]
+StyleName = Literal["brush", "v12", "v6", "final"]
 STYLE_NAMES: tuple[str, ...] = typing.get_args(StyleName)
 """The named styles (one module each in :mod:`fastshade.styles`, which checks that the two lists agree)."""
-DEFAULT_STYLE = "v12"
+DEFAULT_STYLE = "brush"
 Envelope = Literal["auto", "adsr", "decay", "flat"]
+PaletteName = Literal["dusk", "ember", "complement"]
+PALETTE_NAMES: tuple[str, ...] = typing.get_args(PaletteName)
+"""The mark palettes of the styles that derive their colours from the drawing (:mod:`fastshade.pipeline.palette`)."""
 ENVELOPES: tuple[str, ...] = typing.get_args(Envelope)
 MIN_SCALE, MAX_SCALE = 0.25, 64.0
 """Range of a numeric ``scale``."""
@@ -165,6 +168,10 @@ class ShadeOptions:
     min_component: int = 10
     shadow_distance: float = 15.0
     hue_angle: float = 1.0
+    palette: PaletteName = "dusk"
+    """Colours of the shadow marks of the ``brush`` style, derived from the drawing's ink and paper:
+    ``dusk`` blue-violet, ``ember`` terracotta, ``complement`` the hue opposite the ink's (v12
+    ignores it: its shadows are hue-rotated copies)."""
     shadow_placement: ShadowPlacement = "fit-whole"
     """``fixed``: the original's push of ``shadow_distance`` along the void direction (§3.8).
     ``free``: the first push, of the distances ``shadow_distance`` x (1, 1.5, 2, 2.5, 3, 4)
@@ -282,6 +289,8 @@ def _checked_numbers(opts: ShadeOptions) -> dict[str, Any]:
     integer("min_component", 1)
     real("shadow_distance", 0.0, MAX_DISTANCE)
     real("ink_guard", 0.0, 1.0)
+    if opts.palette not in PALETTE_NAMES:
+        raise ValueError(f"palette must be one of {', '.join(PALETTE_NAMES)}, got {opts.palette!r}")
     if opts.cross_strategy not in CROSS_STRATEGIES:
         raise ValueError(f"cross_strategy must be one of {', '.join(CROSS_STRATEGIES)}, got {opts.cross_strategy!r}")
     if opts.score not in CROSS_SCORES:

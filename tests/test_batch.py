@@ -346,7 +346,7 @@ def test_one_line_per_input_and_nothing_from_hidden_folders(main_run: dict[str, 
     for rec in lines:
         assert set(rec) >= {"path", "output", "status", "reason", "message", "warnings", "pixels", "seconds",
                             "worker", "fingerprint", "options", "params"}
-        assert rec["options"] == resolve_options(ShadeOptions()).digest()  # the options the style shades with
+        assert rec["options"] == resolve_options(ShadeOptions()).digest()  # the default style's options
 
 
 def test_ok_records_carry_fingerprint_worker_and_timing(main_run: dict[str, Any],

@@ -24,7 +24,7 @@ BANDS = {
 
 @functools.cache
 def _stats(name: str, basis: str) -> dict:
-    return shade(load_rgb(name), options=ShadeOptions(basis=basis))[1]
+    return shade(load_rgb(name), options=ShadeOptions(basis=basis, style="v12"))[1]
 
 
 @pytest.mark.parametrize(("name", "basis"), list(BANDS), ids=[f"{n}-{b}" for n, b in BANDS])

@@ -88,7 +88,7 @@ def test_run_with_a_sample_shades_in_cross_mode_reads_the_sample_once_per_worker
     sample = tmp_path / "sample.png"  # outside IN; a different drawing (mirrored, another size)
     write_image(sample, np.ascontiguousarray(demo_image(56, 60)[:, ::-1]))
 
-    proc = _run_subprocess(root, out, "--sample", sample, "-j", "2", "--recycle-after", "0",
+    proc = _run_subprocess(root, out, "--sample", sample, "--style", "v12", "-j", "2", "--recycle-after", "0",
                            env=_clean_env(FASTSHADE_TEST_SAMPLE_LOG=str(log)))
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = _last_run(out)
@@ -108,10 +108,11 @@ def test_run_with_a_sample_shades_in_cross_mode_reads_the_sample_once_per_worker
     for rel in rels:
         ref = tmp_path / "ref" / rel
         ref.parent.mkdir(parents=True, exist_ok=True)
-        assert cli.main(["shade", str(root / rel), "--sample", str(sample), "-o", str(ref)]) == 0
+        assert cli.main(["shade", str(root / rel), "--sample", str(sample), "-o", str(ref), "--style", "v12"]) == 0
         assert (out / rel).read_bytes() == ref.read_bytes(), rel
     self_mode = tmp_path / "self.png"
-    assert cli.main(["shade", str(root / rels[0]), "-o", str(self_mode)]) == 0
+    # v12: cross shadows are the sample's shapes (brush takes only the sample's ink hue, black here)
+    assert cli.main(["shade", str(root / rels[0]), "-o", str(self_mode), "--style", "v12"]) == 0
     assert self_mode.read_bytes() != (out / rels[0]).read_bytes()
     capsys.readouterr()
 

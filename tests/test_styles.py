@@ -81,12 +81,12 @@ def test_a_styles_defaults_fill_only_the_fields_not_given(monkeypatch):
     lush = Style("v12", "test style", "decay", STYLES["v12"].paint_pass,
                  defaults={"shadow_distance": 30.0, "thick_radius": 5})
     monkeypatch.setitem(catalog.STYLES, "v12", lush)
-    opts = resolve_options(ShadeOptions())
+    opts = resolve_options(ShadeOptions(style="v12"))
     assert (opts.shadow_distance, opts.thick_radius, opts.envelope) == (30.0, 5, "decay")
-    given = resolve_options(ShadeOptions().replace(shadow_distance=15.0, envelope="flat"))
+    given = resolve_options(ShadeOptions(style="v12").replace(shadow_distance=15.0, envelope="flat"))
     assert (given.shadow_distance, given.thick_radius, given.envelope) == (15.0, 5, "flat")
     assert resolve_options(given) == given  # idempotent
-    assert resolve_options({"shadow_distance": 12.0}).shadow_distance == 12.0
+    assert resolve_options({"style": "v12", "shadow_distance": 12.0}).shadow_distance == 12.0
     # switching back to a style without defaults leaves nothing of the first style's behind
     monkeypatch.setitem(catalog.STYLES, "v12", Style("v12", "x", "flat", lush.paint_pass))
     back = resolve_options(dataclasses.replace(given, envelope="auto"))
@@ -107,7 +107,7 @@ def test_v12_one_pass_equals_the_pipeline_pass():
 def test_passes_chain_each_output_into_the_next():
     img = demo_image(96, 96)
     seen = []
-    res = shade_arrays(img, None, {"passes": 3, "envelope": "decay"},
+    res = shade_arrays(img, None, {"style": "v12", "passes": 3, "envelope": "decay"},
                        on_pass=lambda step, r: seen.append((step.effect, r.image.copy())))
     assert [e for e, _ in seen] == [1.0, 0.75, 0.5625]
     np.testing.assert_array_equal(seen[-1][1], res.image)
@@ -138,7 +138,7 @@ def test_cli_save_passes_writes_each_pass_and_the_last_is_the_output(tmp_path):
     p1, p2 = iio.imread(tmp_path / "o.pass1.png"), iio.imread(tmp_path / "o.pass2.png")
     np.testing.assert_array_equal(p2, iio.imread(out))
     one = tmp_path / "one.png"
-    assert _cli("shade", str(src), "-o", str(one)).returncode == 0
+    assert _cli("shade", str(src), "-o", str(one), "--style", "v12").returncode == 0
     np.testing.assert_array_equal(p1, iio.imread(one))
     assert not np.array_equal(p1, p2)
 

@@ -83,7 +83,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         f"{','.join(map(str, SCAN_THREADS))})")
     p.add_argument("--results", metavar="IN.json",
                    help="measure nothing: print, --plot and --compare the results of an earlier --json run")
-    add_shade_options(p)
+    add_shade_options(p, style="v12")  # the v12 pass: its baselines and studies
 
 
 def main(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--styles", default=None, metavar="S,S,...|all",
                    help="also shade the pair in cross mode in each style and print pixel metrics per style "
                         "(changed px, pieces, median piece, specks, ink hit); written to DIR/styles.json")
-    add_shade_options(p)
+    add_shade_options(p, style="v12")  # the v12 pass: its baselines and studies
 
 
 def style_list(text: str | None) -> list[str]:

@@ -104,7 +104,7 @@ def _diagnose(target: np.ndarray, sample: np.ndarray | None, options: ShadeOptio
               analyses: tuple[Analysis, Analysis | None] | None, records: bool, rounding: str,
               progress: bool) -> Diagnosis:
     """:func:`diagnose_arrays` after its arguments were checked."""
-    opts = options or ShadeOptions()
+    opts = options or ShadeOptions(style="v12")
     strategies = list(strategies) if strategies is not None else preset_strategies(opts)
     same = sample is None or (sample.shape == target.shape and bool(np.array_equal(sample, target)))
     t0 = time.perf_counter()

@@ -12,7 +12,6 @@ examples:
   fastshade run drawings/ shaded/ --resume             # continue after a crash or Ctrl-C
   fastshade run drawings/ shaded/ --retry-failed       # only what failed last time
   fastshade run inbox/ shaded/ --watch                 # and each file that arrives, until Ctrl-C
-  fastshade run drawings/ shaded/ --include '*.png' --exclude 'drafts/*'
   fastshade run /mnt/in /mnt/out --scheduler tcp://10.0.0.5:8786   # a Dask cluster
 
 Inputs are never modified, a final name never holds a partial image, a file that

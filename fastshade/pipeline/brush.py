@@ -1,0 +1,102 @@
+"""The painting stages of the ``brush`` style: line weight and swung shadows, under the ink.
+
+Both stages paint only where the drawing has no ink of the artist's (the paper, and in a later
+pass the marks of an earlier one): :func:`weight_stage` grows the high-gate strokes
+(:mod:`fastshade.pipeline.weight`) in their own ink colour, :func:`shadow_stage` lays the swung
+shadows of the low-gate segments (:mod:`fastshade.pipeline.castshadow`) in the palette's
+colours, and :func:`drop_small` removes any piece of either that is too small to read as a
+mark (no specks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from fastshade.pipeline.castshadow import Swing, swung_shadows
+from fastshade.pipeline.inkgates import InkAnalysis
+from fastshade.pipeline.shading import thickening_budget
+from fastshade.pipeline.weight import LIGHT, grow_strokes, stroke_reach
+
+REACH_SIGMA = 4.0
+"""Standard deviation (px) of the smoothing of the reach along the strokes."""
+CROP_MARGIN = 24
+"""Margin (px) of the strokes' bounding box in which the line weight is computed: wider than the
+reach smoothing's Gaussian (4 sigma = 16 px) and the gap opening, so the result is the whole image's."""
+MIN_PIECE = 12
+"""Smallest 8-connected piece of added pixels that is painted (px)."""
+
+
+def ink_window(strokes: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``strokes`` grown by ``margin`` px, clipped to the image."""
+    ys, xs = np.nonzero(strokes.any(axis=1))[0], np.nonzero(strokes.any(axis=0))[0]
+    h, w = strokes.shape
+    return (slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + margin + 1, h)),
+            slice(max(int(xs[0]) - margin, 0), min(int(xs[-1]) + margin + 1, w)))
+
+
+def paintable(an: InkAnalysis) -> np.ndarray:
+    """(H, W) bool: where the style may paint: off the artist's ink (paper and earlier marks)."""
+    return ~an.strokes
+
+
+def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float,
+                 lean: float = 0.7, later: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Line weight: (added mask, (H, W, 3) colour of each added pixel).
+
+    The reach of a high-gate stroke pixel is the spectral budget ``R (1 - attenuation Ê)``
+    (:func:`fastshade.pipeline.shading.thickening_budget`, normalised over the high-gate pixels)
+    times ``effect``, less the stroke's width beyond one pixel when ``later`` (a later pass tops
+    up the weight of a stroke instead of piling more on), smoothed along the strokes; growth
+    keeps out of paper gaps narrower than ``2 R + 1`` px.  An added pixel takes the colour of the
+    nearest full-strength ink pixel.
+    """
+    h, w = an.shape
+    colours = np.zeros((h, w, 3))
+    if an.basis is None or radius == 0 or not an.high.any():
+        return np.zeros((h, w), dtype=bool), colours
+    sources = np.flatnonzero(an.high.ravel())
+    budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w)
+    budget *= effect
+    win = ink_window(an.strokes, CROP_MARGIN + radius)  # all work inside the strokes' box: same result
+    strokes, high = an.strokes[win], an.high[win]
+    if later:
+        half = ndi.grey_dilation(ndi.distance_transform_edt(strokes), size=(3, 3))
+        budget = np.maximum(budget[win] - 2.0 * (half - 1.0), 0.0)
+    else:
+        budget = budget[win]
+    reach = stroke_reach(strokes, high, budget, REACH_SIGMA)
+    grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius), lean=lean,
+                         max_reach=float(radius))
+    added = np.zeros((h, w), dtype=bool)
+    added[win] = grown
+    if grown.any():
+        dist = an.model.distance[win]
+        core = strokes & (dist >= np.median(dist[strokes]))
+        _, (cy, cx) = ndi.distance_transform_edt(~core, return_indices=True)
+        rgb = an.rgb[win]
+        colours[win][grown] = rgb[cy[grown], cx[grown]]
+    return added, colours
+
+
+def shadow_stage(an: InkAnalysis, spread: float, effect: float,
+                 taken: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Swing], np.ndarray]:
+    """Swung shadows of the low-gate segments: (fill mask, edge mask, swings, owner map), off the
+    ink and off ``taken`` (the line weight just added, which stays on top).
+    """
+    away = (-LIGHT[0], -LIGHT[1])
+    fill, edge, swings, owner = swung_shadows(an.components, an.field, spread * effect, away)
+    free = paintable(an) & ~taken & ~an.marks  # on paper: never over an earlier pass's shadow
+    return fill & free & ~edge, edge & free, swings, owner
+
+
+def drop_small(masks: list[np.ndarray], min_piece: int = MIN_PIECE) -> list[np.ndarray]:
+    """``masks`` less every 8-connected piece of their union smaller than ``min_piece`` px."""
+    union = np.logical_or.reduce(masks)
+    labels, n = ndi.label(union, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return masks
+    big = np.bincount(labels.ravel(), minlength=n + 1) >= min_piece
+    big[0] = False
+    keep = big[labels]
+    return [m & keep for m in masks]

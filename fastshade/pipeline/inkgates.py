@@ -1,0 +1,101 @@
+"""The spectral gates of a drawing read through the paper/ink model (for the styles other than v12).
+
+:func:`ink_analysis` is :func:`fastshade.pipeline.shader.analyse` on the paper/ink model
+(:mod:`fastshade.pipeline.paper`): the graph is built on the polarity-free carrier, the gates
+split the artist's strokes (the ink, less the marks an earlier pass of the style painted in its
+palette), and the low-gate segments are the 8-connected pieces of the low gate.  It skips what
+the styles do not read (the void direction and its heat field); the basis's subspace contract is
+checked where v12 checks it (:func:`fastshade.pipeline.shader.basis_use`: a basis-column field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastshade.options import ShadeOptions
+from fastshade.pipeline.components import Components, label_components
+from fastshade.pipeline.fields import HeatOperator, gating_field
+from fastshade.pipeline.gates import contour_gates
+from fastshade.pipeline.graph import diagonal_storage, image_laplacian
+from fastshade.pipeline.palette import Palette, derive_palette, dominant_ink, mark_mask
+from fastshade.pipeline.paper import PaperInk, paper_ink_model
+from fastshade.pipeline.results import Timer
+from fastshade.pipeline.shader import basis_use
+from fastshade.spectral import SpectralBasis, spectral_basis
+
+
+@dataclass
+class InkAnalysis:
+    """What a style reads of one image before painting (arrays are (H, W))."""
+
+    rgb: np.ndarray
+    """(H, W, 3) float64 in [0, 1]."""
+    model: PaperInk
+    palette: Palette
+    strokes: np.ndarray
+    """bool: the artist's ink (the model's ink less the palette's marks)."""
+    marks: np.ndarray
+    """bool: pixels in exactly a palette colour (an earlier pass's marks)."""
+    basis: SpectralBasis | None
+    field: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    components: Components
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return self.strokes.shape  # type: ignore[return-value]
+
+
+def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, timer: Timer,
+                 palette: str = "dusk", min_segment: int | None = None,
+                 hue_source: np.ndarray | None = None) -> InkAnalysis:
+    """Paper/ink model, palette, basis, gating field, gates and low-gate segments of ``rgb``.
+
+    Stages are timed as ``fields``, ``laplacian``, ``basis``, ``gates`` and ``components``
+    (the names of :func:`fastshade.pipeline.shader.analyse`).  A drawing without ink, or too
+    small for a graph, gets empty gates and no basis.  ``hue_source``: a colour whose hue the
+    palette takes (:func:`fastshade.pipeline.palette.palette_hue`).
+    """
+    h, w = rgb.shape[:2]
+    with timer.stage("fields"):
+        model = paper_ink_model(rgb, alpha)
+        paper = np.asarray(model.paper)
+        pal = derive_palette(dominant_ink(rgb, model.ink, paper), paper, palette, hue_source)
+        marks = mark_mask(rgb, pal, model.ink)
+        strokes = model.ink & ~marks
+    zeros = np.zeros((h, w))
+    empty = label_components(np.zeros((h, w), dtype=bool), connectivity=8, min_size=1)
+    if not strokes.any() or h * w < 4:
+        none = np.zeros((h, w), dtype=bool)
+        return InkAnalysis(rgb, model, pal, strokes, marks, None, zeros, none, none.copy(), empty)
+    graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
+                 weight_floor=opts.weight_floor)
+    with timer.stage("laplacian"):
+        lap = image_laplacian(model.carrier, **graph)
+    with timer.stage("fields"):
+        diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
+    with timer.stage("basis"):
+        basis = spectral_basis(model.carrier, method=opts.basis, k=opts.k, **graph,
+                               tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
+                               seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
+                               laplacian=lap, diagonals=diagonals,
+                               contract="check" if basis_use(opts) else "off")
+    with timer.stage("fields"):
+        field = gating_field(lap, basis, (h, w), opts, operator=HeatOperator(lap, opts, diagonals))
+    with timer.stage("gates"):
+        high, low = contour_gates(field, strokes, opts.gate_gain, opts.gamma_h, opts.bias_h,
+                                  opts.gamma_l, opts.bias_l)
+    with timer.stage("components"):
+        comps = label_components(low, connectivity=8,
+                                 min_size=opts.min_component if min_segment is None else min_segment)
+    return InkAnalysis(rgb, model, pal, strokes, marks, basis, field, high, low, comps)
+
+
+def ink_colour(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """The dominant ink colour of an image (its paper colour when it has no ink)."""
+    model = paper_ink_model(rgb, alpha)
+    return dominant_ink(rgb, model.ink, np.asarray(model.paper))
