@@ -68,7 +68,11 @@ def main(args: argparse.Namespace) -> int:
     cases = gallery_cases(styles, args.images)
     rows = []
     for case in cases:
-        target, image, stats = shade_case(case, args.images)
+        try:
+            target, image, stats = shade_case(case, args.images)
+        except ValueError as err:  # a style without a cross mode (v6) says so, and the gallery goes on
+            print(f"{case.name}: skipped: {str(err).splitlines()[0]}", file=sys.stderr)
+            continue
         label = f"{case.style}, {case.passes} pass{'es' if case.passes > 1 else ''}"
         panels, labels = [target, image], ["input", label]
         if case.sample:
