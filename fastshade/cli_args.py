@@ -8,8 +8,7 @@ import sys
 import typing
 from typing import Any
 
-from fastshade.options import ShadeOptions
-from fastshade.styles import resolve_options, style_help
+from fastshade.options import STYLE_NAMES, ShadeOptions
 
 # One sentence per shader flag: what it changes in the picture or the run, with its unit (the
 # default is appended from the dataclass). tests/test_cli_help.py fails on a flag without one.
@@ -137,7 +136,7 @@ def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = Tr
             shown = style
         helptext = f"{_HELP.get(f.name, '')} (default {shown})".strip()
         if f.name == "style":
-            helptext += ". Styles: " + style_help()
+            helptext += f". Styles: {', '.join(STYLE_NAMES)} (README, \"Styles\")"
         if group is groups["expert"] and not expert_help:
             helptext = argparse.SUPPRESS
         if f.name == "scale":
@@ -178,6 +177,8 @@ def options_from_args(args: argparse.Namespace) -> ShadeOptions:
         if isinstance(val, str) and val in ("on", "off") and isinstance(f.default, bool):
             val = val == "on"
         changes[f.name] = val
+    from fastshade.styles import resolve_options  # (the shader's modules load only when a command runs)
+
     return resolve_options(ShadeOptions().replace(**changes))
 
 
