@@ -7,11 +7,11 @@ effect (``flat``, ``decay``, ``adsr``); :mod:`runner` runs the passes.
 """
 
 from fastshade.styles.base import PassStep, Style
-from fastshade.styles.catalog import STYLES, resolve_options, style_help, style_of
+from fastshade.styles.catalog import STYLES, resolve_options, style_of
 from fastshade.styles.envelope import ADSR_TABLE, decay_effect, pass_schedule
 from fastshade.styles.runner import shade, shade_arrays
 
 __all__ = [
     "ADSR_TABLE", "STYLES", "PassStep", "Style", "decay_effect", "pass_schedule", "resolve_options",
-    "shade", "shade_arrays", "style_help", "style_of",
+    "shade", "shade_arrays", "style_of",
 ]

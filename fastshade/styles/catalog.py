@@ -38,8 +38,3 @@ def resolve_options(options: ShadeOptions | dict[str, Any] | None) -> ShadeOptio
     resolved = ShadeOptions(style=opts.style, passes=opts.passes, envelope=envelope, explicit=explicit,
                             **defaults, **values)
     return opts if resolved == opts and resolved.explicit == opts.explicit else resolved
-
-
-def style_help() -> str:
-    """The style names for ``--help`` (the README describes each)."""
-    return ", ".join(STYLES) + " (README, \"Styles\")"
