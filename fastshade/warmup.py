@@ -20,14 +20,11 @@ __all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARE
            "cold_kernels", "compile_notice", "kernel_name", "warm_up"]
 
 CORE_KERNELS: tuple[str, ...] = (
-    "laplacian.assemble_laplacian_csr", "laplacian.laplacian_csr_nnz", "laplacian.edge_weight_rows",
-    "fields.csr_to_diagonals", "fields.forward_gradient", "fields.unit_vectors",
+    "laplacian.assemble_laplacian_csr", "laplacian.laplacian_csr_nnz", "fields.csr_to_diagonals",
     "components.label_mask", "components.component_stats",
-    "shading.perpendicular_scatter", "shading.place_component", "shading.gated_copy",
-    "shading.hue_rotate",
 )
-"""Kernels that every self-mode run calls, whatever the basis (the cold-cache check reads these;
-``tests/test_warmup.py`` checks the list against a real run of each basis)."""
+"""Kernels that every self-mode run calls, whatever the style and the basis (the cold-cache check
+reads these: v12's painting kernels are not in the default brush style's run)."""
 
 COLD_SECONDS = 16.0
 """CPU seconds a default run spends compiling with an empty cache, in one process (2-core AMD
