@@ -88,3 +88,11 @@ def test_four_times_the_resolution_at_scale_4_matches_the_original_size(name, re
     record_property("changed_pixel_iou", float(iou))  # reported: docs/resolution.md
     assert iou > 0.1
     assert four.stats["scale"] == 4.0 and one.stats["scale"] == 1.0
+
+
+def test_a_style_that_does_not_scale_says_so():
+    from fastshade.styles import shade_arrays as shade_style
+
+    res = shade_style(demo_image(96, 96), None, {"style": "brush", "scale": 2.0})
+    assert res.stats["scale"] == 1.0 and any("--scale 2" in w for w in res.stats["warnings"])
+    assert shade_style(demo_image(96, 96), None, {"style": "v12", "scale": 2.0}).stats["scale"] == 2.0

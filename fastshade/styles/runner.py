@@ -25,6 +25,9 @@ THICKEN_STAGE = "thicken"
 """The stage-log name of the thickening: every other logged stage paints placements (v12's
 ``shadow``; v6's and final's ``shadow`` and ``front`` copies)."""
 
+SCALED_STYLES = ("v12",)
+"""The styles whose lengths and fields follow ``ShadeOptions.scale`` (docs/resolution.md)."""
+
 PassCallback = Callable[[PassStep, ShadeResult], None]
 """Called after every pass with its step and result (``--save-passes`` writes each pass's image)."""
 
@@ -78,6 +81,10 @@ def shade_arrays(
         if opts.scale == "auto":
             value, scale_source = auto_scale(model.ink, dpi)
             opts = dataclasses.replace(opts, scale=value)
+        if float(opts.scale) != 1.0 and opts.style not in SCALED_STYLES:  # said, never silent
+            warnings.append(f"--scale {float(opts.scale):g} ({scale_source}) is applied by the "
+                            f"{', '.join(SCALED_STYLES)} style only; {opts.style} shades at scale 1")
+            opts = dataclasses.replace(opts, scale=1.0)  # stats["scale"]: the scale used
         as_paper = alpha is not None and opts.style != "v12"
         if as_paper:
             current = over_white(rgb, alpha)
