@@ -126,7 +126,10 @@ class SampleCache:
                rgb.shape, tuple(sorted(opts.to_dict().items(), key=lambda kv: kv[0])).__repr__())
         if key not in self._items:
             view = field_view(rgb, opts, timer)
-            segs = extract_segments(view.contours, view.field, view.q, view.gate,
+            # issue 20: a sample's candidates are its strokes (ink near paper or a colour edge),
+            # never the inside of its fills (pipeline.paper.PaperInk.strokes)
+            strokes = paper_ink_model(rgb).strokes
+            segs = extract_segments(view.contours & strokes, view.field, view.q, view.gate,
                                     min_pixels=MIN_SEGMENT_PIXELS, max_segments=2 * MAX_SEGMENTS)
             while len(self._items) >= self.size:
                 self._items.pop(next(iter(self._items)))
