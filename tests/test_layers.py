@@ -83,3 +83,15 @@ def test_run_writes_layers_beside_each_output(tmp_path):
     res = _cli("run", str(tmp_path / "in"), str(out), "--layers", "-j", "1")
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in (out / "sub").iterdir()) == ["d.ora", "d.png", "d.shadow.png", "d.thicken.png"]
+
+
+def test_openraster_carries_the_input_dpi(tmp_path):
+    from PIL import Image
+
+    src, out = tmp_path / "d.png", tmp_path / "o.png"
+    Image.fromarray((demo_image(96, 96) * 255).round().astype(np.uint8)).save(src, dpi=(300, 300))
+    assert _cli("shade", str(src), "-o", str(out), "--layers").returncode == 0
+    with zipfile.ZipFile(tmp_path / "o.ora") as z:
+        root = ET.fromstring(z.read("stack.xml"))
+    assert round(float(root.get("xres"))) == 300 and round(float(root.get("yres"))) == 300
+    assert Image.open(tmp_path / "o.shadow.png").info.get("dpi", (0, 0))[0] == pytest.approx(300, abs=0.5)
