@@ -59,3 +59,23 @@ def test_coloured_ink_is_never_painted_over(style, name):
     res = shade_arrays(img, None, {"style": style})
     assert res.stats["changed_pixels"] > 0
     assert _ink_hit(img, res.image) == 0.0
+
+
+@pytest.mark.parametrize("hidden", [0.0, 1.0])
+@pytest.mark.parametrize("style", ["brush", "v6", "final"])
+def test_transparent_paper_shades_like_the_opaque_drawing(style, hidden):
+    """toof as RGBA with transparent paper (black or white hidden RGB), composited over white,
+    gives exactly the opaque toof's output (8-bit)."""
+    toof = _image("toof")
+    ink = toof.mean(axis=2) < 0.5
+    rgba = np.concatenate([np.where(ink[..., None], toof, hidden), ink[..., None].astype(float)], axis=2)
+    out = shade_arrays(rgba, None, {"style": style}).image
+    seen = out[..., :3] * out[..., 3:4] + (1.0 - out[..., 3:4])
+    ref = shade_arrays(toof, None, {"style": style}).image
+
+    def q(x: np.ndarray) -> np.ndarray:
+        return np.rint(np.clip(x, 0, 1) * 255)
+
+    np.testing.assert_array_equal(q(seen), q(ref))
+    untouched = (q(ref) == q(toof)).all(axis=2) & ~ink
+    assert (q(out[..., 3])[untouched] == 0).all()  # paper no mark touched stays transparent (8-bit)
