@@ -103,6 +103,21 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
                 p_data[q] += v
 
 
+@jit
+def csr_row_times_block(indptr, indices, data, X, i, acc):
+    """Row ``i`` of ``A @ X`` into ``acc`` (float64 (m,), overwritten), its entries summed in CSR
+    order: the one row product of :func:`csr_matmat` and :func:`csr_matmat_add`.
+    """
+    m = acc.shape[0]
+    for c in range(m):
+        acc[c] = 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        j = np.uintp(indices[p])
+        u = data[p]
+        for c in range(m):
+            acc[c] += u * X[j, c]
+
+
 @jit_parallel
 def csr_matmat(indptr, indices, data, X, Y):
     """``Y = A @ X`` for a CSR ``A`` (r, s) and a dense block ``X`` (s, m).
@@ -118,13 +133,7 @@ def csr_matmat(indptr, indices, data, X, Y):
     for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
         acc = np.empty(m)  # the row's sums stay in cache, not in ``Y`` (same values)
         for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
-            for c in range(m):
-                acc[c] = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
-                j = np.uintp(indices[p])
-                u = data[p]
-                for c in range(m):
-                    acc[c] += u * X[j, c]
+            csr_row_times_block(indptr, indices, data, X, i, acc)
             for c in range(m):
                 Y[i, c] = acc[c]
 
@@ -247,13 +256,7 @@ def csr_matmat_add(indptr, indices, data, X, Y):
     for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
         acc = np.empty(m)
         for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
-            for c in range(m):
-                acc[c] = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
-                j = np.uintp(indices[p])
-                u = data[p]
-                for c in range(m):
-                    acc[c] += u * X[j, c]
+            csr_row_times_block(indptr, indices, data, X, i, acc)
             for c in range(m):
                 Y[i, c] += acc[c]
 
