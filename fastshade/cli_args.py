@@ -153,6 +153,19 @@ def add_shade_options(parser: argparse.ArgumentParser, *, expert_help: bool = Tr
                                metavar=None if choices else "SPEC", help=helptext)
 
 
+def style_list(text: str | None) -> list[str]:
+    """``--styles``: ``"v12,v6"`` or ``"all"`` -> style names in that order; [] for None or "";
+    a one-line ``ValueError`` naming any unknown style.
+    """
+    if not text:
+        return []
+    names = list(STYLE_NAMES) if text.strip() == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STYLE_NAMES]
+    if unknown:
+        raise ValueError(f"--styles: unknown style(s) {', '.join(unknown)} (styles: {', '.join(STYLE_NAMES)})")
+    return names
+
+
 def scale_value(text: str) -> float | str:
     """``--scale``: ``auto`` or a number."""
     if text == "auto":

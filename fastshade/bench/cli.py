@@ -26,7 +26,7 @@ from fastshade.bench.results import clock_view, finish, load_results
 from fastshade.bench.scan import SCAN_SHAPE, SCAN_THREADS, format_scan, run_scan
 from fastshade.bench.schema import CLOCKS, ORIGINAL_SIZE
 from fastshade.bench.worker import run_worker
-from fastshade.cli_args import add_shade_options, fail, options_from_args
+from fastshade.cli_args import add_shade_options, fail, options_from_args, style_list
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -153,16 +153,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def style_names(text: str | None) -> list[str]:
-    """``--styles``: ``"v12,v6"`` or ``"all"`` -> names (v12 first, the reference of the ratios); [] for None."""
-    from fastshade.styles import STYLES
-
-    if not text:
-        return []
-    names = list(STYLES) if text.strip() == "all" else [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in STYLES]
-    if unknown:
-        raise ValueError(f"--styles: unknown style(s) {', '.join(unknown)} (styles: {', '.join(STYLES)})")
-    return ["v12"] + [s for s in names if s != "v12"]
+    """``--styles`` (:func:`fastshade.cli_args.style_list`) with v12 first, the reference of the ratios."""
+    names = style_list(text)
+    return ["v12"] + [s for s in names if s != "v12"] if names else []
 
 
 def parse_counts(text: str, flag: str) -> list[int]:

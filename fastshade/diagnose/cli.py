@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from fastshade.cli_args import add_shade_options, options_from_args
+from fastshade.cli_args import add_shade_options, options_from_args, style_list
 from fastshade.diagnose import figures
 from fastshade.diagnose.outputs import make_output_folder, write_outputs
 from fastshade.diagnose.runner import diagnose_arrays
@@ -52,18 +52,6 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "(changed px, pieces, median piece, specks, ink hit); written to DIR/styles.json")
     add_shade_options(p, style="v12")  # the v12 pass: its baselines and studies
 
-
-def style_list(text: str | None) -> list[str]:
-    """``--styles``: ``"v12,v6"`` or ``"all"`` -> names; [] for None; one-line error for unknown names."""
-    from fastshade.styles import STYLES
-
-    if not text:
-        return []
-    names = list(STYLES) if text.strip() == "all" else [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in STYLES]
-    if unknown:
-        raise ValueError(f"--styles: unknown style(s) {', '.join(unknown)} (styles: {', '.join(STYLES)})")
-    return names
 
 
 def main(args: argparse.Namespace) -> int:

@@ -54,15 +54,12 @@ def shade_case(case: Case, images: str) -> tuple[object, object, dict]:
 
 def main(args: argparse.Namespace) -> int:
     """``fastshade gallery``: write the gallery; returns 0."""
+    from fastshade.cli_args import style_list
     from fastshade.gallery.sheet import png_under_budget, side_by_side
     from fastshade.io import write_file
-    from fastshade.options import DEFAULT_STYLE
-    from fastshade.styles import STYLES
+    from fastshade.options import DEFAULT_STYLE, STYLE_NAMES
 
-    styles = list(STYLES) if args.styles == "all" else [s.strip() for s in args.styles.split(",")]
-    unknown = [s for s in styles if s not in STYLES]
-    if unknown:
-        raise ValueError(f"unknown style(s): {', '.join(unknown)} (styles: {', '.join(STYLES)})")
+    styles = style_list(args.styles) or list(STYLE_NAMES)
     if not os.path.isdir(args.images):
         print(f"fastshade: gallery: {args.images}: no such folder, shading the built-in demo only", file=sys.stderr)
     cases = gallery_cases(styles, args.images)
