@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from fastshade.options import ShadeOptions
+from fastshade.pipeline.stagelog import quantised_change
 
 SPECK_PIXELS = 3
 """Largest piece counted as a speck."""
@@ -23,8 +24,7 @@ SPECK_PIXELS = 3
 
 def piece_metrics(before: np.ndarray, after: np.ndarray, ink: np.ndarray) -> dict[str, Any]:
     """Pixel metrics of one shade: ``before``/``after`` (H, W, 3) float in [0, 1], ``ink`` (H, W) bool."""
-    q = lambda x: np.rint(np.clip(x[:, :, :3], 0, 1) * 255)  # noqa: E731
-    changed = (q(before) != q(after)).any(axis=2)
+    changed = quantised_change(before[:, :, :3], after[:, :, :3])
     eight = np.ones((3, 3), dtype=bool)
     labels, n = ndimage.label(changed & ~ink, structure=eight)
     sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0, dtype=np.int64)
