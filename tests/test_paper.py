@@ -241,3 +241,25 @@ def test_a_large_fill_on_uneven_paper_stays_ink():
     assert m.ink[60:260, 100:300].all() and m.ink[290:292, 20:360].all()
     assert m.ink.sum() == 200 * 200 + 2 * 340
     assert m.fill[150, 200] and m.strokes[60, 150] and not m.fill[291, 50]
+
+
+def test_paper_from_keeps_the_drawings_paper_under_later_marks():
+    # a later pass covered most of the page with a light tint: estimated afresh, the tint would
+    # become the paper and the marks would vanish from the ink; kept, the paper is the drawing's
+    page = np.ones((40, 40, 3))
+    page[18:22, 5:35] = 0.0  # the artist's stroke
+    first = paper_ink_model(page)
+    painted = page.copy()
+    painted[:, :30] = np.where(painted[:, :30] == 1.0, 0.6, painted[:, :30])  # a wide tinted mark
+    afresh = paper_ink_model(painted)
+    kept = paper_ink_model(painted, paper_from=first)
+    assert afresh.paper == pytest.approx((0.6, 0.6, 0.6))
+    assert kept.paper == first.paper == (1.0, 1.0, 1.0)
+    assert kept.paper_map is first.paper_map
+    np.testing.assert_allclose(kept.distance[0, 0], 0.4)  # the tint is 0.4 from the kept paper
+    assert kept.ink[0, :30].all() and not kept.ink[0, 30:].any()
+    # with the drawing's own image, paper_from changes nothing
+    same = paper_ink_model(page, paper_from=first)
+    for a, b in ((same.distance, first.distance), (same.ink, first.ink), (same.carrier, first.carrier),
+                 (same.strokes, first.strokes)):
+        np.testing.assert_array_equal(a, b)

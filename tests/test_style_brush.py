@@ -250,3 +250,25 @@ def test_cli_end_to_end(tmp_path):
     assert not np.array_equal(b, e) and not np.array_equal(b, v)
     # the weight is the same whatever the palette: only the shadows' colours differ
     np.testing.assert_array_equal((a != b).any(axis=2), (a != e).any(axis=2))
+
+
+def test_pass_one_reads_the_runners_model_and_later_passes_keep_its_paper(monkeypatch):
+    """The runner models the drawing once; brush's pass 1 uses that model, later passes keep its paper."""
+    import fastshade.pipeline.inkgates as inkgates
+    import fastshade.styles.runner as runner
+
+    calls = []
+    real = inkgates.paper_ink_model
+
+    def counted(rgb, alpha=None, **kw):
+        calls.append(kw.get("paper_from"))
+        return real(rgb, alpha, **kw)
+
+    monkeypatch.setattr(inkgates, "paper_ink_model", counted)
+    seen = []
+    img = demo_image(96, 96)
+    runner.shade_arrays(img, None, {"style": "brush", "passes": 3},
+                        on_pass=lambda step, r: seen.append(step.drawing))
+    drawing = seen[0]
+    assert drawing is not None and all(d is drawing for d in seen)
+    assert calls == [drawing, drawing]  # passes 2 and 3 only, each with the drawing's paper

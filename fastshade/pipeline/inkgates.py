@@ -52,17 +52,21 @@ class InkAnalysis:
 
 def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, timer: Timer,
                  palette: str = "dusk", min_segment: int | None = None,
-                 hue_source: np.ndarray | None = None) -> InkAnalysis:
+                 hue_source: np.ndarray | None = None, drawing: PaperInk | None = None,
+                 drawing_is_input: bool = False) -> InkAnalysis:
     """Paper/ink model, palette, basis, gating field, gates and low-gate segments of ``rgb``.
 
     Stages are timed as ``fields``, ``laplacian``, ``basis``, ``gates`` and ``components``
     (the names of :func:`fastshade.pipeline.shader.analyse`).  A drawing without ink, or too
     small for a graph, gets empty gates and no basis.  ``hue_source``: a colour whose hue the
-    palette takes (:func:`fastshade.pipeline.palette.palette_hue`).
+    palette takes (:func:`fastshade.pipeline.palette.palette_hue`).  ``drawing``: the model of the
+    drawing the passes started from (:attr:`fastshade.styles.base.PassStep.drawing`): used as is when
+    ``drawing_is_input`` (it is this image's model), else its paper is kept (``paper_from``).
     """
     h, w = rgb.shape[:2]
     with timer.stage("fields"):
-        model = paper_ink_model(rgb, alpha)
+        model = (drawing if drawing is not None and drawing_is_input
+                 else paper_ink_model(rgb, alpha, paper_from=drawing))
         paper = np.asarray(model.paper)
         pal = derive_palette(dominant_ink(rgb, model.ink, paper), paper, palette, hue_source)
         marks = mark_mask(rgb, pal, model.ink)

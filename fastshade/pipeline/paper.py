@@ -250,15 +250,22 @@ def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | 
     return ink & near
 
 
-def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: np.ndarray | None = None) -> PaperInk:
+def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: np.ndarray | None = None,
+                    paper_from: PaperInk | None = None) -> PaperInk:
     """The :class:`PaperInk` model of ``rgb`` ((H, W, 3) float in [0, 1]) with optional ``alpha`` ((H, W)).
 
     ``span``: the :func:`local_range` of the image over white, when the caller has it already.
+    ``paper_from``: the model of the drawing ``rgb`` was painted from (same shape); its paper
+    (:attr:`PaperInk.paper` and :attr:`PaperInk.paper_map`) is kept instead of estimated again:
+    marks a pass painted on the paper do not move the paper under them (a later pass's model).
     """
     a = None if alpha is None else np.asarray(alpha, dtype=np.float64)
     seen = over_white(rgb, a)
-    paper = paper_colour(seen, np.ones(seen.shape[:2], dtype=bool))
-    paper_map = paper_field(seen, paper)
+    if paper_from is None:
+        paper = paper_colour(seen, np.ones(seen.shape[:2], dtype=bool))
+        paper_map = paper_field(seen, paper)
+    else:
+        paper, paper_map = np.asarray(paper_from.paper, dtype=np.float64), paper_from.paper_map
     distance = colour_distance(seen, paper if paper_map is None else paper_map)
     ink = distance > INK_DISTANCE
     if a is not None:

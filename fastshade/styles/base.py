@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastshade.options import ShadeOptions
+from fastshade.pipeline.paper import PaperInk
 from fastshade.pipeline.results import ShadeResult
 
 
@@ -18,12 +19,24 @@ class PassStep:
     (the originals' ``effect_strength`` e: v6 reads it everywhere, v12 scales its push and reach).
     ``overrides`` holds the per-pass stage parameters of the ``adsr`` table (§5.5: dilation
     radius, kernel sigma ratio, fill threshold, thicken modulation); empty for the other envelopes.
+    ``drawing`` is the paper/ink model of the drawing the passes started from, computed once by
+    the runner (:func:`~fastshade.styles.runner.shade_arrays`): a style reads it instead of
+    modelling pass 1's input again, and keeps its paper on later passes
+    (``paper_ink_model(..., paper_from=step.drawing)``).  None outside the runner.
     """
 
     index: int
     count: int
     effect: float
     overrides: Mapping[str, float] = field(default_factory=dict)
+    drawing: PaperInk | None = None
+
+    @property
+    def drawing_is_input(self) -> bool:
+        """True when ``drawing`` is the model of this pass's input as is: pass 1 of an opaque drawing
+        (a transparent one reaches the styles composited over white, its model kept its alpha).
+        """
+        return self.index == 1 and self.drawing is not None and self.drawing.alpha is None
 
 
 class PaintPass(Protocol):

@@ -52,7 +52,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
             hue_source = ink_colour(*as_rgb_alpha(sample, "sample"))
     an = ink_analysis(rgb, alpha, pass_opts, timer, opts.palette,
                       min_segment=int(np.ceil(opts.min_component / max(step.effect, 0.05))),
-                      hue_source=hue_source)
+                      hue_source=hue_source, drawing=step.drawing, drawing_is_input=step.drawing_is_input)
     out = rgb.copy()
     log = StageLog(rgb)
     with timer.stage("thicken"):

@@ -47,7 +47,8 @@ def shade_arrays(
     Each of ``options.passes`` passes shades the previous pass's output (the sample, in cross
     mode, stays the same), with the effect of :func:`~fastshade.styles.envelope.pass_schedule`.
     Returns the last pass's :class:`ShadeResult`; its ``stats`` add ``style``, ``envelope`` and
-    ``passes`` (one summary per pass), the timings are summed over the passes and
+    ``passes`` (one summary per pass), the stage timings are summed over the passes (their
+    ``total`` is the whole call, once-per-drawing work included) and
     ``stats["options"]`` are the resolved options (the style's defaults applied).  ``force_cross``
     and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  ``dpi`` (the input file's, when
     it has one) decides ``scale="auto"`` (:func:`fastshade.pipeline.resolution.auto_scale`), which is
@@ -64,6 +65,7 @@ def shade_arrays(
     paper/ink model ``stats["paper"]`` and ``stats["tone_score"]``) join ``stats["warnings"]``,
     their codes ``stats["warning_codes"]``.
     """
+    t_call = clock()
     opts = resolve_options(options)
     style = style_of(opts)
     per_pass: list[dict[str, Any]] = []
@@ -89,6 +91,7 @@ def shade_arrays(
         if as_paper:
             current = over_white(rgb, alpha)
         for step in pass_schedule(opts.envelope, opts.passes):
+            step = dataclasses.replace(step, drawing=model)
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
             honest_placements(result, current)
             painted = result.image  # over white, when as_paper: the next pass's input
@@ -116,6 +119,9 @@ def shade_arrays(
     found = drawing_warnings(model, score, stats, opts.style)
     stats.update(paper=model.stats(), tone_score=round(score, 4), warning_codes=[w.code for w in found])
     stats["warnings"] = [w.line for w in found] + warnings
+    # the whole call: the passes plus the once-per-drawing work (paper/ink model, warnings,
+    # the honest counts), which the passes' own totals leave out
+    stats["timings"] = dict(stats.get("timings", {}), total=round(clock() - t_call, 6))
     return dataclasses.replace(result, stats=stats, stage_of=stages.stage_of, stage_names=tuple(stages.names))
 
 
