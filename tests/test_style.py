@@ -81,3 +81,30 @@ def test_kernels_import_and_run_without_a_writable_cache(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().startswith("ok")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="uses a private cache folder")
+def test_parallel_kernels_share_the_house_cache_and_load_it_in_a_new_process(tmp_path):
+    # The jit_parallel kernels go through the house cache like every other kernel: the same
+    # folder fallbacks, and a cached load without Numba's whole-context refresh, which must
+    # still link the threading layer's scheduler (a new process loads the cache with 2 threads).
+    code = (
+        "import numpy as np, scipy.sparse as sp, numba, sys\n"
+        "import kernels._jit as j\n"
+        "from kernels.blockops import csr_matmat\n"
+        "assert csr_matmat in j.KERNELS and type(csr_matmat._cache).__name__ == '_KernelCache'\n"
+        "A = sp.random(3000, 400, density=0.01, random_state=1, format='csr')\n"
+        "X = np.random.default_rng(2).standard_normal((400, 5)); Y = np.empty((3000, 5))\n"
+        "csr_matmat(A.indptr, A.indices, A.data, X, Y)\n"
+        "np.testing.assert_allclose(Y, A @ X, rtol=1e-12, atol=1e-12)\n"
+        "print(sys.argv[1], 'cached' if csr_matmat.stats.cache_hits else 'compiled')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS="2")
+    env.pop("FASTSHADE_NO_CACHE", None)
+    seen = []
+    for run in ("first", "second"):
+        res = subprocess.run([sys.executable, "-c", code, run], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        seen.append(res.stdout.split())
+    assert seen == [["first", "compiled"], ["second", "cached"]]
