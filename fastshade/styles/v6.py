@@ -15,7 +15,10 @@ Departures from the original, all documented in ``docs/looks-v6.md``:
 * copies and thickening never write over an ink pixel of the pass's input (the paper/ink model,
   :func:`fastshade.pipeline.paper.paper_ink_model`); the original's copies overwrote 4.7 % of
   toof's ink after one pass, and its thickening painted black over coloured fills that are not
-  contours (offhand_pleometric's purple body);
+  contours (offhand_pleometric's purple body).  ``ink_guard=0`` (``--ink-guard 0``) turns the
+  guard off, as in the ``final`` style: thickening and copies then land on ink as the original's
+  did (red-tonegraph's filled squares are copied onto themselves and re-tinted); any other value
+  keeps the guard (the threshold itself is v12's and is not read here);
 * no cross mode: the original v6 shades one image, so a sample is refused (one-line ``ValueError``).
 
 Stages (``stats["changed_by_stage"]``): ``thicken``, ``shadow``, ``front``.
@@ -78,7 +81,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         field, basis = v6_field(grey, opts, timer)
         with timer.stage("gates"):
             gate = v6_gate(field)
-            guard = paper_ink_model(rgb, alpha).ink
+            guard = paper_ink_model(rgb, alpha).ink if opts.ink_guard > 0.0 else None
             grad = sobel_gradient(grey)
         with timer.stage("thicken"):
             thick = thicken_v6(out, rgb, contours, gate, params.thickness, guard)
@@ -108,6 +111,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         "low_gate_pixels": info["low"],
         "thickened_pixels": info["thickened"],
         "skipped_shadows": 0,
+        "ink_guard": opts.ink_guard > 0.0,
         "v6": {"pass": step.index, "effect": step.effect, "thickness": params.thickness,
                "gate_threshold": params.gate_threshold, "max_segments": params.max_segments,
                "push": params.push, "shadow_offset": params.shadow_offset,
