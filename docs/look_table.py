@@ -1,6 +1,7 @@
 """The whole agreement table of issue 18 in one command (docs/looks.md "Summary").
 
     python docs/look_table.py [--out DIR] [--guards default,0] [--cases v6,final,cross] [--json FILE]
+                              [--flags "--basis krylov"]
 
 Shades every case with the real command (``python -m fastshade shade ... --passes 4
 --save-passes``, once per ink-guard setting: ``default`` = the style's guard, ``0`` =
@@ -50,8 +51,9 @@ def cases(kinds: list[str]) -> list[tuple[str, str, str | None, str]]:
     return out
 
 
-def shade(label: str, target: str, sample: str | None, guard: str, out: Path) -> dict[int, Path]:
-    """Run the 4-pass command for one case and guard; the pass files by pass number."""
+def shade(label: str, target: str, sample: str | None, guard: str, out: Path,
+          extra: list[str] | None = None) -> dict[int, Path]:
+    """Run the 4-pass command for one case and guard (plus ``extra`` flags); the pass files by pass number."""
     style = label.split()[0]
     stem = f"{label.replace(' ', '_')}-guard_{guard}"
     dest = out / f"{stem}.png"
@@ -61,6 +63,7 @@ def shade(label: str, target: str, sample: str | None, guard: str, out: Path) ->
         cmd += ["--sample", str(SHARED / "images" / f"{sample}.png")]
     if guard != "default":
         cmd += ["--ink-guard", guard]
+    cmd += extra or []
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     return {p: out / f"{stem}.pass{p}.png" for p in PASSES}
 
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guards", default="default,0")
     p.add_argument("--cases", default="v6,final,cross")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--flags", default="", help="extra shade flags for every case, e.g. '--basis krylov'")
     args = p.parse_args(argv)
     agreement = _agreement_module().agreement
     tmp = tempfile.TemporaryDirectory() if args.out is None else None
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for label, target, sample, ref in cases(args.cases.split(",")):
         for guard in args.guards.split(","):
-            files = shade(label, target, sample, guard, out)
+            files = shade(label, target, sample, guard, out, args.flags.split())
             for k in PASSES:
                 a = agreement(str(SHARED / "images" / f"{target}.png"), str(files[k]),
                               str(SHARED / "reference" / "original" / f"{ref}-p{k}.png"))

@@ -435,3 +435,21 @@ def test_ink_guard_zero_lets_the_copies_land_on_ink(monkeypatch, ink_guard):
     assert res.image[shadow] == pytest.approx(np.tile(_shadow_by_hand((0.0, 0.0, 0.0), 1.0), (36, 1)))
     expected = {"thicken": 0, "shadow": 36, "front": 0 if ink_guard > 0 else 36}
     assert res.stats["changed_by_stage"] == expected
+
+
+def test_later_passes_protect_the_drawings_ink_not_the_earlier_copies():
+    """The guard of pass 2 is the drawing's ink (the first pass's paper/ink model), so pass 2's
+    copies may land on pass 1's marks, as the original's did; the drawing's ink stays untouched."""
+    from fastshade.styles import resolve_options
+    from fastshade.styles import v6 as v6_style
+    from fastshade.styles.envelope import pass_schedule
+
+    img = demo_image(128, 128)
+    opts = resolve_options({"style": "v6"})
+    first = v6_style.paint_pass(img, None, opts, pass_schedule("decay", 2)[0], force_cross=False,
+                                clock=lambda: 0.0)
+    ink = paper_ink_model(img).ink
+    assert np.array_equal(v6_style.INKS.protected(first.image, None), ink)
+    assert (paper_ink_model(first.image).ink & ~ink).sum() > 100  # pass 1's marks: ink to the output's model
+    res = shade_arrays(img, None, {"style": "v6", "passes": 2})
+    assert not (quantised_change(img, res.image) & ink).any()
