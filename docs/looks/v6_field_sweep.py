@@ -11,6 +11,8 @@ the median, range and share of seeds inside the 0.67-1.5 band.  The fields:
   ``seed`` = the option;
 * ``heat-raw``: the same field with no sign convention (the seed decides the sign, as the
   original's start vector decides its Ritz vector's: ``original-system.md`` §2.1);
+* ``krylov``: the style with ``--basis krylov`` (fastshade's Krylov column, the issue's other
+  field), ``seed`` = the option;
 * ``lanczos``: the original's own field, re-implemented from §2.1 in NumPy (one unrestarted
   50-step Lanczos run with the constant deflated, Ritz column 1 of the values > 1e-6, no sign
   convention) on v6's Laplacian (4-neighbour, ``tau`` 0.1, grey mean), the start vector drawn
@@ -87,7 +89,7 @@ def field_of(kind: str):
         lap = image_laplacian(grey, connectivity=4, kind="grid", tau=0.1, weight_floor=0.0).tocsr()
         return lanczos_column1(lap, opts.seed).reshape(grey.shape), None
 
-    return {"heat": None, "heat-raw": heat_raw, "lanczos": lanczos}[kind]
+    return {"heat": None, "krylov": None, "heat-raw": heat_raw, "lanczos": lanczos}[kind]
 
 
 def pass_images(img: np.ndarray, options: dict) -> dict[int, np.ndarray]:
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", default="1-8")
     p.add_argument("--images", default="toof,snek-heavy,red-tonegraph")
-    p.add_argument("--fields", default="heat,heat-raw,lanczos")
+    p.add_argument("--fields", default="heat,krylov,heat-raw,lanczos")
     p.add_argument("--ink-guard", type=float, default=0.0)
     args = p.parse_args(argv)
     lo, _, hi = args.seeds.partition("-")
@@ -119,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                                          != np.rint(img * 255)).any(axis=2)) for k in PASSES]
                 ratios = []
                 for seed in seeds:
-                    outs = pass_images(img, {"style": "v6", "passes": 4, "seed": seed, "ink_guard": args.ink_guard})
+                    extra = {"basis": "krylov"} if kind == "krylov" else {}
+                    outs = pass_images(img, {"style": "v6", "passes": 4, "seed": seed, "ink_guard": args.ink_guard,
+                                             **extra})
                     ratios.append([quantised_change(img, outs[k]).sum() / r for k, r in zip(PASSES, ref)])
                     print(f"<!-- {kind} {name} seed {seed}: " + " ".join(f"{x:.2f}" for x in ratios[-1]) + " -->",
                           flush=True)
