@@ -396,3 +396,60 @@ def test_bench_style_rows():
     rows = [c for c in cases if c["kind"] == "style"]
     assert [c["name"] for c in rows] == ["style:v12:p1", "style:v12:p4", "style:v6:p1", "style:v6:p4"]
     assert rows[3]["options"] == {"style": "v6", "passes": 4, "envelope": "auto"} and rows[3]["mode"] == "self"
+
+
+def _square_page():
+    """A 6x6 black square at rows/cols 10..15 on a 40x40 white page (36 ink pixels of 1600)."""
+    img = np.ones((40, 40, 3))
+    img[10:16, 10:16] = 0.0
+    return img
+
+
+@pytest.mark.parametrize("ink_guard", [0.3, 0.0])
+def test_ink_guard_zero_lets_the_copies_land_on_ink(monkeypatch, ink_guard):
+    """A filled square, a flat field: by §4.1 the gate is σ(10(0 - 0.5)) < 0.5 everywhere (no
+    thickening), the 36 square pixels are the contours and one eligible segment (>= 30 px: no
+    median fallback); the Sobel gradient at its centre (12, 12) is 0, so the push is 0 and the
+    rot90 copy of the full 6x6
+    patch lands on the square itself (front) and 7 px down-right (shadow).  With the guard the
+    front cannot touch the ink; with ``ink_guard=0`` every square pixel takes the front tint of
+    black, as the original's copies re-tint red-tonegraph's filled squares."""
+    from fastshade.styles import v6 as v6_style
+
+    monkeypatch.setattr(v6_style, "v6_field", lambda grey, opts, timer: (np.zeros(grey.shape), None))
+    img = _square_page()
+    res = shade_arrays(img, None, {"style": "v6", "ink_guard": ink_guard})
+    changed = quantised_change(img, res.image)
+    square = np.zeros((40, 40), bool)
+    square[10:16, 10:16] = True
+    shadow = np.zeros((40, 40), bool)
+    shadow[17:23, 17:23] = True
+    assert res.stats["v6"]["median_fallback"] is False and len(res.stats["placements"]) == 1
+    assert res.stats["placements"][0]["push"] == [0, 0] and res.stats["placements"][0]["corner"] == [10, 10]
+    if ink_guard > 0:
+        assert np.array_equal(changed, shadow) and res.stats["ink_guard"] is True
+        assert np.all(res.image[square] == 0.0)
+    else:
+        assert np.array_equal(changed, shadow | square) and res.stats["ink_guard"] is False
+        assert res.image[square] == pytest.approx(np.tile(_front_by_hand((0.0, 0.0, 0.0), 1.0), (36, 1)))
+    assert res.image[shadow] == pytest.approx(np.tile(_shadow_by_hand((0.0, 0.0, 0.0), 1.0), (36, 1)))
+    expected = {"thicken": 0, "shadow": 36, "front": 0 if ink_guard > 0 else 36}
+    assert res.stats["changed_by_stage"] == expected
+
+
+def test_later_passes_protect_the_drawings_ink_not_the_earlier_copies():
+    """The guard of pass 2 is the drawing's ink (the first pass's paper/ink model), so pass 2's
+    copies may land on pass 1's marks, as the original's did; the drawing's ink stays untouched."""
+    from fastshade.styles import resolve_options
+    from fastshade.styles import v6 as v6_style
+    from fastshade.styles.envelope import pass_schedule
+
+    img = demo_image(128, 128)
+    opts = resolve_options({"style": "v6"})
+    first = v6_style.paint_pass(img, None, opts, pass_schedule("decay", 2)[0], force_cross=False,
+                                clock=lambda: 0.0)
+    ink = paper_ink_model(img).ink
+    assert np.array_equal(v6_style.INKS.protected(first.image, None), ink)
+    assert (paper_ink_model(first.image).ink & ~ink).sum() > 100  # pass 1's marks: ink to the output's model
+    res = shade_arrays(img, None, {"style": "v6", "passes": 2})
+    assert not (quantised_change(img, res.image) & ink).any()

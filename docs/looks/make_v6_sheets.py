@@ -1,8 +1,9 @@
 """Make the v6 side-by-side sheets and the agreement table of docs/looks-v6.md.
 
-    python docs/looks/make_v6_sheets.py OUT_DIR [NAME ...]
+    python docs/looks/make_v6_sheets.py OUT_DIR [NAME[:noguard] ...]
 
-For each NAME (default: toof snek-heavy red-tonegraph offhand_pleometric), shades
+For each NAME (default: toof snek-heavy red-tonegraph offhand_pleometric red-tonegraph:noguard;
+``:noguard`` adds ``--ink-guard 0`` and writes ``v6-NAME-noguard.png``), shades
 ``../shared/images/NAME.png`` with ``fastshade shade --style v6 --passes 4 --save-passes`` into
 OUT_DIR (pass k of the 4-pass run is the k-pass output: the decay schedule depends on the pass
 index only), writes ``docs/looks/v6-NAME.png`` (rows: passes 1, 2, 4; columns: input | ours | the
@@ -21,7 +22,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
-NAMES = ("toof", "snek-heavy", "red-tonegraph", "offhand_pleometric")
+NAMES = ("toof", "snek-heavy", "red-tonegraph", "offhand_pleometric", "red-tonegraph:noguard")
 PASSES = (1, 2, 4)
 
 
@@ -48,12 +49,15 @@ def main(argv: list[str]) -> int:
     """Shade, draw the sheets, print the table rows (exit status 0)."""
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
-    for name in argv[1:] or NAMES:
-        target = out / f"v6-{name}.png"
+    for case in argv[1:] or NAMES:
+        name, _, variant = case.partition(":")
+        label = f"{name}-{variant}" if variant else name
+        flags = ["--ink-guard", "0"] if variant == "noguard" else []
+        target = out / f"v6-{label}.png"
         _run("-m", "fastshade", "shade", str(SHARED / "images" / f"{name}.png"), "-o", str(target),
-             "--style", "v6", "--passes", "4", "--save-passes", "--stats", str(out / f"v6-{name}.json"))
-        ours = {p: out / f"v6-{name}.pass{p}.png" for p in PASSES}
-        sheet(name, ours, ROOT / "docs" / "looks" / f"v6-{name}.png")
+             "--style", "v6", "--passes", "4", "--save-passes", "--stats", str(out / f"v6-{label}.json"), *flags)
+        ours = {p: out / f"v6-{label}.pass{p}.png" for p in PASSES}
+        sheet(name, ours, ROOT / "docs" / "looks" / f"v6-{label}.png")
         src = str(SHARED / "images" / f"{name}.png")
         for p in PASSES:
             orig = str(SHARED / "reference" / "original" / f"v6-{name}-p{p}.png")
@@ -62,7 +66,7 @@ def main(argv: list[str]) -> int:
             m_ours, m_orig = (json.loads(line) for line in metrics.splitlines())
             hue = lambda v: "grey" if v is None else f"{v:.0f}°"  # noqa: E731
             gap = "-" if a["hue_gap"] is None else f"{a['hue_gap']:.0f}°"
-            print(f"| {name} | {p} | {a['changed_ours']} / {a['changed_original']} | {a['count_ratio']:.2f} | "
+            print(f"| {label} | {p} | {a['changed_ours']} / {a['changed_original']} | {a['count_ratio']:.2f} | "
                   f"{a['iou']:.2f} | {a['hue_distance']:.2f} | {hue(a['hue_ours'])} / {hue(a['hue_original'])} | "
                   f"{gap} | "
                   f"{m_ours['ink_hit']:.3f} / {m_orig['ink_hit']:.3f} | {m_ours['tint']:.3f} / {m_orig['tint']:.3f} | "

@@ -8,10 +8,11 @@ contours ``|z(grey)| > 1``; dilation thickening; 4-connected eligible segments; 
 corner, a shadow copy ``int(7 e)`` px down-right first, then the front copy.  Segments are drawn
 one after the other into the image they read from.
 
-One departure by design: neither the copies nor the thickening write over an ink pixel of the
-pass's input (``guard``, from :func:`fastshade.pipeline.paper.paper_ink_model`).  The original's
-copies overwrote them (4.7 % of toof's ink after one pass), and its thickening painted over
-coloured fills that are not contours.
+One departure by design: neither the copies nor the thickening write over a ``guard`` pixel, the
+drawing's ink (the style passes the first pass's :func:`fastshade.pipeline.paper.paper_ink_model`
+ink, or ``None`` with ``ink_guard=0``: then they write anywhere, as the original's did, which
+overwrote 4.7 % of toof's ink after one pass and painted over coloured fills that are not
+contours).
 """
 
 from __future__ import annotations

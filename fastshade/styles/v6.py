@@ -12,10 +12,16 @@ Departures from the original, all documented in ``docs/looks-v6.md``:
 
 * the gating field is fastshade's (the seeded heat random field, or the Krylov column with
   ``--basis krylov``), not the original's 2-vector Lanczos Ritz column;
-* copies and thickening never write over an ink pixel of the pass's input (the paper/ink model,
-  :func:`fastshade.pipeline.paper.paper_ink_model`); the original's copies overwrote 4.7 % of
+* copies and thickening never write over an ink pixel of the drawing (the paper/ink model,
+  :func:`fastshade.pipeline.paper.paper_ink_model`, of the first pass's input, carried over the
+  passes by :class:`~fastshade.styles.ink_memory.InkMemory`: the marks of earlier passes are
+  this style's, not the drawing's, and later copies land on them as the original's did); the
+  original's copies overwrote 4.7 % of
   toof's ink after one pass, and its thickening painted black over coloured fills that are not
-  contours (offhand_pleometric's purple body);
+  contours (offhand_pleometric's purple body).  ``ink_guard=0`` (``--ink-guard 0``) turns the
+  guard off, as in the ``final`` style: thickening and copies then land on ink as the original's
+  did (red-tonegraph's filled squares are copied onto themselves and re-tinted); any other value
+  keeps the guard (the threshold itself is v12's and is not read here);
 * no cross mode: the original v6 shades one image, so a sample is refused (one-line ``ValueError``).
 
 Stages (``stats["changed_by_stage"]``): ``thicken``, ``shadow``, ``front``.
@@ -31,7 +37,6 @@ import numpy as np
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.gates import carrier_of
 from fastshade.pipeline.inputs import as_rgb_alpha
-from fastshade.pipeline.paper import paper_ink_model
 from fastshade.pipeline.results import ShadeResult, Timer
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.pipeline.v6paint import (
@@ -48,10 +53,13 @@ from fastshade.pipeline.v6paint import (
 )
 from fastshade.spectral import SpectralBasis
 from fastshade.styles.base import PassStep, Style
+from fastshade.styles.ink_memory import InkMemory
 
 FIELD_SMOOTHING = 10.0
 """v6's heat-field smoothing (v12: 15): measured on toof, it gives the original's segment count and
 thickening at pass 1 (27 segments and 769 thickened px; the original 22 and ~880), docs/looks-v6.md."""
+INKS = InkMemory()
+"""The drawing's ink, carried over the passes (:class:`~fastshade.styles.ink_memory.InkMemory`)."""
 NO_CROSS = "style v6 has no cross mode (the original v6 shades one image); drop the sample or use --style v12"
 
 
@@ -78,7 +86,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         field, basis = v6_field(grey, opts, timer)
         with timer.stage("gates"):
             gate = v6_gate(field)
-            guard = paper_ink_model(rgb, alpha).ink
+            guard = INKS.protected(rgb, alpha) if opts.ink_guard > 0.0 else None
             grad = sobel_gradient(grey)
         with timer.stage("thicken"):
             thick = thicken_v6(out, rgb, contours, gate, params.thickness, guard)
@@ -88,6 +96,8 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                                    params.max_segments)
         with timer.stage("shadow"):
             info["segments"] = draw_segments(out, segs, grad, params, guard, writer)
+        if guard is not None:
+            INKS.remember(out, guard)
         info.update(thickened=int(thick.sum()), high=int(np.count_nonzero(contours & (gate > 0.5))),
                     low=int(segs.eligible.sum()), fallback=segs.fallback, components=int(segs.components.n))
     else:  # blank, flat or degenerate: nothing to gate, the pass returns its input
@@ -108,6 +118,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         "low_gate_pixels": info["low"],
         "thickened_pixels": info["thickened"],
         "skipped_shadows": 0,
+        "ink_guard": opts.ink_guard > 0.0,
         "v6": {"pass": step.index, "effect": step.effect, "thickness": params.thickness,
                "gate_threshold": params.gate_threshold, "max_segments": params.max_segments,
                "push": params.push, "shadow_offset": params.shadow_offset,
