@@ -266,15 +266,22 @@ def test_cli_final_two_passes(tmp_path, cross):
         assert sum(p["placements"] for p in stats["passes"]) > 0
 
 
-def test_ink_memory_carries_the_drawing_ink_to_the_next_pass():
+def test_every_pass_protects_the_drawings_ink_the_runner_hands_it():
+    import dataclasses
+
     from fastshade.pipeline.paper import paper_ink_model
     from fastshade.styles import final, resolve_options
+    from fastshade.styles.runner import shade_arrays
     img = drawing()
     opts = resolve_options({"style": "final"})
     first = final.paint_pass(img, None, opts, pass_schedule("adsr", 2)[0], force_cross=False)
     ink = paper_ink_model(img).ink
-    assert np.array_equal(final.INKS.protected(first.image, None), ink)
     assert paper_ink_model(first.image).ink.sum() > ink.sum()  # the rims are ink to the output's own model
+    second = dataclasses.replace(pass_schedule("adsr", 2)[1], drawing=paper_ink_model(img))
+    assert np.array_equal(second.drawing_ink(first.image, None), ink)
+    seen = []
+    shade_arrays(img, None, {"style": "final", "passes": 2}, on_pass=lambda step, r: seen.append(step))
+    assert all(np.array_equal(s.drawing_ink(first.image, None), ink) for s in seen)
 
 
 def test_ink_guard_zero_retints_the_strokes_in_place_as_the_original():

@@ -3,6 +3,7 @@ NumPy twin, the stage bookkeeping, determinism and the command line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -449,7 +450,15 @@ def test_later_passes_protect_the_drawings_ink_not_the_earlier_copies():
     first = v6_style.paint_pass(img, None, opts, pass_schedule("decay", 2)[0], force_cross=False,
                                 clock=lambda: 0.0)
     ink = paper_ink_model(img).ink
-    assert np.array_equal(v6_style.INKS.protected(first.image, None), ink)
     assert (paper_ink_model(first.image).ink & ~ink).sum() > 100  # pass 1's marks: ink to the output's model
+    # pass 2 as the runner gives it (the drawing's model on the step) protects the drawing's ink
+    second = dataclasses.replace(pass_schedule("decay", 2)[1], drawing=paper_ink_model(img))
+    assert np.array_equal(second.drawing_ink(first.image, None), ink)
+    again = v6_style.paint_pass(first.image, None, opts, second, force_cross=False, clock=lambda: 0.0)
+    alone = v6_style.paint_pass(first.image, None, opts, pass_schedule("decay", 2)[1], force_cross=False,
+                                clock=lambda: 0.0)  # outside the runner: its own input's ink
+    landed = quantised_change(first.image, again.image) & ~ink
+    assert (landed & (paper_ink_model(first.image).ink & ~ink)).any()  # on pass 1's marks
+    assert not (quantised_change(first.image, alone.image) & paper_ink_model(first.image).ink).any()
     res = shade_arrays(img, None, {"style": "v6", "passes": 2})
     assert not (quantised_change(img, res.image) & ink).any()

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.paper import PaperInk
+from fastshade.pipeline.paper import PaperInk, paper_ink_model
 from fastshade.pipeline.results import ShadeResult
 
 
@@ -19,10 +21,11 @@ class PassStep:
     (the originals' ``effect_strength`` e: v6 reads it everywhere, v12 scales its push and reach).
     ``overrides`` holds the per-pass stage parameters of the ``adsr`` table (§5.5: dilation
     radius, kernel sigma ratio, fill threshold, thicken modulation); empty for the other envelopes.
-    ``drawing`` is the paper/ink model of the drawing the passes started from, computed once by
-    the runner (:func:`~fastshade.styles.runner.shade_arrays`): a style reads it instead of
-    modelling pass 1's input again, and keeps its paper on later passes
-    (``paper_ink_model(..., paper_from=step.drawing)``).  None outside the runner.
+    ``drawing`` is the paper/ink model of the drawing the passes started from (pass 1's input:
+    a transparent drawing composited over white), computed once by the runner
+    (:func:`~fastshade.styles.runner.shade_arrays`): a style reads it instead of modelling pass
+    1's input again, keeps its paper on later passes (``paper_ink_model(..., paper_from=step.drawing)``)
+    and protects its ink (:meth:`drawing_ink`).  None outside the runner.
     """
 
     index: int
@@ -33,10 +36,20 @@ class PassStep:
 
     @property
     def drawing_is_input(self) -> bool:
-        """True when ``drawing`` is the model of this pass's input as is: pass 1 of an opaque drawing
-        (a transparent one reaches the styles composited over white, its model kept its alpha).
+        """True when ``drawing`` is the model of this pass's input (pass 1, in the runner)."""
+        return self.index == 1 and self.drawing is not None
+
+    def drawing_ink(self, rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+        """The ink of the drawing (bool (H, W)), which the ink guard protects on every pass.
+
+        The marks of earlier passes are ink to a later pass's own paper/ink model, but they are
+        the style's marks, not the drawing (the originals paint over them again), so every pass
+        protects ``drawing``'s ink; outside the runner (no ``drawing``), the ink of ``rgb``
+        (and ``alpha``) itself.
         """
-        return self.index == 1 and self.drawing is not None and self.drawing.alpha is None
+        if self.drawing is not None:
+            return self.drawing.ink
+        return paper_ink_model(rgb, alpha).ink
 
 
 class PaintPass(Protocol):

@@ -21,8 +21,9 @@ least 25 pixels, at most 40 (the sample's: 80).
 Departures from the original, all deliberate:
 
 * **Ink guard.** No stage writes on an ink pixel of the drawing (the paper/ink model of the
-  first pass's input, :mod:`fastshade.pipeline.paper`, carried over the passes by
-  :class:`InkMemory`).  The original's self-mode shadow re-tints the contour pixels themselves
+  first pass's input, :mod:`fastshade.pipeline.paper`, which the runner hands every pass:
+  :meth:`~fastshade.styles.base.PassStep.drawing_ink`).  The original's self-mode shadow
+  re-tints the contour pixels themselves
   (black ink turns teal); here each re-tint weight ``λ`` of an inked contour pixel is moved onto
   the paper pixels touching it (:func:`~fastshade.pipeline.finalpaint.paper_side`), so the
   strokes keep their ink and gain a rim of the same colours; earlier passes' marks are
@@ -53,7 +54,6 @@ from fastshade.pipeline.shader import analyse
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.pipeline.transplant import Segments, extract_segments, paint_transplants
 from fastshade.styles.base import PassStep, Style
-from fastshade.styles.ink_memory import InkMemory
 
 PERCENTILE = 0.40
 """The gate threshold q is this quantile of the field (linear interpolation)."""
@@ -153,8 +153,6 @@ def basis_stats(analysis: Analysis, opts: ShadeOptions) -> dict[str, Any]:
             "field": "column", "values": [float(v) for v in basis.values]}
 
 
-INKS = InkMemory()
-"""The drawing's ink of the final style's passes (:class:`~fastshade.styles.ink_memory.InkMemory`)."""
 
 
 def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
@@ -167,7 +165,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     effect, thick = pass_parameters(step)
     guard = opts.ink_guard > 0.0
     with timer.stage("paper"):
-        ink = INKS.protected(rgb, alpha) if guard else np.zeros(rgb.shape[:2], dtype=bool)
+        ink = step.drawing_ink(rgb, alpha) if guard else np.zeros(rgb.shape[:2], dtype=bool)
     view = field_view(rgb, opts, timer)
     out = rgb.copy()
     log = StageLog(rgb)
@@ -205,8 +203,6 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                 weight[(out != rgb).any(axis=2)] = 0.0  # this pass's thickening: not a contour yet
             retinted = retint_shadow(out, view.field, weight, effect=effect, shadow_offset=SHADOW_OFFSET,
                                      translation=TRANSLATION, log=log)
-    if guard:
-        INKS.remember(out, ink)
     h, w = rgb.shape[:2]
     owner = np.full(h * w, -1, dtype=np.int32)
     for idx, p in enumerate(placements):

@@ -88,10 +88,12 @@ def shade_arrays(
                             f"{', '.join(SCALED_STYLES)} style only; {opts.style} shades at scale 1")
             opts = dataclasses.replace(opts, scale=1.0)  # stats["scale"]: the scale used
         as_paper = alpha is not None and opts.style != "v12"
+        drawing = model  # the model of what the styles paint on in pass 1
         if as_paper:
             current = over_white(rgb, alpha)
+            drawing = paper_ink_model(current)
         for step in pass_schedule(opts.envelope, opts.passes):
-            step = dataclasses.replace(step, drawing=model)
+            step = dataclasses.replace(step, drawing=drawing)
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
             honest_placements(result, current)
             painted = result.image  # over white, when as_paper: the next pass's input

@@ -13,8 +13,8 @@ Departures from the original, all documented in ``docs/looks-v6.md``:
 * the gating field is fastshade's (the seeded heat random field, or the Krylov column with
   ``--basis krylov``), not the original's 2-vector Lanczos Ritz column;
 * copies and thickening never write over an ink pixel of the drawing (the paper/ink model,
-  :func:`fastshade.pipeline.paper.paper_ink_model`, of the first pass's input, carried over the
-  passes by :class:`~fastshade.styles.ink_memory.InkMemory`: the marks of earlier passes are
+  :func:`fastshade.pipeline.paper.paper_ink_model`, of the first pass's input, which the runner
+  hands every pass: :meth:`~fastshade.styles.base.PassStep.drawing_ink`; the marks of earlier passes are
   this style's, not the drawing's, and later copies land on them as the original's did); the
   original's copies overwrote 4.7 % of
   toof's ink after one pass, and its thickening painted black over coloured fills that are not
@@ -53,13 +53,10 @@ from fastshade.pipeline.v6paint import (
 )
 from fastshade.spectral import SpectralBasis
 from fastshade.styles.base import PassStep, Style
-from fastshade.styles.ink_memory import InkMemory
 
 FIELD_SMOOTHING = 10.0
 """v6's heat-field smoothing (v12: 15): measured on toof, it gives the original's segment count and
 thickening at pass 1 (27 segments and 769 thickened px; the original 22 and ~880), docs/looks-v6.md."""
-INKS = InkMemory()
-"""The drawing's ink, carried over the passes (:class:`~fastshade.styles.ink_memory.InkMemory`)."""
 NO_CROSS = "style v6 has no cross mode (the original v6 shades one image); drop the sample or use --style v12"
 
 
@@ -86,7 +83,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         field, basis = v6_field(grey, opts, timer)
         with timer.stage("gates"):
             gate = v6_gate(field)
-            guard = INKS.protected(rgb, alpha) if opts.ink_guard > 0.0 else None
+            guard = step.drawing_ink(rgb, alpha) if opts.ink_guard > 0.0 else None
             grad = sobel_gradient(grey)
         with timer.stage("thicken"):
             thick = thicken_v6(out, rgb, contours, gate, params.thickness, guard)
@@ -96,8 +93,6 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                                    params.max_segments)
         with timer.stage("shadow"):
             info["segments"] = draw_segments(out, segs, grad, params, guard, writer)
-        if guard is not None:
-            INKS.remember(out, guard)
         info.update(thickened=int(thick.sum()), high=int(np.count_nonzero(contours & (gate > 0.5))),
                     low=int(segs.eligible.sum()), fallback=segs.fallback, components=int(segs.components.n))
     else:  # blank, flat or degenerate: nothing to gate, the pass returns its input
