@@ -51,7 +51,8 @@ _HELP = {
     "hue_angle": "hue rotation of the shadow colours in radians (v12: 1)",
     "shadow_placement": "fixed (the original's push), free, fit, fit-dirs, fit-diag or fit-whole (draw a "
                         "shadow whole or not at all)",
-    "ink_guard": "shadows are written only where the original carrier is above this (never over ink)",
+    "ink_guard": "v12: shadows are written only where the original carrier is above this; v6 and final: "
+                 "0 lets marks land on the ink, as the originals did (brush never does)",
     "cross_strategy": "cross mode: what is copied from the sample (unified, warp, recolor, gate-only)",
     "affinity_threshold": "cross copy gate: mean | none | quantile:Q | calibrated",
     "procrustes": "cross mode: rotate the sample's basis onto the target's before comparing",
