@@ -15,7 +15,7 @@ from scipy import ndimage as ndi
 
 from fastshade.pipeline.castshadow import Swing, swung_shadows
 from fastshade.pipeline.inkgates import InkAnalysis
-from fastshade.pipeline.resolution import scaled_window
+from fastshade.pipeline.resolution import centre_offset, scaled_window
 from fastshade.pipeline.shading import budget_from_energy, thickening_budget
 from fastshade.pipeline.weight import LIGHT, grow_strokes, stroke_reach
 
@@ -56,7 +56,8 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     up the weight of a stroke instead of piling more on), smoothed along the strokes; growth
     keeps out of paper gaps narrower than ``2 R + 1`` px.  An added pixel takes the colour of the
     nearest full-strength ink pixel.  ``scale``: the drawing's (``radius`` is already scaled); the
-    smoothing lengths, the window's margin and the later pass's "one pixel" are times ``scale``.
+    smoothing lengths, the window's margin and the later pass's "one pixel" are times ``scale``,
+    the reach and the gap move by :func:`~fastshade.pipeline.resolution.centre_offset`.
     """
     h, w = an.shape
     colours = np.zeros((h, w, 3))
@@ -78,8 +79,11 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     else:
         budget = budget[win]
     reach = stroke_reach(strokes, high, budget, REACH_SIGMA * scale)
-    grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius), lean=lean,
-                         max_reach=float(radius), smooth=SMOOTH * scale)
+    offset = centre_offset(scale)  # 0 at scale 1: a reach a little shorter, a gap a little wider
+    if offset:
+        reach -= offset
+    grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius) + offset, lean=lean,
+                         max_reach=float(radius) - offset, smooth=SMOOTH * scale)
     added = np.zeros((h, w), dtype=bool)
     added[win] = grown
     if grown.any():

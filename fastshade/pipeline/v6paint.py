@@ -111,14 +111,14 @@ def v6_field(carrier: np.ndarray, opts: ShadeOptions, timer: Timer,
     centre, where the original's Ritz column put it (sparse thickening).  Timed under
     ``laplacian``, ``basis`` and ``fields``.  ``scale`` > 1: computed on the carrier ``scale``
     times coarser and interpolated back (:func:`fastshade.pipeline.resolution.coarse_field`; the
-    basis, if any, is the coarse grid's).
+    basis, if any, is the coarse grid's; each pixel reads the coarse pixel it lies in, so the
+    gate's min-max normalisation sees the coarse field's range).
     """
     graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
                  weight_floor=opts.weight_floor)
 
-    smooth_range = [0.0, 0.0]  # the field's range on the grid it was computed on
-
     def smooth(grey: np.ndarray) -> tuple[np.ndarray, SpectralBasis | None]:
+        """The field of ``grey`` (the carrier, or its coarse grid's) and the basis it read."""
         with timer.stage("laplacian"):
             lap = image_laplacian(grey, **graph)
         with timer.stage("fields"):
@@ -135,26 +135,10 @@ def v6_field(carrier: np.ndarray, opts: ShadeOptions, timer: Timer,
             f = gating_field(lap, basis, grey.shape, opts, operator=HeatOperator(lap, opts, diagonals))
             if f.size and f.max() < -f.min():  # the sign convention: the largest |f| is positive
                 f = -f
-        smooth_range[:] = (float(f.min()), float(f.max())) if f.size else (0.0, 0.0)
         return f, basis
 
     f, basis, _ = coarse_field(carrier, scale, smooth)
-    if scale > 1.0:
-        keep_range(f, (smooth_range[0], smooth_range[1]))
     return f, basis
-
-
-def keep_range(field: np.ndarray, bounds: tuple[float, float]) -> None:
-    """Give an interpolated field the range ``bounds`` of the coarse field it came from, in place:
-    its lowest pixel takes the coarse minimum, its highest the coarse maximum.
-
-    Bilinear interpolation flattens the field's sharp extremes (across a stroke), and the gate's
-    min-max normalisation (:func:`v6_gate`) would stretch what is left: with the coarse range kept,
-    the gate of an interpolated field is that of the coarse field, as at scale 1.
-    """
-    if field.size:
-        field.flat[int(np.argmin(field))] = bounds[0]
-        field.flat[int(np.argmax(field))] = bounds[1]
 
 
 def v6_gate(field: np.ndarray) -> np.ndarray:
