@@ -4,9 +4,13 @@ Every length of a look is tuned on drawings of about 512 px with strokes 1-3.5 p
 shared images).  A drawing at ``s`` times that resolution (a 600 dpi scan) is shaded at
 ``scale = s``: the lengths (push, reach) grow by ``s``, areas (the smallest shadow component) by
 ``s²``, and the smooth quantities (the spectral basis, the gating field, the void direction) are
-computed on the drawing downsampled by ``s`` (area average) and interpolated back, so a diffusion
+computed on the drawing downsampled by ``s`` (area average) and brought back, so a diffusion
 length ``s`` times longer costs no more heat steps, and the eigensolve ``s²`` fewer pixels.
-Gates, components and painting stay at full resolution.
+Gates, components and painting stay at full resolution.  Every style does this: v12 through
+:func:`coarse_analysis` (bilinear), brush and v6 through :func:`coarse_field` (each pixel reads
+the coarse pixel it lies in), final through v12's analysis; the helpers for the styles' own
+lengths are :func:`scaled_lengths`, :func:`scaled_area`, :func:`scaled_window` and
+:func:`centre_offset` (docs/resolution.md lists what each style scales).
 
 ``scale="auto"`` (:func:`auto_scale`): the input's DPI over :data:`TUNED_DPI` when the file
 says it is at least that; otherwise the smaller of two ratios to the tuned drawings, never below
