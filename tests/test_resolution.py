@@ -3,6 +3,11 @@ other style), the scale each style reports."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -24,6 +29,8 @@ from fastshade.pipeline.resolution import (
 from fastshade.pipeline.shader import shade_arrays
 from fastshade.styles import shade_arrays as shade_style
 from tests.conftest import shared_image_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("shape", [(28, 36), (30, 20), (7, 9), (50, 51), (1, 1)])
@@ -106,12 +113,28 @@ def test_every_style_shades_at_the_scale_asked_and_says_which(style):
     assert (auto.stats["scale"], auto.stats["scale_source"]) == (1.0, "size and stroke width")
 
 
-def test_auto_scale_of_an_enlarged_drawing_is_its_enlargement_in_every_style():
+def test_auto_scale_of_an_enlarged_drawing_is_its_enlargement():
     toof = read_image(shared_image_path("toof.png")).rgb
     big = np.kron(toof, np.ones((2, 2, 1)))
     res = shade_style(big, None, {"style": "brush", "scale": "auto"})
     assert res.stats["scale"] == pytest.approx(2.0, abs=0.1) and res.stats["scale_source"] == "size and stroke width"
     assert res.stats["options"]["scale"] == res.stats["scale"]
+
+
+def test_the_command_line_takes_the_scale_from_the_files_dpi_in_v6(tmp_path):
+    from PIL import Image
+
+    toof = Image.open(shared_image_path("toof.png")).convert("RGB")
+    src = tmp_path / "toof-300dpi.png"
+    toof.resize((toof.width * 2, toof.height * 2), Image.NEAREST).save(src, dpi=(300, 300))
+    out, stats = tmp_path / "out.png", tmp_path / "stats.json"
+    proc = subprocess.run([sys.executable, "-m", "fastshade", "shade", str(src), "-o", str(out), "--style", "v6",
+                           "--scale", "auto", "--stats", str(stats)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(stats.read_text())
+    assert (got["scale"], got["scale_source"], got["options"]["scale"]) == (2.0, "dpi", 2.0)
+    assert got["passes"][0]["placements"] > 0 and "--scale" not in proc.stderr
 
 
 @pytest.mark.parametrize("shape", [(8, 12), (7, 9), (20, 27), (64, 64)])
