@@ -72,14 +72,16 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     margin = CROP_MARGIN if scale == 1.0 else int(np.ceil(CROP_MARGIN * scale))
     win = ink_window(an.strokes, margin + radius)  # all work inside the strokes' box: same result
     strokes, high = an.strokes[win], an.high[win]
+    offset = centre_offset(scale)  # 0 at scale 1: a reach a little shorter, a gap a little wider
     if later:
         side = scaled_window(3, scale)
         half = ndi.grey_dilation(ndi.distance_transform_edt(strokes), size=(side, side))
+        if offset:  # the half-width between centres, as at scale 1
+            half += offset
         budget = np.maximum(budget[win] - 2.0 * (half - scale), 0.0)
     else:
         budget = budget[win]
     reach = stroke_reach(strokes, high, budget, REACH_SIGMA * scale)
-    offset = centre_offset(scale)  # 0 at scale 1: a reach a little shorter, a gap a little wider
     if offset:
         reach -= offset
     grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius) + offset, lean=lean,
