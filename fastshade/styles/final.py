@@ -47,7 +47,7 @@ import numpy as np
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.finalpaint import final_contours, paper_side, retint_shadow, retint_weight, thicken_resample
 from fastshade.pipeline.inputs import as_rgb_alpha
-from fastshade.pipeline.paper import paper_ink_model
+from fastshade.pipeline.paper import EDGE_REACH, colour_edges, paper_ink_model, stroke_mask
 from fastshade.pipeline.resolution import scaled_area
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
 from fastshade.pipeline.shader import analyse_at_scale, drawing_scale
@@ -134,7 +134,8 @@ class SampleCache:
             view = field_view(rgb, opts, timer, scale)
             # issue 20: a sample's candidates are its strokes (ink near paper or a colour edge),
             # never the inside of its fills (pipeline.paper.PaperInk.strokes)
-            strokes = paper_ink_model(rgb).strokes
+            model = paper_ink_model(rgb)
+            strokes = model.strokes if scale == 1.0 else stroke_mask(model.ink, EDGE_REACH * scale, colour_edges(rgb))
             segs = extract_segments(view.contours & strokes, view.field, view.q, view.gate,
                                     min_pixels=scaled_area(MIN_SEGMENT_PIXELS, scale), max_segments=2 * MAX_SEGMENTS)
             while len(self._items) >= self.size:
