@@ -15,16 +15,22 @@ from scipy import ndimage as ndi
 
 from fastshade.pipeline.castshadow import Swing, swung_shadows
 from fastshade.pipeline.inkgates import InkAnalysis
-from fastshade.pipeline.shading import thickening_budget
+from fastshade.pipeline.resolution import centre_offset, scaled_window
+from fastshade.pipeline.shading import budget_from_energy, thickening_budget
 from fastshade.pipeline.weight import LIGHT, grow_strokes, stroke_reach
 
 REACH_SIGMA = 4.0
-"""Standard deviation (px) of the smoothing of the reach along the strokes."""
+"""Standard deviation (px) of the smoothing of the reach along the strokes (every length here is
+at scale 1: the stages multiply it by the drawing's scale)."""
 CROP_MARGIN = 24
 """Margin (px) of the strokes' bounding box in which the line weight is computed: wider than the
 reach smoothing's Gaussian (4 sigma = 16 px) and the gap opening, so the result is the whole image's."""
 MIN_PIECE = 12
-"""Smallest 8-connected piece of added pixels that is painted (px)."""
+"""Smallest 8-connected piece of added pixels that is painted (px, at scale 1: x scale²)."""
+SMOOTH = 1.5
+"""Standard deviation (px) of the spreading of the reach over the paper (:func:`grow_strokes`)."""
+EDGE_WIDTH = 2
+"""Width (px) of a swung shadow's edge: the swung copy grown by its 4-neighbours."""
 
 
 def ink_window(strokes: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -41,7 +47,7 @@ def paintable(an: InkAnalysis) -> np.ndarray:
 
 
 def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float,
-                 lean: float = 0.7, later: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 lean: float = 0.7, later: bool = False, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Line weight: (added mask, (H, W, 3) colour of each added pixel).
 
     The reach of a high-gate stroke pixel is the spectral budget ``R (1 - attenuation Ê)``
@@ -49,25 +55,37 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     times ``effect``, less the stroke's width beyond one pixel when ``later`` (a later pass tops
     up the weight of a stroke instead of piling more on), smoothed along the strokes; growth
     keeps out of paper gaps narrower than ``2 R + 1`` px.  An added pixel takes the colour of the
-    nearest full-strength ink pixel.
+    nearest full-strength ink pixel.  ``scale``: the drawing's (``radius`` is already scaled); the
+    smoothing lengths, the window's margin and the later pass's "one pixel" are times ``scale``,
+    the reach and the gap move by :func:`~fastshade.pipeline.resolution.centre_offset`.
     """
     h, w = an.shape
     colours = np.zeros((h, w, 3))
     if an.basis is None or radius == 0 or not an.high.any():
         return np.zeros((h, w), dtype=bool), colours
     sources = np.flatnonzero(an.high.ravel())
-    budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w)
+    if an.energy is None:
+        budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w)
+    else:  # the basis is on a coarser grid: its energy, interpolated
+        budget = budget_from_energy(an.energy, radius, attenuation, sources=sources).reshape(h, w)
     budget *= effect
-    win = ink_window(an.strokes, CROP_MARGIN + radius)  # all work inside the strokes' box: same result
+    margin = CROP_MARGIN if scale == 1.0 else int(np.ceil(CROP_MARGIN * scale))
+    win = ink_window(an.strokes, margin + radius)  # all work inside the strokes' box: same result
     strokes, high = an.strokes[win], an.high[win]
+    offset = centre_offset(scale)  # 0 at scale 1: a reach a little shorter, a gap a little wider
     if later:
-        half = ndi.grey_dilation(ndi.distance_transform_edt(strokes), size=(3, 3))
-        budget = np.maximum(budget[win] - 2.0 * (half - 1.0), 0.0)
+        side = scaled_window(3, scale)
+        half = ndi.grey_dilation(ndi.distance_transform_edt(strokes), size=(side, side))
+        if offset:  # the half-width between centres, as at scale 1
+            half += offset
+        budget = np.maximum(budget[win] - 2.0 * (half - scale), 0.0)
     else:
         budget = budget[win]
-    reach = stroke_reach(strokes, high, budget, REACH_SIGMA)
-    grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius), lean=lean,
-                         max_reach=float(radius))
+    reach = stroke_reach(strokes, high, budget, REACH_SIGMA * scale)
+    if offset:
+        reach -= offset
+    grown = grow_strokes(strokes, reach, free=paintable(an)[win], gap=float(radius) + offset, lean=lean,
+                         max_reach=float(radius) - offset, smooth=SMOOTH * scale)
     added = np.zeros((h, w), dtype=bool)
     added[win] = grown
     if grown.any():
@@ -79,13 +97,15 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     return added, colours
 
 
-def shadow_stage(an: InkAnalysis, spread: float, effect: float,
-                 taken: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Swing], np.ndarray]:
+def shadow_stage(an: InkAnalysis, spread: float, effect: float, taken: np.ndarray,
+                 scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[Swing], np.ndarray]:
     """Swung shadows of the low-gate segments: (fill mask, edge mask, swings, owner map), off the
-    ink and off ``taken`` (the line weight just added, which stays on top).
+    ink and off ``taken`` (the line weight just added, which stays on top).  ``spread`` is already
+    scaled; the edge's width is ``1 + round(scale)`` px.
     """
     away = (-LIGHT[0], -LIGHT[1])
-    fill, edge, swings, owner = swung_shadows(an.components, an.field, spread * effect, away)
+    width = EDGE_WIDTH if scale == 1.0 else 1 + max(1, int(round((EDGE_WIDTH - 1) * scale)))
+    fill, edge, swings, owner = swung_shadows(an.components, an.field, spread * effect, away, width)
     free = paintable(an) & ~taken & ~an.marks  # on paper: never over an earlier pass's shadow
     return fill & free & ~edge, edge & free, swings, owner
 

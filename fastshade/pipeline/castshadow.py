@@ -86,8 +86,8 @@ def swung_shadows(components: Components, field: np.ndarray, spread: float,
 
     ``spread`` (px) is the far-end swing of the segment whose field lies lowest; the others swing
     ``spread * (0.5 + 0.5 * rank)``, ``rank`` in [0, 1] from the highest mean field to the lowest.
-    The edge is the fully swung copy (``width`` 2: grown by its 4-neighbours); the fill is the
-    wedge it sweeps.
+    The edge is the fully swung copy grown ``width - 1`` times by its 4-neighbours (``width`` 2:
+    once); the fill is the wedge it sweeps.
     Neither mask is clipped to paper (the caller paints on paper only).
     """
     h, w = field.shape
@@ -111,7 +111,7 @@ def swung_shadows(components: Components, field: np.ndarray, spread: float,
         last[yy[-1][end], xx[-1][end]] = True
         last_owner[yy[-1][end], xx[-1][end]] = len(swings)
         swings.append(Swing(i, pivot, angle, float(spread * (0.5 + 0.5 * rank[i]))))
-    edge = ndi.binary_dilation(last, ndi.generate_binary_structure(2, 1)) if width > 1 else last
+    edge = ndi.binary_dilation(last, ndi.generate_binary_structure(2, 1), iterations=width - 1) if width > 1 else last
     if last.any():
         _, (iy, ix) = ndi.distance_transform_edt(~last, return_indices=True)
         owner[edge] = last_owner[iy[edge], ix[edge]]

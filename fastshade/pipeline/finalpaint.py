@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from fastshade.pipeline.gates import zscore
+from fastshade.pipeline.resolution import scaled_window
 from fastshade.pipeline.stagelog import StageLog
 
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -49,15 +50,19 @@ def sobel_gradient(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gy, gx
 
 
-def complexity(f: np.ndarray) -> np.ndarray:
+def complexity(f: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """``κ = σ(z(ψ))``, ``ψ = sqrt(g_x² + g_y² + 1e-8) + sqrt(var₇(f) + 1e-8)`` (§5.3 step 2).
 
     ``var₇`` is the 7×7 box variance with reflect padding (``E[f²] − E[f]²``, clipped at 0 against
-    rounding).
+    rounding).  At ``scale`` s the box is ``7 s`` px (odd) and the gradient is per ``s`` px, so a
+    drawing s times finer gets the same ψ.
     """
     gy, gx = sobel_gradient(f)
-    mean = ndimage.uniform_filter(f, COMPLEXITY_WINDOW, mode="mirror")
-    mean_sq = ndimage.uniform_filter(f * f, COMPLEXITY_WINDOW, mode="mirror")
+    if scale != 1.0:
+        gy, gx = gy * scale, gx * scale
+    window = scaled_window(COMPLEXITY_WINDOW, scale)
+    mean = ndimage.uniform_filter(f, window, mode="mirror")
+    mean_sq = ndimage.uniform_filter(f * f, window, mode="mirror")
     var = np.maximum(mean_sq - mean * mean, 0.0)
     psi = np.sqrt(gx * gx + gy * gy + 1e-8) + np.sqrt(var + 1e-8)
     return 1.0 / (1.0 + np.exp(-zscore(psi)))
@@ -73,20 +78,28 @@ def gaussian_kernel(radius: int, sigma_ratio: float) -> np.ndarray:
 
 def thicken_resample(out: np.ndarray, f: np.ndarray, q: float, contours: np.ndarray, ink: np.ndarray,
                      *, radius: int, sigma_ratio: float, fill_threshold: float, modulation: float,
-                     angle: float = 0.03) -> np.ndarray:
+                     angle: float = 0.03, scale: float = 1.0) -> np.ndarray:
     """The complexity-modulated resampling thickener (§5.3 steps 1–8), in place on ``out``.
 
     ``S = contours ∧ f > q``; weight ``1[S]·max(1 − m κ, 0.05)``; ``sel`` = weight ⋆ ``K_r`` (zero
     padding); fill = ``¬contours ∧ ¬ink ∧ sel > max(fill_threshold, 0.2)``; each fill pixel takes
     the nearest pixel (border clamp) of the pass's image at ``p + Rot(angle)·1.2 d``, ``d`` the
     unit forward-difference gradient of ``sel`` (towards the stroke).  Returns the fill mask.
+    ``scale`` s (``radius`` is already scaled): ``sel`` is divided by s² (the kernel's area grows by
+    s²), the step is ``1.2 s`` and the complexity reads s-times lengths (:func:`complexity`).
     """
     h, w = f.shape
     source = contours & (f > q)
     if not source.any():
         return np.zeros((h, w), dtype=bool)
-    weight = np.where(source, np.maximum(1.0 - modulation * complexity(f), 0.05), 0.0)
-    sel = ndimage.correlate(weight, gaussian_kernel(radius, sigma_ratio), mode="constant")
+    weight = np.where(source, np.maximum(1.0 - modulation * complexity(f, scale), 0.05), 0.0)
+    kernel = gaussian_kernel(radius, sigma_ratio)
+    if scale == 1.0:
+        sel = ndimage.correlate(weight, kernel, mode="constant")
+    else:  # the same Gaussian as two 1-D passes (its row through the centre), per unit of s² area
+        row = kernel[radius]
+        sel = ndimage.correlate1d(ndimage.correlate1d(weight, row, axis=0, mode="constant"), row, axis=1,
+                                  mode="constant") / (scale * scale)
     fill = ~contours & ~ink & (sel > max(fill_threshold, SELECT_FLOOR))
     if not fill.any():
         return fill
@@ -96,7 +109,8 @@ def thicken_resample(out: np.ndarray, f: np.ndarray, q: float, contours: np.ndar
     dy[:-1] = sel[1:] - sel[:-1]
     dx[:, :-1] = sel[:, 1:] - sel[:, :-1]
     norm = np.sqrt(dy[ys, xs] ** 2 + dx[ys, xs] ** 2 + 1e-8)
-    uy, ux = SAMPLE_STEP * dy[ys, xs] / norm, SAMPLE_STEP * dx[ys, xs] / norm
+    step = SAMPLE_STEP * scale
+    uy, ux = step * dy[ys, xs] / norm, step * dx[ys, xs] / norm
     c, s = np.cos(angle), np.sin(angle)
     sy = np.clip(np.rint(ys + c * uy - s * ux), 0, h - 1).astype(np.intp)
     sx = np.clip(np.rint(xs + s * uy + c * ux), 0, w - 1).astype(np.intp)
@@ -143,16 +157,16 @@ def retint_weight(f: np.ndarray, q: float, contours: np.ndarray, sharpness: floa
     return np.where(contours, 1.0 - gate, 0.0)
 
 
-def paper_side(weight: np.ndarray, ink: np.ndarray) -> np.ndarray:
+def paper_side(weight: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """The re-tint's destination weight: ``λ`` of the ink moved onto the paper beside it.
 
     A contour pixel that is not ink keeps its own weight (it is re-tinted in place, as in the
     original); each other non-ink pixel takes the largest ``λ`` of the *ink* pixels of its 3×3
     neighbourhood (so the paper touching a weighted inked contour gets its weight, and a rim
     never grows a rim of its own); ink pixels get 0.  This is the ink guard of the self-mode
-    shadow.
+    shadow.  At ``scale`` s the neighbourhood is ``2 round(s) + 1`` px square (a rim s px wide).
     """
-    spread = ndimage.maximum_filter(np.where(ink, weight, 0.0), size=3, mode="constant")
+    spread = ndimage.maximum_filter(np.where(ink, weight, 0.0), size=scaled_window(3, scale), mode="constant")
     return np.where(ink, 0.0, np.maximum(weight, spread))
 
 

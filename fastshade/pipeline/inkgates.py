@@ -21,6 +21,7 @@ from fastshade.pipeline.gates import contour_gates
 from fastshade.pipeline.graph import diagonal_storage, image_laplacian
 from fastshade.pipeline.palette import Palette, derive_palette, dominant_ink, mark_mask
 from fastshade.pipeline.paper import PaperInk, paper_ink_model
+from fastshade.pipeline.resolution import coarse_field
 from fastshade.pipeline.results import Timer
 from fastshade.pipeline.shader import basis_use
 from fastshade.spectral import SpectralBasis, spectral_basis
@@ -43,6 +44,9 @@ class InkAnalysis:
     high: np.ndarray
     low: np.ndarray
     components: Components
+    energy: np.ndarray | None = None
+    """(H*W,) the thicken budget's basis energy when ``basis`` is on a coarser grid (``scale`` > 1,
+    :func:`fastshade.pipeline.resolution.coarse_field`); None: read ``basis``."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -52,16 +56,19 @@ class InkAnalysis:
 
 def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, timer: Timer,
                  palette: str = "dusk", min_segment: int | None = None,
-                 hue_source: np.ndarray | None = None, drawing: PaperInk | None = None,
+                 hue_source: np.ndarray | None = None, scale: float = 1.0, drawing: PaperInk | None = None,
                  drawing_is_input: bool = False) -> InkAnalysis:
     """Paper/ink model, palette, basis, gating field, gates and low-gate segments of ``rgb``.
 
     Stages are timed as ``fields``, ``laplacian``, ``basis``, ``gates`` and ``components``
     (the names of :func:`fastshade.pipeline.shader.analyse`).  A drawing without ink, or too
     small for a graph, gets empty gates and no basis.  ``hue_source``: a colour whose hue the
-    palette takes (:func:`fastshade.pipeline.palette.palette_hue`).  ``drawing``: the model of the
-    drawing the passes started from (:attr:`fastshade.styles.base.PassStep.drawing`): used as is when
-    ``drawing_is_input`` (it is this image's model), else its paper is kept (``paper_from``).
+    palette takes (:func:`fastshade.pipeline.palette.palette_hue`).  ``scale`` > 1: the basis and
+    the field come from the carrier on a grid ``scale`` times coarser
+    (:func:`fastshade.pipeline.resolution.coarse_field`); gates and segments stay at full resolution.
+    ``drawing``: the model of the drawing the passes started from
+    (:attr:`fastshade.styles.base.PassStep.drawing`): used as is when ``drawing_is_input`` (it is
+    this image's model), else its paper is kept (``paper_from``).
     """
     h, w = rgb.shape[:2]
     with timer.stage("fields"):
@@ -78,25 +85,30 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
         return InkAnalysis(rgb, model, pal, strokes, marks, None, zeros, none, none.copy(), empty)
     graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
                  weight_floor=opts.weight_floor)
-    with timer.stage("laplacian"):
-        lap = image_laplacian(model.carrier, **graph)
-    with timer.stage("fields"):
-        diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
-    with timer.stage("basis"):
-        basis = spectral_basis(model.carrier, method=opts.basis, k=opts.k, **graph,
-                               tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
-                               seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
-                               laplacian=lap, diagonals=diagonals,
-                               contract="check" if basis_use(opts) else "off")
-    with timer.stage("fields"):
-        field = gating_field(lap, basis, (h, w), opts, operator=HeatOperator(lap, opts, diagonals))
+
+    def smooth(carrier: np.ndarray) -> tuple[np.ndarray, SpectralBasis]:
+        """The basis and the gating field of ``carrier`` (the model's, or its coarse grid's)."""
+        with timer.stage("laplacian"):
+            lap = image_laplacian(carrier, **graph)
+        with timer.stage("fields"):
+            diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
+        with timer.stage("basis"):
+            basis = spectral_basis(carrier, method=opts.basis, k=opts.k, **graph,
+                                   tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
+                                   seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
+                                   laplacian=lap, diagonals=diagonals,
+                                   contract="check" if basis_use(opts) else "off")
+        with timer.stage("fields"):
+            return gating_field(lap, basis, carrier.shape, opts, operator=HeatOperator(lap, opts, diagonals)), basis
+
+    field, basis, energy = coarse_field(model.carrier, scale, smooth)
     with timer.stage("gates"):
         high, low = contour_gates(field, strokes, opts.gate_gain, opts.gamma_h, opts.bias_h,
                                   opts.gamma_l, opts.bias_l)
     with timer.stage("components"):
         comps = label_components(low, connectivity=8,
                                  min_size=opts.min_component if min_segment is None else min_segment)
-    return InkAnalysis(rgb, model, pal, strokes, marks, basis, field, high, low, comps)
+    return InkAnalysis(rgb, model, pal, strokes, marks, basis, field, high, low, comps, energy)
 
 
 def ink_colour(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:

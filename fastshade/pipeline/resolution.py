@@ -4,9 +4,13 @@ Every length of a look is tuned on drawings of about 512 px with strokes 1-3.5 p
 shared images).  A drawing at ``s`` times that resolution (a 600 dpi scan) is shaded at
 ``scale = s``: the lengths (push, reach) grow by ``s``, areas (the smallest shadow component) by
 ``s²``, and the smooth quantities (the spectral basis, the gating field, the void direction) are
-computed on the drawing downsampled by ``s`` (area average) and interpolated back, so a diffusion
+computed on the drawing downsampled by ``s`` (area average) and brought back, so a diffusion
 length ``s`` times longer costs no more heat steps, and the eigensolve ``s²`` fewer pixels.
-Gates, components and painting stay at full resolution.
+Gates, components and painting stay at full resolution.  Every style does this: v12 through
+:func:`coarse_analysis` (bilinear), brush and v6 through :func:`coarse_field` (each pixel reads
+the coarse pixel it lies in), final through v12's analysis; the helpers for the styles' own
+lengths are :func:`scaled_lengths`, :func:`scaled_area`, :func:`scaled_window` and
+:func:`centre_offset` (docs/resolution.md lists what each style scales).
 
 ``scale="auto"`` (:func:`auto_scale`): the input's DPI over :data:`TUNED_DPI` when the file
 says it is at least that; otherwise the smaller of two ratios to the tuned drawings, never below
@@ -19,6 +23,7 @@ of 1 px lines keeps scale 1, and so does a small drawing in a thick pen.  On the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,15 +68,28 @@ def auto_scale(ink: np.ndarray, dpi: tuple[float, float] | None = None) -> tuple
 
 def scaled_lengths(opts: ShadeOptions, factor: float) -> ShadeOptions:
     """``opts`` with the look's lengths times ``factor``: the shadow push, the thicken reach
-    (``max(1, round(R * factor))``, 0 stays 0) and the smallest component (x ``factor²``); the
-    same options when ``factor == 1``.
+    (``max(1, round(R * factor))``, 0 stays 0) and the smallest component (:func:`scaled_area`);
+    the same options when ``factor == 1``.
     """
     if factor == 1.0:
         return opts
     radius = opts.thick_radius and max(1, int(round(opts.thick_radius * factor)))
-    area = max(1, int(round(opts.min_component * factor * factor)))
     return dataclasses.replace(opts, shadow_distance=opts.shadow_distance * factor, thick_radius=radius,
-                               min_component=area)
+                               min_component=scaled_area(opts.min_component, factor))
+
+
+def scaled_area(pixels: int, scale: float) -> int:
+    """A pixel count (an area) at ``scale``: ``max(1, round(pixels * scale²))``; ``pixels`` itself
+    at scale 1.
+    """
+    return pixels if scale == 1.0 else max(1, int(round(pixels * scale * scale)))
+
+
+def scaled_window(size: int, scale: float) -> int:
+    """An odd window side ``size`` (3, 7, ...) at ``scale``: ``2 round((size - 1) / 2 * scale) + 1``
+    (the half-width scaled, at least 1); ``size`` itself at scale 1.
+    """
+    return size if scale == 1.0 else 2 * max(1, int(round((size - 1) / 2 * scale))) + 1
 
 
 def area_downsample(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -125,6 +143,73 @@ def upsample(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray((linear_weights(w, shape[1]) @ rows.T).T)
 
 
+def block_upsample(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A coarse (h, w) field onto ``shape``: every pixel takes the value of the coarse pixel whose
+    footprint holds its centre (row ``floor((i + 0.5) h / H)``), so a fine pixel reads the coarse
+    pixel it lies in (for an integer factor s, each coarse pixel becomes an s x s block).
+    """
+    h, w = field.shape
+    rows = np.minimum(((np.arange(shape[0]) + 0.5) * (h / shape[0])).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(shape[1]) + 0.5) * (w / shape[1])).astype(np.int64), w - 1)
+    return np.ascontiguousarray(np.asarray(field, dtype=np.float64)[rows[:, None], cols[None, :]])
+
+
+def centre_offset(scale: float) -> float:
+    """``(scale - 1) / 2``: what a scaled threshold on a distance between pixel centres gives back.
+
+    A rule ``d <= r`` on such distances keeps whole pixels: on average ``r - 1/2`` px beyond a
+    stroke at scale 1, but ``r s - 1/2`` px of the finer grid at scale ``s``, half a pixel of
+    scale 1 more.  So a reach scales to ``r s - (s - 1)/2`` and the half-width of a gap (a width
+    of ``2 g + 1`` px) to ``g s + (s - 1)/2``.  0 at scale 1.
+    """
+    return (scale - 1.0) / 2.0
+
+
+def coarse_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The grid ``scale`` times coarser than ``shape`` on which the smooth fields are computed
+    (each side at least :data:`MIN_COARSE_PIXELS`, never more than the image's).
+    """
+    h, w = shape
+    coarse = (max(MIN_COARSE_PIXELS, int(round(h / scale))), max(MIN_COARSE_PIXELS, int(round(w / scale))))
+    return (min(coarse[0], h), min(coarse[1], w))
+
+
+def upsampled_energy(basis: Any, small: tuple[int, int], shape: tuple[int, int],
+                     interpolate: Callable[[np.ndarray, tuple[int, int]], np.ndarray] = upsample,
+                     ) -> np.ndarray | None:
+    """(H*W,) the energy of the basis columns 2.. (``sum phi[:, j]²``, the thicken budget's
+    :func:`~fastshade.pipeline.shading.thickening_budget`) of a basis of the ``small`` grid,
+    brought onto ``shape`` by ``interpolate``; None without a basis or with 2 columns or fewer.
+    """
+    if basis is None or basis.vectors.shape[1] <= 2:
+        return None
+    return interpolate((basis.vectors[:, 2:] ** 2).sum(axis=1).reshape(small), shape).ravel()
+
+
+def coarse_field(carrier: np.ndarray, scale: float,
+                 smooth: Callable[[np.ndarray], tuple[np.ndarray, Any]]) -> tuple[np.ndarray, Any, np.ndarray | None]:
+    """``(field, basis, energy)``: the smooth field of ``carrier`` ((H, W) in [0, 1]) at ``scale``.
+
+    ``smooth(carrier)`` returns ``(field (h, w), basis or None)`` of the carrier it is given (a
+    style's Laplacian, basis and heat field).  At ``scale <= 1`` it runs on ``carrier`` itself:
+    ``energy`` is None (read the basis).  Above, it runs on ``carrier`` area-averaged onto
+    :func:`coarse_shape`; every pixel reads the field and the energy of the basis columns 2..
+    of the coarse pixel it lies in (:func:`block_upsample`), and the basis stays on the coarse
+    grid.  Not bilinear, as v12's :func:`coarse_analysis`: the field changes sharply across a
+    stroke (the graph's weak ink edges), and the gates read it on the strokes; an interpolated
+    field mixes a stroke's value with the paper's beside it (on toof enlarged 4 times, v6 then
+    finds 35 segments instead of 27; read per block, 27).
+    """
+    if scale <= 1.0:
+        field, basis = smooth(carrier)
+        return field, basis, None
+    shape = carrier.shape
+    small = area_downsample(np.asarray(carrier, dtype=np.float64)[:, :, None], coarse_shape(shape, scale))[:, :, 0]
+    field, basis = smooth(np.ascontiguousarray(small))
+    return (block_upsample(field, shape), basis,
+            upsampled_energy(basis, small.shape, shape, interpolate=block_upsample))
+
+
 def coarse_analysis(rgb: np.ndarray, opts: ShadeOptions, scale: float, analyse: Any, timer: Any, *,
                     directions: bool = True, cross: bool = False) -> Analysis:
     """The full-resolution :class:`Analysis` of ``rgb`` with its smooth parts from a grid ``scale``
@@ -137,17 +222,13 @@ def coarse_analysis(rgb: np.ndarray, opts: ShadeOptions, scale: float, analyse: 
     at full resolution.  ``Analysis.basis`` is None; ``Analysis.basis_energy`` carries the energy.
     """
     h, w = rgb.shape[:2]
-    coarse = (max(MIN_COARSE_PIXELS, int(round(h / scale))), max(MIN_COARSE_PIXELS, int(round(w / scale))))
-    coarse = (min(coarse[0], h), min(coarse[1], w))
-    small = analyse(area_downsample(rgb, coarse), opts, timer, directions=directions, cross=cross)
+    small = analyse(area_downsample(rgb, coarse_shape((h, w), scale)), opts, timer, directions=directions,
+                    cross=cross)
     with timer.stage("upsample"):
         carrier = carrier_of(rgb)
         contours = contour_mask(carrier, opts.contour_sigma)
         field = upsample(small.field, (h, w))
-        energy = None
-        if small.basis is not None and small.basis.vectors.shape[1] > 2:
-            e_small = (small.basis.vectors[:, 2:] ** 2).sum(axis=1).reshape(small.shape)
-            energy = upsample(e_small, (h, w)).ravel()
+        energy = upsampled_energy(small.basis, small.shape, (h, w))
 
         def direction(ay: np.ndarray, ax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Interpolated unit directions (zero where the interpolated vector vanishes)."""
@@ -168,6 +249,6 @@ def coarse_analysis(rgb: np.ndarray, opts: ShadeOptions, scale: float, analyse: 
         else:
             high = low = np.zeros((h, w), dtype=bool)
     with timer.stage("components"):
-        comps = label_components(low, connectivity=8, min_size=max(1, int(round(opts.min_component * scale ** 2))))
+        comps = label_components(low, connectivity=8, min_size=scaled_area(opts.min_component, scale))
     return Analysis(rgb, carrier, contours, None, field, perp_y, perp_x, void_y, void_x, high, low, comps,
                     basis_energy=energy)

@@ -170,13 +170,14 @@ def drawing_scale(rgb: np.ndarray, opts: ShadeOptions) -> float:
 def analyse_at_scale(rgb: np.ndarray, opts: ShadeOptions, scale: float, timer: Timer, *,
                      directions: bool = True, with_basis: bool = True, cross: bool = False) -> Analysis:
     """:func:`analyse` at ``scale`` 1 or below; above, the coarse analysis interpolated back
-    (:func:`fastshade.pipeline.resolution.coarse_analysis`).
+    (:func:`fastshade.pipeline.resolution.coarse_analysis`; ``with_basis=False`` skips the coarse
+    eigensolve when the field does not need it, and the thicken budget's energy with it).
     """
     if scale <= 1.0:
         return analyse(rgb, opts, timer, directions=directions, with_basis=with_basis, cross=cross)
 
     def coarse(small: np.ndarray, o: ShadeOptions, t: Timer, *, directions: bool, cross: bool) -> Analysis:
-        return analyse(small, o, t, directions=directions, with_basis=True, cross=cross)
+        return analyse(small, o, t, directions=directions, with_basis=with_basis, cross=cross)
 
     return coarse_analysis(rgb, opts, scale, coarse, timer, directions=directions, cross=cross)
 

@@ -28,6 +28,7 @@ from fastshade.pipeline.components import Components, label_components
 from fastshade.pipeline.fields import HeatOperator, field_kind, gating_field
 from fastshade.pipeline.gates import zscore
 from fastshade.pipeline.graph import diagonal_storage, image_laplacian
+from fastshade.pipeline.resolution import coarse_field, scaled_area
 from fastshade.pipeline.results import Timer
 from fastshade.spectral import SpectralBasis, spectral_basis
 
@@ -54,15 +55,28 @@ WRITE_SHADOW, WRITE_FRONT = 0, 1
 
 @dataclass(frozen=True)
 class V6Pass:
-    """The lengths and thresholds of pass ``index`` (1-based) at effect ``effect``."""
+    """The lengths and thresholds of pass ``index`` (1-based) at effect ``effect``, on a drawing
+    at ``scale`` (docs/resolution.md: every length x ``scale``, the smallest segment x ``scale²``).
+    """
 
     index: int
     effect: float
+    scale: float = 1.0
 
     @property
     def thickness(self) -> int:
-        """Dilation steps ``max(int(5 e), 1)``."""
-        return max(int(MAX_THICKNESS * self.effect), 1)
+        """Dilation steps ``max(int(5 e s), 1)``."""
+        return max(int(MAX_THICKNESS * self.effect * self.scale), 1)
+
+    @property
+    def search_margin(self) -> int:
+        """The colour search's reach beyond the thickness: ``round(4 s)``."""
+        return int(round(SEARCH_MARGIN * self.scale))
+
+    @property
+    def min_segment_pixels(self) -> int:
+        """The smallest segment drawn: ``10 s²`` px (:func:`fastshade.pipeline.resolution.scaled_area`)."""
+        return scaled_area(MIN_SEGMENT_PIXELS, self.scale)
 
     @property
     def gate_threshold(self) -> float:
@@ -76,16 +90,17 @@ class V6Pass:
 
     @property
     def push(self) -> float:
-        """Push length ``30 e`` px."""
-        return TRANSLATION * self.effect
+        """Push length ``30 e s`` px."""
+        return TRANSLATION * self.effect * self.scale
 
     @property
     def shadow_offset(self) -> int:
-        """Shadow offset ``int(7 e)`` px in both axes."""
-        return int(SHADOW_OFFSET * self.effect)
+        """Shadow offset ``int(7 e s)`` px in both axes."""
+        return int(SHADOW_OFFSET * self.effect * self.scale)
 
 
-def v6_field(carrier: np.ndarray, opts: ShadeOptions, timer: Timer) -> tuple[np.ndarray, SpectralBasis | None]:
+def v6_field(carrier: np.ndarray, opts: ShadeOptions, timer: Timer,
+             scale: float = 1.0) -> tuple[np.ndarray, SpectralBasis | None]:
     """The gating field f of ``carrier`` ((H, W) grey) and the basis it read (or None).
 
     Where the original read its Ritz column 1: the seeded heat random field on the image's
@@ -95,27 +110,35 @@ def v6_field(carrier: np.ndarray, opts: ShadeOptions, timer: Timer) -> tuple[np.
     it: the house column convention fixes it (the entry of largest ``|f|`` is positive,
     :func:`fastshade.spectral.columns.sign_flip`), which puts the bulk of the image below the
     centre, where the original's Ritz column put it (sparse thickening).  Timed under
-    ``laplacian``, ``basis`` and ``fields``.
+    ``laplacian``, ``basis`` and ``fields``.  ``scale`` > 1: computed on the carrier ``scale``
+    times coarser and interpolated back (:func:`fastshade.pipeline.resolution.coarse_field`; the
+    basis, if any, is the coarse grid's; each pixel reads the coarse pixel it lies in, so the
+    gate's min-max normalisation sees the coarse field's range).
     """
-    h, w = carrier.shape
     graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
                  weight_floor=opts.weight_floor)
-    with timer.stage("laplacian"):
-        lap = image_laplacian(carrier, **graph)
-    with timer.stage("fields"):
-        diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
-    basis = None
-    if field_kind(opts) != "heat":
-        with timer.stage("basis"):
-            basis = spectral_basis(carrier, method=opts.basis, k=opts.k, **graph, tile_size=opts.tile_size,
-                                   tile_overlap=opts.tile_overlap, seed=opts.seed,
-                                   krylov_steps=opts.krylov_steps, tol=opts.tol, laplacian=lap,
-                                   diagonals=diagonals,
-                                   contract="check" if opts.basis == "lobpcg" else "off")
-    with timer.stage("fields"):
-        f = gating_field(lap, basis, (h, w), opts, operator=HeatOperator(lap, opts, diagonals))
-        if f.size and f.max() < -f.min():  # the sign convention: the largest |f| is positive
-            f = -f
+
+    def smooth(grey: np.ndarray) -> tuple[np.ndarray, SpectralBasis | None]:
+        """The field of ``grey`` (the carrier, or its coarse grid's) and the basis it read."""
+        with timer.stage("laplacian"):
+            lap = image_laplacian(grey, **graph)
+        with timer.stage("fields"):
+            diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
+        basis = None
+        if field_kind(opts) != "heat":
+            with timer.stage("basis"):
+                basis = spectral_basis(grey, method=opts.basis, k=opts.k, **graph, tile_size=opts.tile_size,
+                                       tile_overlap=opts.tile_overlap, seed=opts.seed,
+                                       krylov_steps=opts.krylov_steps, tol=opts.tol, laplacian=lap,
+                                       diagonals=diagonals,
+                                       contract="check" if opts.basis == "lobpcg" else "off")
+        with timer.stage("fields"):
+            f = gating_field(lap, basis, grey.shape, opts, operator=HeatOperator(lap, opts, diagonals))
+            if f.size and f.max() < -f.min():  # the sign convention: the largest |f| is positive
+                f = -f
+        return f, basis
+
+    f, basis, _ = coarse_field(carrier, scale, smooth)
     return f, basis
 
 
@@ -147,13 +170,13 @@ def dilate_cross(mask: np.ndarray, times: int) -> np.ndarray:
 
 
 def thicken_v6(out: np.ndarray, src: np.ndarray, contours: np.ndarray, gate: np.ndarray,
-               thickness: int, guard: np.ndarray | None = None) -> np.ndarray:
+               thickness: int, guard: np.ndarray | None = None, margin: int = SEARCH_MARGIN) -> np.ndarray:
     """Dilation thickening in place; returns the (H, W) bool mask of the pixels given a colour.
 
     New pixels = contours dilated ``thickness`` times ∧ ¬contours ∧ ``gate > 0.5`` (∧ ¬``guard``
     when given); each takes the colour in ``src`` ((H, W, 3), the pass's input: contour pixels are
     never thickened over, so input and output agree there) of its nearest contour pixel in squares
-    of radius 1 .. ``thickness + 4`` (:func:`fastshade.kernels.v6.nearest_contour_fill`).
+    of radius 1 .. ``thickness + margin`` (:func:`fastshade.kernels.v6.nearest_contour_fill`).
     """
     contours = np.asarray(contours, dtype=bool)
     new = dilate_cross(contours, thickness) & ~contours & (gate > 0.5)
@@ -163,7 +186,7 @@ def thicken_v6(out: np.ndarray, src: np.ndarray, contours: np.ndarray, gate: np.
     ys, xs = ys.astype(np.int64), xs.astype(np.int64)
     filled = np.empty(len(ys), dtype=np.uint8)
     src = np.ascontiguousarray(src[:, :, :3], dtype=np.float64)
-    nearest_contour_fill(contours.view(np.uint8), ys, xs, int(thickness + SEARCH_MARGIN), src, out, filled)
+    nearest_contour_fill(contours.view(np.uint8), ys, xs, int(thickness + margin), src, out, filled)
     done = np.zeros(contours.shape, dtype=bool)
     done[ys[filled == 1], xs[filled == 1]] = True
     return done

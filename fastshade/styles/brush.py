@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from fastshade.options import ShadeOptions
-from fastshade.pipeline.brush import drop_small, shadow_stage, weight_stage
+from fastshade.pipeline.brush import MIN_PIECE, drop_small, shadow_stage, weight_stage
 from fastshade.pipeline.fields import field_kind
 from fastshade.pipeline.inkgates import InkAnalysis, ink_analysis, ink_colour
 from fastshade.pipeline.inputs import as_rgb_alpha
+from fastshade.pipeline.resolution import scaled_area, scaled_lengths
 from fastshade.pipeline.results import ShadeResult, Timer
-from fastshade.pipeline.shader import basis_use, basis_warnings
+from fastshade.pipeline.shader import basis_use, basis_warnings, drawing_scale
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.styles.base import PassStep, Style
 
@@ -38,11 +39,16 @@ DEFAULTS: dict[str, Any] = {"min_component": 20, "shadow_distance": 14.0}
 
 def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                force_cross: bool, clock: Callable[[], float]) -> ShadeResult:
-    """One brush pass of ``target``, lengths scaled by ``step.effect``."""
+    """One brush pass of ``target``, lengths scaled by ``step.effect`` and by the drawing's scale
+    (``opts.scale``, docs/resolution.md: lengths x scale, areas x scale², the field and the basis
+    on a grid ``scale`` times coarser).
+    """
     timer = Timer(clock)
     t_total = clock()
     rgb, alpha = as_rgb_alpha(target, "target")
     cross = sample is not None or force_cross
+    scale = drawing_scale(rgb, opts)
+    opts = scaled_lengths(opts, scale)
     # each pass draws its own gating field, so a later pass weights and shades other segments
     pass_opts = opts if step.index == 1 else dataclasses.replace(opts, seed=opts.seed + step.index - 1)
     # and later, lighter passes cast shadows from longer segments only
@@ -52,15 +58,16 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
             hue_source = ink_colour(*as_rgb_alpha(sample, "sample"))
     an = ink_analysis(rgb, alpha, pass_opts, timer, opts.palette,
                       min_segment=int(np.ceil(opts.min_component / max(step.effect, 0.05))),
-                      hue_source=hue_source, drawing=step.drawing, drawing_is_input=step.drawing_is_input)
+                      hue_source=hue_source, scale=scale, drawing=step.drawing,
+                      drawing_is_input=step.drawing_is_input)
     out = rgb.copy()
     log = StageLog(rgb)
     with timer.stage("thicken"):
         added, colours = weight_stage(an, opts.thick_radius, opts.budget_attenuation, step.effect,
-                                       later=step.index > 1)
+                                       later=step.index > 1, scale=scale)
     with timer.stage("shadow"):
-        fill, edge, swings, owner = shadow_stage(an, opts.shadow_distance, step.effect, added)
-        added, fill, edge = drop_small([added, fill, edge])
+        fill, edge, swings, owner = shadow_stage(an, opts.shadow_distance, step.effect, added, scale)
+        added, fill, edge = drop_small([added, fill, edge], scaled_area(MIN_PIECE, scale))
         out[fill] = an.palette.fill
         out[edge] = an.palette.edge
     log.record("shadow", out)

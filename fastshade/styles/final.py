@@ -48,9 +48,10 @@ import numpy as np
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.finalpaint import final_contours, paper_side, retint_shadow, retint_weight, thicken_resample
 from fastshade.pipeline.inputs import as_rgb_alpha
-from fastshade.pipeline.paper import paper_ink_model
+from fastshade.pipeline.paper import EDGE_REACH, colour_edges, paper_ink_model, stroke_mask
+from fastshade.pipeline.resolution import scaled_area
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
-from fastshade.pipeline.shader import analyse
+from fastshade.pipeline.shader import analyse_at_scale, drawing_scale
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.pipeline.transplant import Segments, extract_segments, paint_transplants
 from fastshade.styles.base import PassStep, Style
@@ -64,6 +65,8 @@ TRANSLATION = 15.0
 SHADOW_OFFSET = 5.0
 """S: the shadow sample distance (self) or the shadow's extra ``(S e, S e)`` (cross)."""
 MIN_SEGMENT_PIXELS = 25
+MIN_WEIGHT = 10.0
+"""The self-mode shadow is drawn when its weights sum to at least this (px, x scale²)."""
 MAX_SEGMENTS = 40
 """Segments of the target (the sample gets twice as many)."""
 FIELD_SMOOTHING = 60.0
@@ -101,9 +104,11 @@ class FieldView:
         return 1.0 / (1.0 + np.exp(-GATE_SHARPNESS * (self.field - self.q)))
 
 
-def field_view(rgb: np.ndarray, opts: ShadeOptions, timer: Timer) -> FieldView:
-    """The gating field of ``rgb`` (no thicken or void directions; the basis only if the field reads it)."""
-    an = analyse(rgb, opts, timer, directions=False, with_basis=False)
+def field_view(rgb: np.ndarray, opts: ShadeOptions, timer: Timer, scale: float = 1.0) -> FieldView:
+    """The gating field of ``rgb`` (no thicken or void directions; the basis only if the field reads
+    it), on a grid ``scale`` times coarser above scale 1 (docs/resolution.md).
+    """
+    an = analyse_at_scale(rgb, opts, scale, timer, directions=False, with_basis=False)
     with timer.stage("gates"):
         contours = final_contours(rgb)
         q = float(np.quantile(an.field, PERCENTILE)) if an.field.size else 0.0
@@ -121,17 +126,19 @@ class SampleCache:
         self.size = size
         self._items: dict[tuple[Any, ...], tuple[FieldView, Segments]] = {}
 
-    def get(self, rgb: np.ndarray, opts: ShadeOptions, timer: Timer) -> tuple[FieldView, Segments]:
-        """The cached ``(FieldView, Segments)`` of ``rgb``, computing them on a miss."""
+    def get(self, rgb: np.ndarray, opts: ShadeOptions, timer: Timer,
+            scale: float = 1.0) -> tuple[FieldView, Segments]:
+        """The cached ``(FieldView, Segments)`` of ``rgb`` at ``scale``, computing them on a miss."""
         key = (hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=16).hexdigest(),
-               rgb.shape, tuple(sorted(opts.to_dict().items(), key=lambda kv: kv[0])).__repr__())
+               rgb.shape, tuple(sorted(opts.to_dict().items(), key=lambda kv: kv[0])).__repr__(), scale)
         if key not in self._items:
-            view = field_view(rgb, opts, timer)
+            view = field_view(rgb, opts, timer, scale)
             # issue 20: a sample's candidates are its strokes (ink near paper or a colour edge),
             # never the inside of its fills (pipeline.paper.PaperInk.strokes)
-            strokes = paper_ink_model(rgb).strokes
+            model = paper_ink_model(rgb)
+            strokes = model.strokes if scale == 1.0 else stroke_mask(model.ink, EDGE_REACH * scale, colour_edges(rgb))
             segs = extract_segments(view.contours & strokes, view.field, view.q, view.gate,
-                                    min_pixels=MIN_SEGMENT_PIXELS, max_segments=2 * MAX_SEGMENTS)
+                                    min_pixels=scaled_area(MIN_SEGMENT_PIXELS, scale), max_segments=2 * MAX_SEGMENTS)
             while len(self._items) >= self.size:
                 self._items.pop(next(iter(self._items)))
             self._items[key] = (view, segs)
@@ -157,23 +164,28 @@ def basis_stats(analysis: Analysis, opts: ShadeOptions) -> dict[str, Any]:
 
 def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                force_cross: bool, clock: Callable[[], float] = time.perf_counter) -> ShadeResult:
-    """One pass of the final pipeline on ``target`` (with ``sample`` in cross mode)."""
+    """One pass of the final pipeline on ``target`` (with ``sample`` in cross mode), its lengths
+    times the drawing's scale (``opts.scale``, docs/resolution.md).
+    """
     timer = Timer(clock)
     t_total = clock()
     rgb, alpha = as_rgb_alpha(target, "target")
     cross = sample is not None or force_cross
     effect, thick = pass_parameters(step)
+    scale = drawing_scale(rgb, opts)
+    min_pixels = scaled_area(MIN_SEGMENT_PIXELS, scale)
     guard = opts.ink_guard > 0.0
     with timer.stage("paper"):
         ink = step.drawing_ink(rgb, alpha) if guard else np.zeros(rgb.shape[:2], dtype=bool)
-    view = field_view(rgb, opts, timer)
+    view = field_view(rgb, opts, timer, scale)
     out = rgb.copy()
     log = StageLog(rgb)
     with timer.stage("thicken"):
         fill = thicken_resample(out, view.field, view.q, view.contours, ink,
-                                radius=max(1, int(thick["dilation_radius"] * effect)),
+                                radius=max(1, int(thick["dilation_radius"] * effect * scale)),
                                 sigma_ratio=thick["kernel_sigma_ratio"],
-                                fill_threshold=thick["fill_threshold"], modulation=thick["thicken_modulation"])
+                                fill_threshold=thick["fill_threshold"], modulation=thick["thicken_modulation"],
+                                scale=scale)
     log.record("thicken", out)
     placements: list = []
     retinted = 0
@@ -184,25 +196,26 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                 sample_rgb = rgb
                 sample_view = view
                 sample_segs = extract_segments(view.contours, view.field, view.q, view.gate,
-                                               min_pixels=MIN_SEGMENT_PIXELS, max_segments=2 * MAX_SEGMENTS)
+                                               min_pixels=min_pixels, max_segments=2 * MAX_SEGMENTS)
             else:
                 sample_rgb, _ = as_rgb_alpha(sample, "sample")
-                sample_view, sample_segs = SAMPLES.get(sample_rgb, opts, timer)
+                sample_view, sample_segs = SAMPLES.get(sample_rgb, opts, timer, scale)
             target_segs = extract_segments(view.contours, view.field, view.q, view.gate,
-                                           min_pixels=MIN_SEGMENT_PIXELS, max_segments=MAX_SEGMENTS)
+                                           min_pixels=min_pixels, max_segments=MAX_SEGMENTS)
             segments = target_segs.n
             allowed = (view.field >= view.q) & ~ink  # the underpaint mask, minus the ink
             placements = paint_transplants(out, target_segs, sample_segs, sample_view.rgb, allowed,
-                                           effect=effect, translation=TRANSLATION,
-                                           shadow_offset=SHADOW_OFFSET, log=log)
+                                           effect=effect, translation=TRANSLATION * scale,
+                                           shadow_offset=SHADOW_OFFSET * scale, log=log)
     else:
         with timer.stage("shadow"):
             weight = retint_weight(view.field, view.q, view.contours, GATE_SHARPNESS)
             if guard:
-                weight = paper_side(weight, ink)
+                weight = paper_side(weight, ink, scale)
                 weight[(out != rgb).any(axis=2)] = 0.0  # this pass's thickening: not a contour yet
-            retinted = retint_shadow(out, view.field, weight, effect=effect, shadow_offset=SHADOW_OFFSET,
-                                     translation=TRANSLATION, log=log)
+            retinted = retint_shadow(out, view.field, weight, effect=effect, shadow_offset=SHADOW_OFFSET * scale,
+                                     translation=TRANSLATION * scale, min_weight=MIN_WEIGHT * scale * scale,
+                                     log=log)
     h, w = rgb.shape[:2]
     owner = np.full(h * w, -1, dtype=np.int32)
     for idx, p in enumerate(placements):

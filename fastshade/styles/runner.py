@@ -25,9 +25,6 @@ THICKEN_STAGE = "thicken"
 """The stage-log name of the thickening: every other logged stage paints placements (v12's
 ``shadow``; v6's and final's ``shadow`` and ``front`` copies)."""
 
-SCALED_STYLES = ("v12",)
-"""The styles whose lengths and fields follow ``ShadeOptions.scale`` (docs/resolution.md)."""
-
 PassCallback = Callable[[PassStep, ShadeResult], None]
 """Called after every pass with its step and result (``--save-passes`` writes each pass's image)."""
 
@@ -50,9 +47,12 @@ def shade_arrays(
     ``passes`` (one summary per pass), the stage timings are summed over the passes (their
     ``total`` is the whole call, once-per-drawing work included) and
     ``stats["options"]`` are the resolved options (the style's defaults applied).  ``force_cross``
-    and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  ``dpi`` (the input file's, when
-    it has one) decides ``scale="auto"`` (:func:`fastshade.pipeline.resolution.auto_scale`), which is
-    measured once, on the input, for every pass.  BLAS/OpenMP run on one
+    and ``clock`` as in :func:`fastshade.pipeline.shader.shade_arrays`.  Every style follows
+    ``options.scale`` (docs/resolution.md: its lengths x scale, its areas x scale², its smooth
+    fields on a grid scale times coarser); ``dpi`` (the input file's, when it has one) decides
+    ``scale="auto"`` (:func:`fastshade.pipeline.resolution.auto_scale`), which is measured once,
+    on the input, for every pass; ``stats["scale"]`` is the scale used and
+    ``stats["scale_source"]`` where it came from.  BLAS/OpenMP run on one
     thread for the duration of the call, so the bytes are the command line's.
 
     Every style but v12 paints a transparent target composited over white (opaque RGB), and the
@@ -83,10 +83,6 @@ def shade_arrays(
         if opts.scale == "auto":
             value, scale_source = auto_scale(model.ink, dpi)
             opts = dataclasses.replace(opts, scale=value)
-        if float(opts.scale) != 1.0 and opts.style not in SCALED_STYLES:  # said, never silent
-            warnings.append(f"--scale {float(opts.scale):g} ({scale_source}) is applied by the "
-                            f"{', '.join(SCALED_STYLES)} style only; {opts.style} shades at scale 1")
-            opts = dataclasses.replace(opts, scale=1.0)  # stats["scale"]: the scale used
         as_paper = alpha is not None and opts.style != "v12"
         drawing = model  # the model of what the styles paint on in pass 1
         if as_paper:

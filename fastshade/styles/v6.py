@@ -38,6 +38,7 @@ from fastshade.options import ShadeOptions
 from fastshade.pipeline.gates import carrier_of
 from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.results import ShadeResult, Timer
+from fastshade.pipeline.shader import drawing_scale
 from fastshade.pipeline.stagelog import StageLog
 from fastshade.pipeline.v6paint import (
     WRITE_FRONT,
@@ -69,7 +70,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     t_total = clock()
     rgb, alpha = as_rgb_alpha(target, "target")
     h, w = rgb.shape[:2]
-    params = V6Pass(step.index, step.effect)
+    params = V6Pass(step.index, step.effect, drawing_scale(rgb, opts))
     with timer.stage("fields"):
         grey = carrier_of(rgb)
         contours = v6_contours(grey)
@@ -80,17 +81,17 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                             "components": 0}
     basis: SpectralBasis | None = None
     if contours.any() and h * w >= 4:
-        field, basis = v6_field(grey, opts, timer)
+        field, basis = v6_field(grey, opts, timer, params.scale)
         with timer.stage("gates"):
             gate = v6_gate(field)
             guard = step.drawing_ink(rgb, alpha) if opts.ink_guard > 0.0 else None
             grad = sobel_gradient(grey)
         with timer.stage("thicken"):
-            thick = thicken_v6(out, rgb, contours, gate, params.thickness, guard)
+            thick = thicken_v6(out, rgb, contours, gate, params.thickness, guard, params.search_margin)
         log.record("thicken", out)
         with timer.stage("components"):  # the segments are cut from the thickened image's contours
             segs = select_segments(v6_contours(carrier_of(out)), gate, params.gate_threshold,
-                                   params.max_segments)
+                                   params.max_segments, params.min_segment_pixels)
         with timer.stage("shadow"):
             info["segments"] = draw_segments(out, segs, grad, params, guard, writer)
         info.update(thickened=int(thick.sum()), high=int(np.count_nonzero(contours & (gate > 0.5))),
