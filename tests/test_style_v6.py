@@ -417,7 +417,7 @@ def test_ink_guard_zero_lets_the_copies_land_on_ink(monkeypatch, ink_guard):
     black, as the original's copies re-tint red-tonegraph's filled squares."""
     from fastshade.styles import v6 as v6_style
 
-    monkeypatch.setattr(v6_style, "v6_field", lambda grey, opts, timer: (np.zeros(grey.shape), None))
+    monkeypatch.setattr(v6_style, "v6_field", lambda grey, opts, timer, scale=1.0: (np.zeros(grey.shape), None))
     img = _square_page()
     res = shade_arrays(img, None, {"style": "v6", "ink_guard": ink_guard})
     changed = quantised_change(img, res.image)
