@@ -237,3 +237,21 @@ def test_marks_on_transparent_paper_show_as_on_the_opaque_toof(hidden):
     np.testing.assert_array_equal(rgba[:, :, 3][untouched], alpha[untouched])
     marks = ~untouched & (alpha == 0)
     assert marks.sum() > 100 and (rgba[:, :, 3][marks] > 0).all()  # marks on transparent paper show
+
+
+@pytest.mark.parametrize("style", ["v6", "final", "brush"])
+def test_nothing_placed_is_said_exactly_when_no_mark_but_thickening_changed_a_pixel(style):
+    # v6's copies and final's re-tints keep no per-placement visible_pixels: the warning reads
+    # the file's changed pixels by stage (it used to fire on every v6 and final shade)
+    res = shade_arrays(load_rgb("toof.png"), None, {"style": style})
+    marks = sum(n for name, n in res.stats["changed_by_stage"].items() if name != "thicken")
+    assert marks > 0 and "nothing_placed" not in res.stats["warning_codes"]
+
+
+def test_placed_anything_reads_the_stages_then_the_placements():
+    from fastshade.pipeline.drawing_checks import placed_anything
+
+    assert not placed_anything({"changed_by_stage": {"thicken": 40, "shadow": 0}, "placements": [{}]})
+    assert placed_anything({"changed_by_stage": {"thicken": 0, "front": 3}, "placements": []})
+    assert placed_anything({"placements": [{"visible_pixels": 0}, {"visible_pixels": 2}]})
+    assert not placed_anything({"placements": [{"visible_pixels": 0}]})

@@ -118,7 +118,20 @@ def drawing_warnings(model: PaperInk, score: float, stats: Mapping[str, Any], st
         if not placements and skipped > 0 and not stats.get("invisible_placements"):
             found.append(DrawingWarning("every_shadow_skipped", f"every shadow skipped: none of the {skipped} "
                                                                 "shadow components found room to land"))
-        elif not any(p.get("visible_pixels", 0) > 0 for p in placements):
+        elif not placed_anything(stats):
             found.append(DrawingWarning("nothing_placed", "nothing could be placed: no shadow changed a pixel "
                                                           "(thickening only, if any)"))
     return found
+
+
+def placed_anything(stats: dict[str, Any]) -> bool:
+    """Whether a mark other than thickening changed a pixel of the output.
+
+    Read from ``stats["changed_by_stage"]`` (the file's changed pixels by the stage that last
+    changed them: v6's ``shadow``/``front`` copies and final's re-tints have no per-placement
+    ``visible_pixels``), else from the placements' ``visible_pixels``.
+    """
+    by_stage = stats.get("changed_by_stage")
+    if by_stage is not None:
+        return any(int(n) > 0 for name, n in by_stage.items() if name != "thicken")
+    return any(p.get("visible_pixels", 0) > 0 for p in stats.get("placements", []))
