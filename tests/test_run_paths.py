@@ -225,3 +225,13 @@ def test_a_memory_error_fails_one_file_with_one_record_and_the_batch_goes_on(
     assert len({r["worker"] for r in records.values()}) == 1
     assert sorted(r["worker_seq"] for r in records.values()) == [1, 2, 3, 4]
     assert bad["worker_seq"] < max(r["worker_seq"] for r in records.values())
+
+
+def test_two_runs_in_one_second_of_one_process_have_different_ids() -> None:
+    # the manifest groups a run's records by id; the id was the second and the pid, so two quick
+    # runs in one process (a resume right after a run) shared it and read as one run
+    from fastshade.run.config import new_run_id
+
+    ids = [new_run_id() for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(i.split("-")[1] == str(os.getpid()) for i in ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -112,6 +113,20 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.memory_available is None:  # one measure per run: the limit must not drift while it runs
             self.memory_available = available_memory_bytes()
+
+
+_RUNS = itertools.count(1)
+
+
+def new_run_id() -> str:
+    """A run's id in the manifest: local time to the millisecond, the process id and a count of the
+    runs this process started, so two runs in one second of one process (an embedding program,
+    ``--watch``'s rounds) never share an id.
+    """
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+    return f"{stamp}.{int(now * 1000) % 1000:03d}-{os.getpid()}-{next(_RUNS)}"
+
 
 
 def norm_path(path: str) -> str:
@@ -228,5 +243,5 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         timeout=args.timeout_per_file,
         recycle_after=args.recycle_after, max_write_errors=args.max_write_errors, scheduler=args.scheduler,
         quiet=args.quiet, verbose=args.verbose, out_inside_in=is_within(n_out, n_in),
-        run_id=time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}", params=params, options_digest=opts.digest(),
+        run_id=new_run_id(), params=params, options_digest=opts.digest(),
     )
