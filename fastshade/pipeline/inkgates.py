@@ -76,8 +76,14 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
                  weight_floor=opts.weight_floor)
     with timer.stage("laplacian"):
         lap = image_laplacian(model.carrier, **graph)
-    with timer.stage("fields"):
-        diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
+    # the diagonal storage: the Lanczos mat-vecs and the gating field's diffusion (dither: too
+    # wide); formed after an LOBPCG basis, which does not read it (as shader.analyse: not alive
+    # at the basis's memory peak)
+    grid = opts.laplacian == "grid"
+    diagonals = None
+    if grid and opts.basis == "krylov":
+        with timer.stage("fields"):
+            diagonals = diagonal_storage(lap)
     with timer.stage("basis"):
         basis = spectral_basis(model.carrier, method=opts.basis, k=opts.k, **graph,
                                tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
@@ -85,6 +91,8 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
                                laplacian=lap, diagonals=diagonals,
                                contract="check" if basis_use(opts) else "off")
     with timer.stage("fields"):
+        if grid and diagonals is None:
+            diagonals = diagonal_storage(lap)
         field = gating_field(lap, basis, (h, w), opts, operator=HeatOperator(lap, opts, diagonals))
     with timer.stage("gates"):
         high, low = contour_gates(field, strokes, opts.gate_gain, opts.gamma_h, opts.bias_h,

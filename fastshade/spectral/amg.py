@@ -321,6 +321,10 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     H = Hierarchy(L=[L], B=[None], A=[A0], P=[], PT=[], Y=[np.ones((n, 1))],
                   Dinv=[1.0 / (diag + shift)], shift=shift,
                   omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA)
+    del diag, A0
+    # a big unguided level 0 drops A and its inverse diagonal once its products are formed
+    # (the first V-cycle there forms them again: vcycle), its identity mass data with them
+    lazy0 = n >= LAZY_ROWS and guide is None
     cand = np.ones(n)
     while H.A[-1].shape[0] > max_coarse and len(H.P) < max_levels:
         A = H.A[-1]
@@ -362,6 +366,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         # tentative prolongator of the (single) candidate: T[i, agg_i] = cand_i / ||cand|agg||
         norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
         t = cand / norms[agg]
+        del cand
         if smooth:
             P = _smoothed_prolongator(A, H.Dinv[-1], agg, t, nc)
         else:
@@ -376,7 +381,11 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         else:
             # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c
             AP, bp = _spgemm_pair(A, bdata, P, P.data)
+            del A, bdata, agg, t
+            if lazy0 and not H.P:  # level 0's A, 1 / diag and mass data: read no more here
+                H.A[0] = H.Dinv[0] = None
             Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+            del AP, bp
             Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         Bc = sp.csr_matrix((bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         H.P.append(P)
@@ -392,7 +401,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         cand = norms
     if H.A[-1].shape[0] <= DENSE_COARSE_MAX:
         H.coarse_factor = sla.cho_factor(H.A[-1].toarray(), lower=False)
-    if H.P and n >= LAZY_ROWS and guide is None:  # formed again by the first V-cycle on level 0
+    if H.P and lazy0:  # formed again by the first V-cycle on level 0
         # (vcycle; a guided level 0 smooths with L itself, which the shader keeps anyway)
         H.A[0] = None
         H.Dinv[0] = None
