@@ -199,13 +199,16 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     else:
         X, AX, BX = X0 @ C, AX0 @ C, BX0 @ C
     del X0, AX0, BX0
-    R = np.empty((n, m))
     rsq = np.empty(m)
     P = AP = BP = None
     it = 0
     rn = np.full(m, np.inf)
     stale_p = False  # P's products are formed only when another iteration needs them
+    # every (n, m) block is dropped as soon as it is read no more (R once W is formed, W and
+    # its products once P is, the old X, L X, B X once the new ones are formed): a big level
+    # holds 8 blocks at once instead of 12, the same values
     for it in range(maxiter + 1):
+        R = np.empty((n, m))
         ritz_residual(AX, BX, lam, R, rsq)
         rn = np.sqrt(rsq)
         if monitor is not None:
@@ -223,6 +226,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
             products(P, AP, BP)
             stale_p = False
         W = project(precond(R) if pre is None else pre)
+        R = pre = None  # type: ignore[assignment]
         W -= X @ (BX.T @ W)
         AW = np.empty_like(W)
         BW = W if identity else np.empty_like(W)
@@ -244,6 +248,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
                 GA[sj, si] = GA[si, sj].T
                 GB[sj, si] = GB[si, sj].T
         rr = small_rr(GA, GB, m)
+        del blocks
         if rr is None or rr[1].shape[1] < m:
             break
         lam, C = rr
@@ -265,6 +270,9 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
                 BX = BX @ Cx
                 BX += BPn
             AP, BP = APn, (Pn if identity else BPn)
+        else:  # formed again by fresh sparse passes (below; P's when another iteration needs them)
+            AX = BX = AP = BP = None  # type: ignore[assignment]
+        W = AW = BW = None  # type: ignore[assignment]
         P = Pn
         X = X @ Cx
         X += P
