@@ -3,36 +3,37 @@
 The model counts the stored entries of the Laplacian the options choose (5 per pixel on the
 4-connected grid, 9 on the 8-connected one, 113 on the multi-radius ``dither`` operator) and
 the vectors of the basis solver, and stays an upper bound of the measured peak
-(``tests/test_memory_model.py`` measures real shades in fresh processes).  Measured peak
-increase over the RSS after import, bytes per pixel (demo images, one thread):
+(``tests/test_memory_model.py`` measures real shades in fresh processes, ``tests/test_big_scan.py``
+A4 at 300 dpi).  Measured peak increase over the RSS after import, bytes per pixel (demo
+drawing, default style ``brush`` unless named, one thread; the small sizes carry ~45 MiB that
+do not grow with the image):
 
 =====================  =========  =========  ==========  ===========================
-operator               256²       512²       1024²       model (default options)
+operator               256²       512²       1024²       model (per pixel)
 =====================  =========  =========  ==========  ===========================
-grid 4                 1460       811        780         2260
-grid 4, tol 1e-4/1e-5  --         1930       1942        2260
-grid 8                 1494       1573       --          2404
-grid 8, tol 1e-5       --         2057       --          2404
-dither                 4364       4667       4747        6380
-grid 4, krylov         --         480        480         812
-dither, krylov         2137       --         --          2340
+grid 4                 874        656        446         1452; from 1 Mpx 512
+grid 4, style v12      927        633        441         1452; from 1 Mpx 512
+grid 4, tol 5e-3       --         824        370         1452
+grid 4, tol 2e-3       --         --         799         1452
+grid 4, tol 1e-5       1171       1330       1256        1452
+grid 8                 921        854        469         1692
+dither                 2422       2636       2285        4096
+grid 4, krylov         317        369        479         748
 =====================  =========  =========  ==========  ===========================
 
-The peak is in the basis stage: LOBPCG's blocks when the pixel level iterates (about 1.7 KB
-per pixel at ``k = 8``), the AMG setup's copies of the operator on wide operators.
+The peak is in the basis stage: the AMG setup's level-0 Galerkin products (``A P`` with its mass
+data, then ``P^T (A P)``: ~4.3 copies of the operator with ``L``), the pixel level's start block
+and its product with ``L`` (2 blocks of ``k + 4`` columns) and, when the pixel level iterates,
+LOBPCG's blocks (8 alive at once, 2 more in its V-cycle) and the level-0 ``A`` and ``P^T``
+formed again.  From :data:`START_MIN_PIXELS` up, the default 4-connected solve stops at the
+cascade's start, so a big image's model counts the setup and the start only.
 
-The default pixel limit (``--max-pixels auto``) is no fixed count: it is the largest image whose
-estimate fits the memory available when the job starts (:func:`available_memory_bytes`), and
-``fastshade run`` lowers ``-j`` when its workers' estimates would not fit together.
-
-Big scans, default options, one ``fastshade shade`` job (``fastshade bench --scan``, peak over the
-RSS after import and a warm-up): A4 at 300 dpi (2480 x 3508, 8.7 Mpx) 471 B/px on 1 and on 2
-threads (3.9 GB; the pixel level makes no LOBPCG iteration there; 641 B/px before a big image's
-basis rotated in place, dropped its level-0 ``P^T``, ``A`` and inverse diagonal until a V-cycle
-needs them, trimmed the C heap between levels and the shader formed the diagonal storage after
-the basis).  The basis's peak over its start (1024²) is now ~350 B/px at both the setup's level-0
-Galerkin product and the pixel level (the AMG hierarchy ~126, the prolongated start block and its
-product with ``L`` 96 each).
+Big scans, default options, one ``fastshade shade`` job, 1 thread (peak over the RSS after
+import and a warm-up): 2048² 361 B/px; A4 at 300 dpi (2480 x 3508, 8.7 Mpx) ``brush`` 422 B/px, ``v12`` 406
+(580 and 521 before the job, the style runner and the pass shared one RGB image, brush formed
+its diagonal storage after the basis, the AMG setup dropped level 0's ``A``, inverse diagonal
+and mass data once its products were formed, the cascade each solved coarse level's ``L``,
+``B`` and result, and LOBPCG each block as soon as it was read no more).
 """
 
 from __future__ import annotations
@@ -60,12 +61,27 @@ DITHER_REACH = 6
 """Largest radius of the dither operator (``max(fastshade.pipeline.graph.DEFAULT_RADII)``)."""
 
 _CSR_BYTES_PER_ENTRY = 12  # float64 value + int32 column index
-_OPERATOR_COPIES = 3  # the CSR Laplacian + the AMG setup's (strength pattern, shifted copy): 2.3 measured
+_OPERATOR_COPIES = 5  # the CSR Laplacian + the level-0 setup (P, P^T, A P and its mass data) and the
+# pixel level's V-cycles (A and P^T formed again): measured ~4.3 copies at the setup's peak
+_WIDE_OPERATOR_COPIES = 2  # dither: a guided hierarchy (L is level 0's A, tentative P, sparse level 1)
+_START_OPERATOR_COPIES = 4  # a solve that stops at its start: the setup's level-0 products (4.3 measured)
 _FILTER_BYTES_PER_UPPER_ENTRY = 4  # dither heat filter: float32 upper diagonals (+ a float64 diagonal)
 _BASIS_GUARD = 4  # the LOBPCG block has k + 4 columns
-_BASIS_BLOCKS = 20  # (n, k + 4) float64 blocks alive at once in LOBPCG and its V-cycle (17.7 measured)
+_BASIS_BLOCKS = 11  # (n, k + 4) float64 blocks alive at once when the pixel level iterates: 8 in
+# LOBPCG, 2 in its V-cycle, the cascade's start block
+_START_BLOCKS = 2  # a pixel level that stops at its start: the start block and its product with L
 _KRYLOV_EXTRA = 8  # Lanczos: krylov_steps + 2 k + 8 vectors
-_WORKING_PLANES = 20  # float64 images alive at once in the pipeline
+_WORKING_PLANES = 12  # float64 images alive at once in the pipeline (RGB = 3)
+_START_WORKING_PLANES = 10  # ... at the basis's peak (the RGB image, carrier, paper model, span)
+
+START_MIN_PIXELS = 1 << 20
+"""From this many pixels up, a 4-connected LOBPCG solve at a tolerance of at least
+:data:`START_MIN_TOL` is modelled as stopping at the cascade's start (no pixel-level iteration):
+measured on the demo drawing at 1024², 2048², 2480 x 3508 and 4960 x 7016, and on the shared
+images at 512² (smaller images, 8-connected grids and tighter tolerances iterate there)."""
+
+START_MIN_TOL = 1e-2
+"""The tolerance (the default ``ShadeOptions.tol``) from which :data:`START_MIN_PIXELS` applies."""
 
 
 def operator_entries(options: ShadeOptions | None = None) -> int:
@@ -82,17 +98,29 @@ def operator_entries(options: ShadeOptions | None = None) -> int:
 
 
 def _bytes_per_pixel(opts: ShadeOptions) -> int:
+    """Bytes per pixel of a solve whose pixel level may iterate (every size, every option)."""
     entries = operator_entries(opts)
     operator = entries * _CSR_BYTES_PER_ENTRY
     if opts.basis == "krylov":
         basis = (opts.krylov_steps + 2 * opts.k + _KRYLOV_EXTRA) * 8
     else:
-        operator *= _OPERATOR_COPIES
+        operator *= _WIDE_OPERATOR_COPIES if opts.laplacian == "dither" else _OPERATOR_COPIES
         basis = _BASIS_BLOCKS * (opts.k + _BASIS_GUARD) * 8
     heat_filter = 0
     if opts.laplacian == "dither":
         heat_filter = (entries - 1) // 2 * _FILTER_BYTES_PER_UPPER_ENTRY + 8
     return operator + basis + heat_filter + _WORKING_PLANES * 8
+
+
+def _start_bytes_per_pixel(opts: ShadeOptions) -> int | None:
+    """Bytes per pixel from :data:`START_MIN_PIXELS` up when the options' pixel level stops at its
+    start (a global 4-connected grid LOBPCG at ``tol >= START_MIN_TOL``), else None.
+    """
+    if (opts.basis != "lobpcg" or opts.laplacian != "grid" or opts.connectivity != 4
+            or opts.tol < START_MIN_TOL or opts.tile_size):
+        return None
+    operator = operator_entries(opts) * _CSR_BYTES_PER_ENTRY * _START_OPERATOR_COPIES
+    return operator + _START_BLOCKS * (opts.k + _BASIS_GUARD) * 8 + _START_WORKING_PLANES * 8
 
 
 def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None) -> int:
@@ -104,16 +132,21 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
         Image size in pixels (non-negative).
     options : ShadeOptions, optional
         The shader options (defaults when None): the operator (``laplacian``,
-        ``connectivity``), the basis (``basis``, ``k``, ``krylov_steps``).
+        ``connectivity``), the basis (``basis``, ``k``, ``krylov_steps``, ``tol``).
 
     Returns
     -------
     int
-        Estimated bytes, per pixel: the Laplacian CSR (entries x 12 B) times 3 (it and the
-        AMG setup's copies; once for ``krylov``) + the basis solver (20 blocks of
-        ``(k + 4)`` float64 columns; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the dither
-        heat filter (float32 upper diagonals) + 20 float64 working planes.  Default options:
-        180 + 1920 + 0 + 160 = **2260 B per pixel**; ``dither``: 4068 + 1920 + 232 + 160 = 6380.
+        Estimated bytes.  Per pixel, when the pixel level may iterate: the Laplacian CSR
+        (entries x 12 B) times 5 (it, the level-0 setup's products and the pixel level's
+        V-cycle operators; 2 for ``dither``, once for ``krylov``) + the basis solver (11 blocks
+        of ``(k + 4)`` float64 columns; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the
+        dither heat filter (float32 upper diagonals) + 12 float64 working planes.  Default
+        options: 300 + 1056 + 0 + 96 = **1452 B per pixel**; ``dither``: 2712 + 1056 + 232 + 96
+        = 4096.  From :data:`START_MIN_PIXELS` up a default-like solve (4-connected grid,
+        LOBPCG, ``tol >= 1e-2``) stops at its start: 4 operator copies + 2 blocks + 10 planes =
+        240 + 192 + 80 = **512 B per pixel**, but never less than the estimate of a
+        :data:`START_MIN_PIXELS` image (so the estimate grows with the size).
 
     Notes
     -----
@@ -123,7 +156,12 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     if height < 0 or width < 0:
         raise ValueError(f"height and width must be non-negative, got {height}x{width}")
     opts = options if options is not None else ShadeOptions()
-    return int(height) * int(width) * _bytes_per_pixel(opts)
+    n = int(height) * int(width)
+    small = n * _bytes_per_pixel(opts)
+    start = _start_bytes_per_pixel(opts)
+    if start is None or n < START_MIN_PIXELS:
+        return small
+    return max(n * start, START_MIN_PIXELS * _bytes_per_pixel(opts))
 
 
 MEMORY_AVAILABLE_ENV: Final = "FASTSHADE_MEMORY_AVAILABLE"
@@ -168,10 +206,15 @@ def default_max_pixels(options: ShadeOptions | None = None, available: int | Non
     """Largest image (pixels, at least 1) whose :func:`estimate_bytes` fits ``available`` bytes.
 
     ``available`` defaults to :func:`available_memory_bytes` (measured now).  With the default
-    options and 8 GiB available: 8 GiB / 2260 B = 3,800,856 px (about 1950 x 1950).
+    options and 8 GiB available: 8 GiB / 512 B = 16,777,216 px (4096 x 4096); under the
+    estimate of a :data:`START_MIN_PIXELS` image (1.4 GiB), ``available / 1452 B``.
     """
     budget = available_memory_bytes() if available is None else int(available)
-    return max(1, budget // estimate_bytes(1, 1, options))
+    opts = options if options is not None else ShadeOptions()
+    start = _start_bytes_per_pixel(opts)
+    if start is not None and budget >= estimate_bytes(1, START_MIN_PIXELS, opts):
+        return max(1, budget // start)
+    return max(1, budget // _bytes_per_pixel(opts))
 
 
 def pixel_limit(max_pixels: MaxPixels, options: ShadeOptions | None = None,
@@ -216,9 +259,9 @@ def size_refusal(width: int, height: int, max_pixels: MaxPixels, options: ShadeO
     Returns
     -------
     str or None
-        For example ``12,000,000 px needs about 25.3 GiB (memory model), more than the 7.8 GiB
+        For example ``12,000,000 px needs about 5.7 GiB (memory model), more than the 3.9 GiB
         available; pass --max-pixels N to try anyway``; with an explicit limit
-        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 565 MiB, memory
+        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 363 MiB, memory
         model)``.
     """
     if max_pixels == DEFAULT_MAX_PIXELS and available is None:

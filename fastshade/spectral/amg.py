@@ -231,18 +231,23 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
-def _shifted(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``A = L + s I`` (CSR) and the identity's data on ``A``'s pattern (the level-0 mass).
+def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """``A = L + s I`` (CSR) and the identity's data on ``A``'s pattern (the level-0 mass; None
+    when ``mass`` is False).
 
     When every row stores its diagonal once (the image Laplacians do), ``s`` is added on ``L``'s
-    own pattern (the same values as the sparse sum).
+    own pattern (the same values as the sparse sum, formed in one array).
     """
     n = L.shape[0]
     on_diag = L.indices == np.repeat(np.arange(n, dtype=L.indices.dtype), np.diff(L.indptr))
     if np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64)):
-        return (sp.csr_matrix((L.data + shift * on_diag, L.indices, L.indptr), shape=L.shape),
-                on_diag.astype(np.float64))
+        data = shift * on_diag
+        np.add(L.data, data, out=data)  # = L.data + shift * on_diag, without a second array
+        return (sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape),
+                on_diag.astype(np.float64) if mass else None)
     A0 = (L + shift * sp.identity(n, format="csr")).tocsr()
+    if not mass:
+        return A0, None
     rows0 = np.repeat(np.arange(n), np.diff(A0.indptr))
     return A0, (A0.indices == rows0).astype(np.float64)
 
@@ -424,7 +429,7 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
             X += (JACOBI_OMEGA * dinv) * (R - H.A[level] @ X)
         return X
     if H.A[level] is None:  # dropped after the setup (build_hierarchy): the same values again
-        H.A[level] = _shifted(H.L[level], H.shift)[0]
+        H.A[level] = _shifted(H.L[level], H.shift, mass=False)[0]
         H.Dinv[level] = 1.0 / (H.L[level].diagonal() + H.shift)
     if H.PT[level] is None:
         H.PT[level] = H.P[level].T.tocsr()
