@@ -42,7 +42,14 @@ import scipy.sparse as sp
 from fastshade.heap import release_free_heap
 from fastshade.kernels.blockops import csr_matmat
 from fastshade.seeds import seeded_generator
-from fastshade.spectral.amg import DENSE_COARSE_MAX, LAZY_ROWS, Hierarchy, build_hierarchy, vcycle
+from fastshade.spectral.amg import (
+    DENSE_COARSE_MAX,
+    LAZY_ROWS,
+    Hierarchy,
+    build_hierarchy,
+    prolongator0_reformable,
+    vcycle,
+)
 from fastshade.spectral.contract import (
     CONTRACT_MODES,
     DEFAULT_SUBSPACE_TOL,
@@ -221,6 +228,10 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
         res = None  # type: ignore[assignment]
+        if lev == 0 and n >= LAZY_ROWS and prolongator0_reformable(H):
+            # a big pixel level usually stops at its start: P[0] is formed again (the same
+            # values) only by a V-cycle there (34 B per pixel less at the start's peak)
+            H.P[0] = None  # type: ignore[call-overload]
         fine = lev == 0
         res = solver(H.L[lev], H.B[lev], X, H.Y[lev],
                      lambda R, lev=lev: vcycle(H, lev, R),
