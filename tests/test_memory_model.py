@@ -167,6 +167,8 @@ def test_a_float64_image_is_shared_not_copied_and_never_written(style):
     assert result.stats["changed_pixels"] > 0
     np.testing.assert_array_equal(image, before)
     assert not np.shares_memory(result.image, image)
+    if style == "v6":  # no cross mode
+        return
     sample = np.ascontiguousarray(np.clip(demo_image(80, 112), 0.0, 1.0)[::-1])  # cross mode
     sample_before = sample.copy()
     crossed = shade_arrays(image, sample, ShadeOptions(style=style))
