@@ -11,8 +11,8 @@ do not grow with the image):
 =====================  =========  =========  ==========  ===========================
 operator               256²       512²       1024²       model (per pixel)
 =====================  =========  =========  ==========  ===========================
-grid 4                 874        656        446         1452; from 1 Mpx 512
-grid 4, style v12      927        633        441         1452; from 1 Mpx 512
+grid 4                 874        656        446         1452
+grid 4, style v12      927        633        441         1452
 grid 4, tol 5e-3       --         824        370         1452
 grid 4, tol 2e-3       --         --         799         1452
 grid 4, tol 1e-5       1171       1330       1256        1452
@@ -25,8 +25,11 @@ The peak is in the basis stage: the AMG setup's level-0 Galerkin products (``A P
 data, then ``P^T (A P)``: ~4.3 copies of the operator with ``L``), the pixel level's start block
 and its product with ``L`` (2 blocks of ``k + 4`` columns) and, when the pixel level iterates,
 LOBPCG's blocks (8 alive at once, 2 more in its V-cycle) and the level-0 ``A`` and ``P^T``
-formed again.  From :data:`START_MIN_PIXELS` up, the default 4-connected solve stops at the
-cascade's start, so a big image's model counts the setup and the start only.
+formed again.  Whether the pixel level iterates depends on the drawing, not on its size: the
+8-bit demo drawing stops at the cascade's start from 512² to 8.7 Mpx (~400 B/px), the same
+drawing before 8-bit quantisation makes 9 pixel-level iterations at 2048² and 6 at A4 (1172 and
+1164 B/px for the Laplacian and the basis alone, 52 and 82 s of CPU), so the model counts an
+iterating pixel level at every size.
 
 Big scans, default options, one ``fastshade shade`` job, 1 thread (``fastshade bench --scan``,
 peak over the RSS after import and a warm-up): 512² 660 B/px, 2048² 396, A4 at 300 dpi
@@ -69,25 +72,12 @@ _CSR_BYTES_PER_ENTRY = 12  # float64 value + int32 column index
 _OPERATOR_COPIES = 5  # the CSR Laplacian + the level-0 setup (P, P^T, A P and its mass data) and the
 # pixel level's V-cycles (A and P^T formed again): measured ~4.3 copies at the setup's peak
 _WIDE_OPERATOR_COPIES = 2  # dither: a guided hierarchy (L is level 0's A, tentative P, sparse level 1)
-_START_OPERATOR_COPIES = 4  # a solve that stops at its start: the setup's level-0 products (4.3 measured)
 _FILTER_BYTES_PER_UPPER_ENTRY = 4  # dither heat filter: float32 upper diagonals (+ a float64 diagonal)
 _BASIS_GUARD = 4  # the LOBPCG block has k + 4 columns
 _BASIS_BLOCKS = 11  # (n, k + 4) float64 blocks alive at once when the pixel level iterates: 8 in
 # LOBPCG, 2 in its V-cycle, the cascade's start block
-_START_BLOCKS = 2  # a pixel level that stops at its start: the start block and its product with L
 _KRYLOV_EXTRA = 8  # Lanczos: krylov_steps + 2 k + 8 vectors
 _WORKING_PLANES = 12  # float64 images alive at once in the pipeline (RGB = 3)
-_START_WORKING_PLANES = 10  # ... at the basis's peak (the RGB image, carrier, paper model, span)
-
-START_MIN_PIXELS = 1 << 20
-"""From this many pixels up, a 4-connected LOBPCG solve at a tolerance of at least
-:data:`START_MIN_TOL` is modelled as stopping at the cascade's start (no pixel-level iteration):
-measured on the demo drawing at 1024², 2048², 2480 x 3508 and 4960 x 7016, and on the shared
-images at 512² (smaller images, 8-connected grids and tighter tolerances iterate there)."""
-
-START_MIN_TOL = 1e-2
-"""The tolerance (the default ``ShadeOptions.tol``) from which :data:`START_MIN_PIXELS` applies."""
-
 
 def operator_entries(options: ShadeOptions | None = None) -> int:
     """Stored entries per pixel of the Laplacian the options choose (interior pixels).
@@ -117,17 +107,6 @@ def _bytes_per_pixel(opts: ShadeOptions) -> int:
     return operator + basis + heat_filter + _WORKING_PLANES * 8
 
 
-def _start_bytes_per_pixel(opts: ShadeOptions) -> int | None:
-    """Bytes per pixel from :data:`START_MIN_PIXELS` up when the options' pixel level stops at its
-    start (a global 4-connected grid LOBPCG at ``tol >= START_MIN_TOL``), else None.
-    """
-    if (opts.basis != "lobpcg" or opts.laplacian != "grid" or opts.connectivity != 4
-            or opts.tol < START_MIN_TOL or opts.tile_size):
-        return None
-    operator = operator_entries(opts) * _CSR_BYTES_PER_ENTRY * _START_OPERATOR_COPIES
-    return operator + _START_BLOCKS * (opts.k + _BASIS_GUARD) * 8 + _START_WORKING_PLANES * 8
-
-
 def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None) -> int:
     """Estimate the peak working memory of shading one ``height x width`` image.
 
@@ -142,16 +121,13 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     Returns
     -------
     int
-        Estimated bytes.  Per pixel, when the pixel level may iterate: the Laplacian CSR
-        (entries x 12 B) times 5 (it, the level-0 setup's products and the pixel level's
-        V-cycle operators; 2 for ``dither``, once for ``krylov``) + the basis solver (11 blocks
-        of ``(k + 4)`` float64 columns; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the
+        Estimated bytes, per pixel: the Laplacian CSR (entries x 12 B) times 5 (it, the
+        level-0 setup's products and the pixel level's V-cycle operators; 2 for ``dither``, once
+        for ``krylov``) + the basis solver (11 blocks of ``(k + 4)`` float64 columns: the pixel
+        level may iterate at any size; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the
         dither heat filter (float32 upper diagonals) + 12 float64 working planes.  Default
         options: 300 + 1056 + 0 + 96 = **1452 B per pixel**; ``dither``: 2712 + 1056 + 232 + 96
-        = 4096.  From :data:`START_MIN_PIXELS` up a default-like solve (4-connected grid,
-        LOBPCG, ``tol >= 1e-2``) stops at its start: 4 operator copies + 2 blocks + 10 planes =
-        240 + 192 + 80 = **512 B per pixel**, but never less than the estimate of a
-        :data:`START_MIN_PIXELS` image (so the estimate grows with the size).
+        = 4096.
 
     Notes
     -----
@@ -161,12 +137,7 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     if height < 0 or width < 0:
         raise ValueError(f"height and width must be non-negative, got {height}x{width}")
     opts = options if options is not None else ShadeOptions()
-    n = int(height) * int(width)
-    small = n * _bytes_per_pixel(opts)
-    start = _start_bytes_per_pixel(opts)
-    if start is None or n < START_MIN_PIXELS:
-        return small
-    return max(n * start, START_MIN_PIXELS * _bytes_per_pixel(opts))
+    return int(height) * int(width) * _bytes_per_pixel(opts)
 
 
 MEMORY_AVAILABLE_ENV: Final = "FASTSHADE_MEMORY_AVAILABLE"
@@ -211,15 +182,10 @@ def default_max_pixels(options: ShadeOptions | None = None, available: int | Non
     """Largest image (pixels, at least 1) whose :func:`estimate_bytes` fits ``available`` bytes.
 
     ``available`` defaults to :func:`available_memory_bytes` (measured now).  With the default
-    options and 8 GiB available: 8 GiB / 512 B = 16,777,216 px (4096 x 4096); under the
-    estimate of a :data:`START_MIN_PIXELS` image (1.4 GiB), ``available / 1452 B``.
+    options and 8 GiB available: 8 GiB / 1452 B = 5,915,932 px (about 2430 x 2430).
     """
     budget = available_memory_bytes() if available is None else int(available)
-    opts = options if options is not None else ShadeOptions()
-    start = _start_bytes_per_pixel(opts)
-    if start is not None and budget >= estimate_bytes(1, START_MIN_PIXELS, opts):
-        return max(1, budget // start)
-    return max(1, budget // _bytes_per_pixel(opts))
+    return max(1, budget // estimate_bytes(1, 1, options))
 
 
 def pixel_limit(max_pixels: MaxPixels, options: ShadeOptions | None = None,
@@ -264,7 +230,7 @@ def size_refusal(width: int, height: int, max_pixels: MaxPixels, options: ShadeO
     Returns
     -------
     str or None
-        For example ``12,000,000 px needs about 5.7 GiB (memory model), more than the 3.9 GiB
+        For example ``12,000,000 px needs about 16.2 GiB (memory model), more than the 7.8 GiB
         available; pass --max-pixels N to try anyway``; with an explicit limit
         ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 363 MiB, memory
         model)``.
