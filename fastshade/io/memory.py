@@ -11,25 +11,27 @@ do not grow with the image):
 =====================  =========  =========  ==========  ===========================
 operator               256²       512²       1024²       model (per pixel)
 =====================  =========  =========  ==========  ===========================
-grid 4                 874        656        446         1452
-grid 4, style v12      927        633        441         1452
-grid 4, tol 5e-3       --         824        370         1452
-grid 4, tol 2e-3       --         --         799         1452
-grid 4, tol 1e-5       1171       1330       1256        1452
-grid 8                 921        854        469         1692
-dither                 2422       2636       2285        4096
+grid 4                 720        629        447         1164
+grid 4, style v12      927        633        441         1164
+grid 4, tol 1e-5       814        992        963         1164
+grid 8                 921        854        469         1404
+dither                 2422       2636       2285        3808
 grid 4, krylov         317        369        479         748
 =====================  =========  =========  ==========  ===========================
+
+(grid 8, dither and krylov measured before LOBPCG's last block savings; tol 1e-5 was 1171, 1330
+and 1256 B/px before them.)
 
 The peak is in the basis stage: the AMG setup's level-0 Galerkin products (``A P`` with its mass
 data, then ``P^T (A P)``: ~4.3 copies of the operator with ``L``), the pixel level's start block
 and its product with ``L`` (2 blocks of ``k + 4`` columns) and, when the pixel level iterates,
-LOBPCG's blocks (8 alive at once, 2 more in its V-cycle) and the level-0 ``A`` and ``P^T``
-formed again.  Whether the pixel level iterates depends on the drawing, not on its size: the
-8-bit demo drawing stops at the cascade's start from 512² to 8.7 Mpx (~400 B/px), the same
-drawing before 8-bit quantisation makes 9 pixel-level iterations at 2048² and 6 at A4 (1172 and
-1164 B/px for the Laplacian and the basis alone, 52 and 82 s of CPU), so the model counts an
-iterating pixel level at every size.
+LOBPCG's blocks (4 alive with the 2 of its V-cycle, 6 at the Rayleigh-Ritz step) and the
+level-0 ``A``, ``P`` and ``P^T`` formed again.  Whether the pixel level iterates cannot be told
+from the size: the shader stops at the cascade's start on the 8-bit demo drawing from 512² to
+8.7 Mpx (~400 B/px), while a direct ``spectral_basis`` call on the float demo's carrier (seed 42,
+``tol`` 1e-2) makes 9 pixel-level iterations at 2048² and 6 at A4 (the Laplacian and the basis
+alone: 1172 and 1164 B/px, 893 at 1536² after LOBPCG's last block savings; 52 and 82 s of CPU),
+so the model counts an iterating pixel level at every size.
 
 Big scans, default options, one ``fastshade shade`` job, 1 thread (``fastshade bench --scan``,
 peak over the RSS after import and a warm-up): 512² 660 B/px, 2048² 396, A4 at 300 dpi
@@ -74,8 +76,8 @@ _OPERATOR_COPIES = 5  # the CSR Laplacian + the level-0 setup (P, P^T, A P and i
 _WIDE_OPERATOR_COPIES = 2  # dither: a guided hierarchy (L is level 0's A, tentative P, sparse level 1)
 _FILTER_BYTES_PER_UPPER_ENTRY = 4  # dither heat filter: float32 upper diagonals (+ a float64 diagonal)
 _BASIS_GUARD = 4  # the LOBPCG block has k + 4 columns
-_BASIS_BLOCKS = 11  # (n, k + 4) float64 blocks alive at once when the pixel level iterates: 8 in
-# LOBPCG, 2 in its V-cycle, the cascade's start block
+_BASIS_BLOCKS = 8  # (n, k + 4) float64 blocks alive at once when the pixel level iterates: 4 in
+# LOBPCG and 2 in its V-cycle (or 6 at the Rayleigh-Ritz step), the cascade's start block, 1 spare
 _KRYLOV_EXTRA = 8  # Lanczos: krylov_steps + 2 k + 8 vectors
 _WORKING_PLANES = 12  # float64 images alive at once in the pipeline (RGB = 3)
 
@@ -123,11 +125,11 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     int
         Estimated bytes, per pixel: the Laplacian CSR (entries x 12 B) times 5 (it, the
         level-0 setup's products and the pixel level's V-cycle operators; 2 for ``dither``, once
-        for ``krylov``) + the basis solver (11 blocks of ``(k + 4)`` float64 columns: the pixel
+        for ``krylov``) + the basis solver (8 blocks of ``(k + 4)`` float64 columns: the pixel
         level may iterate at any size; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the
         dither heat filter (float32 upper diagonals) + 12 float64 working planes.  Default
-        options: 300 + 1056 + 0 + 96 = **1452 B per pixel**; ``dither``: 2712 + 1056 + 232 + 96
-        = 4096.
+        options: 300 + 768 + 0 + 96 = **1164 B per pixel**; ``dither``: 2712 + 768 + 232 + 96
+        = 3808.
 
     Notes
     -----
@@ -182,7 +184,7 @@ def default_max_pixels(options: ShadeOptions | None = None, available: int | Non
     """Largest image (pixels, at least 1) whose :func:`estimate_bytes` fits ``available`` bytes.
 
     ``available`` defaults to :func:`available_memory_bytes` (measured now).  With the default
-    options and 8 GiB available: 8 GiB / 1452 B = 5,915,932 px (about 2430 x 2430).
+    options and 8 GiB available: 8 GiB / 1164 B = 7,379,668 px (about 2715 x 2715).
     """
     budget = available_memory_bytes() if available is None else int(available)
     return max(1, budget // estimate_bytes(1, 1, options))
@@ -230,9 +232,9 @@ def size_refusal(width: int, height: int, max_pixels: MaxPixels, options: ShadeO
     Returns
     -------
     str or None
-        For example ``12,000,000 px needs about 16.2 GiB (memory model), more than the 7.8 GiB
+        For example ``12,000,000 px needs about 13.0 GiB (memory model), more than the 7.8 GiB
         available; pass --max-pixels N to try anyway``; with an explicit limit
-        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 363 MiB, memory
+        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 291 MiB, memory
         model)``.
     """
     if max_pixels == DEFAULT_MAX_PIXELS and available is None:
