@@ -34,13 +34,14 @@ alone: 1172 and 1164 B/px, 893 at 1536² after LOBPCG's last block savings; 52 a
 so the model counts an iterating pixel level at every size.
 
 Big scans, default options, one ``fastshade shade`` job, 1 thread (``fastshade bench --scan``,
-peak over the RSS after import and a warm-up): 512² 660 B/px, 2048² 396, A4 at 300 dpi
-(2480 x 3508, 8.7 Mpx) 397 (``brush``; ``v12`` 381); 868, 560 and 578 before the job, the style
-runner and the pass shared one RGB image, brush formed its diagonal storage after the basis,
+peak over the RSS after import and a warm-up): 512² 624 B/px, 2048² 389, A4 at 300 dpi
+(2480 x 3508, 8.7 Mpx) 388 on 1 and on 2 threads (``brush``; ``v12`` ~15 less); 868, 560 and
+578 before the job, the style runner and the pass shared one RGB image, brush formed its
+diagonal storage after the basis,
 the AMG setup dropped level 0's ``A``, inverse diagonal and mass data once its products were
 formed (the mass as uint8, ``P^T`` after ``A P``), the cascade each solved coarse level's
 ``L``, ``B`` and result and a big pixel level its ``P`` after the start, and LOBPCG each block
-as soon as it was read no more.  What is left at the A4 peak (~400 B/px, at the setup's level-0
+as soon as it was read no more.  What is left at the A4 peak (~390 B/px, at the setup's level-0
 products, level 1's LOBPCG iteration and the pixel level's start alike): the Laplacian (64),
 the pixel start block and its product with ``L`` (96 each), the coarse levels (~45), the RGB
 image (24) and the carrier, paper model and span planes (~50).
