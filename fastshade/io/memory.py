@@ -27,11 +27,13 @@ data, then ``P^T (A P)``: ~4.3 copies of the operator with ``L``), the pixel lev
 and its product with ``L`` (2 blocks of ``k + 4`` columns) and, when the pixel level iterates,
 LOBPCG's blocks (4 alive with the 2 of its V-cycle, 6 at the Rayleigh-Ritz step) and the
 level-0 ``A``, ``P`` and ``P^T`` formed again.  Whether the pixel level iterates cannot be told
-from the size: the shader stops at the cascade's start on the 8-bit demo drawing from 512² to
-8.7 Mpx (~400 B/px), while a direct ``spectral_basis`` call on the float demo's carrier (seed 42,
-``tol`` 1e-2) makes 9 pixel-level iterations at 2048² and 6 at A4 (the Laplacian and the basis
-alone: 1172 and 1164 B/px, 893 at 1536² after LOBPCG's last block savings; 52 and 82 s of CPU),
-so the model counts an iterating pixel level at every size.
+from the size: it stops at its start when the prolongated start's residuals are within ``tol``
+(the 8-bit demo drawing from 512² to 8.7 Mpx: ~390 B/px), and iterates when they are not (two
+shared images at 256², 8-connected toof at 512²: once), at a tighter ``tol``, or under the
+enforced subspace contract of a direct ``spectral_basis`` call (demo carrier: 9 iterations at
+2048², 6 at A4; the Laplacian and the basis alone 1172 and 1164 B/px before LOBPCG's last block
+savings, 893 at 1536² after; 52 and 82 s of CPU), so the model counts an iterating pixel level
+at every size.
 
 Big scans, default options, one ``fastshade shade`` job, 1 thread (``fastshade bench --scan``,
 peak over the RSS after import and a warm-up): 512² 624 B/px, 2048² 389, A4 at 300 dpi
