@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastshade.spectral.amg as amg
+import fastshade.spectral.cascade as cascade
 import fastshade.spectral.lobpcg as lobpcg
 from fastshade.demo import demo_image
 from fastshade.pipeline.gates import carrier_of
@@ -32,6 +33,7 @@ def test_big_image_paths_give_the_same_bits(size, tol, contract, monkeypatch):
     ref = solve()
     monkeypatch.setattr(lobpcg, "IN_PLACE_ROWS", 0)
     monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    monkeypatch.setattr(cascade, "LAZY_ROWS", 0)  # the pixel level drops P[0] after its start
     H = amg.build_hierarchy(L, min_coarse=60)
     assert H.A[0] is None and H.Dinv[0] is None and all(pt is None for pt in H.PT)
     big = solve()
@@ -46,3 +48,19 @@ def test_big_image_paths_give_the_same_bits(size, tol, contract, monkeypatch):
     R = np.random.default_rng(0).standard_normal((L.shape[0], 3))
     np.testing.assert_array_equal(amg.vcycle(H, 0, R), amg.vcycle(full, 0, R))
     assert (H.A[0] != full.A[0]).nnz == 0 and np.array_equal(H.Dinv[0], full.Dinv[0])
+
+
+@pytest.mark.parametrize("size", [96, 256])
+def test_the_level0_prolongator_is_formed_again_with_the_same_bits(size):
+    c = carrier_of(demo_image(size, size))
+    L = image_laplacian(c, connectivity=4, kind="grid", tau=0.1, weight_floor=0.0)
+    H = amg.build_hierarchy(L, min_coarse=60)
+    assert amg.prolongator0_reformable(H)
+    P = H.P[0]
+    again = amg.level0_prolongator(H)
+    for a, b in [(P.indptr, again.indptr), (P.indices, again.indices), (P.data, again.data)]:
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    guided = amg.build_hierarchy(image_laplacian(c, connectivity=4, kind="dither", tau=0.1, weight_floor=0.0),
+                                 min_coarse=60, guide=L)
+    assert not amg.prolongator0_reformable(guided)  # its level 0 is the guide's tentative one

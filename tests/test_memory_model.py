@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fastshade.io import (
@@ -73,11 +74,15 @@ def measured_peaks(options: dict, sizes: list[int], folder: Path) -> dict[int, i
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
-@pytest.mark.parametrize("options", [{}, {"connectivity": 8}, {"laplacian": "dither"}],
-                         ids=["grid4", "grid8", "dither"])
-def test_measured_peak_is_within_the_estimate(options, tmp_path):
+@pytest.mark.parametrize("options,sizes", [({}, [256, 512, 1024]), ({"style": "v12"}, [256, 512, 1024]),
+                                           ({"tol": 1e-5}, [256, 512, 1024]), ({"connectivity": 8}, [256, 512]),
+                                           ({"laplacian": "dither"}, [256, 512])],
+                         ids=["grid4", "v12", "grid4-tol1e-5", "grid8", "dither"])
+def test_measured_peak_is_within_the_estimate(options, sizes, tmp_path):
+    """Three sizes of the default options, and of a pixel level that iterates (``tol`` 1e-5; a
+    drawing's own pixel level may iterate at the default tolerance at any size, issue 21)."""
     opts = ShadeOptions(**options)
-    for size, peak in measured_peaks(options, [256, 512], tmp_path).items():
+    for size, peak in measured_peaks(options, sizes, tmp_path).items():
         estimate = estimate_bytes(size, size, opts)
         assert 0 < peak <= estimate, (options, size, peak, estimate)
 
@@ -91,7 +96,7 @@ def test_the_model_counts_the_entries_of_the_chosen_operator():
         dy, _, _ = laplacian_offsets(opts.laplacian, opts.connectivity)
         assert dy.size == count and operator_entries(opts) == 1 + 2 * count
     dither = ShadeOptions(laplacian="dither")
-    assert estimate_bytes(1024, 1024, dither) >= 4747 * 1024 * 1024  # measured peak, docs table
+    assert estimate_bytes(1024, 1024, dither) >= 2285 * 1024 * 1024  # measured peak, docs table
     assert estimate_bytes(8, 8, dither) > estimate_bytes(8, 8, ShadeOptions(connectivity=8)) > estimate_bytes(8, 8)
     assert estimate_bytes(8, 8, ShadeOptions(k=32)) > estimate_bytes(8, 8)
 
@@ -126,3 +131,29 @@ def test_a_dither_job_over_its_budget_is_refused_before_decoding(tmp_path, monke
     assert result.message == (f"4,096 px (64x64) needs about {need:.0f} MiB (memory model), more than the "
                               f"{available / 2**20:.0f} MiB available; pass --max-pixels N to try anyway")
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("style", ["brush", "v12", "v6", "final"])
+def test_a_float64_image_is_shared_not_copied_and_never_written(style):
+    """Issue 21: the job, the style runner and the pass read one (H, W, 3) float64 image (three
+    copies were 72 B per pixel of a big scan); the stages only read it."""
+    from fastshade.demo import demo_image
+    from fastshade.pipeline.inputs import as_rgb_alpha
+    from fastshade.styles.runner import shade_arrays
+
+    image = np.ascontiguousarray(np.clip(demo_image(96, 128), 0.0, 1.0))
+    rgb, alpha = as_rgb_alpha(image, "target")
+    assert rgb is image and alpha is None
+    before = image.copy()
+    result = shade_arrays(image, options=ShadeOptions(style=style))
+    assert result.stats["changed_pixels"] > 0
+    np.testing.assert_array_equal(image, before)
+    assert not np.shares_memory(result.image, image)
+    if style == "v6":  # no cross mode
+        return
+    sample = np.ascontiguousarray(np.clip(demo_image(80, 112), 0.0, 1.0)[::-1])  # cross mode
+    sample_before = sample.copy()
+    crossed = shade_arrays(image, sample, ShadeOptions(style=style))
+    np.testing.assert_array_equal(image, before)
+    np.testing.assert_array_equal(sample, sample_before)
+    assert not np.shares_memory(crossed.image, image) and not np.shares_memory(crossed.image, sample)

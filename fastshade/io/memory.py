@@ -3,36 +3,50 @@
 The model counts the stored entries of the Laplacian the options choose (5 per pixel on the
 4-connected grid, 9 on the 8-connected one, 113 on the multi-radius ``dither`` operator) and
 the vectors of the basis solver, and stays an upper bound of the measured peak
-(``tests/test_memory_model.py`` measures real shades in fresh processes).  Measured peak
-increase over the RSS after import, bytes per pixel (demo images, one thread):
+(``tests/test_memory_model.py`` measures real shades in fresh processes, ``tests/test_big_scan.py``
+A4 at 300 dpi).  Measured peak increase over the RSS after import, bytes per pixel (demo
+drawing, default style ``brush`` unless named, one thread; the small sizes carry ~45 MiB that
+do not grow with the image):
 
 =====================  =========  =========  ==========  ===========================
-operator               256²       512²       1024²       model (default options)
+operator               256²       512²       1024²       model (per pixel)
 =====================  =========  =========  ==========  ===========================
-grid 4                 1460       811        780         2260
-grid 4, tol 1e-4/1e-5  --         1930       1942        2260
-grid 8                 1494       1573       --          2404
-grid 8, tol 1e-5       --         2057       --          2404
-dither                 4364       4667       4747        6380
-grid 4, krylov         --         480        480         812
-dither, krylov         2137       --         --          2340
+grid 4                 720        629        447         1164
+grid 4, style v12      927        633        441         1164
+grid 4, tol 1e-5       814        992        963         1164
+grid 8                 921        854        469         1404
+dither                 2422       2636       2285        3808
+grid 4, krylov         317        369        479         748
 =====================  =========  =========  ==========  ===========================
 
-The peak is in the basis stage: LOBPCG's blocks when the pixel level iterates (about 1.7 KB
-per pixel at ``k = 8``), the AMG setup's copies of the operator on wide operators.
+(grid 8, dither and krylov measured before LOBPCG's last block savings; tol 1e-5 was 1171, 1330
+and 1256 B/px before them.)
 
-The default pixel limit (``--max-pixels auto``) is no fixed count: it is the largest image whose
-estimate fits the memory available when the job starts (:func:`available_memory_bytes`), and
-``fastshade run`` lowers ``-j`` when its workers' estimates would not fit together.
+The peak is in the basis stage: the AMG setup's level-0 Galerkin products (``A P`` with its mass
+data, then ``P^T (A P)``: ~4.3 copies of the operator with ``L``), the pixel level's start block
+and its product with ``L`` (2 blocks of ``k + 4`` columns) and, when the pixel level iterates,
+LOBPCG's blocks (4 alive with the 2 of its V-cycle, 6 at the Rayleigh-Ritz step) and the
+level-0 ``A``, ``P`` and ``P^T`` formed again.  Whether the pixel level iterates cannot be told
+from the size: it stops at its start when the prolongated start's residuals are within ``tol``
+(the 8-bit demo drawing from 512² to 8.7 Mpx: ~390 B/px), and iterates when they are not (two
+shared images at 256², 8-connected toof at 512²: once), at a tighter ``tol``, or under the
+enforced subspace contract of a direct ``spectral_basis`` call (demo carrier: 9 iterations at
+2048², 6 at A4; the Laplacian and the basis alone 1172 and 1164 B/px before LOBPCG's last block
+savings, 893 at 1536² after; 52 and 82 s of CPU), so the model counts an iterating pixel level
+at every size.
 
-Big scans, default options, one ``fastshade shade`` job (``fastshade bench --scan``, peak over the
-RSS after import and a warm-up): A4 at 300 dpi (2480 x 3508, 8.7 Mpx) 471 B/px on 1 and on 2
-threads (3.9 GB; the pixel level makes no LOBPCG iteration there; 641 B/px before a big image's
-basis rotated in place, dropped its level-0 ``P^T``, ``A`` and inverse diagonal until a V-cycle
-needs them, trimmed the C heap between levels and the shader formed the diagonal storage after
-the basis).  The basis's peak over its start (1024²) is now ~350 B/px at both the setup's level-0
-Galerkin product and the pixel level (the AMG hierarchy ~126, the prolongated start block and its
-product with ``L`` 96 each).
+Big scans, default options, one ``fastshade shade`` job, 1 thread (``fastshade bench --scan``,
+peak over the RSS after import and a warm-up): 512² 624 B/px, 2048² 389, A4 at 300 dpi
+(2480 x 3508, 8.7 Mpx) 388 on 1 and on 2 threads (``brush``; ``v12`` ~15 less); 868, 560 and
+578 before the job, the style runner and the pass shared one RGB image, brush formed its
+diagonal storage after the basis,
+the AMG setup dropped level 0's ``A``, inverse diagonal and mass data once its products were
+formed (the mass as uint8, ``P^T`` after ``A P``), the cascade each solved coarse level's
+``L``, ``B`` and result and a big pixel level its ``P`` after the start, and LOBPCG each block
+as soon as it was read no more.  What is left at the A4 peak (~390 B/px, at the setup's level-0
+products, level 1's LOBPCG iteration and the pixel level's start alike): the Laplacian (64),
+the pixel start block and its product with ``L`` (96 each), the coarse levels (~45), the RGB
+image (24) and the carrier, paper model and span planes (~50).
 """
 
 from __future__ import annotations
@@ -60,13 +74,15 @@ DITHER_REACH = 6
 """Largest radius of the dither operator (``max(fastshade.pipeline.graph.DEFAULT_RADII)``)."""
 
 _CSR_BYTES_PER_ENTRY = 12  # float64 value + int32 column index
-_OPERATOR_COPIES = 3  # the CSR Laplacian + the AMG setup's (strength pattern, shifted copy): 2.3 measured
+_OPERATOR_COPIES = 5  # the CSR Laplacian + the level-0 setup (P, P^T, A P and its mass data) and the
+# pixel level's V-cycles (A and P^T formed again): measured ~4.3 copies at the setup's peak
+_WIDE_OPERATOR_COPIES = 2  # dither: a guided hierarchy (L is level 0's A, tentative P, sparse level 1)
 _FILTER_BYTES_PER_UPPER_ENTRY = 4  # dither heat filter: float32 upper diagonals (+ a float64 diagonal)
 _BASIS_GUARD = 4  # the LOBPCG block has k + 4 columns
-_BASIS_BLOCKS = 20  # (n, k + 4) float64 blocks alive at once in LOBPCG and its V-cycle (17.7 measured)
+_BASIS_BLOCKS = 8  # (n, k + 4) float64 blocks alive at once when the pixel level iterates: 4 in
+# LOBPCG and 2 in its V-cycle (or 6 at the Rayleigh-Ritz step), the cascade's start block, 1 spare
 _KRYLOV_EXTRA = 8  # Lanczos: krylov_steps + 2 k + 8 vectors
-_WORKING_PLANES = 20  # float64 images alive at once in the pipeline
-
+_WORKING_PLANES = 12  # float64 images alive at once in the pipeline (RGB = 3)
 
 def operator_entries(options: ShadeOptions | None = None) -> int:
     """Stored entries per pixel of the Laplacian the options choose (interior pixels).
@@ -82,12 +98,13 @@ def operator_entries(options: ShadeOptions | None = None) -> int:
 
 
 def _bytes_per_pixel(opts: ShadeOptions) -> int:
+    """Bytes per pixel of a solve whose pixel level may iterate (every size, every option)."""
     entries = operator_entries(opts)
     operator = entries * _CSR_BYTES_PER_ENTRY
     if opts.basis == "krylov":
         basis = (opts.krylov_steps + 2 * opts.k + _KRYLOV_EXTRA) * 8
     else:
-        operator *= _OPERATOR_COPIES
+        operator *= _WIDE_OPERATOR_COPIES if opts.laplacian == "dither" else _OPERATOR_COPIES
         basis = _BASIS_BLOCKS * (opts.k + _BASIS_GUARD) * 8
     heat_filter = 0
     if opts.laplacian == "dither":
@@ -104,16 +121,18 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
         Image size in pixels (non-negative).
     options : ShadeOptions, optional
         The shader options (defaults when None): the operator (``laplacian``,
-        ``connectivity``), the basis (``basis``, ``k``, ``krylov_steps``).
+        ``connectivity``), the basis (``basis``, ``k``, ``krylov_steps``, ``tol``).
 
     Returns
     -------
     int
-        Estimated bytes, per pixel: the Laplacian CSR (entries x 12 B) times 3 (it and the
-        AMG setup's copies; once for ``krylov``) + the basis solver (20 blocks of
-        ``(k + 4)`` float64 columns; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the dither
-        heat filter (float32 upper diagonals) + 20 float64 working planes.  Default options:
-        180 + 1920 + 0 + 160 = **2260 B per pixel**; ``dither``: 4068 + 1920 + 232 + 160 = 6380.
+        Estimated bytes, per pixel: the Laplacian CSR (entries x 12 B) times 5 (it, the
+        level-0 setup's products and the pixel level's V-cycle operators; 2 for ``dither``, once
+        for ``krylov``) + the basis solver (8 blocks of ``(k + 4)`` float64 columns: the pixel
+        level may iterate at any size; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the
+        dither heat filter (float32 upper diagonals) + 12 float64 working planes.  Default
+        options: 300 + 768 + 0 + 96 = **1164 B per pixel**; ``dither``: 2712 + 768 + 232 + 96
+        = 3808.
 
     Notes
     -----
@@ -168,7 +187,7 @@ def default_max_pixels(options: ShadeOptions | None = None, available: int | Non
     """Largest image (pixels, at least 1) whose :func:`estimate_bytes` fits ``available`` bytes.
 
     ``available`` defaults to :func:`available_memory_bytes` (measured now).  With the default
-    options and 8 GiB available: 8 GiB / 2260 B = 3,800,856 px (about 1950 x 1950).
+    options and 8 GiB available: 8 GiB / 1164 B = 7,379,668 px (about 2715 x 2715).
     """
     budget = available_memory_bytes() if available is None else int(available)
     return max(1, budget // estimate_bytes(1, 1, options))
@@ -216,9 +235,9 @@ def size_refusal(width: int, height: int, max_pixels: MaxPixels, options: ShadeO
     Returns
     -------
     str or None
-        For example ``12,000,000 px needs about 25.3 GiB (memory model), more than the 7.8 GiB
+        For example ``12,000,000 px needs about 13.0 GiB (memory model), more than the 7.8 GiB
         available; pass --max-pixels N to try anyway``; with an explicit limit
-        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 565 MiB, memory
+        ``262,144 px (512x512) is more than --max-pixels 1,000 (it needs about 291 MiB, memory
         model)``.
     """
     if max_pixels == DEFAULT_MAX_PIXELS and available is None:

@@ -90,8 +90,14 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
         """The basis and the gating field of ``carrier`` (the model's, or its coarse grid's)."""
         with timer.stage("laplacian"):
             lap = image_laplacian(carrier, **graph)
-        with timer.stage("fields"):
-            diagonals = diagonal_storage(lap) if opts.laplacian == "grid" else None
+        # the diagonal storage: the Lanczos mat-vecs and the gating field's diffusion (dither: too
+        # wide); formed after an LOBPCG basis, which does not read it (as shader.analyse: not alive
+        # at the basis's memory peak)
+        grid = opts.laplacian == "grid"
+        diagonals = None
+        if grid and opts.basis == "krylov":
+            with timer.stage("fields"):
+                diagonals = diagonal_storage(lap)
         with timer.stage("basis"):
             basis = spectral_basis(carrier, method=opts.basis, k=opts.k, **graph,
                                    tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
@@ -99,6 +105,8 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
                                    laplacian=lap, diagonals=diagonals,
                                    contract="check" if basis_use(opts) else "off")
         with timer.stage("fields"):
+            if grid and diagonals is None:
+                diagonals = diagonal_storage(lap)
             return gating_field(lap, basis, carrier.shape, opts, operator=HeatOperator(lap, opts, diagonals)), basis
 
     field, basis, energy = coarse_field(model.carrier, scale, smooth)

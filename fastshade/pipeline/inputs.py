@@ -9,7 +9,11 @@ import numpy as np
 
 
 def as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Normalise an image argument to ((H,W,3) float64 in [0,1], alpha or None)."""
+    """Normalise an image argument to ((H,W,3) float64 in [0,1], alpha or None).
+
+    A C-contiguous (H, W, 3) float64 array comes back as itself (no copy): the result is read,
+    never written.
+    """
     if isinstance(image, (str, Path)):
         from fastshade.io import read_image
 
@@ -26,7 +30,9 @@ def as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
                              f"(use uint16 for 16-bit data), got dtype {arr.dtype}")
         arr = arr.astype(np.float64) / 255.0
     elif np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
+        # float64 is not copied: the stages never write into their input, and a big scan's
+        # callers (the job, the style runner, the pass) share one (H, W, 3) image (24 B/px each)
+        arr = arr.astype(np.float64, copy=False)
     else:
         raise ValueError(f"{name}: unsupported dtype {arr.dtype}")
     if arr.ndim == 2:

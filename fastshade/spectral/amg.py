@@ -75,6 +75,8 @@ __all__ = [
     "Hierarchy",
     "aggregate",
     "build_hierarchy",
+    "level0_prolongator",
+    "prolongator0_reformable",
     "vcycle",
 ]
 
@@ -135,6 +137,31 @@ class Hierarchy:
     coarse_factor: tuple[np.ndarray, bool] | None = None
     notes: list[str] = field(default_factory=list)
     omega0: float = JACOBI_OMEGA
+    theta: float = STRENGTH_THETA
+    """The strength threshold the levels were aggregated with (:func:`level0_prolongator`)."""
+
+
+def prolongator0_reformable(H: Hierarchy) -> bool:
+    """Whether :func:`level0_prolongator` forms ``H.P[0]`` again: level 0 was PyAMG's plain
+    smoothed aggregation of ``A = L + s I`` (no guide, no stalled-level fallback).
+    """
+    return bool(H.P) and H.omega0 == JACOBI_OMEGA and not any(n.startswith("level 0") for n in H.notes)
+
+
+def level0_prolongator(H: Hierarchy) -> sp.csr_matrix:
+    """``P[0]`` formed again from ``L[0]`` with the same values (:func:`build_hierarchy`'s plain
+    level 0: the aggregation of ``A``, the constant candidate, the Jacobi-smoothed ``T``); for a
+    pixel level that drops it once its start is prolongated (``cascade_solve``), when a V-cycle
+    there needs it.
+    """
+    if H.A[0] is None:
+        H.A[0] = _shifted(H.L[0], H.shift, mass=False)[0]
+        H.Dinv[0] = 1.0 / (H.L[0].diagonal() + H.shift)
+    A = H.A[0]
+    agg, nc = aggregate(A, H.theta)
+    cand = np.ones(A.shape[0])
+    norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
+    return _smoothed_prolongator(A, H.Dinv[0], agg, cand / norms[agg], nc)
 
 
 def aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
@@ -231,20 +258,26 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
-def _shifted(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``A = L + s I`` (CSR) and the identity's data on ``A``'s pattern (the level-0 mass).
+def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """``A = L + s I`` (CSR) and the identity's data on ``A``'s pattern (the level-0 mass, uint8
+    0/1: the Galerkin kernel's products ``1 * p`` and ``0 * p`` are the float64 ones, at 1 byte
+    an entry instead of 8; None when ``mass`` is False).
 
     When every row stores its diagonal once (the image Laplacians do), ``s`` is added on ``L``'s
-    own pattern (the same values as the sparse sum).
+    own pattern (the same values as the sparse sum, formed in one array).
     """
     n = L.shape[0]
     on_diag = L.indices == np.repeat(np.arange(n, dtype=L.indices.dtype), np.diff(L.indptr))
     if np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64)):
-        return (sp.csr_matrix((L.data + shift * on_diag, L.indices, L.indptr), shape=L.shape),
-                on_diag.astype(np.float64))
+        data = shift * on_diag
+        np.add(L.data, data, out=data)  # = L.data + shift * on_diag, without a second array
+        return (sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape),
+                on_diag.view(np.uint8) if mass else None)
     A0 = (L + shift * sp.identity(n, format="csr")).tocsr()
+    if not mass:
+        return A0, None
     rows0 = np.repeat(np.arange(n), np.diff(A0.indptr))
-    return A0, (A0.indices == rows0).astype(np.float64)
+    return A0, (A0.indices == rows0).view(np.uint8)
 
 
 def _tentative_galerkin(L: sp.csr_matrix, PT: sp.csr_matrix, agg: np.ndarray,
@@ -320,7 +353,11 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         A0, bdata = _shifted(L, shift)
     H = Hierarchy(L=[L], B=[None], A=[A0], P=[], PT=[], Y=[np.ones((n, 1))],
                   Dinv=[1.0 / (diag + shift)], shift=shift,
-                  omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA)
+                  omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA, theta=theta)
+    del diag, A0
+    # a big unguided level 0 drops A and its inverse diagonal once its products are formed
+    # (the first V-cycle there forms them again: vcycle), its identity mass data with them
+    lazy0 = n >= LAZY_ROWS and guide is None
     cand = np.ones(n)
     while H.A[-1].shape[0] > max_coarse and len(H.P) < max_levels:
         A = H.A[-1]
@@ -362,6 +399,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         # tentative prolongator of the (single) candidate: T[i, agg_i] = cand_i / ||cand|agg||
         norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
         t = cand / norms[agg]
+        del cand
         if smooth:
             P = _smoothed_prolongator(A, H.Dinv[-1], agg, t, nc)
         else:
@@ -369,14 +407,19 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                                dtype=A.indices.dtype)), shape=(A.shape[0], nc))
             if not guided:
                 H.notes.append(f"level {len(H.P)}: slow coarsening, tentative prolongator")
-        PT = P.T.tocsr()
         if guided:
+            PT = P.T.tocsr()
             Lc, bdata = _tentative_galerkin(L, PT, agg, t)
             Ac = sp.csr_matrix((Lc.data + shift * bdata, Lc.indices, Lc.indptr), shape=Lc.shape)
         else:
             # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c
             AP, bp = _spgemm_pair(A, bdata, P, P.data)
+            del A, bdata, agg, t
+            if lazy0 and not H.P:  # level 0's A, 1 / diag and mass data: read no more here
+                H.A[0] = H.Dinv[0] = None
+            PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
             Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+            del AP, bp
             Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         Bc = sp.csr_matrix((bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         H.P.append(P)
@@ -392,7 +435,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         cand = norms
     if H.A[-1].shape[0] <= DENSE_COARSE_MAX:
         H.coarse_factor = sla.cho_factor(H.A[-1].toarray(), lower=False)
-    if H.P and n >= LAZY_ROWS and guide is None:  # formed again by the first V-cycle on level 0
+    if H.P and lazy0:  # formed again by the first V-cycle on level 0
         # (vcycle; a guided level 0 smooths with L itself, which the shader keeps anyway)
         H.A[0] = None
         H.Dinv[0] = None
@@ -415,8 +458,10 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
             X += (JACOBI_OMEGA * dinv) * (R - H.A[level] @ X)
         return X
     if H.A[level] is None:  # dropped after the setup (build_hierarchy): the same values again
-        H.A[level] = _shifted(H.L[level], H.shift)[0]
+        H.A[level] = _shifted(H.L[level], H.shift, mass=False)[0]
         H.Dinv[level] = 1.0 / (H.L[level].diagonal() + H.shift)
+    if H.P[level] is None:  # dropped by the cascade once the pixel level's start was formed
+        H.P[level] = level0_prolongator(H)
     if H.PT[level] is None:
         H.PT[level] = H.P[level].T.tocsr()
     A, P, PT = H.A[level], H.P[level], H.PT[level]

@@ -192,20 +192,29 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         # same sums as one call over all m columns)
         X_kk, X = X, np.empty((n, m))
         X[:, :kk] = X_kk
+        del X_kk
         if m > kk:
             rotate_residual(X0, AX0, np.ascontiguousarray(C[:, kk:]), lam[kk:], X[:, kk:], np.empty(m - kk))
         AX = AX0 @ C
         BX = X
     else:
         X, AX, BX = X0 @ C, AX0 @ C, BX0 @ C
+    # the start block is read no more, but the caller (the cascade) still holds it: its storage
+    # becomes the residual block of every iteration, then X (X^T B W) and L W (``X`` may be
+    # overwritten), one block less and no temporary
+    spare = X0 if X0.shape == (n, m) else None
     del X0, AX0, BX0
-    R = np.empty((n, m))
     rsq = np.empty(m)
     P = AP = BP = None
     it = 0
     rn = np.full(m, np.inf)
     stale_p = False  # P's products are formed only when another iteration needs them
+    # every (n, m) block is dropped as soon as it is read no more (R once W is formed, the old
+    # L X, B X and the products of W and P before the new P is formed, W once it is), and P's
+    # products are formed after the V-cycle: an iterating pixel level holds 6 blocks at once
+    # instead of 12 (and the caller's start block), the same values
     for it in range(maxiter + 1):
+        R = np.empty((n, m)) if spare is None else spare
         ritz_residual(AX, BX, lam, R, rsq)
         rn = np.sqrt(rsq)
         if monitor is not None:
@@ -217,14 +226,16 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
             pre = precond(R)
             if accept(lam, rn, pre):
                 break
-        if stale_p:
+        W = project(precond(R) if pre is None else pre)
+        R = pre = None  # type: ignore[assignment]
+        if stale_p:  # formed after the V-cycle (not alive at its peak)
             AP = np.empty_like(P)
             BP = P if identity else np.empty_like(P)
             products(P, AP, BP)
             stale_p = False
-        W = project(precond(R) if pre is None else pre)
-        W -= X @ (BX.T @ W)
-        AW = np.empty_like(W)
+        coef = BX.T @ W
+        W -= X @ coef if spare is None else np.matmul(X, coef, out=spare)  # the same product
+        AW = np.empty_like(W) if spare is None else spare  # the spare block, read no more
         BW = W if identity else np.empty_like(W)
         products(W, AW, BW)
         blocks = [(X, AX, BX), (W, AW, BW)] + ([] if P is None else [(P, AP, BP)])
@@ -244,11 +255,14 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
                 GA[sj, si] = GA[si, sj].T
                 GB[sj, si] = GB[si, sj].T
         rr = small_rr(GA, GB, m)
+        del blocks
         if rr is None or rr[1].shape[1] < m:
             break
         lam, C = rr
         # X <- S C, P <- (W, P) part of S C; their L and B products by fresh sparse passes
         Cw, Cp, Cx = C[m:2 * m], C[2 * m:], C[:m]
+        if not dense_updates:  # formed again below (P's when another iteration needs them)
+            AX = BX = AP = BP = AW = BW = None  # type: ignore[assignment]
         Pn = W @ Cw
         if nb == 3:
             Pn += P @ Cp
@@ -265,6 +279,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
                 BX = BX @ Cx
                 BX += BPn
             AP, BP = APn, (Pn if identity else BPn)
+        W = AW = BW = None  # type: ignore[assignment]
         P = Pn
         X = X @ Cx
         X += P
