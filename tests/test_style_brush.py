@@ -272,3 +272,21 @@ def test_pass_one_reads_the_runners_model_and_later_passes_keep_its_paper(monkey
     drawing = seen[0]
     assert drawing is not None and all(d is drawing for d in seen)
     assert calls == [drawing, drawing]  # passes 2 and 3 only, each with the drawing's paper
+
+
+def test_later_passes_read_the_drawings_basis_for_the_line_weight():
+    """Only the line weight's budget reads brush's basis (heat field): pass 1 solves it, later
+    passes read it; a basis-column field (read by the gates) is solved on every pass."""
+    import fastshade.styles.runner as runner
+
+    img = demo_image(96, 96)
+    bases = []
+    res = runner.shade_arrays(img, None, {"style": "brush", "passes": 3},
+                              on_pass=lambda step, r: bases.append(r.stats["basis"]))
+    assert [b["solved_in_pass"] for b in bases] == [1, 1, 1]
+    assert all("basis" not in p["timings"] for p in res.stats["passes"][1:])
+    assert bases[0]["values"] == bases[2]["values"]
+    bases.clear()
+    runner.shade_arrays(img, None, {"style": "brush", "passes": 2, "field": "column"},
+                        on_pass=lambda step, r: bases.append(r.stats["basis"]))
+    assert [b["solved_in_pass"] for b in bases] == [1, 2]

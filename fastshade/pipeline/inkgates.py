@@ -57,7 +57,7 @@ class InkAnalysis:
 def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, timer: Timer,
                  palette: str = "dusk", min_segment: int | None = None,
                  hue_source: np.ndarray | None = None, scale: float = 1.0, drawing: PaperInk | None = None,
-                 drawing_is_input: bool = False) -> InkAnalysis:
+                 drawing_is_input: bool = False, basis: SpectralBasis | None = None) -> InkAnalysis:
     """Paper/ink model, palette, basis, gating field, gates and low-gate segments of ``rgb``.
 
     Stages are timed as ``fields``, ``laplacian``, ``basis``, ``gates`` and ``components``
@@ -68,7 +68,8 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
     (:func:`fastshade.pipeline.resolution.coarse_field`); gates and segments stay at full resolution.
     ``drawing``: the model of the drawing the passes started from
     (:attr:`fastshade.styles.base.PassStep.drawing`): used as is when ``drawing_is_input`` (it is
-    this image's model), else its paper is kept (``paper_from``).
+    this image's model), else its paper is kept (``paper_from``).  ``basis``: a basis of the same
+    (coarse) grid to read instead of solving one (a later pass reads the drawing's: brush).
     """
     h, w = rgb.shape[:2]
     with timer.stage("fields"):
@@ -86,6 +87,8 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
     graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
                  weight_floor=opts.weight_floor)
 
+    given = basis
+
     def smooth(carrier: np.ndarray) -> tuple[np.ndarray, SpectralBasis]:
         """The basis and the gating field of ``carrier`` (the model's, or its coarse grid's)."""
         with timer.stage("laplacian"):
@@ -95,15 +98,18 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
         # at the basis's memory peak)
         grid = opts.laplacian == "grid"
         diagonals = None
-        if grid and opts.basis == "krylov":
+        if grid and opts.basis == "krylov" and given is None:
             with timer.stage("fields"):
                 diagonals = diagonal_storage(lap)
-        with timer.stage("basis"):
-            basis = spectral_basis(carrier, method=opts.basis, k=opts.k, **graph,
-                                   tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
-                                   seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
-                                   laplacian=lap, diagonals=diagonals,
-                                   contract="check" if basis_use(opts) else "off")
+        if given is not None and given.shape == carrier.shape:
+            basis = given
+        else:
+            with timer.stage("basis"):
+                basis = spectral_basis(carrier, method=opts.basis, k=opts.k, **graph,
+                                       tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
+                                       seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
+                                       laplacian=lap, diagonals=diagonals,
+                                       contract="check" if basis_use(opts) else "off")
         with timer.stage("fields"):
             if grid and diagonals is None:
                 diagonals = diagonal_storage(lap)

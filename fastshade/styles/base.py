@@ -25,7 +25,9 @@ class PassStep:
     a transparent drawing composited over white), computed once by the runner
     (:func:`~fastshade.styles.runner.shade_arrays`): a style reads it instead of modelling pass
     1's input again, keeps its paper on later passes (``paper_ink_model(..., paper_from=step.drawing)``)
-    and protects its ink (:meth:`drawing_ink`).  None outside the runner.
+    and protects its ink (:meth:`drawing_ink`).  None outside the runner.  ``memo`` is one dict
+    shared by the passes of one call: what a style derives from the drawing once and reads
+    again on later passes (brush: the basis of its line weight).
     """
 
     index: int
@@ -33,6 +35,7 @@ class PassStep:
     effect: float
     overrides: Mapping[str, float] = field(default_factory=dict)
     drawing: PaperInk | None = None
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def drawing_is_input(self) -> bool:

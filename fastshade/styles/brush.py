@@ -7,10 +7,13 @@ Low-gate segments cast shadows: each is swung about one end, and the wedge it sw
 in a light tone with the swung copy as a deep-toned edge (:mod:`fastshade.pipeline.castshadow`),
 in a palette derived from the ink and paper (:mod:`fastshade.pipeline.palette`, ``--palette``).
 Every mark goes on paper, under the artist's ink, which is never overwritten; pieces too small
-to read as marks are dropped.  Later passes re-analyse the image and recognise the earlier marks
-by their palette colours, so they add weight and shadows to the strokes only (``decay``
-envelope: each pass lighter than the last).  In cross mode the sample gives the shadows' hue
-(its ink's, when it has one: the handoff's fix A, "copy target structure, colour from sample").
+to read as marks are dropped.  Later passes re-analyse the image (its Laplacian, a gating field
+of their own, gates and segments) and recognise the earlier marks by their palette colours, so
+they add weight and shadows to the strokes only (``decay`` envelope: each pass lighter than the
+last); the line weight's budget stays the drawing's (pass 1's basis, which only the budget
+reads: a later pass tops the strokes up to it, and costs about half of pass 1).  In cross mode
+the sample gives the shadows' hue (its ink's, when it has one: the handoff's fix A, "copy target
+structure, colour from sample").
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ DEFAULTS: dict[str, Any] = {"min_component": 20, "shadow_distance": 14.0}
 ``shadow_distance``: how far (px) the far end of the lowest-field segment swings."""
 
 
+DRAWING_BASIS = "brush.basis"
+"""``PassStep.memo`` key of pass 1's basis, which later passes read for the line weight's budget."""
+
+
+def reads_budget_only(opts: ShadeOptions) -> bool:
+    """Whether only the line weight's budget reads the basis (the heat field: the gates do not)."""
+    return opts.basis == "lobpcg" and field_kind(opts) == "heat"
+
+
 def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                force_cross: bool, clock: Callable[[], float]) -> ShadeResult:
     """One brush pass of ``target``, lengths scaled by ``step.effect`` and by the drawing's scale
@@ -56,10 +68,15 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     if sample is not None:  # cross mode: the marks take the sample's ink hue
         with timer.stage("sample_fields"):
             hue_source = ink_colour(*as_rgb_alpha(sample, "sample"))
+    # the line weight's budget is the drawing's: a later pass reads pass 1's basis (when only
+    # the budget reads it: the heat field) and tops the strokes up to it
+    drawing_basis = step.memo.get(DRAWING_BASIS) if reads_budget_only(opts) else None
     an = ink_analysis(rgb, alpha, pass_opts, timer, opts.palette,
                       min_segment=int(np.ceil(opts.min_component / max(step.effect, 0.05))),
                       hue_source=hue_source, scale=scale, drawing=step.drawing,
-                      drawing_is_input=step.drawing_is_input)
+                      drawing_is_input=step.drawing_is_input, basis=drawing_basis)
+    if step.index == 1 and an.basis is not None:
+        step.memo[DRAWING_BASIS] = an.basis
     out = rgb.copy()
     log = StageLog(rgb)
     with timer.stage("thicken"):
@@ -83,6 +100,8 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
         image = np.concatenate([out, np.where(painted, 1.0, alpha)[:, :, None]], axis=2)
     timer.seconds["total"] = clock() - t_total
     stats = pass_stats(an, added, swings, timer, opts, cross)
+    if an.basis is not None:  # the pass that solved the basis this one read
+        stats["basis"]["solved_in_pass"] = 1 if an.basis is drawing_basis else step.index
     stats["placements"] = [dict(p, written_pixels=int(n), visible_pixels=int(n))
                            for p, n in zip(stats["placements"], pixels)]
     return ShadeResult(np.ascontiguousarray(image), stats, [], None, None, None,

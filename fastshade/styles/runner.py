@@ -88,8 +88,9 @@ def shade_arrays(
         if as_paper:
             current = over_white(rgb, alpha)
             drawing = paper_ink_model(current)
+        memo: dict[str, Any] = {}  # the styles' per-call memo (PassStep.memo)
         for step in pass_schedule(opts.envelope, opts.passes):
-            step = dataclasses.replace(step, drawing=drawing)
+            step = dataclasses.replace(step, drawing=drawing, memo=memo)
             result = style.paint_pass(current, sample, opts, step, force_cross=force_cross, clock=clock)
             honest_placements(result, current)
             painted = result.image  # over white, when as_paper: the next pass's input
