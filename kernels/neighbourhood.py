@@ -1,0 +1,101 @@
+"""Neighbourhood kernels of the paper/ink model: the 3x3 colour range, masks within a reach.
+
+Raw kernels (``original-system.md`` §0.2): module-level ``@jit`` functions, raw arrays in,
+**caller-allocated outputs**, no validation, no raising.  Validated wrappers:
+:func:`fastshade.pipeline.paper.local_range`, :func:`fastshade.pipeline.paper.stroke_mask`.
+
+Both give exactly the values of their SciPy forms (``ndimage.maximum_filter`` /
+``minimum_filter`` of size 3, ``ndimage.distance_transform_edt(...) <= reach``): maxima,
+minima and one subtraction are exact, and a Euclidean distance transform compared with a reach
+is a membership test of the disk of integer offsets within that reach.
+
+Typical use::
+
+    out = np.empty((H, W)); work = np.empty((2, W, C))
+    local_range(rgb, out, work)
+    near = np.zeros((H, W), dtype=bool)
+    mark_within_reach(ink, ~ink, dy, dx, True, near)
+"""
+
+from __future__ import annotations
+
+from ._jit import jit
+
+# Signatures (documentation only; the kernels are compiled lazily):
+#   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, ::1]) -> None
+#   mark_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, bool[:, ::1]) -> None
+
+
+@jit
+def local_range(image, out, work):
+    """The largest per-channel range (max - min) over each pixel's 3x3 neighbourhood.
+
+    The neighbourhood is clipped to the image (SciPy's ``mode="reflect"`` for a size-3 filter
+    repeats the edge pixel, which changes neither the maximum nor the minimum).
+
+    Parameters
+    ----------
+    image : float64 (H, W, C), C-contiguous, finite
+    out : float64 (H, W), caller-allocated
+        Receives ``max(0, max_c (max_3x3 image[..., c] - min_3x3 image[..., c]))``.
+    work : float64 (2, W, C), caller-allocated scratch
+        The column maxima and minima of one image row.
+    """
+    height, width, channels = image.shape
+    vmax = work[0]
+    vmin = work[1]
+    for y in range(height):
+        above = max(y - 1, 0)
+        below = min(y + 1, height - 1)
+        for x in range(width):  # column extrema over rows y-1 .. y+1
+            for c in range(channels):
+                a = image[above, x, c]
+                b = image[y, x, c]
+                d = image[below, x, c]
+                vmax[x, c] = max(max(a, b), d)
+                vmin[x, c] = min(min(a, b), d)
+        for x in range(width):
+            left = max(x - 1, 0)
+            right = min(x + 1, width - 1)
+            best = 0.0
+            for c in range(channels):
+                hi = max(max(vmax[left, c], vmax[x, c]), vmax[right, c])
+                lo = min(min(vmin[left, c], vmin[x, c]), vmin[right, c])
+                span = hi - lo
+                if span > best:
+                    best = span
+            out[y, x] = best
+
+
+@jit
+def mark_within_reach(where, target, offset_dy, offset_dx, outside, out):
+    """Mark the pixels of ``where`` that have a ``target`` pixel at one of the given offsets.
+
+    Parameters
+    ----------
+    where, target : bool (H, W)
+        The pixels to test, the pixels to look for.
+    offset_dy, offset_dx : int64 (K,)
+        The offsets looked at (for a reach ``r``: every ``(dy, dx)`` with
+        ``sqrt(dy² + dx²) <= r``, the centre included).
+    outside : bool
+        Whether an offset that leaves the image counts as a hit (the image's border as target).
+    out : bool (H, W), caller-allocated
+        ``out[y, x]`` is set True where ``where[y, x]`` and some offset hits; other entries are
+        left as they are.
+    """
+    height, width = where.shape
+    for y in range(height):
+        for x in range(width):
+            if not where[y, x] or out[y, x]:
+                continue
+            for k in range(offset_dy.shape[0]):
+                yy = y + offset_dy[k]
+                xx = x + offset_dx[k]
+                if 0 <= yy < height and 0 <= xx < width:
+                    hit = target[yy, xx]
+                else:
+                    hit = outside
+                if hit:
+                    out[y, x] = True
+                    break

@@ -1,0 +1,92 @@
+"""The neighbourhood kernels of the paper/ink model against their SciPy forms, bit for bit.
+
+:func:`fastshade.pipeline.paper.local_range` (one kernel pass) against six
+``ndimage.maximum_filter``/``minimum_filter`` passes, and
+:func:`fastshade.pipeline.paper.stroke_mask` (disk offsets) against two Euclidean distance
+transforms (:mod:`fastshade.reference.paper`), over fixed, random and edge-case inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastshade.demo import demo_image
+from fastshade.pipeline.paper import colour_edges, local_range, paper_ink_model, reach_offsets, stroke_mask
+from fastshade.reference.paper import local_range_scipy, stroke_mask_scipy
+
+SHAPES = [(1, 1), (1, 7), (7, 1), (2, 2), (3, 5), (17, 23), (64, 48)]
+
+
+def _random_rgb(shape: tuple[int, int], seed: int, levels: int | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rgb = rng.random((*shape, 3))
+    return np.floor(rgb * levels) / levels if levels else rgb
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("levels", [None, 2, 7])
+def test_local_range_is_the_scipy_filters_bit_for_bit(shape, levels):
+    rgb = _random_rgb(shape, seed=shape[0] * 31 + shape[1], levels=levels)
+    np.testing.assert_array_equal(local_range(rgb), local_range_scipy(rgb))
+
+
+def test_local_range_fixed_cases():
+    flat = np.full((5, 6, 3), 0.25)
+    np.testing.assert_array_equal(local_range(flat), np.zeros((5, 6)))
+    dot = np.zeros((5, 5, 3))
+    dot[0, 4, 1] = 0.75  # a corner pixel: its 2x2 clipped neighbourhood sees it
+    expected = np.zeros((5, 5))
+    expected[0:2, 3:5] = 0.75
+    np.testing.assert_array_equal(local_range(dot), expected)
+    grey = _random_rgb((9, 4), 3)[:, :, :1]  # one channel, a non-contiguous view
+    np.testing.assert_array_equal(local_range(grey), local_range_scipy(grey))
+    view = _random_rgb((12, 10), 4)[::2, ::-1]
+    np.testing.assert_array_equal(local_range(view), local_range_scipy(view))
+
+
+def test_local_range_of_the_demo_drawing():
+    rgb = np.asarray(demo_image(96, 128), dtype=np.float64)[..., :3]
+    rgb = rgb / 255.0 if rgb.max() > 1 else rgb
+    np.testing.assert_array_equal(local_range(rgb), local_range_scipy(rgb))
+
+
+@pytest.mark.parametrize("reach", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.3, 3.0, 4.0])
+def test_reach_offsets_are_the_disk(reach):
+    dy, dx = reach_offsets(reach)
+    got = set(zip(dy.tolist(), dx.tolist(), strict=True))
+    want = {(y, x) for y in range(-6, 7) for x in range(-6, 7) if np.hypot(y, x) <= reach}
+    assert got == want
+    assert len(got) == dy.size  # no duplicates
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("density", [0.3, 0.7, 0.95, 1.0])
+@pytest.mark.parametrize("reach", [0.0, 1.0, 2.0, 3.0, 2.5])
+def test_stroke_mask_is_the_distance_transforms_bit_for_bit(shape, density, reach):
+    rng = np.random.default_rng(int(density * 100) + shape[0] * 7 + shape[1])
+    ink = rng.random(shape) < density
+    edges = rng.random(shape) < 0.2
+    for e in (None, edges, np.zeros(shape, dtype=bool)):
+        np.testing.assert_array_equal(stroke_mask(ink, reach, e), stroke_mask_scipy(ink, reach, e))
+
+
+def test_stroke_mask_fixed_cases():
+    ink = np.zeros((20, 30), dtype=bool)
+    ink[3:17, 4:26] = True  # a filled block with a line of another colour across it
+    edges = np.zeros_like(ink)
+    edges[9:11, 4:26] = True
+    for reach in (1.0, 2.0, 3.0):
+        np.testing.assert_array_equal(stroke_mask(ink, reach), stroke_mask_scipy(ink, reach))
+        np.testing.assert_array_equal(stroke_mask(ink, reach, edges), stroke_mask_scipy(ink, reach, edges))
+    page = np.ones((8, 9), dtype=bool)  # a page of ink: the image border is non-ink
+    np.testing.assert_array_equal(stroke_mask(page, 2), stroke_mask_scipy(page, 2))
+    assert not stroke_mask(np.zeros((4, 4), dtype=bool)).any()
+
+
+def test_stroke_mask_of_the_demo_drawing():
+    rgb = np.asarray(demo_image(160, 200), dtype=np.float64)[..., :3]
+    rgb = rgb / 255.0 if rgb.max() > 1 else rgb
+    model = paper_ink_model(rgb)
+    edges = colour_edges(rgb)
+    np.testing.assert_array_equal(model.strokes, stroke_mask_scipy(model.ink, 3, edges))
