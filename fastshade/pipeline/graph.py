@@ -36,6 +36,10 @@ DEFAULT_RADIUS_WEIGHTS: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.2, 0.1)
 
 _INT32_MAX = np.iinfo(np.int32).max
 
+LAPLACIAN_BAND_ROWS = 128
+"""Image rows per band of the parallel Laplacian assembly (a fixed partition: the same bytes on
+any number of threads; each band recomputes the edge weights of the ``max(dy)`` rows above it)."""
+
 
 def laplacian_offsets(
     kind: str = "grid",
@@ -241,7 +245,8 @@ def image_laplacian(
     indptr = np.empty(n + 1, dtype=index_dtype)
     indices = np.empty(nnz, dtype=index_dtype)
     data = np.empty(nnz, dtype=value_dtype)
-    work = np.empty((laplacian_kernels.laplacian_work_rows(dy), width), dtype=np.float64)
+    bands = max(1, -(-height // LAPLACIAN_BAND_ROWS))
+    work = np.empty((bands, laplacian_kernels.laplacian_work_rows(dy), width), dtype=np.float64)
     written = laplacian_kernels.assemble_laplacian_csr(
         carrier_hwc, dy, dx, mult, tau, weight_floor, indptr, indices, data, work
     )
