@@ -143,7 +143,7 @@ def diagonals_of(L):
 
 @pytest.mark.parametrize(("kind", "connectivity"), [("grid", 4), ("grid", 8), ("dither", 4)],
                          ids=["grid4", "grid8", "dither"])
-@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 5), (40, 23)], ids=str)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 5), (40, 23), (317, 450)], ids=str)
 def test_csr_to_diagonals_matches_scipy(kind, connectivity, shape):
     L = image_laplacian(np.random.default_rng(3).random(shape), kind=kind,
                         connectivity=connectivity)
@@ -187,6 +187,17 @@ def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, sha
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
 @pytest.mark.parametrize(("connectivity", "depth"), [(4, 1), (4, 4), (8, 3)])
 def test_parallel_dia_heat_gives_the_same_bytes_on_one_and_two_threads(connectivity, depth):
+    """(And the diagonal storage: blocks of rows in parallel, over several blocks.)"""
+    big = image_laplacian(np.random.default_rng(9).random((300, 500)), connectivity=connectivity)
+    previous = numba.get_num_threads()
+    stored = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            stored.append(diagonals_of(big)[1])
+        finally:
+            numba.set_num_threads(previous)
+    np.testing.assert_array_equal(stored[0], stored[1])
     rng = np.random.default_rng(depth)
     L = image_laplacian(rng.random((97, 23)), connectivity=connectivity)
     offsets, diagonals, band = diagonals_of(L)
