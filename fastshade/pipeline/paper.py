@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from fastshade.kernels import neighbourhood
+from fastshade.kernels import paper as paper_kernels
 
 INK_DISTANCE = 0.2
 """Colour distance from the paper (in [0, 1]) above which a pixel is ink: a fifth of the way from
@@ -143,17 +143,18 @@ def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
     (the most common first on a tie) marks the paper's crowd of colours: on a page whose paper
     darkens across it, the paper's colours spread over several bins and a large fill can be the
     single most common bin, but the paper still holds the most pixels around one colour.  The
-    paper colour is the mean of the pixels of the crowd's most common bin.
+    paper colour is the mean of the pixels of the crowd's most common bin.  One kernel pass
+    (:func:`fastshade.kernels.paper.colour_bins`) bins and counts the colours.
     """
-    pixels = rgb[opaque]
-    if pixels.size == 0:
+    pixels = np.ascontiguousarray(rgb, dtype=np.float64).reshape(-1, 3)
+    code = np.empty(pixels.shape[0], dtype=np.int64)
+    counts = np.zeros(BINS ** 3, dtype=np.int64)
+    sums = np.zeros((BINS ** 3, 3))
+    if paper_kernels.colour_bins(pixels, np.ascontiguousarray(opaque, dtype=bool).ravel(), BINS,
+                                 code, counts, sums) == 0:
         return np.ones(3)
-    q = np.minimum((pixels * BINS).astype(np.int64), BINS - 1)
-    code = (q[:, 0] * BINS + q[:, 1]) * BINS + q[:, 2]
-    counts = np.bincount(code, minlength=BINS ** 3)
     used = np.flatnonzero(counts)
-    means = np.stack([np.bincount(code, weights=pixels[:, k], minlength=BINS ** 3)[used] for k in range(3)],
-                     axis=1) / counts[used, None]
+    means = sums[used] / counts[used, None]
     order = np.argsort(-counts[used], kind="stable")[:PAPER_CANDIDATES]
     mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
     near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
@@ -218,11 +219,11 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
 
 def local_range(rgb: np.ndarray) -> np.ndarray:
     """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood
-    (clipped to the image; :func:`fastshade.kernels.neighbourhood.local_range`, one pass).
+    (clipped to the image; :func:`fastshade.kernels.paper.local_range`, one pass).
     """
     image = np.ascontiguousarray(rgb, dtype=np.float64)
     out = np.empty(image.shape[:2])
-    neighbourhood.local_range(image, out, np.empty((2, image.shape[1], image.shape[2])))
+    paper_kernels.local_range(image, out, np.empty((2, image.shape[1], image.shape[2])))
     return out
 
 
@@ -260,11 +261,11 @@ def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | 
     ink = np.ascontiguousarray(ink, dtype=bool)
     near = np.zeros_like(ink)
     dy, dx = reach_offsets(reach)
-    neighbourhood.mark_within_reach(ink, ~ink, dy, dx, True, near)
+    paper_kernels.mark_within_reach(ink, ~ink, dy, dx, True, near)
     inner = None if edges is None else edges & ndimage.binary_erosion(ink, np.ones((3, 3)), border_value=1)
     if inner is not None and inner.any():
         dy, dx = reach_offsets(reach - 1)
-        neighbourhood.mark_within_reach(ink, np.ascontiguousarray(inner), dy, dx, False, near)
+        paper_kernels.mark_within_reach(ink, np.ascontiguousarray(inner), dy, dx, False, near)
     return near
 
 

@@ -1,6 +1,6 @@
-"""Plain SciPy twins of the neighbourhood rules of :mod:`fastshade.pipeline.paper`.
+"""Plain NumPy/SciPy twins of the colour bins and neighbourhood rules of :mod:`fastshade.pipeline.paper`.
 
-The forms the paper/ink model used before its kernels (:mod:`fastshade.kernels.neighbourhood`):
+The forms the paper/ink model used before its kernels (:mod:`fastshade.kernels.paper`):
 the tests check that the kernels give exactly these values.
 """
 
@@ -9,7 +9,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["local_range_scipy", "stroke_mask_scipy"]
+__all__ = ["colour_bins_numpy", "local_range_scipy", "stroke_mask_scipy"]
+
+
+def colour_bins_numpy(pixels: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(codes, counts, sums)`` of the colours ``pixels`` ((N, 3) in [0, 1]) quantised to
+    ``bins`` levels per channel: ``np.bincount`` of the codes, unweighted and per channel.
+    """
+    q = np.minimum((pixels * bins).astype(np.int64), bins - 1)
+    codes = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
+    counts = np.bincount(codes, minlength=bins ** 3)
+    sums = np.stack([np.bincount(codes, weights=pixels[:, k], minlength=bins ** 3) for k in range(3)], axis=1)
+    return codes, counts, sums
 
 
 def local_range_scipy(rgb: np.ndarray) -> np.ndarray:

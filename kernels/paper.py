@@ -1,10 +1,12 @@
-"""Neighbourhood kernels of the paper/ink model: the 3x3 colour range, masks within a reach.
+"""Kernels of the paper/ink model: colour bins, the 3x3 colour range, masks within a reach.
 
 Raw kernels (``original-system.md`` §0.2): module-level ``@jit`` functions, raw arrays in,
 **caller-allocated outputs**, no validation, no raising.  Validated wrappers:
-:func:`fastshade.pipeline.paper.local_range`, :func:`fastshade.pipeline.paper.stroke_mask`.
+:func:`fastshade.pipeline.paper.paper_colour`, :func:`fastshade.pipeline.paper.local_range`,
+:func:`fastshade.pipeline.paper.stroke_mask`.
 
-Both give exactly the values of their SciPy forms (``ndimage.maximum_filter`` /
+:func:`colour_bins` gives the counts and sums of ``np.bincount`` (sums in pixel order); the
+other two give exactly the values of their SciPy forms (``ndimage.maximum_filter`` /
 ``minimum_filter`` of size 3, ``ndimage.distance_transform_edt(...) <= reach``): maxima,
 minima and one subtraction are exact, and a Euclidean distance transform compared with a reach
 is a membership test of the disk of integer offsets within that reach.
@@ -19,11 +21,55 @@ Typical use::
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._jit import jit
 
 # Signatures (documentation only; the kernels are compiled lazily):
+#   colour_bins(float64[:, ::1], bool[::1], int64, int64[::1], int64[::1], float64[:, ::1]) -> int64
 #   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, ::1]) -> None
 #   mark_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, bool[:, ::1]) -> None
+
+
+@jit
+def colour_bins(pixels, opaque, bins, codes, counts, sums):
+    """Quantise the colours of the ``opaque`` pixels to ``bins`` levels per channel; count them.
+
+    Parameters
+    ----------
+    pixels : float64 (N, 3), C-contiguous, in [0, 1]
+    opaque : bool (N,)
+        The pixels counted.
+    bins : int
+        Levels per channel: level ``min(int(v * bins), bins - 1)`` (truncated).
+    codes : int64 (N,), caller-allocated
+        Receives ``(q_r * bins + q_g) * bins + q_b`` of each opaque pixel, -1 elsewhere.
+    counts : int64 (bins³,), caller-allocated and zeroed
+        Receives the pixels per code.
+    sums : float64 (bins³, 3), caller-allocated and zeroed
+        Receives the per-channel sum of the pixels of each code, added in pixel order (the
+        sums of ``np.bincount(codes, weights=...)``).
+
+    Returns
+    -------
+    int
+        The number of opaque pixels.
+    """
+    total = 0
+    for i in range(pixels.shape[0]):
+        if not opaque[i]:
+            codes[i] = -1
+            continue
+        code = 0
+        for c in range(3):
+            q = min(np.int64(pixels[i, c] * bins), bins - 1)
+            code = code * bins + q
+        codes[i] = code
+        counts[code] += 1
+        for c in range(3):
+            sums[code, c] += pixels[i, c]
+        total += 1
+    return total
 
 
 @jit

@@ -1,4 +1,4 @@
-"""The neighbourhood kernels of the paper/ink model against their SciPy forms, bit for bit.
+"""The kernels of the paper/ink model against their NumPy/SciPy forms, bit for bit.
 
 :func:`fastshade.pipeline.paper.local_range` (one kernel pass) against six
 ``ndimage.maximum_filter``/``minimum_filter`` passes, and
@@ -12,8 +12,20 @@ import numpy as np
 import pytest
 
 from fastshade.demo import demo_image
-from fastshade.pipeline.paper import colour_edges, local_range, paper_ink_model, reach_offsets, stroke_mask
-from fastshade.reference.paper import local_range_scipy, stroke_mask_scipy
+from fastshade.kernels import paper as kp
+from fastshade.pipeline.paper import (
+    BINS,
+    PAPER_CANDIDATES,
+    PAPER_SPREAD,
+    colour_distance,
+    colour_edges,
+    local_range,
+    paper_colour,
+    paper_ink_model,
+    reach_offsets,
+    stroke_mask,
+)
+from fastshade.reference.paper import colour_bins_numpy, local_range_scipy, stroke_mask_scipy
 
 SHAPES = [(1, 1), (1, 7), (7, 1), (2, 2), (3, 5), (17, 23), (64, 48)]
 
@@ -90,3 +102,55 @@ def test_stroke_mask_of_the_demo_drawing():
     model = paper_ink_model(rgb)
     edges = colour_edges(rgb)
     np.testing.assert_array_equal(model.strokes, stroke_mask_scipy(model.ink, 3, edges))
+
+
+def _paper_colour_bincount(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
+    """paper_colour as it was written with np.bincount (before the kernel)."""
+    pixels = rgb[opaque]
+    if pixels.size == 0:
+        return np.ones(3)
+    code, counts, sums = colour_bins_numpy(pixels, BINS)
+    used = np.flatnonzero(counts)
+    means = sums[used] / counts[used, None]
+    order = np.argsort(-counts[used], kind="stable")[:PAPER_CANDIDATES]
+    mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
+    near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
+    best = int(used[near][int(np.argmax(counts[used][near]))])
+    return pixels[code == best].mean(axis=0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 1000, 40000])
+@pytest.mark.parametrize("bins", [1, 3, 16])
+def test_colour_bins_are_the_bincounts(n, bins):
+    rng = np.random.default_rng(n + bins)
+    pixels = rng.random((n, 3))
+    pixels[: n // 10] = np.round(pixels[: n // 10])  # exact 0 and 1 (the top level is clipped)
+    opaque = rng.random(n) < 0.8
+    codes = np.full(n, -7, dtype=np.int64)
+    counts = np.zeros(bins ** 3, dtype=np.int64)
+    sums = np.zeros((bins ** 3, 3))
+    assert kp.colour_bins(pixels, opaque, bins, codes, counts, sums) == opaque.sum()
+    ref_codes, ref_counts, ref_sums = colour_bins_numpy(pixels[opaque], bins)
+    np.testing.assert_array_equal(codes[opaque], ref_codes)
+    assert (codes[~opaque] == -1).all()
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_array_equal(sums, ref_sums)
+
+
+@pytest.mark.parametrize("case", ["demo", "random", "levels", "tinted", "holes", "none"])
+def test_paper_colour_is_the_bincount_form(case):
+    rng = np.random.default_rng(5)
+    rgb = np.asarray(demo_image(120, 90), dtype=np.float64)[..., :3]
+    rgb = rgb / 255.0 if rgb.max() > 1 else rgb
+    if case == "random":
+        rgb = rng.random((40, 50, 3))
+    elif case == "levels":
+        rgb = np.floor(rng.random((40, 50, 3)) * 5) / 4
+    opaque = np.ones(rgb.shape[:2], dtype=bool)
+    if case == "tinted":
+        rgb = np.clip(rgb * np.array([0.9, 0.85, 0.7]) + rng.normal(0, 0.02, rgb.shape), 0, 1)
+    elif case == "holes":
+        opaque = rng.random(rgb.shape[:2]) < 0.5
+    elif case == "none":
+        opaque = np.zeros(rgb.shape[:2], dtype=bool)
+    np.testing.assert_array_equal(paper_colour(rgb, opaque), _paper_colour_bincount(rgb, opaque))
