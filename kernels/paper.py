@@ -7,16 +7,16 @@ Raw kernels (``original-system.md`` §0.2): module-level ``@jit`` functions, raw
 
 :func:`colour_bins` gives the counts and sums of ``np.bincount`` (sums in pixel order); the
 other two give exactly the values of their SciPy forms (``ndimage.maximum_filter`` /
-``minimum_filter`` of size 3, ``ndimage.distance_transform_edt(...) <= reach``): maxima,
-minima and one subtraction are exact, and a Euclidean distance transform compared with a reach
-is a membership test of the disk of integer offsets within that reach.
+``minimum_filter`` of size 3, ``ndimage.distance_transform_edt``): maxima, minima and one
+subtraction are exact, and a Euclidean distance transform within a reach is the nearest hit of
+the disk of integer offsets within that reach (``sqrt`` of the same integer ``dy² + dx²``).
 
 Typical use::
 
     out = np.empty((H, W)); work = np.empty((2, W, C))
     local_range(rgb, out, work)
-    near = np.zeros((H, W), dtype=bool)
-    mark_within_reach(ink, ~ink, dy, dx, True, near)
+    d2 = np.full((H, W), np.inf)
+    nearest_within_reach(ink, ~ink, dy, dx, True, d2)
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from ._jit import jit
 # Signatures (documentation only; the kernels are compiled lazily):
 #   colour_bins(float64[:, ::1], bool[::1], int64, int64[::1], int64[::1], float64[:, ::1]) -> int64
 #   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, ::1]) -> None
-#   mark_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, bool[:, ::1]) -> None
+#   nearest_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, float64[:, ::1])
+#       -> None
 
 
 @jit
@@ -114,34 +115,38 @@ def local_range(image, out, work):
 
 
 @jit
-def mark_within_reach(where, target, offset_dy, offset_dx, outside, out):
-    """Mark the pixels of ``where`` that have a ``target`` pixel at one of the given offsets.
+def nearest_within_reach(where, target, offset_dy, offset_dx, outside, out):
+    """The squared distance to the nearest ``target`` pixel within a reach, for the pixels of
+    ``where`` not reached yet.
 
     Parameters
     ----------
     where, target : bool (H, W)
-        The pixels to test, the pixels to look for.
+        The pixels to measure, the pixels to look for.
     offset_dy, offset_dx : int64 (K,)
-        The offsets looked at (for a reach ``r``: every ``(dy, dx)`` with
-        ``sqrt(dy² + dx²) <= r``, the centre included).
+        The offsets looked at, nearest first (for a reach ``r``: every ``(dy, dx)`` with
+        ``sqrt(dy² + dx²) <= r``, the centre included, by ascending ``dy² + dx²``).
     outside : bool
         Whether an offset that leaves the image counts as a hit (the image's border as target).
-    out : bool (H, W), caller-allocated
-        ``out[y, x]`` is set True where ``where[y, x]`` and some offset hits; other entries are
-        left as they are.
+    out : float64 (H, W), caller-allocated
+        Where ``where[y, x]`` and ``out[y, x]`` is +inf, receives ``dy² + dx²`` of the first
+        offset that hits (the square of the Euclidean distance transform's value, when it is
+        within the reach); other entries are left as they are (+inf: no hit).
     """
     height, width = where.shape
     for y in range(height):
         for x in range(width):
-            if not where[y, x] or out[y, x]:
+            if not where[y, x] or out[y, x] != np.inf:
                 continue
             for k in range(offset_dy.shape[0]):
-                yy = y + offset_dy[k]
-                xx = x + offset_dx[k]
+                dy = offset_dy[k]
+                dx = offset_dx[k]
+                yy = y + dy
+                xx = x + dx
                 if 0 <= yy < height and 0 <= xx < width:
                     hit = target[yy, xx]
                 else:
                     hit = outside
                 if hit:
-                    out[y, x] = True
+                    out[y, x] = np.float64(dy) * np.float64(dy) + np.float64(dx) * np.float64(dx)
                     break

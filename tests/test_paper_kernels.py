@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from fastshade.demo import demo_image
 from fastshade.kernels import paper as kp
@@ -25,6 +26,7 @@ from fastshade.pipeline.paper import (
     reach_offsets,
     stroke_mask,
 )
+from fastshade.pipeline.weight import open_paper, stroke_distance
 from fastshade.reference.paper import colour_bins_numpy, local_range_scipy, stroke_mask_scipy
 
 SHAPES = [(1, 1), (1, 7), (7, 1), (2, 2), (3, 5), (17, 23), (64, 48)]
@@ -154,3 +156,40 @@ def test_paper_colour_is_the_bincount_form(case):
     elif case == "none":
         opaque = np.zeros(rgb.shape[:2], dtype=bool)
     np.testing.assert_array_equal(paper_colour(rgb, opaque), _paper_colour_bincount(rgb, opaque))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 12), (12, 1), (9, 9), (40, 57)])
+@pytest.mark.parametrize("density", [0.01, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("reach", [0.0, 1.0, 2.0, 3.0, 4.5])
+def test_stroke_distance_and_open_paper_are_the_distance_transforms(shape, density, reach):
+    rng = np.random.default_rng(int(density * 1000) + shape[0] + 3 * shape[1])
+    strokes = rng.random(shape) < density
+    strokes.flat[0] = True  # at least one stroke pixel (grow_strokes returns early without)
+    exact = ndimage.distance_transform_edt(~strokes)
+    got = stroke_distance(strokes, reach)
+    within = exact <= reach
+    np.testing.assert_array_equal(got[within], exact[within])
+    assert np.all(got[~within] == np.inf)
+    for gap in (0.0, 1.0, 2.0, reach):
+        if gap <= reach:
+            np.testing.assert_array_equal(open_paper(got, gap), _open_paper_edt(exact, gap))
+
+
+def _open_paper_edt(distance: np.ndarray, gap: float) -> np.ndarray:
+    """open_paper as it was written with a distance transform (on the exact distance)."""
+    if gap <= 0:
+        return distance > 0
+    core = distance > gap
+    if not core.any():
+        return np.zeros(distance.shape, dtype=bool)
+    return (ndimage.distance_transform_edt(~core) <= gap) & (distance > 0)
+
+
+def test_open_paper_of_a_stroke_picture():
+    strokes = np.zeros((30, 40), dtype=bool)
+    strokes[5, 3:37] = strokes[10, 3:37] = True  # a gap of 4 px between two lines
+    strokes[12:28, 20] = True
+    exact = ndimage.distance_transform_edt(~strokes)
+    for gap in (1.0, 2.0, 3.0):
+        np.testing.assert_array_equal(open_paper(stroke_distance(strokes, gap), gap),
+                                      _open_paper_edt(exact, gap))

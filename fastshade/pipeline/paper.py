@@ -259,14 +259,14 @@ def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | 
     if not ink.any():
         return ink.copy()
     ink = np.ascontiguousarray(ink, dtype=bool)
-    near = np.zeros_like(ink)
+    near = np.full(ink.shape, np.inf)  # stays inf where nothing is within reach
     dy, dx = reach_offsets(reach)
-    paper_kernels.mark_within_reach(ink, ~ink, dy, dx, True, near)
+    paper_kernels.nearest_within_reach(ink, ~ink, dy, dx, True, near)
     inner = None if edges is None else edges & ndimage.binary_erosion(ink, np.ones((3, 3)), border_value=1)
     if inner is not None and inner.any():
         dy, dx = reach_offsets(reach - 1)
-        paper_kernels.mark_within_reach(ink, np.ascontiguousarray(inner), dy, dx, False, near)
-    return near
+        paper_kernels.nearest_within_reach(ink, np.ascontiguousarray(inner), dy, dx, False, near)
+    return near != np.inf
 
 
 def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: np.ndarray | None = None,
