@@ -29,8 +29,8 @@ All Numba options live here and nowhere else (a test greps the tree for stray
   ``FASTSHADE_NO_CACHE=1`` forces in-memory compilation.
 
 * ``parallel=True`` only through :func:`jit_parallel`: the kernels of the eigensolve, the
-  Laplacian assembly (bands of image rows), the diagonal storage and the heat steps (bands of
-  rows with a recomputed margin) split their rows into fixed chunks (the partition never
+  Laplacian assembly (bands of image rows) and the heat steps (bands of rows with a
+  recomputed margin) split their rows into fixed chunks (the partition never
   depends on the thread count, and a sum over chunks is added in chunk order), so their
   outputs are the same bytes for any ``numba.set_num_threads`` (:mod:`fastshade.threads`).
   Every other kernel is serial.

@@ -143,31 +143,25 @@ def csr_diagonal_mask(indptr, indices, present):
     return True
 
 
-DIAGONAL_ROW_BLOCK = 1 << 16
-"""Rows per parallel block of :func:`csr_to_diagonals` (a fixed partition)."""
-
-
-@jit_parallel
+@jit
 def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
     """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored).
 
     The columns of every row must be strictly ascending and ``offsets`` (int64 (nd,),
     ascending) must cover every stored diagonal (both from :func:`csr_diagonal_mask`);
     ``diagonals`` : float (nd, n_rows), caller-allocated, every entry written (one merge of
-    each row with ``offsets``; blocks of :data:`DIAGONAL_ROW_BLOCK` rows in parallel).
+    each row with ``offsets``).
     """
     nd = offsets.shape[0]
-    n = indptr.shape[0] - 1
-    for block in prange((n + DIAGONAL_ROW_BLOCK - 1) // DIAGONAL_ROW_BLOCK):
-        for i in range(block * DIAGONAL_ROW_BLOCK, min(n, (block + 1) * DIAGONAL_ROW_BLOCK)):
-            e = np.intp(indptr[i])
-            end = np.intp(indptr[i + 1])
-            for k in range(nd):
-                if e < end and np.intp(indices[e]) - i == offsets[k]:
-                    diagonals[k, i] = data[e]
-                    e += 1
-                else:
-                    diagonals[k, i] = 0.0
+    for i in range(indptr.shape[0] - 1):
+        e = np.intp(indptr[i])
+        end = np.intp(indptr[i + 1])
+        for k in range(nd):
+            if e < end and np.intp(indices[e]) - i == offsets[k]:
+                diagonals[k, i] = data[e]
+                e += 1
+            else:
+                diagonals[k, i] = 0.0
 
 
 @jit

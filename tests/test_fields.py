@@ -187,7 +187,7 @@ def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, sha
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
 @pytest.mark.parametrize(("connectivity", "depth"), [(4, 1), (4, 4), (8, 3)])
 def test_parallel_dia_heat_gives_the_same_bytes_on_one_and_two_threads(connectivity, depth):
-    """(And the diagonal storage: blocks of rows in parallel, over several blocks.)"""
+    """(And the diagonal storage of a bigger grid, on 1 and 2 threads.)"""
     big = image_laplacian(np.random.default_rng(9).random((300, 500)), connectivity=connectivity)
     previous = numba.get_num_threads()
     stored = []
