@@ -239,13 +239,9 @@ def _shifted(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, np.ndarray]
     """
     n = L.shape[0]
     on_diag = L.indices == np.repeat(np.arange(n, dtype=L.indices.dtype), np.diff(L.indptr))
-    # n diagonal entries, at most one per row (no duplicates), or the count per row
-    if ((L.has_canonical_format and np.count_nonzero(on_diag) == n)
-            or np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64))):
-        mass = on_diag.astype(np.float64)
-        data = np.multiply(mass, shift)
-        data += L.data  # shift * [i == j] + L, in place: the values of L.data + shift * on_diag
-        return sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape), mass
+    if np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64)):
+        return (sp.csr_matrix((L.data + shift * on_diag, L.indices, L.indptr), shape=L.shape),
+                on_diag.astype(np.float64))
     A0 = (L + shift * sp.identity(n, format="csr")).tocsr()
     rows0 = np.repeat(np.arange(n), np.diff(A0.indptr))
     return A0, (A0.indices == rows0).astype(np.float64)
