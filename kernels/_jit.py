@@ -28,10 +28,12 @@ All Numba options live here and nowhere else (a test greps the tree for stray
   :data:`CACHE_DIR` is None (the command line says so once).
   ``FASTSHADE_NO_CACHE=1`` forces in-memory compilation.
 
-* ``parallel=True`` only through :func:`jit_parallel`: the kernels of the eigensolve
-  split their rows into fixed chunks (the partition never depends on the thread count,
-  and a sum over chunks is added in chunk order), so their outputs are the same bytes for
-  any ``numba.set_num_threads`` (:mod:`fastshade.threads`).  Every other kernel is serial.
+* ``parallel=True`` only through :func:`jit_parallel`: the kernels of the eigensolve, the
+  Laplacian assembly (bands of image rows) and the heat steps (bands of rows with a
+  recomputed margin) split their rows into fixed chunks (the partition never
+  depends on the thread count, and a sum over chunks is added in chunk order), so their
+  outputs are the same bytes for any ``numba.set_num_threads`` (:mod:`fastshade.threads`).
+  Every other kernel is serial.
   The parallel kernels share the house cache (its folders, its light cached load: before,
   Numba's own ``cache=True`` refreshed the whole target context on their first load,
   about 0.2 s of CPU in every warm ``fastshade shade``).

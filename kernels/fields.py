@@ -22,8 +22,9 @@ Typical use::
 from __future__ import annotations
 
 import numpy as np
+from numba import get_thread_id, prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   csr_matvec(int32|int64[::1], int32|int64[::1], float32|float64[::1], float64[::1],
@@ -164,39 +165,43 @@ def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
 
 
 @jit
-def _dia_edge_row(offsets, diagonals, src, src_base, i):
-    """``(L x)_i`` for one row, skipping diagonals that leave the matrix (ascending order)."""
-    n = diagonals.shape[1]
+def _dia_edge_row(offsets, diagonals, src, src_base, i, first, last):
+    """``(L x)_i`` for one row, skipping diagonals that leave rows ``first .. last - 1``
+    (ascending order).
+    """
     total = 0.0
     for k in range(offsets.shape[0]):
         j = i + offsets[k]
-        if 0 <= j < n:
+        if first <= j < last:
             total += diagonals[k, i] * src[j - src_base]
     return total
 
 
 @jit
-def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, dst_base, acc):
+def _dia_rows(offsets, diagonals, src, src_base, step, alpha, start, stop, dst, dst_base, acc,
+              first, last):
     """``dst[i - dst_base] = x_i - alpha (L x)_i`` (``step`` true, a heat step) or
-    ``(L x)_i`` (``step`` false) for rows ``start <= i < stop``, where ``x_j = src[j - src_base]``.
+    ``(L x)_i`` (``step`` false) for rows ``start <= i < stop``, where ``x_j = src[j - src_base]``
+    and ``L`` is restricted to rows and columns ``first .. last - 1`` (the whole matrix:
+    ``0, n``; a band of it: the rows near the band's ends differ, the others do not).
 
     ``(L x)_i`` sums the diagonals in ascending offset order (the order of a sorted CSR
-    row), starting from +0.0.  Rows whose every diagonal stays inside the matrix go in one
-    fused pass when there are 5 diagonals (the 4-connected grid; the heat step's
+    row), starting from +0.0.  Rows whose every diagonal stays inside ``first .. last - 1`` go
+    in one fused pass when there are 5 diagonals (the 4-connected grid; the heat step's
     ``x - alpha (...)`` included), otherwise one pass per
-    diagonal into ``acc`` (float64, ``>= stop - start``, scratch).  The few rows near the
-    first and last rows of the matrix go one by one.
+    diagonal into ``acc`` (float64, ``>= stop - start``, scratch).  The few rows near
+    ``first`` and ``last`` go one by one (which rows take which path depends on ``i``,
+    ``first`` and ``last`` only, never on ``start`` and ``stop``).
     """
-    n = diagonals.shape[1]
     nd = offsets.shape[0]
-    lo = min(max(start, -offsets[0]), stop)
-    hi = max(min(stop, n - offsets[nd - 1]), lo)
+    lo = min(max(start, first - offsets[0]), stop)
+    hi = max(min(stop, last - offsets[nd - 1]), lo)
     i = start
     while i < stop:  # rows start..lo and hi..stop
         if i == lo and hi > lo:
             i = hi
             continue
-        total = _dia_edge_row(offsets, diagonals, src, src_base, i)
+        total = _dia_edge_row(offsets, diagonals, src, src_base, i, first, last)
         dst[i - dst_base] = src[i - src_base] - alpha * total if step else total
         i += 1
     m = hi - lo
@@ -244,18 +249,21 @@ def _window_base(q, slots):
 
 
 @jit
-def _dia_heat_sweep(offsets, diagonals, src, alpha, steps, dst, windows, chunk):
-    """``dst = (I - alpha L)^steps src`` in one sweep over the rows (wavefront blocking).
+def _dia_heat_sweep(offsets, diagonals, src, alpha, steps, dst, windows, chunk, first, last,
+                    keep_lo, keep_hi):
+    """``dst = (I - alpha L)^steps src`` in one sweep over rows ``first .. last - 1`` of ``L``
+    restricted to them (wavefront blocking); only rows ``keep_lo .. keep_hi - 1`` are written.
 
-    Rows go in chunks of ``chunk >= bandwidth`` rows: step ``t`` of chunk ``q`` needs step
-    ``t - 1`` of chunks ``q - 1 .. q + 1`` only, so for each new chunk ``c`` the sweep
-    computes step ``t`` of chunk ``c - t + 1``, ``t = 1 .. steps``.  Step ``t < steps`` is
-    kept in ``windows[t - 1]``, a run of ``slots >= 3`` consecutive chunks that moves on
-    (copying its newest two chunks to the front) when full; step ``steps`` goes to
-    ``dst``.  The states and diagonals of a few chunks stay in cache for all ``steps``.
+    Rows go in chunks of ``chunk >= bandwidth`` rows from ``first``: step ``t`` of chunk ``q``
+    needs step ``t - 1`` of chunks ``q - 1 .. q + 1`` only, so for each new chunk ``c`` the
+    sweep computes step ``t`` of chunk ``c - t + 1``, ``t = 1 .. steps``.  Step ``t < steps``
+    is kept in ``windows[t - 1]``, a run of ``slots >= 3`` consecutive chunks that moves on
+    (copying its newest two chunks to the front) when full; step ``steps`` goes to ``dst``.
+    The states and diagonals of a few chunks stay in cache for all ``steps``.  A written row
+    ``steps * bandwidth`` or more from ``first`` (unless 0) and from ``last`` (unless ``n``)
+    is the row of the whole matrix's steps, bit for bit.
     """
-    n = src.shape[0]
-    nchunks = (n + chunk - 1) // chunk
+    nchunks = (last - first + chunk - 1) // chunk
     slots = (windows.shape[1] // chunk)
     acc = windows[windows.shape[0] - 1]
     for c in range(nchunks + steps - 1):
@@ -271,29 +279,32 @@ def _dia_heat_sweep(offsets, diagonals, src, alpha, steps, dst, windows, chunk):
                     win[r] = win[old + r]
             if q >= nchunks:
                 continue
-            start = q * chunk
-            stop = min(n, start + chunk)
+            start = first + q * chunk
+            stop = min(last, start + chunk)
             if t == 1:
                 source = src
                 source_base = 0
             else:  # window t-2 holds chunks q-1 .. q+1 of step t-1 (written after q)
                 source = windows[t - 2]
-                source_base = _window_base(q + 1, slots) * chunk
+                source_base = first + _window_base(q + 1, slots) * chunk
             if t == steps:
-                _dia_rows(offsets, diagonals, source, source_base, True, alpha, start, stop,
-                               dst, 0, acc)
+                a = max(start, keep_lo)
+                b = min(stop, keep_hi)
+                if a < b:
+                    _dia_rows(offsets, diagonals, source, source_base, True, alpha, a, b,
+                              dst, 0, acc, first, last)
             else:
                 _dia_rows(offsets, diagonals, source, source_base, True, alpha, start, stop,
-                               windows[t - 1], base * chunk, acc)
+                          windows[t - 1], first + base * chunk, acc, first, last)
 
 
-@jit
-def heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, windows):
+@jit_parallel
+def heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, bands, out, work, windows):
     """Heat diffusion ``x_T = (I - alpha L)^T x`` with ``L`` in diagonal storage.
 
     Same steps as :func:`heat_diffusion_csr` (each row summed in ascending column order,
     i.e. that of a sorted CSR row, so the two agree to the last bit up to FMA contraction),
-    for banded graphs such as image grids, with cache blocking.
+    for banded graphs such as image grids, with cache blocking, in parallel.
 
     Parameters
     ----------
@@ -307,22 +318,31 @@ def heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, wi
         Number of steps ``T``; ``T <= 0`` copies ``x`` to ``out``.
     chunk : int
         Rows per block, ``>= max |offsets|`` when ``d >= 1`` (below).
+    bands : int
+        The rows go in ``bands >= 1`` bands of ``ceil(n / bands)`` rows, run in parallel
+        (``prange``).  For ``d + 1`` steps in a sweep, a band sweeps its rows and
+        ``(d + 1) * max |offsets|`` more on each side, which it computes again (so every row
+        is the same bytes for any ``bands`` and any number of threads): ``bands`` should
+        depend on the problem only, and bands be long against that margin.
     out, work : float64 (n,), caller-allocated
         ``out`` receives ``x_T``; ``work`` is scratch.  ``x``, ``out``, ``work`` must not
         alias one another.
-    windows : float64 (d + 1, s * chunk), caller-allocated scratch, ``s >= 3``
-        ``d + 1`` steps per sweep over the rows (``d = 0``: one sweep per step), each
-        intermediate step in a window of ``s`` chunks; row ``d`` is an accumulator.
-        Rows ``(d + 2) * chunk`` of ``diagonals`` plus the windows should fit in L2.
+    windows : float64 (P, d + 1, s * chunk), caller-allocated scratch, ``s >= 3``
+        One scratch per thread (``P >= numba.get_num_threads()``): ``d + 1`` steps per sweep
+        over the rows (``d = 0``: one sweep per step), each intermediate step in a window of
+        ``s`` chunks; row ``d`` is an accumulator.  Rows ``(d + 2) * chunk`` of ``diagonals``
+        plus the windows should fit in L2.
     """
     n = x.shape[0]
     if steps <= 0:
         for i in range(n):
             out[i] = x[i]
         return
-    depth = windows.shape[0]
-    width = windows.shape[1]
-    acc = windows[depth - 1]
+    nd = offsets.shape[0]
+    reach = max(abs(offsets[0]), abs(offsets[nd - 1]))
+    depth = windows.shape[1]
+    width = windows.shape[2]
+    band_rows = (n + bands - 1) // bands
     npass = (steps + depth - 1) // depth
     if npass % 2 == 1:  # ping-pong so that the last sweep lands in out
         current = out
@@ -334,12 +354,18 @@ def heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, wi
     done = 0
     for _ in range(npass):
         s = min(depth, steps - done)
-        if s == 1:
-            for start in range(0, n, width):
-                _dia_rows(offsets, diagonals, src, 0, True, alpha, start, min(n, start + width),
-                               current, 0, acc)
-        else:
-            _dia_heat_sweep(offsets, diagonals, src, alpha, s, current, windows, chunk)
+        for b in prange(bands):
+            win = windows[get_thread_id()]
+            keep_lo = min(n, b * band_rows)
+            keep_hi = min(n, keep_lo + band_rows)
+            if keep_lo < keep_hi and s == 1:
+                for start in range(keep_lo, keep_hi, width):
+                    _dia_rows(offsets, diagonals, src, 0, True, alpha, start,
+                              min(keep_hi, start + width), current, 0, win[depth - 1], 0, n)
+            elif keep_lo < keep_hi:
+                _dia_heat_sweep(offsets, diagonals, src, alpha, s, current, win, chunk,
+                                max(0, keep_lo - s * reach), min(n, keep_hi + s * reach),
+                                keep_lo, keep_hi)
         done += s
         src = current
         current, spare = spare, current
@@ -363,7 +389,8 @@ def dia_matvec(offsets, diagonals, x, out, acc):
     n = x.shape[0]
     width = acc.shape[0]
     for start in range(0, n, width):
-        _dia_rows(offsets, diagonals, x, 0, False, 0.0, start, min(n, start + width), out, 0, acc)
+        _dia_rows(offsets, diagonals, x, 0, False, 0.0, start, min(n, start + width), out, 0, acc,
+                  0, n)
 
 
 @jit

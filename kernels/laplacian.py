@@ -25,7 +25,7 @@ Typical use (what the wrapper does)::
     nnz = laplacian_csr_nnz(H, W, dy, dx)
     indptr = np.empty(H * W + 1, np.int32); indices = np.empty(nnz, np.int32)
     data = np.empty(nnz, np.float64)
-    work = np.empty((laplacian_work_rows(dy), W), np.float64)
+    work = np.empty((bands, laplacian_work_rows(dy), W), np.float64)
     nnz = assemble_laplacian_csr(carrier_hwc, dy, dx, mult, tau, floor,
                                  indptr, indices, data, work)
 
@@ -42,13 +42,19 @@ Interior pixels (all neighbours in the image) have a fixed row layout and are
 written slot by slot, without bounds checks; border pixels take the checked
 path.  Degrees are summed in float64 in ascending column order, so a float32
 ``data`` equals the float64 result rounded once.
+
+Image rows go in fixed bands (:func:`assemble_laplacian_csr`'s ``work`` has one ring per
+band), run in parallel: a band recomputes the ring of the ``max(dy)`` rows above it and starts
+writing where the entries of the rows above it end (:func:`csr_entries_before_row`), so every
+entry is the same bytes whatever the number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   laplacian_csr_nnz(int64, int64, int64[::1], int64[::1]) -> int64
@@ -61,7 +67,7 @@ from ._jit import jit
 #                         int64, <indptr>, <indices>, <data>, int64) -> int64
 #   assemble_laplacian_csr(float64[:, :, ::1], int64[::1], int64[::1], float64[::1],
 #                          float64, float64, int32|int64[::1], int32|int64[::1],
-#                          float32|float64[::1], float64[:, ::1]) -> int64
+#                          float32|float64[::1], float64[:, :, ::1]) -> int64 (parallel)
 
 
 @jit
@@ -261,6 +267,76 @@ def assemble_interior_run(
 
 
 @jit
+def csr_entries_before_row(height, width, offset_dy, offset_dx, y0):
+    """Stored entries of the CSR rows of image rows ``0 .. y0 - 1`` (where row ``y0`` starts).
+
+    ``y0 * W`` diagonals plus, per offset, the forward pairs of those rows (neighbour row
+    ``y + dy < H``) and their backward pairs (``y - dy >= 0``); ``y0 = H`` gives
+    :func:`laplacian_csr_nnz`.
+    """
+    total = y0 * width
+    for k in range(offset_dy.shape[0]):
+        cols = width - abs(offset_dx[k])
+        if cols <= 0:
+            continue
+        total += cols * (max(0, min(y0, height - offset_dy[k])) + max(0, y0 - offset_dy[k]))
+    return total
+
+
+@jit
+def assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, y_start,
+                  y_stop, indptr, indices, data, work):
+    """The CSR rows of image rows ``y_start .. y_stop - 1`` (see :func:`assemble_laplacian_csr`).
+
+    ``work`` (float64 (laplacian_work_rows(offset_dy), W), scratch) first receives the forward
+    weights of the ``max(dy)`` image rows above ``y_start`` (the ring as the rows before left
+    it), then the band's own.
+    """
+    height = carrier.shape[0]
+    width = carrier.shape[1]
+    n_offsets = offset_dy.shape[0]
+    reach_y = 0
+    reach_x = 0
+    for k in range(n_offsets):
+        reach_y = max(reach_y, offset_dy[k])
+        reach_x = max(reach_x, abs(offset_dx[k]))
+    n_ring = reach_y + 1  # image rows of forward weights kept in the ring
+    for y in range(max(0, y_start - reach_y), y_start):
+        edge_weight_rows(
+            carrier, y, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, work,
+            (y % n_ring) * n_offsets,
+        )
+    position = csr_entries_before_row(height, width, offset_dy, offset_dx, y_start)
+    for y in range(y_start, y_stop):
+        ring = y % n_ring
+        edge_weight_rows(
+            carrier, y, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, work,
+            ring * n_offsets,
+        )
+        # Pixels whose neighbours are all in the image (none near the top/bottom).
+        inner_start = width
+        inner_stop = width
+        if y >= reach_y and y + reach_y < height and 2 * reach_x < width:
+            inner_start = reach_x
+            inner_stop = width - reach_x
+        for x in range(inner_start):
+            position = assemble_border_pixel(
+                y, x, height, offset_dy, offset_dx, work, n_ring, ring,
+                indptr, indices, data, position,
+            )
+        if inner_start < inner_stop:
+            position = assemble_interior_run(
+                y, inner_start, inner_stop, offset_dy, offset_dx, work, n_ring, ring,
+                indptr, indices, data, position,
+            )
+        for x in range(inner_stop, width):
+            position = assemble_border_pixel(
+                y, x, height, offset_dy, offset_dx, work, n_ring, ring,
+                indptr, indices, data, position,
+            )
+
+
+@jit_parallel
 def assemble_laplacian_csr(
     carrier, offset_dy, offset_dx, offset_mult, tau, weight_floor, indptr, indices, data, work
 ):
@@ -291,8 +367,13 @@ def assemble_laplacian_csr(
         Receives the values: ``-w_ij`` off the diagonal, the degree
         ``sum_j w_ij`` on it.  Weights and degrees are computed in float64
         and rounded once.
-    work : float64 (laplacian_work_rows(offset_dy), W), caller-allocated
-        Scratch (ring buffer of edge weights and degree accumulators).
+    work : float64 (B, laplacian_work_rows(offset_dy), W), caller-allocated, ``B >= 1``
+        Scratch of ``B`` bands of ``ceil(H / B)`` image rows each (ring buffers of edge
+        weights and degree accumulators).  The bands run in parallel (``prange``); each
+        writes its own CSR rows, which start where :func:`csr_entries_before_row` says, so
+        the output does not depend on the number of threads.  ``B`` should depend on the
+        image only (:func:`fastshade.pipeline.graph.image_laplacian`: bands of about
+        :data:`fastshade.pipeline.graph.LAPLACIAN_BAND_ROWS` rows).
 
     Returns
     -------
@@ -309,41 +390,15 @@ def assemble_laplacian_csr(
     """
     height = carrier.shape[0]
     width = carrier.shape[1]
-    n_offsets = offset_dy.shape[0]
-    reach_y = 0
-    reach_x = 0
-    for k in range(n_offsets):
-        reach_y = max(reach_y, offset_dy[k])
-        reach_x = max(reach_x, abs(offset_dx[k]))
-    n_ring = reach_y + 1  # image rows of forward weights kept in the ring
+    bands = work.shape[0]
+    band_rows = (height + bands - 1) // bands
     inv_tau = 1.0 / tau
-    position = 0
-    for y in range(height):
-        ring = y % n_ring
-        edge_weight_rows(
-            carrier, y, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, work,
-            ring * n_offsets,
-        )
-        # Pixels whose neighbours are all in the image (none near the top/bottom).
-        inner_start = width
-        inner_stop = width
-        if y >= reach_y and y + reach_y < height and 2 * reach_x < width:
-            inner_start = reach_x
-            inner_stop = width - reach_x
-        for x in range(inner_start):
-            position = assemble_border_pixel(
-                y, x, height, offset_dy, offset_dx, work, n_ring, ring,
-                indptr, indices, data, position,
-            )
-        if inner_start < inner_stop:
-            position = assemble_interior_run(
-                y, inner_start, inner_stop, offset_dy, offset_dx, work, n_ring, ring,
-                indptr, indices, data, position,
-            )
-        for x in range(inner_stop, width):
-            position = assemble_border_pixel(
-                y, x, height, offset_dy, offset_dx, work, n_ring, ring,
-                indptr, indices, data, position,
-            )
+    for b in prange(bands):
+        y_start = min(height, b * band_rows)
+        y_stop = min(height, y_start + band_rows)
+        if y_start < y_stop:
+            assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor,
+                          y_start, y_stop, indptr, indices, data, work[b])
+    position = csr_entries_before_row(height, width, offset_dy, offset_dx, height)
     indptr[height * width] = position
     return position

@@ -143,7 +143,7 @@ def diagonals_of(L):
 
 @pytest.mark.parametrize(("kind", "connectivity"), [("grid", 4), ("grid", 8), ("dither", 4)],
                          ids=["grid4", "grid8", "dither"])
-@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 5), (40, 23)], ids=str)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 5), (40, 23), (317, 450)], ids=str)
 def test_csr_to_diagonals_matches_scipy(kind, connectivity, shape):
     L = image_laplacian(np.random.default_rng(3).random(shape), kind=kind,
                         connectivity=connectivity)
@@ -173,29 +173,65 @@ def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, sha
     offsets, diagonals, band = diagonals_of(L)
     x = rng.standard_normal(L.shape[0])
     chunk = max(band, 1)
+    threads = numba.get_num_threads()
     for steps in (0, 1, 2, depth, depth + 1, 3 * depth + 2, 30):
-        windows = np.full((depth, slots * chunk), np.nan)  # garbage must never be read
-        out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
-        kf.heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, out, work, windows)
-        np.testing.assert_array_equal(out, plain_csr_heat(L, x, alpha, steps), strict=True)
+        plain = plain_csr_heat(L, x, alpha, steps)
+        for bands in (1, 2, 5, x.size + 3):  # any bands: the same bytes
+            windows = np.full((threads, depth, slots * chunk), np.nan)  # garbage must never be read
+            out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
+            kf.heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, bands, out, work, windows)
+            np.testing.assert_array_equal(out, plain, strict=True)
         assert_close(out, heat_diffusion_scipy(L, x, alpha, steps), scale=10.0)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
+@pytest.mark.parametrize(("connectivity", "depth"), [(4, 1), (4, 4), (8, 3)])
+def test_parallel_dia_heat_gives_the_same_bytes_on_one_and_two_threads(connectivity, depth):
+    """(And the diagonal storage of a bigger grid, on 1 and 2 threads.)"""
+    big = image_laplacian(np.random.default_rng(9).random((300, 500)), connectivity=connectivity)
+    previous = numba.get_num_threads()
+    stored = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            stored.append(diagonals_of(big)[1])
+        finally:
+            numba.set_num_threads(previous)
+    np.testing.assert_array_equal(stored[0], stored[1])
+    rng = np.random.default_rng(depth)
+    L = image_laplacian(rng.random((97, 23)), connectivity=connectivity)
+    offsets, diagonals, band = diagonals_of(L)
+    x = rng.standard_normal(L.shape[0])
+    previous = numba.get_num_threads()
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
+            windows = np.full((threads, depth, 4 * band), np.nan)
+            kf.heat_diffusion_dia(offsets, diagonals, x, 0.1, 3 * depth + 1, band, 7, out, work, windows)
+        finally:
+            numba.set_num_threads(previous)
+        results.append(out)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], plain_csr_heat(L, x, 0.1, 3 * depth + 1))
 
 
 def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
     rng = np.random.default_rng(11)
     L = image_laplacian(rng.random((640, 80)))
     x = rng.standard_normal(L.shape[0])
-    chunk, windows = graph_module._heat_windows(5, 80, L.shape[0], 150)
+    chunk, _, windows = graph_module._heat_windows(5, 80, L.shape[0], 150)
     # this size takes the blocked path, in chunks of whole image rows
-    assert chunk % 80 == 0 and chunk >= graph_module.HEAT_CHUNK_ROWS and windows.shape[0] >= 2
+    assert chunk % 80 == 0 and chunk >= graph_module.HEAT_CHUNK_ROWS and windows.shape[1] >= 2
     np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150),
                                   plain_csr_heat(L, x, 0.1, 150))
     # 8-connected (9 diagonals: the general per-diagonal rows), band 91: chunks of 23 x 91 rows
     L8 = image_laplacian(rng.random((400, 90)), connectivity=8)
     x8 = rng.standard_normal(L8.shape[0])
     offsets8, _, band8 = graph_module.diagonal_storage(L8)
-    chunk8, windows8 = graph_module._heat_windows(offsets8.size, band8, L8.shape[0], 40)
-    assert offsets8.size == 9 and chunk8 % band8 == 0 and windows8.shape[0] >= 2
+    chunk8, _, windows8 = graph_module._heat_windows(offsets8.size, band8, L8.shape[0], 40)
+    assert offsets8.size == 9 and chunk8 % band8 == 0 and windows8.shape[1] >= 2
     np.testing.assert_array_equal(heat_diffusion(L8, x8, alpha=0.1, steps=40),
                                   plain_csr_heat(L8, x8, 0.1, 40))
     # reversed column order: the diagonal path would change the summation order -> CSR path
@@ -370,8 +406,8 @@ def user_fields(indptr, indices, data, f, alpha, steps):
     diagonals = np.empty((offsets.shape[0], n))
     kf.csr_to_diagonals(indptr, indices, data, offsets, diagonals)
     blocked = np.empty(n)
-    windows = np.empty((4, 3 * max(band, 1)))
-    kf.heat_diffusion_dia(offsets, diagonals, f.ravel(), alpha, steps, max(band, 1), blocked,
+    windows = np.empty((numba.get_num_threads(), 4, 3 * max(band, 1)))
+    kf.heat_diffusion_dia(offsets, diagonals, f.ravel(), alpha, steps, max(band, 1), 2, blocked,
                           work, windows)
     for i in range(n):
         if blocked[i] != out[i] or not sorted_rows:

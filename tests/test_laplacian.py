@@ -313,7 +313,7 @@ def user_laplacian(carrier, dy, dx, mult, tau):
     indptr = np.empty(h * w + 1, np.int64)
     indices = np.empty(nnz, np.int64)
     data = np.empty(nnz, np.float64)
-    work = np.empty((kl.laplacian_work_rows(dy), w), np.float64)
+    work = np.empty((2, kl.laplacian_work_rows(dy), w), np.float64)
     written = kl.assemble_laplacian_csr(
         carrier, dy, dx, mult, tau, 0.0, indptr, indices, data, work
     )
@@ -337,7 +337,7 @@ def test_kernel_leaves_entries_beyond_nnz_untouched():
     indptr = np.full(31, -7, np.int64)
     indices = np.full(nnz + 4, -7, np.int64)
     data = np.full(nnz + 4, 9.5)
-    work = np.full((kl.laplacian_work_rows(dy), 6), np.nan)
+    work = np.full((2, kl.laplacian_work_rows(dy), 6), np.nan)
     assert kl.assemble_laplacian_csr(c, dy, dx, mult, 0.1, 0.0, indptr, indices, data, work) == nnz
     assert indices[nnz:].tolist() == [-7] * 4 and data[nnz:].tolist() == [9.5] * 4
     assert (indices[:nnz] >= 0).all() and np.isfinite(data[:nnz]).all()
@@ -365,3 +365,55 @@ def test_real_images_match_reference(name, shared_images_dir):
     crop = (slice(h // 2 - 40, h // 2 + 40), slice(w // 2 - 40, w // 2 + 40))
     compare(carrier[crop], "dither", 4, floor=0.01, tau=0.15)
     compare(rgb[crop], "dither", 4, tau=0.15, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- bands and threads
+
+
+def _assemble(c, kind, connectivity, bands, threads=None):
+    dy, dx, mult = laplacian_offsets(kind, connectivity)
+    h, w = c.shape[:2]
+    nnz = kl.laplacian_csr_nnz(h, w, dy, dx)
+    indptr = np.full(h * w + 1, -1, np.int64)
+    indices = np.full(nnz, -1, np.int64)
+    data = np.full(nnz, np.nan)
+    work = np.full((bands, kl.laplacian_work_rows(dy), w), np.nan)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads or previous)
+    try:
+        written = kl.assemble_laplacian_csr(c, dy, dx, mult, 0.1, 0.0, indptr, indices, data, work)
+    finally:
+        numba.set_num_threads(previous)
+    assert written == nnz
+    return indptr, indices, data
+
+
+@pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (7, 8), (23, 17)])
+def test_any_band_count_gives_the_same_bytes_as_the_reference(kind, connectivity, shape):
+    c = carrier_of(shape, shape[0] + shape[1], rgb=True)
+    one = _assemble(c, kind, connectivity, 1)
+    n = shape[0] * shape[1]
+    assert_same_csr(sp.csr_matrix((one[2], one[1], one[0]), shape=(n, n)),
+                    laplacian_coo(c, kind=kind, connectivity=connectivity))
+    for bands in (2, 3, shape[0], shape[0] + 5):
+        for a, b in zip(one, _assemble(c, kind, connectivity, bands), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
+@pytest.mark.parametrize(("kind", "connectivity"), GRAPHS, ids=GRAPH_IDS)
+def test_one_and_two_threads_give_the_same_bytes(kind, connectivity):
+    c = carrier_of((61, 37), 5, rgb=True)
+    one = _assemble(c, kind, connectivity, 9, threads=1)
+    two = _assemble(c, kind, connectivity, 9, threads=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_entries_before_row_end_at_nnz():
+    for kind, connectivity in GRAPHS:
+        dy, dx, _ = laplacian_offsets(kind, connectivity)
+        for h, w in [(0, 3), (1, 1), (4, 9), (13, 5)]:
+            assert kl.csr_entries_before_row(h, w, dy, dx, h) == kl.laplacian_csr_nnz(h, w, dy, dx)
+            assert kl.csr_entries_before_row(h, w, dy, dx, 0) == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -35,6 +36,10 @@ DEFAULT_RADIUS_WEIGHTS: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.2, 0.1)
 """Weight of each radius of the dither operator (``original-system.md`` §1.2)."""
 
 _INT32_MAX = np.iinfo(np.int32).max
+
+LAPLACIAN_BAND_ROWS = 128
+"""Image rows per band of the parallel Laplacian assembly (a fixed partition: the same bytes on
+any number of threads; each band recomputes the edge weights of the ``max(dy)`` rows above it)."""
 
 
 def laplacian_offsets(
@@ -241,7 +246,8 @@ def image_laplacian(
     indptr = np.empty(n + 1, dtype=index_dtype)
     indices = np.empty(nnz, dtype=index_dtype)
     data = np.empty(nnz, dtype=value_dtype)
-    work = np.empty((laplacian_kernels.laplacian_work_rows(dy), width), dtype=np.float64)
+    bands = max(1, -(-height // LAPLACIAN_BAND_ROWS))
+    work = np.empty((bands, laplacian_kernels.laplacian_work_rows(dy), width), dtype=np.float64)
     written = laplacian_kernels.assemble_laplacian_csr(
         carrier_hwc, dy, dx, mult, tau, weight_floor, indptr, indices, data, work
     )
@@ -315,20 +321,32 @@ def diagonal_storage(
 HEAT_WINDOW_SLOTS = 8
 """Chunks per intermediate-step window of the blocked heat sweep."""
 
+HEAT_BAND_SWEEPS = 128
+"""Rows of a band of the parallel heat sweep, in units of its margin (steps per sweep x
+bandwidth, computed again on each side of the band): about 1.6 % more row steps, whatever the
+number of threads."""
 
-def _heat_windows(n_diagonals: int, band: int, n: int, steps: int) -> tuple[int, np.ndarray]:
-    """``(chunk, windows)`` for :func:`fastshade.kernels.fields.heat_diffusion_dia`: as many steps per
-    sweep as fit :data:`HEAT_BLOCK_BYTES`, in chunks of about :data:`HEAT_CHUNK_ROWS` rows (a
-    multiple of ``band``, the length of an image row on a 4-connected grid); one sweep per step
-    when the band is too wide for blocking to pay.
+HEAT_BAND_MIN_ROWS = 1 << 16
+"""Fewest rows of a band of the parallel heat steps."""
+
+
+def _heat_windows(n_diagonals: int, band: int, n: int, steps: int) -> tuple[int, int, np.ndarray]:
+    """``(chunk, bands, windows)`` for :func:`fastshade.kernels.fields.heat_diffusion_dia`: as many
+    steps per sweep as fit :data:`HEAT_BLOCK_BYTES`, in chunks of about :data:`HEAT_CHUNK_ROWS`
+    rows (a multiple of ``band``, the length of an image row on a 4-connected grid); one sweep per
+    step when the band is too wide for blocking to pay.  The bands depend on the problem only (the
+    same bytes for any number of threads); ``windows`` holds one scratch per Numba thread.
     """
+    threads = numba.get_num_threads()
     chunk = max(band, 1)
     chunk *= max(1, -(-HEAT_CHUNK_ROWS // chunk))
     level_bytes = 8 * chunk * (n_diagonals + HEAT_WINDOW_SLOTS)
     depth = min(steps, int(HEAT_BLOCK_BYTES // level_bytes))
     if depth < 2 or 2 * HEAT_WINDOW_SLOTS * chunk > n:
-        return 4096, np.empty((1, 4096))
-    return chunk, np.empty((depth, HEAT_WINDOW_SLOTS * chunk))
+        bands = max(1, -(-n // HEAT_BAND_MIN_ROWS))
+        return 4096, bands, np.empty((threads, 1, 4096))
+    bands = max(1, -(-n // max(HEAT_BAND_MIN_ROWS, HEAT_BAND_SWEEPS * depth * max(band, 1))))
+    return chunk, bands, np.empty((threads, depth, HEAT_WINDOW_SLOTS * chunk))
 
 
 def heat_diffusion(
@@ -390,10 +408,11 @@ def heat_diffusion(
             )
     else:
         offsets, diagonals, band = dia
-        chunk, windows = _heat_windows(offsets.size, band, n, steps)
+        chunk, bands, windows = _heat_windows(offsets.size, band, n, steps)
         for col in range(columns.shape[0]):
             field_kernels.heat_diffusion_dia(
-                offsets, diagonals, columns[col], alpha, steps, chunk, result[col], work, windows
+                offsets, diagonals, columns[col], alpha, steps, chunk, bands, result[col], work,
+                windows,
             )
     if signal.size == n:
         return result.reshape(signal.shape)

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from fastshade.kernels import paper as paper_kernels
+
 INK_DISTANCE = 0.2
 """Colour distance from the paper (in [0, 1]) above which a pixel is ink: a fifth of the way from
 white to black.  The faintest ink of the shared images (the grey strokes of the mspaint ensos) lies
@@ -141,17 +143,18 @@ def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
     (the most common first on a tie) marks the paper's crowd of colours: on a page whose paper
     darkens across it, the paper's colours spread over several bins and a large fill can be the
     single most common bin, but the paper still holds the most pixels around one colour.  The
-    paper colour is the mean of the pixels of the crowd's most common bin.
+    paper colour is the mean of the pixels of the crowd's most common bin.  One kernel pass
+    (:func:`fastshade.kernels.paper.colour_bins`) bins and counts the colours.
     """
-    pixels = rgb[opaque]
-    if pixels.size == 0:
+    pixels = np.ascontiguousarray(rgb, dtype=np.float64).reshape(-1, 3)
+    code = np.empty(pixels.shape[0], dtype=np.int64)
+    counts = np.zeros(BINS ** 3, dtype=np.int64)
+    sums = np.zeros((BINS ** 3, 3))
+    if paper_kernels.colour_bins(pixels, np.ascontiguousarray(opaque, dtype=bool).ravel(), BINS,
+                                 code, counts, sums) == 0:
         return np.ones(3)
-    q = np.minimum((pixels * BINS).astype(np.int64), BINS - 1)
-    code = (q[:, 0] * BINS + q[:, 1]) * BINS + q[:, 2]
-    counts = np.bincount(code, minlength=BINS ** 3)
     used = np.flatnonzero(counts)
-    means = np.stack([np.bincount(code, weights=pixels[:, k], minlength=BINS ** 3)[used] for k in range(3)],
-                     axis=1) / counts[used, None]
+    means = sums[used] / counts[used, None]
     order = np.argsort(-counts[used], kind="stable")[:PAPER_CANDIDATES]
     mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
     near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
@@ -215,12 +218,26 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
 
 
 def local_range(rgb: np.ndarray) -> np.ndarray:
-    """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood."""
-    out = np.zeros(rgb.shape[:2])
-    for c in range(rgb.shape[2]):
-        channel = np.ascontiguousarray(rgb[:, :, c])
-        np.maximum(out, ndimage.maximum_filter(channel, size=3) - ndimage.minimum_filter(channel, size=3), out=out)
+    """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood
+    (clipped to the image; :func:`fastshade.kernels.paper.local_range`, one pass).
+    """
+    image = np.ascontiguousarray(rgb, dtype=np.float64)
+    out = np.empty(image.shape[:2])
+    paper_kernels.local_range(image, out, np.empty((2, image.shape[1], image.shape[2])))
     return out
+
+
+def reach_offsets(reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(dy, dx)`` int64: every offset with ``sqrt(dy² + dx²) <= reach``, nearest first (the
+    disk that ``ndimage.distance_transform_edt(...) <= reach`` tests; empty when ``reach < 0``).
+    """
+    r = int(np.floor(max(reach, 0.0)))
+    dy, dx = (a.ravel() for a in np.mgrid[-r:r + 1, -r:r + 1])
+    d2 = (dy * dy + dx * dx).astype(np.float64)
+    keep = np.sqrt(d2) <= reach
+    order = np.argsort(d2[keep], kind="stable")
+    return (np.ascontiguousarray(dy[keep][order], dtype=np.int64),
+            np.ascontiguousarray(dx[keep][order], dtype=np.int64))
 
 
 def colour_edges(rgb: np.ndarray, span: np.ndarray | None = None) -> np.ndarray:
@@ -241,13 +258,15 @@ def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | 
     """
     if not ink.any():
         return ink.copy()
-    padded = np.pad(ink, 1, constant_values=False)
-    depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
-    near = depth <= reach
+    ink = np.ascontiguousarray(ink, dtype=bool)
+    near = np.full(ink.shape, np.inf)  # stays inf where nothing is within reach
+    dy, dx = reach_offsets(reach)
+    paper_kernels.nearest_within_reach(ink, ~ink, dy, dx, True, near)
     inner = None if edges is None else edges & ndimage.binary_erosion(ink, np.ones((3, 3)), border_value=1)
     if inner is not None and inner.any():
-        near |= ndimage.distance_transform_edt(~inner) <= reach - 1
-    return ink & near
+        dy, dx = reach_offsets(reach - 1)
+        paper_kernels.nearest_within_reach(ink, np.ascontiguousarray(inner), dy, dx, False, near)
+    return near != np.inf
 
 
 def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: np.ndarray | None = None,

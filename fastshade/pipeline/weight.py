@@ -16,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from fastshade.kernels import paper as paper_kernels
+from fastshade.pipeline.paper import reach_offsets
+
 LIGHT = (-0.6, -0.8)
 """Unit (y, x) direction towards the light: up and to the left, as a page is usually lit."""
 EIGHT = np.ones((3, 3), dtype=bool)
@@ -35,18 +38,36 @@ def stroke_reach(strokes: np.ndarray, high: np.ndarray, budget: np.ndarray, sigm
     return np.where(strokes, num / np.maximum(den, 1e-12), 0.0)
 
 
+def stroke_distance(strokes: np.ndarray, reach: float) -> np.ndarray:
+    """(H, W) float64: the distance of every pixel to the nearest pixel of ``strokes`` where it is
+    at most ``reach`` (the values of ``ndi.distance_transform_edt(~strokes)``, 0 on strokes), +inf
+    farther (:func:`fastshade.kernels.paper.nearest_within_reach`).
+    """
+    d2 = np.full(strokes.shape, np.inf)
+    dy, dx = reach_offsets(reach)
+    paper_kernels.nearest_within_reach(np.ones(strokes.shape, dtype=bool),
+                                       np.ascontiguousarray(strokes, dtype=bool), dy, dx, False, d2)
+    return np.sqrt(d2)
+
+
 def open_paper(distance: np.ndarray, gap: float) -> np.ndarray:
     """(H, W) bool: the paper pixels inside some disc of radius ``gap`` lying wholly on paper.
 
-    ``distance`` is the distance of every pixel to the nearest stroke pixel (0 on strokes).  Gaps
-    of paper narrower than ``2 * gap + 1`` px hold no such disc, so they are left out.
+    ``distance`` is the distance of every pixel to the nearest stroke pixel (0 on strokes; it may
+    be anything above ``gap`` where it is above ``gap``, such as :func:`stroke_distance`'s +inf).
+    Gaps of paper narrower than ``2 * gap + 1`` px hold no such disc, so they are left out: the
+    pixels within ``gap`` of a pixel farther than ``gap`` from the strokes (the values of
+    ``(ndi.distance_transform_edt(~core) <= gap) & (distance > 0)``).
     """
     if gap <= 0:
         return distance > 0
     core = distance > gap
     if not core.any():
         return np.zeros(distance.shape, dtype=bool)
-    return (ndi.distance_transform_edt(~core) <= gap) & (distance > 0)
+    near = np.full(distance.shape, np.inf)
+    dy, dx = reach_offsets(gap)
+    paper_kernels.nearest_within_reach(np.ascontiguousarray(distance > 0), core, dy, dx, False, near)
+    return near != np.inf
 
 
 def attached(added: np.ndarray, strokes: np.ndarray) -> np.ndarray:
@@ -88,7 +109,7 @@ def grow_strokes(strokes: np.ndarray, reach: np.ndarray, *, free: np.ndarray | N
     strokes = np.asarray(strokes, dtype=bool)
     if not strokes.any():
         return np.zeros(strokes.shape, dtype=bool)
-    distance = ndi.distance_transform_edt(~strokes)
+    distance = stroke_distance(strokes, max(max_reach, gap, 0.0))  # exact where it is read
     near = (distance > 0) & (distance <= max_reach) & open_paper(distance, gap)
     if free is not None:
         near &= free

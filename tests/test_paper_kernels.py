@@ -1,0 +1,195 @@
+"""The kernels of the paper/ink model against their NumPy/SciPy forms, bit for bit.
+
+:func:`fastshade.pipeline.paper.local_range` (one kernel pass) against six
+``ndimage.maximum_filter``/``minimum_filter`` passes, and
+:func:`fastshade.pipeline.paper.stroke_mask` (disk offsets) against two Euclidean distance
+transforms (:mod:`fastshade.reference.paper`), over fixed, random and edge-case inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from fastshade.demo import demo_image
+from fastshade.kernels import paper as kp
+from fastshade.pipeline.paper import (
+    BINS,
+    PAPER_CANDIDATES,
+    PAPER_SPREAD,
+    colour_distance,
+    colour_edges,
+    local_range,
+    paper_colour,
+    paper_ink_model,
+    reach_offsets,
+    stroke_mask,
+)
+from fastshade.pipeline.weight import open_paper, stroke_distance
+from fastshade.reference.paper import colour_bins_numpy, local_range_scipy, stroke_mask_scipy
+
+SHAPES = [(1, 1), (1, 7), (7, 1), (2, 2), (3, 5), (17, 23), (64, 48)]
+
+
+def _random_rgb(shape: tuple[int, int], seed: int, levels: int | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rgb = rng.random((*shape, 3))
+    return np.floor(rgb * levels) / levels if levels else rgb
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("levels", [None, 2, 7])
+def test_local_range_is_the_scipy_filters_bit_for_bit(shape, levels):
+    rgb = _random_rgb(shape, seed=shape[0] * 31 + shape[1], levels=levels)
+    np.testing.assert_array_equal(local_range(rgb), local_range_scipy(rgb))
+
+
+def test_local_range_fixed_cases():
+    flat = np.full((5, 6, 3), 0.25)
+    np.testing.assert_array_equal(local_range(flat), np.zeros((5, 6)))
+    dot = np.zeros((5, 5, 3))
+    dot[0, 4, 1] = 0.75  # a corner pixel: its 2x2 clipped neighbourhood sees it
+    expected = np.zeros((5, 5))
+    expected[0:2, 3:5] = 0.75
+    np.testing.assert_array_equal(local_range(dot), expected)
+    grey = _random_rgb((9, 4), 3)[:, :, :1]  # one channel, a non-contiguous view
+    np.testing.assert_array_equal(local_range(grey), local_range_scipy(grey))
+    view = _random_rgb((12, 10), 4)[::2, ::-1]
+    np.testing.assert_array_equal(local_range(view), local_range_scipy(view))
+
+
+def test_local_range_of_the_demo_drawing():
+    rgb = np.asarray(demo_image(96, 128), dtype=np.float64)[..., :3]
+    rgb = rgb / 255.0 if rgb.max() > 1 else rgb
+    np.testing.assert_array_equal(local_range(rgb), local_range_scipy(rgb))
+
+
+@pytest.mark.parametrize("reach", [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.3, 3.0, 4.0])
+def test_reach_offsets_are_the_disk(reach):
+    dy, dx = reach_offsets(reach)
+    got = set(zip(dy.tolist(), dx.tolist(), strict=True))
+    want = {(y, x) for y in range(-6, 7) for x in range(-6, 7) if np.hypot(y, x) <= reach}
+    assert got == want
+    assert len(got) == dy.size  # no duplicates
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("density", [0.3, 0.7, 0.95, 1.0])
+@pytest.mark.parametrize("reach", [0.0, 1.0, 2.0, 3.0, 2.5])
+def test_stroke_mask_is_the_distance_transforms_bit_for_bit(shape, density, reach):
+    rng = np.random.default_rng(int(density * 100) + shape[0] * 7 + shape[1])
+    ink = rng.random(shape) < density
+    edges = rng.random(shape) < 0.2
+    for e in (None, edges, np.zeros(shape, dtype=bool)):
+        np.testing.assert_array_equal(stroke_mask(ink, reach, e), stroke_mask_scipy(ink, reach, e))
+
+
+def test_stroke_mask_fixed_cases():
+    ink = np.zeros((20, 30), dtype=bool)
+    ink[3:17, 4:26] = True  # a filled block with a line of another colour across it
+    edges = np.zeros_like(ink)
+    edges[9:11, 4:26] = True
+    for reach in (1.0, 2.0, 3.0):
+        np.testing.assert_array_equal(stroke_mask(ink, reach), stroke_mask_scipy(ink, reach))
+        np.testing.assert_array_equal(stroke_mask(ink, reach, edges), stroke_mask_scipy(ink, reach, edges))
+    page = np.ones((8, 9), dtype=bool)  # a page of ink: the image border is non-ink
+    np.testing.assert_array_equal(stroke_mask(page, 2), stroke_mask_scipy(page, 2))
+    assert not stroke_mask(np.zeros((4, 4), dtype=bool)).any()
+
+
+def test_stroke_mask_of_the_demo_drawing():
+    rgb = np.asarray(demo_image(160, 200), dtype=np.float64)[..., :3]
+    rgb = rgb / 255.0 if rgb.max() > 1 else rgb
+    model = paper_ink_model(rgb)
+    edges = colour_edges(rgb)
+    np.testing.assert_array_equal(model.strokes, stroke_mask_scipy(model.ink, 3, edges))
+
+
+def _paper_colour_bincount(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
+    """paper_colour as it was written with np.bincount (before the kernel)."""
+    pixels = rgb[opaque]
+    if pixels.size == 0:
+        return np.ones(3)
+    code, counts, sums = colour_bins_numpy(pixels, BINS)
+    used = np.flatnonzero(counts)
+    means = sums[used] / counts[used, None]
+    order = np.argsort(-counts[used], kind="stable")[:PAPER_CANDIDATES]
+    mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
+    near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
+    best = int(used[near][int(np.argmax(counts[used][near]))])
+    return pixels[code == best].mean(axis=0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 1000, 40000])
+@pytest.mark.parametrize("bins", [1, 3, 16])
+def test_colour_bins_are_the_bincounts(n, bins):
+    rng = np.random.default_rng(n + bins)
+    pixels = rng.random((n, 3))
+    pixels[: n // 10] = np.round(pixels[: n // 10])  # exact 0 and 1 (the top level is clipped)
+    opaque = rng.random(n) < 0.8
+    codes = np.full(n, -7, dtype=np.int64)
+    counts = np.zeros(bins ** 3, dtype=np.int64)
+    sums = np.zeros((bins ** 3, 3))
+    assert kp.colour_bins(pixels, opaque, bins, codes, counts, sums) == opaque.sum()
+    ref_codes, ref_counts, ref_sums = colour_bins_numpy(pixels[opaque], bins)
+    np.testing.assert_array_equal(codes[opaque], ref_codes)
+    assert (codes[~opaque] == -1).all()
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_array_equal(sums, ref_sums)
+
+
+@pytest.mark.parametrize("case", ["demo", "random", "levels", "tinted", "holes", "none"])
+def test_paper_colour_is_the_bincount_form(case):
+    rng = np.random.default_rng(5)
+    rgb = np.asarray(demo_image(120, 90), dtype=np.float64)[..., :3]
+    rgb = rgb / 255.0 if rgb.max() > 1 else rgb
+    if case == "random":
+        rgb = rng.random((40, 50, 3))
+    elif case == "levels":
+        rgb = np.floor(rng.random((40, 50, 3)) * 5) / 4
+    opaque = np.ones(rgb.shape[:2], dtype=bool)
+    if case == "tinted":
+        rgb = np.clip(rgb * np.array([0.9, 0.85, 0.7]) + rng.normal(0, 0.02, rgb.shape), 0, 1)
+    elif case == "holes":
+        opaque = rng.random(rgb.shape[:2]) < 0.5
+    elif case == "none":
+        opaque = np.zeros(rgb.shape[:2], dtype=bool)
+    np.testing.assert_array_equal(paper_colour(rgb, opaque), _paper_colour_bincount(rgb, opaque))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 12), (12, 1), (9, 9), (40, 57)])
+@pytest.mark.parametrize("density", [0.01, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("reach", [0.0, 1.0, 2.0, 3.0, 4.5])
+def test_stroke_distance_and_open_paper_are_the_distance_transforms(shape, density, reach):
+    rng = np.random.default_rng(int(density * 1000) + shape[0] + 3 * shape[1])
+    strokes = rng.random(shape) < density
+    strokes.flat[0] = True  # at least one stroke pixel (grow_strokes returns early without)
+    exact = ndimage.distance_transform_edt(~strokes)
+    got = stroke_distance(strokes, reach)
+    within = exact <= reach
+    np.testing.assert_array_equal(got[within], exact[within])
+    assert np.all(got[~within] == np.inf)
+    for gap in (0.0, 1.0, 2.0, reach):
+        if gap <= reach:
+            np.testing.assert_array_equal(open_paper(got, gap), _open_paper_edt(exact, gap))
+
+
+def _open_paper_edt(distance: np.ndarray, gap: float) -> np.ndarray:
+    """open_paper as it was written with a distance transform (on the exact distance)."""
+    if gap <= 0:
+        return distance > 0
+    core = distance > gap
+    if not core.any():
+        return np.zeros(distance.shape, dtype=bool)
+    return (ndimage.distance_transform_edt(~core) <= gap) & (distance > 0)
+
+
+def test_open_paper_of_a_stroke_picture():
+    strokes = np.zeros((30, 40), dtype=bool)
+    strokes[5, 3:37] = strokes[10, 3:37] = True  # a gap of 4 px between two lines
+    strokes[12:28, 20] = True
+    exact = ndimage.distance_transform_edt(~strokes)
+    for gap in (1.0, 2.0, 3.0):
+        np.testing.assert_array_equal(open_paper(stroke_distance(strokes, gap), gap),
+                                      _open_paper_edt(exact, gap))
