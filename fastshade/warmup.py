@@ -26,14 +26,17 @@ CORE_KERNELS: tuple[str, ...] = (
 """Kernels that every self-mode run calls, whatever the style and the basis (the cold-cache check
 reads these: v12's painting kernels are not in the default brush style's run)."""
 
-COLD_SECONDS = 16.0
+COLD_SECONDS = 25.0
 """CPU seconds a default run spends compiling with an empty cache, in one process (2-core AMD
-EPYC; ``shade --demo``: 17-18 s before one version per type, 15.6 s after); the notice scales it
-by the cold fraction."""
+EPYC; ``shade --demo``: 17-18 s before one version per type, 15.6 s after; 26.3 s of CPU over
+both processes once the Laplacian assembly and the heat steps became parallel kernels, of which
+about 1.4 s is start-up and shading); the notice scales it by the cold fraction."""
 
-COLD_SECONDS_SHARED = 9.0
+COLD_SECONDS_SHARED = 16.0
 """The same with a second process compiling the kernels after the basis
-(:func:`start_background_compile`): the run's own process spent 8.0-8.5 s CPU."""
+(:func:`start_background_compile`): ``shade --demo`` on an empty cache took 17.4 s wall on an
+idle 2-core machine, about 1.4 s of it start-up and shading (8.0-8.5 s of CPU in the run's own
+process before the parallel kernels)."""
 
 CONFIGURATIONS: dict[str, tuple[dict[str, Any], bool]] = {
     "default": ({}, False),
