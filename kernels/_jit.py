@@ -67,8 +67,6 @@ _BASE_OPTIONS = dict(nogil=True, error_model="numpy", fastmath=set(FASTMATH_FLAG
 
 CACHE_ENABLED: bool = os.environ.get("FASTSHADE_NO_CACHE", "") in ("", "0")
 
-_PARALLEL_FUNCS: set[Any] = set()
-"""The Python functions of the :func:`jit_parallel` kernels."""
 KERNELS: list[Any] = []
 """Every kernel dispatcher, in definition order (the warm-up and the cold-cache check read it)."""
 
@@ -205,12 +203,6 @@ class _KernelCache(FunctionCache):
         from numba.core.runtime import rtsys
 
         rtsys.initialize(target_context)
-        if self._py_func in _PARALLEL_FUNCS:
-            # parallel code runs on the threading layer: start it before loaded code can
-            # run, as Numba's own compile path does (idempotent, once per process)
-            from numba.np.ufunc.parallel import _launch_threads
-
-            _launch_threads()
         with self._guard_against_spurious_io_errors():
             return self._load_overload(sig, target_context)
 
@@ -270,5 +262,4 @@ def jit_parallel(func: F) -> F:
     Only for kernels whose ``prange`` iterates over a fixed partition (see the module
     docstring); the number of threads is the caller's (``numba.set_num_threads``).
     """
-    _PARALLEL_FUNCS.add(func)
     return _house_dispatcher(func, dict(_BASE_OPTIONS, parallel=True))

@@ -45,8 +45,10 @@ DRAWING_BASIS = "brush.basis"
 
 
 def reads_budget_only(opts: ShadeOptions) -> bool:
-    """Whether only the line weight's budget reads the basis (the heat field: the gates do not)."""
-    return opts.basis == "lobpcg" and field_kind(opts) == "heat"
+    """Whether only the line weight's budget reads the LOBPCG basis (not the gating field:
+    :func:`~fastshade.pipeline.shader.basis_use`; brush's cross mode reads only the sample's hue).
+    """
+    return opts.basis == "lobpcg" and basis_use(opts) is None
 
 
 def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
