@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 THREAD_VARIABLES: tuple[str, ...] = (
     "OMP_NUM_THREADS",
@@ -32,6 +33,39 @@ THREAD_VARIABLES: tuple[str, ...] = (
 
 BLAS_THREADS = 1
 """BLAS/OpenMP threads of every fastshade process: one, so outputs are identical everywhere."""
+
+
+PARALLEL_MIN_ROWS = 1 << 20
+"""Rows of work (pixels, or unknowns of a multigrid level) from which a ``jit_parallel`` kernel
+runs on its parallel twin when the process has more than one Numba thread (:func:`threaded`).
+Below it the serial kernel runs: on two cores the twins gain little there, and a run that never
+picks one never compiles it (about 8 s of CPU on the first run of a small image)."""
+
+
+def threaded(kernel: Any, rows: int) -> Any:
+    """The dispatcher to call for ``rows`` rows of work: ``kernel.parallel`` (the ``jit_parallel``
+    twin) when ``rows >= PARALLEL_MIN_ROWS`` and Numba runs more than one thread here, else
+    ``kernel`` itself.  Both give the same bytes.
+    """
+    twin = getattr(kernel, "parallel", None)
+    if twin is None or rows < PARALLEL_MIN_ROWS:
+        return kernel
+    import numba
+
+    return twin if numba.get_num_threads() > 1 else kernel
+
+
+@contextmanager
+def parallel_from(rows: int) -> Iterator[None]:
+    """Within the block, :func:`threaded` picks the parallel twins from ``rows`` rows of work on
+    (the warm-up compiles them on a small image; tests run them on small inputs).
+    """
+    global PARALLEL_MIN_ROWS
+    previous, PARALLEL_MIN_ROWS = PARALLEL_MIN_ROWS, int(rows)
+    try:
+        yield
+    finally:
+        PARALLEL_MIN_ROWS = previous
 
 
 def available_cores() -> int:

@@ -1,7 +1,7 @@
 """The compiled-kernel cache: whether a run will compile, and compiling ahead of it.
 
-Numba compiles each kernel the first time a run calls it (about 15 s for a default run on a
-2-core machine) and keeps the machine code in a cache folder (``kernels/_jit.py`` chooses it).
+Numba compiles each kernel the first time a run calls it (about 13 s of CPU for a default run)
+and keeps the machine code in a cache folder (``kernels/_jit.py`` chooses it).
 :func:`compile_notice` is the one stderr line ``shade`` and ``run`` print when the kernels
 every run needs are not cached yet; :func:`warm_up` compiles every kernel of every shading
 path (``fastshade warmup``), and can time each compilation.
@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "CompileLog", "cache_folder",
-           "cold_kernels", "compile_notice", "kernel_name", "warm_up"]
+__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "PARALLEL_PATH", "CompileLog",
+           "cache_folder", "cold_kernels", "compile_notice", "kernel_name", "warm_up"]
 
 CORE_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr", "laplacian.laplacian_csr_nnz", "fields.csr_to_diagonals",
@@ -26,17 +26,22 @@ CORE_KERNELS: tuple[str, ...] = (
 """Kernels that every self-mode run calls, whatever the style and the basis (the cold-cache check
 reads these: v12's painting kernels are not in the default brush style's run)."""
 
-COLD_SECONDS = 25.0
-"""CPU seconds a default run spends compiling with an empty cache, in one process (2-core AMD
-EPYC; ``shade --demo``: 17-18 s before one version per type, 15.6 s after; 26.3 s of CPU over
-both processes once the Laplacian assembly and the heat steps became parallel kernels, of which
-about 1.4 s is start-up and shading); the notice scales it by the cold fraction."""
+COLD_SECONDS = 13.0
+"""Wall seconds a default run spends compiling with an empty cache in one process (2-core AMD
+EPYC, ``shade --demo`` on one core: 13.7 s wall; 17-18 s before one version per type, 26 s of CPU
+while the Laplacian assembly and the heat steps compiled as parallel kernels; now their serial
+versions, the parallel twins only for big images); the notice scales it by the cold fraction."""
 
-COLD_SECONDS_SHARED = 16.0
-"""The same with a second process compiling the kernels after the basis
-(:func:`start_background_compile`): ``shade --demo`` on an empty cache took 17.4 s wall on an
-idle 2-core machine, about 1.4 s of it start-up and shading (8.0-8.5 s of CPU in the run's own
-process before the parallel kernels)."""
+COLD_SECONDS_SHARED = 8.0
+"""The same with a second process compiling the eigensolver's and the style's kernels
+(:func:`start_background_compile`): ``shade --demo`` on an empty cache took 8.5-8.7 s wall on a
+2-core machine (15 s of CPU over both processes), 17.4 s before the serial versions and this
+split."""
+
+PARALLEL_PATH = "parallel"
+"""The default path on the ``jit_parallel`` kernels' parallel twins, which a run picks only for
+big images on more than one thread (``fastshade.threads.threaded``); compiled when Numba has
+more than one thread."""
 
 CONFIGURATIONS: dict[str, tuple[dict[str, Any], bool]] = {
     "default": ({}, False),
@@ -52,6 +57,7 @@ CONFIGURATIONS: dict[str, tuple[dict[str, Any], bool]] = {
     "cross": ({}, True),
     "cross, handoff baseline": ({"score": "dot", "affinity_threshold": "mean",
                                  "scale_normalise": False}, True),
+    PARALLEL_PATH: ({}, False),
 }
 """Shading paths :func:`warm_up` runs: name -> (option changes, cross mode)."""
 
@@ -62,12 +68,17 @@ _NOTICE_GIVEN = False
 
 
 def kernel_name(dispatcher: Any) -> str:
-    """``module.function`` of a kernel dispatcher (``laplacian.assemble_laplacian_csr``)."""
-    return f"{dispatcher.py_func.__module__.rsplit('.', 1)[-1]}.{dispatcher.py_func.__name__}"
+    """``module.function`` of a kernel dispatcher (``laplacian.assemble_laplacian_csr``; a
+    ``jit_parallel`` kernel's twin is ``laplacian.assemble_laplacian_csr.parallel``).
+    """
+    name = f"{dispatcher.py_func.__module__.rsplit('.', 1)[-1]}.{dispatcher.py_func.__name__}"
+    return name + ".parallel" if dispatcher.targetoptions.get("parallel") else name
 
 
 def _kernels() -> dict[str, Any]:
-    """Every kernel dispatcher by :func:`kernel_name` (imports every kernel module)."""
+    """Every kernel dispatcher (and parallel twin) by :func:`kernel_name` (imports every kernel
+    module).
+    """
     import importlib
     import pkgutil
 
@@ -76,7 +87,8 @@ def _kernels() -> dict[str, Any]:
 
     for mod in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"fastshade.kernels.{mod.name}")
-    return {kernel_name(d): d for d in _jit.KERNELS}
+    every = [*_jit.KERNELS, *(d.parallel for d in _jit.KERNELS if hasattr(d, "parallel"))]
+    return {kernel_name(d): d for d in every}
 
 
 def cache_folder() -> str | None:
@@ -176,61 +188,98 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
     if unknown:
         raise ValueError(f"unknown warm-up path(s): {', '.join(unknown)}; "
                          f"choose from {', '.join(CONFIGURATIONS)}")
+    import numba
+
+    from fastshade.threads import parallel_from
+
     image = demo_image(size, size)
     sample = demo_image(size * 3 // 4, size)
     with recording() as log:
         for name in chosen:
             changes, cross = CONFIGURATIONS[name]
-            shade_arrays(image, sample if cross else None, ShadeOptions(**changes))
+            if name == PARALLEL_PATH:
+                if numba.config.NUMBA_NUM_THREADS < 2:
+                    continue  # one thread: no run ever picks a twin
+                with parallel_from(0):
+                    shade_arrays(image, None, ShadeOptions(**changes))
+            else:
+                shade_arrays(image, sample if cross else None, ShadeOptions(**changes))
     return log
 
 
-def compile_paint_first(opts: Any) -> None:
-    """Compile (into the cache) the kernels a run calls *after* its basis, in reverse order.
-
-    The background half of a cold run (:func:`start_background_compile`): while the run
-    compiles the Laplacian and the eigensolver, this process compiles the components, thicken
-    and shadow kernels on stand-in inputs of the run's types (a random basis and field on a
-    small demo image), then the gating field and the void direction on the demo's own
-    Laplacian.  The run then loads them from the cache.  Nothing it computes is kept.
+@contextmanager
+def _stand_in_laplacian_and_basis() -> Iterator[None]:
+    """Within the block, the shader's modules assemble the Laplacian the SciPy way
+    (:func:`fastshade.reference.graph.laplacian_coo`, the same matrix) and take a seeded random
+    basis instead of solving one: a run then compiles every kernel it calls except those of
+    the assembly and the eigensolve.  For the background half of a cold run only.
     """
+    import sys
+
     import numpy as np
 
+    from fastshade import spectral
+    from fastshade.pipeline import graph
+    from fastshade.reference.graph import laplacian_coo
+
+    real_laplacian, real_basis = graph.image_laplacian, spectral.spectral_basis
+
+    def laplacian(carrier: Any, **graph_options: Any) -> Any:
+        if graph_options.get("kind", "grid") != "grid":
+            return real_laplacian(carrier, **graph_options)
+        keep = ("connectivity", "kind", "tau", "weight_floor")
+        return laplacian_coo(carrier, **{k: v for k, v in graph_options.items() if k in keep})
+
+    def basis(carrier: Any, *, method: str = "lobpcg", k: int = 8, seed: int = 0, **_: Any) -> Any:
+        h, w = np.shape(carrier)[:2]
+        vectors = np.random.default_rng(seed).standard_normal((h * w, k))
+        vectors /= np.linalg.norm(vectors, axis=0)
+        return spectral.SpectralBasis(vectors, np.linspace(1e-4, 1e-2, k), (h, w), method)
+
+    stand_ins = {id(real_laplacian): ("image_laplacian", real_laplacian, laplacian),
+                 id(real_basis): ("spectral_basis", real_basis, basis)}
+    patched = []
+    for module in [m for name, m in list(sys.modules.items()) if name.startswith("fastshade.") and m]:
+        for name, real, stand_in in stand_ins.values():
+            if getattr(module, name, None) is real:
+                setattr(module, name, stand_in)
+                patched.append((module, name, real))
+    try:
+        yield
+    finally:
+        for module, name, real in patched:
+            setattr(module, name, real)
+
+
+def compile_for_run(opts: Any) -> None:
+    """Compile (into the cache) the kernels a self-mode run of ``opts`` calls after its
+    Laplacian: the background half of a cold run (:func:`start_background_compile`).
+
+    The run compiles its paper model, labelling and Laplacian assembly first; meanwhile this
+    process solves the basis of a small demo image on the SciPy Laplacian (the eigensolver's
+    kernels), then shades it in ``opts``'s style with a random basis
+    (:func:`_stand_in_laplacian_and_basis`: the fields, gates and the style's painting kernels).
+    The run then loads them from the cache.  Nothing computed here is kept.
+    """
     from fastshade.demo import demo_image
-    from fastshade.pipeline.components import label_components
-    from fastshade.pipeline.fields import HeatOperator, contour_heat, field_kind, gating_field
-    from fastshade.pipeline.gates import carrier_of, contour_gates, contour_mask
-    from fastshade.pipeline.graph import diagonal_storage, forward_gradient, image_laplacian, unit_vectors
-    from fastshade.pipeline.paint import shadow_self, thicken
-    from fastshade.pipeline.results import Analysis
-    from fastshade.spectral import SpectralBasis
+    from fastshade.pipeline.gates import carrier_of
+    from fastshade.reference.graph import laplacian_coo
+    from fastshade.spectral import spectral_basis
+    from fastshade.styles import shade_arrays
 
     rgb = demo_image(WARMUP_SIZE, WARMUP_SIZE)
-    h, w = rgb.shape[:2]
-    rng = np.random.default_rng(0)
-    carrier = carrier_of(rgb)
-    contours = contour_mask(carrier, opts.contour_sigma)
-    f = rng.standard_normal((h, w))
-    high, low = contour_gates(f, contours, opts.gate_gain, opts.gamma_h, opts.bias_h,
-                              opts.gamma_l, opts.bias_l)
-    comps = label_components(low, connectivity=8, min_size=opts.min_component)
-    gy, gx = forward_gradient(f)
-    ty, tx = unit_vectors(gy, gx)
-    vectors = np.ascontiguousarray(rng.standard_normal((h * w, opts.k)))
-    basis = SpectralBasis(vectors, np.arange(opts.k, dtype=np.float64), (h, w), opts.basis)
-    an = Analysis(rgb, carrier, contours, basis, f, -tx, ty, ty, tx, high, low, comps)
-    out, _ = thicken(an, opts)
-    shadow_self(out, an, opts)
-    lap = image_laplacian(carrier, connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
-                          weight_floor=opts.weight_floor)
-    op = HeatOperator(lap, opts, diagonal_storage(lap) if opts.laplacian == "grid" else None)
-    if field_kind(opts) == "heat":
-        gating_field(lap, None, (h, w), opts, operator=op)
-    contour_heat(op, contours, opts)
+    if opts.laplacian == "grid" and opts.basis == "lobpcg":
+        carrier = carrier_of(rgb)
+        graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
+                     weight_floor=opts.weight_floor)
+        spectral_basis(carrier, method=opts.basis, k=opts.k, **graph, seed=opts.seed, tol=opts.tol,
+                       laplacian=laplacian_coo(carrier, **graph), contract="check")
+    with _stand_in_laplacian_and_basis():
+        shade_arrays(rgb, None, opts)
 
 
 def start_background_compile(opts: Any) -> Any:
-    """Start :func:`compile_paint_first` in a second process (a ``subprocess.Popen``), or None
+    """Start :func:`compile_for_run` in a second process (a ``subprocess.Popen``), or None
     when the machine has one core or the kernels compile in memory (nothing to share).
 
     Stop it with :func:`stop_background_compile` when the run is done.
@@ -273,4 +322,4 @@ if __name__ == "__main__":  # the background half of a cold run: python -m fasts
     from fastshade.threads import pin_process_threads
 
     pin_process_threads()
-    compile_paint_first(ShadeOptions(**json.loads(sys.argv[1])))
+    compile_for_run(ShadeOptions(**json.loads(sys.argv[1])))

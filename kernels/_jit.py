@@ -33,10 +33,14 @@ All Numba options live here and nowhere else (a test greps the tree for stray
   recomputed margin) split their rows into fixed chunks (the partition never
   depends on the thread count, and a sum over chunks is added in chunk order), so their
   outputs are the same bytes for any ``numba.set_num_threads`` (:mod:`fastshade.threads`).
-  Every other kernel is serial.
-  The parallel kernels share the house cache (its folders, its light cached load: before,
-  Numba's own ``cache=True`` refreshed the whole target context on their first load,
-  about 0.2 s of CPU in every warm ``fastshade shade``).
+  Such a kernel is two dispatchers of one source: the serial kernel itself (``prange`` runs
+  as ``range``, the same sums in the same order, so the same bytes) and its ``parallel``
+  twin, compiled only when a caller picks it (``fastshade.threads.threaded``: big work on
+  more than one thread).  Parallel compilation costs about three times a serial one, so a
+  first run on a small image compiles about 8 s of CPU less.  Every other kernel is serial.
+  The twins share the house cache (its folders, its light cached load: before, Numba's own
+  ``cache=True`` refreshed the whole target context on their first load, about 0.2 s of CPU
+  in every warm ``fastshade shade``), under their own file names.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from numba.core import types
 from numba.core.caching import (
     CompileResultCacheImpl,
     FunctionCache,
+    IndexDataCacheFile,
     InTreeCacheLocator,
     UserProvidedCacheLocator,
     _CacheLocator,
@@ -207,6 +212,32 @@ class _KernelCache(FunctionCache):
             return self._load_overload(sig, target_context)
 
 
+class _ThreadedKernelCache(_KernelCache):
+    """The cache of a :func:`jit_parallel` kernel's serial version: its machine code may call
+    the threading layer (``numba.get_thread_id``, 0 there) even without ``parallel=True``, so
+    the layer is loaded before the code is linked (else the call jumps to an unresolved symbol).
+    """
+
+    def load_overload(self, sig: Any, target_context: Any) -> Any:
+        from numba.np.ufunc.parallel import _launch_threads
+
+        _launch_threads()
+        return super().load_overload(sig, target_context)
+
+
+class _ParallelTwinCache(_ThreadedKernelCache):
+    """The cache of a kernel's ``parallel`` twin: the same folder, its own index and data files
+    (Numba's index key holds the signature, not the ``parallel`` flag, so sharing the serial
+    kernel's files would load one variant for the other).
+    """
+
+    def __init__(self, py_func: Any) -> None:
+        super().__init__(py_func)
+        self._cache_file = IndexDataCacheFile(cache_path=self._cache_path,
+                                              filename_base="parallel-" + self._impl.filename_base,
+                                              source_stamp=self._impl.locator.get_source_stamp())
+
+
 def _one_version_per_type(dispatcher: Any) -> None:
     """Type calls from other kernels by the arguments' types, not their constant values."""
     resolve = dispatcher.get_call_template
@@ -227,13 +258,16 @@ def jit(func: F) -> F:
     return _house_dispatcher(func, _BASE_OPTIONS)
 
 
-def _house_dispatcher(func: F, options: dict[str, Any]) -> F:
-    """The dispatcher of ``func`` with ``options``, the house cache and one version per type."""
+def _house_dispatcher(func: F, options: dict[str, Any], cache: type[_KernelCache] = _KernelCache,
+                      listed: bool = True) -> F:
+    """The dispatcher of ``func`` with ``options``, the house cache and one version per type
+    (``listed``: in :data:`KERNELS`).
+    """
     global CACHE_DIR
     dispatcher = numba.njit(cache=False, **options)(func)
     if CACHE_ENABLED:
         try:
-            dispatcher._cache = _KernelCache(dispatcher.py_func)
+            dispatcher._cache = cache(dispatcher.py_func)
         except RuntimeError:
             # "cannot cache function ...: no locator available": compiled in memory.
             pass
@@ -241,7 +275,8 @@ def _house_dispatcher(func: F, options: dict[str, Any]) -> F:
             if not KERNELS:
                 CACHE_DIR = dispatcher._cache.cache_path
     _one_version_per_type(dispatcher)
-    KERNELS.append(dispatcher)
+    if listed:
+        KERNELS.append(dispatcher)
     return dispatcher  # type: ignore[return-value]
 
 
@@ -257,9 +292,15 @@ def is_cached(dispatcher: Any) -> bool:
 
 
 def jit_parallel(func: F) -> F:
-    """:func:`jit` with ``parallel=True``: the kernel's ``prange`` loops run on Numba's threads.
+    """:func:`jit` for a kernel whose ``prange`` loops may run on Numba's threads.
 
-    Only for kernels whose ``prange`` iterates over a fixed partition (see the module
-    docstring); the number of threads is the caller's (``numba.set_num_threads``).
+    Returns the serial kernel (``prange`` as ``range``); its attribute ``parallel`` is the same
+    source compiled with ``parallel=True``, which runs the ``prange`` loops on the caller's
+    Numba threads (``numba.set_num_threads``).  Both give the same bytes; only for kernels
+    whose ``prange`` iterates over a fixed partition (see the module docstring).  Callers pick
+    one with ``fastshade.threads.threaded``.
     """
-    return _house_dispatcher(func, dict(_BASE_OPTIONS, parallel=True))
+    kernel = _house_dispatcher(func, _BASE_OPTIONS, cache=_ThreadedKernelCache)
+    kernel.parallel = _house_dispatcher(func, dict(_BASE_OPTIONS, parallel=True),  # type: ignore[attr-defined]
+                                        cache=_ParallelTwinCache, listed=False)
+    return kernel

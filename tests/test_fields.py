@@ -209,11 +209,16 @@ def test_parallel_dia_heat_gives_the_same_bytes_on_one_and_two_threads(connectiv
         try:
             out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
             windows = np.full((threads, depth, 4 * band), np.nan)
-            kf.heat_diffusion_dia(offsets, diagonals, x, 0.1, 3 * depth + 1, band, 7, out, work, windows)
+            kf.heat_diffusion_dia.parallel(offsets, diagonals, x, 0.1, 3 * depth + 1, band, 7, out, work,
+                                           windows)
         finally:
             numba.set_num_threads(previous)
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
+    out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)  # the serial kernel: one window
+    kf.heat_diffusion_dia(offsets, diagonals, x, 0.1, 3 * depth + 1, band, 7, out, work,
+                          np.full((1, depth, 4 * band), np.nan))
+    np.testing.assert_array_equal(out, results[0])
     np.testing.assert_array_equal(results[0], plain_csr_heat(L, x, 0.1, 3 * depth + 1))
 
 
@@ -221,7 +226,7 @@ def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
     rng = np.random.default_rng(11)
     L = image_laplacian(rng.random((640, 80)))
     x = rng.standard_normal(L.shape[0])
-    chunk, _, windows = graph_module._heat_windows(5, 80, L.shape[0], 150)
+    chunk, _, windows = graph_module._heat_windows(5, 80, L.shape[0], 150, 1)
     # this size takes the blocked path, in chunks of whole image rows
     assert chunk % 80 == 0 and chunk >= graph_module.HEAT_CHUNK_ROWS and windows.shape[1] >= 2
     np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150),
@@ -230,7 +235,7 @@ def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
     L8 = image_laplacian(rng.random((400, 90)), connectivity=8)
     x8 = rng.standard_normal(L8.shape[0])
     offsets8, _, band8 = graph_module.diagonal_storage(L8)
-    chunk8, _, windows8 = graph_module._heat_windows(offsets8.size, band8, L8.shape[0], 40)
+    chunk8, _, windows8 = graph_module._heat_windows(offsets8.size, band8, L8.shape[0], 40, 1)
     assert offsets8.size == 9 and chunk8 % band8 == 0 and windows8.shape[1] >= 2
     np.testing.assert_array_equal(heat_diffusion(L8, x8, alpha=0.1, steps=40),
                                   plain_csr_heat(L8, x8, 0.1, 40))

@@ -92,12 +92,18 @@ def test_parallel_kernels_share_the_house_cache_and_load_it_in_a_new_process(tmp
         "import numpy as np, scipy.sparse as sp, numba, sys\n"
         "import kernels._jit as j\n"
         "from kernels.blockops import csr_matmat\n"
-        "assert csr_matmat in j.KERNELS and type(csr_matmat._cache).__name__ == '_KernelCache'\n"
+        "twin = csr_matmat.parallel\n"
+        "assert csr_matmat in j.KERNELS and type(csr_matmat._cache).__name__ == '_ThreadedKernelCache'\n"
+        "assert twin not in j.KERNELS and type(twin._cache).__name__ == '_ParallelTwinCache'\n"
         "A = sp.random(3000, 400, density=0.01, random_state=1, format='csr')\n"
         "X = np.random.default_rng(2).standard_normal((400, 5)); Y = np.empty((3000, 5))\n"
+        "Z = np.empty((3000, 5))\n"
         "csr_matmat(A.indptr, A.indices, A.data, X, Y)\n"
+        "twin(A.indptr, A.indices, A.data, X, Z)\n"
         "np.testing.assert_allclose(Y, A @ X, rtol=1e-12, atol=1e-12)\n"
-        "print(sys.argv[1], 'cached' if csr_matmat.stats.cache_hits else 'compiled')\n"
+        "np.testing.assert_array_equal(Y, Z)\n"
+        "hits = [k.stats.cache_hits for k in (csr_matmat, twin)]\n"
+        "print(sys.argv[1], *('cached' if h else 'compiled' for h in hits))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS="2")
     env.pop("FASTSHADE_NO_CACHE", None)
@@ -107,4 +113,7 @@ def test_parallel_kernels_share_the_house_cache_and_load_it_in_a_new_process(tmp
                              capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr[-2000:]
         seen.append(res.stdout.split())
-    assert seen == [["first", "compiled"], ["second", "cached"]]
+    assert seen == [["first", "compiled", "compiled"], ["second", "cached", "cached"]]
+    # the serial kernel and its twin keep their own files (one index key would load one for both)
+    indexes = sorted(p.name for p in (tmp_path / "cache").rglob("*csr_matmat-*.nbi"))
+    assert len(indexes) == 2 and indexes[1] == "parallel-" + indexes[0], indexes

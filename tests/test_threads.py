@@ -1,8 +1,10 @@
 """One image on several threads: the same bytes for any thread count (issue 21, point 5).
 
 The parallel kernels of the eigensolve (``jit_parallel``) split their rows into fixed chunks;
-each is run here on 1 and on 2 Numba threads over inputs that span several chunks, and the
-``shade`` command writes the same file with ``--threads 1`` and ``--threads 2``.
+each kernel's parallel twin is run here on 1 and on 2 Numba threads over inputs that span
+several chunks, beside the serial kernel, and all three must give the same bytes; a whole
+shading on the twins (``parallel_from(0)``) gives the serial run's bytes, and the ``shade``
+command writes the same file with ``--threads 1`` and ``--threads 2``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastshade.kernels import blockops
-from fastshade.threads import available_cores, image_threads
+from fastshade.threads import PARALLEL_MIN_ROWS, available_cores, image_threads, parallel_from, threaded
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
@@ -44,13 +46,17 @@ def _case(rows: int, m: int, seed: int):
 
 
 def _both(kernel, make_outputs, *inputs):
-    """Run ``kernel(*inputs, *outputs)`` on 1 and 2 threads; return both output tuples."""
+    """Run the serial ``kernel(*inputs, *outputs)`` and its parallel twin on 1 and on 2 threads;
+    return the twin's two output tuples after checking the serial kernel's equal them.
+    """
     results = []
-    for n in (1, 2):
+    for run, n in ((kernel, 1), (kernel.parallel, 1), (kernel.parallel, 2)):
         outs = make_outputs()
-        _on_threads(n, kernel, *inputs, *outs)
+        _on_threads(n, run, *inputs, *outs)
         results.append(outs)
-    return results
+    for a, c in zip(results[0], results[1], strict=True):
+        np.testing.assert_array_equal(a, c, err_msg=f"{kernel.__name__}: serial vs parallel twin")
+    return results[1:]
 
 
 @TWO
@@ -78,10 +84,12 @@ def test_parallel_kernels_give_the_same_bytes_on_one_and_two_threads(rows):
     one, two = _both(blockops.csr_matmat_add, lambda: (Y0.copy(),), A.indptr, A.indices, A.data, X)
     np.testing.assert_array_equal(one[0], two[0])
     c = rng.standard_normal(m)
-    V1, V2 = Y0.copy(), Y0.copy()
-    _on_threads(1, blockops.subtract_outer, V1, R[:, 0], c)
-    _on_threads(2, blockops.subtract_outer, V2, R[:, 0], c)
-    np.testing.assert_array_equal(V1, V2)
+    V = [Y0.copy() for _ in range(3)]
+    for run, n, v in zip((blockops.subtract_outer, blockops.subtract_outer.parallel,
+                          blockops.subtract_outer.parallel), (1, 1, 2), V, strict=True):
+        _on_threads(n, run, v, R[:, 0], c)
+    np.testing.assert_array_equal(V[0], V[1])
+    np.testing.assert_array_equal(V[1], V[2])
     # the reductions: per-chunk partial sums added in chunk order
     C = rng.standard_normal((m, 8))
     lam = rng.standard_normal(8)
@@ -93,6 +101,41 @@ def test_parallel_kernels_give_the_same_bytes_on_one_and_two_threads(rows):
     one, two = _both(blockops.ritz_residual, lambda: (np.empty((rows, m)), np.empty(m)), X, R, lam12)
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])
+
+
+def test_threaded_picks_the_parallel_twin_only_for_big_work_on_several_threads():
+    kernel = blockops.csr_matmat
+    assert kernel.parallel is not kernel and kernel.parallel.targetoptions["parallel"]
+    assert "parallel" not in kernel.targetoptions
+    assert threaded(blockops.column_sumsq_extrema, 1 << 30) is blockops.column_sumsq_extrema  # serial only
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert threaded(kernel, 10 * PARALLEL_MIN_ROWS) is kernel  # one thread: never the twin
+        if numba.config.NUMBA_NUM_THREADS >= 2:
+            numba.set_num_threads(2)
+            assert threaded(kernel, PARALLEL_MIN_ROWS - 1) is kernel
+            assert threaded(kernel, PARALLEL_MIN_ROWS) is kernel.parallel
+            with parallel_from(0):
+                assert threaded(kernel, 1) is kernel.parallel
+            assert threaded(kernel, 1) is kernel
+    finally:
+        numba.set_num_threads(previous)
+
+
+@TWO
+def test_a_shading_on_the_parallel_twins_gives_the_serial_bytes():
+    from fastshade.demo import demo_image
+    from fastshade.styles import shade_arrays
+    from fastshade.threads import limit_threads
+
+    image = demo_image(200, 160)
+    with limit_threads(numba_threads=1):
+        serial = shade_arrays(image, None, {"style": "v12"})
+    with limit_threads(numba_threads=2), parallel_from(0):
+        twins = shade_arrays(image, None, {"style": "v12"})
+    assert serial.stats["changed_pixels"] > 1000
+    np.testing.assert_array_equal(serial.image, twins.image)
 
 
 def test_image_threads_policy():

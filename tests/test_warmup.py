@@ -151,9 +151,10 @@ def test_unknown_warmup_path_is_a_usage_error(tmp_path):
     assert res.returncode == 2 and "invalid choice" in res.stderr
 
 
-def test_background_half_compiles_what_the_run_needs_after_its_basis(tmp_path):
-    # The second process of a cold run compiles on stand-in inputs; the run must then find
-    # every one of those kernels cached for its own argument types (left: the eigensolver's).
+def test_background_half_compiles_what_the_run_needs_after_its_laplacian(tmp_path):
+    # The second process of a cold run solves a small basis on the SciPy Laplacian and shades
+    # with a random basis; the run must then find every kernel cached for its own argument
+    # types except the Laplacian assembly's (which it compiles itself meanwhile).
     env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     bg = subprocess.run([sys.executable, "-m", "fastshade.warmup", "{}"], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=600)
@@ -161,7 +162,7 @@ def test_background_half_compiles_what_the_run_needs_after_its_basis(tmp_path):
     code = (
         "from fastshade.warmup import recording\n"
         "from fastshade.demo import demo_image\n"
-        "from fastshade.pipeline.shader import shade_arrays\n"
+        "from fastshade.styles import shade_arrays\n"
         "with recording() as log:\n"
         "    shade_arrays(demo_image(128, 128))\n"
         "print(' '.join(sorted(name for name, _, _ in log.largest())))\n"
@@ -170,5 +171,17 @@ def test_background_half_compiles_what_the_run_needs_after_its_basis(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     compiled = res.stdout.split()
-    assert compiled, "the basis kernels should be left to compile"
-    assert all(name.startswith("blockops.") for name in compiled), compiled
+    assert compiled, "the Laplacian assembly should be left to compile"
+    assert all(name.startswith("laplacian.") for name in compiled), compiled
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no run picks a parallel twin")
+def test_warmup_parallel_path_compiles_the_parallel_twins(tmp_path):
+    env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS="2")
+    res = _fastshade(["warmup", "--path", "parallel", "--report", "100"], env)
+    assert res.returncode == 0, res.stderr
+    twins = {line.split()[-1] for line in res.stdout.splitlines() if line.rstrip().endswith(".parallel")}
+    wanted = {"laplacian.assemble_laplacian_csr.parallel", "fields.heat_diffusion_dia.parallel",
+              "blockops.csr_matmat.parallel", "blockops.rotate_residual.parallel"}
+    assert wanted <= twins, res.stdout
+    assert len(list((tmp_path / "cache").rglob("parallel-*.nbi"))) >= len(wanted)

@@ -42,12 +42,14 @@ def scan_worker(argv: list[str]) -> int:
     from fastshade.demo import demo_image
     from fastshade.io import read_image, write_image
     from fastshade.job import shade_file
+    from fastshade.threads import parallel_from
 
     with tempfile.TemporaryDirectory(prefix="fastshade-scan-") as tmp:
         folder = Path(tmp)
         warm = folder / "warm.png"
         write_image(warm, np.clip(demo_image(64, 64), 0.0, 1.0), bit_depth=8)
-        shade_file(str(warm), str(folder / "warm-out.png"), max_pixels=None)
+        with parallel_from(0):  # the kernels the big drawing runs: the parallel twins on threads > 1
+            shade_file(str(warm), str(folder / "warm-out.png"), max_pixels=None)
         src = folder / f"drawing-{w}x{h}.png"
         write_image(src, np.clip(demo_image(h, w), 0.0, 1.0), bit_depth=8)  # freed before the measure
         dst = folder / "out.png"

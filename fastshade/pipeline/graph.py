@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from fastshade.checks import check_integer, check_real, check_real_array, check_scale
 from fastshade.kernels import fields as field_kernels
 from fastshade.kernels import laplacian as laplacian_kernels
+from fastshade.threads import threaded
 
 __all__ = [
     "diagonal_storage",
@@ -248,7 +249,7 @@ def image_laplacian(
     data = np.empty(nnz, dtype=value_dtype)
     bands = max(1, -(-height // LAPLACIAN_BAND_ROWS))
     work = np.empty((bands, laplacian_kernels.laplacian_work_rows(dy), width), dtype=np.float64)
-    written = laplacian_kernels.assemble_laplacian_csr(
+    written = threaded(laplacian_kernels.assemble_laplacian_csr, n)(
         carrier_hwc, dy, dx, mult, tau, weight_floor, indptr, indices, data, work
     )
     if written != nnz:  # kernel/size contract broken: a bug, not a user error
@@ -330,14 +331,15 @@ HEAT_BAND_MIN_ROWS = 1 << 16
 """Fewest rows of a band of the parallel heat steps."""
 
 
-def _heat_windows(n_diagonals: int, band: int, n: int, steps: int) -> tuple[int, int, np.ndarray]:
+def _heat_windows(n_diagonals: int, band: int, n: int, steps: int,
+                  threads: int) -> tuple[int, int, np.ndarray]:
     """``(chunk, bands, windows)`` for :func:`fastshade.kernels.fields.heat_diffusion_dia`: as many
     steps per sweep as fit :data:`HEAT_BLOCK_BYTES`, in chunks of about :data:`HEAT_CHUNK_ROWS`
     rows (a multiple of ``band``, the length of an image row on a 4-connected grid); one sweep per
     step when the band is too wide for blocking to pay.  The bands depend on the problem only (the
-    same bytes for any number of threads); ``windows`` holds one scratch per Numba thread.
+    same bytes for any number of threads); ``windows`` holds one scratch per thread of the
+    kernel (``threads``: 1 for the serial kernel).
     """
-    threads = numba.get_num_threads()
     chunk = max(band, 1)
     chunk *= max(1, -(-HEAT_CHUNK_ROWS // chunk))
     level_bytes = 8 * chunk * (n_diagonals + HEAT_WINDOW_SLOTS)
@@ -408,9 +410,11 @@ def heat_diffusion(
             )
     else:
         offsets, diagonals, band = dia
-        chunk, bands, windows = _heat_windows(offsets.size, band, n, steps)
+        kernel = threaded(field_kernels.heat_diffusion_dia, n)
+        threads = numba.get_num_threads() if kernel is not field_kernels.heat_diffusion_dia else 1
+        chunk, bands, windows = _heat_windows(offsets.size, band, n, steps, threads)
         for col in range(columns.shape[0]):
-            field_kernels.heat_diffusion_dia(
+            kernel(
                 offsets, diagonals, columns[col], alpha, steps, chunk, bands, result[col], work,
                 windows,
             )

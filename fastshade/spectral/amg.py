@@ -62,6 +62,7 @@ from fastshade.kernels.blockops import (
     strength_pattern,
 )
 from fastshade.kernels.galerkin import tentative_galerkin, tentative_galerkin_row_nnz
+from fastshade.threads import threaded
 
 __all__ = [
     "DENSE_CHEAP_MAX",
@@ -469,11 +470,12 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
     R = np.require(R, dtype=np.float64, requirements="C")
     X = np.empty_like(R)
     T = np.empty_like(R)
-    jacobi_start(A.indptr, A.indices, A.data, wdinv, R, X, T)  # X = wdinv R, T = R - A X
+    n = R.shape[0]
+    threaded(jacobi_start, n)(A.indptr, A.indices, A.data, wdinv, R, X, T)  # X = wdinv R, T = R - A X
     Rc = np.empty((PT.shape[0], R.shape[1]))
-    csr_matmat(PT.indptr, PT.indices, PT.data, T, Rc)
+    threaded(csr_matmat, PT.shape[0])(PT.indptr, PT.indices, PT.data, T, Rc)
     Xc = vcycle(H, level + 1, Rc)
-    csr_matmat_add(P.indptr, P.indices, P.data, Xc, X)
-    jacobi_sweep(A.indptr, A.indices, A.data, wdinv, X, R, T)
+    threaded(csr_matmat_add, n)(P.indptr, P.indices, P.data, Xc, X)
+    threaded(jacobi_sweep, n)(A.indptr, A.indices, A.data, wdinv, X, R, T)
     return T
 

@@ -58,6 +58,7 @@ from fastshade.spectral.contract import (
 )
 from fastshade.spectral.dense import dense_solve, householder_vector, reflect_both
 from fastshade.spectral.lobpcg import LevelSolver, block_lobpcg
+from fastshade.threads import threaded
 
 __all__ = [
     "COARSE_LOBPCG_ITERS",
@@ -225,7 +226,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         if n >= LAZY_ROWS:  # a big image: the coarser levels' freed blocks leave the peak
             release_free_heap()
         PX = np.empty((H.P[lev].shape[0], X.shape[1]))
-        csr_matmat(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
+        threaded(csr_matmat, PX.shape[0])(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
         res = None  # type: ignore[assignment]
         if lev == 0 and n >= LAZY_ROWS and prolongator0_reformable(H):
@@ -281,7 +282,7 @@ def _span_bound(L: sp.csr_matrix, H: Hierarchy, values: np.ndarray, vecs: np.nda
     X = np.ascontiguousarray(vecs, dtype=np.float64)
     X = X / np.linalg.norm(X, axis=0)[None, :]
     R = np.empty_like(X)
-    csr_matmat(L.indptr, L.indices, L.data, X, R)
+    threaded(csr_matmat, R.shape[0])(L.indptr, L.indices, L.data, X, R)
     R -= X * np.asarray(values[:k], dtype=np.float64)[None, :]
     return subspace_error_bound(values, k, H.shift, float(np.linalg.norm(vcycle(H, 0, R))))
 

@@ -29,6 +29,7 @@ from fastshade.kernels.blockops import (
     rotate_residual,
     subtract_outer,
 )
+from fastshade.threads import threaded
 
 __all__ = ["IN_PLACE_ROWS", "RR_CUT", "LevelSolver", "LobpcgResult", "block_lobpcg", "small_rr"]
 
@@ -139,24 +140,27 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     """
     identity = B is None
     shared = not identity and _same_pattern(L, B)
+    n = X.shape[0]
+    matmat, matmat_pair = threaded(csr_matmat, n), threaded(csr_matmat_pair, n)
+    rotate, residual, subtract = (threaded(rotate_residual, n), threaded(ritz_residual, n),
+                                  threaded(subtract_outer, n))
 
     def products(V: np.ndarray, AV: np.ndarray, BV: np.ndarray) -> None:
         if identity:
-            csr_matmat(L.indptr, L.indices, L.data, V, AV)
+            matmat(L.indptr, L.indices, L.data, V, AV)
         elif shared:
-            csr_matmat_pair(L.indptr, L.indices, L.data, B.data, V, AV, BV)
+            matmat_pair(L.indptr, L.indices, L.data, B.data, V, AV, BV)
         else:
-            csr_matmat(L.indptr, L.indices, L.data, V, AV)
-            csr_matmat(B.indptr, B.indices, B.data, V, BV)
+            matmat(L.indptr, L.indices, L.data, V, AV)
+            matmat(B.indptr, B.indices, B.data, V, BV)
 
-    n = X.shape[0]
     BY = Y if identity else B @ Y
     YBYinv = np.linalg.inv(Y.T @ BY)
 
     def project(V: np.ndarray) -> np.ndarray:
         coef = YBYinv @ (BY.T @ V)
         if Y.shape[1] == 1:  # the constant (or its coarse image): no (n, m) temporary
-            subtract_outer(V, Y[:, 0], coef[0])
+            subtract(V, Y[:, 0], coef[0])
         else:
             V -= Y @ coef
         return V
@@ -181,7 +185,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         in_place = n >= IN_PLACE_ROWS
         X = AX0[:, :kk] if in_place else np.empty((n, kk))
         rsq = np.empty(kk)
-        rotate_residual(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
+        rotate(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
         rn = np.sqrt(rsq)
         if maxiter == 0 or (accept is None and rn.max(initial=0.0) <= tol):
             return LobpcgResult(values=lam, vectors=X, iterations=0, residuals=rn, solver="block")
@@ -194,7 +198,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         X[:, :kk] = X_kk
         del X_kk
         if m > kk:
-            rotate_residual(X0, AX0, np.ascontiguousarray(C[:, kk:]), lam[kk:], X[:, kk:], np.empty(m - kk))
+            rotate(X0, AX0, np.ascontiguousarray(C[:, kk:]), lam[kk:], X[:, kk:], np.empty(m - kk))
         AX = AX0 @ C
         BX = X
     else:
@@ -215,7 +219,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     # instead of 12 (and the caller's start block), the same values
     for it in range(maxiter + 1):
         R = np.empty((n, m)) if spare is None else spare
-        ritz_residual(AX, BX, lam, R, rsq)
+        residual(AX, BX, lam, R, rsq)
         rn = np.sqrt(rsq)
         if monitor is not None:
             monitor(it, lam, X, rn)
