@@ -26,16 +26,17 @@ CORE_KERNELS: tuple[str, ...] = (
 """Kernels that every self-mode run calls, whatever the style and the basis (the cold-cache check
 reads these: v12's painting kernels are not in the default brush style's run)."""
 
-COLD_SECONDS = 13.0
+COLD_SECONDS = 12.0
 """Wall seconds a default run spends compiling with an empty cache in one process (2-core AMD
-EPYC, ``shade --demo`` on one core: 13.7 s wall; 17-18 s before one version per type, 26 s of CPU
+EPYC, ``shade --demo`` on one core: 11.9 s wall; 17-18 s before one version per type, 26 s of CPU
 while the Laplacian assembly and the heat steps compiled as parallel kernels; now their serial
-versions, the parallel twins only for big images); the notice scales it by the cold fraction."""
+versions, the parallel twins only for big images, and one array layout per kernel argument);
+the notice scales it by the cold fraction."""
 
-COLD_SECONDS_SHARED = 8.0
+COLD_SECONDS_SHARED = 7.5
 """The same with a second process compiling the eigensolver's and the style's kernels
-(:func:`start_background_compile`): ``shade --demo`` on an empty cache took 8.5-8.7 s wall on a
-2-core machine (15 s of CPU over both processes), 17.4 s before the serial versions and this
+(:func:`start_background_compile`): ``shade --demo`` on an empty cache took 7.2-7.6 s wall on a
+2-core machine (13 s of CPU over both processes), 17.4 s before the serial versions and this
 split."""
 
 PARALLEL_PATH = "parallel"

@@ -43,6 +43,8 @@ formed from those exact integers without cancellation (see
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._jit import jit
 
 _BLOCK = 16
@@ -120,9 +122,9 @@ def _scan_8(mask, labels, parent):
             elif y > 0 and has_right and labels[y - 1, x + 1] != 0:  # c
                 lc = labels[y - 1, x + 1]
                 if has_left and labels[y - 1, x - 1] != 0:  # a
-                    labels[y, x] = _union(parent, lc, labels[y - 1, x - 1])
+                    labels[y, x] = _union(parent, np.int64(lc), np.int64(labels[y - 1, x - 1]))
                 elif has_left and labels[y, x - 1] != 0:  # d
-                    labels[y, x] = _union(parent, lc, labels[y, x - 1])
+                    labels[y, x] = _union(parent, np.int64(lc), np.int64(labels[y, x - 1]))
                 else:
                     labels[y, x] = lc
             elif y > 0 and has_left and labels[y - 1, x - 1] != 0:  # a (d is adjacent to a)

@@ -451,8 +451,8 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
     new (n_level, m) float64 block.
     """
     if level == len(H.P):
-        if H.coarse_factor is not None:
-            return sla.cho_solve(H.coarse_factor, R, check_finite=False)
+        if H.coarse_factor is not None:  # (C order: the kernels compile for one layout)
+            return np.ascontiguousarray(sla.cho_solve(H.coarse_factor, R, check_finite=False))
         dinv = H.Dinv[level][:, None]  # coarsest level too big for Cholesky: 4 Jacobi sweeps
         X = (JACOBI_OMEGA * dinv) * R
         for _ in range(3):

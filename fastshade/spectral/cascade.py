@@ -226,6 +226,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         if n >= LAZY_ROWS:  # a big image: the coarser levels' freed blocks leave the peak
             release_free_heap()
         PX = np.empty((H.P[lev].shape[0], X.shape[1]))
+        X = np.ascontiguousarray(X)  # a dense coarsest solve's is in F order: one kernel layout
         threaded(csr_matmat, PX.shape[0])(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
         res = None  # type: ignore[assignment]

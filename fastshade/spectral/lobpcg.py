@@ -189,16 +189,12 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         rn = np.sqrt(rsq)
         if maxiter == 0 or (accept is None and rn.max(initial=0.0) <= tol):
             return LobpcgResult(values=lam, vectors=X, iterations=0, residuals=rn, solver="block")
-        if in_place:  # going on: take the vectors out and form L X0 again (the same values)
-            X = X.copy()
+        if in_place:  # going on: the vectors overwrote L X0, so form it again (the same values)
             products(X0, AX0, BX0)
-        # the whole block: the kk columns already rotated, the rest (column by column the
-        # same sums as one call over all m columns)
-        X_kk, X = X, np.empty((n, m))
-        X[:, :kk] = X_kk
-        del X_kk
-        if m > kk:
-            rotate(X0, AX0, np.ascontiguousarray(C[:, kk:]), lam[kk:], X[:, kk:], np.empty(m - kk))
+        # the whole block (column by column the same sums as the kk columns above; one C-order
+        # output, so the kernel compiles for one layout)
+        X = np.empty((n, m))
+        rotate(X0, AX0, np.ascontiguousarray(C), lam, X, np.empty(m))
         AX = AX0 @ C
         BX = X
     else:
