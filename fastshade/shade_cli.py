@@ -21,7 +21,13 @@ import sys
 from fastshade.cli_args import add_shade_options, options_from_args
 from fastshade.options import ShadeOptions
 from fastshade.stage_progress import StageProgress
-from fastshade.warmup import cold_kernels, compile_notice, start_background_compile, stop_background_compile
+from fastshade.warmup import (
+    PARALLEL_KERNELS,
+    cold_kernels,
+    compile_notice,
+    start_background_compile,
+    stop_background_compile,
+)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -92,8 +98,9 @@ def main(args: argparse.Namespace) -> int:
     threads = image_threads(args.threads)
     _check_destinations(args)
     cold = cold_kernels()
+    twins = cold_kernels(PARALLEL_KERNELS) if threads > 1 and _runs_parallel_twins(args) else []
     helper = start_background_compile(opts) if cold else None  # compiles the kernels after the basis
-    notice = compile_notice(cold, shared=helper is not None)
+    notice = compile_notice(cold, shared=helper is not None, cold_twins=twins)
     if notice:
         print(notice, file=sys.stderr, flush=True)
     try:
@@ -101,6 +108,22 @@ def main(args: argparse.Namespace) -> int:
             return _shade(args, opts)
     finally:
         stop_background_compile(helper)
+
+
+def _runs_parallel_twins(args: argparse.Namespace) -> bool:
+    """Whether the target is big enough for the kernels' parallel twins (header only; an
+    unreadable target is reported by the job).
+    """
+    from fastshade.io import ImageError, probe_image
+    from fastshade.threads import PARALLEL_MIN_ROWS
+
+    if not args.target:
+        return False
+    try:
+        info = probe_image(args.target, max_pixels=None)
+    except (ImageError, OSError, ValueError):
+        return False
+    return info.width * info.height >= PARALLEL_MIN_ROWS
 
 
 def _shade(args: argparse.Namespace, opts: ShadeOptions) -> int:

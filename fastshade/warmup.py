@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "PARALLEL_PATH", "CompileLog",
+__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "PARALLEL_COLD_SECONDS",
+           "PARALLEL_KERNELS", "PARALLEL_PATH", "CompileLog",
            "cache_folder", "cold_kernels", "compile_notice", "kernel_name", "warm_up"]
 
 CORE_KERNELS: tuple[str, ...] = (
@@ -38,6 +39,17 @@ COLD_SECONDS_SHARED = 7.5
 (:func:`start_background_compile`): ``shade --demo`` on an empty cache took 7.2-7.6 s wall on a
 2-core machine (13 s of CPU over both processes), 17.4 s before the serial versions and this
 split."""
+
+PARALLEL_KERNELS: tuple[str, ...] = (
+    "laplacian.assemble_laplacian_csr.parallel", "fields.heat_diffusion_dia.parallel",
+    "blockops.csr_matmat.parallel", "blockops.rotate_residual.parallel",
+)
+"""Parallel twins that a run on a big image with several threads calls whatever its style (the
+cold-cache check of such a run adds these)."""
+
+PARALLEL_COLD_SECONDS = 11.0
+"""Wall seconds compiling the default path's parallel twins takes (``fastshade warmup --path
+parallel --report``: 11.3 s on a 2-core AMD EPYC, 2 s of it ``rotate_residual``)."""
 
 PARALLEL_PATH = "parallel"
 """The default path on the ``jit_parallel`` kernels' parallel twins, which a run picks only for
@@ -108,12 +120,15 @@ def cold_kernels(names: Iterable[str] = CORE_KERNELS) -> list[str]:
     return [n for n in names if n in kernels and not is_cached(kernels[n])]
 
 
-def compile_notice(cold: list[str] | None = None, shared: bool = False) -> str | None:
+def compile_notice(cold: list[str] | None = None, shared: bool = False,
+                   cold_twins: list[str] | tuple[str, ...] = ()) -> str | None:
     """The one line to print before a run that will compile, or None (once per process).
 
     ``fastshade: compiling kernels once, about N s`` when the kernels every run calls are not
-    cached (``cold``: :func:`cold_kernels`, looked up when None); a note that nothing is kept
-    when no cache folder is writable.  ``shared``: a second process compiles half of them
+    cached (``cold``: :func:`cold_kernels`, looked up when None) or, for a big image on several
+    threads, their parallel twins (``cold_twins``: :func:`cold_kernels` of
+    :data:`PARALLEL_KERNELS`); a note that nothing is kept when no cache folder is writable.
+    ``shared``: a second process compiles half of the serial kernels
     (:func:`start_background_compile`), which shortens the estimate.
     """
     global _NOTICE_GIVEN
@@ -122,11 +137,12 @@ def compile_notice(cold: list[str] | None = None, shared: bool = False) -> str |
     from fastshade.kernels import _jit
 
     cold = cold_kernels() if cold is None else cold
-    if not cold:
+    if not cold and not cold_twins:
         return None
     _NOTICE_GIVEN = True
     full = COLD_SECONDS_SHARED if shared else COLD_SECONDS
-    seconds = max(1, round(full * len(cold) / len(CORE_KERNELS)))
+    seconds = max(1, round(full * len(cold) / len(CORE_KERNELS)
+                           + PARALLEL_COLD_SECONDS * len(cold_twins) / len(PARALLEL_KERNELS)))
     if not _jit.CACHE_ENABLED:
         return f"fastshade: compiling kernels, about {seconds} s (FASTSHADE_NO_CACHE is set: nothing is kept)"
     if _jit.CACHE_DIR is None:

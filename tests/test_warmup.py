@@ -185,3 +185,25 @@ def test_warmup_parallel_path_compiles_the_parallel_twins(tmp_path):
               "blockops.csr_matmat.parallel", "blockops.rotate_residual.parallel"}
     assert wanted <= twins, res.stdout
     assert len(list((tmp_path / "cache").rglob("parallel-*.nbi"))) >= len(wanted)
+
+
+def test_notice_counts_the_parallel_twins_of_a_big_image_on_several_threads(tmp_path, monkeypatch):
+    from argparse import Namespace
+
+    import fastshade.shade_cli as shade_cli
+    import fastshade.warmup as warmup
+
+    monkeypatch.setattr(warmup, "_NOTICE_GIVEN", False)
+    assert warmup.compile_notice([], cold_twins=[]) is None
+    line = warmup.compile_notice([], cold_twins=list(warmup.PARALLEL_KERNELS))
+    assert line is not None and line.startswith("fastshade: compiling kernels")  # (this process's cache)
+    assert int(line.split("about ")[1].split()[0]) == round(warmup.PARALLEL_COLD_SECONDS)
+    assert warmup.compile_notice([], cold_twins=list(warmup.PARALLEL_KERNELS)) is None  # once
+    # which targets run the twins: a header of >= 1 Mpx (read without decoding), nothing else
+    big, small, broken = tmp_path / "big.png", tmp_path / "small.png", tmp_path / "broken.png"
+    iio.imwrite(big, np.full((1024, 1024), 255, dtype=np.uint8))
+    iio.imwrite(small, np.full((1023, 1024), 255, dtype=np.uint8))
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    runs = {p.name: shade_cli._runs_parallel_twins(Namespace(target=str(p))) for p in (big, small, broken)}
+    assert runs == {"big.png": True, "small.png": False, "broken.png": False}
+    assert not shade_cli._runs_parallel_twins(Namespace(target=None))  # --demo (512 x 512)
