@@ -1,4 +1,4 @@
-"""fastshade.kernels.blockops (AMG setup products) against SciPy sparse references."""
+"""fastshade.kernels.blockops and .spgemm (AMG setup products) against SciPy sparse references."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from fastshade.kernels.blockops import (
     csr_residual,
     jacobi_start,
     jacobi_sweep,
+    main_diagonal_entries,
     ritz_residual,
     rotate_residual,
     smoothed_prolongator,
     smoothed_prolongator_row_nnz,
-    spgemm_bound,
-    spgemm_pair_bounded,
     strength_pattern,
     subtract_outer,
 )
+from fastshade.kernels.spgemm import spgemm_bound, spgemm_pair_bounded
 
 
 def _random_csr(rows: int, cols: int, density: float, seed: int) -> sp.csr_matrix:
@@ -323,6 +323,23 @@ def test_spgemm_pair_bounded_matches_scipy(rows, inner, cols, density):
 def test_spgemm_pair_bounded_property(rows, inner, cols, density, seed):
     _check_bounded(rows, inner, cols, density, seed)
     _check_bounded(rows, inner, cols, density, seed, zero_share=0.5)
+
+
+@pytest.mark.parametrize("rows,cols,density,seed", [(1, 1, 1.0, 0), (6, 6, 0.0, 1), (50, 50, 0.3, 2),
+                                                     (40, 70, 0.2, 3)])
+def test_main_diagonal_entries_matches_numpy(rows, cols, density, seed):
+    A = _random_csr(rows, cols, density, seed)
+    if seed == 3:  # a row storing its diagonal twice (unsorted, duplicated)
+        A = sp.csr_matrix((np.r_[A.data, 1.0, 2.0], np.r_[A.indices, 0, 0],
+                           np.r_[A.indptr, A.nnz + 2]), shape=(rows + 1, cols))
+    on_diag = np.ones(A.nnz, dtype=bool) if seed % 2 else np.zeros(A.nnz, dtype=bool)
+    once = main_diagonal_entries(A.indptr, A.indices, on_diag)
+    row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    np.testing.assert_array_equal(on_diag, A.indices == row_of)
+    per_row = np.bincount(row_of[A.indices == row_of], minlength=A.shape[0])
+    assert once == int((per_row == 1).sum())
+    L = sp.csr_matrix(sp.diags(np.arange(1.0, 6.0)) + sp.random(5, 5, density=0.4, random_state=4))
+    assert main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == 5
 
 
 @pytest.mark.parametrize("rows,inner,cols,density", [(1, 1, 1, 1.0), (7, 5, 3, 0.0), (40, 30, 20, 0.2),

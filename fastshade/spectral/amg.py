@@ -55,13 +55,13 @@ from fastshade.kernels.blockops import (
     csr_matmat_add,
     jacobi_start,
     jacobi_sweep,
+    main_diagonal_entries,
     smoothed_prolongator,
     smoothed_prolongator_row_nnz,
-    spgemm_bound,
-    spgemm_pair_bounded,
     strength_pattern,
 )
 from fastshade.kernels.galerkin import tentative_galerkin, tentative_galerkin_row_nnz
+from fastshade.kernels.spgemm import spgemm_bound, spgemm_pair_bounded
 from fastshade.threads import threaded
 
 __all__ = [
@@ -268,8 +268,8 @@ def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_
     own pattern (the same values as the sparse sum, formed in one array).
     """
     n = L.shape[0]
-    on_diag = L.indices == np.repeat(np.arange(n, dtype=L.indices.dtype), np.diff(L.indptr))
-    if np.array_equal(np.bincount(L.indices[on_diag], minlength=n), np.ones(n, dtype=np.int64)):
+    on_diag = np.empty(L.nnz, dtype=bool)
+    if main_diagonal_entries(L.indptr, L.indices, on_diag) == n:
         data = shift * on_diag
         np.add(L.data, data, out=data)  # = L.data + shift * on_diag, without a second array
         return (sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape),
