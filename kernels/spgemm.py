@@ -23,7 +23,7 @@ import numpy as np
 
 from ._jit import jit
 
-__all__ = ["spgemm_bound", "spgemm_pair_bounded"]
+__all__ = ["galerkin_identity_mass", "spgemm_bound", "spgemm_bounded", "spgemm_pair_bounded"]
 
 
 @jit
@@ -84,3 +84,56 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
             acc2[b] = 0.0
         c_indptr[i + 1] = nz
     return nz
+
+
+@jit
+def spgemm_bounded(x_indptr, x_indices, x1, y_indptr, y_indices, y1, mark, acc1, c_indptr, c_indices, c1):
+    """``C1 = X1 @ Y1`` alone: :func:`spgemm_pair_bounded` without the second product (the same
+    pattern, order and sums as its ``C1``); returns ``nnz``.  Arguments as there.
+    """
+    r = x_indptr.size - 1
+    nz = 0
+    c_indptr[0] = 0
+    for i in range(r):
+        start = nz
+        for p in range(x_indptr[i], x_indptr[i + 1]):
+            j = np.uintp(x_indices[p])
+            u1 = x1[p]
+            for q in range(y_indptr[j], y_indptr[j + 1]):
+                b = np.uintp(y_indices[q])
+                acc1[b] += u1 * y1[q]
+                if mark[b] != i:
+                    mark[b] = i
+                    c_indices[nz] = b
+                    nz += 1
+        for z in range(start, nz):
+            b = np.uintp(c_indices[z])
+            c1[z] = acc1[b]
+            acc1[b] = 0.0
+        c_indptr[i + 1] = nz
+    return nz
+
+
+@jit
+def galerkin_identity_mass(pt_indptr, pt_indices, pt_data, p_indptr, p_indices, p_data,
+                           c_indptr, c_indices, acc, out):
+    """``P^T P`` written on the pattern of ``C = P^T (A P)`` (the level-0 mass ``P^T I P``).
+
+    The same sums, in the same order, as the second product of :func:`spgemm_pair_bounded` run
+    on ``A P`` and ``I P`` (whose entries off ``P``'s pattern are zeros): for coarse row ``I``,
+    the members ``i`` in ``P^T``'s row order, each adding ``P^T[I, i] P[i, b]``.  Needs every
+    entry of ``P`` in ``C``'s row (``A`` stores its diagonal).  acc : float64 (n_coarse,) zeroed
+    work array (left zeroed); out : float64 (nnz(C),) output.
+    """
+    for row in range(pt_indptr.size - 1):
+        for p in range(pt_indptr[row], pt_indptr[row + 1]):
+            i = np.uintp(pt_indices[p])
+            u = pt_data[p]
+            if u == 0.0:  # as the pair kernel, which skips a zero factor
+                continue
+            for q in range(p_indptr[i], p_indptr[i + 1]):
+                acc[np.uintp(p_indices[q])] += u * p_data[q]
+        for z in range(c_indptr[row], c_indptr[row + 1]):
+            b = np.uintp(c_indices[z])
+            out[z] = acc[b]
+            acc[b] = 0.0

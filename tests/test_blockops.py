@@ -368,3 +368,48 @@ def test_subtract_outer_matches_numpy(n, m, strided):
         mask = np.ones(full.shape, dtype=bool)
         mask[:, ::2][:, :m] = False
         np.testing.assert_array_equal(full[mask], before[mask])
+
+
+@pytest.mark.parametrize("shape,seed", [((1, 1), 0), ((9, 7), 1), ((40, 33), 2), ((120, 90), 3)])
+def test_level0_galerkin_without_the_mass_product_gives_the_pair_arrays(shape, seed):
+    # build_hierarchy's level 0 (B = I): A P alone, P^T (A P) alone and P^T P on its pattern
+    # (spgemm_bounded, galerkin_identity_mass) give exactly the arrays of the pair products
+    from fastshade.pipeline.graph import image_laplacian
+    from fastshade.spectral.amg import _shifted, _spgemm_pair, build_hierarchy
+
+    L = image_laplacian(np.random.default_rng(seed).random(shape)).tocsr()
+    H = build_hierarchy(L)
+    if not H.P:
+        pytest.skip("no coarser level at this size")
+    P = H.P[0]
+    A0, mass = _shifted(L, H.shift)
+    AP, bp = _spgemm_pair(A0, mass, P, P.data)
+    PT = P.T.tocsr()
+    Ac, Bc_data = _spgemm_pair(PT, PT.data, AP, bp)
+    for got, want in ((H.A[1].indptr, Ac.indptr), (H.A[1].indices, Ac.indices), (H.A[1].data, Ac.data),
+                      (H.B[1].data, Bc_data)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(H.B[1].toarray(), (PT @ P).toarray(), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("rows,inner,cols,density,seed", [(1, 1, 1, 1.0, 0), (7, 5, 3, 0.0, 1),
+                                                          (40, 30, 20, 0.2, 2), (30, 60, 45, 0.6, 3)])
+def test_spgemm_bounded_is_the_pair_kernels_first_product(rows, inner, cols, density, seed):
+    from fastshade.kernels.spgemm import spgemm_bounded
+
+    X = _random_csr(rows, inner, density, seed)
+    Y = _random_csr(inner, cols, density, seed + 1)
+    bound = int(spgemm_bound(X.indices, Y.indptr))
+    pair = (np.empty(rows + 1, np.int64), np.empty(bound, np.int64), np.empty(bound), np.empty(bound))
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, X.data, Y.indptr, Y.indices, Y.data, Y.data,
+                              np.full(cols, -1, np.int64), np.zeros(cols), np.zeros(cols), *pair)
+    one = (np.full(rows + 1, -7, np.int64), np.full(bound, -7, np.int64), np.full(bound, np.nan))
+    acc = np.zeros(cols)
+    assert spgemm_bounded(X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data,
+                          np.full(cols, -1, np.int64), acc, *one) == nnz
+    assert not acc.any()
+    np.testing.assert_array_equal(one[0], pair[0])
+    np.testing.assert_array_equal(one[1][:nnz], pair[1][:nnz])
+    np.testing.assert_array_equal(one[2][:nnz], pair[2][:nnz])
+    C = sp.csr_matrix((one[2][:nnz], one[1][:nnz], one[0]), shape=(rows, cols))
+    np.testing.assert_allclose(C.toarray(), (X @ Y).toarray(), rtol=1e-12, atol=1e-12)

@@ -61,7 +61,7 @@ from fastshade.kernels.blockops import (
     strength_pattern,
 )
 from fastshade.kernels.galerkin import tentative_galerkin, tentative_galerkin_row_nnz
-from fastshade.kernels.spgemm import spgemm_bound, spgemm_pair_bounded
+from fastshade.kernels.spgemm import galerkin_identity_mass, spgemm_bound, spgemm_bounded, spgemm_pair_bounded
 from fastshade.threads import threaded
 
 __all__ = [
@@ -259,6 +259,21 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
+def _spgemm(X: sp.csr_matrix, Y: sp.csr_matrix) -> sp.csr_matrix:
+    """``X @ Y`` with the pattern, order and sums of :func:`_spgemm_pair`'s first product."""
+    r, c = X.shape[0], Y.shape[1]
+    bound = int(spgemm_bound(X.indices[:X.nnz], Y.indptr))
+    idx_t = _index_dtype(max(bound, c, r))
+    indptr = np.empty(r + 1, dtype=idx_t)
+    indices = np.empty(bound, dtype=idx_t)
+    data = np.empty(bound)
+    nnz = spgemm_bounded(X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data,
+                         np.full(c, -1, dtype=np.int64), np.zeros(c), indptr, indices, data)
+    for buf in (indices, data):
+        buf.resize(nnz, refcheck=False)
+    return sp.csr_matrix((data, indices, indptr), shape=(r, c))
+
+
 def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_matrix, np.ndarray | None]:
     """``A = L + s I`` (CSR) and the identity's data on ``A``'s pattern (the level-0 mass, uint8
     0/1: the Galerkin kernel's products ``1 * p`` and ``0 * p`` are the float64 ones, at 1 byte
@@ -413,14 +428,27 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             Lc, bdata = _tentative_galerkin(L, PT, agg, t)
             Ac = sp.csr_matrix((Lc.data + shift * bdata, Lc.indices, Lc.indptr), shape=Lc.shape)
         else:
-            # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c
-            AP, bp = _spgemm_pair(A, bdata, P, P.data)
+            # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c;
+            # on level 0 B is the identity: B_c = P^T P on A_c's pattern, the same sums without
+            # the mass product B P (nnz(A P) x 8 B of fresh pages at the setup's peak)
+            identity = not H.P
+            if identity:
+                AP, bp = _spgemm(A, P), None
+            else:
+                AP, bp = _spgemm_pair(A, bdata, P, P.data)
             del A, bdata, agg, t
-            if lazy0 and not H.P:  # level 0's A, 1 / diag and mass data: read no more here
+            if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
             PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
-            Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
-            del AP, bp
+            if identity:
+                Ac = _spgemm(PT, AP)
+                del AP
+                bdata = np.empty(Ac.nnz)
+                galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
+                                       Ac.indptr, Ac.indices, np.zeros(Ac.shape[1]), bdata)
+            else:
+                Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+                del AP, bp
             Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         Bc = sp.csr_matrix((bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         H.P.append(P)
