@@ -46,7 +46,9 @@ formed (the mass as uint8, ``P^T`` after ``A P``), the cascade each solved coars
 as soon as it was read no more.  What is left at the A4 peak (~390 B/px, at the setup's level-0
 products, level 1's LOBPCG iteration and the pixel level's start alike): the Laplacian (64),
 the pixel start block and its product with ``L`` (96 each), the coarse levels (~45), the RGB
-image (24) and the carrier, paper model and span planes (~50).
+image (24) and the carrier, paper model and span planes (~50).  A4 at 600 dpi (34.8 Mpx): 335,
+then 307 once level 0 stopped forming the mass product ``B P`` (``P^T P`` summed straight onto
+``P^T A P``'s pattern), which had been the peak there.
 """
 
 from __future__ import annotations
