@@ -23,7 +23,7 @@ import numpy as np
 
 from ._jit import jit
 
-__all__ = ["galerkin_identity_mass", "spgemm_bound", "spgemm_bounded", "spgemm_pair_bounded"]
+__all__ = ["galerkin_identity_mass", "spgemm_bound", "spgemm_pair_bounded"]
 
 
 @jit
@@ -50,7 +50,8 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
     pattern is structural (numerical cancellation is not dropped), columns of a row in
     first-touch order.  Entries with ``x2[p] == 0`` skip their ``C2`` updates (finite
     ``y2``: the same sums).  No symbolic pass: the caller sizes ``c_indices``, ``c1``, ``c2`` by
-    the bound ``sum_p rowlen_Y(x_indices[p])`` (at least ``nnz``).
+    the bound ``sum_p rowlen_Y(x_indices[p])`` (at least ``nnz``).  ``x2``, ``y2``, ``acc2`` and
+    ``c2`` all None: ``C1`` alone (Numba compiles that version without the second product).
 
     mark : int64 (c,) work array filled with -1; acc1, acc2 : float64 (c,) zeroed work
         arrays (left zeroed on return).
@@ -65,43 +66,16 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
         for p in range(x_indptr[i], x_indptr[i + 1]):
             j = np.uintp(x_indices[p])
             u1 = x1[p]
-            u2 = x2[p]
+            u2 = 0.0
+            if x2 is not None:
+                u2 = x2[p]
             skip2 = u2 == 0.0  # adds only zeros to C2 (the identity mass at the pixel level)
             for q in range(y_indptr[j], y_indptr[j + 1]):
                 b = np.uintp(y_indices[q])
                 acc1[b] += u1 * y1[q]
-                if not skip2:  # loop-invariant branch
-                    acc2[b] += u2 * y2[q]
-                if mark[b] != i:
-                    mark[b] = i
-                    c_indices[nz] = b
-                    nz += 1
-        for z in range(start, nz):
-            b = np.uintp(c_indices[z])
-            c1[z] = acc1[b]
-            c2[z] = acc2[b]
-            acc1[b] = 0.0
-            acc2[b] = 0.0
-        c_indptr[i + 1] = nz
-    return nz
-
-
-@jit
-def spgemm_bounded(x_indptr, x_indices, x1, y_indptr, y_indices, y1, mark, acc1, c_indptr, c_indices, c1):
-    """``C1 = X1 @ Y1`` alone: :func:`spgemm_pair_bounded` without the second product (the same
-    pattern, order and sums as its ``C1``); returns ``nnz``.  Arguments as there.
-    """
-    r = x_indptr.size - 1
-    nz = 0
-    c_indptr[0] = 0
-    for i in range(r):
-        start = nz
-        for p in range(x_indptr[i], x_indptr[i + 1]):
-            j = np.uintp(x_indices[p])
-            u1 = x1[p]
-            for q in range(y_indptr[j], y_indptr[j + 1]):
-                b = np.uintp(y_indices[q])
-                acc1[b] += u1 * y1[q]
+                if y2 is not None:  # (compiled out for the single product)
+                    if not skip2:  # loop-invariant branch
+                        acc2[b] += u2 * y2[q]
                 if mark[b] != i:
                     mark[b] = i
                     c_indices[nz] = b
@@ -110,6 +84,9 @@ def spgemm_bounded(x_indptr, x_indices, x1, y_indptr, y_indices, y1, mark, acc1,
             b = np.uintp(c_indices[z])
             c1[z] = acc1[b]
             acc1[b] = 0.0
+            if c2 is not None:
+                c2[z] = acc2[b]
+                acc2[b] = 0.0
         c_indptr[i + 1] = nz
     return nz
 

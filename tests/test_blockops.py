@@ -373,7 +373,7 @@ def test_subtract_outer_matches_numpy(n, m, strided):
 @pytest.mark.parametrize("shape,seed", [((1, 1), 0), ((9, 7), 1), ((40, 33), 2), ((120, 90), 3)])
 def test_level0_galerkin_without_the_mass_product_gives_the_pair_arrays(shape, seed):
     # build_hierarchy's level 0 (B = I): A P alone, P^T (A P) alone and P^T P on its pattern
-    # (spgemm_bounded, galerkin_identity_mass) give exactly the arrays of the pair products
+    # (the single-product kernel, galerkin_identity_mass) give exactly the pair products' arrays
     from fastshade.pipeline.graph import image_laplacian
     from fastshade.spectral.amg import _shifted, _spgemm_pair, build_hierarchy
 
@@ -394,9 +394,7 @@ def test_level0_galerkin_without_the_mass_product_gives_the_pair_arrays(shape, s
 
 @pytest.mark.parametrize("rows,inner,cols,density,seed", [(1, 1, 1, 1.0, 0), (7, 5, 3, 0.0, 1),
                                                           (40, 30, 20, 0.2, 2), (30, 60, 45, 0.6, 3)])
-def test_spgemm_bounded_is_the_pair_kernels_first_product(rows, inner, cols, density, seed):
-    from fastshade.kernels.spgemm import spgemm_bounded
-
+def test_spgemm_single_product_is_the_pair_kernels_first_product(rows, inner, cols, density, seed):
     X = _random_csr(rows, inner, density, seed)
     Y = _random_csr(inner, cols, density, seed + 1)
     bound = int(spgemm_bound(X.indices, Y.indptr))
@@ -405,8 +403,8 @@ def test_spgemm_bounded_is_the_pair_kernels_first_product(rows, inner, cols, den
                               np.full(cols, -1, np.int64), np.zeros(cols), np.zeros(cols), *pair)
     one = (np.full(rows + 1, -7, np.int64), np.full(bound, -7, np.int64), np.full(bound, np.nan))
     acc = np.zeros(cols)
-    assert spgemm_bounded(X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data,
-                          np.full(cols, -1, np.int64), acc, *one) == nnz
+    assert spgemm_pair_bounded(X.indptr, X.indices, X.data, None, Y.indptr, Y.indices, Y.data, None,
+                               np.full(cols, -1, np.int64), acc, None, *one, None) == nnz
     assert not acc.any()
     np.testing.assert_array_equal(one[0], pair[0])
     np.testing.assert_array_equal(one[1][:nnz], pair[1][:nnz])

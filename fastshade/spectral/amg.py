@@ -61,7 +61,7 @@ from fastshade.kernels.blockops import (
     strength_pattern,
 )
 from fastshade.kernels.galerkin import tentative_galerkin, tentative_galerkin_row_nnz
-from fastshade.kernels.spgemm import galerkin_identity_mass, spgemm_bound, spgemm_bounded, spgemm_pair_bounded
+from fastshade.kernels.spgemm import galerkin_identity_mass, spgemm_bound, spgemm_pair_bounded
 from fastshade.threads import threaded
 
 __all__ = [
@@ -235,9 +235,10 @@ def _smoothed_prolongator(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t
     return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
 
 
-def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
-                 y2: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``X @ Y`` and the data of ``X2 @ Y2`` on the same pattern.
+def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix,
+                 y2: np.ndarray | None) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """``X @ Y`` and the data of ``X2 @ Y2`` on the same pattern (None when ``x2`` is None:
+    the product alone).
 
     ``X2``, ``Y2``: data ``x2``, ``y2`` on the patterns of ``X``, ``Y``.  One-pass Numba
     Gustavson kernel into outputs sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (pages
@@ -249,29 +250,16 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray, Y: sp.csr_matrix,
     indptr = np.empty(r + 1, dtype=idx_t)
     indices = np.empty(bound, dtype=idx_t)
     c1 = np.empty(bound)
-    c2 = np.empty(bound)
+    pair = x2 is not None
+    c2 = np.empty(bound) if pair else None
     nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
-                              np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c),
+                              np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c) if pair else None,
                               indptr, indices, c1, c2)
     # shrink the bound-sized buffers in place (SciPy would copy views of larger arrays)
     for buf in (indices, c1, c2):
-        buf.resize(nnz, refcheck=False)
+        if buf is not None:
+            buf.resize(nnz, refcheck=False)
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
-
-
-def _spgemm(X: sp.csr_matrix, Y: sp.csr_matrix) -> sp.csr_matrix:
-    """``X @ Y`` with the pattern, order and sums of :func:`_spgemm_pair`'s first product."""
-    r, c = X.shape[0], Y.shape[1]
-    bound = int(spgemm_bound(X.indices[:X.nnz], Y.indptr))
-    idx_t = _index_dtype(max(bound, c, r))
-    indptr = np.empty(r + 1, dtype=idx_t)
-    indices = np.empty(bound, dtype=idx_t)
-    data = np.empty(bound)
-    nnz = spgemm_bounded(X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data,
-                         np.full(c, -1, dtype=np.int64), np.zeros(c), indptr, indices, data)
-    for buf in (indices, data):
-        buf.resize(nnz, refcheck=False)
-    return sp.csr_matrix((data, indices, indptr), shape=(r, c))
 
 
 def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_matrix, np.ndarray | None]:
@@ -432,16 +420,13 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             # on level 0 B is the identity: B_c = P^T P on A_c's pattern, the same sums without
             # the mass product B P (nnz(A P) x 8 B of fresh pages at the setup's peak)
             identity = not H.P
-            if identity:
-                AP, bp = _spgemm(A, P), None
-            else:
-                AP, bp = _spgemm_pair(A, bdata, P, P.data)
+            AP, bp = _spgemm_pair(A, None if identity else bdata, P, None if identity else P.data)
             del A, bdata, agg, t
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
             PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
             if identity:
-                Ac = _spgemm(PT, AP)
+                Ac = _spgemm_pair(PT, None, AP, None)[0]
                 del AP
                 bdata = np.empty(Ac.nnz)
                 galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
