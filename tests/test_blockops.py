@@ -370,7 +370,7 @@ def test_subtract_outer_matches_numpy(n, m, strided):
         np.testing.assert_array_equal(full[mask], before[mask])
 
 
-@pytest.mark.parametrize("shape,seed", [((1, 1), 0), ((9, 7), 1), ((40, 33), 2), ((120, 90), 3)])
+@pytest.mark.parametrize("shape,seed", [((40, 33), 2), ((120, 90), 3), ((17, 260), 4)])
 def test_level0_galerkin_without_the_mass_product_gives_the_pair_arrays(shape, seed):
     # build_hierarchy's level 0 (B = I): A P alone, P^T (A P) alone and P^T P on its pattern
     # (the single-product kernel, galerkin_identity_mass) give exactly the pair products' arrays
@@ -379,8 +379,7 @@ def test_level0_galerkin_without_the_mass_product_gives_the_pair_arrays(shape, s
 
     L = image_laplacian(np.random.default_rng(seed).random(shape)).tocsr()
     H = build_hierarchy(L)
-    if not H.P:
-        pytest.skip("no coarser level at this size")
+    assert H.P, "these sizes have a coarser level"
     P = H.P[0]
     A0, mass = _shifted(L, H.shift)
     AP, bp = _spgemm_pair(A0, mass, P, P.data)
