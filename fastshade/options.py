@@ -221,6 +221,13 @@ class ShadeOptions:
         explicit = tuple(sorted((set(self.explicit or ()) | set(changes)) - STYLE_CONTROLS))
         return dataclasses.replace(self, **{"explicit": explicit, **changes})
 
+    def graph(self) -> dict[str, Any]:
+        """The pixel graph's keyword arguments (``connectivity``, ``kind``, ``tau``,
+        ``weight_floor``) of ``image_laplacian`` and ``spectral_basis``.
+        """
+        return dict(connectivity=self.connectivity, kind=self.laplacian, tau=self.tau,
+                    weight_floor=self.weight_floor)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every option (``explicit`` left out)."""
         out = dataclasses.asdict(self)

@@ -287,8 +287,7 @@ def compile_for_run(opts: Any) -> None:
     rgb = demo_image(WARMUP_SIZE, WARMUP_SIZE)
     if opts.laplacian == "grid" and opts.basis == "lobpcg":
         carrier = carrier_of(rgb)
-        graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
-                     weight_floor=opts.weight_floor)
+        graph = opts.graph()
         spectral_basis(carrier, method=opts.basis, k=opts.k, **graph, seed=opts.seed, tol=opts.tol,
                        laplacian=laplacian_coo(carrier, **graph), contract="check")
     with _stand_in_laplacian_and_basis():

@@ -417,3 +417,14 @@ def test_entries_before_row_end_at_nnz():
         for h, w in [(0, 3), (1, 1), (4, 9), (13, 5)]:
             assert kl.csr_entries_before_row(h, w, dy, dx, h) == kl.laplacian_csr_nnz(h, w, dy, dx)
             assert kl.csr_entries_before_row(h, w, dy, dx, 0) == 0
+
+
+def test_options_graph_are_the_laplacian_keywords():
+    from fastshade.options import ShadeOptions
+
+    opts = ShadeOptions(connectivity=8, tau=0.3, weight_floor=0.01)
+    assert opts.graph() == {"connectivity": 8, "kind": "grid", "tau": 0.3, "weight_floor": 0.01}
+    carrier = np.random.default_rng(3).random((9, 11))
+    got = image_laplacian(carrier, **opts.graph())
+    want = image_laplacian(carrier, connectivity=8, tau=0.3, weight_floor=0.01)
+    assert (got != want).nnz == 0 and (got != image_laplacian(carrier)).nnz > 0

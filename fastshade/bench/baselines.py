@@ -85,8 +85,7 @@ def run_baselines(res: Any, record: dict[str, Any], cfg: dict[str, Any], opts: A
         bar.update(sum(len(v) for v in BASELINES.values()))
         return out
     h, w = an.shape
-    lap_kw = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
-                  weight_floor=opts.weight_floor)
+    lap_kw = opts.graph()
 
     # Laplacian: SciPy COO -> CSR
     bar.set_postfix_str("baseline laplacian")

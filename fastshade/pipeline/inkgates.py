@@ -84,8 +84,7 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
     if not strokes.any() or h * w < 4:
         none = np.zeros((h, w), dtype=bool)
         return InkAnalysis(rgb, model, pal, strokes, marks, None, zeros, none, none.copy(), empty)
-    graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
-                 weight_floor=opts.weight_floor)
+    graph = opts.graph()
 
     given = basis
 

@@ -83,8 +83,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
         none = np.zeros((h, w), dtype=bool)
         return Analysis(rgb, carrier, contours, None, zeros, zeros, zeros, zeros, zeros,
                         none, none.copy(), _empty_components((h, w)))
-    graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
-                 weight_floor=opts.weight_floor)
+    graph = opts.graph()
     with timer.stage("laplacian"):
         lap = image_laplacian(carrier, **graph)
     # diagonal storage, once: the Lanczos mat-vecs, both diffusions (dither: too wide); formed

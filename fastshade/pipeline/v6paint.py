@@ -115,8 +115,7 @@ def v6_field(carrier: np.ndarray, opts: ShadeOptions, timer: Timer,
     basis, if any, is the coarse grid's; each pixel reads the coarse pixel it lies in, so the
     gate's min-max normalisation sees the coarse field's range).
     """
-    graph = dict(connectivity=opts.connectivity, kind=opts.laplacian, tau=opts.tau,
-                 weight_floor=opts.weight_floor)
+    graph = opts.graph()
 
     def smooth(grey: np.ndarray) -> tuple[np.ndarray, SpectralBasis | None]:
         """The field of ``grey`` (the carrier, or its coarse grid's) and the basis it read."""
