@@ -410,3 +410,26 @@ def test_spgemm_single_product_is_the_pair_kernels_first_product(rows, inner, co
     np.testing.assert_array_equal(one[2][:nnz], pair[2][:nnz])
     C = sp.csr_matrix((one[2][:nnz], one[1][:nnz], one[0]), shape=(rows, cols))
     np.testing.assert_allclose(C.toarray(), (X @ Y).toarray(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,nc,density,seed", [(1, 1, 1.0, 0), (12, 4, 0.4, 1), (60, 15, 0.15, 2), (80, 30, 0.05, 3)])
+def test_galerkin_identity_mass_is_scipys_pt_p_on_the_galerkin_pattern(n, nc, density, seed):
+    from fastshade.kernels.spgemm import galerkin_identity_mass
+
+    rng = np.random.default_rng(seed)
+    P = _random_csr(n, nc, density, seed)
+    P.data[rng.random(P.nnz) < 0.2] = 0.0  # stored zeros: skipped as the pair kernel skips them
+    A = (_random_csr(n, n, 0.2, seed + 1) + sp.identity(n)).tocsr()  # stores its diagonal
+    PT = P.T.tocsr()
+
+    def ones(M):  # the stored pattern, every entry 1 (so no product entry cancels)
+        return sp.csr_matrix((np.ones(M.nnz), M.indices, M.indptr), shape=M.shape)
+
+    C = (ones(PT) @ (ones(A) @ ones(P))).tocsr()  # the structural pattern of P^T (A P)
+    acc = np.zeros(nc)
+    out = np.full(C.nnz, np.nan)
+    galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
+                           C.indptr, C.indices, acc, out)
+    assert not acc.any() and not np.isnan(out).any()
+    got = sp.csr_matrix((out, C.indices, C.indptr), shape=C.shape).toarray()
+    np.testing.assert_allclose(got, (PT @ P).toarray(), rtol=1e-13, atol=1e-15)

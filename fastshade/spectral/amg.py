@@ -420,7 +420,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             # on level 0 B is the identity: B_c = P^T P on A_c's pattern, the same sums without
             # the mass product B P (nnz(A P) x 8 B of fresh pages at the setup's peak)
             identity = not H.P
-            AP, bp = _spgemm_pair(A, None if identity else bdata, P, None if identity else P.data)
+            AP, bp = _spgemm_pair(A, None, P, None) if identity else _spgemm_pair(A, bdata, P, P.data)
             del A, bdata, agg, t
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
