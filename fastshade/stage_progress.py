@@ -17,6 +17,9 @@ __all__ = ["StageProgress"]
 DELAY = 2.0
 """Seconds of shading before the stages are shown."""
 
+REFRESH = 0.2
+"""Seconds between two looks at the stage in progress."""
+
 
 class _StageClock:
     """``perf_counter`` that also passes each stage name on."""
@@ -59,7 +62,7 @@ class StageProgress:
         return self
 
     def _show(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(REFRESH):
             if time.time() - self._t0 < self.delay:
                 continue
             if self._bar is None:
