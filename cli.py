@@ -26,6 +26,7 @@ COMMANDS = {
     "diagnose": ("fastshade.diagnose", "measure why cross mode fragments; compare cross strategies"),
     "gallery": ("fastshade.gallery", "before/after pictures of every style (docs/gallery)"),
     "warmup": ("fastshade.warmup_cli", "compile every kernel ahead (after installing, in a container build)"),
+    "resident": ("fastshade.resident.command", "show, start or stop the process that makes shade start at once"),
 }
 
 
@@ -82,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fastshade {__version__}")
         return 0
     command = _command_of(argv)
+    if command == "shade":  # a resident process has everything loaded: it runs the command at once
+        from fastshade.resident.client import run_resident
+
+        code = run_resident(argv)
+        if code is not None:
+            return code
     parser = build_parser([command] if command else [])
     args = parser.parse_args(argv)
     if args.version:
@@ -92,6 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_main", None):
         parser.print_help()
         return 2
+    code = _run(args)
+    if command == "shade" and code == 0:  # so that the next shade starts at once
+        from fastshade.resident.client import start_in_background
+
+        start_in_background(sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed sub-command; expected errors become one line on stderr and exit code 2."""
     from fastshade.io import ImageError
 
     try:

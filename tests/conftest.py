@@ -9,6 +9,13 @@ from fastshade.threads import pin_process_threads
 
 pin_process_threads()
 
+import os  # noqa: E402
+
+# No resident process (fastshade.resident) behind the suite's command lines, in-process or in
+# subprocesses: each test runs the code of its checkout, and none leaves a process behind.
+# tests/test_resident.py turns it on with a private socket folder.
+os.environ["FASTSHADE_RESIDENT"] = "0"
+
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
