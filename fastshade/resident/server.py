@@ -48,7 +48,9 @@ SOURCE_CHECK_SECONDS = 5.0
 
 
 def _warm(package: str | None) -> None:
-    """Load the modules and cached kernels of default runs (grey, RGB, RGBA; PNG in and out)."""
+    """Load the modules and cached kernels of default runs (grey, RGB, RGBA; PNG in and out), and
+    grow the heap as a 512 x 512 drawing does, so that the first request finds it warm too.
+    """
     import imageio.v3 as iio
     import numpy as np
 
@@ -58,13 +60,14 @@ def _warm(package: str | None) -> None:
 
     if package and Path(fastshade.__file__).resolve().parent != Path(package).resolve():
         raise RuntimeError(f"imported {fastshade.__file__}, not the client's package {package}")
-    rgb = np.round(np.asarray(demo_image(96, 96)) * 255).astype(np.uint8)
-    rgb = np.repeat(rgb[:, :, None], 3, axis=2) if rgb.ndim == 2 else rgb[:, :, :3]
-    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
     with tempfile.TemporaryDirectory(prefix="fastshade-resident-") as tmp:
-        for name, image in (("grey", rgb[:, :, 0]), ("rgb", rgb), ("rgba", rgba)):
-            iio.imwrite(f"{tmp}/{name}.png", image)
-            main(["shade", f"{tmp}/{name}.png", "-o", f"{tmp}/{name}-out.png"])
+        for kind, size in (("grey", 96), ("rgba", 96), ("rgb", 96), ("rgb", 512)):
+            rgb = np.round(np.asarray(demo_image(size, size)) * 255).astype(np.uint8)
+            rgb = np.repeat(rgb[:, :, None], 3, axis=2) if rgb.ndim == 2 else rgb[:, :, :3]
+            image = {"grey": rgb[:, :, 0], "rgb": rgb,
+                     "rgba": np.concatenate([rgb, np.full((size, size, 1), 255, np.uint8)], axis=2)}[kind]
+            iio.imwrite(f"{tmp}/{kind}.png", image)
+            main(["shade", f"{tmp}/{kind}.png", "-o", f"{tmp}/{kind}-out.png"])
 
 
 def _peer_uid(conn: socket.socket) -> int:
