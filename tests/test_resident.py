@@ -199,3 +199,22 @@ def test_a_resident_process_ends_when_its_sources_change(tmp_path, resident_env)
             time.sleep(0.2)
     finally:
         shutil.rmtree(pkg_root, ignore_errors=True)
+
+
+def test_a_shade_that_comes_while_it_is_busy_runs_in_its_own_process(tmp_path, resident_env):
+    src = _drawing(tmp_path / "in.png", 256)
+    small = _drawing(tmp_path / "small.png")
+    assert _fastshade(["resident", "start", "--idle", "120"], resident_env).returncode == 0
+    slow = subprocess.Popen([sys.executable, "-m", "fastshade", "shade", str(src), "--passes", "64",
+                             "-o", str(tmp_path / "slow.png")],
+                            cwd=ROOT, env=resident_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_running(resident_env)
+    quick = _fastshade(["shade", str(small), "-o", str(tmp_path / "quick.png")], resident_env)
+    assert quick.returncode == 0 and STARTED not in quick.stderr, quick.stderr
+    running = _status(resident_env)
+    assert "one running now" in running and " 0 served" in running, running  # the slow one only
+    own = _fastshade(["shade", str(small), "-o", str(tmp_path / "own.png")], dict(resident_env, FASTSHADE_RESIDENT="0"))
+    assert own.returncode == 0
+    assert (tmp_path / "quick.png").read_bytes() == (tmp_path / "own.png").read_bytes()
+    _fastshade(["resident", "stop"], resident_env)  # ends once the slow one is done
+    assert slow.wait(timeout=600) == 0, slow.stderr.read() if slow.stderr else ""

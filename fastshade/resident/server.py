@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -242,8 +243,10 @@ class _Resident:
             os.environ.clear()
             os.environ.update(request["env"])
             sys.argv = ["fastshade", *request["run"]]
-            self.interruptible = True
-            return main(request["run"])
+            tempfile.tempdir = None  # found again from the client's TMPDIR
+            with warnings.catch_warnings():  # its own warning filters, each warning shown afresh
+                self.interruptible = True
+                return main(request["run"])
         except OSError as err:  # the client's working folder is gone
             print(f"fastshade: error: {err}", file=sys.stderr)
             return 2
