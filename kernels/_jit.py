@@ -194,6 +194,18 @@ class _CacheImpl(CompileResultCacheImpl):
 class _KernelCache(FunctionCache):
     _impl_class = _CacheImpl
 
+    options_key = ""
+    """The house options the kernel compiles with (set by :func:`_house_dispatcher`)."""
+
+    def _index_key(self, sig: Any, codegen: Any) -> Any:
+        """Numba's key (signature, machine, bytecode) and the compile options.
+
+        Numba's own key omits the options, so code compiled with other options from the same
+        source (a kernel that became a serial ``jit_parallel`` kernel kept loading its old
+        ``parallel=True`` code: its file had not changed) would load for these.
+        """
+        return (*super()._index_key(sig, codegen), self.options_key)
+
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         """Load cached machine code without refreshing the whole target context first.
 
@@ -258,6 +270,12 @@ def jit(func: F) -> F:
     return _house_dispatcher(func, _BASE_OPTIONS)
 
 
+def _options_key(options: dict[str, Any]) -> str:
+    """The compile options as a string that is the same in every process (sets sorted: their
+    order follows the per-process string hashing)."""
+    return repr(sorted((k, sorted(v) if isinstance(v, (set, frozenset)) else v) for k, v in options.items()))
+
+
 def _house_dispatcher(func: F, options: dict[str, Any], cache: type[_KernelCache] = _KernelCache,
                       listed: bool = True) -> F:
     """The dispatcher of ``func`` with ``options``, the house cache and one version per type
@@ -272,6 +290,7 @@ def _house_dispatcher(func: F, options: dict[str, Any], cache: type[_KernelCache
             # "cannot cache function ...: no locator available": compiled in memory.
             pass
         else:
+            dispatcher._cache.options_key = _options_key(options)
             if not KERNELS:
                 CACHE_DIR = dispatcher._cache.cache_path
     _one_version_per_type(dispatcher)
@@ -286,9 +305,11 @@ def is_cached(dispatcher: Any) -> bool:
     if cache_file is None:  # NullCache: compiled in memory
         return False
     try:
-        return bool(cache_file._load_index())
+        index = cache_file._load_index()
     except Exception:  # an unreadable or foreign index is a cold cache
         return False
+    options = dispatcher._cache.options_key  # entries compiled with other options do not count
+    return any(isinstance(key, tuple) and key and key[-1] == options for key in index)
 
 
 def jit_parallel(func: F) -> F:

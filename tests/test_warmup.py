@@ -207,3 +207,44 @@ def test_notice_counts_the_parallel_twins_of_a_big_image_on_several_threads(tmp_
     runs = {p.name: shade_cli._runs_parallel_twins(Namespace(target=str(p))) for p in (big, small, broken)}
     assert runs == {"big.png": True, "small.png": False, "broken.png": False}
     assert not shade_cli._runs_parallel_twins(Namespace(target=None))  # --demo (512 x 512)
+
+
+_OPTIONS_PROBE = '''
+import sys
+import numpy as np
+from numba import prange
+from fastshade.kernels._jit import _BASE_OPTIONS, _house_dispatcher, is_cached
+
+
+def total(x):
+    s = 0.0
+    for i in prange(x.size):
+        s += x[i]
+    return s
+
+
+kernel = _house_dispatcher(total, dict(_BASE_OPTIONS, parallel=sys.argv[1] == "parallel"), listed=False)
+cached = is_cached(kernel)
+assert kernel(np.ones(10)) == 10.0
+print(cached, sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()))
+'''
+
+
+def test_code_compiled_with_other_options_is_not_loaded(tmp_path):
+    """Numba's cache key omits the compile options: the house key holds them, in the same form in
+    every process (set-valued options sorted), so a serial kernel never loads the parallel code
+    of the same source, nor the other way round, and each loads its own.
+    """
+    (tmp_path / "probe.py").write_text(_OPTIONS_PROBE)
+    env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT), PYTHONHASHSEED="random")
+
+    def run(mode: str) -> str:
+        res = subprocess.run([sys.executable, str(tmp_path / "probe.py"), mode], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.split()
+
+    assert run("parallel") == ["False", "0", "1"]  # compiled, saved
+    assert run("serial") == ["False", "0", "1"]  # the same source: not the parallel code
+    assert run("serial") == ["True", "1", "0"]  # its own, in another process
+    assert run("parallel") == ["True", "1", "0"]
