@@ -20,11 +20,12 @@ import signal
 import socket
 import stat
 import struct
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the client imports only what it uses (it runs before every served shade)
+    from typing import TextIO
 
 __all__ = ["IDLE_SECONDS", "ask", "enabled", "run_resident", "socket_path", "start_in_background"]
 
@@ -92,7 +93,12 @@ def socket_folder() -> Path | None:
         folder = Path(base)
     else:
         runtime = os.environ.get("XDG_RUNTIME_DIR")
-        parent = Path(runtime) if runtime and os.path.isdir(runtime) else Path(tempfile.gettempdir())
+        if runtime and os.path.isdir(runtime):
+            parent = Path(runtime)
+        else:
+            import tempfile
+
+            parent = Path(tempfile.gettempdir())
         folder = parent / f"fastshade-resident-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -222,6 +228,8 @@ def start_in_background(stream: TextIO | None = None, idle: float = IDLE_SECONDS
     path = socket_path()
     if path is None or ask({"status": True}, path) is not None:
         return None
+    import subprocess
+
     env = dict(os.environ)
     package_parent = os.fspath(_package_folder().parent)
     env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
