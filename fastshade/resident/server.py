@@ -190,7 +190,11 @@ class _Resident:
             except queue.Empty:
                 continue
             with conn:
-                code = self._run(conn, request, fds)
+                try:
+                    code = self._run(conn, request, fds)
+                except Exception:  # taking over the client's process failed: logged, and it is told
+                    traceback.print_exc()
+                    code = 1
                 with self.lock:
                     self.running = False
                     self.served += 1
