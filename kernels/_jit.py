@@ -272,7 +272,8 @@ def jit(func: F) -> F:
 
 def _options_key(options: dict[str, Any]) -> str:
     """The compile options as a string that is the same in every process (sets sorted: their
-    order follows the per-process string hashing)."""
+    order follows the per-process string hashing).
+    """
     return repr(sorted((k, sorted(v) if isinstance(v, (set, frozenset)) else v) for k, v in options.items()))
 
 
