@@ -218,3 +218,18 @@ def test_a_shade_that_comes_while_it_is_busy_runs_in_its_own_process(tmp_path, r
     assert (tmp_path / "quick.png").read_bytes() == (tmp_path / "own.png").read_bytes()
     _fastshade(["resident", "stop"], resident_env)  # ends once the slow one is done
     assert slow.wait(timeout=600) == 0, slow.stderr.read() if slow.stderr else ""
+
+
+def test_the_files_of_sockets_gone_for_a_week_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv(client.FOLDER_VARIABLE, str(tmp_path))
+    old, recent, live = (tmp_path / f"{name}.log" for name in ("old", "recent", "live"))
+    for log in (old, recent, live):
+        log.write_text("x")
+        log.with_suffix(".sock.lock").write_text("")
+    (tmp_path / "live.sock").write_text("")
+    week = client.FORGET_SECONDS + 60
+    for log in (old, live):
+        os.utime(log, (time.time() - week, time.time() - week))
+    client._forget_old(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "live.log", "live.sock", "live.sock.lock", "recent.log", "recent.sock.lock"]

@@ -216,12 +216,31 @@ def _umask() -> int:
     return mask
 
 
+FORGET_SECONDS = 7 * 24 * 3600.0
+"""The log and lock files of a socket that is gone are removed after a week (old installs)."""
+
+
+def _forget_old(folder: Path) -> None:
+    """Remove the log and lock files of sockets that are gone and untouched for a week."""
+    import time
+
+    now = time.time()
+    for log in folder.glob("*.log"):
+        lock = log.with_suffix(".sock.lock")
+        try:
+            if not log.with_suffix(".sock").exists() and now - log.stat().st_mtime > FORGET_SECONDS:
+                log.unlink()
+                lock.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def start_in_background(stream: TextIO | None = None, idle: float = IDLE_SECONDS) -> int | None:
     """Start a resident process for this installation unless one listens; its pid, or None.
 
     It runs detached (its own session, no inherited file descriptors, logging to
     ``SOCKET.log``), so it outlives this process and holds no pipe of its caller open.  When
-    ``stream`` is given, one line there says so.
+    ``stream`` is given, one line there says so.  The files of sockets gone for a week go.
     """
     if not enabled():
         return None
@@ -230,6 +249,7 @@ def start_in_background(stream: TextIO | None = None, idle: float = IDLE_SECONDS
         return None
     import subprocess
 
+    _forget_old(path.parent)
     env = dict(os.environ)
     package_parent = os.fspath(_package_folder().parent)
     env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
