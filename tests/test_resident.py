@@ -180,25 +180,32 @@ def test_a_folder_others_can_enter_is_not_used(tmp_path, monkeypatch):
     assert client.socket_path() is None  # too long for a Unix socket's name
 
 
-def test_a_resident_process_ends_when_its_sources_change(tmp_path, resident_env):
-    from fastshade.resident import server
+_SOURCES_PROBE = """
+import sys
+from pathlib import Path
+from fastshade.resident import client, server
+marker = Path(sys.argv[2])
+client.source_digest = lambda: marker.read_text()  # the package's files, as the test edits them
+server.SOURCE_CHECK_SECONDS = 0.2
+sys.exit(server.main([sys.argv[1], "--idle", "120"]))
+"""
 
-    # a copy of the package whose files the test may touch
-    pkg_root = Path(tempfile.mkdtemp(prefix="fsp"))
-    try:
-        shutil.copytree(ROOT / "fastshade", pkg_root / "fastshade", symlinks=False,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        env = dict(resident_env, PYTHONPATH=str(pkg_root))
-        assert _fastshade(["resident", "start", "--idle", "120"], env, cwd=pkg_root).returncode == 0
-        assert " served, " in _fastshade(["resident", "status"], env, cwd=pkg_root).stdout
-        sock = next(Path(resident_env["FASTSHADE_RESIDENT_DIR"]).glob("*.sock"))
-        (pkg_root / "fastshade" / "demo.py").touch()
-        deadline = time.monotonic() + server.SOURCE_CHECK_SECONDS + 30
-        while sock.exists():
-            assert time.monotonic() < deadline, "the resident process outlived its sources"
-            time.sleep(0.2)
-    finally:
-        shutil.rmtree(pkg_root, ignore_errors=True)
+
+def test_a_resident_process_ends_when_its_sources_change(tmp_path, resident_env):
+    marker = tmp_path / "sources"
+    marker.write_text("before")
+    sock = Path(resident_env["FASTSHADE_RESIDENT_DIR"]) / "probe.sock"
+    proc = subprocess.Popen([sys.executable, "-c", _SOURCES_PROBE, str(sock), str(marker)], cwd=ROOT,
+                            env=resident_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while client.ask({"status": True}, sock) is None:
+        assert proc.poll() is None and time.monotonic() < deadline, "it never listened"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    assert client.ask({"status": True}, sock) is not None  # unchanged sources: it stays
+    marker.write_text("after")  # an upgrade or an edit
+    assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+    assert not sock.exists()
 
 
 def test_a_shade_that_comes_while_it_is_busy_runs_in_its_own_process(tmp_path, resident_env):
