@@ -22,8 +22,10 @@ from fastshade.pipeline.paper import (
     colour_edges,
     local_range,
     paper_colour,
+    paper_field,
     paper_ink_model,
     reach_offsets,
+    row_medians,
     stroke_mask,
 )
 from fastshade.pipeline.weight import open_paper, stroke_distance
@@ -193,3 +195,50 @@ def test_open_paper_of_a_stroke_picture():
     for gap in (1.0, 2.0, 3.0):
         np.testing.assert_array_equal(open_paper(stroke_distance(strokes, gap), gap),
                                       _open_paper_edt(exact, gap))
+
+
+def _colour_distance_numpy(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """colour_distance as it was written: one (..., 3) expression."""
+    return np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (17, 23), (64, 48), (300,), (5, 4, 3)])
+@pytest.mark.parametrize("levels", [None, 2, 255])
+@pytest.mark.parametrize("per_pixel", [False, True])
+def test_colour_distance_is_the_numpy_expression_bit_for_bit(shape, levels, per_pixel):
+    rgb = _random_rgb(shape, seed=sum(shape) + (levels or 0), levels=levels)
+    rng = np.random.default_rng(len(shape))
+    paper = rng.random(rgb.shape) if per_pixel else rng.random(3)
+    if levels:
+        paper = np.floor(paper * levels) / levels
+    np.testing.assert_array_equal(colour_distance(rgb, paper), _colour_distance_numpy(rgb, paper))
+
+
+def test_colour_distance_edge_cases():
+    white, black = np.ones(3), np.zeros(3)
+    assert colour_distance(black, white) == 1.0 == _colour_distance_numpy(black, white)
+    assert colour_distance(white, white) == 0.0
+    np.testing.assert_array_equal(colour_distance(np.ones((2, 3, 3)), white), np.zeros((2, 3)))
+    view = _random_rgb((12, 10), 4)[::2, ::-1]  # a non-contiguous view
+    np.testing.assert_array_equal(colour_distance(view, white), _colour_distance_numpy(view, white))
+    assert colour_distance(np.zeros((0, 3)), white).shape == (0,)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 8, 1000, 1001])
+@pytest.mark.parametrize("levels", [None, 3])
+def test_row_medians_are_numpys_median(n, levels):
+    values = _random_rgb((n, 1), seed=n, levels=levels)[:, 0, :].T.copy()  # (3, n), ties when levelled
+    np.testing.assert_array_equal(row_medians(values), np.median(values, axis=1))
+    np.testing.assert_array_equal(row_medians(values[:, ::-1]), np.median(values, axis=1))
+
+
+def test_paper_field_reads_the_given_distances_as_its_own():
+    h, w = 200, 700
+    _, xx = np.mgrid[0:h, 0:w]
+    rgb = 0.95 - 0.6 * (xx / w)[..., None] * np.array([1.0, 0.9, 0.8])  # a page darkening across
+    rgb = np.clip(rgb + np.random.default_rng(2).normal(0, 0.01, rgb.shape), 0, 1)
+    rgb[90:110, 50:650] = 0.1  # a stroke across it
+    paper = paper_colour(rgb, np.ones((h, w), dtype=bool))
+    field = paper_field(rgb, paper)
+    assert field is not None
+    np.testing.assert_array_equal(paper_field(rgb, paper, distance=_colour_distance_numpy(rgb, paper)), field)

@@ -25,9 +25,19 @@ class StageLog:
         if name not in self.names:
             self.names.append(name)
         rgb = image[:, :, :3]
-        changed = (rgb != self._previous).any(axis=2)
+        changed = channels_differ(rgb, self._previous)
         self.stage_of[changed] = self.names.index(name)
         self._previous[changed] = rgb[changed]
+
+
+def channels_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(H, W) bool: ``(a != b).any(axis=2)`` of two (H, W, C) images, one channel at a time (no
+    (H, W, C) temporary, and no reduction over the short last axis, which NumPy runs slowly).
+    """
+    out = a[:, :, 0] != b[:, :, 0]
+    for c in range(1, a.shape[2]):
+        out |= a[:, :, c] != b[:, :, c]
+    return out
 
 
 def quantised_change(before: np.ndarray, after: np.ndarray, levels: int = 255) -> np.ndarray:
@@ -39,4 +49,7 @@ def quantised_change(before: np.ndarray, after: np.ndarray, levels: int = 255) -
 
     if before.shape != after.shape:  # an alpha channel added or dropped: compare RGB only
         before, after = before[:, :, :3], after[:, :, :3]
-    return (q(before) != q(after)).any(axis=2)
+    out = np.zeros(before.shape[:2], dtype=bool)
+    for c in range(before.shape[2]):  # one channel at a time, as channels_differ
+        out |= q(before[:, :, c]) != q(after[:, :, c])
+    return out
