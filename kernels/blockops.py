@@ -23,7 +23,8 @@ on a shared pattern), :func:`csr_residual`, :func:`jacobi_sweep` (the V-cycle),
 :func:`rotate_residual` (Ritz vectors and residual norms without forming
 ``A X C``), :func:`ritz_residual` (residual block and norms), :func:`subtract_outer`
 (the constraint projection) and
-:func:`column_sumsq_extrema` (column norms and signs of the result).
+:func:`column_sumsq_extrema` (column norms and signs of the result) and
+:func:`gather_scaled_columns` (the result's columns, reordered and scaled).
 
 The block-iteration kernels (not the setup products, not :func:`column_sumsq_extrema`) are
 parallel (``jit_parallel``) over fixed chunks of :data:`ROW_CHUNK` rows: a row's values do not
@@ -436,6 +437,24 @@ def column_sumsq_extrema(V, sumsq, vmax, vmin):
                 vmax[j] = v
             if v < vmin[j]:
                 vmin[j] = v
+
+
+@jit
+def gather_scaled_columns(V, order, scale, out):
+    """``out[:, j] = V[:, order[j]] * scale[j]`` for ``j < len(order)``, 0 in the other columns.
+
+    V : float64 (n, p), any strides; order : int64 (nv,), ``0 <= order < p``, ``nv <= k``;
+    scale : float64 (nv,); out : float64 (n, k) output (every entry written).  One product per
+    entry: the values of ``out[:, :nv] = V[:, order] * scale`` in one pass, without the copy.
+    """
+    n = out.shape[0]
+    k = out.shape[1]
+    nv = order.shape[0]
+    for i in range(n):
+        for j in range(nv):
+            out[i, j] = V[i, np.uintp(order[j])] * scale[j]
+        for j in range(nv, k):
+            out[i, j] = 0.0
 
 
 @jit
