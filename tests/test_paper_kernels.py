@@ -242,3 +242,25 @@ def test_paper_field_reads_the_given_distances_as_its_own():
     field = paper_field(rgb, paper)
     assert field is not None
     np.testing.assert_array_equal(paper_field(rgb, paper, distance=_colour_distance_numpy(rgb, paper)), field)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.3, 1.0])
+@pytest.mark.parametrize("reach", [0.0, 1.0, 3.0, 4.5])
+def test_spread_within_reach_is_the_nearest_first_search(shape, density, reach):
+    rng = np.random.default_rng(int(density * 100) + 7 * shape[0] + shape[1])
+    target = rng.random(shape) < density
+    dy, dx = reach_offsets(reach)
+    gathered = np.full(shape, np.inf)
+    kp.nearest_within_reach(np.ones(shape, dtype=bool), target, dy, dx, False, gathered)
+    spread = np.full(shape, np.inf)
+    kp.spread_within_reach(target, dy, dx, spread)
+    np.testing.assert_array_equal(spread, gathered)
+    if target.any():  # and the distance transform where it is within the reach
+        exact = ndimage.distance_transform_edt(~target)
+        within = exact <= reach
+        np.testing.assert_array_equal(np.sqrt(spread[within]), exact[within])
+        assert np.all(spread[~within] == np.inf)
+    lowered = np.full(shape, 2.0)  # only lowers what it is given
+    kp.spread_within_reach(target, dy, dx, lowered)
+    np.testing.assert_array_equal(lowered, np.minimum(gathered, 2.0))
