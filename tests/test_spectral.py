@@ -532,3 +532,23 @@ def test_finish_columns_is_take_then_scale_bit_for_bit(n, m, k, layout):
     for a, b in zip(got, _finish_columns_by_take(vals, vecs, n, k)):
         np.testing.assert_array_equal(a, b, strict=True)
     np.testing.assert_array_equal(vecs, before)  # not modified
+
+
+@pytest.mark.parametrize("maxiter", [0, 1, 3])
+@pytest.mark.parametrize("dense_updates", [False, True])
+def test_block_lobpcg_without_final_residuals_returns_the_same_pairs(maxiter, dense_updates):
+    from fastshade.spectral.lobpcg import block_lobpcg
+
+    rng = np.random.default_rng(maxiter)
+    L = image_laplacian((rng.random((60, 50)) < 0.85).astype(float))
+    H = amg.build_hierarchy(L, min_coarse=60)
+    lev = 1  # a coarse level: mass matrix B, as the cascade solves it
+    start = rng.standard_normal((H.L[lev].shape[0], 12))
+    runs = [block_lobpcg(H.L[lev], H.B[lev], start.copy(), H.Y[lev], lambda R: amg.vcycle(H, lev, R),
+                         tol=0.0, maxiter=maxiter, k=8, dense_updates=dense_updates, final_residuals=final)
+            for final in (True, False)]
+    np.testing.assert_array_equal(runs[0]["values"], runs[1]["values"])
+    np.testing.assert_array_equal(runs[0]["vectors"], runs[1]["vectors"])
+    assert runs[0]["iterations"] == runs[1]["iterations"] == maxiter
+    assert np.isfinite(runs[0]["residuals"]).all()
+    assert np.isnan(runs[1]["residuals"]).all() == (maxiter > 0)
