@@ -532,3 +532,22 @@ def test_dia_matvec_matches_scipy(kind, connectivity, shape, block):
     kf.dia_matvec(offsets, d32, x32, out32, np.empty(block))
     exact = L.astype(np.float32).astype(np.float64) @ x32.astype(np.float64)
     np.testing.assert_allclose(out32, exact, rtol=2e-7, atol=2e-7 * np.abs(exact).max(initial=1.0))
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (7, 9), (40, 33)])
+def test_heat_operator_reads_the_max_degree_from_its_diagonal_storage(connectivity, shape):
+    from fastshade.options import ShadeOptions
+    from fastshade.pipeline.fields import HeatOperator, stable_heat_schedule
+    from fastshade.pipeline.graph import diagonal_storage
+
+    L = image_laplacian(np.random.default_rng(shape[0]).random(shape), connectivity=connectivity)
+    dia = diagonal_storage(L)
+    op = HeatOperator(L, ShadeOptions(connectivity=connectivity), dia)
+    if dia is None:
+        assert op.max_degree() is None
+        return
+    assert op.max_degree() == float(L.diagonal().max())
+    assert HeatOperator(L, ShadeOptions(connectivity=connectivity)).max_degree() is None
+    for alpha, steps in ((0.1, 150), (0.2, 30)):
+        assert stable_heat_schedule(L, alpha, steps, None, op.max_degree()) == stable_heat_schedule(L, alpha, steps)

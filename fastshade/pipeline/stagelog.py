@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastshade.kernels import changes as change_kernels
+
 
 class StageLog:
     """Per-pixel last-writer stage of one pass, starting from ``image`` ((H, W, C) float)."""
@@ -24,10 +26,10 @@ class StageLog:
         """Mark every pixel whose RGB changed since the last record as written by stage ``name``."""
         if name not in self.names:
             self.names.append(name)
-        rgb = image[:, :, :3]
-        changed = channels_differ(rgb, self._previous)
-        self.stage_of[changed] = self.names.index(name)
-        self._previous[changed] = rgb[changed]
+        # one pass (fastshade.kernels.changes): the values of
+        # changed = channels_differ(rgb, previous); stage_of[changed] = i; previous[changed] = rgb[changed]
+        change_kernels.record_changes(np.ascontiguousarray(image, dtype=np.float64), self._previous,
+                                      self.stage_of, self.names.index(name))
 
 
 def channels_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -44,12 +46,9 @@ def quantised_change(before: np.ndarray, after: np.ndarray, levels: int = 255) -
     """(H, W) bool: the pixel's quantised value (``rint(clip(v, 0, 1) * levels)``, every channel,
     alpha included) differs between the two float images, as in the written files.
     """
-    def q(x: np.ndarray) -> np.ndarray:
-        return np.rint(np.clip(x, 0.0, 1.0) * levels)
-
-    if before.shape != after.shape:  # an alpha channel added or dropped: compare RGB only
-        before, after = before[:, :, :3], after[:, :, :3]
-    out = np.zeros(before.shape[:2], dtype=bool)
-    for c in range(before.shape[2]):  # one channel at a time, as channels_differ
-        out |= q(before[:, :, c]) != q(after[:, :, c])
+    channels = before.shape[2] if before.shape == after.shape else 3  # alpha added or dropped: RGB
+    out = np.empty(before.shape[:2], dtype=bool)
+    change_kernels.quantised_changes(np.ascontiguousarray(before, dtype=np.float64),
+                                     np.ascontiguousarray(after, dtype=np.float64), channels,
+                                     float(levels), out)
     return out

@@ -269,7 +269,8 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         Pn = W @ Cw
         if nb == 3:
             Pn += P @ Cp
-        if dense_updates:
+        last = it + 1 == maxiter and not final_residuals  # (no products of the returned update)
+        if dense_updates and not last:
             APn = AW @ Cw
             BPn = None if identity else BW @ Cw
             if nb == 3:
@@ -288,7 +289,7 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         X += P
         if identity:
             BX = X
-        if it + 1 == maxiter and not final_residuals:  # the last update: nothing reads its products
+        if last:  # the returned update: nothing reads its products
             it = maxiter
             rn = np.full(m, np.nan)
             break
