@@ -189,6 +189,29 @@ def test_rotate_residual_property(n, p, m, seed):
     _check_rotate(n, p, m, seed)
 
 
+@pytest.mark.parametrize("n,p", [(1, 1), (7, 12), (5000, 12), (9000, 3)])
+def test_rotate_residual_eight_columns_are_the_general_sums_bit_for_bit(n, p):
+    """m = 8 (the usual k) runs its own register pass: the same sums as the general path, which
+    an extra ninth column takes (columns are independent); in place over X0 or AX0 too."""
+    rng = np.random.default_rng(n + p)
+    X0 = rng.standard_normal((n, p))
+    AX0 = rng.standard_normal((n, p))
+    C9 = rng.standard_normal((p, 9))
+    lam9 = rng.standard_normal(9)
+    X9, rsq9 = np.empty((n, 9)), np.empty(9)
+    rotate_residual(X0, AX0, C9, lam9, X9, rsq9)
+    C, lam = np.ascontiguousarray(C9[:, :8]), lam9[:8].copy()
+    X, rsq = np.full((n, 8), np.nan), np.full(8, np.nan)
+    rotate_residual(X0, AX0, C, lam, X, rsq)
+    np.testing.assert_array_equal(X, X9[:, :8])
+    np.testing.assert_array_equal(rsq, rsq9[:8])
+    if p >= 8:  # in place: the first eight columns of AX0 (a row is written after it is read)
+        A = AX0.copy()
+        rotate_residual(X0, A, C, lam, A[:, :8], rsq)
+        np.testing.assert_array_equal(A[:, :8], X9[:, :8])
+        np.testing.assert_array_equal(rsq, rsq9[:8])
+
+
 def _check_ritz_residual(n: int, m: int, seed: int, strided: bool) -> None:
     rng = np.random.default_rng(seed)
     AX = rng.standard_normal((n, m))
