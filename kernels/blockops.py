@@ -88,10 +88,14 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
         p_data[nz] = t[i]
         nz += 1
         s = -omega * dinv[i]
-        for p in range(a_indptr[i], a_indptr[i + 1]):
-            j = np.uintp(a_indices[p])
+        p0 = a_indptr[i]
+        p1 = a_indptr[i + 1]
+        cols = a_indices[p0:p1]  # the row of A as 1-D views
+        vals = a_data[p0:p1]
+        for p in range(p1 - p0):
+            j = np.uintp(cols[p])
             b = np.uintp(agg[j])
-            v = s * a_data[p] * t[j]
+            v = s * vals[p] * t[j]
             q = pos[b]
             if q < start:
                 pos[b] = nz

@@ -120,8 +120,12 @@ def galerkin_identity_mass(pt_indptr, pt_indices, pt_data, p_indptr, p_indices, 
             u = pt_data[p]
             if u == 0.0:  # as the pair kernel, which skips a zero factor
                 continue
-            for q in range(p_indptr[i], p_indptr[i + 1]):
-                acc[np.uintp(p_indices[q])] += u * p_data[q]
+            q0 = p_indptr[i]
+            q1 = p_indptr[i + 1]
+            cols = p_indices[q0:q1]  # (1-D views, as spgemm_pair_bounded)
+            vals = p_data[q0:q1]
+            for q in range(q1 - q0):
+                acc[np.uintp(cols[q])] += u * vals[q]
         for z in range(c_indptr[row], c_indptr[row + 1]):
             b = np.uintp(c_indices[z])
             out[z] = acc[b]
