@@ -264,3 +264,69 @@ def test_spread_within_reach_is_the_nearest_first_search(shape, density, reach):
     lowered = np.full(shape, 2.0)  # only lowers what it is given
     kp.spread_within_reach(target, dy, dx, lowered)
     np.testing.assert_array_equal(lowered, np.minimum(gathered, 2.0))
+
+
+def _paper_field_median_form(rgb: np.ndarray, paper: np.ndarray, tile: int) -> np.ndarray | None:
+    """paper_field as it was written: np.median of every tile's close pixels, one tile at a time."""
+    from collections import deque
+
+    from fastshade.pipeline.paper import INK_DISTANCE, TILE_PAPER_SHARE, TILE_TOLERANCE
+
+    h, w = rgb.shape[:2]
+    ny, nx = -(-h // tile), -(-w // tile)
+
+    def estimate(iy, ix, ref):
+        block = rgb[iy * tile:(iy + 1) * tile, ix * tile:(ix + 1) * tile].reshape(-1, 3)
+        near = block[_colour_distance_numpy(block, ref) <= INK_DISTANCE]
+        if near.shape[0] < TILE_PAPER_SHARE * block.shape[0]:
+            return None
+        est = np.median(near, axis=0)
+        return paper if _colour_distance_numpy(est, paper) <= TILE_TOLERANCE else est
+
+    grid, known, queue = np.zeros((ny, nx, 3)), np.zeros((ny, nx), dtype=bool), deque()
+    for iy in range(ny):
+        for ix in range(nx):
+            if estimate(iy, ix, paper) is paper:
+                grid[iy, ix], known[iy, ix] = paper, True
+                queue.append((iy, ix))
+    if not queue:
+        return None
+    while queue:
+        iy, ix = queue.popleft()
+        for jy, jx in ((iy - 1, ix), (iy + 1, ix), (iy, ix - 1), (iy, ix + 1)):
+            if 0 <= jy < ny and 0 <= jx < nx and not known[jy, jx]:
+                est = estimate(jy, jx, grid[iy, ix])
+                if est is not None:
+                    grid[jy, jx], known[jy, jx] = est, True
+                    queue.append((jy, jx))
+    if not known.all():
+        _, (ry, rx) = ndimage.distance_transform_edt(~known, return_indices=True)
+        grid = grid[ry, rx]
+    if np.all(grid == paper):
+        return None
+    cy = np.clip((np.arange(h) + 0.5) / tile - 0.5, 0, ny - 1)
+    cx = np.clip((np.arange(w) + 0.5) / tile - 0.5, 0, nx - 1)
+    gy, gx = np.meshgrid(cy, cx, indexing="ij")
+    return np.stack([ndimage.map_coordinates(grid[:, :, c], [gy, gx], order=1, mode="nearest")
+                     for c in range(3)], axis=2)
+
+
+@pytest.mark.parametrize("share", [0.3, 0.5, 0.5 + 1 / 256, 0.7, 1.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_paper_field_is_the_median_form(share, seed):
+    """Tiles holding the exact paper colour in about ``share`` of their pixels (a majority:
+    the median is the paper without a partition), the rest near-paper noise, a darker band
+    and ink."""
+    rng = np.random.default_rng(seed)
+    h, w, tile = 96, 160, 16
+    paper = np.array([0.9, 0.88, 0.85])
+    rgb = np.clip(paper + rng.normal(0, 0.03, (h, w, 3)), 0, 1)
+    exact = rng.random((h, w)) < share
+    rgb[exact] = paper
+    rgb[:, 100:] -= 0.12  # a darker strip: papers of their own, grown from the first tiles
+    rgb[40:44, 10:150] = 0.1  # ink
+    rgb[:, 100:][exact[:, 100:]] = paper - 0.12  # (exact there too, but not the global paper)
+    np.testing.assert_array_equal(paper_field(rgb, paper, tile), _paper_field_median_form(rgb, paper, tile))
+    dist = _colour_distance_numpy(rgb, paper)
+    np.testing.assert_array_equal(paper_field(rgb, paper, tile, distance=dist),
+                                  _paper_field_median_form(rgb, paper, tile))

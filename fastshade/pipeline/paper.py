@@ -199,6 +199,9 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None,
         return None
 
     planes = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))  # (3, H, W): one channel at a time
+    # pixels exactly of the paper colour: when they are most of a tile's close pixels, they hold
+    # its middle order statistics in every channel, so its median is the paper, exactly
+    exact = (planes[0] == paper[0]) & (planes[1] == paper[1]) & (planes[2] == paper[2])
 
     def estimate(iy: int, ix: int, ref: np.ndarray) -> np.ndarray | None:
         rows, cols = slice(iy * tile, (iy + 1) * tile), slice(ix * tile, (ix + 1) * tile)
@@ -206,8 +209,11 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None,
             close = distance[rows, cols] <= INK_DISTANCE
         else:
             close = colour_distance(rgb[rows, cols], ref) <= INK_DISTANCE
-        if np.count_nonzero(close) < TILE_PAPER_SHARE * close.size:
+        count = np.count_nonzero(close)
+        if count < TILE_PAPER_SHARE * close.size:
             return None
+        if ref is paper and 2 * np.count_nonzero(exact[rows, cols]) > count:
+            return paper  # (those pixels are close: at distance 0)
         est = row_medians(np.compress(close.ravel(), planes[:, rows, cols].reshape(3, -1), axis=1))
         return paper if colour_distance(est, paper) <= TILE_TOLERANCE else est
 
