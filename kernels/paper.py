@@ -86,22 +86,25 @@ def local_range(image, out, work):
     image : float64 (H, W, C), C-contiguous, finite
     out : float64 (H, W), caller-allocated
         Receives ``max(0, max_c (max_3x3 image[..., c] - min_3x3 image[..., c]))``.
-    work : float64 (2, W, C), caller-allocated scratch
+    work : float64 (2, W, C), caller-allocated scratch, C-contiguous
         The column maxima and minima of one image row.
     """
     height, width, channels = image.shape
     vmax = work[0]
     vmin = work[1]
+    size = width * channels
+    flat_max = vmax.reshape(size)  # (contiguous rows as 1-D views: the first pass vectorises)
+    flat_min = vmin.reshape(size)
     for y in range(height):
-        above = max(y - 1, 0)
-        below = min(y + 1, height - 1)
-        for x in range(width):  # column extrema over rows y-1 .. y+1
-            for c in range(channels):
-                a = image[above, x, c]
-                b = image[y, x, c]
-                d = image[below, x, c]
-                vmax[x, c] = max(max(a, b), d)
-                vmin[x, c] = min(min(a, b), d)
+        above = image[max(y - 1, 0)].reshape(size)
+        row = image[y].reshape(size)
+        below = image[min(y + 1, height - 1)].reshape(size)
+        for i in range(size):  # column extrema over rows y-1 .. y+1
+            a = above[i]
+            b = row[i]
+            d = below[i]
+            flat_max[i] = max(max(a, b), d)
+            flat_min[i] = min(min(a, b), d)
         for x in range(width):
             left = max(x - 1, 0)
             right = min(x + 1, width - 1)
