@@ -57,8 +57,9 @@ def smoothed_prolongator_row_nnz(a_indptr, a_indices, agg, pos, counts):
     for i in range(n):
         c = 1
         pos[np.uintp(agg[i])] = i
-        for p in range(a_indptr[i], a_indptr[i + 1]):
-            b = np.uintp(agg[np.uintp(a_indices[p])])
+        cols = a_indices[a_indptr[i]:a_indptr[i + 1]]  # the row as a 1-D view
+        for p in range(cols.size):
+            b = np.uintp(agg[np.uintp(cols[p])])
             if pos[b] != i:
                 pos[b] = i
                 c += 1
@@ -314,9 +315,13 @@ def strength_pattern(a_indptr, a_indices, a_data, diag_abs, theta, s_indptr, s_i
     s_indptr[0] = 0
     for i in range(n):
         e = t2 * diag_abs[i]
-        for p in range(a_indptr[i], a_indptr[i + 1]):
-            j = a_indices[p]
-            v = a_data[p]
+        p0 = a_indptr[i]
+        p1 = a_indptr[i + 1]
+        cols = a_indices[p0:p1]  # the row as 1-D views
+        vals = a_data[p0:p1]
+        for p in range(p1 - p0):
+            j = cols[p]
+            v = vals[p]
             if j == i or v * v >= e * diag_abs[np.uintp(j)]:
                 s_indices[nnz] = j
                 nnz += 1
@@ -578,9 +583,13 @@ def main_diagonal_entries(indptr, indices, on_diag):
     once = 0
     for i in range(indptr.size - 1):
         count = 0
-        for p in range(indptr[i], indptr[i + 1]):
-            hit = indices[p] == i
-            on_diag[p] = hit
+        p0 = indptr[i]
+        p1 = indptr[i + 1]
+        cols = indices[p0:p1]  # the row as 1-D views
+        marks = on_diag[p0:p1]
+        for p in range(p1 - p0):
+            hit = cols[p] == i
+            marks[p] = hit
             count += hit
         once += count == 1
     return once
