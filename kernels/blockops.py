@@ -23,7 +23,8 @@ on a shared pattern), :func:`csr_residual`, :func:`jacobi_sweep` (the V-cycle),
 :func:`rotate_residual` (Ritz vectors and residual norms without forming
 ``A X C``), :func:`ritz_residual` (residual block and norms), :func:`subtract_outer`
 (the constraint projection) and
-:func:`column_sumsq_extrema` (column norms and signs of the result).
+:func:`column_sumsq_extrema` (column norms and signs of the result) and
+:func:`gather_scaled_columns` (the result's columns, reordered and scaled).
 
 The block-iteration kernels (not the setup products, not :func:`column_sumsq_extrema`) are
 parallel (``jit_parallel``) over fixed chunks of :data:`ROW_CHUNK` rows: a row's values do not
@@ -56,8 +57,9 @@ def smoothed_prolongator_row_nnz(a_indptr, a_indices, agg, pos, counts):
     for i in range(n):
         c = 1
         pos[np.uintp(agg[i])] = i
-        for p in range(a_indptr[i], a_indptr[i + 1]):
-            b = np.uintp(agg[np.uintp(a_indices[p])])
+        cols = a_indices[a_indptr[i]:a_indptr[i + 1]]  # the row as a 1-D view
+        for p in range(cols.size):
+            b = np.uintp(agg[np.uintp(cols[p])])
             if pos[b] != i:
                 pos[b] = i
                 c += 1
@@ -87,10 +89,14 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
         p_data[nz] = t[i]
         nz += 1
         s = -omega * dinv[i]
-        for p in range(a_indptr[i], a_indptr[i + 1]):
-            j = np.uintp(a_indices[p])
+        p0 = a_indptr[i]
+        p1 = a_indptr[i + 1]
+        cols = a_indices[p0:p1]  # the row of A as 1-D views
+        vals = a_data[p0:p1]
+        for p in range(p1 - p0):
+            j = np.uintp(cols[p])
             b = np.uintp(agg[j])
-            v = s * a_data[p] * t[j]
+            v = s * vals[p] * t[j]
             q = pos[b]
             if q < start:
                 pos[b] = nz
@@ -99,21 +105,6 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
                 nz += 1
             else:
                 p_data[q] += v
-
-
-@jit
-def csr_row_times_block(indptr, indices, data, X, i, acc):
-    """Row ``i`` of ``A @ X`` into ``acc`` (float64 (m,), overwritten), its entries summed in CSR
-    order: the one row product of :func:`csr_matmat` and :func:`csr_matmat_add`.
-    """
-    m = acc.shape[0]
-    for c in range(m):
-        acc[c] = 0.0
-    for p in range(indptr[i], indptr[i + 1]):
-        j = np.uintp(indices[p])
-        u = data[p]
-        for c in range(m):
-            acc[c] += u * X[j, c]
 
 
 @jit_parallel
@@ -131,9 +122,18 @@ def csr_matmat(indptr, indices, data, X, Y):
     for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
         acc = np.empty(m)  # the row's sums stay in cache, not in ``Y`` (same values)
         for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
-            csr_row_times_block(indptr, indices, data, X, i, acc)
+            # (the row product written out here and in csr_matmat_add: as a called helper
+            # it ran ~40 % slower; rows of X and Y as 1-D views vectorise)
             for c in range(m):
-                Y[i, c] = acc[c]
+                acc[c] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                u = data[p]
+                xj = X[np.uintp(indices[p])]
+                for c in range(m):
+                    acc[c] += u * xj[c]
+            yi = Y[i]
+            for c in range(m):
+                yi[c] = acc[c]
 
 
 @jit_parallel
@@ -143,23 +143,30 @@ def csr_matmat_pair(indptr, indices, a_data, b_data, X, AX, BX):
     indptr, indices : shared CSR pattern (r, s); a_data, b_data : float64 (nnz,).
     X : float64 (s, m), any strides.
     AX, BX : float64 (r, m) outputs, any strides, allocated by the caller.  Rows in parallel
-        chunks of :data:`ROW_CHUNK`.
+        chunks of :data:`ROW_CHUNK` (each row's sums in a local pair of accumulators).
     """
     r = indptr.size - 1
     m = X.shape[1]
     for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
+        acc_a = np.empty(m)
+        acc_b = np.empty(m)
         for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
             for c in range(m):
-                AX[i, c] = 0.0
-                BX[i, c] = 0.0
+                acc_a[c] = 0.0
+                acc_b[c] = 0.0
             for p in range(indptr[i], indptr[i + 1]):
-                j = np.uintp(indices[p])
                 u = a_data[p]
                 v = b_data[p]
+                xj = X[np.uintp(indices[p])]
                 for c in range(m):
-                    x = X[j, c]
-                    AX[i, c] += u * x
-                    BX[i, c] += v * x
+                    x = xj[c]
+                    acc_a[c] += u * x
+                    acc_b[c] += v * x
+            ai = AX[i]
+            bi = BX[i]
+            for c in range(m):
+                ai[c] = acc_a[c]
+                bi[c] = acc_b[c]
 
 
 @jit_parallel
@@ -172,22 +179,28 @@ def csr_residual(indptr, indices, data, X, R, out):
         parallel chunks of :data:`ROW_CHUNK`.
     """
     n = indptr.size - 1
+    m = X.shape[1]
     for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        acc = np.empty(m)
         for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
-            _residual_row(indptr, indices, data, X, R, out, i)
+            _residual_row(indptr, indices, data, X, R, acc, i)
+            oi = out[i]
+            for c in range(m):
+                oi[c] = acc[c]
 
 
 @jit
-def _residual_row(indptr, indices, data, X, R, out, i):
-    """Row ``i`` of ``out = R - A @ X`` (entries of ``A``'s row in stored order)."""
+def _residual_row(indptr, indices, data, X, R, acc, i):
+    """Row ``i`` of ``R - A @ X`` into ``acc`` (m,) (entries of ``A``'s row in stored order)."""
     m = X.shape[1]
+    ri = R[i]
     for c in range(m):
-        out[i, c] = R[i, c]
+        acc[c] = ri[c]
     for p in range(indptr[i], indptr[i + 1]):
-        j = np.uintp(indices[p])
         u = data[p]
+        xj = X[np.uintp(indices[p])]
         for c in range(m):
-            out[i, c] -= u * X[j, c]
+            acc[c] -= u * xj[c]
 
 
 @jit_parallel
@@ -203,11 +216,21 @@ def jacobi_sweep(indptr, indices, data, wdinv, X, R, out):
     m = X.shape[1]
     n = indptr.size - 1
     for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        acc = np.empty(m)
         for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
-            _residual_row(indptr, indices, data, X, R, out, i)
-            w = wdinv[i]
+            ri = R[i]  # (the residual row written out: as a called helper it ran slower)
             for c in range(m):
-                out[i, c] = X[i, c] + w * out[i, c]
+                acc[c] = ri[c]
+            for p in range(indptr[i], indptr[i + 1]):
+                u = data[p]
+                xj = X[np.uintp(indices[p])]
+                for c in range(m):
+                    acc[c] -= u * xj[c]
+            w = wdinv[i]
+            xi = X[i]
+            oi = out[i]
+            for c in range(m):
+                oi[c] = xi[c] + w * acc[c]
 
 
 @jit_parallel
@@ -226,17 +249,24 @@ def jacobi_start(indptr, indices, data, wdinv, R, X, out):
     m = R.shape[1]
     n = indptr.size - 1
     for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        acc = np.empty(m)
         for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
             w = wdinv[i]
+            ri = R[i]
+            xi = X[i]
             for c in range(m):
-                X[i, c] = R[i, c] * w
-                out[i, c] = R[i, c]
+                xi[c] = ri[c] * w
+                acc[c] = ri[c]
             for p in range(indptr[i], indptr[i + 1]):
                 j = np.uintp(indices[p])
                 u = data[p]
                 wj = wdinv[j]
+                rj = R[j]
                 for c in range(m):
-                    out[i, c] -= u * (R[j, c] * wj)
+                    acc[c] -= u * (rj[c] * wj)
+            oi = out[i]
+            for c in range(m):
+                oi[c] = acc[c]
 
 
 @jit_parallel
@@ -254,9 +284,16 @@ def csr_matmat_add(indptr, indices, data, X, Y):
     for t in prange((r + ROW_CHUNK - 1) // ROW_CHUNK):
         acc = np.empty(m)
         for i in range(t * ROW_CHUNK, min(r, (t + 1) * ROW_CHUNK)):
-            csr_row_times_block(indptr, indices, data, X, i, acc)
+            for c in range(m):  # (csr_matmat's row product)
+                acc[c] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                u = data[p]
+                xj = X[np.uintp(indices[p])]
+                for c in range(m):
+                    acc[c] += u * xj[c]
+            yi = Y[i]
             for c in range(m):
-                Y[i, c] += acc[c]
+                yi[c] += acc[c]
 
 
 @jit
@@ -278,9 +315,13 @@ def strength_pattern(a_indptr, a_indices, a_data, diag_abs, theta, s_indptr, s_i
     s_indptr[0] = 0
     for i in range(n):
         e = t2 * diag_abs[i]
-        for p in range(a_indptr[i], a_indptr[i + 1]):
-            j = a_indices[p]
-            v = a_data[p]
+        p0 = a_indptr[i]
+        p1 = a_indptr[i + 1]
+        cols = a_indices[p0:p1]  # the row as 1-D views
+        vals = a_data[p0:p1]
+        for p in range(p1 - p0):
+            j = cols[p]
+            v = vals[p]
             if j == i or v * v >= e * diag_abs[np.uintp(j)]:
                 s_indices[nnz] = j
                 nnz += 1
@@ -346,6 +387,79 @@ def _rotate_row(X0, AX0, C, lam, xrow, rsq, i):
         j += 1
 
 
+@jit
+def _rotate_rows8(X0, AX0, C, lam, X, part, start, stop):
+    """Rows ``start .. stop - 1`` of :func:`rotate_residual` for ``m = 8`` columns (the usual
+    ``k``): 16 accumulators in registers, the row of ``X0`` and ``AX0`` read once, the squared
+    residuals summed over the rows in registers and stored in ``part`` (8,) at the end.  Every
+    entry sums the same products in the same order as :func:`_rotate_row`.
+    """
+    p = X0.shape[1]
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
+    for i in range(start, stop):
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = 0.0
+        for q in range(p):
+            x = X0[i, q]
+            a = AX0[i, q]
+            c0 = C[q, 0]
+            c1 = C[q, 1]
+            c2 = C[q, 2]
+            c3 = C[q, 3]
+            c4 = C[q, 4]
+            c5 = C[q, 5]
+            c6 = C[q, 6]
+            c7 = C[q, 7]
+            s0 += x * c0
+            s1 += x * c1
+            s2 += x * c2
+            s3 += x * c3
+            s4 += x * c4
+            s5 += x * c5
+            s6 += x * c6
+            s7 += x * c7
+            t0 += a * c0
+            t1 += a * c1
+            t2 += a * c2
+            t3 += a * c3
+            t4 += a * c4
+            t5 += a * c5
+            t6 += a * c6
+            t7 += a * c7
+        X[i, 0] = s0  # (after the row's reads: X may be the first columns of X0 or AX0)
+        X[i, 1] = s1
+        X[i, 2] = s2
+        X[i, 3] = s3
+        X[i, 4] = s4
+        X[i, 5] = s5
+        X[i, 6] = s6
+        X[i, 7] = s7
+        r = t0 - lam[0] * s0
+        r0 += r * r
+        r = t1 - lam[1] * s1
+        r1 += r * r
+        r = t2 - lam[2] * s2
+        r2 += r * r
+        r = t3 - lam[3] * s3
+        r3 += r * r
+        r = t4 - lam[4] * s4
+        r4 += r * r
+        r = t5 - lam[5] * s5
+        r5 += r * r
+        r = t6 - lam[6] * s6
+        r6 += r * r
+        r = t7 - lam[7] * s7
+        r7 += r * r
+    part[0] += r0  # (part starts at +0.0: 0 + r0 is r0, the chunk's sum as _rotate_row's)
+    part[1] += r1
+    part[2] += r2
+    part[3] += r3
+    part[4] += r4
+    part[5] += r5
+    part[6] += r6
+    part[7] += r7
+
+
 @jit_parallel
 def rotate_residual(X0, AX0, C, lam, X, rsq):
     """Ritz vectors ``X = X0 @ C`` and the squared residual norms of ``(lam, X)``.
@@ -359,14 +473,18 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
         ``X0`` or ``AX0`` (a row is written after it is read); rsq : float64 (m,) output
         (overwritten).  Every entry of ``X`` sums its ``p`` products in order ``q = 0..p-1``
         (the same sums column by column as over all ``m`` columns at once), four columns at
-        a time in scalar accumulators (registers, not memory).  Rows in parallel chunks of
-        :data:`ROW_CHUNK`; ``rsq`` sums each chunk's rows in order, then the chunks in order.
+        a time in scalar accumulators (registers, not memory), all eight at once when
+        ``m = 8``.  Rows in parallel chunks of :data:`ROW_CHUNK`; ``rsq`` sums each chunk's
+        rows in order, then the chunks in order.
     """
     n = X0.shape[0]
     m = C.shape[1]
     nt = (n + ROW_CHUNK - 1) // ROW_CHUNK
     part = np.zeros((nt, m))
     for t in prange(nt):
+        if m == 8:  # the usual k: one register-resident pass per row (_rotate_rows8)
+            _rotate_rows8(X0, AX0, C, lam, X, part[t], t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK))
+            continue
         xrow = np.empty(m)
         for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
             _rotate_row(X0, AX0, C, lam, xrow, part[t], i)
@@ -439,6 +557,24 @@ def column_sumsq_extrema(V, sumsq, vmax, vmin):
 
 
 @jit
+def gather_scaled_columns(V, order, scale, out):
+    """``out[:, j] = V[:, order[j]] * scale[j]`` for ``j < len(order)``, 0 in the other columns.
+
+    V : float64 (n, p), any strides; order : int64 (nv,), ``0 <= order < p``, ``nv <= k``;
+    scale : float64 (nv,); out : float64 (n, k) output (every entry written).  One product per
+    entry: the values of ``out[:, :nv] = V[:, order] * scale`` in one pass, without the copy.
+    """
+    n = out.shape[0]
+    k = out.shape[1]
+    nv = order.shape[0]
+    for i in range(n):
+        for j in range(nv):
+            out[i, j] = V[i, np.uintp(order[j])] * scale[j]
+        for j in range(nv, k):
+            out[i, j] = 0.0
+
+
+@jit
 def main_diagonal_entries(indptr, indices, on_diag):
     """Mark the stored entries on the main diagonal; returns how many rows store it exactly once.
 
@@ -447,9 +583,13 @@ def main_diagonal_entries(indptr, indices, on_diag):
     once = 0
     for i in range(indptr.size - 1):
         count = 0
-        for p in range(indptr[i], indptr[i + 1]):
-            hit = indices[p] == i
-            on_diag[p] = hit
+        p0 = indptr[i]
+        p1 = indptr[i + 1]
+        cols = indices[p0:p1]  # the row as 1-D views
+        marks = on_diag[p0:p1]
+        for p in range(p1 - p0):
+            hit = cols[p] == i
+            marks[p] = hit
             count += hit
         once += count == 1
     return once

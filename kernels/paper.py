@@ -1,4 +1,4 @@
-"""Kernels of the paper/ink model: colour bins, the 3x3 colour range, masks within a reach.
+"""Kernels of the paper/ink model: colour bins, the 3x3 colour range, distances within a reach.
 
 Raw kernels (``original-system.md`` §0.2): module-level ``@jit`` functions, raw arrays in,
 **caller-allocated outputs**, no validation, no raising.  Validated wrappers:
@@ -30,6 +30,7 @@ from ._jit import jit
 #   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, ::1]) -> None
 #   nearest_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, float64[:, ::1])
 #       -> None
+#   spread_within_reach(bool[:, ::1], int64[::1], int64[::1], float64[:, ::1]) -> None
 
 
 @jit
@@ -85,22 +86,25 @@ def local_range(image, out, work):
     image : float64 (H, W, C), C-contiguous, finite
     out : float64 (H, W), caller-allocated
         Receives ``max(0, max_c (max_3x3 image[..., c] - min_3x3 image[..., c]))``.
-    work : float64 (2, W, C), caller-allocated scratch
+    work : float64 (2, W, C), caller-allocated scratch, C-contiguous
         The column maxima and minima of one image row.
     """
     height, width, channels = image.shape
     vmax = work[0]
     vmin = work[1]
+    size = width * channels
+    flat_max = vmax.reshape(size)  # (contiguous rows as 1-D views: the first pass vectorises)
+    flat_min = vmin.reshape(size)
     for y in range(height):
-        above = max(y - 1, 0)
-        below = min(y + 1, height - 1)
-        for x in range(width):  # column extrema over rows y-1 .. y+1
-            for c in range(channels):
-                a = image[above, x, c]
-                b = image[y, x, c]
-                d = image[below, x, c]
-                vmax[x, c] = max(max(a, b), d)
-                vmin[x, c] = min(min(a, b), d)
+        above = image[max(y - 1, 0)].reshape(size)
+        row = image[y].reshape(size)
+        below = image[min(y + 1, height - 1)].reshape(size)
+        for i in range(size):  # column extrema over rows y-1 .. y+1
+            a = above[i]
+            b = row[i]
+            d = below[i]
+            flat_max[i] = max(max(a, b), d)
+            flat_min[i] = min(min(a, b), d)
         for x in range(width):
             left = max(x - 1, 0)
             right = min(x + 1, width - 1)
@@ -150,3 +154,38 @@ def nearest_within_reach(where, target, offset_dy, offset_dx, outside, out):
                 if hit:
                     out[y, x] = np.float64(dy) * np.float64(dy) + np.float64(dx) * np.float64(dx)
                     break
+
+
+@jit
+def spread_within_reach(target, offset_dy, offset_dx, out):
+    """Lower ``out`` to the squared distance of the nearest ``target`` pixel within a reach.
+
+    The values :func:`nearest_within_reach` gives every pixel (``where`` all true, ``outside``
+    false), from the other side: each ``target`` pixel lowers ``out`` at every offset of the
+    (symmetric) disk around it to ``dy² + dx²``, the minimum of which is the first hit of the
+    nearest-first search.  Cheaper when the targets are few (strokes on paper).
+
+    Parameters
+    ----------
+    target : bool (H, W)
+        The pixels to look for.
+    offset_dy, offset_dx : int64 (K,)
+        The offsets of the reach, closed under negation (a disk: ``reach_offsets``).
+    out : float64 (H, W), caller-allocated
+        Receives ``min(out, dy² + dx²)`` over the target pixels within the offsets (+inf
+        initially: +inf where no target pixel is within the reach).
+    """
+    height, width = target.shape
+    for y in range(height):
+        for x in range(width):
+            if not target[y, x]:
+                continue
+            for k in range(offset_dy.shape[0]):
+                dy = offset_dy[k]
+                dx = offset_dx[k]
+                yy = y + dy
+                xx = x + dx
+                if 0 <= yy < height and 0 <= xx < width:
+                    d2 = np.float64(dy) * np.float64(dy) + np.float64(dx) * np.float64(dx)
+                    if d2 < out[yy, xx]:
+                        out[yy, xx] = d2

@@ -70,16 +70,28 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
             if x2 is not None:
                 u2 = x2[p]
             skip2 = u2 == 0.0  # adds only zeros to C2 (the identity mass at the pixel level)
-            for q in range(y_indptr[j], y_indptr[j + 1]):
-                b = np.uintp(y_indices[q])
-                acc1[b] += u1 * y1[q]
-                if y2 is not None:  # (compiled out for the single product)
-                    if not skip2:  # loop-invariant branch
-                        acc2[b] += u2 * y2[q]
-                if mark[b] != i:
-                    mark[b] = i
-                    c_indices[nz] = b
-                    nz += 1
+            q0 = y_indptr[j]
+            q1 = y_indptr[j + 1]
+            cols = y_indices[q0:q1]  # the row of Y as 1-D views, one loop per case (~10 % faster)
+            vals = y1[q0:q1]
+            if y2 is not None and not skip2:  # (compiled out for the single product)
+                vals2 = y2[q0:q1]
+                for q in range(q1 - q0):
+                    b = np.uintp(cols[q])
+                    acc1[b] += u1 * vals[q]
+                    acc2[b] += u2 * vals2[q]
+                    if mark[b] != i:
+                        mark[b] = i
+                        c_indices[nz] = b
+                        nz += 1
+            else:
+                for q in range(q1 - q0):
+                    b = np.uintp(cols[q])
+                    acc1[b] += u1 * vals[q]
+                    if mark[b] != i:
+                        mark[b] = i
+                        c_indices[nz] = b
+                        nz += 1
         for z in range(start, nz):
             b = np.uintp(c_indices[z])
             c1[z] = acc1[b]
@@ -108,8 +120,12 @@ def galerkin_identity_mass(pt_indptr, pt_indices, pt_data, p_indptr, p_indices, 
             u = pt_data[p]
             if u == 0.0:  # as the pair kernel, which skips a zero factor
                 continue
-            for q in range(p_indptr[i], p_indptr[i + 1]):
-                acc[np.uintp(p_indices[q])] += u * p_data[q]
+            q0 = p_indptr[i]
+            q1 = p_indptr[i + 1]
+            cols = p_indices[q0:q1]  # (1-D views, as spgemm_pair_bounded)
+            vals = p_data[q0:q1]
+            for q in range(q1 - q0):
+                acc[np.uintp(cols[q])] += u * vals[q]
         for z in range(c_indptr[row], c_indptr[row + 1]):
             b = np.uintp(c_indices[z])
             out[z] = acc[b]

@@ -14,6 +14,7 @@ from fastshade.kernels.blockops import (
     csr_matmat_add,
     csr_matmat_pair,
     csr_residual,
+    gather_scaled_columns,
     jacobi_start,
     jacobi_sweep,
     main_diagonal_entries,
@@ -188,6 +189,29 @@ def test_rotate_residual_property(n, p, m, seed):
     _check_rotate(n, p, m, seed)
 
 
+@pytest.mark.parametrize("n,p", [(1, 1), (7, 12), (5000, 12), (9000, 3)])
+def test_rotate_residual_eight_columns_are_the_general_sums_bit_for_bit(n, p):
+    """m = 8 (the usual k) runs its own register pass: the same sums as the general path, which
+    an extra ninth column takes (columns are independent); in place over X0 or AX0 too."""
+    rng = np.random.default_rng(n + p)
+    X0 = rng.standard_normal((n, p))
+    AX0 = rng.standard_normal((n, p))
+    C9 = rng.standard_normal((p, 9))
+    lam9 = rng.standard_normal(9)
+    X9, rsq9 = np.empty((n, 9)), np.empty(9)
+    rotate_residual(X0, AX0, C9, lam9, X9, rsq9)
+    C, lam = np.ascontiguousarray(C9[:, :8]), lam9[:8].copy()
+    X, rsq = np.full((n, 8), np.nan), np.full(8, np.nan)
+    rotate_residual(X0, AX0, C, lam, X, rsq)
+    np.testing.assert_array_equal(X, X9[:, :8])
+    np.testing.assert_array_equal(rsq, rsq9[:8])
+    if p >= 8:  # in place: the first eight columns of AX0 (a row is written after it is read)
+        A = AX0.copy()
+        rotate_residual(X0, A, C, lam, A[:, :8], rsq)
+        np.testing.assert_array_equal(A[:, :8], X9[:, :8])
+        np.testing.assert_array_equal(rsq, rsq9[:8])
+
+
 def _check_ritz_residual(n: int, m: int, seed: int, strided: bool) -> None:
     rng = np.random.default_rng(seed)
     AX = rng.standard_normal((n, m))
@@ -239,6 +263,34 @@ def test_column_sumsq_extrema_matches_numpy(shape):
 @given(st.integers(1, 80), st.integers(0, 10), st.integers(0, 10_000))
 def test_column_sumsq_extrema_property(n, m, seed):
     _check_column_stats(np.random.default_rng(seed).standard_normal((n, m)))
+
+
+def _check_gather(n: int, p: int, k: int, seed: int, strided: bool) -> None:
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((n, 2 * p + 1))
+    V = V[:, 1:p + 1] if strided else np.ascontiguousarray(V[:, 1:p + 1])
+    nv = int(rng.integers(0, min(p, k) + 1))
+    order = rng.permutation(p)[:nv].astype(np.int64)
+    scale = rng.standard_normal(nv)
+    scale[: nv // 3] = 1.0
+    out = np.full((n, k), np.nan)
+    gather_scaled_columns(V, order, scale, out)
+    ref = np.zeros((n, k))
+    np.take(V, order, axis=1, out=ref[:, :nv])
+    ref[:, :nv] *= scale
+    np.testing.assert_array_equal(out, ref, strict=True)
+
+
+@pytest.mark.parametrize("n,p,k", [(1, 1, 1), (1, 8, 8), (9, 1, 3), (1000, 8, 8), (50, 12, 8), (7, 3, 5), (4, 0, 2)])
+@pytest.mark.parametrize("strided", [False, True])
+def test_gather_scaled_columns_is_take_then_scale(n, p, k, strided):
+    _check_gather(n, p, k, seed=n + p + k, strided=strided)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 60), st.integers(0, 10), st.integers(0, 10), st.integers(0, 10_000))
+def test_gather_scaled_columns_property(n, p, k, seed):
+    _check_gather(n, p, k, seed, strided=bool(seed % 2))
 
 
 # ----------------------------------------------------------------------------------------

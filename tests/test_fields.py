@@ -174,14 +174,47 @@ def test_blocked_dia_heat_is_bitwise_the_csr_heat(kind, connectivity, alpha, sha
     x = rng.standard_normal(L.shape[0])
     chunk = max(band, 1)
     threads = numba.get_num_threads()
+    assert kf.dia_mirrored(offsets, diagonals)
     for steps in (0, 1, 2, depth, depth + 1, 3 * depth + 2, 30):
         plain = plain_csr_heat(L, x, alpha, steps)
         for bands in (1, 2, 5, x.size + 3):  # any bands: the same bytes
-            windows = np.full((threads, depth, slots * chunk), np.nan)  # garbage must never be read
-            out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
-            kf.heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, bands, out, work, windows)
-            np.testing.assert_array_equal(out, plain, strict=True)
+            for mirror in (False, True):  # an image Laplacian's storage is symmetric bit for bit
+                windows = np.full((threads, depth, slots * chunk), np.nan)  # garbage must never be read
+                out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
+                kf.heat_diffusion_dia(offsets, diagonals, x, alpha, steps, chunk, bands, out, work, windows,
+                                      mirror)
+                np.testing.assert_array_equal(out, plain, strict=True)
         assert_close(out, heat_diffusion_scipy(L, x, alpha, steps), scale=10.0)
+
+
+def _mirrored_numpy(offsets: np.ndarray, diagonals: np.ndarray) -> bool:
+    """dia_mirrored's reference: every lower diagonal has the bits of its mirror, shifted."""
+    nd, n = diagonals.shape
+    if not np.array_equal(offsets, -offsets[::-1]):
+        return False
+    bits = diagonals.view(np.uint64)
+    return all(np.array_equal(bits[k, -o:], bits[nd - 1 - k, :n + o]) for k, o in enumerate(offsets[:nd // 2]))
+
+
+@pytest.mark.parametrize(("kind", "connectivity"), [("grid", 4), ("grid", 8), ("dither", 4)],
+                         ids=["grid4", "grid8", "dither"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (6, 7), (23, 17)])
+def test_dia_mirrored_tells_a_symmetric_storage(kind, connectivity, shape):
+    rng = np.random.default_rng(shape[0] + 7 * shape[1])
+    offsets, diagonals, _ = diagonals_of(image_laplacian(rng.random(shape), kind=kind, connectivity=connectivity))
+    assert kf.dia_mirrored(offsets, diagonals) and _mirrored_numpy(offsets, diagonals)
+    nd, n = diagonals.shape
+    if nd == 1:
+        return
+    k = int(np.flatnonzero(offsets < 0)[-1])  # the lower diagonal nearest the main one
+    i = n - 1  # its last row, whose mirror entry is stored in row n - 1 + offsets[k]
+    for value in (diagonals[k, i] + 1e-3, -diagonals[k, i] if diagonals[k, i] == 0 else np.nan):
+        broken = diagonals.copy()
+        broken[k, i] = value  # one entry off (a signed zero, or NaN: bits differ)
+        assert not kf.dia_mirrored(offsets, broken) and not _mirrored_numpy(offsets, broken)
+    shifted = offsets.copy()
+    shifted[0] -= 1  # offsets no longer symmetric
+    assert not kf.dia_mirrored(shifted, diagonals) and not _mirrored_numpy(shifted, diagonals)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
@@ -210,27 +243,31 @@ def test_parallel_dia_heat_gives_the_same_bytes_on_one_and_two_threads(connectiv
             out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)
             windows = np.full((threads, depth, 4 * band), np.nan)
             kf.heat_diffusion_dia.parallel(offsets, diagonals, x, 0.1, 3 * depth + 1, band, 7, out, work,
-                                           windows)
+                                           windows, True)
         finally:
             numba.set_num_threads(previous)
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
     out, work = np.full(x.size, np.nan), np.full(x.size, np.nan)  # the serial kernel: one window
     kf.heat_diffusion_dia(offsets, diagonals, x, 0.1, 3 * depth + 1, band, 7, out, work,
-                          np.full((1, depth, 4 * band), np.nan))
+                          np.full((1, depth, 4 * band), np.nan), False)
     np.testing.assert_array_equal(out, results[0])
     np.testing.assert_array_equal(results[0], plain_csr_heat(L, x, 0.1, 3 * depth + 1))
 
 
-def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr():
+def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr(monkeypatch):
     rng = np.random.default_rng(11)
     L = image_laplacian(rng.random((640, 80)))
     x = rng.standard_normal(L.shape[0])
+    plain = plain_csr_heat(L, x, 0.1, 150)
+    # this size fits HEAT_FLAT_BYTES: one sweep per step
+    assert graph_module._heat_windows(5, 80, L.shape[0], 150, 1)[2].shape[1] == 1
+    np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150), plain)
+    monkeypatch.setattr(graph_module, "HEAT_FLAT_BYTES", 0)  # a bigger image's blocked path
     chunk, _, windows = graph_module._heat_windows(5, 80, L.shape[0], 150, 1)
     # this size takes the blocked path, in chunks of whole image rows
     assert chunk % 80 == 0 and chunk >= graph_module.HEAT_CHUNK_ROWS and windows.shape[1] >= 2
-    np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150),
-                                  plain_csr_heat(L, x, 0.1, 150))
+    np.testing.assert_array_equal(heat_diffusion(L, x, alpha=0.1, steps=150), plain)
     # 8-connected (9 diagonals: the general per-diagonal rows), band 91: chunks of 23 x 91 rows
     L8 = image_laplacian(rng.random((400, 90)), connectivity=8)
     x8 = rng.standard_normal(L8.shape[0])
@@ -413,7 +450,7 @@ def user_fields(indptr, indices, data, f, alpha, steps):
     blocked = np.empty(n)
     windows = np.empty((numba.get_num_threads(), 4, 3 * max(band, 1)))
     kf.heat_diffusion_dia(offsets, diagonals, f.ravel(), alpha, steps, max(band, 1), 2, blocked,
-                          work, windows)
+                          work, windows, kf.dia_mirrored(offsets, diagonals))
     for i in range(n):
         if blocked[i] != out[i] or not sorted_rows:
             out[:] = np.nan  # the caller's comparison then fails loudly
@@ -495,3 +532,22 @@ def test_dia_matvec_matches_scipy(kind, connectivity, shape, block):
     kf.dia_matvec(offsets, d32, x32, out32, np.empty(block))
     exact = L.astype(np.float32).astype(np.float64) @ x32.astype(np.float64)
     np.testing.assert_allclose(out32, exact, rtol=2e-7, atol=2e-7 * np.abs(exact).max(initial=1.0))
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (7, 9), (40, 33)])
+def test_heat_operator_reads_the_max_degree_from_its_diagonal_storage(connectivity, shape):
+    from fastshade.options import ShadeOptions
+    from fastshade.pipeline.fields import HeatOperator, stable_heat_schedule
+    from fastshade.pipeline.graph import diagonal_storage
+
+    L = image_laplacian(np.random.default_rng(shape[0]).random(shape), connectivity=connectivity)
+    dia = diagonal_storage(L)
+    op = HeatOperator(L, ShadeOptions(connectivity=connectivity), dia)
+    if dia is None:
+        assert op.max_degree() is None
+        return
+    assert op.max_degree() == float(L.diagonal().max())
+    assert HeatOperator(L, ShadeOptions(connectivity=connectivity)).max_degree() is None
+    for alpha, steps in ((0.1, 150), (0.2, 30)):
+        assert stable_heat_schedule(L, alpha, steps, None, op.max_degree()) == stable_heat_schedule(L, alpha, steps)

@@ -22,8 +22,10 @@ from fastshade.pipeline.paper import (
     colour_edges,
     local_range,
     paper_colour,
+    paper_field,
     paper_ink_model,
     reach_offsets,
+    row_medians,
     stroke_mask,
 )
 from fastshade.pipeline.weight import open_paper, stroke_distance
@@ -193,3 +195,138 @@ def test_open_paper_of_a_stroke_picture():
     for gap in (1.0, 2.0, 3.0):
         np.testing.assert_array_equal(open_paper(stroke_distance(strokes, gap), gap),
                                       _open_paper_edt(exact, gap))
+
+
+def _colour_distance_numpy(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """colour_distance as it was written: one (..., 3) expression."""
+    return np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (17, 23), (64, 48), (300,), (5, 4, 3)])
+@pytest.mark.parametrize("levels", [None, 2, 255])
+@pytest.mark.parametrize("per_pixel", [False, True])
+def test_colour_distance_is_the_numpy_expression_bit_for_bit(shape, levels, per_pixel):
+    rgb = _random_rgb(shape, seed=sum(shape) + (levels or 0), levels=levels)
+    rng = np.random.default_rng(len(shape))
+    paper = rng.random(rgb.shape) if per_pixel else rng.random(3)
+    if levels:
+        paper = np.floor(paper * levels) / levels
+    np.testing.assert_array_equal(colour_distance(rgb, paper), _colour_distance_numpy(rgb, paper))
+
+
+def test_colour_distance_edge_cases():
+    white, black = np.ones(3), np.zeros(3)
+    assert colour_distance(black, white) == 1.0 == _colour_distance_numpy(black, white)
+    assert colour_distance(white, white) == 0.0
+    np.testing.assert_array_equal(colour_distance(np.ones((2, 3, 3)), white), np.zeros((2, 3)))
+    view = _random_rgb((12, 10), 4)[::2, ::-1]  # a non-contiguous view
+    np.testing.assert_array_equal(colour_distance(view, white), _colour_distance_numpy(view, white))
+    assert colour_distance(np.zeros((0, 3)), white).shape == (0,)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 8, 1000, 1001])
+@pytest.mark.parametrize("levels", [None, 3])
+def test_row_medians_are_numpys_median(n, levels):
+    values = _random_rgb((n, 1), seed=n, levels=levels)[:, 0, :].T.copy()  # (3, n), ties when levelled
+    np.testing.assert_array_equal(row_medians(values), np.median(values, axis=1))
+    np.testing.assert_array_equal(row_medians(values[:, ::-1]), np.median(values, axis=1))
+
+
+def test_paper_field_reads_the_given_distances_as_its_own():
+    h, w = 200, 700
+    _, xx = np.mgrid[0:h, 0:w]
+    rgb = 0.95 - 0.6 * (xx / w)[..., None] * np.array([1.0, 0.9, 0.8])  # a page darkening across
+    rgb = np.clip(rgb + np.random.default_rng(2).normal(0, 0.01, rgb.shape), 0, 1)
+    rgb[90:110, 50:650] = 0.1  # a stroke across it
+    paper = paper_colour(rgb, np.ones((h, w), dtype=bool))
+    field = paper_field(rgb, paper)
+    assert field is not None
+    np.testing.assert_array_equal(paper_field(rgb, paper, distance=_colour_distance_numpy(rgb, paper)), field)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.3, 1.0])
+@pytest.mark.parametrize("reach", [0.0, 1.0, 3.0, 4.5])
+def test_spread_within_reach_is_the_nearest_first_search(shape, density, reach):
+    rng = np.random.default_rng(int(density * 100) + 7 * shape[0] + shape[1])
+    target = rng.random(shape) < density
+    dy, dx = reach_offsets(reach)
+    gathered = np.full(shape, np.inf)
+    kp.nearest_within_reach(np.ones(shape, dtype=bool), target, dy, dx, False, gathered)
+    spread = np.full(shape, np.inf)
+    kp.spread_within_reach(target, dy, dx, spread)
+    np.testing.assert_array_equal(spread, gathered)
+    if target.any():  # and the distance transform where it is within the reach
+        exact = ndimage.distance_transform_edt(~target)
+        within = exact <= reach
+        np.testing.assert_array_equal(np.sqrt(spread[within]), exact[within])
+        assert np.all(spread[~within] == np.inf)
+    lowered = np.full(shape, 2.0)  # only lowers what it is given
+    kp.spread_within_reach(target, dy, dx, lowered)
+    np.testing.assert_array_equal(lowered, np.minimum(gathered, 2.0))
+
+
+def _paper_field_median_form(rgb: np.ndarray, paper: np.ndarray, tile: int) -> np.ndarray | None:
+    """paper_field as it was written: np.median of every tile's close pixels, one tile at a time."""
+    from collections import deque
+
+    from fastshade.pipeline.paper import INK_DISTANCE, TILE_PAPER_SHARE, TILE_TOLERANCE
+
+    h, w = rgb.shape[:2]
+    ny, nx = -(-h // tile), -(-w // tile)
+
+    def estimate(iy, ix, ref):
+        block = rgb[iy * tile:(iy + 1) * tile, ix * tile:(ix + 1) * tile].reshape(-1, 3)
+        near = block[_colour_distance_numpy(block, ref) <= INK_DISTANCE]
+        if near.shape[0] < TILE_PAPER_SHARE * block.shape[0]:
+            return None
+        est = np.median(near, axis=0)
+        return paper if _colour_distance_numpy(est, paper) <= TILE_TOLERANCE else est
+
+    grid, known, queue = np.zeros((ny, nx, 3)), np.zeros((ny, nx), dtype=bool), deque()
+    for iy in range(ny):
+        for ix in range(nx):
+            if estimate(iy, ix, paper) is paper:
+                grid[iy, ix], known[iy, ix] = paper, True
+                queue.append((iy, ix))
+    if not queue:
+        return None
+    while queue:
+        iy, ix = queue.popleft()
+        for jy, jx in ((iy - 1, ix), (iy + 1, ix), (iy, ix - 1), (iy, ix + 1)):
+            if 0 <= jy < ny and 0 <= jx < nx and not known[jy, jx]:
+                est = estimate(jy, jx, grid[iy, ix])
+                if est is not None:
+                    grid[jy, jx], known[jy, jx] = est, True
+                    queue.append((jy, jx))
+    if not known.all():
+        _, (ry, rx) = ndimage.distance_transform_edt(~known, return_indices=True)
+        grid = grid[ry, rx]
+    if np.all(grid == paper):
+        return None
+    cy = np.clip((np.arange(h) + 0.5) / tile - 0.5, 0, ny - 1)
+    cx = np.clip((np.arange(w) + 0.5) / tile - 0.5, 0, nx - 1)
+    gy, gx = np.meshgrid(cy, cx, indexing="ij")
+    return np.stack([ndimage.map_coordinates(grid[:, :, c], [gy, gx], order=1, mode="nearest")
+                     for c in range(3)], axis=2)
+
+
+@pytest.mark.parametrize("share", [0.3, 0.5, 0.5 + 1 / 256, 0.7, 1.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_paper_field_is_the_median_form(share, seed):
+    """Tiles holding the exact paper colour in about ``share`` of their pixels (a majority:
+    the median is the paper without a partition), the rest near-paper noise, a darker band
+    and ink."""
+    rng = np.random.default_rng(seed)
+    h, w, tile = 96, 160, 16
+    paper = np.array([0.9, 0.88, 0.85])
+    rgb = np.clip(paper + rng.normal(0, 0.03, (h, w, 3)), 0, 1)
+    exact = rng.random((h, w)) < share
+    rgb[exact] = paper
+    rgb[:, 100:] -= 0.12  # a darker strip: papers of their own, grown from the first tiles
+    rgb[40:44, 10:150] = 0.1  # ink
+    rgb[:, 100:][exact[:, 100:]] = paper - 0.12  # (exact there too, but not the global paper)
+    np.testing.assert_array_equal(paper_field(rgb, paper, tile), _paper_field_median_form(rgb, paper, tile))
+    dist = _colour_distance_numpy(rgb, paper)
+    np.testing.assert_array_equal(paper_field(rgb, paper, tile, distance=dist),
+                                  _paper_field_median_form(rgb, paper, tile))

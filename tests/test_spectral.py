@@ -484,3 +484,71 @@ def test_default_solve_meets_tol_where_scipy_lobpcg_stops_early(case, kw):
     assert b.info["converged"] and b.info["pixel_solver"] == "block"
     L = image_laplacian(c)
     assert np.linalg.norm(L @ b.vectors - b.vectors * b.values, axis=0).max() <= tol * 1.001
+
+
+def _finish_columns_by_take(vals, vecs, n, k):
+    """finish_columns as it was written: take the sorted columns, one stats pass, then scale."""
+    from fastshade.kernels.blockops import column_sumsq_extrema
+    from fastshade.spectral.columns import sign_flip as flip
+
+    order = np.argsort(vals, kind="stable")
+    vals = np.asarray(vals, dtype=np.float64)[order]
+    nv = min(k, len(order))
+    out_v = np.zeros((n, k))
+    if nv:
+        np.take(np.asarray(vecs, dtype=np.float64), order[:nv], axis=1, out=out_v[:, :nv], mode="clip")
+    norms, hi, lo = np.zeros(k), np.zeros(k), np.zeros(k)
+    if n:
+        column_sumsq_extrema(out_v, norms, hi, lo)
+        np.sqrt(norms, out=norms)
+    norms[norms == 0] = 1.0
+    signs = np.where(hi >= -lo, 1.0, -1.0)
+    tie = (hi == -lo) & (hi != 0)
+    out_v *= signs / norms
+    for j in np.flatnonzero(tie):
+        flip(out_v[:, j:j + 1])
+    out_l = np.zeros(k)
+    out_l[:nv] = vals[:nv]
+    if nv < k:
+        out_l[nv:] = vals[nv - 1] if nv else 0.0
+    return out_v, np.nan_to_num(out_l), norms
+
+
+@pytest.mark.parametrize(("n", "m", "k"), [(1, 1, 1), (40, 12, 8), (40, 3, 8), (33, 8, 8), (5, 0, 3)])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_finish_columns_is_take_then_scale_bit_for_bit(n, m, k, layout):
+    from fastshade.spectral.columns import finish_columns
+
+    rng = np.random.default_rng(n * 7 + m)
+    full = rng.standard_normal((n, m + 2))
+    vecs = {"C": np.ascontiguousarray(full[:, :m]), "F": np.asfortranarray(full[:, :m]),
+            "strided": full[:, 1:m + 1]}[layout]
+    if m >= 3:
+        vecs[:, 1] = 0.0  # a zero column
+        vecs[:, 2] = np.where(np.arange(n) % 2, 1.0, -1.0)[:n]  # |max| == |min|: a tie
+    vals = rng.standard_normal(m)
+    before = vecs.copy()
+    got = finish_columns(vals, vecs, n, k)
+    for a, b in zip(got, _finish_columns_by_take(vals, vecs, n, k)):
+        np.testing.assert_array_equal(a, b, strict=True)
+    np.testing.assert_array_equal(vecs, before)  # not modified
+
+
+@pytest.mark.parametrize("maxiter", [0, 1, 3])
+@pytest.mark.parametrize("dense_updates", [False, True])
+def test_block_lobpcg_without_final_residuals_returns_the_same_pairs(maxiter, dense_updates):
+    from fastshade.spectral.lobpcg import block_lobpcg
+
+    rng = np.random.default_rng(maxiter)
+    L = image_laplacian((rng.random((60, 50)) < 0.85).astype(float))
+    H = amg.build_hierarchy(L, min_coarse=60)
+    lev = 1  # a coarse level: mass matrix B, as the cascade solves it
+    start = rng.standard_normal((H.L[lev].shape[0], 12))
+    runs = [block_lobpcg(H.L[lev], H.B[lev], start.copy(), H.Y[lev], lambda R: amg.vcycle(H, lev, R),
+                         tol=0.0, maxiter=maxiter, k=8, dense_updates=dense_updates, final_residuals=final)
+            for final in (True, False)]
+    np.testing.assert_array_equal(runs[0]["values"], runs[1]["values"])
+    np.testing.assert_array_equal(runs[0]["vectors"], runs[1]["vectors"])
+    assert runs[0]["iterations"] == runs[1]["iterations"] == maxiter
+    assert np.isfinite(runs[0]["residuals"]).all()
+    assert np.isnan(runs[1]["residuals"]).all() == (maxiter > 0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from fastshade.pipeline.castshadow import Swing, swung_shadows
+from fastshade.pipeline.castshadow import Swing, mask_window, swung_shadows
 from fastshade.pipeline.inkgates import InkAnalysis
 from fastshade.pipeline.resolution import centre_offset, scaled_window
 from fastshade.pipeline.shading import budget_from_energy, thickening_budget
@@ -31,14 +31,6 @@ SMOOTH = 1.5
 """Standard deviation (px) of the spreading of the reach over the paper (:func:`grow_strokes`)."""
 EDGE_WIDTH = 2
 """Width (px) of a swung shadow's edge: the swung copy grown by its 4-neighbours."""
-
-
-def ink_window(strokes: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """The bounding box of ``strokes`` grown by ``margin`` px, clipped to the image."""
-    ys, xs = np.nonzero(strokes.any(axis=1))[0], np.nonzero(strokes.any(axis=0))[0]
-    h, w = strokes.shape
-    return (slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + margin + 1, h)),
-            slice(max(int(xs[0]) - margin, 0), min(int(xs[-1]) + margin + 1, w)))
 
 
 def paintable(an: InkAnalysis) -> np.ndarray:
@@ -70,7 +62,7 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
         budget = budget_from_energy(an.energy, radius, attenuation, sources=sources).reshape(h, w)
     budget *= effect
     margin = CROP_MARGIN if scale == 1.0 else int(np.ceil(CROP_MARGIN * scale))
-    win = ink_window(an.strokes, margin + radius)  # all work inside the strokes' box: same result
+    win = mask_window(an.strokes, margin + radius)  # all work inside the strokes' box: same result
     strokes, high = an.strokes[win], an.high[win]
     offset = centre_offset(scale)  # 0 at scale 1: a reach a little shorter, a gap a little wider
     if later:

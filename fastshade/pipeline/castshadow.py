@@ -77,6 +77,14 @@ def swing_segment(ys: np.ndarray, xs: np.ndarray, field: np.ndarray, spread: flo
     return yy, xx, (int(pivot[0]), int(pivot[1])), float(angle)
 
 
+def mask_window(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of the (non-empty) ``mask`` grown by ``margin`` px, clipped to the image."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    h, w = mask.shape
+    return (slice(max(int(ys[0]) - margin, 0), min(int(ys[-1]) + margin + 1, h)),
+            slice(max(int(xs[0]) - margin, 0), min(int(xs[-1]) + margin + 1, w)))
+
+
 def swung_shadows(components: Components, field: np.ndarray, spread: float,
                   away: tuple[float, float], width: int = 2,
                   ) -> tuple[np.ndarray, np.ndarray, list[Swing], np.ndarray]:
@@ -111,8 +119,17 @@ def swung_shadows(components: Components, field: np.ndarray, spread: float,
         last[yy[-1][end], xx[-1][end]] = True
         last_owner[yy[-1][end], xx[-1][end]] = len(swings)
         swings.append(Swing(i, pivot, angle, float(spread * (0.5 + 0.5 * rank[i]))))
-    edge = ndi.binary_dilation(last, ndi.generate_binary_structure(2, 1), iterations=width - 1) if width > 1 else last
-    if last.any():
-        _, (iy, ix) = ndi.distance_transform_edt(~last, return_indices=True)
-        owner[edge] = last_owner[iy[edge], ix[edge]]
+    if not last.any():
+        return fill, last, swings, owner
+    # the edge and its owners inside the box of ``last`` grown past the edge's reach (width - 1
+    # px): the same dilation and nearest ``last`` pixels as over the whole image, which hold no
+    # other ``last`` pixel
+    win = mask_window(last, width + 1)
+    box = last[win]
+    edge = np.zeros((h, w), dtype=bool)
+    edge[win] = (ndi.binary_dilation(box, ndi.generate_binary_structure(2, 1), iterations=width - 1)
+                 if width > 1 else box)
+    _, (iy, ix) = ndi.distance_transform_edt(~box, return_indices=True)
+    inner = edge[win]
+    owner[win][inner] = last_owner[win][iy[inner], ix[inner]]
     return fill, edge, swings, owner

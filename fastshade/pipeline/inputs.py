@@ -20,6 +20,7 @@ def as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         loaded = read_image(image)
         return loaded.rgb, loaded.alpha
     arr = np.asarray(image)
+    checked = True  # an integer image's values are in [0, 1] by construction
     if arr.dtype == bool:
         arr = arr.astype(np.float64)
     elif arr.dtype == np.uint16:  # 16-bit: always full scale, like a 16-bit file
@@ -33,6 +34,7 @@ def as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         # float64 is not copied: the stages never write into their input, and a big scan's
         # callers (the job, the style runner, the pass) share one (H, W, 3) image (24 B/px each)
         arr = arr.astype(np.float64, copy=False)
+        checked = False
     else:
         raise ValueError(f"{name}: unsupported dtype {arr.dtype}")
     if arr.ndim == 2:
@@ -42,10 +44,12 @@ def as_rgb_alpha(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
                          f"got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name}: empty image of shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: image contains NaN or inf")
-    if arr.min() < 0.0 or arr.max() > 1.0:
-        raise ValueError(f"{name}: float image values must lie in [0, 1]")
+    if not checked:  # the extrema are NaN or infinite exactly when an entry is
+        lo, hi = float(arr.min()), float(arr.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"{name}: image contains NaN or inf")
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"{name}: float image values must lie in [0, 1]")
     alpha = None
     if arr.shape[2] in (2, 4):
         alpha = np.ascontiguousarray(arr[:, :, -1])

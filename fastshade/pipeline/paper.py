@@ -39,6 +39,7 @@ import numpy as np
 from scipy import ndimage
 
 from fastshade.kernels import paper as paper_kernels
+from fastshade.pipeline.stagelog import channels_differ
 
 INK_DISTANCE = 0.2
 """Colour distance from the paper (in [0, 1]) above which a pixel is ink: a fifth of the way from
@@ -131,8 +132,23 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def colour_distance(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
-    """Euclidean RGB distance / sqrt 3 of every pixel of ``rgb`` from ``paper`` ((3,) or (H, W, 3))."""
-    return np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)
+    """Euclidean RGB distance / sqrt 3 of every pixel of ``rgb`` from ``paper`` ((3,) or (H, W, 3)).
+
+    The values of ``np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)`` (the squares added in
+    channel order), one channel at a time: no (..., 3) temporaries.
+    """
+    rgb = np.asarray(rgb, dtype=np.float64)
+    paper = np.asarray(paper, dtype=np.float64)
+    diff = np.subtract(rgb[..., 0], paper[..., 0])
+    if diff.ndim == 0:  # one colour from another
+        return np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)
+    total = diff * diff
+    for c in (1, 2):
+        np.subtract(rgb[..., c], paper[..., c], out=diff)
+        np.multiply(diff, diff, out=diff)
+        total += diff
+    total /= 3.0
+    return np.sqrt(total, out=total)
 
 
 def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
@@ -159,10 +175,13 @@ def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
     mass = [int(counts[used][colour_distance(means, means[i]) <= PAPER_SPREAD].sum()) for i in order]
     near = colour_distance(means, means[order[int(np.argmax(mass))]]) <= PAPER_SPREAD
     best = int(used[near][int(np.argmax(counts[used][near]))])  # that crowd's most common bin
-    return pixels[code == best].mean(axis=0)
+    # the mean of its pixels: the kernel's sums are added in pixel order, as the mean of
+    # ``pixels[code == best]`` adds them (the same values, without the gather)
+    return sums[best] / counts[best]
 
 
-def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> np.ndarray | None:
+def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None,
+                distance: np.ndarray | None = None) -> np.ndarray | None:
     """The per-pixel paper of an unevenly lit page ((H, W, 3)), or None when the paper is uniform.
 
     Tiles of ``tile`` px (default :data:`TILE`, at most 32 x 32 tiles) are visited outward
@@ -171,6 +190,7 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
     paper, when they are at least :data:`TILE_PAPER_SHARE` of the tile.  Tiles that never have
     enough such pixels (ink fills, dense hatching) take the paper of the nearest estimated tile.
     The tile papers are spread over the pixels bilinearly between tile centres.
+    ``distance``: ``colour_distance(rgb, paper)`` ((H, W)), when the caller has it already.
     """
     h, w = rgb.shape[:2]
     tile = tile or max(TILE, -(-max(h, w) // 32))
@@ -178,12 +198,23 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
     if ny * nx < 2:
         return None
 
+    planes = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))  # (3, H, W): one channel at a time
+    # pixels exactly of the paper colour: when they are most of a tile's close pixels, they hold
+    # its middle order statistics in every channel, so its median is the paper, exactly
+    exact = (planes[0] == paper[0]) & (planes[1] == paper[1]) & (planes[2] == paper[2])
+
     def estimate(iy: int, ix: int, ref: np.ndarray) -> np.ndarray | None:
-        block = rgb[iy * tile:(iy + 1) * tile, ix * tile:(ix + 1) * tile].reshape(-1, 3)
-        near = block[colour_distance(block, ref) <= INK_DISTANCE]
-        if near.shape[0] < TILE_PAPER_SHARE * block.shape[0]:
+        rows, cols = slice(iy * tile, (iy + 1) * tile), slice(ix * tile, (ix + 1) * tile)
+        if ref is paper and distance is not None:  # the caller's distances (the same values)
+            close = distance[rows, cols] <= INK_DISTANCE
+        else:
+            close = colour_distance(rgb[rows, cols], ref) <= INK_DISTANCE
+        count = np.count_nonzero(close)
+        if count < TILE_PAPER_SHARE * close.size:
             return None
-        est = np.median(near, axis=0)
+        if ref is paper and 2 * np.count_nonzero(exact[rows, cols]) > count:
+            return paper  # (those pixels are close: at distance 0)
+        est = row_medians(np.compress(close.ravel(), planes[:, rows, cols].reshape(3, -1), axis=1))
         return paper if colour_distance(est, paper) <= TILE_TOLERANCE else est
 
     grid = np.zeros((ny, nx, 3))
@@ -215,6 +246,19 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None) -> 
     gy, gx = np.meshgrid(cy, cx, indexing="ij")
     return np.stack([ndimage.map_coordinates(grid[:, :, c], [gy, gx], order=1, mode="nearest")
                      for c in range(3)], axis=2)
+
+
+def row_medians(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` of a finite (r, n) array, n >= 1 (the same values: the middle
+    order statistic, or the mean ``(a + b) / 2`` of the middle two, of each row), without its
+    per-call overhead (:func:`paper_field` takes the median of every tile).
+    """
+    n = values.shape[1]
+    half = n // 2
+    if n % 2:
+        return np.partition(values, half, axis=1)[:, half]
+    part = np.partition(values, (half - 1, half), axis=1)
+    return (part[:, half - 1] + part[:, half]) / 2.0
 
 
 def local_range(rgb: np.ndarray) -> np.ndarray:
@@ -282,10 +326,13 @@ def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: n
     seen = over_white(rgb, a)
     if paper_from is None:
         paper = paper_colour(seen, np.ones(seen.shape[:2], dtype=bool))
-        paper_map = paper_field(seen, paper)
+        distance = colour_distance(seen, paper)
+        paper_map = paper_field(seen, paper, distance=distance)
+        if paper_map is not None:
+            distance = colour_distance(seen, paper_map)
     else:
         paper, paper_map = np.asarray(paper_from.paper, dtype=np.float64), paper_from.paper_map
-    distance = colour_distance(seen, paper if paper_map is None else paper_map)
+        distance = colour_distance(seen, paper if paper_map is None else paper_map)
     ink = distance > INK_DISTANCE
     if a is not None:
         ink &= a >= OPAQUE
@@ -310,7 +357,7 @@ def marks_over_paper(rgb: np.ndarray, alpha: np.ndarray, shaded: np.ndarray) -> 
     ``shaded`` (up to the 8-bit rounding of the written file).
     """
     alpha = np.asarray(alpha, dtype=np.float64)
-    changed = (shaded != over_white(rgb, alpha)).any(axis=2)
+    changed = channels_differ(shaded, over_white(rgb, alpha))
     out_rgb = np.array(rgb, dtype=np.float64, copy=True)
     out_alpha = alpha.copy()
     s = shaded[changed]

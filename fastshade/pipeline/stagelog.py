@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastshade.kernels import changes as change_kernels
+
 
 class StageLog:
     """Per-pixel last-writer stage of one pass, starting from ``image`` ((H, W, C) float)."""
@@ -24,19 +26,29 @@ class StageLog:
         """Mark every pixel whose RGB changed since the last record as written by stage ``name``."""
         if name not in self.names:
             self.names.append(name)
-        rgb = image[:, :, :3]
-        changed = (rgb != self._previous).any(axis=2)
-        self.stage_of[changed] = self.names.index(name)
-        self._previous[changed] = rgb[changed]
+        # one pass (fastshade.kernels.changes): the values of
+        # changed = channels_differ(rgb, previous); stage_of[changed] = i; previous[changed] = rgb[changed]
+        change_kernels.record_changes(np.ascontiguousarray(image, dtype=np.float64), self._previous,
+                                      self.stage_of, self.names.index(name))
+
+
+def channels_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(H, W) bool: ``(a != b).any(axis=2)`` of two (H, W, C) images, one channel at a time (no
+    (H, W, C) temporary, and no reduction over the short last axis, which NumPy runs slowly).
+    """
+    out = a[:, :, 0] != b[:, :, 0]
+    for c in range(1, a.shape[2]):
+        out |= a[:, :, c] != b[:, :, c]
+    return out
 
 
 def quantised_change(before: np.ndarray, after: np.ndarray, levels: int = 255) -> np.ndarray:
     """(H, W) bool: the pixel's quantised value (``rint(clip(v, 0, 1) * levels)``, every channel,
     alpha included) differs between the two float images, as in the written files.
     """
-    def q(x: np.ndarray) -> np.ndarray:
-        return np.rint(np.clip(x, 0.0, 1.0) * levels)
-
-    if before.shape != after.shape:  # an alpha channel added or dropped: compare RGB only
-        before, after = before[:, :, :3], after[:, :, :3]
-    return (q(before) != q(after)).any(axis=2)
+    channels = before.shape[2] if before.shape == after.shape else 3  # alpha added or dropped: RGB
+    out = np.empty(before.shape[:2], dtype=bool)
+    change_kernels.quantised_changes(np.ascontiguousarray(before, dtype=np.float64),
+                                     np.ascontiguousarray(after, dtype=np.float64), channels,
+                                     float(levels), out)
+    return out

@@ -41,12 +41,12 @@ def stroke_reach(strokes: np.ndarray, high: np.ndarray, budget: np.ndarray, sigm
 def stroke_distance(strokes: np.ndarray, reach: float) -> np.ndarray:
     """(H, W) float64: the distance of every pixel to the nearest pixel of ``strokes`` where it is
     at most ``reach`` (the values of ``ndi.distance_transform_edt(~strokes)``, 0 on strokes), +inf
-    farther (:func:`fastshade.kernels.paper.nearest_within_reach`).
+    farther (:func:`fastshade.kernels.paper.spread_within_reach`: from the stroke pixels, which
+    are fewer than the others).
     """
     d2 = np.full(strokes.shape, np.inf)
     dy, dx = reach_offsets(reach)
-    paper_kernels.nearest_within_reach(np.ones(strokes.shape, dtype=bool),
-                                       np.ascontiguousarray(strokes, dtype=bool), dy, dx, False, d2)
+    paper_kernels.spread_within_reach(np.ascontiguousarray(strokes, dtype=bool), dy, dx, d2)
     return np.sqrt(d2)
 
 

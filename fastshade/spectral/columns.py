@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastshade.kernels.blockops import column_sumsq_extrema
+from fastshade.kernels.blockops import column_sumsq_extrema, gather_scaled_columns
 
 __all__ = ["finish_columns", "sign_flip"]
 
@@ -34,26 +34,30 @@ def finish_columns(vals: np.ndarray, vecs: np.ndarray, n: int,
     ``vecs`` (n, m) is not modified.  Returns new arrays ``(out_v, out_l, norms)``: vectors
     (n, k), values (k,) and the 2-norms of the returned columns before normalisation (k,), in
     output order (1 for padding / zero columns).  Sign convention of :func:`sign_flip`, decided
-    on the column max / min (two read passes) with ``sign_flip`` itself on exact ties.
+    on the column max / min with ``sign_flip`` itself on exact ties.  Two passes over the
+    vectors: their column sums of squares and extrema, then the returned columns reordered and
+    scaled (:func:`~fastshade.kernels.blockops.gather_scaled_columns`).
     """
     order = np.argsort(vals, kind="stable")
     vals = np.asarray(vals, dtype=np.float64)[order]
     nv = min(k, len(order))
-    out_v = np.zeros((n, k))
-    if nv:
-        np.take(np.asarray(vecs, dtype=np.float64), order[:nv], axis=1, out=out_v[:, :nv],
-                mode="clip")
+    vecs = np.ascontiguousarray(vecs, dtype=np.float64)  # (the kernels compile for one layout)
+    chosen = np.ascontiguousarray(order[:nv], dtype=np.int64)
     norms = np.zeros(k)
     hi = np.zeros(k)
     lo = np.zeros(k)
-    if n:
-        column_sumsq_extrema(out_v, norms, hi, lo)  # one pass, rows summed in order
-        np.sqrt(norms, out=norms)
+    if n and nv:
+        # one read pass over the returned columns (each summed in row order), then one pass
+        # writing them reordered and scaled: the values of taking them, then scaling
+        sumsq, vmax, vmin = np.empty(vecs.shape[1]), np.empty(vecs.shape[1]), np.empty(vecs.shape[1])
+        column_sumsq_extrema(vecs, sumsq, vmax, vmin)
+        norms[:nv], hi[:nv], lo[:nv] = np.sqrt(sumsq[chosen]), vmax[chosen], vmin[chosen]
     norms[norms == 0] = 1.0
     signs = np.where(hi >= -lo, 1.0, -1.0)
     tie = (hi == -lo) & (hi != 0)
     scale = signs / norms
-    out_v *= scale
+    out_v = np.empty((n, k))
+    gather_scaled_columns(vecs, chosen, scale[:nv], out_v)
     for j in np.flatnonzero(tie):  # |max| == |min|: the lower index decides (sign_flip)
         sign_flip(out_v[:, j:j + 1])
     out_l = np.zeros(k)

@@ -114,8 +114,8 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
                  precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
                  dense_updates: bool = False,
                  accept: Callable[[np.ndarray, np.ndarray, np.ndarray], bool] | None = None,
-                 monitor: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None
-                 ) -> LobpcgResult:
+                 monitor: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+                 final_residuals: bool = True) -> LobpcgResult:
     """Smallest eigenpairs of ``L v = λ B v`` with ``v ⟂_B Y``; ``X`` (n, m) start block.
 
     ``B = None`` means the identity (no mass products are formed).  Stops when the first
@@ -137,6 +137,9 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     preconditioned residual block ``T R`` of all ``m`` columns; the iteration stops only when
     it returns True (``T R`` is then reused as the next ``W``).  ``monitor(iteration, values,
     X, residual_norms)`` (optional, for studies) sees every iterate of the loop.
+    ``final_residuals=False`` (a cascade's coarse level, which reads the vectors only): the
+    ``maxiter``-th update is returned without the sparse products and the residual pass that
+    would only measure it (``residuals`` NaN; the same values and vectors).
     """
     identity = B is None
     shared = not identity and _same_pattern(L, B)
@@ -266,7 +269,8 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         Pn = W @ Cw
         if nb == 3:
             Pn += P @ Cp
-        if dense_updates:
+        last = it + 1 == maxiter and not final_residuals  # (no products of the returned update)
+        if dense_updates and not last:
             APn = AW @ Cw
             BPn = None if identity else BW @ Cw
             if nb == 3:
@@ -285,6 +289,10 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         X += P
         if identity:
             BX = X
+        if last:  # the returned update: nothing reads its products
+            it = maxiter
+            rn = np.full(m, np.nan)
+            break
         if not dense_updates:
             AX = np.empty_like(X)
             BX = X if identity else np.empty_like(X)

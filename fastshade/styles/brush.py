@@ -32,7 +32,7 @@ from fastshade.pipeline.inputs import as_rgb_alpha
 from fastshade.pipeline.resolution import scaled_area, scaled_lengths
 from fastshade.pipeline.results import ShadeResult, Timer
 from fastshade.pipeline.shader import basis_use, basis_warnings, drawing_scale
-from fastshade.pipeline.stagelog import StageLog
+from fastshade.pipeline.stagelog import StageLog, channels_differ
 from fastshade.styles.base import PassStep, Style
 
 DEFAULTS: dict[str, Any] = {"min_component": 20, "shadow_distance": 14.0}
@@ -98,7 +98,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     log.record("thicken", out)
     image = out
     if alpha is not None:  # marks on transparent paper are opaque (where they changed the colour)
-        painted = (out != rgb).any(axis=2)
+        painted = channels_differ(out, rgb)
         image = np.concatenate([out, np.where(painted, 1.0, alpha)[:, :, None]], axis=2)
     timer.seconds["total"] = clock() - t_total
     stats = pass_stats(an, added, swings, timer, opts, cross)

@@ -52,7 +52,7 @@ from fastshade.pipeline.paper import EDGE_REACH, colour_edges, paper_ink_model, 
 from fastshade.pipeline.resolution import scaled_area
 from fastshade.pipeline.results import Analysis, ShadeResult, Timer
 from fastshade.pipeline.shader import analyse_at_scale, drawing_scale
-from fastshade.pipeline.stagelog import StageLog
+from fastshade.pipeline.stagelog import StageLog, channels_differ
 from fastshade.pipeline.transplant import Segments, extract_segments, paint_transplants
 from fastshade.styles.base import PassStep, Style
 
@@ -212,7 +212,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
             weight = retint_weight(view.field, view.q, view.contours, GATE_SHARPNESS)
             if guard:
                 weight = paper_side(weight, ink, scale)
-                weight[(out != rgb).any(axis=2)] = 0.0  # this pass's thickening: not a contour yet
+                weight[channels_differ(out, rgb)] = 0.0  # this pass's thickening: not a contour yet
             retinted = retint_shadow(out, view.field, weight, effect=effect, shadow_offset=SHADOW_OFFSET * scale,
                                      translation=TRANSLATION * scale, min_weight=MIN_WEIGHT * scale * scale,
                                      log=log)
