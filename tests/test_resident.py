@@ -160,6 +160,14 @@ def test_the_socket_name_follows_the_sources_and_the_thread_environment(tmp_path
     monkeypatch.delenv("NUMBA_NUM_THREADS")
     monkeypatch.setenv(client.SWITCH, "1")  # its own switches are not part of the name
     assert client.socket_path() == base
+    # an upgraded dependency changes it (the resident process holds the old one loaded)
+    (tmp_path / "deps" / "fsdepprobe").mkdir(parents=True)
+    (tmp_path / "deps" / "fsdepprobe" / "__init__.py").write_text("v = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "deps"))
+    monkeypatch.setattr(client, "DEPENDENCIES", (*client.DEPENDENCIES, "fsdepprobe"))
+    before = client.source_digest()
+    (tmp_path / "deps" / "fsdepprobe" / "__init__.py").write_text("v = 22\n")
+    assert client.source_digest() != before
     digest = client.source_digest()
     monkeypatch.setattr(client, "_package_folder", lambda: tmp_path / "pkg")
     (tmp_path / "pkg").mkdir()

@@ -59,9 +59,23 @@ def _package_folder() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+DEPENDENCIES = ("numpy", "scipy", "numba", "llvmlite", "pyamg", "imageio", "PIL", "tifffile")
+"""Packages whose upgrade ends a resident process (it holds the old versions loaded)."""
+
+
 def source_digest() -> str:
-    """A hash of every ``.py`` file of the package (path, size, modification time)."""
+    """A hash of every ``.py`` file of the package and of the ``__init__.py`` of each of
+    :data:`DEPENDENCIES` (path, size, modification time): an edit, a reinstall or an upgrade
+    changes it.
+    """
+    import importlib.util
+
     h = hashlib.sha256()
+    for name in DEPENDENCIES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            st = os.stat(spec.origin)
+            h.update(f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     for root, dirs, files in os.walk(_package_folder(), followlinks=True):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
