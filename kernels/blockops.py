@@ -387,79 +387,6 @@ def _rotate_row(X0, AX0, C, lam, xrow, rsq, i):
         j += 1
 
 
-@jit
-def _rotate_rows8(X0, AX0, C, lam, X, part, start, stop):
-    """Rows ``start .. stop - 1`` of :func:`rotate_residual` for ``m = 8`` columns (the usual
-    ``k``): 16 accumulators in registers, the row of ``X0`` and ``AX0`` read once, the squared
-    residuals summed over the rows in registers and stored in ``part`` (8,) at the end.  Every
-    entry sums the same products in the same order as :func:`_rotate_row`.
-    """
-    p = X0.shape[1]
-    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
-    for i in range(start, stop):
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = 0.0
-        for q in range(p):
-            x = X0[i, q]
-            a = AX0[i, q]
-            c0 = C[q, 0]
-            c1 = C[q, 1]
-            c2 = C[q, 2]
-            c3 = C[q, 3]
-            c4 = C[q, 4]
-            c5 = C[q, 5]
-            c6 = C[q, 6]
-            c7 = C[q, 7]
-            s0 += x * c0
-            s1 += x * c1
-            s2 += x * c2
-            s3 += x * c3
-            s4 += x * c4
-            s5 += x * c5
-            s6 += x * c6
-            s7 += x * c7
-            t0 += a * c0
-            t1 += a * c1
-            t2 += a * c2
-            t3 += a * c3
-            t4 += a * c4
-            t5 += a * c5
-            t6 += a * c6
-            t7 += a * c7
-        X[i, 0] = s0  # (after the row's reads: X may be the first columns of X0 or AX0)
-        X[i, 1] = s1
-        X[i, 2] = s2
-        X[i, 3] = s3
-        X[i, 4] = s4
-        X[i, 5] = s5
-        X[i, 6] = s6
-        X[i, 7] = s7
-        r = t0 - lam[0] * s0
-        r0 += r * r
-        r = t1 - lam[1] * s1
-        r1 += r * r
-        r = t2 - lam[2] * s2
-        r2 += r * r
-        r = t3 - lam[3] * s3
-        r3 += r * r
-        r = t4 - lam[4] * s4
-        r4 += r * r
-        r = t5 - lam[5] * s5
-        r5 += r * r
-        r = t6 - lam[6] * s6
-        r6 += r * r
-        r = t7 - lam[7] * s7
-        r7 += r * r
-    part[0] += r0  # (part starts at +0.0: 0 + r0 is r0, the chunk's sum as _rotate_row's)
-    part[1] += r1
-    part[2] += r2
-    part[3] += r3
-    part[4] += r4
-    part[5] += r5
-    part[6] += r6
-    part[7] += r7
-
-
 @jit_parallel
 def rotate_residual(X0, AX0, C, lam, X, rsq):
     """Ritz vectors ``X = X0 @ C`` and the squared residual norms of ``(lam, X)``.
@@ -473,18 +400,14 @@ def rotate_residual(X0, AX0, C, lam, X, rsq):
         ``X0`` or ``AX0`` (a row is written after it is read); rsq : float64 (m,) output
         (overwritten).  Every entry of ``X`` sums its ``p`` products in order ``q = 0..p-1``
         (the same sums column by column as over all ``m`` columns at once), four columns at
-        a time in scalar accumulators (registers, not memory), all eight at once when
-        ``m = 8``.  Rows in parallel chunks of :data:`ROW_CHUNK`; ``rsq`` sums each chunk's
-        rows in order, then the chunks in order.
+        a time in scalar accumulators (registers, not memory).  Rows in parallel chunks of
+        :data:`ROW_CHUNK`; ``rsq`` sums each chunk's rows in order, then the chunks in order.
     """
     n = X0.shape[0]
     m = C.shape[1]
     nt = (n + ROW_CHUNK - 1) // ROW_CHUNK
     part = np.zeros((nt, m))
     for t in prange(nt):
-        if m == 8:  # the usual k: one register-resident pass per row (_rotate_rows8)
-            _rotate_rows8(X0, AX0, C, lam, X, part[t], t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK))
-            continue
         xrow = np.empty(m)
         for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
             _rotate_row(X0, AX0, C, lam, xrow, part[t], i)

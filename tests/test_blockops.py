@@ -190,9 +190,9 @@ def test_rotate_residual_property(n, p, m, seed):
 
 
 @pytest.mark.parametrize("n,p", [(1, 1), (7, 12), (5000, 12), (9000, 3)])
-def test_rotate_residual_eight_columns_are_the_general_sums_bit_for_bit(n, p):
-    """m = 8 (the usual k) runs its own register pass: the same sums as the general path, which
-    an extra ninth column takes (columns are independent); in place over X0 or AX0 too."""
+def test_rotate_residual_eight_columns_are_the_sums_of_a_wider_block_bit_for_bit(n, p):
+    """m = 8 (the usual k): the same sums as the first eight of nine columns (columns are
+    independent); in place over the first columns of AX0 too (a row is written after it is read)."""
     rng = np.random.default_rng(n + p)
     X0 = rng.standard_normal((n, p))
     AX0 = rng.standard_normal((n, p))
