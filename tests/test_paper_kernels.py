@@ -267,13 +267,9 @@ def test_spread_within_reach_is_the_nearest_first_search(shape, density, reach):
 
 
 def _paper_field_median_form(rgb: np.ndarray, paper: np.ndarray, tile: int) -> np.ndarray | None:
-    """paper_field as it was written: np.median of every tile's close pixels, one tile at a time."""
-    from collections import deque
-
-    from fastshade.pipeline.paper import INK_DISTANCE, TILE_PAPER_SHARE, TILE_TOLERANCE
-
-    h, w = rgb.shape[:2]
-    ny, nx = -(-h // tile), -(-w // tile)
+    """paper_field as it was written: np.median of every tile's close pixels, no shortcut for the
+    exact paper colour (the same tile walk, grown_tile_papers)."""
+    from fastshade.pipeline.paper import INK_DISTANCE, TILE_PAPER_SHARE, TILE_TOLERANCE, grown_tile_papers
 
     def estimate(iy, ix, ref):
         block = rgb[iy * tile:(iy + 1) * tile, ix * tile:(ix + 1) * tile].reshape(-1, 3)
@@ -283,32 +279,7 @@ def _paper_field_median_form(rgb: np.ndarray, paper: np.ndarray, tile: int) -> n
         est = np.median(near, axis=0)
         return paper if _colour_distance_numpy(est, paper) <= TILE_TOLERANCE else est
 
-    grid, known, queue = np.zeros((ny, nx, 3)), np.zeros((ny, nx), dtype=bool), deque()
-    for iy in range(ny):
-        for ix in range(nx):
-            if estimate(iy, ix, paper) is paper:
-                grid[iy, ix], known[iy, ix] = paper, True
-                queue.append((iy, ix))
-    if not queue:
-        return None
-    while queue:
-        iy, ix = queue.popleft()
-        for jy, jx in ((iy - 1, ix), (iy + 1, ix), (iy, ix - 1), (iy, ix + 1)):
-            if 0 <= jy < ny and 0 <= jx < nx and not known[jy, jx]:
-                est = estimate(jy, jx, grid[iy, ix])
-                if est is not None:
-                    grid[jy, jx], known[jy, jx] = est, True
-                    queue.append((jy, jx))
-    if not known.all():
-        _, (ry, rx) = ndimage.distance_transform_edt(~known, return_indices=True)
-        grid = grid[ry, rx]
-    if np.all(grid == paper):
-        return None
-    cy = np.clip((np.arange(h) + 0.5) / tile - 0.5, 0, ny - 1)
-    cx = np.clip((np.arange(w) + 0.5) / tile - 0.5, 0, nx - 1)
-    gy, gx = np.meshgrid(cy, cx, indexing="ij")
-    return np.stack([ndimage.map_coordinates(grid[:, :, c], [gy, gx], order=1, mode="nearest")
-                     for c in range(3)], axis=2)
+    return grown_tile_papers(rgb.shape[0], rgb.shape[1], tile, paper, estimate)
 
 
 @pytest.mark.parametrize("share", [0.3, 0.5, 0.5 + 1 / 256, 0.7, 1.0])

@@ -32,6 +32,7 @@ coverage), every untouched pixel with its input RGBA exactly.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +218,18 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None,
         est = row_medians(np.compress(close.ravel(), planes[:, rows, cols].reshape(3, -1), axis=1))
         return paper if colour_distance(est, paper) <= TILE_TOLERANCE else est
 
+    return grown_tile_papers(h, w, tile, paper, estimate)
+
+
+def grown_tile_papers(h: int, w: int, tile: int, paper: np.ndarray,
+                      estimate: Callable[[int, int, np.ndarray], np.ndarray | None]) -> np.ndarray | None:
+    """The tile walk of :func:`paper_field` for an (h, w) page of ``tile`` px tiles: the per-pixel
+    paper ((H, W, 3)), or None when every tile's is ``paper``.
+
+    ``estimate(iy, ix, ref)`` is a tile's paper from its pixels close to ``ref`` (``paper``
+    itself when it matches the global paper; None when too few pixels are close).
+    """
+    ny, nx = -(-h // tile), -(-w // tile)
     grid = np.zeros((ny, nx, 3))
     known = np.zeros((ny, nx), dtype=bool)  # tiles with their own estimate
     queue: deque[tuple[int, int]] = deque()
