@@ -295,8 +295,12 @@ def compile_for_run(opts: Any) -> None:
 
 
 def start_background_compile(opts: Any) -> Any:
-    """Start :func:`compile_for_run` in a second process (a ``subprocess.Popen``), or None
-    when the machine has one core or the kernels compile in memory (nothing to share).
+    """Start a second process that compiles half of a cold run's kernels, or None when the
+    machine has one core or the kernels compile in memory (nothing to share).
+
+    For the kernels of a default run, the two processes share :data:`fastshade.compile_plan.PLAN`
+    kernel by kernel (:func:`fastshade.compile_plan.start_shared_compile`); otherwise the second
+    process runs :func:`compile_for_run` (a ``subprocess.Popen``).
 
     Stop it with :func:`stop_background_compile` when the run is done.
     """
@@ -310,6 +314,10 @@ def start_background_compile(opts: Any) -> Any:
 
     if _jit.CACHE_DIR is None or not _jit.CACHE_ENABLED or available_cores() < 2:
         return None
+    from fastshade.compile_plan import plan_applies, start_shared_compile
+
+    if plan_applies(opts):
+        return start_shared_compile(_jit.CACHE_DIR)
     try:
         return subprocess.Popen([sys.executable, "-m", "fastshade.warmup", json.dumps(opts.to_dict())],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -320,6 +328,11 @@ def start_background_compile(opts: Any) -> Any:
 
 def stop_background_compile(proc: Any) -> None:
     """End a :func:`start_background_compile` process (the cache writes are atomic renames)."""
+    if isinstance(proc, tuple):
+        from fastshade.compile_plan import stop_shared_compile
+
+        stop_shared_compile(proc)
+        return
     if proc is None or proc.poll() is not None:
         return
     proc.terminate()

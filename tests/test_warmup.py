@@ -152,19 +152,21 @@ def test_unknown_warmup_path_is_a_usage_error(tmp_path):
 
 
 def test_background_half_compiles_what_the_run_needs_after_its_laplacian(tmp_path):
-    # The second process of a cold run solves a small basis on the SciPy Laplacian and shades
-    # with a random basis; the run must then find every kernel cached for its own argument
-    # types except the Laplacian assembly's (which it compiles itself meanwhile).
+    # For a style the shared plan does not cover (v12), the second process of a cold run solves
+    # a small basis on the SciPy Laplacian and shades with a random basis; the run must then
+    # find every kernel cached for its own argument types except the Laplacian assembly's
+    # (which it compiles itself meanwhile).
     env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    bg = subprocess.run([sys.executable, "-m", "fastshade.warmup", "{}"], cwd=ROOT, env=env,
+    bg = subprocess.run([sys.executable, "-m", "fastshade.warmup", '{"style": "v12"}'], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=600)
     assert bg.returncode == 0, bg.stderr[-2000:]
     code = (
         "from fastshade.warmup import recording\n"
         "from fastshade.demo import demo_image\n"
+        "from fastshade.options import ShadeOptions\n"
         "from fastshade.styles import shade_arrays\n"
         "with recording() as log:\n"
-        "    shade_arrays(demo_image(128, 128))\n"
+        "    shade_arrays(demo_image(128, 128), None, ShadeOptions(style='v12'))\n"
         "print(' '.join(sorted(name for name, _, _ in log.largest())))\n"
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,

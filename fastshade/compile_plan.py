@@ -1,0 +1,274 @@
+"""A cold run's compilation shared with a second process, kernel by kernel.
+
+A default run calls its top-level kernels in a fixed order (:data:`PLAN`: kernel and argument
+types, each kernel's callees compile with it).  With an empty cache, ``fastshade shade`` starts
+a second process (:func:`start_shared_compile`) that compiles the plan from its end backwards
+while the run compiles what it calls from the front.  Each side claims a plan item before
+compiling it (a file made with ``O_EXCL`` in a folder of the run); the run waits for an item the
+other process is compiling and then loads it from the cache (:class:`SharedCompile`), so no
+kernel is compiled twice and the two meet near the middle: each compiles about half while the
+run also does its own work between the kernels.  The second process never waits, so the two
+cannot wait for each other.
+
+Only for runs whose kernels the plan lists (:func:`plan_applies`); other styles and paths use
+the stand-in shading of :func:`fastshade.warmup.compile_for_run`.  ``record_plan`` makes the
+plan again (an empty cache is needed: it reads Numba's compile events); a test checks that it
+still matches a default run.  Regenerate with ``python -m fastshade.compile_plan --print``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+__all__ = ["PLAN", "SharedCompile", "compile_backwards", "plan_applies", "record_plan",
+           "signature_types", "start_shared_compile"]
+
+_A = "Array({}, {}, 'C', False, aligned=True)"
+_F1, _F2, _F3 = (_A.format("float64", n) for n in (1, 2, 3))
+_I1, _I2 = (_A.format("int32", n) for n in (1, 2))
+_L1, _L2 = (_A.format("int64", n) for n in (1, 2))
+_B1, _B2 = (_A.format("bool", n) for n in (1, 2))
+_U2 = _A.format("uint8", 2)
+
+
+def _sig(*args: str) -> str:
+    return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
+
+
+PLAN: tuple[tuple[str, str], ...] = (
+    ("paper.local_range", _sig(_F3, _F2, _F3)),
+    ("paper.colour_bins", _sig(_F2, _B1, "int64", _L1, _L1, _F2)),
+    ("paper.nearest_within_reach", _sig(_B2, _B2, _L1, _L1, "bool", _F2)),
+    ("components.label_buffer_size", _sig("int64", "int64")),
+    ("components.label_mask", _sig(_U2, "int64", _I2, _I1)),
+    ("components.component_stats", _sig(_I2, _L1, _L2, _F2, _F3, _L2, _L1)),
+    ("components.component_pixel_index", _sig(_I2, _L1, _L1, _L1, _L1)),
+    ("laplacian.laplacian_csr_nnz", _sig("int64", "int64", _L1, _L1)),
+    ("laplacian.laplacian_work_rows", _sig(_L1)),
+    ("laplacian.assemble_laplacian_csr", _sig(_F3, _L1, _L1, _F1, "float64", "float64", _I1, _I1,
+                                              _F1, _F3)),
+    ("blockops.main_diagonal_entries", _sig(_I1, _I1, _B1)),
+    ("blockops.strength_pattern", _sig(_I1, _I1, _F1, _F1, "float64", _I1, _I1)),
+    ("blockops.smoothed_prolongator_row_nnz", _sig(_I1, _I1, _L1, _L1, _L1)),
+    ("blockops.smoothed_prolongator", _sig(_I1, _I1, _F1, _F1, "float64", _L1, _F1, _I1, _L1, _I1,
+                                           _F1)),
+    ("spgemm.spgemm_bound", _sig(_I1, _I1)),
+    ("spgemm.spgemm_pair_bounded", _sig(_I1, _I1, _F1, "none", _I1, _I1, _F1, "none", _L1, _F1,
+                                        "none", _I1, _I1, _F1, "none")),
+    ("spgemm.galerkin_identity_mass", _sig(_I1, _I1, _F1, _I1, _I1, _F1, _I1, _I1, _F1, _F1)),
+    ("spgemm.spgemm_pair_bounded", _sig(_I1, _I1, _F1, _F1, _I1, _I1, _F1, _F1, _L1, _F1, _F1,
+                                        _I1, _I1, _F1, _F1)),
+    ("blockops.csr_matmat", _sig(_I1, _I1, _F1, _F2, _F2)),
+    ("blockops.subtract_outer", _sig(_F2, _F1, _F1)),
+    ("blockops.csr_matmat_pair", _sig(_I1, _I1, _F1, _F1, _F2, _F2, _F2)),
+    ("blockops.ritz_residual", _sig(_F2, _F2, _F1, _F2, _F1)),
+    ("blockops.jacobi_start", _sig(_I1, _I1, _F1, _F1, _F2, _F2, _F2)),
+    ("blockops.csr_matmat_add", _sig(_I1, _I1, _F1, _F2, _F2)),
+    ("blockops.jacobi_sweep", _sig(_I1, _I1, _F1, _F1, _F2, _F2, _F2)),
+    ("blockops.rotate_residual", _sig(_F2, _F2, _F2, _F1, _F2, _F1)),
+    ("blockops.column_sumsq_extrema", _sig(_F2, _F1, _F1, _F1)),
+    ("blockops.gather_scaled_columns", _sig(_F2, _L1, _F1, _F2)),
+    ("fields.csr_diagonal_mask", _sig(_I1, _I1, _B1)),
+    ("fields.csr_to_diagonals", _sig(_I1, _I1, _F1, _L1, _F2)),
+    ("fields.dia_mirrored", _sig(_L1, _F2)),
+    ("fields.heat_diffusion_dia", _sig(_L1, _F2, _F1, "float64", "int64", "int64", "int64", _F1, _F1,
+                                       _F3, "bool")),
+    ("components.size_filter_map", _sig(_L1, "int64", _I1)),
+    ("shading.column_energy", _sig(_F2, "int64", _F1)),
+    ("paper.spread_within_reach", _sig(_B2, _L1, _L1, _F2)),
+    ("changes.record_changes", _sig(_F3, _F3, _A.format("int8", 2), "int64")),
+    ("changes.quantised_changes", _sig(_F3, _F3, "int64", "float64", _B2)),
+)
+"""The top-level kernels of a default self-mode run (``fastshade shade --demo``), in the order it
+first calls them: ``(kernel name, argument types)`` (:func:`fastshade.warmup.kernel_name`, the
+``str`` of Numba's argument-type tuple)."""
+
+PLAN_SIZE = 512
+"""Edge in px of the demo image :func:`record_plan` shades (the ``--demo`` size)."""
+
+WAIT_LIMIT = 300.0
+"""Seconds the run waits at most for one kernel the other process compiles (then compiles it)."""
+
+
+def plan_applies(opts: Any) -> bool:
+    """Whether a run with ``opts`` calls the kernels of :data:`PLAN` (the default style on the
+    default graph, basis and field; other knobs change values, not kernels).
+    """
+    from fastshade.options import ShadeOptions
+
+    default = ShadeOptions()
+    return all(getattr(opts, name) == getattr(default, name)
+               for name in ("style", "basis", "laplacian", "connectivity", "field", "tile_size"))
+
+
+def signature_types(text: str) -> tuple[Any, ...]:
+    """The Numba argument types of a plan item's signature string."""
+    from numba.core import types
+
+    names: dict[str, Any] = {k: getattr(types, k) for k in dir(types) if not k.startswith("_")}
+    names.update(bool=types.boolean, none=types.none)
+    return tuple(eval(text, {"__builtins__": {}}, names))  # noqa: S307 (the plan's own strings)
+
+
+def record_plan(size: int = PLAN_SIZE) -> list[tuple[str, str]]:
+    """The plan of a default run, read from Numba's compile events (call it in a process whose
+    cache is empty and that has compiled nothing yet: cached kernels raise no event).
+    """
+    import numba.core.event as ev
+
+    from fastshade.demo import demo_image
+    from fastshade.options import ShadeOptions
+    from fastshade.styles import shade_arrays
+    from fastshade.warmup import _kernels, kernel_name
+
+    ours = set(_kernels())
+    plan: list[tuple[str, str]] = []
+    depth = [0]
+
+    class _TopLevel(ev.Listener):
+        def on_start(self, event: Any) -> None:
+            if depth[0] == 0:
+                name = kernel_name(event.data["dispatcher"])
+                if name in ours:
+                    plan.append((name, str(tuple(event.data["args"]))))
+            depth[0] += 1
+
+        def on_end(self, event: Any) -> None:
+            depth[0] -= 1
+
+    with ev.install_listener("numba:compile", _TopLevel()):
+        shade_arrays(demo_image(size, size), None, ShadeOptions())
+    return plan
+
+
+def _claim(folder: str, index: int, owner: str) -> bool:
+    """Claim plan item ``index`` for ``owner``; False when it is claimed already."""
+    try:
+        fd = os.open(os.path.join(folder, f"claim-{index}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(owner)
+    return True
+
+
+def _done_path(folder: str, index: int) -> str:
+    return os.path.join(folder, f"done-{index}")
+
+
+def compile_backwards(folder: str, plan: tuple[tuple[str, str], ...] = PLAN) -> list[str]:
+    """The second process's half: compile the plan's items from the last one backwards, each
+    claimed first, until an item is claimed already (the run got there); returns the names
+    compiled.  Every item ends with a ``done-N`` file, compiled or not (a failed compile is the
+    run's to redo).
+    """
+    from fastshade.warmup import _kernels
+
+    kernels = _kernels()
+    compiled = []
+    for index in reversed(range(len(plan))):
+        if not _claim(folder, index, "helper"):
+            break
+        name, signature = plan[index]
+        try:
+            dispatcher = kernels.get(name)
+            if dispatcher is not None:
+                dispatcher.compile(signature_types(signature))
+                compiled.append(name)
+        except Exception:  # noqa: BLE001 (the run compiles it itself)
+            pass
+        finally:
+            open(_done_path(folder, index), "w").close()
+    return compiled
+
+
+class SharedCompile:
+    """The run's half: called by the kernel cache when a kernel is not cached
+    (``fastshade.kernels._jit.CACHE_MISS_HOOK``).
+
+    A plan item the run reaches first is claimed (the run compiles it); one the other process
+    claimed is waited for until its ``done`` file appears or the process ends, and then loaded.
+    """
+
+    def __init__(self, folder: str, helper: subprocess.Popen | None,
+                 plan: tuple[tuple[str, str], ...] = PLAN) -> None:
+        self.folder = folder
+        self.helper = helper
+        self.index = {item: i for i, item in reversed(list(enumerate(plan)))}
+        self.claimed: set[int] = set()
+        self.waited = 0.0
+
+    def on_miss(self, name: str, args: tuple[Any, ...]) -> bool:
+        """Whether the kernel ``name`` for ``args`` may be in the cache now (load it again)."""
+        index = self.index.get((name, str(tuple(args))))
+        if index is None or index in self.claimed:
+            return False
+        if _claim(self.folder, index, "run"):
+            self.claimed.add(index)
+            return False
+        start = time.perf_counter()
+        done = _done_path(self.folder, index)
+        while not os.path.exists(done) and time.perf_counter() - start < WAIT_LIMIT:
+            if self.helper is not None and self.helper.poll() is not None:
+                break
+            time.sleep(0.005)
+        self.waited += time.perf_counter() - start
+        return True
+
+
+def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
+    """Start the second process on :data:`PLAN` (``python -m fastshade.compile_plan FOLDER``)
+    and make the kernel cache consult it on every miss; None when it cannot start.
+
+    Returns the process and the claims folder (in ``cache_dir``), for :func:`stop_shared_compile`.
+    """
+    from fastshade.kernels import _jit
+
+    try:
+        folder = tempfile.mkdtemp(prefix="cold-plan-", dir=cache_dir)
+    except OSError:
+        return None
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "fastshade.compile_plan", folder],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=dict(os.environ))
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    _jit.CACHE_MISS_HOOK = SharedCompile(folder, proc).on_miss
+    return proc, folder
+
+
+def stop_shared_compile(started: tuple[subprocess.Popen, str] | None) -> None:
+    """End what :func:`start_shared_compile` started: the hook, the process, the claims folder."""
+    from fastshade.kernels import _jit
+
+    if started is None:
+        return
+    proc, folder = started
+    _jit.CACHE_MISS_HOOK = None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":  # python -m fastshade.compile_plan FOLDER | --print
+    if sys.argv[1:] == ["--print"]:
+        for item in record_plan():
+            print(item)
+    else:
+        from fastshade.threads import pin_process_threads
+
+        pin_process_threads()
+        compile_backwards(sys.argv[1])
