@@ -86,7 +86,7 @@ PLAN: tuple[tuple[str, str], ...] = (
     ("changes.quantised_changes", _sig(_F3, _F3, "int64", "float64", _B2)),
 )
 """The top-level kernels of a default self-mode run (``fastshade shade --demo``), in the order it
-first calls them: ``(kernel name, argument types)`` (:func:`fastshade.warmup.kernel_name`, the
+first calls them: ``(kernel name, argument types)`` (:func:`fastshade.kernels._jit.kernel_name`, the
 ``str`` of Numba's argument-type tuple)."""
 
 PLAN_SIZE = 512
@@ -123,11 +123,11 @@ def record_plan(size: int = PLAN_SIZE) -> list[tuple[str, str]]:
     import numba.core.event as ev
 
     from fastshade.demo import demo_image
+    from fastshade.kernels._jit import kernel_name, kernels_by_name
     from fastshade.options import ShadeOptions
     from fastshade.styles import shade_arrays
-    from fastshade.warmup import _kernels, kernel_name
 
-    ours = set(_kernels())
+    ours = set(kernels_by_name())
     plan: list[tuple[str, str]] = []
     depth = [0]
 
@@ -168,9 +168,9 @@ def compile_backwards(folder: str, plan: tuple[tuple[str, str], ...] = PLAN) -> 
     compiled.  Every item ends with a ``done-N`` file, compiled or not (a failed compile is the
     run's to redo).
     """
-    from fastshade.warmup import _kernels
+    from fastshade.kernels._jit import kernels_by_name
 
-    kernels = _kernels()
+    kernels = kernels_by_name()
     compiled = []
     for index in reversed(range(len(plan))):
         if not _claim(folder, index, "helper"):

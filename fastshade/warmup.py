@@ -81,27 +81,19 @@ _NOTICE_GIVEN = False
 
 
 def kernel_name(dispatcher: Any) -> str:
-    """``module.function`` of a kernel dispatcher (``laplacian.assemble_laplacian_csr``; a
-    ``jit_parallel`` kernel's twin is ``laplacian.assemble_laplacian_csr.parallel``).
-    """
-    name = f"{dispatcher.py_func.__module__.rsplit('.', 1)[-1]}.{dispatcher.py_func.__name__}"
-    return name + ".parallel" if dispatcher.targetoptions.get("parallel") else name
+    """``module.function`` of a kernel dispatcher (:func:`fastshade.kernels._jit.kernel_name`)."""
+    from fastshade.kernels._jit import kernel_name as name_of
+
+    return name_of(dispatcher)
 
 
 def _kernels() -> dict[str, Any]:
     """Every kernel dispatcher (and parallel twin) by :func:`kernel_name` (imports every kernel
     module).
     """
-    import importlib
-    import pkgutil
+    from fastshade.kernels._jit import kernels_by_name
 
-    import fastshade.kernels as pkg
-    from fastshade.kernels import _jit
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"fastshade.kernels.{mod.name}")
-    every = [*_jit.KERNELS, *(d.parallel for d in _jit.KERNELS if hasattr(d, "parallel"))]
-    return {kernel_name(d): d for d in every}
+    return kernels_by_name()
 
 
 def cache_folder() -> str | None:

@@ -206,7 +206,7 @@ class _KernelCache(FunctionCache):
     """The house options the kernel compiles with (set by :func:`_house_dispatcher`)."""
 
     kernel_name = ""
-    """``module.function`` (``.parallel`` for a twin), as ``fastshade.warmup.kernel_name``."""
+    """The kernel's :func:`kernel_name` (set by :func:`_house_dispatcher`)."""
 
     def _index_key(self, sig: Any, codegen: Any) -> Any:
         """Numba's key (signature, machine, bytecode) and the compile options.
@@ -308,14 +308,35 @@ def _house_dispatcher(func: F, options: dict[str, Any], cache: type[_KernelCache
             pass
         else:
             dispatcher._cache.options_key = _options_key(options)
-            dispatcher._cache.kernel_name = (f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
-                                             + (".parallel" if options.get("parallel") else ""))
+            dispatcher._cache.kernel_name = kernel_name(dispatcher)
             if not KERNELS:
                 CACHE_DIR = dispatcher._cache.cache_path
     _one_version_per_type(dispatcher)
     if listed:
         KERNELS.append(dispatcher)
     return dispatcher  # type: ignore[return-value]
+
+
+def kernel_name(dispatcher: Any) -> str:
+    """``module.function`` of a kernel dispatcher (``laplacian.assemble_laplacian_csr``; a
+    :func:`jit_parallel` kernel's twin is ``laplacian.assemble_laplacian_csr.parallel``).
+    """
+    name = f"{dispatcher.py_func.__module__.rsplit('.', 1)[-1]}.{dispatcher.py_func.__name__}"
+    return name + ".parallel" if dispatcher.targetoptions.get("parallel") else name
+
+
+def kernels_by_name() -> dict[str, Any]:
+    """Every kernel dispatcher (and parallel twin) by :func:`kernel_name` (imports every kernel
+    module).
+    """
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(__name__.rsplit(".", 1)[0])
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    every = [*KERNELS, *(d.parallel for d in KERNELS if hasattr(d, "parallel"))]
+    return {kernel_name(d): d for d in every}
 
 
 def is_cached(dispatcher: Any) -> bool:
