@@ -35,10 +35,9 @@ versions, the parallel twins only for big images, and one array layout per kerne
 the notice scales it by the cold fraction."""
 
 COLD_SECONDS_SHARED = 7.5
-"""The same with a second process compiling the eigensolver's and the style's kernels
-(:func:`start_background_compile`): ``shade --demo`` on an empty cache took 7.2-7.6 s wall on a
-2-core machine (13 s of CPU over both processes), 17.4 s before the serial versions and this
-split."""
+"""The same with a second process sharing the kernels (:func:`start_background_compile`):
+``shade --demo`` on an empty cache took 7.1-8.1 s wall (median 7.6 s) on a 2-core machine, 13 s
+of CPU over both processes (:mod:`fastshade.compile_plan`)."""
 
 PARALLEL_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr.parallel", "fields.heat_diffusion_dia.parallel",
