@@ -92,6 +92,12 @@ first calls them: ``(kernel name, argument types)`` (:func:`fastshade.kernels._j
 PLAN_SIZE = 512
 """Edge in px of the demo image :func:`record_plan` shades (the ``--demo`` size)."""
 
+CLAIMS_PREFIX = "cold-plan-"
+"""Name prefix of a run's claims folder in the cache folder."""
+
+STALE_CLAIMS_SECONDS = 3600.0
+"""A claims folder older than this was left by a killed run and is removed by the next cold run."""
+
 WAIT_LIMIT = 300.0
 """Seconds the run waits at most for one kernel the other process compiles (then compiles it)."""
 
@@ -222,6 +228,22 @@ class SharedCompile:
         return True
 
 
+def _forget_old_claims(cache_dir: str, age: float = STALE_CLAIMS_SECONDS) -> None:
+    """Remove claims folders older than ``age`` seconds (left by a run that was killed)."""
+    try:
+        entries = list(os.scandir(cache_dir))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        try:
+            if (entry.name.startswith(CLAIMS_PREFIX) and entry.is_dir(follow_symlinks=False)
+                    and now - entry.stat(follow_symlinks=False).st_mtime > age):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
     """Start the second process on :data:`PLAN` (``python -m fastshade.compile_plan FOLDER``)
     and make the kernel cache consult it on every miss; None when it cannot start.
@@ -230,8 +252,9 @@ def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
     """
     from fastshade.kernels import _jit
 
+    _forget_old_claims(cache_dir)
     try:
-        folder = tempfile.mkdtemp(prefix="cold-plan-", dir=cache_dir)
+        folder = tempfile.mkdtemp(prefix=CLAIMS_PREFIX, dir=cache_dir)
     except OSError:
         return None
     try:

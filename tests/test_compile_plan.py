@@ -159,3 +159,15 @@ def test_the_kernel_cache_reads_again_after_the_hook_says_another_process_compil
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "[('components.label_buffer_size', '(int64, int64)')] []", res.stdout
+
+
+def test_claims_folders_of_killed_runs_are_removed_after_an_hour(tmp_path):
+    old, fresh, other = tmp_path / "cold-plan-old", tmp_path / "cold-plan-new", tmp_path / "other-old"
+    for folder in (old, fresh, other):
+        folder.mkdir()
+        (folder / "claim-0").write_text("run")
+    hours_ago = time.time() - 2 * compile_plan.STALE_CLAIMS_SECONDS
+    os.utime(old, (hours_ago, hours_ago))
+    os.utime(other, (hours_ago, hours_ago))
+    compile_plan._forget_old_claims(str(tmp_path))
+    assert not old.exists() and fresh.exists() and other.exists()
