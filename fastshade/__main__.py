@@ -2,6 +2,6 @@
 
 import sys
 
-from fastshade.cli import main
+from fastshade.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

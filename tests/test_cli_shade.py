@@ -212,3 +212,34 @@ def test_destination_checks_create_no_folders(tmp_path, capsys):
                       "--stats", str(stats)], capsys)
     assert code == 2 and "missing.png" in _one_error_line(err)
     assert not (tmp_path / "new").exists()
+
+
+def test_the_command_ends_a_shade_after_flushing_and_the_atexit_handlers(tmp_path):
+    # `entry` (the console script, `python -m fastshade`) ends a shade with os._exit: the
+    # streams' buffered text, the atexit handlers and the exit code must all be as a normal exit.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    small = _write_png(tmp_path / "small.png", _strokes(48, 40))
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran', flush=True))\n"
+        "sys.stdout.write('buffered ' * 2000)  # no newline: still in the buffer\n"
+        "from fastshade.cli import entry\n"
+        "sys.argv = ['fastshade'] + sys.argv[1:]\n"
+        "sys.exit(entry())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    ok = subprocess.run([sys.executable, "-c", code, "shade", str(small), "-o", str(tmp_path / "o.png"),
+                         "--stats", str(tmp_path / "s.json")], cwd=root, capture_output=True, text=True,
+                        timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("buffered " * 2000) and ok.stdout.rstrip().endswith("atexit ran")
+    assert "small.png ->" in ok.stderr
+    assert iio.imread(tmp_path / "o.png").shape == (48, 40, 3)
+    assert json.loads((tmp_path / "s.json").read_text())["mode"] == "self"
+    bad = subprocess.run([sys.executable, "-c", code, "shade", str(tmp_path / "missing.png"), "-o",
+                          str(tmp_path / "x.png")], cwd=root, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stdout.rstrip().endswith("atexit ran")
+    assert bad.stderr.count("\n") == 1 and "missing.png" in bad.stderr
