@@ -250,6 +250,7 @@ def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
 
     Returns the process and the claims folder (in ``cache_dir``), for :func:`stop_shared_compile`.
     """
+    from fastshade.children import start_module
     from fastshade.kernels import _jit
 
     _forget_old_claims(cache_dir)
@@ -258,9 +259,8 @@ def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
     except OSError:
         return None
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "fastshade.compile_plan", folder],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=dict(os.environ))
+        proc = start_module("fastshade.compile_plan", [folder], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         return None

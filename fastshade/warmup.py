@@ -296,10 +296,9 @@ def start_background_compile(opts: Any) -> Any:
     Stop it with :func:`stop_background_compile` when the run is done.
     """
     import json
-    import os
     import subprocess
-    import sys
 
+    from fastshade.children import start_module
     from fastshade.kernels import _jit
     from fastshade.threads import available_cores
 
@@ -310,9 +309,8 @@ def start_background_compile(opts: Any) -> Any:
     if plan_applies(opts):
         return start_shared_compile(_jit.CACHE_DIR)
     try:
-        return subprocess.Popen([sys.executable, "-m", "fastshade.warmup", json.dumps(opts.to_dict())],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=dict(os.environ))
+        return start_module("fastshade.warmup", [json.dumps(opts.to_dict())], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         return None
 

@@ -56,7 +56,9 @@ def enabled() -> bool:
 
 def _package_folder() -> Path:
     """The folder of the fastshade package that this process imports."""
-    return Path(__file__).resolve().parents[1]
+    from fastshade.children import package_folder
+
+    return package_folder()
 
 
 DEPENDENCIES = ("numpy", "scipy", "numba", "llvmlite", "pyamg", "imageio", "PIL", "tifffile")
@@ -263,16 +265,14 @@ def start_in_background(stream: TextIO | None = None, idle: float = IDLE_SECONDS
         return None
     import subprocess
 
+    from fastshade.children import start_module
+
     _forget_old(path.parent)
-    env = dict(os.environ)
-    package_parent = os.fspath(_package_folder().parent)
-    env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
     with open(path.with_suffix(".log"), "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fastshade.resident.server", os.fspath(path),
-             "--idle", str(idle), "--package", os.fspath(_package_folder())],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=package_parent,
-            start_new_session=True, close_fds=True)
+        proc = start_module("fastshade.resident.server",
+                            [os.fspath(path), "--idle", str(idle), "--package", os.fspath(_package_folder())],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                            close_fds=True)
     if stream is not None:
         print(f"fastshade: started a resident process (pid {proc.pid}) so that the next runs start "
               f"at once; it ends after {idle / 60:g} min idle ('fastshade resident stop'; "
