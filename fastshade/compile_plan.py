@@ -18,19 +18,16 @@ still matches a default run.  Regenerate with ``python -m fastshade.compile_plan
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["PLAN", "SharedCompile", "compile_backwards", "fewer_collections", "plan_applies",
-           "record_plan", "signature_types", "start_shared_compile"]
+__all__ = ["PLAN", "SharedCompile", "compile_backwards", "plan_applies", "record_plan",
+           "signature_types", "start_shared_compile"]
 
 _A = "Array({}, {}, 'C', False, aligned=True)"
 _F1, _F2, _F3 = (_A.format("float64", n) for n in (1, 2, 3))
@@ -103,28 +100,6 @@ STALE_CLAIMS_SECONDS = 3600.0
 
 WAIT_LIMIT = 300.0
 """Seconds the run waits at most for one kernel the other process compiles (then compiles it)."""
-
-
-COMPILE_GC_THRESHOLDS = (50_000, 20, 20)
-"""The cyclic garbage collector's thresholds while kernels compile (:func:`fewer_collections`;
-Python's default is ``(700, 10, 10)``)."""
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Within the block, the cyclic garbage collector runs about 70 times less often.
-
-    Numba's compiler allocates millions of short-lived objects, so with the default thresholds
-    the collector keeps walking the compiler's live objects: compiling a default run's kernels
-    took about 8 % less CPU with these thresholds (five alternating pairs on one core, 4 of 5
-    faster, median 1 s of 13).  Nothing computed changes; the thresholds are restored after.
-    """
-    saved = gc.get_threshold()
-    gc.set_threshold(*COMPILE_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
 
 
 def plan_applies(opts: Any) -> bool:
@@ -319,5 +294,4 @@ if __name__ == "__main__":  # python -m fastshade.compile_plan FOLDER | --print
         from fastshade.threads import pin_process_threads
 
         pin_process_threads()
-        with fewer_collections():
-            compile_backwards(sys.argv[1])
+        compile_backwards(sys.argv[1])

@@ -17,10 +17,8 @@ import argparse
 import json
 import os
 import sys
-from contextlib import nullcontext
 
 from fastshade.cli_args import add_shade_options, options_from_args
-from fastshade.compile_plan import fewer_collections
 from fastshade.options import ShadeOptions
 from fastshade.stage_progress import StageProgress
 from fastshade.warmup import (
@@ -106,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     if notice:
         print(notice, file=sys.stderr, flush=True)
     try:
-        with limit_threads(numba_threads=threads), fewer_collections() if cold or twins else nullcontext():
+        with limit_threads(numba_threads=threads):
             return _shade(args, opts)
     finally:
         stop_background_compile(helper)

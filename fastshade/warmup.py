@@ -202,9 +202,7 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
 
     image = demo_image(size, size)
     sample = demo_image(size * 3 // 4, size)
-    from fastshade.compile_plan import fewer_collections
-
-    with recording() as log, fewer_collections():
+    with recording() as log:
         for name in chosen:
             changes, cross = CONFIGURATIONS[name]
             if name == PARALLEL_PATH:
@@ -338,10 +336,8 @@ if __name__ == "__main__":  # the background half of a cold run: python -m fasts
     import json
     import sys
 
-    from fastshade.compile_plan import fewer_collections
     from fastshade.options import ShadeOptions
     from fastshade.threads import pin_process_threads
 
     pin_process_threads()
-    with fewer_collections():
-        compile_for_run(ShadeOptions(**json.loads(sys.argv[1])))
+    compile_for_run(ShadeOptions(**json.loads(sys.argv[1])))

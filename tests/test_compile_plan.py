@@ -171,15 +171,3 @@ def test_claims_folders_of_killed_runs_are_removed_after_an_hour(tmp_path):
     os.utime(other, (hours_ago, hours_ago))
     compile_plan._forget_old_claims(str(tmp_path))
     assert not old.exists() and fresh.exists() and other.exists()
-
-
-def test_fewer_collections_raises_the_thresholds_and_restores_them_even_on_error():
-    import gc
-
-    before = gc.get_threshold()
-    with compile_plan.fewer_collections():
-        assert gc.get_threshold() == compile_plan.COMPILE_GC_THRESHOLDS
-    assert gc.get_threshold() == before
-    with pytest.raises(RuntimeError), compile_plan.fewer_collections():
-        raise RuntimeError("a failed compilation")
-    assert gc.get_threshold() == before
