@@ -227,6 +227,21 @@ class SharedCompile:
         self.waited += time.perf_counter() - start
         return True
 
+    def stop(self) -> None:
+        """Unhook from the kernel cache, end the other process, remove the claims folder."""
+        from fastshade.kernels import _jit
+
+        if _jit.CACHE_MISS_HOOK == self.on_miss:
+            _jit.CACHE_MISS_HOOK = None
+        if self.helper is not None and self.helper.poll() is None:
+            self.helper.terminate()
+            try:
+                self.helper.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.helper.kill()
+                self.helper.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
 
 def _forget_old_claims(cache_dir: str, age: float = STALE_CLAIMS_SECONDS) -> None:
     """Remove claims folders older than ``age`` seconds (left by a run that was killed)."""
@@ -244,11 +259,10 @@ def _forget_old_claims(cache_dir: str, age: float = STALE_CLAIMS_SECONDS) -> Non
             continue
 
 
-def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
-    """Start the second process on :data:`PLAN` (``python -m fastshade.compile_plan FOLDER``)
-    and make the kernel cache consult it on every miss; None when it cannot start.
-
-    Returns the process and the claims folder (in ``cache_dir``), for :func:`stop_shared_compile`.
+def start_shared_compile(cache_dir: str) -> SharedCompile | None:
+    """Start the second process on :data:`PLAN` (``python -m fastshade.compile_plan FOLDER``,
+    the claims folder in ``cache_dir``) and hook the run's :class:`SharedCompile` into the kernel
+    cache; None when it cannot start.  End both with :meth:`SharedCompile.stop`.
     """
     from fastshade.children import start_module
     from fastshade.kernels import _jit
@@ -264,26 +278,9 @@ def start_shared_compile(cache_dir: str) -> tuple[subprocess.Popen, str] | None:
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    _jit.CACHE_MISS_HOOK = SharedCompile(folder, proc).on_miss
-    return proc, folder
-
-
-def stop_shared_compile(started: tuple[subprocess.Popen, str] | None) -> None:
-    """End what :func:`start_shared_compile` started: the hook, the process, the claims folder."""
-    from fastshade.kernels import _jit
-
-    if started is None:
-        return
-    proc, folder = started
-    _jit.CACHE_MISS_HOOK = None
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    shutil.rmtree(folder, ignore_errors=True)
+    shared = SharedCompile(folder, proc)
+    _jit.CACHE_MISS_HOOK = shared.on_miss
+    return shared
 
 
 if __name__ == "__main__":  # python -m fastshade.compile_plan FOLDER | --print

@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "PARALLEL_COLD_SECONDS",
            "PARALLEL_KERNELS", "PARALLEL_PATH", "CompileLog",
-           "cache_folder", "cold_kernels", "compile_notice", "kernel_name", "warm_up"]
+           "cache_folder", "cold_kernels", "compile_notice", "warm_up"]
 
 CORE_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr", "laplacian.laplacian_csr_nnz", "fields.csr_to_diagonals",
@@ -79,35 +79,19 @@ WARMUP_SIZE = 160
 _NOTICE_GIVEN = False
 
 
-def kernel_name(dispatcher: Any) -> str:
-    """``module.function`` of a kernel dispatcher (:func:`fastshade.kernels._jit.kernel_name`)."""
-    from fastshade.kernels._jit import kernel_name as name_of
-
-    return name_of(dispatcher)
-
-
-def _kernels() -> dict[str, Any]:
-    """Every kernel dispatcher (and parallel twin) by :func:`kernel_name` (imports every kernel
-    module).
-    """
-    from fastshade.kernels._jit import kernels_by_name
-
-    return kernels_by_name()
-
-
 def cache_folder() -> str | None:
     """The folder of the compiled-kernel cache, or None when the kernels compile in memory."""
     from fastshade.kernels import _jit
 
-    _kernels()
+    _jit.kernels_by_name()  # the first kernel module sets the folder
     return _jit.CACHE_DIR if _jit.CACHE_ENABLED else None
 
 
 def cold_kernels(names: Iterable[str] = CORE_KERNELS) -> list[str]:
     """The kernels of ``names`` with no compiled code in the cache for their current source."""
-    from fastshade.kernels._jit import is_cached
+    from fastshade.kernels._jit import is_cached, kernels_by_name
 
-    kernels = _kernels()
+    kernels = kernels_by_name()
     return [n for n in names if n in kernels and not is_cached(kernels[n])]
 
 
@@ -152,7 +136,9 @@ class CompileLog:
 
     def largest(self, n: int | None = None) -> list[tuple[str, float, int]]:
         """``(kernel, seconds, signatures)``, slowest first; fastshade kernels only."""
-        ours = set(_kernels())
+        from fastshade.kernels._jit import kernels_by_name
+
+        ours = set(kernels_by_name())
         rows = sorted(((k, s, len(self.signatures[k])) for k, s in self.seconds.items() if k in ours),
                       key=lambda r: -r[1])
         return rows[:n] if n is not None else rows
@@ -162,6 +148,8 @@ class CompileLog:
 def recording() -> Iterator[CompileLog]:
     """Record every Numba compilation inside the block into a :class:`CompileLog`."""
     import numba.core.event as ev
+
+    from fastshade.kernels._jit import kernel_name
 
     log = CompileLog()
     stack: list[list[Any]] = []
@@ -317,10 +305,10 @@ def start_background_compile(opts: Any) -> Any:
 
 def stop_background_compile(proc: Any) -> None:
     """End a :func:`start_background_compile` process (the cache writes are atomic renames)."""
-    if isinstance(proc, tuple):
-        from fastshade.compile_plan import stop_shared_compile
+    from fastshade.compile_plan import SharedCompile
 
-        stop_shared_compile(proc)
+    if isinstance(proc, SharedCompile):
+        proc.stop()
         return
     if proc is None or proc.poll() is not None:
         return

@@ -130,10 +130,10 @@ def test_a_cold_run_starts_and_removes_its_helper_and_claims(tmp_path, monkeypat
     started = start_background_compile(ShadeOptions())
     if started is None:
         pytest.skip("this machine gives the process one core")
-    proc, folder = started
-    assert _jit.CACHE_MISS_HOOK is not None and Path(folder).parent == tmp_path
+    assert _jit.CACHE_MISS_HOOK == started.on_miss and Path(started.folder).parent == tmp_path
     stop_background_compile(started)
-    assert _jit.CACHE_MISS_HOOK is None and not Path(folder).exists() and proc.poll() is not None
+    assert _jit.CACHE_MISS_HOOK is None and not Path(started.folder).exists()
+    assert started.helper.poll() is not None
 
 
 def test_the_kernel_cache_reads_again_after_the_hook_says_another_process_compiled(tmp_path):

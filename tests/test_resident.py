@@ -169,7 +169,7 @@ def test_the_socket_name_follows_the_sources_and_the_thread_environment(tmp_path
     (tmp_path / "deps" / "fsdepprobe" / "__init__.py").write_text("v = 22\n")
     assert client.source_digest() != before
     digest = client.source_digest()
-    monkeypatch.setattr(client, "_package_folder", lambda: tmp_path / "pkg")
+    monkeypatch.setattr(client, "package_folder", lambda: tmp_path / "pkg")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
     assert client.source_digest() != digest

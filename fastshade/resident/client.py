@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fastshade.children import package_folder, start_module
+
 if TYPE_CHECKING:  # the client imports only what it uses (it runs before every served shade)
     from typing import TextIO
 
@@ -54,13 +56,6 @@ def enabled() -> bool:
     return hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
 
 
-def _package_folder() -> Path:
-    """The folder of the fastshade package that this process imports."""
-    from fastshade.children import package_folder
-
-    return package_folder()
-
-
 DEPENDENCIES = ("numpy", "scipy", "numba", "llvmlite", "pyamg", "imageio", "PIL", "tifffile")
 """Packages whose upgrade ends a resident process (it holds the old versions loaded)."""
 
@@ -78,7 +73,7 @@ def source_digest() -> str:
         if spec is not None and spec.origin:
             st = os.stat(spec.origin)
             h.update(f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    for root, dirs, files in os.walk(_package_folder(), followlinks=True):
+    for root, dirs, files in os.walk(package_folder(), followlinks=True):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
             if name.endswith(".py"):
@@ -265,12 +260,10 @@ def start_in_background(stream: TextIO | None = None, idle: float = IDLE_SECONDS
         return None
     import subprocess
 
-    from fastshade.children import start_module
-
     _forget_old(path.parent)
     with open(path.with_suffix(".log"), "ab") as log:
         proc = start_module("fastshade.resident.server",
-                            [os.fspath(path), "--idle", str(idle), "--package", os.fspath(_package_folder())],
+                            [os.fspath(path), "--idle", str(idle), "--package", os.fspath(package_folder())],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                             close_fds=True)
     if stream is not None:
