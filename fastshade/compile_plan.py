@@ -46,7 +46,7 @@ PLAN: tuple[tuple[str, str], ...] = (
     ("paper.colour_bins", _sig(_F2, _B1, "int64", _L1, _L1, _F2)),
     ("paper.nearest_within_reach", _sig(_B2, _B2, _L1, _L1, "bool", _F2)),
     ("components.label_buffer_size", _sig("int64", "int64")),
-    ("components.label_mask", _sig(_U2, "int64", _I2, _I1)),
+    ("components.label_mask_8", _sig(_U2, _I2, _I1)),
     ("components.component_stats", _sig(_I2, _L1, _L2, _F2, _F3, _L2, _L1)),
     ("components.component_pixel_index", _sig(_I2, _L1, _L1, _L1, _L1)),
     ("laplacian.laplacian_csr_nnz", _sig("int64", "int64", _L1, _L1)),

@@ -22,7 +22,7 @@ __all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARE
 
 CORE_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr", "laplacian.laplacian_csr_nnz", "fields.csr_to_diagonals",
-    "components.label_mask", "components.component_stats",
+    "components.label_mask_8", "components.component_stats",
 )
 """Kernels that every self-mode run calls, whatever the style and the basis (the cold-cache check
 reads these: v12's painting kernels are not in the default brush style's run)."""

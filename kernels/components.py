@@ -53,6 +53,7 @@ _BLOCK = 16
 # Signatures (documentation only; the kernels are compiled lazily):
 #   label_buffer_size(int64, int64) -> int64
 #   label_mask(uint8[:, ::1], int64, int32[:, ::1], int32[::1]) -> int64
+#   label_mask_4 / label_mask_8(uint8[:, ::1], int32[:, ::1], int32[::1]) -> int64
 #   component_stats(int32[:, ::1], int64[::1], int64[:, ::1], float64[:, ::1],
 #                   float64[:, :, ::1], int64[:, ::1], int64[::1]) -> None
 #   component_pixel_index(int32[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1]) -> int64
@@ -165,6 +166,39 @@ def _scan_4(mask, labels, parent):
 
 
 @jit
+def _flatten_labels(labels, parent, provisional):
+    """Second pass: number the ``provisional`` labels' sets 1..n in raster order (``parent``
+    becomes the provisional -> final map) and relabel ``labels`` when any sets merged; returns n.
+    """
+    # Roots are the smallest label of their set and parent[l] <= l, so in one increasing
+    # sweep parent[l] becomes the final label of l, in place.
+    parent[0] = 0
+    n = 0
+    for label in range(1, provisional + 1):
+        p = parent[label]
+        if p == label:
+            n += 1
+            parent[label] = n
+        else:
+            parent[label] = parent[p]
+    if n != provisional:
+        apply_label_map(labels, parent)
+    return n
+
+
+@jit
+def label_mask_4(mask, labels, parent):
+    """:func:`label_mask` with 4-connectivity (compiles only the 4-neighbour scan)."""
+    return _flatten_labels(labels, parent, _scan_4(mask, labels, parent))
+
+
+@jit
+def label_mask_8(mask, labels, parent):
+    """:func:`label_mask` with 8-connectivity (compiles only the 8-neighbour scan)."""
+    return _flatten_labels(labels, parent, _scan_8(mask, labels, parent))
+
+
+@jit
 def label_mask(mask, connectivity, labels, parent):
     """Label the connected components of a binary mask (``scipy.ndimage.label`` numbering).
 
@@ -185,25 +219,13 @@ def label_mask(mask, connectivity, labels, parent):
     -------
     int
         ``n``, the number of components.
+
+    Compiling it compiles both scans; :func:`label_mask_4` and :func:`label_mask_8` (the same
+    contract without ``connectivity``) compile one each.
     """
     if connectivity == 4:
-        provisional = _scan_4(mask, labels, parent)
-    else:
-        provisional = _scan_8(mask, labels, parent)
-    # Flatten: roots are the smallest label of their set and parent[l] <= l, so in
-    # one increasing sweep parent[l] becomes the final label of l, in place.
-    parent[0] = 0
-    n = 0
-    for label in range(1, provisional + 1):
-        p = parent[label]
-        if p == label:
-            n += 1
-            parent[label] = n
-        else:
-            parent[label] = parent[p]
-    if n != provisional:
-        apply_label_map(labels, parent)
-    return n
+        return label_mask_4(mask, labels, parent)
+    return label_mask_8(mask, labels, parent)
 
 
 @jit

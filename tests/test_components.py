@@ -147,6 +147,21 @@ def test_random_masks_identical_to_ndimage(seed, density, connectivity):
 
 
 @pytest.mark.parametrize("connectivity", CONNECTIVITIES)
+@pytest.mark.parametrize("name", ["random", *fixed_masks()])
+def test_one_connectivity_kernels_identical_to_ndimage(name, connectivity):
+    """``label_mask_4`` / ``label_mask_8`` (what the library calls) against scipy.ndimage.label."""
+    mask = random_mask(np.random.default_rng(7), (61, 47), 0.45) if name == "random" else fixed_masks()[name]
+    mask_u8 = np.ascontiguousarray(mask != 0).view(np.uint8)
+    labels = np.full(mask_u8.shape, -5, dtype=np.int32)
+    parent = np.empty(kc.label_buffer_size(*mask_u8.shape), dtype=np.int32)
+    kernel = kc.label_mask_4 if connectivity == 4 else kc.label_mask_8
+    n = kernel(mask_u8, labels, parent)
+    ref, ref_n = label_mask_scipy(mask, connectivity)
+    assert n == ref_n
+    np.testing.assert_array_equal(labels, ref)
+
+
+@pytest.mark.parametrize("connectivity", CONNECTIVITIES)
 @pytest.mark.parametrize("name", list(fixed_masks()))
 def test_fixed_masks(name, connectivity):
     assert_matches_reference(fixed_masks()[name], connectivity)

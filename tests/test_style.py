@@ -45,6 +45,27 @@ def test_every_kernel_module_uses_the_house_decorator():
         assert "@jit" in text, path.name
 
 
+def test_private_kernels_have_no_python_wrapper_and_nothing_outside_their_module_calls_them():
+    """``_name`` kernels compile without the CPython wrapper (a first run compiles less), so only
+    kernels of their own module may call them; public kernels keep the wrapper."""
+    from fastshade.kernels._jit import kernels_by_name
+
+    kernels = kernels_by_name()
+    private = {n.split(".")[1] for n in kernels if n.split(".")[1].startswith("_")}
+    assert {"_scan_4", "_dia_rows", "_rotate_row"} <= private
+    for name, dispatcher in kernels.items():
+        wrapperless = bool(dispatcher.targetoptions.get("no_cpython_wrapper"))
+        assert wrapperless == name.split(".")[1].startswith("_"), name
+    outside = []
+    others = [*sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "bench").rglob("*.py"))]
+    for path in [*_sources(), *others]:
+        if path.parent.name == "kernels" or path == Path(__file__).resolve():
+            continue
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            outside += [f"{path.relative_to(ROOT)}:{no}: {f}" for f in private if re.search(rf"\b{f}\b", line)]
+    assert not outside, "private kernels called outside kernels/:\n" + "\n".join(outside)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="uses a read-only HOME and a missing cache dir")
 def test_kernels_import_and_run_without_a_writable_cache(tmp_path):
     # Leave Numba no cache locator at all, even when the tests run as root (where chmod does

@@ -18,7 +18,8 @@ from fastshade.kernels.components import (
     component_pixel_index,
     component_stats,
     label_buffer_size,
-    label_mask,
+    label_mask_4,
+    label_mask_8,
     size_filter_map,
 )
 
@@ -144,7 +145,8 @@ def label_components(mask: np.ndarray, *, connectivity: int = 8, min_size: int =
     height, width = mask_u8.shape
     labels = np.empty((height, width), dtype=np.int32)
     parent = np.empty(label_buffer_size(height, width), dtype=np.int32)
-    n = int(label_mask(mask_u8, int(connectivity), labels, parent))
+    # one kernel per connectivity: a run compiles only the scan it uses
+    n = int((label_mask_4 if connectivity == 4 else label_mask_8)(mask_u8, labels, parent))
 
     sizes = np.empty(n, dtype=np.int64)
     bbox = np.empty((n, 4), dtype=np.int64)
