@@ -59,12 +59,12 @@ from ._jit import jit, jit_parallel
 # Signatures (documentation only; the kernels are compiled lazily):
 #   laplacian_csr_nnz(int64, int64, int64[::1], int64[::1]) -> int64
 #   laplacian_work_rows(int64[::1]) -> int64
-#   edge_weight_rows(float64[:, :, ::1], int64, int64[::1], int64[::1], float64[::1],
-#                    float64, float64, float64[:, ::1], int64) -> None
-#   assemble_border_pixel(int64, int64, int64, int64[::1], int64[::1], float64[:, ::1], int64,
-#                         int64, <indptr>, <indices>, <data>, int64) -> int64
-#   assemble_interior_run(int64, int64, int64, int64[::1], int64[::1], float64[:, ::1], int64,
-#                         int64, <indptr>, <indices>, <data>, int64) -> int64
+#   _edge_weight_rows(float64[:, :, ::1], int64, int64[::1], int64[::1], float64[::1],
+#                     float64, float64, float64[:, ::1], int64) -> None
+#   _assemble_border_pixel(int64, int64, int64, int64[::1], int64[::1], float64[:, ::1], int64,
+#                          int64, <indptr>, <indices>, <data>, int64) -> int64
+#   _assemble_interior_run(int64, int64, int64, int64[::1], int64[::1], float64[:, ::1], int64,
+#                          int64, <indptr>, <indices>, <data>, int64) -> int64
 #   assemble_laplacian_csr(float64[:, :, ::1], int64[::1], int64[::1], float64[::1],
 #                          float64, float64, int32|int64[::1], int32|int64[::1],
 #                          float32|float64[::1], float64[:, :, ::1]) -> int64 (parallel)
@@ -118,7 +118,7 @@ def laplacian_work_rows(offset_dy):
 
 
 @jit
-def edge_weight_rows(
+def _edge_weight_rows(
     carrier, y, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, work, first_row
 ):
     """Weights of the forward edges of image row ``y``, one work row per offset.
@@ -169,7 +169,7 @@ def edge_weight_rows(
 
 
 @jit
-def assemble_border_pixel(
+def _assemble_border_pixel(
     y, x, height, offset_dy, offset_dx, work, n_ring, ring, indptr, indices, data, position
 ):
     """Write the CSR row of one pixel, checking every neighbour against the image.
@@ -178,7 +178,7 @@ def assemble_border_pixel(
     ``k = K-1 .. 0`` (ascending columns), slot ``K`` the diagonal, slots
     ``K+1 .. 2K`` the forward neighbours ``(y + dy_k, x + dx_k)``.  ``work``
     rows ``r * K + k`` hold the forward edge weights of the image row in
-    ring slot ``r`` (see :func:`edge_weight_rows`); image row ``y`` is in
+    ring slot ``r`` (see :func:`_edge_weight_rows`); image row ``y`` is in
     ring slot ``ring``, row ``y - d`` in ``(ring - d) mod n_ring``.  Writes
     from ``position`` on and returns the position after the row.
     """
@@ -219,13 +219,13 @@ def assemble_border_pixel(
 
 
 @jit
-def assemble_interior_run(
+def _assemble_interior_run(
     y, x_start, x_stop, offset_dy, offset_dx, work, n_ring, ring, indptr, indices, data, position
 ):
     """Write the CSR rows of pixels ``x_start .. x_stop - 1`` of image row ``y``.
 
     Every neighbour of these pixels must be in the image: each row then has
-    ``2K + 1`` entries in the slot layout of :func:`assemble_border_pixel`,
+    ``2K + 1`` entries in the slot layout of :func:`_assemble_border_pixel`,
     written slot by slot without bounds checks.  The work row ``n_ring * K``
     accumulates the degrees.  Returns the position after the run.
     """
@@ -284,7 +284,7 @@ def csr_entries_before_row(height, width, offset_dy, offset_dx, y0):
 
 
 @jit
-def assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, y_start,
+def _assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, y_start,
                   y_stop, indptr, indices, data, work):
     """The CSR rows of image rows ``y_start .. y_stop - 1`` (see :func:`assemble_laplacian_csr`).
 
@@ -302,14 +302,14 @@ def assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_fl
         reach_x = max(reach_x, abs(offset_dx[k]))
     n_ring = reach_y + 1  # image rows of forward weights kept in the ring
     for y in range(max(0, y_start - reach_y), y_start):
-        edge_weight_rows(
+        _edge_weight_rows(
             carrier, y, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, work,
             (y % n_ring) * n_offsets,
         )
     position = csr_entries_before_row(height, width, offset_dy, offset_dx, y_start)
     for y in range(y_start, y_stop):
         ring = y % n_ring
-        edge_weight_rows(
+        _edge_weight_rows(
             carrier, y, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor, work,
             ring * n_offsets,
         )
@@ -320,17 +320,17 @@ def assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_fl
             inner_start = reach_x
             inner_stop = width - reach_x
         for x in range(inner_start):
-            position = assemble_border_pixel(
+            position = _assemble_border_pixel(
                 y, x, height, offset_dy, offset_dx, work, n_ring, ring,
                 indptr, indices, data, position,
             )
         if inner_start < inner_stop:
-            position = assemble_interior_run(
+            position = _assemble_interior_run(
                 y, inner_start, inner_stop, offset_dy, offset_dx, work, n_ring, ring,
                 indptr, indices, data, position,
             )
         for x in range(inner_stop, width):
-            position = assemble_border_pixel(
+            position = _assemble_border_pixel(
                 y, x, height, offset_dy, offset_dx, work, n_ring, ring,
                 indptr, indices, data, position,
             )
@@ -397,7 +397,7 @@ def assemble_laplacian_csr(
         y_start = min(height, b * band_rows)
         y_stop = min(height, y_start + band_rows)
         if y_start < y_stop:
-            assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor,
+            _assemble_band(carrier, offset_dy, offset_dx, offset_mult, inv_tau, weight_floor,
                           y_start, y_stop, indptr, indices, data, work[b])
     position = csr_entries_before_row(height, width, offset_dy, offset_dx, height)
     indptr[height * width] = position
