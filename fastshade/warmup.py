@@ -36,8 +36,8 @@ the notice scales it by the cold fraction."""
 
 COLD_SECONDS_SHARED = 7.5
 """The same with a second process sharing the kernels (:func:`start_background_compile`):
-``shade --demo`` on an empty cache took 7.1-8.1 s wall on a 2-core machine at 13 s of CPU over
-both processes, median 7.9 s over a night of 37 runs (:mod:`fastshade.compile_plan`)."""
+``shade --demo`` on an empty cache took 7.3-8.9 s wall on a 2-core machine, median 7.9 s over 21
+runs of the README's install path at 15 s of CPU over both processes (:mod:`fastshade.compile_plan`)."""
 
 PARALLEL_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr.parallel", "fields.heat_diffusion_dia.parallel",
