@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["package_folder", "start_module"]
+__all__ = ["end_process", "package_folder", "start_module"]
 
 
 def package_folder() -> Path:
@@ -34,3 +34,15 @@ def start_module(module: str, args: list[str], env: dict[str, str] | None = None
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join([parent, *filter(None, [env.get("PYTHONPATH")])])
     return subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=parent, **popen)
+
+
+def end_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
+    """Terminate ``proc`` if it still runs and wait for it (killed after ``timeout`` seconds)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

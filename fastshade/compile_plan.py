@@ -10,6 +10,11 @@ kernel is compiled twice and the two meet near the middle: each compiles about h
 run also does its own work between the kernels.  The second process never waits, so the two
 cannot wait for each other.
 
+The command line starts the second process before it loads NumPy and Numba
+(:func:`start_early`, unless a ``shade`` of this installation succeeded before), because the run
+can tell a cold cache only once Numba is loaded, 0.4-0.5 s later; the run then adopts it
+(:func:`start_shared_compile`) or ends it (:func:`end_early`).
+
 Only for runs whose kernels the plan lists (:func:`plan_applies`); other styles and paths use
 the stand-in shading of :func:`fastshade.warmup.compile_for_run`.  ``record_plan`` makes the
 plan again (an empty cache is needed: it reads Numba's compile events); a test checks that it
@@ -26,8 +31,8 @@ import tempfile
 import time
 from typing import Any
 
-__all__ = ["PLAN", "SharedCompile", "compile_backwards", "plan_applies", "record_plan",
-           "signature_types", "start_shared_compile"]
+__all__ = ["PLAN", "SharedCompile", "compile_backwards", "end_early", "plan_applies", "record_plan",
+           "signature_types", "start_early", "start_shared_compile"]
 
 _A = "Array({}, {}, 'C', False, aligned=True)"
 _F1, _F2, _F3 = (_A.format("float64", n) for n in (1, 2, 3))
@@ -229,17 +234,12 @@ class SharedCompile:
 
     def stop(self) -> None:
         """Unhook from the kernel cache, end the other process, remove the claims folder."""
+        from fastshade.children import end_process
         from fastshade.kernels import _jit
 
         if _jit.CACHE_MISS_HOOK == self.on_miss:
             _jit.CACHE_MISS_HOOK = None
-        if self.helper is not None and self.helper.poll() is None:
-            self.helper.terminate()
-            try:
-                self.helper.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.helper.kill()
-                self.helper.wait()
+        end_process(self.helper)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -259,31 +259,105 @@ def _forget_old_claims(cache_dir: str, age: float = STALE_CLAIMS_SECONDS) -> Non
             continue
 
 
+EARLY: tuple[subprocess.Popen, str] | None = None
+"""The second process :func:`start_early` started and its claims folder's name, until the run
+adopts it (:func:`start_shared_compile`) or ends it (:func:`end_early`)."""
+
+
+def _start_helper(args: list[str]) -> subprocess.Popen | None:
+    """``python -m fastshade.compile_plan ARGS`` (a claims folder, or ``--claims NAME``)."""
+    from fastshade.children import start_module
+
+    try:
+        return start_module("fastshade.compile_plan", args, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def start_early() -> None:
+    """Start the second process at once, before the run has loaded NumPy and Numba (0.5 s of
+    imports in the run): it finds the kernel cache itself and compiles the plan from the back in
+    a claims folder of a new name there.  The run adopts it when its cache is cold and the plan
+    applies (:func:`start_shared_compile`), else ends it (:func:`end_early`).
+    """
+    global EARLY
+    import secrets
+
+    name = CLAIMS_PREFIX + secrets.token_hex(8)
+    proc = _start_helper(["--claims", name])
+    EARLY = None if proc is None else (proc, name)
+
+
+def end_early() -> None:
+    """End the :func:`start_early` process if no run adopted it, and remove its claims folder
+    (when this process knows the cache folder: else it goes with the old claims folders).
+    """
+    global EARLY
+    from fastshade.children import end_process
+
+    if EARLY is None:
+        return
+    proc, name = EARLY
+    EARLY = None
+    end_process(proc)
+    cache_dir = getattr(sys.modules.get("fastshade.kernels._jit"), "CACHE_DIR", None)
+    if cache_dir:
+        shutil.rmtree(os.path.join(cache_dir, name), ignore_errors=True)
+
+
+def _claims_folder_here(name: str) -> str | None:
+    """The second process's claims folder ``name`` in this process's kernel cache (created), or
+    None when the kernels compile in memory.
+    """
+    from fastshade.kernels import _jit
+    from fastshade.kernels._jit import kernels_by_name
+
+    kernels_by_name()  # the first kernel sets the cache folder
+    if _jit.CACHE_DIR is None:
+        return None
+    folder = os.path.join(_jit.CACHE_DIR, name)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
 def start_shared_compile(cache_dir: str) -> SharedCompile | None:
     """Start the second process on :data:`PLAN` (``python -m fastshade.compile_plan FOLDER``,
-    the claims folder in ``cache_dir``) and hook the run's :class:`SharedCompile` into the kernel
-    cache; None when it cannot start.  End both with :meth:`SharedCompile.stop`.
+    the claims folder in ``cache_dir``), or adopt the one :func:`start_early` started, and hook
+    the run's :class:`SharedCompile` into the kernel cache; None when it cannot start.  End both
+    with :meth:`SharedCompile.stop`.
     """
-    from fastshade.children import start_module
+    global EARLY
     from fastshade.kernels import _jit
 
     _forget_old_claims(cache_dir)
-    try:
-        folder = tempfile.mkdtemp(prefix=CLAIMS_PREFIX, dir=cache_dir)
-    except OSError:
-        return None
-    try:
-        proc = start_module("fastshade.compile_plan", [folder], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError:
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    shared = SharedCompile(folder, proc)
+    if EARLY is not None:
+        proc, name = EARLY
+        EARLY = None
+        folder = os.path.join(cache_dir, name)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            from fastshade.children import end_process
+
+            end_process(proc)
+            return None
+        helper: subprocess.Popen | None = proc
+    else:
+        try:
+            folder = tempfile.mkdtemp(prefix=CLAIMS_PREFIX, dir=cache_dir)
+        except OSError:
+            return None
+        helper = _start_helper([os.path.abspath(folder)])
+        if helper is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+    shared = SharedCompile(folder, helper)
     _jit.CACHE_MISS_HOOK = shared.on_miss
     return shared
 
 
-if __name__ == "__main__":  # python -m fastshade.compile_plan FOLDER | --print
+if __name__ == "__main__":  # python -m fastshade.compile_plan FOLDER | --claims NAME | --print
     if sys.argv[1:] == ["--print"]:
         for item in record_plan():
             print(item)
@@ -291,4 +365,6 @@ if __name__ == "__main__":  # python -m fastshade.compile_plan FOLDER | --print
         from fastshade.threads import pin_process_threads
 
         pin_process_threads()
-        compile_backwards(sys.argv[1])
+        claims = _claims_folder_here(sys.argv[2]) if sys.argv[1] == "--claims" else sys.argv[1]
+        if claims is not None:
+            compile_backwards(claims)

@@ -19,6 +19,7 @@ import os
 import sys
 
 from fastshade.cli_args import add_shade_options, options_from_args
+from fastshade.compile_plan import end_early
 from fastshade.options import ShadeOptions
 from fastshade.stage_progress import StageProgress
 from fastshade.warmup import (
@@ -100,6 +101,7 @@ def main(args: argparse.Namespace) -> int:
     cold = cold_kernels()
     twins = cold_kernels(PARALLEL_KERNELS) if threads > 1 and _runs_parallel_twins(args) else []
     helper = start_background_compile(opts) if cold else None  # compiles the kernels after the basis
+    end_early()  # the second process the command line started at once, when not adopted just now
     notice = compile_notice(cold, shared=helper is not None, cold_twins=twins)
     if notice:
         print(notice, file=sys.stderr, flush=True)

@@ -305,19 +305,13 @@ def start_background_compile(opts: Any) -> Any:
 
 def stop_background_compile(proc: Any) -> None:
     """End a :func:`start_background_compile` process (the cache writes are atomic renames)."""
+    from fastshade.children import end_process
     from fastshade.compile_plan import SharedCompile
 
     if isinstance(proc, SharedCompile):
         proc.stop()
-        return
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except Exception:
-        proc.kill()
-        proc.wait()
+    else:
+        end_process(proc)
 
 
 if __name__ == "__main__":  # the background half of a cold run: python -m fastshade.warmup OPTIONS_JSON

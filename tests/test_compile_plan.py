@@ -171,3 +171,110 @@ def test_claims_folders_of_killed_runs_are_removed_after_an_hour(tmp_path):
     os.utime(other, (hours_ago, hours_ago))
     compile_plan._forget_old_claims(str(tmp_path))
     assert not old.exists() and fresh.exists() and other.exists()
+
+
+def _cache_dir() -> str | None:
+    """This process's kernel cache folder (set when the first kernel module loads)."""
+    from fastshade.kernels import _jit
+    from fastshade.kernels._jit import kernels_by_name
+
+    kernels_by_name()
+    return _jit.CACHE_DIR
+
+
+def _wait_for(predicate, seconds: float = 120.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no second process")
+def test_a_run_adopts_the_second_process_started_before_it_knew_its_cache(monkeypatch):
+    # start_early runs before the run has loaded Numba; the second process finds the kernel
+    # cache itself, in the same folder as the run (same package, same environment), and claims
+    # the plan's last item there: the run's claims folder of the same name.
+    from fastshade.kernels import _jit
+
+    if _cache_dir() is None:
+        pytest.skip("kernels compile in memory here: no claims folder")
+    assert compile_plan.EARLY is None
+    compile_plan.start_early()
+    proc, name = compile_plan.EARLY
+    shared = compile_plan.start_shared_compile(_jit.CACHE_DIR)
+    try:
+        assert compile_plan.EARLY is None and shared.helper is proc
+        assert Path(shared.folder) == Path(_jit.CACHE_DIR) / name
+        last = Path(shared.folder) / f"claim-{len(PLAN) - 1}"
+        assert _wait_for(lambda: last.exists() and last.read_text() == "helper"), "no claim of the helper"
+    finally:
+        shared.stop()
+    assert proc.poll() is not None and not Path(shared.folder).exists()
+
+
+def test_an_early_second_process_nobody_adopts_is_ended_with_its_claims_folder():
+    from fastshade.kernels import _jit
+
+    if _cache_dir() is None:
+        pytest.skip("kernels compile in memory here: no claims folder")
+    compile_plan.start_early()
+    proc, name = compile_plan.EARLY
+    folder = Path(_jit.CACHE_DIR) / name
+    assert _wait_for(folder.exists), "the second process made no claims folder"
+    compile_plan.end_early()
+    assert compile_plan.EARLY is None and proc.poll() is not None and not folder.exists()
+    compile_plan.end_early()  # nothing left: a no-op
+
+
+def test_the_command_line_starts_the_second_process_early_only_before_a_first_success(tmp_path, monkeypatch):
+    # The marker file says a shade of this installation and configuration succeeded (its
+    # kernels are cached): no early second process then, nor for --help.
+    import cli
+    from fastshade.resident import client
+
+    monkeypatch.setenv(client.FOLDER_VARIABLE, str(tmp_path))
+    monkeypatch.setattr("fastshade.threads.available_cores", lambda: 2)
+    started = []
+    monkeypatch.setattr(compile_plan, "start_early", lambda: started.append(1))
+    marker = client.installation_file(cli.COMPILED_SUFFIX)
+    assert marker is not None and marker.parent == tmp_path and not marker.exists()
+    assert cli._start_early_compile(["shade", "--help"]) is False and not started
+    assert cli._start_early_compile(["shade", "--demo", "-o", "x.png"]) is True and started == [1]
+    marker.touch()
+    assert cli._start_early_compile(["shade", "--demo", "-o", "x.png"]) is False and started == [1]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no second process")
+def test_a_warm_shade_ends_the_early_second_process_and_leaves_the_marker(tmp_path, monkeypatch):
+    # Warm kernels (this session compiled them): the command line starts the second process
+    # (no marker yet), the run finds its cache warm, ends it, and marks the configuration.
+    import cli
+    from fastshade.kernels import _jit
+    from fastshade.resident import client
+
+    if _cache_dir() is None:
+        pytest.skip("kernels compile in memory here: no claims folder")
+    monkeypatch.setenv(client.FOLDER_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(client.SWITCH, "0")
+    seen = []
+    real_start = compile_plan.start_early
+
+    def start_early():
+        real_start()
+        seen.append(compile_plan.EARLY)
+
+    monkeypatch.setattr(compile_plan, "start_early", start_early)
+    from fastshade.demo import demo_image
+    from fastshade.styles import shade_arrays
+
+    shade_arrays(demo_image(96, 96))  # the default run's kernels, cached
+    out = tmp_path / "out.png"
+    assert cli.main(["shade", "--demo", "-o", str(out)]) == 0 and out.exists()
+    if not seen:
+        pytest.skip("one core for this process: no early second process")
+    proc, name = seen[0]
+    assert proc.poll() is not None and compile_plan.EARLY is None
+    assert not (Path(_jit.CACHE_DIR) / name).exists()
+    assert client.installation_file(cli.COMPILED_SUFFIX).exists()

@@ -29,7 +29,8 @@ from fastshade.children import package_folder, start_module
 if TYPE_CHECKING:  # the client imports only what it uses (it runs before every served shade)
     from typing import TextIO
 
-__all__ = ["IDLE_SECONDS", "ask", "enabled", "run_resident", "socket_path", "start_in_background"]
+__all__ = ["IDLE_SECONDS", "ask", "enabled", "installation_file", "run_resident", "socket_path",
+           "start_in_background"]
 
 SWITCH = "FASTSHADE_RESIDENT"
 """Environment variable: ``0``, ``off``, ``no`` or ``false`` turns the resident process off."""
@@ -121,13 +122,21 @@ def socket_folder() -> Path | None:
     return folder
 
 
+def installation_file(suffix: str) -> Path | None:
+    """``FINGERPRINT + suffix`` in the user's socket folder: a file of this installation and
+    configuration (the resident process listens on ``.sock``), or None when no folder is usable.
+    """
+    try:
+        folder = socket_folder()
+    except (AttributeError, OSError):  # no os.getuid on this platform
+        return None
+    return None if folder is None else folder / f"{_fingerprint()}{suffix}"
+
+
 def socket_path() -> Path | None:
     """The socket path of this installation, or None (no usable folder, or a path too long)."""
-    folder = socket_folder()
-    if folder is None:
-        return None
-    path = folder / f"{_fingerprint()}.sock"
-    return path if len(os.fsencode(path)) < 100 else None
+    path = installation_file(".sock")
+    return path if path is not None and len(os.fsencode(path)) < 100 else None
 
 
 def _frame(message: dict[str, Any]) -> bytes:
@@ -232,16 +241,16 @@ FORGET_SECONDS = 7 * 24 * 3600.0
 
 
 def _forget_old(folder: Path) -> None:
-    """Remove the log and lock files of sockets that are gone and untouched for a week."""
+    """Remove the log, lock and ``.compiled`` files of sockets that are gone and untouched for a week."""
     import time
 
     now = time.time()
-    for log in folder.glob("*.log"):
-        lock = log.with_suffix(".sock.lock")
+    for old in [*folder.glob("*.log"), *folder.glob("*.compiled")]:
         try:
-            if not log.with_suffix(".sock").exists() and now - log.stat().st_mtime > FORGET_SECONDS:
-                log.unlink()
-                lock.unlink(missing_ok=True)
+            if not old.with_suffix(".sock").exists() and now - old.stat().st_mtime > FORGET_SECONDS:
+                old.unlink()
+                if old.suffix == ".log":
+                    old.with_suffix(".sock.lock").unlink(missing_ok=True)
         except OSError:
             pass
 
