@@ -34,10 +34,11 @@ while the Laplacian assembly and the heat steps compiled as parallel kernels; no
 versions, the parallel twins only for big images, and one array layout per kernel argument);
 the notice scales it by the cold fraction."""
 
-COLD_SECONDS_SHARED = 7.5
+COLD_SECONDS_SHARED = 7.0
 """The same with a second process sharing the kernels (:func:`start_background_compile`):
-``shade --demo`` on an empty cache took 7.3-8.9 s wall on a 2-core machine, median 7.9 s over 21
-runs of the README's install path at 15 s of CPU over both processes (:mod:`fastshade.compile_plan`)."""
+``shade --demo`` on an empty cache took 6.5-7.4 s wall on a 2-core machine, median 7.0 s over 26
+runs of the README's install path at 13.6 s of CPU over both processes (:mod:`fastshade.compile_plan`;
+up to a third more in the machine's slow periods)."""
 
 PARALLEL_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr.parallel", "fields.heat_diffusion_dia.parallel",
