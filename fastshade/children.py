@@ -27,12 +27,15 @@ def package_folder() -> Path:
 def start_module(module: str, args: list[str], env: dict[str, str] | None = None,
                  **popen: Any) -> subprocess.Popen:
     """``subprocess.Popen([python, "-m", module, *args])`` on this process's package: its parent
-    folder is the child's working folder and first on its ``PYTHONPATH``.  ``env`` (default: this
-    process's environment) and the other ``Popen`` keywords are passed on.
+    folder is the child's working folder and first on its ``PYTHONPATH``, and a relative
+    ``NUMBA_CACHE_DIR`` is made absolute (so the child uses this process's kernel cache).  ``env``
+    (default: this process's environment) and the other ``Popen`` keywords are passed on.
     """
     parent = os.fspath(package_folder().parent)
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join([parent, *filter(None, [env.get("PYTHONPATH")])])
+    if env.get("NUMBA_CACHE_DIR"):  # the child's working folder differs: the same cache, absolute
+        env["NUMBA_CACHE_DIR"] = os.path.abspath(env["NUMBA_CACHE_DIR"])
     return subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=parent, **popen)
 
 

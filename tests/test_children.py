@@ -32,3 +32,17 @@ def test_the_package_folder_is_the_imported_package():
     import fastshade
 
     assert package_folder() == Path(fastshade.__file__).resolve().parent
+
+
+
+def test_a_child_uses_this_process_kernel_cache_when_its_folder_is_relative(tmp_path, monkeypatch):
+    # The child starts in another folder: a relative NUMBA_CACHE_DIR would name another cache
+    # (a cold run's helper compiled where the run never looks).
+    (tmp_path / "print_cache_folder.py").write_text("import os\nprint(os.environ['NUMBA_CACHE_DIR'])\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "kernel-cache")
+    child = start_module("print_cache_folder", [], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert out.strip() == str(tmp_path / "kernel-cache")
