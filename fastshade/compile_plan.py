@@ -2,13 +2,13 @@
 
 A default run calls its top-level kernels in a fixed order (:data:`PLAN`: kernel and argument
 types, each kernel's callees compile with it).  With an empty cache, ``fastshade shade`` starts
-a second process (:func:`start_shared_compile`) that compiles the plan from its end backwards
-while the run compiles what it calls from the front.  Each side claims a plan item before
-compiling it (a file made with ``O_EXCL`` in a folder of the run); the run waits for an item the
-other process is compiling and then loads it from the cache (:class:`SharedCompile`), so no
-kernel is compiled twice and the two meet near the middle: each compiles about half while the
-run also does its own work between the kernels.  The second process never waits, so the two
-cannot wait for each other.
+a second process (:func:`start_early`, adopted by :func:`start_shared_compile`) that compiles
+the plan from its end backwards while the run compiles what it calls from the front.  Each side
+claims a plan item before compiling it (a file made with ``O_EXCL`` in a folder of the run); the
+run waits for an item the other process is compiling and then loads it from the cache
+(:class:`SharedCompile`), so no kernel is compiled twice and the two meet near the middle: each
+compiles about half while the run also does its own work between the kernels.  The second
+process never waits, so the two cannot wait for each other.
 
 The command line starts the second process before it loads NumPy and Numba
 (:func:`start_early`, unless a ``shade`` of this installation succeeded before), because the run
@@ -27,7 +27,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -264,17 +263,6 @@ EARLY: tuple[subprocess.Popen, str] | None = None
 adopts it (:func:`start_shared_compile`) or ends it (:func:`end_early`)."""
 
 
-def _start_helper(args: list[str]) -> subprocess.Popen | None:
-    """``python -m fastshade.compile_plan ARGS`` (a claims folder, or ``--claims NAME``)."""
-    from fastshade.children import start_module
-
-    try:
-        return start_module("fastshade.compile_plan", args, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError:
-        return None
-
-
 def start_early() -> None:
     """Start the second process at once, before the run has loaded NumPy and Numba (0.5 s of
     imports in the run): it finds the kernel cache itself and compiles the plan from the back in
@@ -284,9 +272,15 @@ def start_early() -> None:
     global EARLY
     import secrets
 
+    from fastshade.children import start_module
+
     name = CLAIMS_PREFIX + secrets.token_hex(8)
-    proc = _start_helper(["--claims", name])
-    EARLY = None if proc is None else (proc, name)
+    try:
+        proc = start_module("fastshade.compile_plan", ["--claims", name], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return
+    EARLY = (proc, name)
 
 
 def end_early() -> None:
@@ -322,37 +316,28 @@ def _claims_folder_here(name: str) -> str | None:
 
 
 def start_shared_compile(cache_dir: str) -> SharedCompile | None:
-    """Start the second process on :data:`PLAN` (``python -m fastshade.compile_plan FOLDER``,
-    the claims folder in ``cache_dir``), or adopt the one :func:`start_early` started, and hook
-    the run's :class:`SharedCompile` into the kernel cache; None when it cannot start.  End both
-    with :meth:`SharedCompile.stop`.
+    """Hook the run's :class:`SharedCompile` into the kernel cache with the second process
+    :func:`start_early` started (started now when it was not), its claims folder in
+    ``cache_dir``; None when it cannot start.  End both with :meth:`SharedCompile.stop`.
     """
     global EARLY
+    from fastshade.children import end_process
     from fastshade.kernels import _jit
 
     _forget_old_claims(cache_dir)
-    if EARLY is not None:
-        proc, name = EARLY
-        EARLY = None
-        folder = os.path.join(cache_dir, name)
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError:
-            from fastshade.children import end_process
-
-            end_process(proc)
-            return None
-        helper: subprocess.Popen | None = proc
-    else:
-        try:
-            folder = tempfile.mkdtemp(prefix=CLAIMS_PREFIX, dir=cache_dir)
-        except OSError:
-            return None
-        helper = _start_helper([os.path.abspath(folder)])
-        if helper is None:
-            shutil.rmtree(folder, ignore_errors=True)
-            return None
-    shared = SharedCompile(folder, helper)
+    if EARLY is None:
+        start_early()
+    if EARLY is None:
+        return None
+    proc, name = EARLY
+    EARLY = None
+    folder = os.path.join(cache_dir, name)
+    try:
+        os.makedirs(folder, exist_ok=True)  # or the second process made it
+    except OSError:
+        end_process(proc)
+        return None
+    shared = SharedCompile(folder, proc)
     _jit.CACHE_MISS_HOOK = shared.on_miss
     return shared
 
