@@ -1,29 +1,86 @@
 """The basis's memory savings on big images change no value (issue 21, point 1).
 
-A pixel level of at least ``IN_PLACE_ROWS`` rows rotates its Ritz vectors into the storage of
-``L X0``, and levels of at least ``LAZY_ROWS`` rows drop ``P^T`` (and on level 0 ``A`` and its
-inverse diagonal) after the setup, to be formed again by the first V-cycle there.  Lowering both
-thresholds to 0 makes a small image take those paths: the vectors, residuals and contract bound
-must be bit-identical to the default path, on a pixel level that stops at its start and on ones
-that iterate (V-cycles on level 0, the contract's own V-cycle).
+Levels of at least ``LAZY_ROWS`` rows drop ``P^T`` (and on level 0 ``A`` and its inverse
+diagonal) after the setup, to be formed again by the first V-cycle there: lowering the threshold
+to 0 makes a small image take that path, and the vectors, residuals and contract bound must be
+bit-identical to the default path, on a pixel level that stops at its start and on ones that
+iterate (V-cycles on level 0, the contract's own V-cycle).
+
+A pixel level of at least ``BANDED_ROWS`` rows never forms ``L X0`` whole: its start's sums go
+band by band, so they agree with the whole-block products to rounding (checked against SciPy and
+NumPy), give the same bits for any thread count, and the basis they give agrees with the default
+path's to rounding.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import fastshade.spectral.amg as amg
 import fastshade.spectral.cascade as cascade
 import fastshade.spectral.lobpcg as lobpcg
 from fastshade.demo import demo_image
+from fastshade.kernels.blockops import csr_matmat, rotate_residual
 from fastshade.pipeline.gates import carrier_of
 from fastshade.pipeline.graph import image_laplacian
 from fastshade.spectral import spectral_basis
+from fastshade.threads import parallel_from
+
+
+def _symmetric_csr(n: int, seed: int) -> sp.csr_matrix:
+    A = sp.random(n, n, density=min(1.0, 6.0 / n), format="csr", random_state=seed)
+    return (A + A.T + sp.eye(n)).tocsr()
+
+
+@pytest.mark.parametrize("n,band", [(1000, 257), (1000, 1000), (1001, 1000), (700, 4096), (1, 1), (96, 7)])
+@pytest.mark.parametrize("m", [1, 5, 12])
+def test_banded_sums_match_scipy_and_numpy(n, band, m, monkeypatch):
+    monkeypatch.setattr(lobpcg, "BAND_ROWS", band)
+    rng = np.random.default_rng(n + band + m)
+    L = _symmetric_csr(n, seed=m)
+    X = rng.standard_normal((n, m))
+    C = np.ascontiguousarray(rng.standard_normal((m, max(1, m - 1))))
+    lam = rng.standard_normal(C.shape[1])
+    GA, GB = lobpcg.banded_gram(csr_matmat, L, X)
+    LX = L @ X
+    np.testing.assert_allclose(GA, X.T @ LX, rtol=1e-12, atol=1e-12 * np.abs(X.T @ LX).max())
+    np.testing.assert_allclose(GB, X.T @ X, rtol=1e-12, atol=1e-12 * np.abs(X.T @ X).max())
+    rsq = lobpcg.banded_ritz_residuals(csr_matmat, rotate_residual, L, X, C, lam)
+    ref = ((LX @ C - (X @ C) * lam[None, :]) ** 2).sum(axis=0)
+    np.testing.assert_allclose(rsq, ref, rtol=1e-12, atol=1e-14 * ref.max())
+    # the parallel twins (on however many threads Numba runs here): the same bands, the same bits
+    GA2, GB2 = lobpcg.banded_gram(csr_matmat.parallel, L, X)
+    rsq2 = lobpcg.banded_ritz_residuals(csr_matmat.parallel, rotate_residual.parallel, L, X, C, lam)
+    np.testing.assert_array_equal(GA2, GA)
+    np.testing.assert_array_equal(GB2, GB)
+    np.testing.assert_array_equal(rsq2, rsq)
+
+
+@pytest.mark.parametrize("size,tol", [(256, 1e-2), (512, 1e-2), (256, 1e-6)])
+def test_a_banded_pixel_level_gives_the_basis_of_the_whole_block_to_rounding(size, tol, monkeypatch):
+    c = carrier_of(demo_image(size, size))
+    L = image_laplacian(c, connectivity=4, kind="grid", tau=0.1, weight_floor=0.0)
+
+    def solve():
+        return spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42)
+
+    ref = solve()
+    monkeypatch.setattr(lobpcg, "BANDED_ROWS", 0)
+    monkeypatch.setattr(lobpcg, "BAND_ROWS", 10007)  # several bands and a short last one
+    banded = solve()
+    assert banded.info["iterations"] == ref.info["iterations"]
+    np.testing.assert_allclose(banded.values, ref.values, rtol=1e-10)
+    np.testing.assert_allclose(banded.info["residuals"], ref.info["residuals"], rtol=1e-6)
+    # the same vectors: unit columns, the same signs (finish_columns), rounding apart
+    np.testing.assert_allclose(banded.vectors, ref.vectors, atol=1e-10 * np.abs(ref.vectors).max())
+    with parallel_from(0):  # the parallel twins on the banded path: the same bits
+        np.testing.assert_array_equal(solve().vectors, banded.vectors)
 
 
 @pytest.mark.parametrize("size,tol,contract", [(256, 1e-2, "off"), (512, 1e-2, "off"), (256, 1e-6, "check")])
-def test_big_image_paths_give_the_same_bits(size, tol, contract, monkeypatch):
+def test_lazy_hierarchy_paths_give_the_same_bits(size, tol, contract, monkeypatch):
     c = carrier_of(demo_image(size, size))
     L = image_laplacian(c, connectivity=4, kind="grid", tau=0.1, weight_floor=0.0)
 
@@ -31,7 +88,6 @@ def test_big_image_paths_give_the_same_bits(size, tol, contract, monkeypatch):
         return spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42, contract=contract)
 
     ref = solve()
-    monkeypatch.setattr(lobpcg, "IN_PLACE_ROWS", 0)
     monkeypatch.setattr(amg, "LAZY_ROWS", 0)
     monkeypatch.setattr(cascade, "LAZY_ROWS", 0)  # the pixel level drops P[0] after its start
     H = amg.build_hierarchy(L, min_coarse=60)

@@ -31,12 +31,21 @@ from fastshade.kernels.blockops import (
 )
 from fastshade.threads import threaded
 
-__all__ = ["IN_PLACE_ROWS", "RR_CUT", "LevelSolver", "LobpcgResult", "block_lobpcg", "small_rr"]
+__all__ = ["BAND_ROWS", "BANDED_ROWS", "RR_CUT", "LevelSolver", "LobpcgResult", "banded_gram",
+           "banded_ritz_residuals", "block_lobpcg", "small_rr"]
 
-IN_PLACE_ROWS = 1 << 20
-"""A pixel level with at least this many rows rotates its Ritz vectors into the storage of
-``L X0`` (``block_lobpcg``): the same values, one ``(n, k)`` block less at the memory peak; when
-the level goes on iterating, ``L X0`` is formed again (one more sparse pass)."""
+BANDED_ROWS = 1 << 20
+"""A pixel level with at least this many rows never forms ``L X0`` whole (``block_lobpcg``): the
+start's Gram matrices ``X0^T L X0``, ``X0^T X0`` and the Ritz residuals are summed over bands of
+:data:`BAND_ROWS` rows, and the Ritz vectors are written over ``X0``'s first columns (row by row:
+a row of ``X0 C`` reads only that row).  One ``(n, m)`` block less at the memory peak of the
+basis's last stage, for one more sparse pass; the sums are grouped by band, so the values agree
+with the whole-block products to rounding, not bit for bit.  When the level goes on iterating,
+``L X0`` is formed whole then."""
+
+BAND_ROWS = 1 << 16
+"""Rows per band of a banded start (:data:`BANDED_ROWS`): a fixed partition (the same sums for
+any thread count), ``BAND_ROWS x m`` floats of work space."""
 
 RR_CUT = 1e-10
 """Rayleigh-Ritz drops basis directions whose whitened mass Gram eigenvalue is below this
@@ -110,6 +119,50 @@ def _same_pattern(L: sp.csr_matrix, B: sp.csr_matrix) -> bool:
     return same(L.indptr, B.indptr) and same(L.indices, B.indices)
 
 
+def banded_gram(matmat: Callable[..., None], L: sp.csr_matrix, X: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(X^T L X, X^T X)`` summed over bands of :data:`BAND_ROWS` rows, ``L X`` never whole.
+
+    ``matmat`` is :func:`fastshade.kernels.blockops.csr_matmat` (or its parallel twin), ``L``
+    CSR (n, n), ``X`` float64 (n, m) C order.  Each band's ``L X`` rows come from the band's
+    slice of ``L.indptr`` and the whole ``X``; the bands' products are added in band order.
+    """
+    n, m = X.shape
+    GA = np.zeros((m, m))
+    GB = np.zeros((m, m))
+    work = np.empty((min(n, BAND_ROWS), m))
+    for r0 in range(0, n, BAND_ROWS):
+        r1 = min(n, r0 + BAND_ROWS)
+        band, LX = X[r0:r1], work[:r1 - r0]
+        matmat(L.indptr[r0:r1 + 1], L.indices, L.data, X, LX)
+        GA += band.T @ LX
+        GB += band.T @ band
+    return GA, GB
+
+
+def banded_ritz_residuals(matmat: Callable[..., None], rotate: Callable[..., None],
+                          L: sp.csr_matrix, X: np.ndarray, C: np.ndarray, lam: np.ndarray
+                          ) -> np.ndarray:
+    """Squared residual norms ``||L X C[:, j] - lam[j] X C[:, j]||^2`` over bands of rows.
+
+    ``rotate`` is :func:`fastshade.kernels.blockops.rotate_residual` (or its twin); ``X``
+    float64 (n, m) C order, ``C`` (m, kk) C order, ``lam`` (kk,).  Neither ``L X`` nor ``X C``
+    is formed whole; the bands' sums are added in band order.  Returns (kk,).
+    """
+    n, m = X.shape
+    kk = C.shape[1]
+    rows = min(n, BAND_ROWS)
+    work, rotated = np.empty((rows, m)), np.empty((rows, kk))
+    rsq, part = np.zeros(kk), np.empty(kk)
+    for r0 in range(0, n, BAND_ROWS):
+        r1 = min(n, r0 + BAND_ROWS)
+        LX = work[:r1 - r0]
+        matmat(L.indptr[r0:r1 + 1], L.indices, L.data, X, LX)
+        rotate(X[r0:r1], LX, C, lam, rotated[:r1 - r0], part)
+        rsq += part
+    return rsq
+
+
 def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np.ndarray,
                  precond: Callable[[np.ndarray], np.ndarray], tol: float, maxiter: int, k: int,
                  dense_updates: bool = False,
@@ -170,10 +223,16 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
 
     X0 = project(np.require(X, dtype=np.float64, requirements="C"))
     m0 = X0.shape[1]
-    AX0 = np.empty_like(X0)
-    BX0 = X0 if identity else np.empty_like(X0)
-    products(X0, AX0, BX0)
-    rr = small_rr(X0.T @ AX0, X0.T @ BX0, m0)
+    banded = identity and n >= BANDED_ROWS  # a big pixel level: L X0 is not formed whole
+    if banded:
+        AX0 = BX0 = None
+        GA, GB = banded_gram(matmat, L, X0)
+    else:
+        AX0 = np.empty_like(X0)
+        BX0 = X0 if identity else np.empty_like(X0)
+        products(X0, AX0, BX0)
+        GA, GB = X0.T @ AX0, X0.T @ BX0
+    rr = small_rr(GA, GB, m0)
     if rr is None:
         raise np.linalg.LinAlgError("start block is rank deficient")
     lam, C = rr
@@ -183,16 +242,24 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         # usual stop: the cascade's start is already within tol); the whole block only if we
         # go on, with AX = AX0 C
         kk = min(k, m)
-        # a big pixel level writes the Ritz vectors over the first kk columns of L X0 (row by
-        # row, after reading it): one (n, kk) block less at the basis's memory peak
-        in_place = n >= IN_PLACE_ROWS
-        X = AX0[:, :kk] if in_place else np.empty((n, kk))
-        rsq = np.empty(kk)
-        rotate(X0, AX0, np.ascontiguousarray(C[:, :kk]), lam[:kk], X, rsq)
+        Ck = np.ascontiguousarray(C[:, :kk])
+        if banded:
+            rsq = banded_ritz_residuals(matmat, rotate, L, X0, Ck, lam[:kk])
+        else:
+            X = np.empty((n, kk))
+            rsq = np.empty(kk)
+            rotate(X0, AX0, Ck, lam[:kk], X, rsq)
         rn = np.sqrt(rsq)
         if maxiter == 0 or (accept is None and rn.max(initial=0.0) <= tol):
+            if banded:  # X0 C over X0's first kk columns (rows are independent: the kernel reads
+                # row i whole before writing it; with X0 as its own product the residual output
+                # is not a residual and is not read)
+                X = X0[:, :kk]
+                rotate(X0, X0, Ck, lam[:kk], X, np.empty(kk))
             return LobpcgResult(values=lam, vectors=X, iterations=0, residuals=rn, solver="block")
-        if in_place:  # going on: the vectors overwrote L X0, so form it again (the same values)
+        if banded:  # going on: L X0 whole, as on any level
+            AX0 = np.empty_like(X0)
+            BX0 = X0
             products(X0, AX0, BX0)
         # the whole block (column by column the same sums as the kk columns above; one C-order
         # output, so the kernel compiles for one layout)
