@@ -79,9 +79,9 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
         pal = derive_palette(dominant_ink(rgb, model.ink, paper), paper, palette, hue_source)
         marks = mark_mask(rgb, pal, model.ink)
         strokes = model.ink & ~marks
-    zeros = np.zeros((h, w))
-    empty = label_components(np.zeros((h, w), dtype=bool), connectivity=8, min_size=1)
     if not strokes.any() or h * w < 4:
+        zeros = np.zeros((h, w))
+        empty = label_components(np.zeros((h, w), dtype=bool), connectivity=8, min_size=1)
         none = np.zeros((h, w), dtype=bool)
         return InkAnalysis(rgb, model, pal, strokes, marks, None, zeros, none, none.copy(), empty)
     graph = opts.graph()

@@ -41,7 +41,11 @@ def finish_columns(vals: np.ndarray, vecs: np.ndarray, n: int,
     order = np.argsort(vals, kind="stable")
     vals = np.asarray(vals, dtype=np.float64)[order]
     nv = min(k, len(order))
-    vecs = np.ascontiguousarray(vecs, dtype=np.float64)  # (the kernels compile for one layout)
+    vecs = np.asarray(vecs, dtype=np.float64)
+    if not (vecs.flags.c_contiguous or vecs.strides[1] == vecs.itemsize):
+        # (the kernels compile for few layouts); a column slice of a C-order block, the Ritz
+        # vectors of a big pixel level, is read where it is: no (n, k) copy at the basis's end
+        vecs = np.ascontiguousarray(vecs)
     chosen = np.ascontiguousarray(order[:nv], dtype=np.int64)
     norms = np.zeros(k)
     hi = np.zeros(k)

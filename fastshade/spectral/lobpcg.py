@@ -267,8 +267,10 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
         rotate(X0, AX0, np.ascontiguousarray(C), lam, X, np.empty(m))
         AX = AX0 @ C
         BX = X
-    else:
-        X, AX, BX = X0 @ C, AX0 @ C, BX0 @ C
+    else:  # one product at a time, each source dropped once read: 5 blocks at once, not 6
+        X = X0 @ C
+        AX, AX0 = AX0 @ C, None
+        BX, BX0 = BX0 @ C, None
     # the start block is read no more, but the caller (the cascade) still holds it: its storage
     # becomes the residual block of every iteration, then X (X^T B W) and L W (``X`` may be
     # overwritten), one block less and no temporary
@@ -286,6 +288,8 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
     for it in range(maxiter + 1):
         R = np.empty((n, m)) if spare is None else spare
         residual(AX, BX, lam, R, rsq)
+        if not dense_updates:  # read no more: the Gram blocks need L W and L P, not L X
+            AX = None  # (formed again for the next iteration; not alive at the V-cycle's peak)
         rn = np.sqrt(rsq)
         if monitor is not None:
             monitor(it, lam, X, rn)

@@ -79,6 +79,10 @@ def shade_arrays(
         seen = over_white(rgb, alpha)
         span = local_range(seen)  # once, for the model's edges and the tone score
         model = paper_ink_model(rgb, alpha, span=span)
+        # the tone score now: the local range (and a transparent drawing's copy over white, when
+        # no pass paints on it) are not alive through the passes (8-32 B a pixel at their peaks)
+        score = tone_score(seen, span)
+        del span
         scale_source = "option"
         if opts.scale == "auto":
             value, scale_source = auto_scale(model.ink, dpi)
@@ -86,8 +90,9 @@ def shade_arrays(
         as_paper = alpha is not None and opts.style != "v12"
         drawing = model  # the model of what the styles paint on in pass 1
         if as_paper:
-            current = over_white(rgb, alpha)
+            current = seen  # (over_white(rgb, alpha), formed above)
             drawing = paper_ink_model(current)
+        del seen
         memo: dict[str, Any] = {}  # the styles' per-call memo (PassStep.memo)
         for step in pass_schedule(opts.envelope, opts.passes):
             step = dataclasses.replace(step, drawing=drawing, memo=memo)
@@ -114,7 +119,6 @@ def shade_arrays(
     changed = quantised_change(original, result.image)
     stats["changed_pixels"] = int(changed.sum())
     stats["changed_by_stage"] = stages.counts(changed)
-    score = tone_score(seen, span)
     found = drawing_warnings(model, score, stats, opts.style)
     stats.update(paper=model.stats(), tone_score=round(score, 4), warning_codes=[w.code for w in found])
     stats["warnings"] = [w.line for w in found] + warnings
