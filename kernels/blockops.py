@@ -67,11 +67,14 @@ def smoothed_prolongator_row_nnz(a_indptr, a_indices, agg, pos, counts):
 
 
 @jit
-def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
+def smoothed_prolongator(a_indptr, a_indices, a_data, a_shift, dinv, omega, agg, t,
                          p_indptr, pos, p_indices, p_data):
     """Numeric pass of ``P = (I - omega diag(dinv) A) T`` with ``T[i, agg[i]] = t[i]``.
 
     a_indptr, a_indices, a_data : CSR of ``A`` (n, n), float64 data.
+    a_shift : float; not 0: ``A`` is the stored matrix plus ``a_shift I``, every row storing its
+        diagonal once (each entry read as ``a + a_shift`` on the diagonal, ``a + 0.0`` off it:
+        the values of the shifted matrix formed first, not formed).
     dinv : float64 (n,) (inverse diagonal of ``A``); omega : float.
     agg : int (n,); t : float64 (n,).
     p_indptr : int64 (n + 1,), cumulative :func:`smoothed_prolongator_row_nnz` counts.
@@ -96,7 +99,10 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, dinv, omega, agg, t,
         for p in range(p1 - p0):
             j = np.uintp(cols[p])
             b = np.uintp(agg[j])
-            v = s * vals[p] * t[j]
+            a = vals[p]
+            if a_shift != 0.0:
+                a = a + (a_shift if cols[p] == i else 0.0)
+            v = s * a * t[j]
             q = pos[b]
             if q < start:
                 pos[b] = nz

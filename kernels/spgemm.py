@@ -40,7 +40,7 @@ def spgemm_bound(x_indices, y_indptr):
 
 
 @jit
-def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2,
+def spgemm_pair_bounded(x_indptr, x_indices, x1, x_shift, x2, y_indptr, y_indices, y1, y2,
                         mark, acc1, acc2, c_indptr, c_indices, c1, c2):
     """``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2`` on their shared pattern, one Gustavson pass;
     returns ``nnz``.
@@ -52,6 +52,9 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
     ``y2``: the same sums).  No symbolic pass: the caller sizes ``c_indices``, ``c1``, ``c2`` by
     the bound ``sum_p rowlen_Y(x_indices[p])`` (at least ``nnz``).  ``x2``, ``y2``, ``acc2`` and
     ``c2`` all None: ``C1`` alone (Numba compiles that version without the second product).
+    ``x_shift`` not 0: ``X1`` is the stored square matrix plus ``x_shift I``, every row storing
+    its diagonal once (each entry read as ``x + x_shift`` on the diagonal, ``x + 0.0`` off it: the
+    values of the shifted matrix formed first, not formed); ``X2`` is read as stored.
 
     mark : int64 (c,) work array filled with -1; acc1, acc2 : float64 (c,) zeroed work
         arrays (left zeroed on return).
@@ -66,6 +69,8 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x2, y_indptr, y_indices, y1, y2
         for p in range(x_indptr[i], x_indptr[i + 1]):
             j = np.uintp(x_indices[p])
             u1 = x1[p]
+            if x_shift != 0.0:
+                u1 = u1 + (x_shift if x_indices[p] == i else 0.0)
             u2 = 0.0
             if x2 is not None:
                 u2 = x2[p]

@@ -55,7 +55,7 @@ def _check_prolongator(n: int, nc: int, density: float, seed: int) -> None:
     indices = np.empty(indptr[-1], np.int64)
     data = np.empty(indptr[-1])
     pos.fill(-1)
-    smoothed_prolongator(A.indptr, A.indices, A.data, dinv, 2.0 / 3.0, agg, t, indptr, pos,
+    smoothed_prolongator(A.indptr, A.indices, A.data, 0.0, dinv, 2.0 / 3.0, agg, t, indptr, pos,
                          indices, data)
     P = sp.csr_matrix((data, indices, indptr), shape=(n, nc))
     np.testing.assert_allclose(P.toarray(), _reference_prolongator(A, dinv, 2.0 / 3.0, agg, t, nc),
@@ -342,8 +342,8 @@ def _check_bounded(rows: int, inner: int, cols: int, density: float, seed: int,
     c1, c2 = np.full(bound, np.nan), np.full(bound, np.nan)
     mark = np.full(cols, -1, np.int64)
     acc1, acc2 = np.zeros(cols), np.zeros(cols)
-    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
-                              mark, acc1, acc2, indptr, indices, c1, c2)
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, 0.0, x2, Y.indptr, Y.indices, Y.data,
+                              y2, mark, acc1, acc2, indptr, indices, c1, c2)
     assert not acc1.any() and not acc2.any()  # work arrays left zeroed
     assert nnz <= bound and indptr[-1] == nnz
     C1 = sp.csr_matrix((c1[:nnz], indices[:nnz], indptr), shape=(rows, cols))
@@ -450,12 +450,12 @@ def test_spgemm_single_product_is_the_pair_kernels_first_product(rows, inner, co
     Y = _random_csr(inner, cols, density, seed + 1)
     bound = int(spgemm_bound(X.indices, Y.indptr))
     pair = (np.empty(rows + 1, np.int64), np.empty(bound, np.int64), np.empty(bound), np.empty(bound))
-    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, X.data, Y.indptr, Y.indices, Y.data, Y.data,
-                              np.full(cols, -1, np.int64), np.zeros(cols), np.zeros(cols), *pair)
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, 0.0, X.data, Y.indptr, Y.indices, Y.data,
+                              Y.data, np.full(cols, -1, np.int64), np.zeros(cols), np.zeros(cols), *pair)
     one = (np.full(rows + 1, -7, np.int64), np.full(bound, -7, np.int64), np.full(bound, np.nan))
     acc = np.zeros(cols)
-    assert spgemm_pair_bounded(X.indptr, X.indices, X.data, None, Y.indptr, Y.indices, Y.data, None,
-                               np.full(cols, -1, np.int64), acc, None, *one, None) == nnz
+    assert spgemm_pair_bounded(X.indptr, X.indices, X.data, 0.0, None, Y.indptr, Y.indices, Y.data,
+                               None, np.full(cols, -1, np.int64), acc, None, *one, None) == nnz
     assert not acc.any()
     np.testing.assert_array_equal(one[0], pair[0])
     np.testing.assert_array_equal(one[1][:nnz], pair[1][:nnz])
@@ -485,3 +485,67 @@ def test_galerkin_identity_mass_is_scipys_pt_p_on_the_galerkin_pattern(n, nc, de
     assert not acc.any() and not np.isnan(out).any()
     got = sp.csr_matrix((out, C.indices, C.indptr), shape=C.shape).toarray()
     np.testing.assert_allclose(got, (PT @ P).toarray(), rtol=1e-13, atol=1e-15)
+
+
+def _shift_case(n: int, density: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, float]:
+    """A square CSR ``L`` storing its diagonal once per row (some off-diagonal zeros stored,
+    negative zeros among them), ``A = L + s I`` formed as the hierarchy did (NumPy, on ``L``'s
+    pattern), and ``s``."""
+    rng = np.random.default_rng(seed)
+    M = _random_csr(n, n, density, seed)
+    L = (M + M.T + sp.identity(n)).tocsr()
+    L.sort_indices()
+    L.data = -np.abs(L.data)
+    L.data[rng.random(L.nnz) < 0.2] = -0.0
+    on_diag = np.empty(L.nnz, dtype=bool)
+    assert main_diagonal_entries(L.indptr, L.indices, on_diag) == n
+    L.data[on_diag] = rng.uniform(0.5, 3.0, n)
+    shift = float(rng.uniform(0.01, 0.5))
+    data = shift * on_diag
+    np.add(L.data, data, out=data)
+    return L, sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape), shift
+
+
+@pytest.mark.parametrize("n,nc,density,seed", [(1, 1, 0.0, 0), (5, 2, 0.5, 1), (40, 7, 0.1, 2), (60, 60, 0.05, 3)])
+def test_the_kernels_shift_gives_the_bits_of_the_shifted_matrix(n, nc, density, seed):
+    """Level 0 of the hierarchy reads ``L`` and adds the shift on the diagonal as it reads:
+    the prolongator and ``A P`` must be bit for bit those of the ``A = L + s I`` formed first,
+    and match SciPy."""
+    L, A, shift = _shift_case(n, density, seed)
+    rng = np.random.default_rng(seed)
+    agg = np.concatenate([np.arange(nc), rng.integers(0, nc, n - nc)])
+    rng.shuffle(agg)
+    t = rng.uniform(0.1, 1.0, n)
+    dinv = 1.0 / A.diagonal()
+    pos = np.full(nc, -1, np.int64)
+    counts = np.empty(n, np.int64)
+    smoothed_prolongator_row_nnz(L.indptr, L.indices, agg, pos, counts)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    out = {}
+    for name, (M, s) in {"formed": (A, 0.0), "read": (L, shift)}.items():
+        indices, data = np.empty(indptr[-1], np.int64), np.empty(indptr[-1])
+        pos.fill(-1)
+        smoothed_prolongator(M.indptr, M.indices, M.data, s, dinv, 2.0 / 3.0, agg, t, indptr, pos,
+                             indices, data)
+        out[name] = (indices, data)
+    np.testing.assert_array_equal(out["read"][0], out["formed"][0])
+    assert out["read"][1].tobytes() == out["formed"][1].tobytes()
+    P = sp.csr_matrix((out["read"][1], out["read"][0], indptr), shape=(n, nc))
+    np.testing.assert_allclose(P.toarray(), _reference_prolongator(A, dinv, 2.0 / 3.0, agg, t, nc),
+                               rtol=1e-12, atol=1e-14)
+    bound = int(spgemm_bound(L.indices, P.indptr))
+    prods = {}
+    for name, (M, s) in {"formed": (A, 0.0), "read": (L, shift)}.items():
+        res = (np.empty(n + 1, np.int64), np.empty(bound, np.int64), np.empty(bound))
+        nnz = spgemm_pair_bounded(M.indptr, M.indices, M.data, s, None, P.indptr, P.indices, P.data,
+                                  None, np.full(nc, -1, np.int64), np.zeros(nc), None, *res, None)
+        prods[name] = (nnz, res)
+    nnz = prods["read"][0]
+    assert nnz == prods["formed"][0]
+    for got, want, size in zip(prods["read"][1], prods["formed"][1], (n + 1, nnz, nnz)):
+        assert got[:size].tobytes() == want[:size].tobytes()
+    AP = sp.csr_matrix((prods["read"][1][2][:nnz], prods["read"][1][1][:nnz], prods["read"][1][0]),
+                       shape=(n, nc))
+    Lf = L.toarray()
+    np.testing.assert_allclose(AP.toarray(), (Lf + shift * np.eye(n)) @ P.toarray(), rtol=1e-12, atol=1e-12)

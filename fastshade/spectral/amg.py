@@ -165,19 +165,23 @@ def level0_prolongator(H: Hierarchy) -> sp.csr_matrix:
     return _smoothed_prolongator(A, H.Dinv[0], agg, cand / norms[agg], nc)
 
 
-def aggregate(A: sp.csr_matrix, theta: float) -> tuple[np.ndarray, int]:
+def aggregate(A: sp.csr_matrix, theta: float, shift: float = 0.0) -> tuple[np.ndarray, int]:
     """Aggregate of every node (int64 (n,)) and the aggregate count.
 
-    PyAMG's standard aggregation on the symmetric strength graph of ``A`` (threshold
-    ``theta``); nodes it leaves unaggregated become singletons, numbered after PyAMG's
-    aggregates in node order.
+    PyAMG's standard aggregation on the symmetric strength graph of ``A + shift I`` (threshold
+    ``theta``; the shift changes only the diagonal the off-diagonal entries are measured
+    against); nodes it leaves unaggregated become singletons, numbered after PyAMG's aggregates
+    in node order.
     """
     # the pattern of pyamg.strength.symmetric_strength_of_connection (standard aggregation
     # reads only the pattern; the values and their row scaling are not formed)
     s_indptr = np.empty_like(A.indptr)
     s_indices = np.empty_like(A.indices)
-    nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(A.diagonal()), float(theta),
-                           s_indptr, s_indices)
+    diag = A.diagonal()
+    if shift != 0.0:
+        diag += shift
+    nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(diag), float(theta), s_indptr,
+                           s_indices)
     # pyamg.aggregation.standard_aggregation's own call, without its (n, aggregates) operator:
     # Tj[i] is node i's aggregate, -1 when it is left alone
     from pyamg import amg_core  # (PyAMG loads on first use)
@@ -223,22 +227,24 @@ def _symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.nda
 
 
 def _smoothed_prolongator(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
-                          nc: int) -> sp.csr_matrix:
-    """``P = (I - w D^-1 A) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes)."""
+                          nc: int, shift: float = 0.0) -> sp.csr_matrix:
+    """``P = (I - w D^-1 (A + shift I)) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes;
+    ``shift`` not 0: every row of ``A`` stores its diagonal once).
+    """
     n = A.shape[0]
     pos, indptr, indices = _symbolic_csr(
         n, nc, lambda pos, counts: smoothed_prolongator_row_nnz(A.indptr, A.indices, agg,
                                                                 pos, counts))
     data = np.empty(indices.size)
-    smoothed_prolongator(A.indptr, A.indices, A.data, dinv, JACOBI_OMEGA, agg, t,
+    smoothed_prolongator(A.indptr, A.indices, A.data, float(shift), dinv, JACOBI_OMEGA, agg, t,
                          indptr, pos, indices, data)
     return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
 
 
 def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix,
-                 y2: np.ndarray | None) -> tuple[sp.csr_matrix, np.ndarray | None]:
-    """``X @ Y`` and the data of ``X2 @ Y2`` on the same pattern (None when ``x2`` is None:
-    the product alone).
+                 y2: np.ndarray | None, x_shift: float = 0.0) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """``(X + x_shift I) @ Y`` and the data of ``X2 @ Y2`` on the same pattern (None when ``x2``
+    is None: the product alone; ``x_shift`` not 0: a square ``X`` storing its diagonal once).
 
     ``X2``, ``Y2``: data ``x2``, ``y2`` on the patterns of ``X``, ``Y``.  One-pass Numba
     Gustavson kernel into outputs sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (pages
@@ -252,7 +258,8 @@ def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix,
     c1 = np.empty(bound)
     pair = x2 is not None
     c2 = np.empty(bound) if pair else None
-    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, x2, Y.indptr, Y.indices, Y.data, y2,
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, float(x_shift), x2, Y.indptr, Y.indices,
+                              Y.data, y2,
                               np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c) if pair else None,
                               indptr, indices, c1, c2)
     # shrink the bound-sized buffers in place (SciPy would copy views of larger arrays)
@@ -352,30 +359,39 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         # level 0 of a guided hierarchy smooths with L itself (the shift only has to make the
         # coarsest level definite; on the dither operator a shifted copy and its mass pattern
         # were 0.7 GB of temporaries), and its Galerkin product needs no mass data
-        A0, bdata = L, None
+        A0, a_shift0 = L, 0.0
+    elif main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == n:
+        # level 0's A = L + s I is not formed: its products read L and add s on the diagonal
+        # (aggregate, _smoothed_prolongator, _spgemm_pair: the values of the shifted matrix;
+        # 45 B a pixel less at the setup's peak), H.A[0] is formed after them when it is kept
+        A0, a_shift0 = L, shift
     else:
-        A0, bdata = _shifted(L, shift)
-    H = Hierarchy(L=[L], B=[None], A=[A0], P=[], PT=[], Y=[np.ones((n, 1))],
-                  Dinv=[1.0 / (diag + shift)], shift=shift,
+        A0, a_shift0 = _shifted(L, shift, mass=False)[0], 0.0
+    H = Hierarchy(L=[L], B=[None], A=[A0 if a_shift0 == 0.0 else None], P=[], PT=[],
+                  Y=[np.ones((n, 1))], Dinv=[1.0 / (diag + shift)], shift=shift,
                   omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA, theta=theta)
-    del diag, A0
+    del diag
+    bdata = None  # level 0's mass is the identity: its products need no mass data
+    level_A, level_shift = A0, a_shift0  # the operator coarsened next, as its products read it
+    del A0
     # a big unguided level 0 drops A and its inverse diagonal once its products are formed
     # (the first V-cycle there forms them again: vcycle), its identity mass data with them
     lazy0 = n >= LAZY_ROWS and guide is None
     cand = np.ones(n)
-    while H.A[-1].shape[0] > max_coarse and len(H.P) < max_levels:
-        A = H.A[-1]
+    while level_A.shape[0] > max_coarse and len(H.P) < max_levels:
+        A, a_shift = level_A, level_shift
         guided = guide is not None and not H.P
         if guided:
             agg, nc = aggregate(guide, theta)
             if nc > 0.5 * n:  # the guide's edges are weak too: level 0 as without a guide
                 guided = False
                 A, bdata = _shifted(L, shift)
+                a_shift = 0.0
                 H.A[0] = A
                 H.omega0 = JACOBI_OMEGA
                 H.notes.append("level 0: the guide graph's aggregation stalled, not used")
         if not guided:
-            agg, nc = aggregate(A, theta)
+            agg, nc = aggregate(A, theta, shift=a_shift)
         smooth = not guided
         if guided:
             H.notes.append("level 0: aggregated on the guide graph, tentative prolongator")
@@ -385,7 +401,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             # level is solved densely here, a big one keeps the slow theta coarsening (the
             # dense coarsest solve costs O(n^3); slowly coarsened small levels get dense
             # Galerkin products, which cost more than the dense solve)
-            agg0, nc0 = aggregate(A, 0.0)
+            agg0, nc0 = aggregate(A, 0.0, shift=a_shift)
             if nc0 >= min_coarse or nc > 0.85 * A.shape[0]:
                 agg, nc = agg0, nc0
                 H.notes.append(f"level {len(H.P)}: strength theta {theta} stalled, used 0")
@@ -405,7 +421,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         t = cand / norms[agg]
         del cand
         if smooth:
-            P = _smoothed_prolongator(A, H.Dinv[-1], agg, t, nc)
+            P = _smoothed_prolongator(A, H.Dinv[-1], agg, t, nc, shift=a_shift)
         else:
             P = sp.csr_matrix((t, agg.astype(A.indices.dtype), np.arange(A.shape[0] + 1,
                                dtype=A.indices.dtype)), shape=(A.shape[0], nc))
@@ -420,7 +436,8 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             # on level 0 B is the identity: B_c = P^T P on A_c's pattern, the same sums without
             # the mass product B P (nnz(A P) x 8 B of fresh pages at the setup's peak)
             identity = not H.P
-            AP, bp = _spgemm_pair(A, None, P, None) if identity else _spgemm_pair(A, bdata, P, P.data)
+            AP, bp = (_spgemm_pair(A, None, P, None, x_shift=a_shift) if identity
+                      else _spgemm_pair(A, bdata, P, P.data))
             del A, bdata, agg, t
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
@@ -444,9 +461,13 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         H.L.append(Lc)
         H.B.append(Bc)
         H.A.append(Ac)
+        level_A, level_shift = Ac, 0.0
         H.Y.append(norms.reshape(-1, 1))
         H.Dinv.append(1.0 / Ac.diagonal())
         cand = norms
+    del level_A
+    if H.A[0] is None and not (H.P and lazy0):  # kept: formed now, with the values read above
+        H.A[0] = _shifted(L, shift, mass=False)[0]
     if H.A[-1].shape[0] <= DENSE_COARSE_MAX:
         H.coarse_factor = sla.cho_factor(H.A[-1].toarray(), lower=False)
     if H.P and lazy0:  # formed again by the first V-cycle on level 0
