@@ -1,7 +1,8 @@
 """The basis's memory savings on big images change no value (issue 21, point 1).
 
-Levels of at least ``LAZY_ROWS`` rows drop ``P^T`` (and on level 0 ``A`` and its inverse
-diagonal) after the setup, to be formed again by the first V-cycle there: lowering the threshold
+Levels of at least ``LAZY_ROWS`` rows drop ``P^T`` (and on level 0 ``A``, its inverse diagonal
+and ``P`` itself, which keeps its aggregates) after the setup, to be formed again by the first
+V-cycle there or the cascade's prolongation: lowering the threshold
 to 0 makes a small image take that path, and the vectors, residuals and contract bound must be
 bit-identical to the default path, on a pixel level that stops at its start and on ones that
 iterate (V-cycles on level 0, the contract's own V-cycle).
@@ -92,6 +93,7 @@ def test_lazy_hierarchy_paths_give_the_same_bits(size, tol, contract, monkeypatc
     monkeypatch.setattr(cascade, "LAZY_ROWS", 0)  # the pixel level drops P[0] after its start
     H = amg.build_hierarchy(L, min_coarse=60)
     assert H.A[0] is None and H.Dinv[0] is None and all(pt is None for pt in H.PT)
+    assert H.P[0] is None and H.agg0 is not None and H.agg0.dtype == np.int32  # formed again on demand
     big = solve()
     np.testing.assert_array_equal(big.vectors, ref.vectors)
     np.testing.assert_array_equal(big.values, ref.values)
@@ -104,6 +106,9 @@ def test_lazy_hierarchy_paths_give_the_same_bits(size, tol, contract, monkeypatc
     R = np.random.default_rng(0).standard_normal((L.shape[0], 3))
     np.testing.assert_array_equal(amg.vcycle(H, 0, R), amg.vcycle(full, 0, R))
     assert (H.A[0] != full.A[0]).nnz == 0 and np.array_equal(H.Dinv[0], full.Dinv[0])
+    for got, want in ((H.P[0].indptr, full.P[0].indptr), (H.P[0].indices, full.P[0].indices),
+                      (H.P[0].data, full.P[0].data)):  # (from the kept aggregates)
+        assert got.tobytes() == want.tobytes() and got.dtype == want.dtype
 
 
 @pytest.mark.parametrize("size", [96, 256])

@@ -124,7 +124,9 @@ class Hierarchy:
     when that level is too big), notes on stalled coarsening and the level-0 smoother damping
     ``omega0`` (:data:`JACOBI_OMEGA`, or :data:`WIDE_JACOBI_OMEGA` for a guided hierarchy).  On a
     level of at least :data:`LAZY_ROWS` rows ``PT`` (and on level 0 ``A`` and ``Dinv``) are None
-    until a V-cycle there forms them.
+    until a V-cycle there forms them; on such a level 0 (plain, :func:`prolongator0_reformable`)
+    ``P[0]`` is None too, formed again by :func:`level0_prolongator` from the kept aggregates
+    ``agg0`` (int32) when the cascade prolongates to the pixel level or a V-cycle runs there.
     """
 
     L: list[sp.csr_matrix]
@@ -140,6 +142,8 @@ class Hierarchy:
     omega0: float = JACOBI_OMEGA
     theta: float = STRENGTH_THETA
     """The strength threshold the levels were aggregated with (:func:`level0_prolongator`)."""
+    agg0: np.ndarray | None = None
+    """Level 0's aggregates (int32), kept when ``P[0]`` is dropped after the setup."""
 
 
 def prolongator0_reformable(H: Hierarchy) -> bool:
@@ -151,18 +155,20 @@ def prolongator0_reformable(H: Hierarchy) -> bool:
 
 def level0_prolongator(H: Hierarchy) -> sp.csr_matrix:
     """``P[0]`` formed again from ``L[0]`` with the same values (:func:`build_hierarchy`'s plain
-    level 0: the aggregation of ``A``, the constant candidate, the Jacobi-smoothed ``T``); for a
-    pixel level that drops it once its start is prolongated (``cascade_solve``), when a V-cycle
-    there needs it.
+    level 0: the aggregation of ``A = L + s I``, the constant candidate, the Jacobi-smoothed
+    ``T``, each read as the setup read it); the aggregates are the kept ``H.agg0`` when the setup
+    kept them, else formed again.  For a big level 0, which drops ``P[0]`` after the setup
+    (:data:`LAZY_ROWS`), when the cascade prolongates to it or a V-cycle there needs it.
     """
-    if H.A[0] is None:
-        H.A[0] = _shifted(H.L[0], H.shift, mass=False)[0]
-        H.Dinv[0] = 1.0 / (H.L[0].diagonal() + H.shift)
-    A = H.A[0]
-    agg, nc = aggregate(A, H.theta)
-    cand = np.ones(A.shape[0])
+    L = H.L[0]
+    if H.agg0 is not None:
+        agg, nc = H.agg0.astype(np.int64), int(H.Y[1].shape[0])
+    else:
+        agg, nc = aggregate(L, H.theta, shift=H.shift)
+    dinv = H.Dinv[0] if H.Dinv[0] is not None else 1.0 / (L.diagonal() + H.shift)
+    cand = np.ones(L.shape[0])
     norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
-    return _smoothed_prolongator(A, H.Dinv[0], agg, cand / norms[agg], nc)
+    return _smoothed_prolongator(L, dinv, agg, cand / norms[agg], nc, shift=H.shift)
 
 
 def aggregate(A: sp.csr_matrix, theta: float, shift: float = 0.0) -> tuple[np.ndarray, int]:
@@ -438,6 +444,8 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             identity = not H.P
             AP, bp = (_spgemm_pair(A, None, P, None, x_shift=a_shift) if identity
                       else _spgemm_pair(A, bdata, P, P.data))
+            if lazy0 and identity and smooth and agg.size and nc < np.iinfo(np.int32).max:
+                H.agg0 = agg.astype(np.int32)  # P[0] is formed again from them (level0_prolongator)
             del A, bdata, agg, t
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
@@ -474,6 +482,12 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         # (vcycle; a guided level 0 smooths with L itself, which the shader keeps anyway)
         H.A[0] = None
         H.Dinv[0] = None
+        if H.agg0 is not None and prolongator0_reformable(H):
+            # read by no coarser level: formed again when the cascade prolongates to level 0
+            # (34 B a pixel less while the coarse levels are solved; the aggregates keep 4)
+            H.P[0] = None  # type: ignore[call-overload]
+        else:
+            H.agg0 = None
     return H
 
 
