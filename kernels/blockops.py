@@ -114,6 +114,74 @@ def smoothed_prolongator(a_indptr, a_indices, a_data, a_shift, dinv, omega, agg,
 
 
 @jit_parallel
+def prolongate_smoothed(a_indptr, a_indices, a_data, a_shift, omega, agg, norms, X, Y):
+    """``Y = P @ X`` for the level-0 smoothed prolongator, without forming ``P``.
+
+    ``P = (I - omega diag(dinv) (A + a_shift I)) T``, ``T[i, agg[i]] = 1 / norms[agg[i]]`` (the
+    constant candidate), ``dinv[i] = 1 / (a_ii + a_shift)``.  Row ``i`` of ``P`` is formed in a
+    row buffer as :func:`smoothed_prolongator` forms it (own aggregate first, then the
+    neighbours' aggregates in first-touch order, each value accumulated in ``A``'s order) and
+    multiplied with ``X`` as :func:`csr_matmat` does (entries in that order): the bits of the two
+    kernels in a row, without ``P``'s arrays or ``dinv`` and ``t``.
+
+    a_indptr, a_indices, a_data : CSR of ``A`` (n, n), every row storing its diagonal once.
+    a_shift, omega : float.  agg : int (n,) aggregates; norms : float64 (nc,).
+    X : float64 (nc, m), any strides; Y : float64 (n, m) output.  Rows in parallel chunks of
+        :data:`ROW_CHUNK`.
+    """
+    n = a_indptr.size - 1
+    m = X.shape[1]
+    for c0 in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        r0, r1 = c0 * ROW_CHUNK, min(n, (c0 + 1) * ROW_CHUNK)
+        width = 1
+        for i in range(r0, r1):
+            width = max(width, a_indptr[i + 1] - a_indptr[i] + 1)
+        cols = np.empty(width, dtype=np.int64)
+        vals = np.empty(width)
+        acc = np.empty(m)
+        for i in range(r0, r1):
+            p0 = a_indptr[i]
+            p1 = a_indptr[i + 1]
+            d = 0.0
+            for p in range(p0, p1):
+                if a_indices[p] == i:
+                    d = a_data[p]
+            s = -omega * (1.0 / (d + a_shift))
+            own = np.uintp(agg[i])
+            cols[0] = own
+            vals[0] = 1.0 / norms[own]
+            nz = 1
+            for p in range(p0, p1):
+                j = np.uintp(a_indices[p])
+                b = np.uintp(agg[j])
+                a = a_data[p]
+                if a_shift != 0.0:
+                    a = a + (a_shift if a_indices[p] == i else 0.0)
+                v = s * a * (1.0 / norms[b])
+                q = -1
+                for z in range(nz):
+                    if cols[z] == b:
+                        q = z
+                        break
+                if q < 0:
+                    cols[nz] = b
+                    vals[nz] = v
+                    nz += 1
+                else:
+                    vals[q] += v
+            for c in range(m):
+                acc[c] = 0.0
+            for z in range(nz):
+                u = vals[z]
+                xj = X[np.uintp(cols[z])]
+                for c in range(m):
+                    acc[c] += u * xj[c]
+            yi = Y[i]
+            for c in range(m):
+                yi[c] = acc[c]
+
+
+@jit_parallel
 def csr_matmat(indptr, indices, data, X, Y):
     """``Y = A @ X`` for a CSR ``A`` (r, s) and a dense block ``X`` (s, m).
 

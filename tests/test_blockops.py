@@ -549,3 +549,37 @@ def test_the_kernels_shift_gives_the_bits_of_the_shifted_matrix(n, nc, density, 
                        shape=(n, nc))
     Lf = L.toarray()
     np.testing.assert_allclose(AP.toarray(), (Lf + shift * np.eye(n)) @ P.toarray(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,nc,m,density,seed", [(1, 1, 1, 0.0, 0), (5, 2, 3, 0.5, 1), (40, 7, 8, 0.1, 2),
+                                                 (300, 60, 12, 0.03, 3), (9000, 1500, 5, 0.0005, 4)])
+def test_prolongate_smoothed_is_the_formed_prolongator_times_x_bit_for_bit(n, nc, m, density, seed):
+    """The pixel level's start of a big image applies P[0] row by row as it is formed: the bits
+    of smoothed_prolongator (reading L + s I) followed by csr_matmat, and SciPy's values."""
+    from fastshade.kernels.blockops import prolongate_smoothed
+
+    L, A, shift = _shift_case(n, density, seed)
+    rng = np.random.default_rng(seed)
+    agg = np.concatenate([np.arange(nc), rng.integers(0, nc, n - nc)])
+    rng.shuffle(agg)
+    norms = np.sqrt(np.bincount(agg, weights=np.ones(n), minlength=nc))
+    t = np.ones(n) / norms[agg]
+    dinv = 1.0 / (L.diagonal() + shift)
+    pos = np.full(nc, -1, np.int64)
+    counts = np.empty(n, np.int64)
+    smoothed_prolongator_row_nnz(L.indptr, L.indices, agg, pos, counts)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices, data = np.empty(indptr[-1], np.int64), np.empty(indptr[-1])
+    pos.fill(-1)
+    smoothed_prolongator(L.indptr, L.indices, L.data, shift, dinv, 2.0 / 3.0, agg, t, indptr, pos,
+                         indices, data)
+    X = rng.standard_normal((nc, m))
+    want = np.empty((n, m))
+    csr_matmat(indptr, indices, data, X, want)
+    for kernel, agg_t in ((prolongate_smoothed, agg), (prolongate_smoothed.parallel, agg.astype(np.int32))):
+        got = np.full((n, m), np.nan)
+        kernel(L.indptr, L.indices, L.data, shift, 2.0 / 3.0, agg_t, norms, X, got)
+        assert got.tobytes() == want.tobytes()
+    P = _reference_prolongator(A, dinv, 2.0 / 3.0, agg, t, nc)
+    np.testing.assert_allclose(want, P @ X, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(P @ X).max()))

@@ -56,6 +56,7 @@ from fastshade.kernels.blockops import (
     jacobi_start,
     jacobi_sweep,
     main_diagonal_entries,
+    prolongate_smoothed,
     smoothed_prolongator,
     smoothed_prolongator_row_nnz,
     strength_pattern,
@@ -77,6 +78,7 @@ __all__ = [
     "aggregate",
     "build_hierarchy",
     "level0_prolongator",
+    "prolongate0",
     "prolongator0_reformable",
     "vcycle",
 ]
@@ -161,14 +163,34 @@ def level0_prolongator(H: Hierarchy) -> sp.csr_matrix:
     (:data:`LAZY_ROWS`), when the cascade prolongates to it or a V-cycle there needs it.
     """
     L = H.L[0]
+    if main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == L.shape[0]:
+        A, shift = L, H.shift  # read as the setup read it: L, the shift added on the diagonal
+    else:
+        A, shift = _shifted(L, H.shift, mass=False)[0], 0.0
     if H.agg0 is not None:
         agg, nc = H.agg0.astype(np.int64), int(H.Y[1].shape[0])
     else:
-        agg, nc = aggregate(L, H.theta, shift=H.shift)
+        agg, nc = aggregate(A, H.theta, shift=shift)
     dinv = H.Dinv[0] if H.Dinv[0] is not None else 1.0 / (L.diagonal() + H.shift)
     cand = np.ones(L.shape[0])
     norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
-    return _smoothed_prolongator(L, dinv, agg, cand / norms[agg], nc, shift=H.shift)
+    return _smoothed_prolongator(A, dinv, agg, cand / norms[agg], nc, shift=shift)
+
+
+def prolongate0(H: Hierarchy, X: np.ndarray) -> np.ndarray:
+    """``P[0] @ X`` (float64 (n, m)) for a level 0 that dropped ``P[0]`` and kept ``H.agg0``,
+    without forming ``P[0]``: its rows are formed one at a time from ``L``, the shift, the
+    aggregates and the level-1 image of the constant (``H.Y[1]``, the aggregates' norms) and
+    multiplied as they are (:func:`~fastshade.kernels.blockops.prolongate_smoothed`; the bits of
+    :func:`level0_prolongator` followed by the sparse product).  ``X`` (n_1, m) float64.
+    """
+    L = H.L[0]
+    assert H.agg0 is not None
+    Y = np.empty((L.shape[0], X.shape[1]))
+    threaded(prolongate_smoothed, Y.shape[0])(
+        L.indptr, L.indices, L.data, float(H.shift), JACOBI_OMEGA, H.agg0,
+        np.ascontiguousarray(H.Y[1][:, 0]), np.ascontiguousarray(X, dtype=np.float64), Y)
+    return Y
 
 
 def aggregate(A: sp.csr_matrix, theta: float, shift: float = 0.0) -> tuple[np.ndarray, int]:
@@ -444,7 +466,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             identity = not H.P
             AP, bp = (_spgemm_pair(A, None, P, None, x_shift=a_shift) if identity
                       else _spgemm_pair(A, bdata, P, P.data))
-            if lazy0 and identity and smooth and agg.size and nc < np.iinfo(np.int32).max:
+            if lazy0 and identity and smooth and a_shift != 0.0 and nc < np.iinfo(np.int32).max:
                 H.agg0 = agg.astype(np.int32)  # P[0] is formed again from them (level0_prolongator)
             del A, bdata, agg, t
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
