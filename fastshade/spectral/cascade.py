@@ -237,7 +237,8 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
             PX = np.empty((H.P[lev].shape[0], X.shape[1]))
             threaded(csr_matmat, PX.shape[0])(H.P[lev].indptr, H.P[lev].indices, H.P[lev].data, X, PX)
         X = PX
-        res = None  # type: ignore[assignment]
+        # (the name PX would keep this level's start block alive until the next prolongation)
+        PX = res = None  # type: ignore[assignment]
         if lev == 0 and n >= LAZY_ROWS and prolongator0_reformable(H):
             # a big pixel level usually stops at its start: P[0] is formed again (the same
             # values) only by a V-cycle there (34 B per pixel less at the start's peak)
