@@ -106,6 +106,11 @@ def test_lazy_hierarchy_paths_give_the_same_bits(size, tol, contract, monkeypatc
     R = np.random.default_rng(0).standard_normal((L.shape[0], 3))
     np.testing.assert_array_equal(amg.vcycle(H, 0, R), amg.vcycle(full, 0, R))
     assert (H.A[0] != full.A[0]).nnz == 0 and np.array_equal(H.Dinv[0], full.Dinv[0])
+    for lev in range(1, len(full.L)):  # the coarse levels: the same arrays (level 1's mass was
+        # summed with a P[0] formed again from the kept aggregates)
+        for got, want in ((H.L[lev], full.L[lev]), (H.B[lev], full.B[lev]), (H.A[lev], full.A[lev])):
+            for a, b in ((got.indptr, want.indptr), (got.indices, want.indices), (got.data, want.data)):
+                assert a.tobytes() == b.tobytes()
     for got, want in ((H.P[0].indptr, full.P[0].indptr), (H.P[0].indices, full.P[0].indices),
                       (H.P[0].data, full.P[0].data)):  # (from the kept aggregates)
         assert got.tobytes() == want.tobytes() and got.dtype == want.dtype

@@ -163,18 +163,34 @@ def level0_prolongator(H: Hierarchy) -> sp.csr_matrix:
     (:data:`LAZY_ROWS`), when the cascade prolongates to it or a V-cycle there needs it.
     """
     L = H.L[0]
-    if main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == L.shape[0]:
-        A, shift = L, H.shift  # read as the setup read it: L, the shift added on the diagonal
-    else:
-        A, shift = _shifted(L, H.shift, mass=False)[0], 0.0
     if H.agg0 is not None:
-        agg, nc = H.agg0.astype(np.int64), int(H.Y[1].shape[0])
-    else:
-        agg, nc = aggregate(A, H.theta, shift=shift)
-    dinv = H.Dinv[0] if H.Dinv[0] is not None else 1.0 / (L.diagonal() + H.shift)
+        return _plain_prolongator0(L, H.shift, H.agg0, np.ascontiguousarray(H.Y[1][:, 0]))
+    A, shift = _level0_operator(L, H.shift)
+    agg, nc = aggregate(A, H.theta, shift=shift)
+    norms = np.sqrt(np.bincount(agg, weights=np.ones(L.shape[0]), minlength=nc))
+    return _plain_prolongator0(L, H.shift, agg, norms)
+
+
+def _level0_operator(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, float]:
+    """``(A, a_shift)`` for reading level 0's ``L + shift I`` as the setup reads it: ``(L,
+    shift)`` when every row stores its diagonal once (the kernels add the shift as they read),
+    else the shifted matrix formed and 0.
+    """
+    if main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == L.shape[0]:
+        return L, shift
+    return _shifted(L, shift, mass=False)[0], 0.0
+
+
+def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: np.ndarray
+                        ) -> sp.csr_matrix:
+    """Level 0's smoothed prolongator of the constant candidate from its aggregates ``agg``
+    (int (n,)) and their norms ``norms`` ((nc,)): ``P[0]`` as :func:`build_hierarchy` forms it
+    (``D^-1`` of ``L + shift I``, ``t = 1 / norms[agg]``), bit for bit.
+    """
+    A, a_shift = _level0_operator(L, shift)
     cand = np.ones(L.shape[0])
-    norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
-    return _smoothed_prolongator(A, dinv, agg, cand / norms[agg], nc, shift=shift)
+    return _smoothed_prolongator(A, 1.0 / (L.diagonal() + shift), np.asarray(agg, dtype=np.int64),
+                                 cand / norms[agg], int(norms.size), shift=a_shift)
 
 
 def prolongate0(H: Hierarchy, X: np.ndarray) -> np.ndarray:
@@ -472,9 +488,15 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
             PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
+            if identity and H.agg0 is not None:
+                # nor is P at P^T (A P)'s: formed again from the kept aggregates for the mass
+                # (the same bits, _plain_prolongator0; 34 B a pixel at the setup's peak)
+                P = None
             if identity:
                 Ac = _spgemm_pair(PT, None, AP, None)[0]
                 del AP
+                if P is None:
+                    P = _plain_prolongator0(L, shift, H.agg0, norms)
                 bdata = np.empty(Ac.nnz)
                 galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
                                        Ac.indptr, Ac.indices, np.zeros(Ac.shape[1]), bdata)
