@@ -39,14 +39,10 @@ def _reference_prolongator(A: sp.csr_matrix, dinv, omega, agg, t, nc) -> np.ndar
     return (T - omega * sp.diags(dinv) @ (A @ T)).toarray()
 
 
-def _check_prolongator(n: int, nc: int, density: float, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    M = _random_csr(n, n, density, seed)
-    A = (M + M.T + sp.identity(n) * (n + 1.0)).tocsr()  # square, stored diagonal
-    agg = np.concatenate([np.arange(nc), rng.integers(0, nc, n - nc)]) if n >= nc else None
-    rng.shuffle(agg)
-    t = rng.uniform(0.1, 1.0, n)
-    dinv = 1.0 / A.diagonal()
+def _run_prolongator(A: sp.csr_matrix, shift: float, dinv, agg, t, nc: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two kernel passes of the smoothed prolongator: ``(indptr, indices, data)``."""
+    n = A.shape[0]
     pos = np.full(nc, -1, np.int64)
     counts = np.empty(n, np.int64)
     smoothed_prolongator_row_nnz(A.indptr, A.indices, agg, pos, counts)
@@ -55,8 +51,20 @@ def _check_prolongator(n: int, nc: int, density: float, seed: int) -> None:
     indices = np.empty(indptr[-1], np.int64)
     data = np.empty(indptr[-1])
     pos.fill(-1)
-    smoothed_prolongator(A.indptr, A.indices, A.data, 0.0, dinv, 2.0 / 3.0, agg, t, indptr, pos,
+    smoothed_prolongator(A.indptr, A.indices, A.data, shift, dinv, 2.0 / 3.0, agg, t, indptr, pos,
                          indices, data)
+    return indptr, indices, data
+
+
+def _check_prolongator(n: int, nc: int, density: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    M = _random_csr(n, n, density, seed)
+    A = (M + M.T + sp.identity(n) * (n + 1.0)).tocsr()  # square, stored diagonal
+    agg = np.concatenate([np.arange(nc), rng.integers(0, nc, n - nc)]) if n >= nc else None
+    rng.shuffle(agg)
+    t = rng.uniform(0.1, 1.0, n)
+    dinv = 1.0 / A.diagonal()
+    indptr, indices, data = _run_prolongator(A, 0.0, dinv, agg, t, nc)
     P = sp.csr_matrix((data, indices, indptr), shape=(n, nc))
     np.testing.assert_allclose(P.toarray(), _reference_prolongator(A, dinv, 2.0 / 3.0, agg, t, nc),
                                rtol=1e-12, atol=1e-14)
@@ -517,18 +525,11 @@ def test_the_kernels_shift_gives_the_bits_of_the_shifted_matrix(n, nc, density, 
     rng.shuffle(agg)
     t = rng.uniform(0.1, 1.0, n)
     dinv = 1.0 / A.diagonal()
-    pos = np.full(nc, -1, np.int64)
-    counts = np.empty(n, np.int64)
-    smoothed_prolongator_row_nnz(L.indptr, L.indices, agg, pos, counts)
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    out = {}
-    for name, (M, s) in {"formed": (A, 0.0), "read": (L, shift)}.items():
-        indices, data = np.empty(indptr[-1], np.int64), np.empty(indptr[-1])
-        pos.fill(-1)
-        smoothed_prolongator(M.indptr, M.indices, M.data, s, dinv, 2.0 / 3.0, agg, t, indptr, pos,
-                             indices, data)
-        out[name] = (indices, data)
+    out = {name: _run_prolongator(M, s, dinv, agg, t, nc)
+           for name, (M, s) in {"formed": (A, 0.0), "read": (L, shift)}.items()}
+    indptr = out["read"][0]
+    np.testing.assert_array_equal(indptr, out["formed"][0])
+    out = {name: arrays[1:] for name, arrays in out.items()}
     np.testing.assert_array_equal(out["read"][0], out["formed"][0])
     assert out["read"][1].tobytes() == out["formed"][1].tobytes()
     P = sp.csr_matrix((out["read"][1], out["read"][0], indptr), shape=(n, nc))
@@ -565,15 +566,7 @@ def test_prolongate_smoothed_is_the_formed_prolongator_times_x_bit_for_bit(n, nc
     norms = np.sqrt(np.bincount(agg, weights=np.ones(n), minlength=nc))
     t = np.ones(n) / norms[agg]
     dinv = 1.0 / (L.diagonal() + shift)
-    pos = np.full(nc, -1, np.int64)
-    counts = np.empty(n, np.int64)
-    smoothed_prolongator_row_nnz(L.indptr, L.indices, agg, pos, counts)
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    indices, data = np.empty(indptr[-1], np.int64), np.empty(indptr[-1])
-    pos.fill(-1)
-    smoothed_prolongator(L.indptr, L.indices, L.data, shift, dinv, 2.0 / 3.0, agg, t, indptr, pos,
-                         indices, data)
+    indptr, indices, data = _run_prolongator(L, shift, dinv, agg, t, nc)
     X = rng.standard_normal((nc, m))
     want = np.empty((n, m))
     csr_matmat(indptr, indices, data, X, want)

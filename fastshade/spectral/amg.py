@@ -78,6 +78,7 @@ __all__ = [
     "aggregate",
     "build_hierarchy",
     "level0_prolongator",
+    "ones_level0",
     "prolongate0",
     "prolongator0_reformable",
     "vcycle",
@@ -128,7 +129,8 @@ class Hierarchy:
     level of at least :data:`LAZY_ROWS` rows ``PT`` (and on level 0 ``A`` and ``Dinv``) are None
     until a V-cycle there forms them; on such a level 0 (plain, :func:`prolongator0_reformable`)
     ``P[0]`` is None too, formed again by :func:`level0_prolongator` from the kept aggregates
-    ``agg0`` (int32) when the cascade prolongates to the pixel level or a V-cycle runs there.
+    ``agg0`` (int32) when the cascade prolongates to the pixel level or a V-cycle runs there, and
+    ``Y[0]`` (the constant) is None until the pixel level's solve (:func:`ones_level0`).
     """
 
     L: list[sp.csr_matrix]
@@ -136,7 +138,7 @@ class Hierarchy:
     A: list[sp.csr_matrix | None]
     P: list[sp.csr_matrix]
     PT: list[sp.csr_matrix | None]
-    Y: list[np.ndarray]
+    Y: list[np.ndarray | None]
     Dinv: list[np.ndarray | None]
     shift: float
     coarse_factor: tuple[np.ndarray, bool] | None = None
@@ -191,6 +193,15 @@ def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: 
     cand = np.ones(L.shape[0])
     return _smoothed_prolongator(A, 1.0 / (L.diagonal() + shift), np.asarray(agg, dtype=np.int64),
                                  cand / norms[agg], int(norms.size), shift=a_shift)
+
+
+def ones_level0(H: Hierarchy) -> np.ndarray:
+    """``H.Y[0]``, the constant vector of level 0 ((n, 1) ones), formed on first use (a big level 0
+    does not keep it through the setup and the coarse levels: 8 B a pixel at their peaks).
+    """
+    if H.Y[0] is None:
+        H.Y[0] = np.ones((H.L[0].shape[0], 1))
+    return H.Y[0]
 
 
 def prolongate0(H: Hierarchy, X: np.ndarray) -> np.ndarray:
@@ -412,7 +423,8 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     else:
         A0, a_shift0 = _shifted(L, shift, mass=False)[0], 0.0
     H = Hierarchy(L=[L], B=[None], A=[A0 if a_shift0 == 0.0 else None], P=[], PT=[],
-                  Y=[np.ones((n, 1))], Dinv=[1.0 / (diag + shift)], shift=shift,
+                  Y=[None if n >= LAZY_ROWS else np.ones((n, 1))],  # (big: ones_level0 forms it)
+                  Dinv=[1.0 / (diag + shift)], shift=shift,
                   omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA, theta=theta)
     del diag
     bdata = None  # level 0's mass is the identity: its products need no mass data

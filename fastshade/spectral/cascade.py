@@ -47,6 +47,7 @@ from fastshade.spectral.amg import (
     LAZY_ROWS,
     Hierarchy,
     build_hierarchy,
+    ones_level0,
     prolongate0,
     prolongator0_reformable,
     vcycle,
@@ -244,7 +245,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
             # values) only by a V-cycle there (34 B per pixel less at the start's peak)
             H.P[0] = None  # type: ignore[call-overload]
         fine = lev == 0
-        res = solver(H.L[lev], H.B[lev], X, H.Y[lev],
+        res = solver(H.L[lev], H.B[lev], X, ones_level0(H) if lev == 0 else H.Y[lev],
                      lambda R, lev=lev: vcycle(H, lev, R),
                      tol=tol if fine else 0.0,
                      maxiter=maxiter if fine else (first_iters if lev == 1 else coarse_iters),
@@ -256,7 +257,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         levels.append(dict(n=int(X.shape[0]), iterations=int(res["iterations"]),
                            seconds=time.perf_counter() - t1))
     if nl == 0:
-        res = solver(L, None, X, H.Y[0], lambda R: vcycle(H, 0, R), tol=tol,
+        res = solver(L, None, X, ones_level0(H), lambda R: vcycle(H, 0, R), tol=tol,
                      maxiter=maxiter, k=k, **fine_kw)
         levels.append(dict(n=n, iterations=int(res["iterations"])))
     vals = res["values"][:k]
