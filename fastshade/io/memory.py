@@ -48,7 +48,12 @@ products, level 1's LOBPCG iteration and the pixel level's start alike): the Lap
 the pixel start block and its product with ``L`` (96 each), the coarse levels (~45), the RGB
 image (24) and the carrier, paper model and span planes (~50).  A4 at 600 dpi (34.8 Mpx): 335,
 then 307 once level 0 stopped forming the mass product ``B P`` (``P^T P`` summed straight onto
-``P^T A P``'s pattern), which had been the peak there.
+``P^T A P``'s pattern), which had been the peak there; 246 (A4 at 300 dpi ~300) once a big
+pixel level summed its start over bands of rows instead of forming ``L X0``, level 0's ``L + s I``
+was read through ``L``, a big level 0 dropped ``P`` (kept its aggregates, applied ``P`` row by
+row at the pixel level's start) and its constant vector through the coarse levels (7 December;
+the same output bytes).  None of that lowers an iterating pixel level's blocks, which the model
+counts.
 """
 
 from __future__ import annotations
