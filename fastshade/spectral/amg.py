@@ -127,10 +127,11 @@ class Hierarchy:
     when that level is too big), notes on stalled coarsening and the level-0 smoother damping
     ``omega0`` (:data:`JACOBI_OMEGA`, or :data:`WIDE_JACOBI_OMEGA` for a guided hierarchy).  On a
     level of at least :data:`LAZY_ROWS` rows ``PT`` (and on level 0 ``A`` and ``Dinv``) are None
-    until a V-cycle there forms them; on such a level 0 (plain, :func:`prolongator0_reformable`)
-    ``P[0]`` is None too, formed again by :func:`level0_prolongator` from the kept aggregates
-    ``agg0`` (int32) when the cascade prolongates to the pixel level or a V-cycle runs there, and
-    ``Y[0]`` (the constant) is None until the pixel level's solve (:func:`ones_level0`).
+    until a V-cycle there forms them; on such a level 0 smoothed-aggregated from an ``L`` that
+    stores its diagonal ``P[0]`` is None too, formed again by :func:`level0_prolongator` from the
+    kept aggregates ``agg0`` (int32) when the cascade prolongates to the pixel level or a V-cycle
+    runs there, and ``Y[0]`` (the constant) is None until the pixel level's solve
+    (:func:`ones_level0`).
     """
 
     L: list[sp.csr_matrix]
@@ -415,13 +416,12 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         # coarsest level definite; on the dither operator a shifted copy and its mass pattern
         # were 0.7 GB of temporaries), and its Galerkin product needs no mass data
         A0, a_shift0 = L, 0.0
-    elif main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == n:
-        # level 0's A = L + s I is not formed: its products read L and add s on the diagonal
-        # (aggregate, _smoothed_prolongator, _spgemm_pair: the values of the shifted matrix;
-        # 45 B a pixel less at the setup's peak), H.A[0] is formed after them when it is kept
-        A0, a_shift0 = L, shift
     else:
-        A0, a_shift0 = _shifted(L, shift, mass=False)[0], 0.0
+        # level 0's A = L + s I is not formed when L stores every diagonal: its products read L
+        # and add s on the diagonal (aggregate, _smoothed_prolongator, _spgemm_pair: the values
+        # of the shifted matrix; 45 B a pixel less at the setup's peak), H.A[0] is formed after
+        # them when it is kept
+        A0, a_shift0 = _level0_operator(L, shift)
     H = Hierarchy(L=[L], B=[None], A=[A0 if a_shift0 == 0.0 else None], P=[], PT=[],
                   Y=[None if n >= LAZY_ROWS else np.ones((n, 1))],  # (big: ones_level0 forms it)
                   Dinv=[1.0 / (diag + shift)], shift=shift,
@@ -538,12 +538,10 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         # (vcycle; a guided level 0 smooths with L itself, which the shader keeps anyway)
         H.A[0] = None
         H.Dinv[0] = None
-        if H.agg0 is not None and prolongator0_reformable(H):
-            # read by no coarser level: formed again when the cascade prolongates to level 0
-            # (34 B a pixel less while the coarse levels are solved; the aggregates keep 4)
+        if H.agg0 is not None:
+            # read by no coarser level: formed again from the aggregates when the cascade
+            # prolongates to level 0 (34 B a pixel less while the coarse levels are solved)
             H.P[0] = None  # type: ignore[call-overload]
-        else:
-            H.agg0 = None
     return H
 
 

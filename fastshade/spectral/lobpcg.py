@@ -16,7 +16,7 @@ the :class:`LevelSolver` contract).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol, TypedDict
 
 import numpy as np
@@ -119,24 +119,34 @@ def _same_pattern(L: sp.csr_matrix, B: sp.csr_matrix) -> bool:
     return same(L.indptr, B.indptr) and same(L.indices, B.indices)
 
 
+def _bands(matmat: Callable[..., None], L: sp.csr_matrix, X: np.ndarray
+           ) -> Iterator[tuple[slice, np.ndarray]]:
+    """The bands of :data:`BAND_ROWS` rows in order, each with its rows of ``L X`` (a view of one
+    work block, overwritten by the next band): from the band's slice of ``L.indptr`` and the
+    whole ``X`` (float64 (n, m), C order), by ``matmat`` (``csr_matmat`` or its parallel twin).
+    """
+    n, m = X.shape
+    work = np.empty((min(n, BAND_ROWS), m))
+    for r0 in range(0, n, BAND_ROWS):
+        r1 = min(n, r0 + BAND_ROWS)
+        LX = work[:r1 - r0]
+        matmat(L.indptr[r0:r1 + 1], L.indices, L.data, X, LX)
+        yield slice(r0, r1), LX
+
+
 def banded_gram(matmat: Callable[..., None], L: sp.csr_matrix, X: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(X^T L X, X^T X)`` summed over bands of :data:`BAND_ROWS` rows, ``L X`` never whole.
 
     ``matmat`` is :func:`fastshade.kernels.blockops.csr_matmat` (or its parallel twin), ``L``
-    CSR (n, n), ``X`` float64 (n, m) C order.  Each band's ``L X`` rows come from the band's
-    slice of ``L.indptr`` and the whole ``X``; the bands' products are added in band order.
+    CSR (n, n), ``X`` float64 (n, m) C order; the bands' products are added in band order.
     """
-    n, m = X.shape
+    m = X.shape[1]
     GA = np.zeros((m, m))
     GB = np.zeros((m, m))
-    work = np.empty((min(n, BAND_ROWS), m))
-    for r0 in range(0, n, BAND_ROWS):
-        r1 = min(n, r0 + BAND_ROWS)
-        band, LX = X[r0:r1], work[:r1 - r0]
-        matmat(L.indptr[r0:r1 + 1], L.indices, L.data, X, LX)
-        GA += band.T @ LX
-        GB += band.T @ band
+    for rows, LX in _bands(matmat, L, X):
+        GA += X[rows].T @ LX
+        GB += X[rows].T @ X[rows]
     return GA, GB
 
 
@@ -149,16 +159,11 @@ def banded_ritz_residuals(matmat: Callable[..., None], rotate: Callable[..., Non
     float64 (n, m) C order, ``C`` (m, kk) C order, ``lam`` (kk,).  Neither ``L X`` nor ``X C``
     is formed whole; the bands' sums are added in band order.  Returns (kk,).
     """
-    n, m = X.shape
     kk = C.shape[1]
-    rows = min(n, BAND_ROWS)
-    work, rotated = np.empty((rows, m)), np.empty((rows, kk))
+    rotated = np.empty((min(X.shape[0], BAND_ROWS), kk))
     rsq, part = np.zeros(kk), np.empty(kk)
-    for r0 in range(0, n, BAND_ROWS):
-        r1 = min(n, r0 + BAND_ROWS)
-        LX = work[:r1 - r0]
-        matmat(L.indptr[r0:r1 + 1], L.indices, L.data, X, LX)
-        rotate(X[r0:r1], LX, C, lam, rotated[:r1 - r0], part)
+    for rows, LX in _bands(matmat, L, X):
+        rotate(X[rows], LX, C, lam, rotated[:LX.shape[0]], part)
         rsq += part
     return rsq
 
