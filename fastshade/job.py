@@ -8,6 +8,8 @@ same input and options.  Per-file problems never raise: they come back as a
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,9 @@ from fastshade.io import (
     DEFAULT_MAX_PIXELS,
     ImageError,
     MaxPixels,
+    MemoryBudgetError,
     available_memory_bytes,
+    check_pixel_iteration,
     icc_colour_space,
     pixel_limit,
     probe_image,
@@ -31,6 +35,7 @@ from fastshade.io import (
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.drawing_checks import not_line_art, tone_score
 from fastshade.pipeline.paper import over_white
+from fastshade.spectral.lobpcg import pixel_iteration_check
 
 __all__ = ["SKIP_CODES", "JobResult", "is_written", "load_sample_rgb", "one_line", "pass_path", "shade_file",
            "stat_fingerprint", "status_of", "write_layers"]
@@ -148,6 +153,7 @@ def shade_file(
     layers: bool = False,
     strict: bool = False,
     clock: Any = None,
+    check_memory: bool | None = None,
 ) -> JobResult:
     """Read, validate, shade and atomically write one image; return what happened.
 
@@ -195,6 +201,13 @@ def shade_file(
     clock : callable, optional
         The shader's stage clock (``shade_arrays(clock=)``); ``fastshade shade`` passes one
         that also shows the stages (:class:`fastshade.stage_progress.StageProgress`).
+    check_memory : bool, optional
+        Check the memory available before a pixel level of more than
+        :data:`fastshade.io.ITERATION_RESERVE_PIXELS` pixels iterates, and stop with
+        ``failed:memory`` and one line when it would not fit
+        (:func:`fastshade.io.check_pixel_iteration`): the default limit counted that level's
+        start, not its iteration.  Default: when ``max_pixels`` is ``"auto"`` (``fastshade run``
+        passes its default limit resolved once, with ``check_memory=True``).
 
     Returns
     -------
@@ -267,10 +280,18 @@ def shade_file(
     target = img.rgb if img.alpha is None else np.concatenate([img.rgb, img.alpha[:, :, None]], axis=2)
     del img
     pass_images: list[np.ndarray] = []
+    # the default limit counted a big pixel level's start, not its iteration: checked before it
+    if check_memory is None:
+        check_memory = max_pixels == DEFAULT_MAX_PIXELS
+    checked = pixel_iteration_check(functools.partial(check_pixel_iteration, options=options)) \
+        if check_memory else contextlib.nullcontext()
     try:
-        shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
-                              on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None,
-                              **({"clock": clock} if clock is not None else {}))
+        with checked:
+            shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
+                                  on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None,
+                                  **({"clock": clock} if clock is not None else {}))
+    except MemoryBudgetError as err:
+        return finish("memory", str(err))
     except MemoryError:
         return finish("memory", "out of memory while shading")
     except Exception as err:  # noqa: BLE001 (a per-file failure must never stop the batch)

@@ -21,7 +21,7 @@ A4_300DPI = (3508, 2480)
 """``(H, W)`` of A4 portrait at 300 dpi."""
 
 NEEDS_BYTES_PER_PIXEL = 1000
-"""Free memory the test asks for before it starts (the measured peak is ~400 B/px, the model 1164)."""
+"""Free memory the test asks for before it starts (the measured peak is ~300 B/px, the model ~550)."""
 
 
 def _available_bytes() -> int:

@@ -18,6 +18,7 @@ import pytest
 
 from fastshade.io import (
     DEFAULT_MAX_PIXELS,
+    ITERATION_RESERVE_PIXELS,
     MEMORY_AVAILABLE_ENV,
     default_max_pixels,
     estimate_bytes,
@@ -74,13 +75,15 @@ def measured_peaks(options: dict, sizes: list[int], folder: Path) -> dict[int, i
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
-@pytest.mark.parametrize("options,sizes", [({}, [256, 512, 1024]), ({"style": "v12"}, [256, 512, 1024]),
-                                           ({"tol": 1e-5}, [256, 512, 1024]), ({"connectivity": 8}, [256, 512]),
+@pytest.mark.parametrize("options,sizes", [({}, [256, 512, 1024, 1448]), ({"style": "v12"}, [256, 512, 1024]),
+                                           ({"tol": 1e-5}, [256, 512, 1024]), ({"connectivity": 8}, [256, 512, 1448]),
                                            ({"laplacian": "dither"}, [256, 512])],
                          ids=["grid4", "v12", "grid4-tol1e-5", "grid8", "dither"])
 def test_measured_peak_is_within_the_estimate(options, sizes, tmp_path):
     """Three sizes of the default options, and of a pixel level that iterates (``tol`` 1e-5; a
-    drawing's own pixel level may iterate at the default tolerance at any size, issue 21)."""
+    drawing's own pixel level may iterate at the default tolerance at any size, issue 21).  At
+    1448² (over :data:`fastshade.io.ITERATION_RESERVE_PIXELS`) the model counts the pixel level's
+    start; an iterating one is checked against the memory available (``test_iteration_check``)."""
     opts = ShadeOptions(**options)
     for size, peak in measured_peaks(options, sizes, tmp_path).items():
         estimate = estimate_bytes(size, size, opts)
@@ -104,8 +107,11 @@ def test_the_model_counts_the_entries_of_the_chosen_operator():
 def test_the_default_limit_is_what_the_memory_available_fits_with_the_options():
     gib8 = 8 * 2**30
     assert DEFAULT_MAX_PIXELS == "auto"
-    per_pixel = estimate_bytes(1, 1)
-    assert default_max_pixels(available=gib8) == default_max_pixels(ShadeOptions(), gib8) == gib8 // per_pixel
+    per_pixel = estimate_bytes(1, 1)  # an iterating pixel level for the first 2^20 px, its start beyond
+    reserve = ITERATION_RESERVE_PIXELS * per_pixel
+    assert default_max_pixels(available=gib8) == default_max_pixels(ShadeOptions(), gib8) == 16_795_140
+    assert 16_795_140 == ITERATION_RESERVE_PIXELS + (gib8 - reserve) // 468
+    assert default_max_pixels(available=reserve) == reserve // per_pixel == ITERATION_RESERVE_PIXELS
     dither = ShadeOptions(laplacian="dither")
     assert default_max_pixels(dither, gib8) < default_max_pixels(available=gib8)  # a wider operator, a smaller limit
     assert pixel_limit(DEFAULT_MAX_PIXELS, dither, gib8) == default_max_pixels(dither, gib8)

@@ -52,8 +52,16 @@ then 307 once level 0 stopped forming the mass product ``B P`` (``P^T P`` summed
 pixel level summed its start over bands of rows instead of forming ``L X0``, level 0's ``L + s I``
 was read through ``L``, a big level 0 dropped ``P`` (kept its aggregates, applied ``P`` row by
 row at the pixel level's start) and its constant vector through the coarse levels (7 December;
-the same output bytes).  None of that lowers an iterating pixel level's blocks, which the model
-counts.
+the same output bytes).  None of that lowers an iterating pixel level's blocks.
+
+Whether the pixel level iterates cannot be told from the size, and an iterating one needs about
+three times the start's memory, so the model counts the iteration for the first
+:data:`ITERATION_RESERVE_PIXELS` pixels (an upper bound there, as measured above) and the start
+beyond them (468 B/px with the default options, against the 246-300 measured from A4 at 300 dpi
+to 34.8 Mpx): counted at every size, A4 at 600 dpi needed 37.9 GiB by the model and the default
+limit refused it on a 24 GB machine.  A job with that default limit checks the memory available
+before a bigger pixel level iterates (:func:`check_pixel_iteration`) and stops with one line
+when it would not fit.
 """
 
 from __future__ import annotations
@@ -66,9 +74,12 @@ from fastshade.options import ShadeOptions
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "ITERATION_RESERVE_PIXELS",
     "MEMORY_AVAILABLE_ENV",
     "MaxPixels",
+    "MemoryBudgetError",
     "available_memory_bytes",
+    "check_pixel_iteration",
     "default_max_pixels",
     "estimate_bytes",
     "format_bytes",
@@ -83,13 +94,22 @@ DITHER_REACH = 6
 _CSR_BYTES_PER_ENTRY = 12  # float64 value + int32 column index
 _OPERATOR_COPIES = 5  # the CSR Laplacian + the level-0 setup (P, P^T, A P and its mass data) and the
 # pixel level's V-cycles (A and P^T formed again): measured ~4.3 copies at the setup's peak
+_START_OPERATOR_COPIES = 3  # the same without an iterating pixel level (its V-cycles' A and P^T)
 _WIDE_OPERATOR_COPIES = 2  # dither: a guided hierarchy (L is level 0's A, tentative P, sparse level 1)
 _FILTER_BYTES_PER_UPPER_ENTRY = 4  # dither heat filter: float32 upper diagonals (+ a float64 diagonal)
 _BASIS_GUARD = 4  # the LOBPCG block has k + 4 columns
 _BASIS_BLOCKS = 8  # (n, k + 4) float64 blocks alive at once when the pixel level iterates: 4 in
 # LOBPCG and 2 in its V-cycle (or 6 at the Rayleigh-Ritz step), the cascade's start block, 1 spare
+_START_BLOCKS = 2  # a pixel level that stops at its start: the start block and one spare
 _KRYLOV_EXTRA = 8  # Lanczos: krylov_steps + 2 k + 8 vectors
 _WORKING_PLANES = 12  # float64 images alive at once in the pipeline (RGB = 3)
+
+ITERATION_RESERVE_PIXELS: Final = 1 << 20
+"""Pixels of an iterating pixel level the model counts (grid operator, LOBPCG basis): up to this
+size the estimate is an iterating solve's; beyond it, the start's plus the iteration of this many
+pixels (0.7 GB with the default options), and a job with the default limit checks the memory
+available before such a pixel level iterates (:func:`check_pixel_iteration`).  Equal to the rows
+from which LOBPCG sums a pixel level's start over bands (``fastshade.spectral.lobpcg.BANDED_ROWS``)."""
 
 def operator_entries(options: ShadeOptions | None = None) -> int:
     """Stored entries per pixel of the Laplacian the options choose (interior pixels).
@@ -104,15 +124,27 @@ def operator_entries(options: ShadeOptions | None = None) -> int:
     return 1 + opts.connectivity
 
 
-def _bytes_per_pixel(opts: ShadeOptions) -> int:
-    """Bytes per pixel of a solve whose pixel level may iterate (every size, every option)."""
+def _iteration_checked(opts: ShadeOptions) -> bool:
+    """Whether the model counts an iterating pixel level only up to :data:`ITERATION_RESERVE_PIXELS`
+    (the grid operator and the LOBPCG basis; ``dither`` and ``krylov`` count it at every size).
+    """
+    return opts.basis == "lobpcg" and opts.laplacian == "grid"
+
+
+def _bytes_per_pixel(opts: ShadeOptions, iterating: bool = True) -> int:
+    """Bytes per pixel of a solve whose pixel level iterates, or (``iterating=False``, LOBPCG)
+    stops at its start.
+    """
     entries = operator_entries(opts)
     operator = entries * _CSR_BYTES_PER_ENTRY
     if opts.basis == "krylov":
         basis = (opts.krylov_steps + 2 * opts.k + _KRYLOV_EXTRA) * 8
     else:
-        operator *= _WIDE_OPERATOR_COPIES if opts.laplacian == "dither" else _OPERATOR_COPIES
-        basis = _BASIS_BLOCKS * (opts.k + _BASIS_GUARD) * 8
+        if opts.laplacian == "dither":
+            operator *= _WIDE_OPERATOR_COPIES
+        else:
+            operator *= _OPERATOR_COPIES if iterating else _START_OPERATOR_COPIES
+        basis = (_BASIS_BLOCKS if iterating else _START_BLOCKS) * (opts.k + _BASIS_GUARD) * 8
     heat_filter = 0
     if opts.laplacian == "dither":
         heat_filter = (entries - 1) // 2 * _FILTER_BYTES_PER_UPPER_ENTRY + 8
@@ -133,13 +165,17 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     Returns
     -------
     int
-        Estimated bytes, per pixel: the Laplacian CSR (entries x 12 B) times 5 (it, the
-        level-0 setup's products and the pixel level's V-cycle operators; 2 for ``dither``, once
-        for ``krylov``) + the basis solver (8 blocks of ``(k + 4)`` float64 columns: the pixel
-        level may iterate at any size; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the
-        dither heat filter (float32 upper diagonals) + 12 float64 working planes.  Default
-        options: 300 + 768 + 0 + 96 = **1164 B per pixel**; ``dither``: 2712 + 768 + 232 + 96
-        = 3808.
+        Estimated bytes.  Per pixel of an iterating solve: the Laplacian CSR (entries x 12 B)
+        times 5 (it, the level-0 setup's products and the pixel level's V-cycle operators; 2 for
+        ``dither``, once for ``krylov``) + the basis solver (8 blocks of ``(k + 4)`` float64
+        columns; ``krylov``: ``krylov_steps + 2k + 8`` vectors) + the dither heat filter
+        (float32 upper diagonals) + 12 float64 working planes.  Default options: 300 + 768 + 0 +
+        96 = **1164 B per pixel**; ``dither``: 2712 + 768 + 232 + 96 = 3808.  With the grid
+        operator and the LOBPCG basis, the pixels beyond :data:`ITERATION_RESERVE_PIXELS` are
+        counted as a pixel level that stops at its start (3 copies of the operator, 2 blocks):
+        180 + 192 + 96 = **468 B per pixel** with the default options, so 34.8 Mpx (A4 at 600
+        dpi) needs about 15.8 GiB; a job with the default limit checks the memory available
+        before such a pixel level iterates (:func:`check_pixel_iteration`).
 
     Notes
     -----
@@ -149,7 +185,12 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
     if height < 0 or width < 0:
         raise ValueError(f"height and width must be non-negative, got {height}x{width}")
     opts = options if options is not None else ShadeOptions()
-    return int(height) * int(width) * _bytes_per_pixel(opts)
+    n = int(height) * int(width)
+    full = _bytes_per_pixel(opts)
+    if not _iteration_checked(opts):
+        return n * full
+    start = _bytes_per_pixel(opts, iterating=False)
+    return n * start + min(n, ITERATION_RESERVE_PIXELS) * (full - start)
 
 
 MEMORY_AVAILABLE_ENV: Final = "FASTSHADE_MEMORY_AVAILABLE"
@@ -194,10 +235,16 @@ def default_max_pixels(options: ShadeOptions | None = None, available: int | Non
     """Largest image (pixels, at least 1) whose :func:`estimate_bytes` fits ``available`` bytes.
 
     ``available`` defaults to :func:`available_memory_bytes` (measured now).  With the default
-    options and 8 GiB available: 8 GiB / 1164 B = 7,379,668 px (about 2715 x 2715).
+    options and 8 GiB available: 2^20 px at 1164 B and the rest at 468 B, 16,795,140 px (about
+    4098 x 4098); 22 GiB fit A4 at 600 dpi (34.8 Mpx) with room to spare.
     """
+    opts = options if options is not None else ShadeOptions()
     budget = available_memory_bytes() if available is None else int(available)
-    return max(1, budget // estimate_bytes(1, 1, options))
+    full = _bytes_per_pixel(opts)
+    reserve = estimate_bytes(ITERATION_RESERVE_PIXELS, 1, opts)
+    if not _iteration_checked(opts) or budget <= reserve:
+        return max(1, budget // full)
+    return ITERATION_RESERVE_PIXELS + (budget - reserve) // _bytes_per_pixel(opts, iterating=False)
 
 
 def pixel_limit(max_pixels: MaxPixels, options: ShadeOptions | None = None,
@@ -258,3 +305,37 @@ def size_refusal(width: int, height: int, max_pixels: MaxPixels, options: ShadeO
         return (f"{n:,} px ({width}x{height}) needs about {need} (memory model), more than the "
                 f"{format_bytes(available or 0)} available; pass --max-pixels N to try anyway")
     return f"{n:,} px ({width}x{height}) is more than --max-pixels {limit:,} (it needs about {need}, memory model)"
+
+
+class MemoryBudgetError(MemoryError):
+    """A job stopped before a step the memory available cannot hold; the message is one line
+    for the job's report (``failed:memory``).
+    """
+
+
+def check_pixel_iteration(rows: int, columns: int, options: ShadeOptions | None = None) -> None:
+    """Raise :class:`MemoryBudgetError` when a pixel level of ``rows`` pixels and a block of
+    ``columns`` cannot iterate in the memory available.
+
+    A job with the default limit (``max_pixels="auto"``) has its pixel level call this before
+    it iterates (``fastshade.spectral.lobpcg.pixel_iteration_check``): that limit counted the
+    level's start, not its iteration (:func:`estimate_bytes`).  A no-op for at most
+    :data:`ITERATION_RESERVE_PIXELS` rows and for ``options`` whose estimate counts the
+    iteration at every size (``dither``, ``krylov``).  The need is what an iterating pixel level
+    adds to its start: 2 more copies of the operator (its V-cycles' ``A`` and ``P^T``) and 6 more
+    ``(rows, columns)`` float64 blocks (696 B per pixel with the default options), against
+    :func:`available_memory_bytes` read now (the memory the OS can give, net of what the job
+    already holds; or the budget :data:`MEMORY_AVAILABLE_ENV` names).
+    """
+    opts = options if options is not None else ShadeOptions()
+    if not _iteration_checked(opts) or rows <= ITERATION_RESERVE_PIXELS:
+        return
+    per_pixel = ((_OPERATOR_COPIES - _START_OPERATOR_COPIES) * operator_entries(opts) * _CSR_BYTES_PER_ENTRY
+                 + (_BASIS_BLOCKS - _START_BLOCKS) * int(columns) * 8)
+    need = int(rows) * per_pixel
+    available = available_memory_bytes()
+    if need > available:
+        raise MemoryBudgetError(
+            f"the pixel level's start is not within tol and iterating on {int(rows):,} px needs about "
+            f"{format_bytes(need)} more, more than the {format_bytes(available)} available; "
+            f"pass --max-pixels N to try anyway, or a looser --tol")

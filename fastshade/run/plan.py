@@ -17,6 +17,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from fastshade.io import (
+    DEFAULT_MAX_PIXELS,
     ImageError,
     pixel_limit,
     probe_image,
@@ -283,7 +284,8 @@ class Planner:
             id=self.next_id, in_path=pr.abs_path, out_path=out_abs, options=cfg.options, sample=cfg.sample,
             format=out_fmt, depth=cfg.depth, max_pixels=self.limit, frames=cfg.frames, exif=cfg.exif,
             save_passes=cfg.save_passes, layers=cfg.layers, strict=cfg.strict,
-            timeout=cfg.timeout, hash=cfg.hash, threads=cfg.threads_per_worker, expect=(pr.size, pr.mtime_ns))
+            check_memory=cfg.max_pixels == DEFAULT_MAX_PIXELS, timeout=cfg.timeout, hash=cfg.hash,
+            threads=cfg.threads_per_worker, expect=(pr.size, pr.mtime_ns))
         self.next_id += 1
         yield "task", PlannedTask(job, pr.rel, out_rel, rec)
 

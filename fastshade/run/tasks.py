@@ -23,7 +23,8 @@ class FileTask:
     ``expect`` is the input's (size, mtime_ns) seen at planning; ``attempt``
     counts submissions (Dask keys and start events); ``report`` is ``"dask"``
     when the worker should publish its start as a Dask event; ``strict`` fails a target that is
-    not line art (:func:`fastshade.job.shade_file`).
+    not line art and ``check_memory`` (a ``max_pixels`` resolved from the default limit) checks the
+    memory available before a big pixel level iterates (:func:`fastshade.job.shade_file`).
     """
 
     id: int
@@ -45,6 +46,7 @@ class FileTask:
     save_passes: bool = False
     layers: bool = False
     strict: bool = False
+    check_memory: bool = False
 
 
 @dataclass

@@ -346,7 +346,7 @@ def _run_file(task: FileTask) -> tuple[WorkerReport, str | None]:
                 job = shade_file(task.in_path, task.out_path, sample, task.options, task.format, task.depth,
                                  max_pixels=task.max_pixels, frames=task.frames, exif=task.exif,
                                  expect=task.expect, save_passes=task.save_passes,
-                                 layers=task.layers, strict=task.strict)
+                                 layers=task.layers, strict=task.strict, check_memory=task.check_memory)
             report = WorkerReport(job.status, job.reason, job.message, job=job)
     except FileTimeout:
         report = WorkerReport("failed:timeout", "timeout",

@@ -17,6 +17,8 @@ the :class:`LevelSolver` contract).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol, TypedDict
 
 import numpy as np
@@ -32,7 +34,7 @@ from fastshade.kernels.blockops import (
 from fastshade.threads import threaded
 
 __all__ = ["BAND_ROWS", "BANDED_ROWS", "RR_CUT", "LevelSolver", "LobpcgResult", "banded_gram",
-           "banded_ritz_residuals", "block_lobpcg", "small_rr"]
+           "banded_ritz_residuals", "block_lobpcg", "pixel_iteration_check", "small_rr"]
 
 BANDED_ROWS = 1 << 20
 """A pixel level with at least this many rows never forms ``L X0`` whole (``block_lobpcg``): the
@@ -46,6 +48,24 @@ with the whole-block products to rounding, not bit for bit.  When the level goes
 BAND_ROWS = 1 << 16
 """Rows per band of a banded start (:data:`BANDED_ROWS`): a fixed partition (the same sums for
 any thread count), ``BAND_ROWS x m`` floats of work space."""
+
+_PIXEL_ITERATION_CHECK: ContextVar[Callable[[int, int], None] | None] = ContextVar(
+    "fastshade_pixel_iteration_check", default=None)
+
+
+@contextmanager
+def pixel_iteration_check(check: Callable[[int, int], None]) -> Iterator[None]:
+    """Within the block, a pixel level (``B`` the identity) whose start is not within ``tol``
+    calls ``check(rows, columns)`` before it iterates; the check may raise (a job with the
+    default memory limit: :func:`fastshade.io.memory.check_pixel_iteration`).  The values never
+    depend on it: the level iterates as without it, or the exception stops the solve.
+    """
+    token = _PIXEL_ITERATION_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _PIXEL_ITERATION_CHECK.reset(token)
+
 
 RR_CUT = 1e-10
 """Rayleigh-Ritz drops basis directions whose whitened mass Gram eigenvalue is below this
@@ -262,6 +282,9 @@ def block_lobpcg(L: sp.csr_matrix, B: sp.csr_matrix | None, X: np.ndarray, Y: np
                 X = X0[:, :kk]
                 rotate(X0, X0, Ck, lam[:kk], X, np.empty(kk))
             return LobpcgResult(values=lam, vectors=X, iterations=0, residuals=rn, solver="block")
+        check = _PIXEL_ITERATION_CHECK.get()
+        if check is not None:  # e.g. a job with the default limit counted this level's start only
+            check(n, m)
         if banded:  # going on: L X0 whole, as on any level
             AX0 = np.empty_like(X0)
             BX0 = X0
