@@ -142,7 +142,8 @@ def test_a_default_limit_job_stops_with_one_line_before_an_iteration_that_would_
     out = tmp_path / "out.png"
     result = job.shade_file(just_over_the_reserve, out, options=tight)
     assert result.status == "failed:memory" and result.reason == "memory", (result.status, result.message)
-    assert result.message.startswith("the pixel level's start is not within tol and iterating on 1,100,000 px")
+    assert result.message.startswith("the pixel level's start is not within tol, and iterating on 1,100,000 px "
+                                     "needs about 730 MiB more than the job holds, with 1 MiB available;")
     assert "pass --max-pixels N to try anyway" in result.message
     assert not out.exists() and list(tmp_path.iterdir()) == []
     # the default tolerance stops at the start here: the check is not reached, the job shades

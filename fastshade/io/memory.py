@@ -336,6 +336,6 @@ def check_pixel_iteration(rows: int, columns: int, options: ShadeOptions | None 
     available = available_memory_bytes()
     if need > available:
         raise MemoryBudgetError(
-            f"the pixel level's start is not within tol and iterating on {int(rows):,} px needs about "
-            f"{format_bytes(need)} more, more than the {format_bytes(available)} available; "
+            f"the pixel level's start is not within tol, and iterating on {int(rows):,} px needs about "
+            f"{format_bytes(need)} more than the job holds, with {format_bytes(available)} available; "
             f"pass --max-pixels N to try anyway, or a looser --tol")
