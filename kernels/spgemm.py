@@ -3,7 +3,7 @@ pattern (the Galerkin products ``P^T A P`` and ``P^T B P`` of one level in one i
 
 Raw kernels: module-level ``@jit`` functions, CSR pieces in, caller-allocated outputs and work
 arrays, no validation, no raising.  The validated caller is
-:func:`fastshade.spectral.amg.build_hierarchy` (through ``_spgemm_pair``).
+:func:`fastshade.spectral.amg.build_hierarchy` (through :func:`fastshade.spectral.setup_csr.spgemm_pair_matrix`).
 
 Gustavson products with dense per-row marker / accumulator arrays of the output's column count;
 an output row lists its columns in first-touch order and sums its entries in traversal order, so

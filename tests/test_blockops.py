@@ -435,16 +435,17 @@ def test_level0_galerkin_without_the_mass_product_gives_the_pair_arrays(shape, s
     # build_hierarchy's level 0 (B = I): A P alone, P^T (A P) alone and P^T P on its pattern
     # (the single-product kernel, galerkin_identity_mass) give exactly the pair products' arrays
     from fastshade.pipeline.graph import image_laplacian
-    from fastshade.spectral.amg import _shifted, _spgemm_pair, build_hierarchy
+    from fastshade.spectral.amg import _shifted, build_hierarchy
+    from fastshade.spectral.setup_csr import spgemm_pair_matrix
 
     L = image_laplacian(np.random.default_rng(seed).random(shape)).tocsr()
     H = build_hierarchy(L)
     assert H.P, "these sizes have a coarser level"
     P = H.P[0]
     A0, mass = _shifted(L, H.shift)
-    AP, bp = _spgemm_pair(A0, mass, P, P.data)
+    AP, bp = spgemm_pair_matrix(A0, mass, P, P.data)
     PT = P.T.tocsr()
-    Ac, Bc_data = _spgemm_pair(PT, PT.data, AP, bp)
+    Ac, Bc_data = spgemm_pair_matrix(PT, PT.data, AP, bp)
     for got, want in ((H.A[1].indptr, Ac.indptr), (H.A[1].indices, Ac.indices), (H.A[1].data, Ac.data),
                       (H.B[1].data, Bc_data)):
         np.testing.assert_array_equal(got, want)

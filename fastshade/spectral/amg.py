@@ -42,9 +42,7 @@ Measurements: ``docs/heat-filter.md`` §6.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -57,12 +55,19 @@ from fastshade.kernels.blockops import (
     jacobi_sweep,
     main_diagonal_entries,
     prolongate_smoothed,
-    smoothed_prolongator,
-    smoothed_prolongator_row_nnz,
     strength_pattern,
 )
 from fastshade.kernels.galerkin import tentative_galerkin, tentative_galerkin_row_nnz
-from fastshade.kernels.spgemm import galerkin_identity_mass, spgemm_bound, spgemm_pair_bounded
+from fastshade.kernels.spgemm import galerkin_identity_mass
+from fastshade.spectral.setup_csr import (
+    JACOBI_OMEGA,
+    constant_candidate,
+    csr_from_counts,
+    inverse_shifted,
+    reuse_or_empty,
+    smoothed_prolongator_matrix,
+    spgemm_pair_matrix,
+)
 from fastshade.threads import threaded
 
 __all__ = [
@@ -104,9 +109,6 @@ LAZY_ROWS = 1 << 20
 ``P^T`` and, on level 0 (not the coarsest), ``A = L + s I`` and its inverse diagonal are formed
 again, with the same values, by the first V-cycle there (the pixel level of a big image usually
 stops at its start and makes none): 79 B per pixel less at the basis's memory peak."""
-
-JACOBI_OMEGA = 2.0 / 3.0
-"""Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
 
 WIDE_JACOBI_OMEGA = 1.0
 """Damping of the level-0 V-cycle smoother of a guided (wide-operator) hierarchy: the largest
@@ -170,8 +172,7 @@ def level0_prolongator(H: Hierarchy) -> sp.csr_matrix:
         return _plain_prolongator0(L, H.shift, H.agg0, np.ascontiguousarray(H.Y[1][:, 0]))
     A, shift = _level0_operator(L, H.shift)
     agg, nc = aggregate(A, H.theta, shift=shift)
-    norms = np.sqrt(np.bincount(agg, weights=np.ones(L.shape[0]), minlength=nc))
-    return _plain_prolongator0(L, H.shift, agg, norms)
+    return _plain_prolongator0(L, H.shift, agg, constant_candidate(agg, nc)[0])
 
 
 def _level0_operator(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, float]:
@@ -184,16 +185,17 @@ def _level0_operator(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, flo
     return _shifted(L, shift, mass=False)[0], 0.0
 
 
-def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: np.ndarray
-                        ) -> sp.csr_matrix:
+def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: np.ndarray,
+                        into: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> sp.csr_matrix:
     """Level 0's smoothed prolongator of the constant candidate from its aggregates ``agg``
     (int (n,)) and their norms ``norms`` ((nc,)): ``P[0]`` as :func:`build_hierarchy` forms it
-    (``D^-1`` of ``L + shift I``, ``t = 1 / norms[agg]``), bit for bit.
+    (``D^-1`` of ``L + shift I``, ``t = 1 / norms[agg]``), bit for bit; its indices and data
+    written over the arrays ``into`` when they can hold them (:func:`reuse_or_empty`).
     """
     A, a_shift = _level0_operator(L, shift)
-    cand = np.ones(L.shape[0])
-    return _smoothed_prolongator(A, 1.0 / (L.diagonal() + shift), np.asarray(agg, dtype=np.int64),
-                                 cand / norms[agg], int(norms.size), shift=a_shift)
+    return smoothed_prolongator_matrix(A, inverse_shifted(L.diagonal(), shift), np.asarray(agg, dtype=np.int64),
+                                 constant_candidate(agg, int(norms.size), norms)[1], int(norms.size),
+                                 shift=a_shift, into=into)
 
 
 def ones_level0(H: Hierarchy) -> np.ndarray:
@@ -236,8 +238,9 @@ def aggregate(A: sp.csr_matrix, theta: float, shift: float = 0.0) -> tuple[np.nd
     diag = A.diagonal()
     if shift != 0.0:
         diag += shift
-    nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(diag), float(theta), s_indptr,
+    nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(diag, out=diag), float(theta), s_indptr,
                            s_indices)
+    del diag
     # pyamg.aggregation.standard_aggregation's own call, without its (n, aggregates) operator:
     # Tj[i] is node i's aggregate, -1 when it is left alone
     from pyamg import amg_core  # (PyAMG loads on first use)
@@ -251,78 +254,6 @@ def aggregate(A: sp.csr_matrix, theta: float, shift: float = 0.0) -> tuple[np.nd
     lonely = np.flatnonzero(tj < 0)
     agg[lonely] = count + np.arange(lonely.size)
     return agg, count + int(lonely.size)
-
-
-def _index_dtype(nnz: int) -> type:
-    """Index dtype of a CSR array with ``nnz`` entries: int32 when it fits, else int64."""
-    return np.int32 if nnz < np.iinfo(np.int32).max else np.int64
-
-
-def _csr_from_counts(counts: np.ndarray) -> np.ndarray:
-    """CSR ``indptr`` (int64, (rows + 1,)) of the row counts ``counts``."""
-    indptr = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return indptr
-
-
-def _symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.ndarray], Any]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First pass of a two-pass CSR kernel.
-
-    ``count_rows(pos, counts)`` fills the row counts; returns the reset marker array ``pos``
-    (-1, (cols,)), ``indptr`` and empty ``indices`` (int32 when the sizes allow).
-    """
-    pos = np.full(cols, -1, dtype=np.int64)
-    counts = np.empty(rows, dtype=np.int64)
-    count_rows(pos, counts)
-    indptr = _csr_from_counts(counts)
-    nnz = int(indptr[-1])
-    idx_t = _index_dtype(max(nnz, cols))
-    pos.fill(-1)
-    return pos, indptr.astype(idx_t), np.empty(nnz, dtype=idx_t)
-
-
-def _smoothed_prolongator(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
-                          nc: int, shift: float = 0.0) -> sp.csr_matrix:
-    """``P = (I - w D^-1 (A + shift I)) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes;
-    ``shift`` not 0: every row of ``A`` stores its diagonal once).
-    """
-    n = A.shape[0]
-    pos, indptr, indices = _symbolic_csr(
-        n, nc, lambda pos, counts: smoothed_prolongator_row_nnz(A.indptr, A.indices, agg,
-                                                                pos, counts))
-    data = np.empty(indices.size)
-    smoothed_prolongator(A.indptr, A.indices, A.data, float(shift), dinv, JACOBI_OMEGA, agg, t,
-                         indptr, pos, indices, data)
-    return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
-
-
-def _spgemm_pair(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix,
-                 y2: np.ndarray | None, x_shift: float = 0.0) -> tuple[sp.csr_matrix, np.ndarray | None]:
-    """``(X + x_shift I) @ Y`` and the data of ``X2 @ Y2`` on the same pattern (None when ``x2``
-    is None: the product alone; ``x_shift`` not 0: a square ``X`` storing its diagonal once).
-
-    ``X2``, ``Y2``: data ``x2``, ``y2`` on the patterns of ``X``, ``Y``.  One-pass Numba
-    Gustavson kernel into outputs sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (pages
-    past ``nnz`` stay untouched).
-    """
-    r, c = X.shape[0], Y.shape[1]
-    bound = int(spgemm_bound(X.indices[:X.nnz], Y.indptr))
-    idx_t = _index_dtype(max(bound, c, r))
-    indptr = np.empty(r + 1, dtype=idx_t)
-    indices = np.empty(bound, dtype=idx_t)
-    c1 = np.empty(bound)
-    pair = x2 is not None
-    c2 = np.empty(bound) if pair else None
-    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, float(x_shift), x2, Y.indptr, Y.indices,
-                              Y.data, y2,
-                              np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c) if pair else None,
-                              indptr, indices, c1, c2)
-    # shrink the bound-sized buffers in place (SciPy would copy views of larger arrays)
-    for buf in (indices, c1, c2):
-        if buf is not None:
-            buf.resize(nnz, refcheck=False)
-    return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
 def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_matrix, np.ndarray | None]:
@@ -361,9 +292,8 @@ def _tentative_galerkin(L: sp.csr_matrix, PT: sp.csr_matrix, agg: np.ndarray,
     pos = np.full(nc, -1, dtype=np.int64)
     counts = np.empty(nc, dtype=np.int64)
     tentative_galerkin_row_nnz(L.indptr, L.indices, PT.indptr, PT.indices, agg, pos, counts)
-    indptr = _csr_from_counts(counts)
-    idx_t = _index_dtype(max(int(indptr[-1]), nc))
-    indptr = indptr.astype(idx_t)
+    indptr = csr_from_counts(counts, nc)
+    idx_t = indptr.dtype
     indices = np.empty(int(indptr[-1]), dtype=idx_t)
     data = np.empty(indices.size)
     pos.fill(-1)
@@ -412,28 +342,24 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     if guide is not None:
         if guide.shape != L.shape:
             raise ValueError(f"guide must be {L.shape}, got {guide.shape}")
-        # level 0 of a guided hierarchy smooths with L itself (the shift only has to make the
-        # coarsest level definite; on the dither operator a shifted copy and its mass pattern
-        # were 0.7 GB of temporaries), and its Galerkin product needs no mass data
+        # a guided level 0 smooths with L itself (the shift only makes the coarsest level
+        # definite; a shifted dither operator and its mass were 0.7 GB), no mass data
         A0, a_shift0 = L, 0.0
-    else:
-        # level 0's A = L + s I is not formed when L stores every diagonal: its products read L
-        # and add s on the diagonal (aggregate, _smoothed_prolongator, _spgemm_pair: the values
-        # of the shifted matrix; 45 B a pixel less at the setup's peak), H.A[0] is formed after
-        # them when it is kept
+    else:  # A = L + s I is read through L (its products add s on the diagonal: the values of
+        # the shifted matrix; 45 B a pixel less at the setup's peak), formed after them if kept
         A0, a_shift0 = _level0_operator(L, shift)
     H = Hierarchy(L=[L], B=[None], A=[A0 if a_shift0 == 0.0 else None], P=[], PT=[],
                   Y=[None if n >= LAZY_ROWS else np.ones((n, 1))],  # (big: ones_level0 forms it)
-                  Dinv=[1.0 / (diag + shift)], shift=shift,
+                  Dinv=[inverse_shifted(diag, shift)], shift=shift,
                   omega0=JACOBI_OMEGA if guide is None else WIDE_JACOBI_OMEGA, theta=theta)
     del diag
     bdata = None  # level 0's mass is the identity: its products need no mass data
     level_A, level_shift = A0, a_shift0  # the operator coarsened next, as its products read it
     del A0
-    # a big unguided level 0 drops A and its inverse diagonal once its products are formed
-    # (the first V-cycle there forms them again: vcycle), its identity mass data with them
+    # a big unguided level 0 drops A, 1 / diag and mass data once its products are formed
+    # (the first V-cycle there forms them again: vcycle)
     lazy0 = n >= LAZY_ROWS and guide is None
-    cand = np.ones(n)
+    cand = None  # level 0's candidate, the constant (constant_candidate); then the norms
     while level_A.shape[0] > max_coarse and len(H.P) < max_levels:
         A, a_shift = level_A, level_shift
         guided = guide is not None and not H.P
@@ -452,11 +378,10 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         if guided:
             H.notes.append("level 0: aggregated on the guide graph, tentative prolongator")
         elif nc > 0.5 * A.shape[0] and theta > 0:
-            # stalled (e.g. dithered screentone: every edge is weak): aggregate across all
-            # edges, unless that collapses the level below the start block; then a small
-            # level is solved densely here, a big one keeps the slow theta coarsening (the
-            # dense coarsest solve costs O(n^3); slowly coarsened small levels get dense
-            # Galerkin products, which cost more than the dense solve)
+            # stalled (e.g. dithered screentone: every edge is weak): aggregate across all edges,
+            # unless that collapses the level below the start block; then a small level is solved
+            # densely here (slowly coarsened small levels get dense Galerkin products, which cost
+            # more than the O(n^3) dense solve), a big one keeps the slow theta coarsening
             agg0, nc0 = aggregate(A, 0.0, shift=a_shift)
             if nc0 >= min_coarse or nc > 0.85 * A.shape[0]:
                 agg, nc = agg0, nc0
@@ -473,11 +398,14 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         if nc < min_coarse and A.shape[0] <= DENSE_COARSE_MAX:
             break  # the next level could not hold the start block: solve this one densely
         # tentative prolongator of the (single) candidate: T[i, agg_i] = cand_i / ||cand|agg||
-        norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
-        t = cand / norms[agg]
+        if cand is None:
+            norms, t = constant_candidate(agg, nc)
+        else:
+            norms = np.sqrt(np.bincount(agg, weights=cand * cand, minlength=nc))
+            t = cand / norms[agg]
         del cand
         if smooth:
-            P = _smoothed_prolongator(A, H.Dinv[-1], agg, t, nc, shift=a_shift)
+            P = smoothed_prolongator_matrix(A, H.Dinv[-1], agg, t, nc, shift=a_shift)
         else:
             P = sp.csr_matrix((t, agg.astype(A.indices.dtype), np.arange(A.shape[0] + 1,
                                dtype=A.indices.dtype)), shape=(A.shape[0], nc))
@@ -488,32 +416,33 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             Lc, bdata = _tentative_galerkin(L, PT, agg, t)
             Ac = sp.csr_matrix((Lc.data + shift * bdata, Lc.indices, Lc.indptr), shape=Lc.shape)
         else:
-            # Galerkin products A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c;
-            # on level 0 B is the identity: B_c = P^T P on A_c's pattern, the same sums without
-            # the mass product B P (nnz(A P) x 8 B of fresh pages at the setup's peak)
+            # A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c; on level 0 (B = I)
+            # B_c = P^T P on A_c's pattern: the same sums without the mass product B P
             identity = not H.P
-            AP, bp = (_spgemm_pair(A, None, P, None, x_shift=a_shift) if identity
-                      else _spgemm_pair(A, bdata, P, P.data))
+            AP, bp = (spgemm_pair_matrix(A, None, P, None, x_shift=a_shift) if identity
+                      else spgemm_pair_matrix(A, bdata, P, P.data))
             if lazy0 and identity and smooth and a_shift != 0.0 and nc < np.iinfo(np.int32).max:
                 H.agg0 = agg.astype(np.int32)  # P[0] is formed again from them (level0_prolongator)
             del A, bdata, agg, t
             if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
                 H.A[0] = H.Dinv[0] = None
             PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
-            if identity and H.agg0 is not None:
-                # nor is P at P^T (A P)'s: formed again from the kept aggregates for the mass
-                # (the same bits, _plain_prolongator0; 34 B a pixel at the setup's peak)
-                P = None
+            if identity and H.agg0 is not None:  # nor is P at P^T (A P)'s: formed again from the
+                P, p_size = None, (P.nnz, P.indices.dtype)  # kept aggregates for the mass (the same
+                # bits; 34 B a pixel at that peak), in A P's arrays shrunk to P's size at once
             if identity:
-                Ac = _spgemm_pair(PT, None, AP, None)[0]
+                Ac = spgemm_pair_matrix(PT, None, AP, None)[0]
+                if P is None:  # (no fresh pages; A P is read no more)
+                    into = (reuse_or_empty(AP.indices, *p_size), reuse_or_empty(AP.data, p_size[0], np.float64))
+                    AP = None
+                    P = _plain_prolongator0(L, shift, H.agg0, norms, into)
+                    del into
                 del AP
-                if P is None:
-                    P = _plain_prolongator0(L, shift, H.agg0, norms)
                 bdata = np.empty(Ac.nnz)
                 galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
                                        Ac.indptr, Ac.indices, np.zeros(Ac.shape[1]), bdata)
             else:
-                Ac, bdata = _spgemm_pair(PT, PT.data, AP, bp)
+                Ac, bdata = spgemm_pair_matrix(PT, PT.data, AP, bp)
                 del AP, bp
             Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
         Bc = sp.csr_matrix((bdata, Ac.indices, Ac.indptr), shape=Ac.shape)
@@ -562,7 +491,7 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
         return X
     if H.A[level] is None:  # dropped after the setup (build_hierarchy): the same values again
         H.A[level] = _shifted(H.L[level], H.shift, mass=False)[0]
-        H.Dinv[level] = 1.0 / (H.L[level].diagonal() + H.shift)
+        H.Dinv[level] = inverse_shifted(H.L[level].diagonal(), H.shift)
     if H.P[level] is None:  # dropped by the cascade once the pixel level's start was formed
         H.P[level] = level0_prolongator(H)
     if H.PT[level] is None:

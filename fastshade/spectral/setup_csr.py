@@ -1,0 +1,136 @@
+"""CSR pieces of the AMG setup (:func:`fastshade.spectral.amg.build_hierarchy`): index types,
+row counts to ``indptr``, the two-pass smoothed prolongator and the one-pass Gustavson pair
+product around their Numba kernels, and the level-0 arrays formed without temporaries.
+
+Big images pay for every fresh page (on the virtual machines measured, 1-2.7 s per GB of system
+time), so these write over arrays that are read no more where they can: the inverse diagonal
+over the diagonal, ``1 / norms[agg]`` over the gathered norms, a re-formed prolongator over the
+arrays of ``A P`` (:func:`reuse_or_empty`); the values are those of the plain expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from fastshade.kernels.blockops import smoothed_prolongator, smoothed_prolongator_row_nnz
+from fastshade.kernels.spgemm import spgemm_bound, spgemm_pair_bounded
+
+__all__ = ["constant_candidate", "csr_from_counts", "index_dtype", "inverse_shifted", "reuse_or_empty",
+           "smoothed_prolongator_matrix", "spgemm_pair_matrix", "symbolic_csr"]
+
+JACOBI_OMEGA = 2.0 / 3.0
+"""Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
+
+
+def inverse_shifted(diag: np.ndarray, shift: float) -> np.ndarray:
+    """``1.0 / (diag + shift)`` written over ``diag`` (float64 (n,), returned; no temporaries)."""
+    np.add(diag, shift, out=diag)
+    return np.divide(1.0, diag, out=diag)
+
+
+def constant_candidate(agg: np.ndarray, nc: int, norms: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``(norms, t)`` of the constant candidate ``c = 1`` on the aggregates ``agg`` (int (n,)):
+    ``sqrt(bincount(agg, c * c))`` (nc,; or ``norms``) and ``c / norms[agg]`` (n,), without
+    forming ``c`` and ``c * c`` (the sums of ones are the counts; ``1.0 / x`` is ``c / x``).
+    """
+    if norms is None:
+        norms = np.sqrt(np.bincount(agg, minlength=nc).astype(np.float64))
+    t = norms[agg]
+    return norms, np.divide(1.0, t, out=t)
+
+
+def index_dtype(nnz: int) -> type:
+    """Index dtype of a CSR array with ``nnz`` entries: int32 when it fits, else int64."""
+    return np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+
+
+def reuse_or_empty(buf: np.ndarray | None, size: int, dtype: Any) -> np.ndarray:
+    """An uninitialised (size,) array of ``dtype``: the array that owns ``buf``'s memory (``buf``
+    or the array it views from its first entry, as SciPy's CSR arrays view theirs), shrunk in
+    place, when it is 1-D of that dtype with room (its pages are mapped already: none fresh);
+    else a new array.  ``buf`` and every view of its owner are read no more by the caller.
+    """
+    owner = buf if buf is None or buf.base is None else buf.base
+    if (isinstance(owner, np.ndarray) and owner.flags.owndata and owner.ndim == 1 and owner.dtype == dtype
+            and owner.size >= size and owner.ctypes.data == buf.ctypes.data):  # type: ignore[union-attr]
+        owner.resize(size, refcheck=False)  # (realloc shrinks in place; no view is read again)
+        return owner
+    return np.empty(size, dtype=dtype)
+
+
+def csr_from_counts(counts: np.ndarray, cols: int) -> np.ndarray:
+    """CSR ``indptr`` ((rows + 1,), :func:`index_dtype` of the entries and ``cols``) of the row
+    counts ``counts``, summed in that type (the running sums fit it).
+    """
+    indptr = np.empty(counts.size + 1, dtype=index_dtype(max(int(counts.sum()), cols)))
+    indptr[0] = 0
+    np.cumsum(counts, out=indptr[1:], dtype=indptr.dtype)
+    return indptr
+
+
+def symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.ndarray], Any],
+                 into: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First pass of a two-pass CSR kernel.
+
+    ``count_rows(pos, counts)`` fills the row counts; returns the reset marker array ``pos``
+    (-1, (cols,)), ``indptr`` and empty ``indices`` (int32 when the sizes allow; ``into`` when
+    it can hold them).
+    """
+    pos = np.full(cols, -1, dtype=np.int64)
+    counts = np.empty(rows, dtype=np.int64)
+    count_rows(pos, counts)
+    indptr = csr_from_counts(counts, cols)
+    del counts
+    pos.fill(-1)
+    return pos, indptr, reuse_or_empty(into, int(indptr[-1]), indptr.dtype)
+
+
+def smoothed_prolongator_matrix(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
+                                nc: int, shift: float = 0.0,
+                                into: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+                                ) -> sp.csr_matrix:
+    """``P = (I - w D^-1 (A + shift I)) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes;
+    ``shift`` not 0: every row of ``A`` stores its diagonal once; indices and data written over
+    ``into`` when they can hold them).
+    """
+    n = A.shape[0]
+    pos, indptr, indices = symbolic_csr(
+        n, nc, lambda pos, counts: smoothed_prolongator_row_nnz(A.indptr, A.indices, agg,
+                                                                pos, counts), into[0])
+    data = reuse_or_empty(into[1], indices.size, np.float64)
+    smoothed_prolongator(A.indptr, A.indices, A.data, float(shift), dinv, JACOBI_OMEGA, agg, t,
+                         indptr, pos, indices, data)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
+
+
+def spgemm_pair_matrix(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix,
+                       y2: np.ndarray | None, x_shift: float = 0.0) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """``(X + x_shift I) @ Y`` and the data of ``X2 @ Y2`` on the same pattern (None when ``x2``
+    is None: the product alone; ``x_shift`` not 0: a square ``X`` storing its diagonal once).
+
+    ``X2``, ``Y2``: data ``x2``, ``y2`` on the patterns of ``X``, ``Y``.  One-pass Numba
+    Gustavson kernel into outputs sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (pages
+    past ``nnz`` stay untouched).
+    """
+    r, c = X.shape[0], Y.shape[1]
+    bound = int(spgemm_bound(X.indices[:X.nnz], Y.indptr))
+    idx_t = index_dtype(max(bound, c, r))
+    indptr = np.empty(r + 1, dtype=idx_t)
+    indices = np.empty(bound, dtype=idx_t)
+    c1 = np.empty(bound)
+    pair = x2 is not None
+    c2 = np.empty(bound) if pair else None
+    nnz = spgemm_pair_bounded(X.indptr, X.indices, X.data, float(x_shift), x2, Y.indptr, Y.indices,
+                              Y.data, y2,
+                              np.full(c, -1, dtype=np.int64), np.zeros(c), np.zeros(c) if pair else None,
+                              indptr, indices, c1, c2)
+    # shrink the bound-sized buffers in place (SciPy would copy views of larger arrays)
+    for buf in (indices, c1, c2):
+        if buf is not None:
+            buf.resize(nnz, refcheck=False)
+    return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
