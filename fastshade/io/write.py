@@ -175,8 +175,9 @@ def _encode(fh: IO[bytes], fmt: str, samples: np.ndarray, bit_depth: int, dpi: D
 
 
 def _quantise(values: np.ndarray, maxval: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
-    scaled = np.clip(values, 0.0, 1.0) * maxval
-    return np.rint(scaled).astype(dtype)
+    scaled = np.clip(values, 0.0, 1.0)  # one temporary, the steps in place (the same values)
+    scaled *= maxval
+    return np.rint(scaled, out=scaled).astype(dtype)
 
 
 def _check_plane(name: str, a: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:

@@ -83,7 +83,7 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     if grown.any():
         dist = an.model.distance[win]
         core = strokes & (dist >= np.median(dist[strokes]))
-        _, (cy, cx) = ndi.distance_transform_edt(~core, return_indices=True)
+        cy, cx = ndi.distance_transform_edt(~core, return_distances=False, return_indices=True)
         rgb = an.rgb[win]
         colours[win][grown] = rgb[cy[grown], cx[grown]]
     return added, colours

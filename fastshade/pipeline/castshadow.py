@@ -129,7 +129,7 @@ def swung_shadows(components: Components, field: np.ndarray, spread: float,
     edge = np.zeros((h, w), dtype=bool)
     edge[win] = (ndi.binary_dilation(box, ndi.generate_binary_structure(2, 1), iterations=width - 1)
                  if width > 1 else box)
-    _, (iy, ix) = ndi.distance_transform_edt(~box, return_indices=True)
+    iy, ix = ndi.distance_transform_edt(~box, return_distances=False, return_indices=True)
     inner = edge[win]
     owner[win][inner] = last_owner[win][iy[inner], ix[inner]]
     return fill, edge, swings, owner

@@ -250,7 +250,7 @@ def grown_tile_papers(h: int, w: int, tile: int, paper: np.ndarray,
                     grid[jy, jx], known[jy, jx] = est, True
                     queue.append((jy, jx))
     if not known.all():  # fills, dense hatching: the paper of the nearest estimated tile
-        _, (ry, rx) = ndimage.distance_transform_edt(~known, return_indices=True)
+        ry, rx = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
         grid = grid[ry, rx]
     if np.all(grid == paper):
         return None
@@ -350,7 +350,8 @@ def paper_ink_model(rgb: np.ndarray, alpha: np.ndarray | None = None, *, span: n
     if a is not None:
         ink &= a >= OPAQUE
     typical = float(np.median(distance[ink])) if ink.any() else 1.0
-    carrier = 1.0 - np.clip(distance / max(typical, INK_DISTANCE), 0.0, 1.0)
+    carrier = distance / max(typical, INK_DISTANCE)  # 1 - clip(., 0, 1), in place
+    np.subtract(1.0, np.clip(carrier, 0.0, 1.0, out=carrier), out=carrier)
     if a is not None:
         carrier[a < OPAQUE] = 1.0
     luminance = float(paper @ np.array([0.299, 0.587, 0.114]))

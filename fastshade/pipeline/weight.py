@@ -35,7 +35,9 @@ def stroke_reach(strokes: np.ndarray, high: np.ndarray, budget: np.ndarray, sigm
     strokes = np.asarray(strokes, dtype=bool)
     num = ndi.gaussian_filter(np.where(high & strokes, budget, 0.0), sigma, mode="constant")
     den = ndi.gaussian_filter(strokes.astype(np.float64), sigma, mode="constant")
-    return np.where(strokes, num / np.maximum(den, 1e-12), 0.0)
+    np.divide(num, np.maximum(den, 1e-12, out=den), out=num)  # in place: no (H, W) temporaries
+    num[~strokes] = 0.0
+    return num
 
 
 def stroke_distance(strokes: np.ndarray, reach: float) -> np.ndarray:
