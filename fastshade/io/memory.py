@@ -151,6 +151,15 @@ def _bytes_per_pixel(opts: ShadeOptions, iterating: bool = True) -> int:
     return operator + basis + heat_filter + _WORKING_PLANES * 8
 
 
+def _iteration_bytes_per_pixel(opts: ShadeOptions, columns: int) -> int:
+    """What an iterating pixel level adds to its start, per pixel (grid operator, LOBPCG): 2 more
+    copies of the operator (its V-cycles' ``A`` and ``P^T``) and 6 more float64 blocks of
+    ``columns`` columns (696 B with the default options' ``k + 4`` = 12).
+    """
+    return ((_OPERATOR_COPIES - _START_OPERATOR_COPIES) * operator_entries(opts) * _CSR_BYTES_PER_ENTRY
+            + (_BASIS_BLOCKS - _START_BLOCKS) * int(columns) * 8)
+
+
 def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None) -> int:
     """Estimate the peak working memory of shading one ``height x width`` image.
 
@@ -186,11 +195,10 @@ def estimate_bytes(height: int, width: int, options: ShadeOptions | None = None)
         raise ValueError(f"height and width must be non-negative, got {height}x{width}")
     opts = options if options is not None else ShadeOptions()
     n = int(height) * int(width)
-    full = _bytes_per_pixel(opts)
     if not _iteration_checked(opts):
-        return n * full
-    start = _bytes_per_pixel(opts, iterating=False)
-    return n * start + min(n, ITERATION_RESERVE_PIXELS) * (full - start)
+        return n * _bytes_per_pixel(opts)
+    return (n * _bytes_per_pixel(opts, iterating=False)
+            + min(n, ITERATION_RESERVE_PIXELS) * _iteration_bytes_per_pixel(opts, opts.k + _BASIS_GUARD))
 
 
 MEMORY_AVAILABLE_ENV: Final = "FASTSHADE_MEMORY_AVAILABLE"
@@ -322,17 +330,14 @@ def check_pixel_iteration(rows: int, columns: int, options: ShadeOptions | None 
     level's start, not its iteration (:func:`estimate_bytes`).  A no-op for at most
     :data:`ITERATION_RESERVE_PIXELS` rows and for ``options`` whose estimate counts the
     iteration at every size (``dither``, ``krylov``).  The need is what an iterating pixel level
-    adds to its start: 2 more copies of the operator (its V-cycles' ``A`` and ``P^T``) and 6 more
-    ``(rows, columns)`` float64 blocks (696 B per pixel with the default options), against
+    adds to its start (:func:`_iteration_bytes_per_pixel` of ``columns``), against
     :func:`available_memory_bytes` read now (the memory the OS can give, net of what the job
     already holds; or the budget :data:`MEMORY_AVAILABLE_ENV` names).
     """
     opts = options if options is not None else ShadeOptions()
     if not _iteration_checked(opts) or rows <= ITERATION_RESERVE_PIXELS:
         return
-    per_pixel = ((_OPERATOR_COPIES - _START_OPERATOR_COPIES) * operator_entries(opts) * _CSR_BYTES_PER_ENTRY
-                 + (_BASIS_BLOCKS - _START_BLOCKS) * int(columns) * 8)
-    need = int(rows) * per_pixel
+    need = int(rows) * _iteration_bytes_per_pixel(opts, columns)
     available = available_memory_bytes()
     if need > available:
         raise MemoryBudgetError(
