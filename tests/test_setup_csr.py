@@ -1,21 +1,26 @@
-"""The AMG setup's CSR pieces that write over arrays read no more (issue 21: fresh pages).
+"""The AMG setup's CSR pieces that spare fresh pages (issue 21): the arrays written over others
+read no more, and level 0's ``P^T A P`` without ``A P``.
 
-Each gives the bits of the plain expression it replaces, and writes where it says it does.
+Each gives the bits of the plain expression (or the two products) it replaces.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from fastshade.kernels.blockops import main_diagonal_entries
+from fastshade.kernels.spgemm import galerkin_triple_bound
 from fastshade.pipeline.graph import image_laplacian
-from fastshade.spectral import amg
+from fastshade.spectral import amg, setup_csr
 from fastshade.spectral.setup_csr import (
     constant_candidate,
     csr_from_counts,
+    galerkin_triple_matrix,
     index_dtype,
     inverse_shifted,
-    reuse_or_empty,
+    smoothed_prolongator_matrix,
     spgemm_pair_matrix,
 )
 
@@ -61,41 +66,87 @@ def test_csr_from_counts_is_the_running_sum_in_the_index_type():
     assert index_dtype(2**31 - 2) == np.int32 and index_dtype(2**31 - 1) == np.int64
 
 
-def test_reuse_or_empty_takes_the_owner_of_a_prefix_view_and_nothing_else():
-    owner = np.arange(100, dtype=np.int32)
-    got = reuse_or_empty(owner[:60], 40, np.int32)  # a prefix view, as SciPy's CSR arrays hold
-    assert got is owner and got.size == 40
-    owner = np.arange(100.0)
-    assert reuse_or_empty(owner, 100, np.float64) is owner  # the owner itself, full size
-    for buf, size, dtype in [(np.arange(100.0)[10:], 10, np.float64),  # not from the first entry
-                             (np.arange(100, dtype=np.int32), 10, np.int64),  # another type
-                             (np.arange(10.0), 11, np.float64),  # no room
-                             (np.zeros((10, 10))[0], 5, np.float64),  # a row of a 2-D array
-                             (None, 7, np.float64)]:
-        got = reuse_or_empty(buf, size, dtype)
-        assert got.shape == (size,) and got.dtype == dtype
-        assert buf is None or not np.shares_memory(got, buf)
+def _random_csr(rows: int, cols: int, density: float, seed: int) -> sp.csr_matrix:
+    M = sp.random(rows, cols, density=density, format="csr", random_state=seed)
+    M.data = np.random.default_rng(seed).standard_normal(M.nnz)
+    return M
 
 
-@pytest.mark.parametrize("shape", [(40, 50), (97, 61)])
-def test_the_mass_prolongator_formed_over_a_ps_arrays_is_the_same(shape):
-    """Level 0's ``P`` formed again for the mass over ``A P``'s arrays (the setup of a big image)
-    has the bits of the one formed in fresh arrays, and lives in ``A P``'s memory."""
-    L = image_laplacian(np.random.default_rng(shape[0]).random(shape)).tocsr()
+def _two_products(A: sp.csr_matrix, P: sp.csr_matrix, PT: sp.csr_matrix, a_shift: float) -> sp.csr_matrix:
+    """``P^T (A P)`` as the setup formed it before: ``A P``, then ``P^T`` times it (pair kernel)."""
+    AP = spgemm_pair_matrix(A, None, P, None, x_shift=a_shift)[0]
+    return spgemm_pair_matrix(PT, None, AP, None)[0]
+
+
+def _assert_same_csr(got: sp.csr_matrix, want: sp.csr_matrix) -> None:
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)  # (the same first-touch column order)
+    assert got.data.tobytes() == want.data.tobytes()
+
+
+def _level0(shape: tuple[int, int], seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, float]:
+    """An image Laplacian and its level-0 smoothed prolongator, as the setup forms them."""
+    L = image_laplacian(np.random.default_rng(seed).random(shape)).tocsr()
+    diag = L.diagonal()
+    shift = amg.SHIFT_REL * float(diag.mean())
+    agg, nc = amg.aggregate(L, amg.STRENGTH_THETA, shift=shift)
+    norms, t = constant_candidate(agg, nc)
+    return L, smoothed_prolongator_matrix(L, inverse_shifted(diag, shift), agg, t, nc, shift=shift), shift
+
+
+@pytest.mark.parametrize("shape,seed", [((1, 2), 0), ((5, 7), 1), ((40, 33), 2), ((97, 61), 3), ((3, 400), 4)])
+@pytest.mark.parametrize("guess", [None, 1])
+def test_galerkin_triple_product_is_the_two_products_bit_for_bit(shape, seed, guess, monkeypatch):
+    """Level 0's ``P^T (L + s I) P`` without ``A P``: the arrays of the two Gustavson products it
+    replaces, bit for bit (room for one entry a row: the outputs grow, the same arrays), and
+    SciPy's values."""
+    if guess is not None:
+        monkeypatch.setattr(setup_csr, "GALERKIN_ROW_GUESS", guess)
+    L, P, shift = _level0(shape, seed)
+    PT = P.T.tocsr()
+    got = galerkin_triple_matrix(L, P, PT, shift)
+    _assert_same_csr(got, _two_products(L, P, PT, shift))
+    want = (PT @ (L + shift * sp.identity(L.shape[0])) @ P).toarray()
+    np.testing.assert_allclose(got.toarray(), want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("n,nc,density,seed", [(1, 1, 1.0, 0), (6, 3, 0.0, 1), (30, 9, 0.3, 2),
+                                               (80, 25, 0.08, 3), (50, 50, 0.5, 4)])
+def test_galerkin_triple_product_matches_scipy_on_random_matrices(n, nc, density, seed, monkeypatch):
+    """Any square ``A`` (unshifted; and shifted when it stores its diagonal once) and any ``P``,
+    empty rows and columns among them; room for one entry a row, then the default room."""
+    A = _random_csr(n, n, density, seed)
+    P = _random_csr(n, nc, max(density, 0.1), seed + 1)
+    PT = P.T.tocsr()
+    cases = [(A, 0.0)]
+    Ad = (A + sp.identity(n)).tocsr()
+    on_diag = np.empty(Ad.nnz, dtype=bool)
+    if main_diagonal_entries(Ad.indptr, Ad.indices, on_diag) == n:
+        cases.append((Ad, 0.25))
+    for guess in (1, setup_csr.GALERKIN_ROW_GUESS):
+        monkeypatch.setattr(setup_csr, "GALERKIN_ROW_GUESS", guess)
+        for M, s in cases:
+            got = galerkin_triple_matrix(M, P, PT, s)
+            _assert_same_csr(got, _two_products(M, P, PT, s))
+            want = PT.toarray() @ (M.toarray() + s * np.eye(n)) @ P.toarray()
+            np.testing.assert_allclose(got.toarray(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,nc,density,seed", [(1, 1, 1.0, 0), (7, 3, 0.0, 1), (40, 12, 0.2, 2)])
+def test_galerkin_triple_bound_is_the_row_length_sums(n, nc, density, seed):
+    A = _random_csr(n, n, density, seed)
+    P = _random_csr(n, nc, 0.3, seed + 1)
+    p_len = np.diff(P.indptr)
+    r = np.array([p_len[A.indices[A.indptr[i]:A.indptr[i + 1]]].sum() for i in range(n)], dtype=np.int64)
+    total, longest = galerkin_triple_bound(A.indptr, A.indices, P.indptr)
+    assert total == int((p_len * r).sum()) and longest == int(r.max())
+    AP, C = A @ P, P.T @ A @ P
+    assert longest >= np.diff(AP.indptr).max(initial=0) and total >= C.nnz
+
+
+def test_build_hierarchy_level1_is_the_two_products_of_level0():
+    """The hierarchy's level-1 operator (formed without ``A P``) has the two products' arrays."""
+    L = image_laplacian(np.random.default_rng(5).random((120, 90))).tocsr()
     H = amg.build_hierarchy(L)
-    shift = H.shift
-    A, a_shift = amg._level0_operator(L, shift)
-    agg, nc = amg.aggregate(A, H.theta, shift=a_shift)
-    norms = constant_candidate(agg, nc)[0]
-    fresh = amg._plain_prolongator0(L, shift, agg, norms)
-    AP, _ = spgemm_pair_matrix(A, None, fresh, None, x_shift=a_shift)
-    assert AP.nnz >= fresh.nnz
-    owners = (AP.indices.base if AP.indices.base is not None else AP.indices,
-              AP.data.base if AP.data.base is not None else AP.data)
-    pointers = [o.ctypes.data for o in owners]
-    into, AP = (AP.indices, AP.data), None
-    again = amg._plain_prolongator0(L, shift, agg.astype(np.int32), norms, into)
-    for got, want in ((again.indptr, fresh.indptr), (again.indices, fresh.indices), (again.data, fresh.data)):
-        np.testing.assert_array_equal(got, want, strict=True)
-    assert [again.indices.ctypes.data, again.data.ctypes.data] == pointers
-    np.testing.assert_array_equal(fresh.toarray(), H.P[0].toarray())  # what the setup formed
+    P = amg.level0_prolongator(H) if H.P[0] is None else H.P[0]
+    _assert_same_csr(H.A[1], _two_products(L, P, P.T.tocsr(), H.shift))

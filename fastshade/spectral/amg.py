@@ -63,8 +63,8 @@ from fastshade.spectral.setup_csr import (
     JACOBI_OMEGA,
     constant_candidate,
     csr_from_counts,
+    galerkin_triple_matrix,
     inverse_shifted,
-    reuse_or_empty,
     smoothed_prolongator_matrix,
     spgemm_pair_matrix,
 )
@@ -185,17 +185,15 @@ def _level0_operator(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, flo
     return _shifted(L, shift, mass=False)[0], 0.0
 
 
-def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: np.ndarray,
-                        into: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> sp.csr_matrix:
+def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: np.ndarray) -> sp.csr_matrix:
     """Level 0's smoothed prolongator of the constant candidate from its aggregates ``agg``
     (int (n,)) and their norms ``norms`` ((nc,)): ``P[0]`` as :func:`build_hierarchy` forms it
-    (``D^-1`` of ``L + shift I``, ``t = 1 / norms[agg]``), bit for bit; its indices and data
-    written over the arrays ``into`` when they can hold them (:func:`reuse_or_empty`).
+    (``D^-1`` of ``L + shift I``, ``t = 1 / norms[agg]``), bit for bit.
     """
     A, a_shift = _level0_operator(L, shift)
     return smoothed_prolongator_matrix(A, inverse_shifted(L.diagonal(), shift), np.asarray(agg, dtype=np.int64),
                                  constant_candidate(agg, int(norms.size), norms)[1], int(norms.size),
-                                 shift=a_shift, into=into)
+                                 shift=a_shift)
 
 
 def ones_level0(H: Hierarchy) -> np.ndarray:
@@ -417,31 +415,25 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             Ac = sp.csr_matrix((Lc.data + shift * bdata, Lc.indices, Lc.indptr), shape=Lc.shape)
         else:
             # A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c; on level 0 (B = I)
-            # B_c = P^T P on A_c's pattern: the same sums without the mass product B P
+            # A_c without forming A P (its rows formed again as P^T reads them: the same bits, no
+            # A P arrays, 57 B a pixel), B_c = P^T P on A_c's pattern
             identity = not H.P
-            AP, bp = (spgemm_pair_matrix(A, None, P, None, x_shift=a_shift) if identity
-                      else spgemm_pair_matrix(A, bdata, P, P.data))
-            if lazy0 and identity and smooth and a_shift != 0.0 and nc < np.iinfo(np.int32).max:
-                H.agg0 = agg.astype(np.int32)  # P[0] is formed again from them (level0_prolongator)
-            del A, bdata, agg, t
-            if lazy0 and identity:  # level 0's A, 1 / diag and mass data: read no more here
-                H.A[0] = H.Dinv[0] = None
-            PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
-            if identity and H.agg0 is not None:  # nor is P at P^T (A P)'s: formed again from the
-                P, p_size = None, (P.nnz, P.indices.dtype)  # kept aggregates for the mass (the same
-                # bits; 34 B a pixel at that peak), in A P's arrays shrunk to P's size at once
             if identity:
-                Ac = spgemm_pair_matrix(PT, None, AP, None)[0]
-                if P is None:  # (no fresh pages; A P is read no more)
-                    into = (reuse_or_empty(AP.indices, *p_size), reuse_or_empty(AP.data, p_size[0], np.float64))
-                    AP = None
-                    P = _plain_prolongator0(L, shift, H.agg0, norms, into)
-                    del into
-                del AP
+                if lazy0 and smooth and a_shift != 0.0 and nc < np.iinfo(np.int32).max:
+                    H.agg0 = agg.astype(np.int32)  # P[0] is formed again from them (level0_prolongator)
+                del bdata, agg, t
+                if lazy0:  # level 0's 1 / diag and mass data: read no more here
+                    H.A[0] = H.Dinv[0] = None
+                PT = P.T.tocsr()
+                Ac = galerkin_triple_matrix(A, P, PT, a_shift)
+                del A
                 bdata = np.empty(Ac.nnz)
                 galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
                                        Ac.indptr, Ac.indices, np.zeros(Ac.shape[1]), bdata)
             else:
+                AP, bp = spgemm_pair_matrix(A, bdata, P, P.data)
+                del A, bdata, agg, t
+                PT = P.T.tocsr()  # formed once A P is (not alive at that product's peak)
                 Ac, bdata = spgemm_pair_matrix(PT, PT.data, AP, bp)
                 del AP, bp
             Lc = sp.csr_matrix((Ac.data - shift * bdata, Ac.indices, Ac.indptr), shape=Ac.shape)

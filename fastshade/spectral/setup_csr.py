@@ -1,11 +1,13 @@
 """CSR pieces of the AMG setup (:func:`fastshade.spectral.amg.build_hierarchy`): index types,
-row counts to ``indptr``, the two-pass smoothed prolongator and the one-pass Gustavson pair
-product around their Numba kernels, and the level-0 arrays formed without temporaries.
+row counts to ``indptr``, the two-pass smoothed prolongator, the one-pass Gustavson pair product
+and the level-0 Galerkin product ``P^T A P`` around their Numba kernels, and the level-0 arrays
+formed without temporaries.
 
 Big images pay for every fresh page (on the virtual machines measured, 1-2.7 s per GB of system
-time), so these write over arrays that are read no more where they can: the inverse diagonal
-over the diagonal, ``1 / norms[agg]`` over the gathered norms, a re-formed prolongator over the
-arrays of ``A P`` (:func:`reuse_or_empty`); the values are those of the plain expressions.
+time: memory the kernel returned to the host is faulted in again), so these write over arrays
+that are read no more where they can (the inverse diagonal over the diagonal, ``1 / norms[agg]``
+over the gathered norms), and level 0's ``P^T A P`` never forms ``A P``
+(:func:`galerkin_triple_matrix`); the values are those of the plain expressions.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from fastshade.kernels.blockops import smoothed_prolongator, smoothed_prolongator_row_nnz
-from fastshade.kernels.spgemm import spgemm_bound, spgemm_pair_bounded
+from fastshade.kernels.spgemm import galerkin_triple_bound, galerkin_triple_product, spgemm_bound, spgemm_pair_bounded
 
-__all__ = ["constant_candidate", "csr_from_counts", "index_dtype", "inverse_shifted", "reuse_or_empty",
+__all__ = ["constant_candidate", "csr_from_counts", "galerkin_triple_matrix", "index_dtype", "inverse_shifted",
            "smoothed_prolongator_matrix", "spgemm_pair_matrix", "symbolic_csr"]
+
+GALERKIN_ROW_GUESS = 16
+"""Entries a row of ``P^T A P`` is first given room for (:func:`galerkin_triple_matrix`; an image
+grid's level 0 has about 10; the room doubles when a level needs more)."""
 
 JACOBI_OMEGA = 2.0 / 3.0
 """Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
@@ -49,20 +55,6 @@ def index_dtype(nnz: int) -> type:
     return np.int32 if nnz < np.iinfo(np.int32).max else np.int64
 
 
-def reuse_or_empty(buf: np.ndarray | None, size: int, dtype: Any) -> np.ndarray:
-    """An uninitialised (size,) array of ``dtype``: the array that owns ``buf``'s memory (``buf``
-    or the array it views from its first entry, as SciPy's CSR arrays view theirs), shrunk in
-    place, when it is 1-D of that dtype with room (its pages are mapped already: none fresh);
-    else a new array.  ``buf`` and every view of its owner are read no more by the caller.
-    """
-    owner = buf if buf is None or buf.base is None else buf.base
-    if (isinstance(owner, np.ndarray) and owner.flags.owndata and owner.ndim == 1 and owner.dtype == dtype
-            and owner.size >= size and owner.ctypes.data == buf.ctypes.data):  # type: ignore[union-attr]
-        owner.resize(size, refcheck=False)  # (realloc shrinks in place; no view is read again)
-        return owner
-    return np.empty(size, dtype=dtype)
-
-
 def csr_from_counts(counts: np.ndarray, cols: int) -> np.ndarray:
     """CSR ``indptr`` ((rows + 1,), :func:`index_dtype` of the entries and ``cols``) of the row
     counts ``counts``, summed in that type (the running sums fit it).
@@ -73,13 +65,12 @@ def csr_from_counts(counts: np.ndarray, cols: int) -> np.ndarray:
     return indptr
 
 
-def symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.ndarray], Any],
-                 into: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.ndarray], Any]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First pass of a two-pass CSR kernel.
 
     ``count_rows(pos, counts)`` fills the row counts; returns the reset marker array ``pos``
-    (-1, (cols,)), ``indptr`` and empty ``indices`` (int32 when the sizes allow; ``into`` when
-    it can hold them).
+    (-1, (cols,)), ``indptr`` and empty ``indices`` (int32 when the sizes allow).
     """
     pos = np.full(cols, -1, dtype=np.int64)
     counts = np.empty(rows, dtype=np.int64)
@@ -87,22 +78,19 @@ def symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.ndar
     indptr = csr_from_counts(counts, cols)
     del counts
     pos.fill(-1)
-    return pos, indptr, reuse_or_empty(into, int(indptr[-1]), indptr.dtype)
+    return pos, indptr, np.empty(int(indptr[-1]), dtype=indptr.dtype)
 
 
 def smoothed_prolongator_matrix(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
-                                nc: int, shift: float = 0.0,
-                                into: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
-                                ) -> sp.csr_matrix:
+                                nc: int, shift: float = 0.0) -> sp.csr_matrix:
     """``P = (I - w D^-1 (A + shift I)) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes;
-    ``shift`` not 0: every row of ``A`` stores its diagonal once; indices and data written over
-    ``into`` when they can hold them).
+    ``shift`` not 0: every row of ``A`` stores its diagonal once).
     """
     n = A.shape[0]
     pos, indptr, indices = symbolic_csr(
         n, nc, lambda pos, counts: smoothed_prolongator_row_nnz(A.indptr, A.indices, agg,
-                                                                pos, counts), into[0])
-    data = reuse_or_empty(into[1], indices.size, np.float64)
+                                                                pos, counts))
+    data = np.empty(indices.size)
     smoothed_prolongator(A.indptr, A.indices, A.data, float(shift), dinv, JACOBI_OMEGA, agg, t,
                          indptr, pos, indices, data)
     return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
@@ -134,3 +122,43 @@ def spgemm_pair_matrix(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix
         if buf is not None:
             buf.resize(nnz, refcheck=False)
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
+
+
+def galerkin_triple_matrix(A: sp.csr_matrix, P: sp.csr_matrix, PT: sp.csr_matrix,
+                           a_shift: float = 0.0) -> sp.csr_matrix:
+    """``P^T (A + a_shift I) P`` without forming ``A P``: the arrays of :func:`spgemm_pair_matrix`
+    run on ``A P`` and then on ``P^T (A P)`` (its index type aside, chosen from a larger bound), row
+    ``i`` of ``A P`` formed again for each coarse row that reads it (Numba kernel
+    :func:`~fastshade.kernels.spgemm.galerkin_triple_product`).  ``PT`` is ``P.T`` in CSR;
+    ``a_shift`` not 0: a square ``A`` storing its diagonal once.
+
+    The outputs start with room for :data:`GALERKIN_ROW_GUESS` entries a row (never more than
+    the bound) and grow in place (``realloc``) when a level needs more.
+    """
+    n, nc = P.shape
+    total, longest = (int(v) for v in galerkin_triple_bound(A.indptr, A.indices, P.indptr))
+    members = int(np.diff(PT.indptr).max()) if nc else 0
+    row_room = min(nc, longest * members, total)
+    idx_t = index_dtype(max(total, nc))
+    capacity = min(total, max(GALERKIN_ROW_GUESS * nc, row_room))
+    indptr = np.empty(nc + 1, dtype=idx_t)
+    indptr[0] = 0
+    indices = np.empty(capacity, dtype=idx_t)
+    data = np.empty(capacity)
+    room_ap = max(1, min(nc, longest))
+    work = (np.full(nc, -1, dtype=np.int64), np.zeros(nc), np.empty(room_ap, dtype=idx_t), np.empty(room_ap))
+    row = 0
+    while True:
+        room = 0 if capacity >= total else row_room  # (the bound holds every row that is left)
+        row = galerkin_triple_product(A.indptr, A.indices, A.data, float(a_shift), P.indptr, P.indices,
+                                      P.data, PT.indptr, PT.indices, PT.data, row, room, *work,
+                                      indptr, indices, data)
+        if row == nc:
+            break
+        capacity = min(total, max(2 * capacity, int(indptr[row]) + row_room))
+        for buf in (indices, data):
+            buf.resize(capacity, refcheck=False)  # (realloc: the pages written stay where they are)
+    nnz = int(indptr[-1])
+    for buf in (indices, data):
+        buf.resize(nnz, refcheck=False)
+    return sp.csr_matrix((data, indices, indptr), shape=(nc, nc))
