@@ -55,6 +55,17 @@ def threaded(kernel: Any, rows: int) -> Any:
     return twin if numba.get_num_threads() > 1 else kernel
 
 
+def work_rows(picked: Any, kernel: Any) -> int:
+    """Rows of a per-thread work array for ``picked``, what :func:`threaded` returned for
+    ``kernel``: Numba's thread count for the parallel twin, 1 for the serial kernel.
+    """
+    if picked is kernel:
+        return 1
+    import numba
+
+    return numba.get_num_threads()
+
+
 @contextmanager
 def parallel_from(rows: int) -> Iterator[None]:
     """Within the block, :func:`threaded` picks the parallel twins from ``rows`` rows of work on

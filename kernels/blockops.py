@@ -12,10 +12,8 @@ same results).
 Hierarchy setup (Gustavson products with dense per-row marker / accumulator arrays
 of the output's column count; output rows list their columns in first-touch order):
 
-* :func:`smoothed_prolongator` builds ``P = (I - omega D^-1 A) T`` for an
-  aggregation ``T[i, agg[i]] = t[i]`` straight from ``agg`` and ``t`` (two passes,
-  :func:`smoothed_prolongator_row_nnz` counts).
-* the Galerkin products ``P^T A P`` and ``P^T B P`` of one level: :mod:`fastshade.kernels.spgemm`.
+* the smoothed prolongator ``P = (I - omega D^-1 A) T`` and the Galerkin products ``P^T A P``
+  and ``P^T B P`` of one level: :mod:`fastshade.kernels.spgemm`.
 * :func:`strength_pattern`: PyAMG's symmetric strength pattern.
 
 Block iteration: :func:`csr_matmat`, :func:`csr_matmat_pair` (``A X`` and ``B X``
@@ -44,82 +42,13 @@ ROW_CHUNK = 4096
 independent of the thread count (a sum over rows adds per-chunk partial sums in chunk order)."""
 
 
-@jit
-def smoothed_prolongator_row_nnz(a_indptr, a_indices, agg, pos, counts):
-    """Entries per row of ``P = (I - w D^-1 A) T`` (symbolic pass).
-
-    a_indptr, a_indices : CSR pattern of the square ``A`` (n, n), any int dtype.
-    agg : int (n,), aggregate of every node (``0 <= agg < n_coarse``).
-    pos : int64 (n_coarse,) work array, filled with -1 by the caller.
-    counts : int64 (n,) output, entries of each row of ``P``.
-    """
-    n = a_indptr.size - 1
-    for i in range(n):
-        c = 1
-        pos[np.uintp(agg[i])] = i
-        cols = a_indices[a_indptr[i]:a_indptr[i + 1]]  # the row as a 1-D view
-        for p in range(cols.size):
-            b = np.uintp(agg[np.uintp(cols[p])])
-            if pos[b] != i:
-                pos[b] = i
-                c += 1
-        counts[i] = c
-
-
-@jit
-def smoothed_prolongator(a_indptr, a_indices, a_data, a_shift, dinv, omega, agg, t,
-                         p_indptr, pos, p_indices, p_data):
-    """Numeric pass of ``P = (I - omega diag(dinv) A) T`` with ``T[i, agg[i]] = t[i]``.
-
-    a_indptr, a_indices, a_data : CSR of ``A`` (n, n), float64 data.
-    a_shift : float; not 0: ``A`` is the stored matrix plus ``a_shift I``, every row storing its
-        diagonal once (each entry read as ``a + a_shift`` on the diagonal, ``a + 0.0`` off it:
-        the values of the shifted matrix formed first, not formed).
-    dinv : float64 (n,) (inverse diagonal of ``A``); omega : float.
-    agg : int (n,); t : float64 (n,).
-    p_indptr : int64 (n + 1,), cumulative :func:`smoothed_prolongator_row_nnz` counts.
-    pos : int64 (n_coarse,) work array, filled with -1 by the caller.
-    p_indices : int64 (nnz,) output; p_data : float64 (nnz,) output.  Row ``i`` starts with
-        its own aggregate, then the neighbours' aggregates in first-touch order.
-    """
-    n = a_indptr.size - 1
-    for i in range(n):
-        start = p_indptr[i]
-        nz = start
-        a = np.uintp(agg[i])
-        pos[a] = nz
-        p_indices[nz] = a
-        p_data[nz] = t[i]
-        nz += 1
-        s = -omega * dinv[i]
-        p0 = a_indptr[i]
-        p1 = a_indptr[i + 1]
-        cols = a_indices[p0:p1]  # the row of A as 1-D views
-        vals = a_data[p0:p1]
-        for p in range(p1 - p0):
-            j = np.uintp(cols[p])
-            b = np.uintp(agg[j])
-            a = vals[p]
-            if a_shift != 0.0:
-                a = a + (a_shift if cols[p] == i else 0.0)
-            v = s * a * t[j]
-            q = pos[b]
-            if q < start:
-                pos[b] = nz
-                p_indices[nz] = b
-                p_data[nz] = v
-                nz += 1
-            else:
-                p_data[q] += v
-
-
 @jit_parallel
 def prolongate_smoothed(a_indptr, a_indices, a_data, a_shift, omega, agg, norms, X, Y):
     """``Y = P @ X`` for the level-0 smoothed prolongator, without forming ``P``.
 
     ``P = (I - omega diag(dinv) (A + a_shift I)) T``, ``T[i, agg[i]] = 1 / norms[agg[i]]`` (the
     constant candidate), ``dinv[i] = 1 / (a_ii + a_shift)``.  Row ``i`` of ``P`` is formed in a
-    row buffer as :func:`smoothed_prolongator` forms it (own aggregate first, then the
+    row buffer as :func:`~fastshade.kernels.spgemm.smoothed_prolongator` forms it (own aggregate first, then the
     neighbours' aggregates in first-touch order, each value accumulated in ``A``'s order) and
     multiplied with ``X`` as :func:`csr_matmat` does (entries in that order): the bits of the two
     kernels in a row, without ``P``'s arrays or ``dinv`` and ``t``.

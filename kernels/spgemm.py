@@ -1,33 +1,116 @@
-"""Sparse products of the smoothed-aggregation setup: ``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2`` on one
-pattern (the Galerkin products ``P^T A P`` and ``P^T B P`` of one level in one index traversal),
-and level 0's ``P^T A P`` without ``A P`` (:func:`galerkin_triple_product`: each row of ``A P``
-formed again where ``P^T`` reads it; at 35 Mpx ``A P`` was 2 GB of fresh pages, about 5 s of system
-time on the virtual machines measured, against 2.6 s of user time for forming rows again).
+"""Sparse products of the smoothed-aggregation setup: the smoothed prolongator ``P = (I - omega
+D^-1 A) T`` (two passes), ``C1 = X1 @ Y1`` and ``C2 = X2 @ Y2`` on one pattern (the Galerkin
+products ``P^T A P`` and ``P^T B P`` of one level in one index traversal), and level 0's ``P^T A
+P`` without ``A P`` (:func:`galerkin_triple_product`: each row of ``A P`` formed again where
+``P^T`` reads it; at 35 Mpx ``A P`` was 2 GB of fresh pages, about 5 s of system time on the
+virtual machines measured, against 2.6 s of user time for forming rows again).
 
 Raw kernels: module-level ``@jit`` functions, CSR pieces in, caller-allocated outputs and work
-arrays, no validation, no raising.  The validated caller is
-:func:`fastshade.spectral.amg.build_hierarchy` (through :func:`fastshade.spectral.setup_csr.spgemm_pair_matrix`).
+arrays, no validation, no raising.  The validated callers are in
+:mod:`fastshade.spectral.setup_csr` and :func:`fastshade.spectral.amg.build_hierarchy`.
 
 Gustavson products with dense per-row marker / accumulator arrays of the output's column count;
 an output row lists its columns in first-touch order and sums its entries in traversal order, so
-every row is the same bytes whoever computes it.  No symbolic pass: the outputs are sized by the
-bound ``sum_p rowlen_Y(x_indices[p])`` (:func:`spgemm_bound`), whose pages past the entries
-written stay untouched.
-
-Serial on purpose: a row-parallel version (each chunk of rows written from its bound offset,
-then moved together) gained nothing on two cores at 35 Mpx and kept 5 GB more resident (every
-transparent huge page of the bound-sized outputs gets touched); a parallel one needs a symbolic
-pass first.
+every row is the same bytes whoever computes it.  The pair product has no symbolic pass: its
+outputs are sized by the bound ``sum_p rowlen_Y(x_indices[p])`` (:func:`spgemm_bound`), whose
+pages past the entries written stay untouched; it stays serial (a row-parallel version writing
+each chunk from its bound offset gained nothing on two cores at 35 Mpx and kept 5 GB more
+resident).  The level-0 kernels (prolongator, :func:`galerkin_triple_chunks`, the mass) are
+``jit_parallel``: rows in fixed chunks, each row computed whole by one task, one work array per
+thread, so the bytes do not depend on the thread count.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import get_thread_id, prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
 
-__all__ = ["galerkin_identity_mass", "galerkin_triple_bound", "galerkin_triple_product", "spgemm_bound",
+__all__ = ["galerkin_identity_mass", "galerkin_triple_bound", "galerkin_triple_chunks", "galerkin_triple_product",
+           "gather_chunk_rows", "smoothed_prolongator", "smoothed_prolongator_row_nnz", "spgemm_bound",
            "spgemm_pair_bounded"]
+
+
+ROW_CHUNK = 4096
+"""Rows per task of the parallel prolongator and mass kernels (each row is computed whole by one
+task: the same bytes for any partition and thread count)."""
+
+
+@jit_parallel
+def smoothed_prolongator_row_nnz(a_indptr, a_indices, agg, pos, counts):
+    """Entries per row of ``P = (I - w D^-1 A) T`` (symbolic pass), rows in parallel chunks.
+
+    a_indptr, a_indices : CSR pattern of the square ``A`` (n, n), any int dtype.
+    agg : int (n,), aggregate of every node (``0 <= agg < n_coarse``).
+    pos : int64 (T, n_coarse) work array filled with -1, one row per Numba thread (``T >=
+        numba.get_num_threads()``; a row's marks are its own index, so any order of rows is exact).
+    counts : int64 (n,) output, entries of each row of ``P``.
+    """
+    n = a_indptr.size - 1
+    for k in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        mark = pos[get_thread_id()]
+        for i in range(k * ROW_CHUNK, min(n, (k + 1) * ROW_CHUNK)):
+            c = 1
+            mark[np.uintp(agg[i])] = i
+            cols = a_indices[a_indptr[i]:a_indptr[i + 1]]  # the row as a 1-D view
+            for p in range(cols.size):
+                b = np.uintp(agg[np.uintp(cols[p])])
+                if mark[b] != i:
+                    mark[b] = i
+                    c += 1
+            counts[i] = c
+
+
+@jit_parallel
+def smoothed_prolongator(a_indptr, a_indices, a_data, a_shift, dinv, omega, agg, t,
+                         p_indptr, pos, p_indices, p_data):
+    """Numeric pass of ``P = (I - omega diag(dinv) A) T`` with ``T[i, agg[i]] = t[i]``, rows in
+    parallel chunks.
+
+    a_indptr, a_indices, a_data : CSR of ``A`` (n, n), float64 data.
+    a_shift : float; not 0: ``A`` is the stored matrix plus ``a_shift I``, every row storing its
+        diagonal once (each entry read as ``a + a_shift`` on the diagonal, ``a + 0.0`` off it:
+        the values of the shifted matrix formed first, not formed).
+    dinv : float64 (n,) (inverse diagonal of ``A``); omega : float.
+    agg : int (n,); t : float64 (n,).
+    p_indptr : int (n + 1,), cumulative :func:`smoothed_prolongator_row_nnz` counts.
+    pos : int64 (T, n_coarse) work array, one row per Numba thread (any values: a position is
+        taken only when it holds that column within the row being formed).
+    p_indices : int (nnz,) output; p_data : float64 (nnz,) output.  Row ``i`` starts with
+        its own aggregate, then the neighbours' aggregates in first-touch order.
+    """
+    n = a_indptr.size - 1
+    for k in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        where = pos[get_thread_id()]
+        for i in range(k * ROW_CHUNK, min(n, (k + 1) * ROW_CHUNK)):
+            start = p_indptr[i]
+            nz = start
+            a = np.uintp(agg[i])
+            where[a] = nz
+            p_indices[nz] = a
+            p_data[nz] = t[i]
+            nz += 1
+            s = -omega * dinv[i]
+            p0 = a_indptr[i]
+            p1 = a_indptr[i + 1]
+            cols = a_indices[p0:p1]  # the row of A as 1-D views
+            vals = a_data[p0:p1]
+            for p in range(p1 - p0):
+                j = np.uintp(cols[p])
+                b = np.uintp(agg[j])
+                a = vals[p]
+                if a_shift != 0.0:
+                    a = a + (a_shift if cols[p] == i else 0.0)
+                v = s * a * t[j]
+                q = where[b]
+                if q < start or q >= nz or p_indices[q] != b:
+                    where[b] = nz
+                    p_indices[nz] = b
+                    p_data[nz] = v
+                    nz += 1
+                else:
+                    p_data[q] += v
 
 
 @jit
@@ -112,33 +195,37 @@ def spgemm_pair_bounded(x_indptr, x_indices, x1, x_shift, x2, y_indptr, y_indice
     return nz
 
 
-@jit
+@jit_parallel
 def galerkin_identity_mass(pt_indptr, pt_indices, pt_data, p_indptr, p_indices, p_data,
                            c_indptr, c_indices, acc, out):
-    """``P^T P`` written on the pattern of ``C = P^T (A P)`` (the level-0 mass ``P^T I P``).
+    """``P^T P`` written on the pattern of ``C = P^T (A P)`` (the level-0 mass ``P^T I P``), coarse
+    rows in parallel chunks.
 
     The same sums, in the same order, as the second product of :func:`spgemm_pair_bounded` run
     on ``A P`` and ``I P`` (whose entries off ``P``'s pattern are zeros): for coarse row ``I``,
     the members ``i`` in ``P^T``'s row order, each adding ``P^T[I, i] P[i, b]``.  Needs every
-    entry of ``P`` in ``C``'s row (``A`` stores its diagonal).  acc : float64 (n_coarse,) zeroed
-    work array (left zeroed); out : float64 (nnz(C),) output.
+    entry of ``P`` in ``C``'s row (``A`` stores its diagonal).  acc : float64 (T, n_coarse) zeroed
+    work array, one row per Numba thread (left zeroed); out : float64 (nnz(C),) output.
     """
-    for row in range(pt_indptr.size - 1):
-        for p in range(pt_indptr[row], pt_indptr[row + 1]):
-            i = np.uintp(pt_indices[p])
-            u = pt_data[p]
-            if u == 0.0:  # as the pair kernel, which skips a zero factor
-                continue
-            q0 = p_indptr[i]
-            q1 = p_indptr[i + 1]
-            cols = p_indices[q0:q1]  # (1-D views, as spgemm_pair_bounded)
-            vals = p_data[q0:q1]
-            for q in range(q1 - q0):
-                acc[np.uintp(cols[q])] += u * vals[q]
-        for z in range(c_indptr[row], c_indptr[row + 1]):
-            b = np.uintp(c_indices[z])
-            out[z] = acc[b]
-            acc[b] = 0.0
+    nc = pt_indptr.size - 1
+    for k in prange((nc + ROW_CHUNK - 1) // ROW_CHUNK):
+        sums = acc[get_thread_id()]
+        for row in range(k * ROW_CHUNK, min(nc, (k + 1) * ROW_CHUNK)):
+            for p in range(pt_indptr[row], pt_indptr[row + 1]):
+                i = np.uintp(pt_indices[p])
+                u = pt_data[p]
+                if u == 0.0:  # as the pair kernel, which skips a zero factor
+                    continue
+                q0 = p_indptr[i]
+                q1 = p_indptr[i + 1]
+                cols = p_indices[q0:q1]  # (1-D views, as spgemm_pair_bounded)
+                vals = p_data[q0:q1]
+                for q in range(q1 - q0):
+                    sums[np.uintp(cols[q])] += u * vals[q]
+            for z in range(c_indptr[row], c_indptr[row + 1]):
+                b = np.uintp(c_indices[z])
+                out[z] = sums[b]
+                sums[b] = 0.0
 
 
 @jit
@@ -162,35 +249,15 @@ def galerkin_triple_bound(a_indptr, a_indices, p_indptr):
 
 
 @jit
-def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
-                            pt_indptr, pt_indices, pt_data, first, row_room,
-                            mark, acc, ap_cols, ap_acc, c_indptr, c_indices, c_data):
-    """Rows ``first ..`` of ``C = P^T (A P)`` without forming ``A P``; returns the first row not
-    written (``nc`` when done).
-
-    The bits of :func:`spgemm_pair_bounded` run twice, on ``A P`` and then on ``P^T (A P)``
-    (single products): row ``i`` of ``A P`` is formed again, in ``ap_acc``, for every coarse row
-    whose ``P^T`` row lists ``i`` (each entry summed in the same order, its columns in the same
-    first-touch order, found by a scan of the few columns so far), and added into ``C``'s row as
-    the second product adds it.
-
-    a_indptr, a_indices, a_data, a_shift : ``A`` (n, n) as :func:`spgemm_pair_bounded`'s ``X``
-        (``a_shift`` not 0: the stored matrix plus ``a_shift I``, every row storing its diagonal
-        once).
-    p_indptr, p_indices, p_data : ``P`` (n, nc); pt_indptr, pt_indices, pt_data : ``P^T``.
-    first : int, the first coarse row to write (``c_indptr[first]`` holds its start).
-    row_room : int, at least the length of any row of ``C``; a row starts only when
-        ``row_room`` entries are free in ``c_indices`` (else the call returns that row: the caller
-        grows the outputs and calls again from it).
-    mark : int64 (nc,) work array filled with -1; acc : float64 (nc,) zeroed work array (left
-        zeroed); ap_cols : int (r,), ap_acc : float64 (r,) work arrays, ``r`` at least the
-        longest row of ``A P`` (:func:`galerkin_triple_bound`).
-    c_indptr : int (nc + 1,) output; c_indices : int, c_data : float64 outputs (same size).
+def _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
+                          pt_indptr, pt_indices, pt_data, first, last, row_room,
+                          mark, acc, ap_cols, ap_acc, nz, ends, c_indices, c_data):
+    """Rows ``first .. last - 1`` of :func:`galerkin_triple_product` written from position ``nz`` of
+    ``c_indices``, ``c_data``; ``ends[row]`` receives the position after each row.  Returns the
+    first row not written (``last`` when done; earlier when ``row_room`` entries are not free).
     """
-    nc = pt_indptr.size - 1
     capacity = c_indices.size
-    nz = c_indptr[first]
-    for row in range(first, nc):
+    for row in range(first, last):
         if capacity - nz < row_room:
             return row
         start = nz
@@ -230,5 +297,86 @@ def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_in
             b = np.uintp(c_indices[z])
             c_data[z] = acc[b]
             acc[b] = 0.0
-        c_indptr[row + 1] = nz
-    return nc
+        ends[row] = nz
+    return last
+
+
+@jit
+def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
+                            pt_indptr, pt_indices, pt_data, first, row_room,
+                            mark, acc, ap_cols, ap_acc, c_indptr, c_indices, c_data):
+    """Rows ``first ..`` of ``C = P^T (A P)`` without forming ``A P``; returns the first row not
+    written (``nc`` when done).
+
+    The bits of :func:`spgemm_pair_bounded` run twice, on ``A P`` and then on ``P^T (A P)``
+    (single products): row ``i`` of ``A P`` is formed again, in ``ap_acc``, for every coarse row
+    whose ``P^T`` row lists ``i`` (each entry summed in the same order, its columns in the same
+    first-touch order, found by a scan of the few columns so far), and added into ``C``'s row as
+    the second product adds it.
+
+    a_indptr, a_indices, a_data, a_shift : ``A`` (n, n) as :func:`spgemm_pair_bounded`'s ``X``
+        (``a_shift`` not 0: the stored matrix plus ``a_shift I``, every row storing its diagonal
+        once).
+    p_indptr, p_indices, p_data : ``P`` (n, nc); pt_indptr, pt_indices, pt_data : ``P^T``.
+    first : int, the first coarse row to write (``c_indptr[first]`` holds its start).
+    row_room : int, at least the length of any row of ``C``; a row starts only when
+        ``row_room`` entries are free in ``c_indices`` (else the call returns that row: the caller
+        grows the outputs and calls again from it).
+    mark : int64 (nc,) work array filled with -1; acc : float64 (nc,) zeroed work array (left
+        zeroed); ap_cols : int (r,), ap_acc : float64 (r,) work arrays, ``r`` at least the
+        longest row of ``A P`` (:func:`galerkin_triple_bound`).
+    c_indptr : int (nc + 1,) output; c_indices : int, c_data : float64 outputs (same size).
+    """
+    return _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
+                                 pt_indptr, pt_indices, pt_data, first, pt_indptr.size - 1, row_room,
+                                 mark, acc, ap_cols, ap_acc, c_indptr[first], c_indptr[1:], c_indices,
+                                 c_data)
+
+
+@jit_parallel
+def galerkin_triple_chunks(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
+                           pt_indptr, pt_indices, pt_data, chunk_rows, region, row_room,
+                           marks, accs, ap_cols, ap_accs, stops, ends, c_indices, c_data):
+    """:func:`galerkin_triple_product` in chunks of ``chunk_rows`` coarse rows (``prange``): chunk
+    ``k`` writes its rows from position ``k * region`` of ``c_indices``, ``c_data`` (``ends[row]``:
+    the position after each row, from the chunk's start) and ``stops[k]``, the first row it did
+    not write (its last row + 1 unless ``region`` was too small).  Each row is the bits of the
+    serial kernel's, whatever the chunks and threads.
+
+    marks, accs : (T, nc) int64 filled with -1, float64 zeroed; ap_cols, ap_accs : (T, r) work
+        arrays, one row per Numba thread (``T >= numba.get_num_threads()``).
+    stops : int64 (chunks,) output; ends : int64 (nc,) output; c_indices, c_data : (chunks *
+        region,) outputs.
+    """
+    nc = pt_indptr.size - 1
+    for k in prange(stops.size):
+        t = get_thread_id()
+        first = k * chunk_rows
+        lo = k * region
+        stops[k] = _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices,
+                                         p_data, pt_indptr, pt_indices, pt_data, first,
+                                         min(nc, first + chunk_rows), row_room, marks[t], accs[t],
+                                         ap_cols[t], ap_accs[t], 0, ends, c_indices[lo:lo + region],
+                                         c_data[lo:lo + region])
+
+
+@jit_parallel
+def gather_chunk_rows(chunk_rows, region, ends, offsets, src_indices, src_data,
+                      c_indptr, c_indices, c_data):
+    """The rows :func:`galerkin_triple_chunks` wrote, moved together into CSR (``prange`` over the
+    chunks): chunk ``k``'s ``offsets[k + 1] - offsets[k]`` entries from ``k * region`` to
+    ``offsets[k]``, ``c_indptr[row + 1] = offsets[k] + ends[row]`` (``c_indptr[0]`` set by the
+    caller).
+
+    ends : int64 (nc,); offsets : int64 (chunks + 1,); src_indices, src_data : the chunked
+    outputs; c_indptr : int (nc + 1,), c_indices, c_data : (offsets[-1],) outputs.
+    """
+    nc = ends.size
+    for k in prange(offsets.size - 1):
+        base = offsets[k]
+        for row in range(k * chunk_rows, min(nc, (k + 1) * chunk_rows)):
+            c_indptr[row + 1] = base + ends[row]
+        lo = k * region
+        for z in range(offsets[k + 1] - base):
+            c_indices[base + z] = src_indices[lo + z]
+            c_data[base + z] = src_data[lo + z]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -20,12 +21,16 @@ from fastshade.kernels.blockops import (
     main_diagonal_entries,
     ritz_residual,
     rotate_residual,
-    smoothed_prolongator,
-    smoothed_prolongator_row_nnz,
     strength_pattern,
     subtract_outer,
 )
-from fastshade.kernels.spgemm import spgemm_bound, spgemm_pair_bounded
+from fastshade.kernels.spgemm import (
+    smoothed_prolongator,
+    smoothed_prolongator_row_nnz,
+    spgemm_bound,
+    spgemm_pair_bounded,
+)
+from fastshade.threads import limit_threads
 
 
 def _random_csr(rows: int, cols: int, density: float, seed: int) -> sp.csr_matrix:
@@ -39,20 +44,23 @@ def _reference_prolongator(A: sp.csr_matrix, dinv, omega, agg, t, nc) -> np.ndar
     return (T - omega * sp.diags(dinv) @ (A @ T)).toarray()
 
 
-def _run_prolongator(A: sp.csr_matrix, shift: float, dinv, agg, t, nc: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The two kernel passes of the smoothed prolongator: ``(indptr, indices, data)``."""
+def _run_prolongator(A: sp.csr_matrix, shift: float, dinv, agg, t, nc: int, twin: bool = False,
+                     stale: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two kernel passes of the smoothed prolongator: ``(indptr, indices, data)`` (``twin``:
+    the parallel twins; ``stale``: the numeric pass's positions start as garbage)."""
     n = A.shape[0]
-    pos = np.full(nc, -1, np.int64)
+    count = smoothed_prolongator_row_nnz.parallel if twin else smoothed_prolongator_row_nnz
+    numeric = smoothed_prolongator.parallel if twin else smoothed_prolongator
+    pos = np.full((numba.get_num_threads() if twin else 1, nc), -1, np.int64)
     counts = np.empty(n, np.int64)
-    smoothed_prolongator_row_nnz(A.indptr, A.indices, agg, pos, counts)
+    count(A.indptr, A.indices, agg, pos, counts)
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(counts, out=indptr[1:])
     indices = np.empty(indptr[-1], np.int64)
     data = np.empty(indptr[-1])
-    pos.fill(-1)
-    smoothed_prolongator(A.indptr, A.indices, A.data, shift, dinv, 2.0 / 3.0, agg, t, indptr, pos,
-                         indices, data)
+    if stale:
+        pos[:] = np.random.default_rng(n).integers(-1, max(1, indptr[-1]), pos.shape)
+    numeric(A.indptr, A.indices, A.data, shift, dinv, 2.0 / 3.0, agg, t, indptr, pos, indices, data)
     return indptr, indices, data
 
 
@@ -85,6 +93,29 @@ def test_smoothed_prolongator_matches_scipy(n, nc, density):
 @given(st.integers(1, 40), st.integers(1, 40), st.floats(0.0, 0.5), st.integers(0, 10_000))
 def test_smoothed_prolongator_property(n, nc, density, seed):
     _check_prolongator(max(n, nc), nc, density, seed)
+
+
+@pytest.mark.parametrize("n,nc,shift", [(30, 5, 0.0), (50_000, 9000, 0.0), (50_000, 300, 0.3)])
+def test_smoothed_prolongator_twins_and_stale_positions_give_the_same_bits(n, nc, shift):
+    """The parallel twins (rows in chunks of 4096, one work row per thread, chunks in any order)
+    and a numeric pass whose positions start as garbage give the serial kernels' arrays."""
+    rng = np.random.default_rng(n + nc)
+    edges = rng.integers(0, n, (2, 2 * n))  # (sp.random is slow at this density)
+    M = sp.csr_matrix((rng.standard_normal(2 * n), (edges[0], edges[1])), shape=(n, n))
+    A = (M + M.T + sp.identity(n) * 2.0).tocsr()  # every row stores its diagonal once
+    agg = np.concatenate([np.arange(nc), rng.integers(0, nc, n - nc)])
+    t = rng.uniform(0.1, 1.0, n)
+    dinv = 1.0 / (A.diagonal() + shift)
+    want = _run_prolongator(A, shift, dinv, agg, t, nc)
+    with limit_threads(numba_threads=2):
+        for twin, stale in ((True, False), (False, True), (True, True)):
+            got = _run_prolongator(A, shift, dinv, agg, t, nc, twin=twin, stale=stale)
+            for g, w in zip(got, want):
+                assert g.tobytes() == w.tobytes()
+    P = sp.csr_matrix((want[2], want[1], want[0]), shape=(n, nc))
+    if n < 100:
+        np.testing.assert_allclose(P.toarray(), _reference_prolongator(A + shift * sp.identity(n), dinv, 2.0 / 3.0,
+                                                                         agg, t, nc), rtol=1e-12, atol=1e-14)
 
 
 # ----------------------------------------------------------------------------------------
@@ -487,12 +518,16 @@ def test_galerkin_identity_mass_is_scipys_pt_p_on_the_galerkin_pattern(n, nc, de
         return sp.csr_matrix((np.ones(M.nnz), M.indices, M.indptr), shape=M.shape)
 
     C = (ones(PT) @ (ones(A) @ ones(P))).tocsr()  # the structural pattern of P^T (A P)
-    acc = np.zeros(nc)
-    out = np.full(C.nnz, np.nan)
-    galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
-                           C.indptr, C.indices, acc, out)
-    assert not acc.any() and not np.isnan(out).any()
-    got = sp.csr_matrix((out, C.indices, C.indptr), shape=C.shape).toarray()
+    outs = []
+    with limit_threads(numba_threads=2):
+        for kernel in (galerkin_identity_mass, galerkin_identity_mass.parallel):  # the twins: the same bits
+            acc = np.zeros((2, nc))
+            out = np.full(C.nnz, np.nan)
+            kernel(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data, C.indptr, C.indices, acc, out)
+            assert not acc.any() and not np.isnan(out).any()
+            outs.append(out)
+    assert outs[0].tobytes() == outs[1].tobytes()
+    got = sp.csr_matrix((outs[0], C.indices, C.indptr), shape=C.shape).toarray()
     np.testing.assert_allclose(got, (PT @ P).toarray(), rtol=1e-13, atol=1e-15)
 
 

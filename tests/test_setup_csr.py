@@ -6,6 +6,7 @@ Each gives the bits of the plain expression (or the two products) it replaces.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -23,6 +24,7 @@ from fastshade.spectral.setup_csr import (
     smoothed_prolongator_matrix,
     spgemm_pair_matrix,
 )
+from fastshade.threads import limit_threads, parallel_from
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -150,3 +152,26 @@ def test_build_hierarchy_level1_is_the_two_products_of_level0():
     H = amg.build_hierarchy(L)
     P = amg.level0_prolongator(H) if H.P[0] is None else H.P[0]
     _assert_same_csr(H.A[1], _two_products(L, P, P.T.tocsr(), H.shift))
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads (NUMBA_NUM_THREADS=1)")
+@pytest.mark.parametrize("shape,seed", [((40, 33), 2), ((97, 61), 3), ((3, 400), 4)])
+@pytest.mark.parametrize("chunk_rows,guess,chunked", [(1, 16, True), (7, 16, True), (100000, 16, True),
+                                                      (1000, 1, False)])
+def test_galerkin_triple_product_in_parallel_chunks_is_the_serial_bits(shape, seed, chunk_rows, guess, chunked,
+                                                                      monkeypatch):
+    """On two threads a big level's rows go in chunks (any chunk size: the same arrays); a chunk
+    without room for its rows hands the product back to the serial kernel (the same arrays)."""
+    L, P, shift = _level0(shape, seed)
+    PT = P.T.tocsr()
+    want = galerkin_triple_matrix(L, P, PT, shift)  # (a small level: serial)
+    seen = []
+    in_chunks = setup_csr._galerkin_in_chunks
+    monkeypatch.setattr(setup_csr, "_galerkin_in_chunks", lambda *a: seen.append(in_chunks(*a)) or seen[-1])
+    monkeypatch.setattr(setup_csr, "GALERKIN_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(setup_csr, "GALERKIN_ROW_GUESS", guess)
+    with parallel_from(0), limit_threads(numba_threads=2):
+        got = galerkin_triple_matrix(L, P, PT, shift)
+    _assert_same_csr(got, want)
+    assert got.indices.dtype == want.indices.dtype
+    assert len(seen) == 1 and (seen[0] is not None) == chunked

@@ -68,7 +68,7 @@ from fastshade.spectral.setup_csr import (
     smoothed_prolongator_matrix,
     spgemm_pair_matrix,
 )
-from fastshade.threads import threaded
+from fastshade.threads import threaded, work_rows
 
 __all__ = [
     "DENSE_CHEAP_MAX",
@@ -428,8 +428,9 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                 Ac = galerkin_triple_matrix(A, P, PT, a_shift)
                 del A
                 bdata = np.empty(Ac.nnz)
-                galerkin_identity_mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data,
-                                       Ac.indptr, Ac.indices, np.zeros(Ac.shape[1]), bdata)
+                mass = threaded(galerkin_identity_mass, n)
+                mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data, Ac.indptr, Ac.indices,
+                     np.zeros((work_rows(mass, galerkin_identity_mass), Ac.shape[1])), bdata)
             else:
                 AP, bp = spgemm_pair_matrix(A, bdata, P, P.data)
                 del A, bdata, agg, t

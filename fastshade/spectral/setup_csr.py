@@ -12,21 +12,33 @@ over the gathered norms), and level 0's ``P^T A P`` never forms ``A P``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from fastshade.kernels.blockops import smoothed_prolongator, smoothed_prolongator_row_nnz
-from fastshade.kernels.spgemm import galerkin_triple_bound, galerkin_triple_product, spgemm_bound, spgemm_pair_bounded
+from fastshade.kernels.spgemm import (
+    galerkin_triple_bound,
+    galerkin_triple_chunks,
+    galerkin_triple_product,
+    gather_chunk_rows,
+    smoothed_prolongator,
+    smoothed_prolongator_row_nnz,
+    spgemm_bound,
+    spgemm_pair_bounded,
+)
+from fastshade.threads import threaded, work_rows
 
 __all__ = ["constant_candidate", "csr_from_counts", "galerkin_triple_matrix", "index_dtype", "inverse_shifted",
-           "smoothed_prolongator_matrix", "spgemm_pair_matrix", "symbolic_csr"]
+           "smoothed_prolongator_matrix", "spgemm_pair_matrix"]
 
 GALERKIN_ROW_GUESS = 16
 """Entries a row of ``P^T A P`` is first given room for (:func:`galerkin_triple_matrix`; an image
 grid's level 0 has about 10; the room doubles when a level needs more)."""
+
+GALERKIN_CHUNK_ROWS = 16384
+"""Coarse rows per task of the parallel :func:`galerkin_triple_matrix` (any partition gives the
+same bytes: each row is computed whole by one task)."""
 
 JACOBI_OMEGA = 2.0 / 3.0
 """Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
@@ -65,34 +77,23 @@ def csr_from_counts(counts: np.ndarray, cols: int) -> np.ndarray:
     return indptr
 
 
-def symbolic_csr(rows: int, cols: int, count_rows: Callable[[np.ndarray, np.ndarray], Any]
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First pass of a two-pass CSR kernel.
-
-    ``count_rows(pos, counts)`` fills the row counts; returns the reset marker array ``pos``
-    (-1, (cols,)), ``indptr`` and empty ``indices`` (int32 when the sizes allow).
-    """
-    pos = np.full(cols, -1, dtype=np.int64)
-    counts = np.empty(rows, dtype=np.int64)
-    count_rows(pos, counts)
-    indptr = csr_from_counts(counts, cols)
-    del counts
-    pos.fill(-1)
-    return pos, indptr, np.empty(int(indptr[-1]), dtype=indptr.dtype)
-
-
 def smoothed_prolongator_matrix(A: sp.csr_matrix, dinv: np.ndarray, agg: np.ndarray, t: np.ndarray,
                                 nc: int, shift: float = 0.0) -> sp.csr_matrix:
-    """``P = (I - w D^-1 (A + shift I)) T``, ``T[i, agg[i]] = t[i]`` (Numba kernel, two passes;
-    ``shift`` not 0: every row of ``A`` stores its diagonal once).
+    """``P = (I - w D^-1 (A + shift I)) T``, ``T[i, agg[i]] = t[i]`` (Numba kernels, two passes,
+    rows in parallel for a big ``A`` on more than one thread; ``shift`` not 0: every row of ``A``
+    stores its diagonal once).
     """
     n = A.shape[0]
-    pos, indptr, indices = symbolic_csr(
-        n, nc, lambda pos, counts: smoothed_prolongator_row_nnz(A.indptr, A.indices, agg,
-                                                                pos, counts))
+    count = threaded(smoothed_prolongator_row_nnz, n)
+    pos = np.full((work_rows(count, smoothed_prolongator_row_nnz), nc), -1, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    count(A.indptr, A.indices, agg, pos, counts)
+    indptr = csr_from_counts(counts, nc)
+    del counts
+    indices = np.empty(int(indptr[-1]), dtype=indptr.dtype)
     data = np.empty(indices.size)
-    smoothed_prolongator(A.indptr, A.indices, A.data, float(shift), dinv, JACOBI_OMEGA, agg, t,
-                         indptr, pos, indices, data)
+    threaded(smoothed_prolongator, n)(A.indptr, A.indices, A.data, float(shift), dinv, JACOBI_OMEGA, agg, t,
+                                      indptr, pos, indices, data)
     return sp.csr_matrix((data, indices, indptr), shape=(n, nc))
 
 
@@ -133,26 +134,34 @@ def galerkin_triple_matrix(A: sp.csr_matrix, P: sp.csr_matrix, PT: sp.csr_matrix
     ``a_shift`` not 0: a square ``A`` storing its diagonal once.
 
     The outputs start with room for :data:`GALERKIN_ROW_GUESS` entries a row (never more than
-    the bound) and grow in place (``realloc``) when a level needs more.
+    the bound) and grow in place (``realloc``) when a level needs more.  On more than one Numba
+    thread a big level's rows are formed in parallel chunks (:func:`_galerkin_in_chunks`), the
+    same bytes.
     """
     n, nc = P.shape
     total, longest = (int(v) for v in galerkin_triple_bound(A.indptr, A.indices, P.indptr))
     members = int(np.diff(PT.indptr).max()) if nc else 0
     row_room = min(nc, longest * members, total)
     idx_t = index_dtype(max(total, nc))
+    room_ap = max(1, min(nc, longest))
+    operands = (A.indptr, A.indices, A.data, float(a_shift), P.indptr, P.indices, P.data,
+                PT.indptr, PT.indices, PT.data)
+    chunks = threaded(galerkin_triple_chunks, n)
+    if chunks is not galerkin_triple_chunks:  # more than one thread, a big level
+        C = _galerkin_in_chunks(chunks, threaded(gather_chunk_rows, n), operands, nc, row_room, idx_t,
+                                room_ap)
+        if C is not None:
+            return C
     capacity = min(total, max(GALERKIN_ROW_GUESS * nc, row_room))
     indptr = np.empty(nc + 1, dtype=idx_t)
     indptr[0] = 0
     indices = np.empty(capacity, dtype=idx_t)
     data = np.empty(capacity)
-    room_ap = max(1, min(nc, longest))
     work = (np.full(nc, -1, dtype=np.int64), np.zeros(nc), np.empty(room_ap, dtype=idx_t), np.empty(room_ap))
     row = 0
     while True:
         room = 0 if capacity >= total else row_room  # (the bound holds every row that is left)
-        row = galerkin_triple_product(A.indptr, A.indices, A.data, float(a_shift), P.indptr, P.indices,
-                                      P.data, PT.indptr, PT.indices, PT.data, row, room, *work,
-                                      indptr, indices, data)
+        row = galerkin_triple_product(*operands, row, room, *work, indptr, indices, data)
         if row == nc:
             break
         capacity = min(total, max(2 * capacity, int(indptr[row]) + row_room))
@@ -161,4 +170,34 @@ def galerkin_triple_matrix(A: sp.csr_matrix, P: sp.csr_matrix, PT: sp.csr_matrix
     nnz = int(indptr[-1])
     for buf in (indices, data):
         buf.resize(nnz, refcheck=False)
+    return sp.csr_matrix((data, indices, indptr), shape=(nc, nc))
+
+
+def _galerkin_in_chunks(kernel: Any, gather: Any, operands: tuple, nc: int, row_room: int, idx_t: type,
+                        room_ap: int) -> sp.csr_matrix | None:
+    """:func:`galerkin_triple_matrix` on Numba's threads: chunks of :data:`GALERKIN_CHUNK_ROWS`
+    coarse rows, each with room for :data:`GALERKIN_ROW_GUESS` entries a row, then moved together
+    (``gather``, :func:`~fastshade.kernels.spgemm.gather_chunk_rows` or its twin); None when a
+    chunk needed more room (the caller forms the product serially).
+    """
+    threads = work_rows(kernel, galerkin_triple_chunks)
+    count = -(-nc // GALERKIN_CHUNK_ROWS)
+    region = GALERKIN_ROW_GUESS * GALERKIN_CHUNK_ROWS + row_room  # (a row starts with row_room free)
+    src_indices = np.empty(count * region, dtype=idx_t)
+    src_data = np.empty(count * region)
+    stops = np.empty(count, dtype=np.int64)
+    ends = np.empty(nc, dtype=np.int64)
+    kernel(*operands, GALERKIN_CHUNK_ROWS, region, row_room, np.full((threads, nc), -1, dtype=np.int64),
+           np.zeros((threads, nc)), np.empty((threads, room_ap), dtype=idx_t), np.empty((threads, room_ap)),
+           stops, ends, src_indices, src_data)
+    lasts = np.minimum(nc, (np.arange(count, dtype=np.int64) + 1) * GALERKIN_CHUNK_ROWS)
+    if not np.array_equal(stops, lasts):
+        return None
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(ends[lasts - 1], out=offsets[1:])
+    indptr = np.empty(nc + 1, dtype=idx_t)
+    indptr[0] = 0
+    indices = np.empty(int(offsets[-1]), dtype=idx_t)
+    data = np.empty(indices.size)
+    gather(GALERKIN_CHUNK_ROWS, region, ends, offsets, src_indices, src_data, indptr, indices, data)
     return sp.csr_matrix((data, indices, indptr), shape=(nc, nc))
