@@ -146,12 +146,21 @@ def test_galerkin_triple_bound_is_the_row_length_sums(n, nc, density, seed):
     assert longest >= np.diff(AP.indptr).max(initial=0) and total >= C.nnz
 
 
-def test_build_hierarchy_level1_is_the_two_products_of_level0():
-    """The hierarchy's level-1 operator (formed without ``A P``) has the two products' arrays."""
+def test_build_hierarchy_level1_is_the_two_products_of_level0(monkeypatch):
+    """A big level 0 forms its level-1 operator without ``A P`` (here forced: LAZY_ROWS 0), a
+    small one with it: the same arrays, the two products'."""
     L = image_laplacian(np.random.default_rng(5).random((120, 90))).tocsr()
-    H = amg.build_hierarchy(L)
-    P = amg.level0_prolongator(H) if H.P[0] is None else H.P[0]
-    _assert_same_csr(H.A[1], _two_products(L, P, P.T.tocsr(), H.shift))
+    small = amg.build_hierarchy(L)
+    P = small.P[0]
+    _assert_same_csr(small.A[1], _two_products(L, P, P.T.tocsr(), small.shift))
+    calls = []
+    triple = amg.galerkin_triple_matrix
+    monkeypatch.setattr(amg, "galerkin_triple_matrix", lambda *a: calls.append(1) or triple(*a))
+    monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    big = amg.build_hierarchy(L)
+    assert calls == [1] and big.P[0] is None  # (P[0] formed again from the kept aggregates)
+    _assert_same_csr(big.A[1], small.A[1])
+    np.testing.assert_array_equal(amg.level0_prolongator(big).toarray(), P.toarray())
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads (NUMBA_NUM_THREADS=1)")

@@ -415,8 +415,9 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             Ac = sp.csr_matrix((Lc.data + shift * bdata, Lc.indices, Lc.indptr), shape=Lc.shape)
         else:
             # A_c = P^T A P and B_c = P^T B P on one pattern, L_c = A_c - s B_c; on level 0 (B = I)
-            # A_c without forming A P (its rows formed again as P^T reads them: the same bits, no
-            # A P arrays, 57 B a pixel), B_c = P^T P on A_c's pattern
+            # B_c = P^T P on A_c's pattern; a big level 0 forms A_c without A P (its rows formed
+            # again as P^T reads them, in parallel on threads: the same bits, no A P arrays, 57 B
+            # a pixel; a small one, in cache, forms A P: fewer operations)
             identity = not H.P
             if identity:
                 if lazy0 and smooth and a_shift != 0.0 and nc < np.iinfo(np.int32).max:
@@ -424,8 +425,13 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                 del bdata, agg, t
                 if lazy0:  # level 0's 1 / diag and mass data: read no more here
                     H.A[0] = H.Dinv[0] = None
-                PT = P.T.tocsr()
-                Ac = galerkin_triple_matrix(A, P, PT, a_shift)
+                    PT = P.T.tocsr()
+                    Ac = galerkin_triple_matrix(A, P, PT, a_shift)
+                else:
+                    AP = spgemm_pair_matrix(A, None, P, None, x_shift=a_shift)[0]
+                    PT = P.T.tocsr()
+                    Ac = spgemm_pair_matrix(PT, None, AP, None)[0]
+                    del AP
                 del A
                 bdata = np.empty(Ac.nnz)
                 mass = threaded(galerkin_identity_mass, n)
