@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "PARALLEL_COLD_SECONDS",
+__all__ = ["BIG_PATH", "CONFIGURATIONS", "CORE_KERNELS", "COLD_SECONDS", "COLD_SECONDS_SHARED", "PARALLEL_COLD_SECONDS",
            "PARALLEL_KERNELS", "PARALLEL_PATH", "CompileLog",
            "cache_folder", "cold_kernels", "compile_notice", "warm_up"]
 
@@ -51,6 +51,15 @@ PARALLEL_COLD_SECONDS = 11.0
 """Wall seconds compiling the default path's parallel twins takes (``fastshade warmup --path
 parallel --report``: 11.3 s on a 2-core AMD EPYC, 2 s of it ``rotate_residual``)."""
 
+BIG_PATH = "big image"
+"""The default path as a big image's levels take it (at least 2^20 rows:
+:func:`fastshade.spectral.cascade.big_level_paths`), on the serial kernels; :data:`PARALLEL_PATH`
+takes it on the parallel twins."""
+
+LOOSE_TOL = 1.0
+"""``tol`` of the big-path warm-up run whose pixel level stops at its start (the warm-up image's
+would iterate: a big image's stop-at-start kernels would stay cold)."""
+
 PARALLEL_PATH = "parallel"
 """The default path on the ``jit_parallel`` kernels' parallel twins, which a run picks only for
 big images on more than one thread (``fastshade.threads.threaded``); compiled when Numba has
@@ -70,6 +79,7 @@ CONFIGURATIONS: dict[str, tuple[dict[str, Any], bool]] = {
     "cross": ({}, True),
     "cross, handoff baseline": ({"score": "dot", "affinity_threshold": "mean",
                                  "scale_normalise": False}, True),
+    BIG_PATH: ({}, False),
     PARALLEL_PATH: ({}, False),
 }
 """Shading paths :func:`warm_up` runs: name -> (option changes, cross mode)."""
@@ -187,6 +197,7 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
                          f"choose from {', '.join(CONFIGURATIONS)}")
     import numba
 
+    from fastshade.spectral.cascade import big_level_paths
     from fastshade.threads import parallel_from
 
     image = demo_image(size, size)
@@ -197,11 +208,23 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
             if name == PARALLEL_PATH:
                 if numba.config.NUMBA_NUM_THREADS < 2:
                     continue  # one thread: no run ever picks a twin
-                with parallel_from(0):
-                    shade_arrays(image, None, ShadeOptions(**changes))
+                with parallel_from(0), big_level_paths():
+                    for loose in (False, True):
+                        shade_arrays(image, None, ShadeOptions(**_big_image_options(changes, loose)))
+            elif name == BIG_PATH:
+                with big_level_paths():
+                    for loose in (False, True):
+                        shade_arrays(image, None, ShadeOptions(**_big_image_options(changes, loose)))
             else:
                 shade_arrays(image, sample if cross else None, ShadeOptions(**changes))
     return log
+
+
+def _big_image_options(changes: dict[str, Any], loose: bool) -> dict[str, Any]:
+    """A big-path warm-up run's options: ``loose`` lets the pixel level stop at its start (as a
+    big image's usually does, :data:`LOOSE_TOL`), else it iterates.
+    """
+    return dict(changes, tol=LOOSE_TOL) if loose else changes
 
 
 @contextmanager

@@ -189,6 +189,34 @@ def test_warmup_parallel_path_compiles_the_parallel_twins(tmp_path):
     assert len(list((tmp_path / "cache").rglob("parallel-*.nbi"))) >= len(wanted)
 
 
+_BIG_RUN = (
+    "import sys\n"
+    "from fastshade.warmup import recording\n"
+    "from fastshade.demo import demo_image\n"
+    "from fastshade.styles import shade_arrays\n"
+    "with recording() as log:\n"
+    "    shade_arrays(demo_image(1024, 1024))  # 2^20 px: a big image's levels\n"
+    "print(' '.join(sorted(name for name, _, _ in log.largest())) or 'nothing')\n"
+)
+
+
+@pytest.mark.parametrize("threads,paths", [("1", ["big image"]), ("2", ["big image", "parallel"])])
+def test_warmup_big_paths_compile_what_a_big_image_needs(tmp_path, threads, paths):
+    """After the big-image warm-up paths a 2^20-pixel drawing compiles nothing: its lazy level 0,
+    P^T A P without A P, banded pixel-level start and coarse LOBPCG (and, on two threads, their
+    parallel twins) were compiled on the small warm-up image."""
+    if threads == "2" and (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: no run picks a parallel twin")
+    env = _env(NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS=threads)
+    for path in paths:
+        res = _fastshade(["warmup", "--path", path], env)
+        assert res.returncode == 0, res.stderr
+    run = subprocess.run([sys.executable, "-c", _BIG_RUN], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["nothing"], run.stdout
+
+
 def test_notice_counts_the_parallel_twins_of_a_big_image_on_several_threads(tmp_path, monkeypatch):
     from argparse import Namespace
 

@@ -33,6 +33,8 @@ on anything returned), a single code path.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -69,9 +71,30 @@ __all__ = [
     "DENSE_UPDATE_NNZ",
     "FIRST_COARSE_ITERS",
     "GUIDED_FIRST_COARSE_ITERS",
+    "big_level_paths",
     "cascade_solve",
     "solve_graph",
 ]
+
+@contextmanager
+def big_level_paths() -> Iterator[None]:
+    """Within the block, every level takes the paths of a big image's levels (at least 2^20 rows:
+    the hierarchy's lazy level 0 and its ``P^T A P`` without ``A P``, the banded start of the pixel
+    level, ``P[0]`` applied as formed; these give the same values on any size), and a coarsest
+    level of more than 0 unknowns is solved as big images' coarsest levels of 800-1300 unknowns
+    are (:data:`COARSE_LOBPCG_MIN`; other values): for the warm-up, which compiles a big scan's
+    kernels on a small image (:mod:`fastshade.warmup`).  Not thread-safe (module constants).
+    """
+    from fastshade.spectral import amg, lobpcg
+
+    global LAZY_ROWS, COARSE_LOBPCG_MIN
+    saved = (amg.LAZY_ROWS, LAZY_ROWS, lobpcg.BANDED_ROWS, COARSE_LOBPCG_MIN)
+    amg.LAZY_ROWS = LAZY_ROWS = lobpcg.BANDED_ROWS = COARSE_LOBPCG_MIN = 0
+    try:
+        yield
+    finally:
+        amg.LAZY_ROWS, LAZY_ROWS, lobpcg.BANDED_ROWS, COARSE_LOBPCG_MIN = saved
+
 
 DENSE_MAX_N = 600
 """Graphs with at most this many pixels are solved by dense ``numpy.linalg.eigh``."""
