@@ -6,8 +6,10 @@ formed without temporaries.
 Big images pay for every fresh page (on the virtual machines measured, 1-2.7 s per GB of system
 time: memory the kernel returned to the host is faulted in again), so these write over arrays
 that are read no more where they can (the inverse diagonal over the diagonal, ``1 / norms[agg]``
-over the gathered norms), and level 0's ``P^T A P`` never forms ``A P``
-(:func:`galerkin_triple_matrix`); the values are those of the plain expressions.
+over the gathered norms), and a big level 0's ``P^T A P`` never forms ``A P``
+(:func:`galerkin_triple_matrix`); the values are those of the plain expressions.  On more than
+one Numba thread a big level 0's prolongator, ``P^T A P`` and mass run in row chunks (the same
+bytes: each row is computed whole by one task).
 """
 
 from __future__ import annotations
