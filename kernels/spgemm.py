@@ -26,15 +26,11 @@ import numpy as np
 from numba import get_thread_id, prange
 
 from ._jit import jit, jit_parallel
+from .blockops import ROW_CHUNK  # (the one fixed partition of the parallel kernels)
 
 __all__ = ["galerkin_identity_mass", "galerkin_triple_bound", "galerkin_triple_chunks", "galerkin_triple_product",
            "gather_chunk_rows", "smoothed_prolongator", "smoothed_prolongator_row_nnz", "spgemm_bound",
            "spgemm_pair_bounded"]
-
-
-ROW_CHUNK = 4096
-"""Rows per task of the parallel prolongator and mass kernels (each row is computed whole by one
-task: the same bytes for any partition and thread count)."""
 
 
 @jit_parallel
