@@ -262,6 +262,18 @@ def test_parallel_dia_heat_gives_the_same_bytes_on_one_and_two_threads(connectiv
     np.testing.assert_array_equal(results[0], plain_csr_heat(L, x, 0.1, 3 * depth + 1))
 
 
+def test_heat_bands_are_even_from_two_minimum_bands_and_depth_follows_the_budget():
+    band_rows = graph_module.HEAT_BAND_MIN_ROWS
+    # 1024² (two minimum bands; one band by the margin rule): two bands, one per thread of two
+    assert graph_module._heat_windows(5, 1024, 1024 * 1024, 150, 2)[1] == 2
+    # A4 at 600 dpi: the margin rule gives an odd count (7), rounded up to 8
+    chunk, bands, windows = graph_module._heat_windows(5, 4960, 4960 * 7016, 150, 2)
+    assert bands % 2 == 0 and bands >= 8 and windows.shape[:2] == (2, 8)
+    assert 8 * chunk * (5 + graph_module.HEAT_WINDOW_SLOTS) * 8 <= graph_module.HEAT_BLOCK_BYTES
+    for n in (band_rows, 2 * band_rows - 1):  # under two minimum bands: as the margin rule says
+        assert graph_module._heat_windows(5, 64, n, 150, 1)[1] == -(-n // band_rows)
+
+
 def test_heat_wrapper_blocks_real_sized_grids_and_falls_back_on_unsorted_csr(monkeypatch):
     rng = np.random.default_rng(11)
     L = image_laplacian(rng.random((640, 80)))
