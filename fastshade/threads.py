@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +53,32 @@ def threaded(kernel: Any, rows: int) -> Any:
     import numba
 
     return twin if numba.get_num_threads() > 1 else kernel
+
+
+def image_parts(pixels: int) -> int:
+    """Python threads for a stage that splits an image's lines among them (SciPy's filters release
+    the GIL; each line is filtered whole by one thread, so the bytes do not depend on the count):
+    Numba's thread count from :data:`PARALLEL_MIN_ROWS` pixels on, as :func:`threaded`, else 1.
+    """
+    if pixels < PARALLEL_MIN_ROWS:
+        return 1
+    import numba
+
+    return numba.get_num_threads()
+
+
+def run_parts(task: Callable[[int], Any], parts: int) -> None:
+    """``task(0)``, ..., ``task(parts - 1)``, on ``parts`` threads when ``parts > 1``; an exception
+    of any task is raised here.
+    """
+    if parts <= 1:
+        task(0)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        for _ in pool.map(task, range(parts)):
+            pass
 
 
 def work_rows(picked: Any, kernel: Any) -> int:

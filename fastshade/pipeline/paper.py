@@ -199,10 +199,9 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None,
     if ny * nx < 2:
         return None
 
-    planes = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))  # (3, H, W): one channel at a time
     # pixels exactly of the paper colour: when they are most of a tile's close pixels, they hold
     # its middle order statistics in every channel, so its median is the paper, exactly
-    exact = (planes[0] == paper[0]) & (planes[1] == paper[1]) & (planes[2] == paper[2])
+    exact = (rgb[:, :, 0] == paper[0]) & (rgb[:, :, 1] == paper[1]) & (rgb[:, :, 2] == paper[2])
 
     def estimate(iy: int, ix: int, ref: np.ndarray) -> np.ndarray | None:
         rows, cols = slice(iy * tile, (iy + 1) * tile), slice(ix * tile, (ix + 1) * tile)
@@ -215,7 +214,9 @@ def paper_field(rgb: np.ndarray, paper: np.ndarray, tile: int | None = None,
             return None
         if ref is paper and 2 * np.count_nonzero(exact[rows, cols]) > count:
             return paper  # (those pixels are close: at distance 0)
-        est = row_medians(np.compress(close.ravel(), planes[:, rows, cols].reshape(3, -1), axis=1))
+        # the tile's channels as rows (3, tile²): no (3, H, W) copy of the page (1.3 s at 35 Mpx)
+        planes = np.moveaxis(rgb[rows, cols], -1, 0).reshape(3, -1)
+        est = row_medians(np.compress(close.ravel(), planes, axis=1))
         return paper if colour_distance(est, paper) <= TILE_TOLERANCE else est
 
     return grown_tile_papers(h, w, tile, paper, estimate)

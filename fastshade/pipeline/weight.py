@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from fastshade.kernels import paper as paper_kernels
+from fastshade.pipeline.filters import correlate1d, gaussian_filter
 from fastshade.pipeline.paper import reach_offsets
 
 LIGHT = (-0.6, -0.8)
@@ -33,8 +34,8 @@ def stroke_reach(strokes: np.ndarray, high: np.ndarray, budget: np.ndarray, sigm
     low-gate stretches.
     """
     strokes = np.asarray(strokes, dtype=bool)
-    num = ndi.gaussian_filter(np.where(high & strokes, budget, 0.0), sigma, mode="constant")
-    den = ndi.gaussian_filter(strokes.astype(np.float64), sigma, mode="constant")
+    num = gaussian_filter(np.where(high & strokes, budget, 0.0), sigma, mode="constant")
+    den = gaussian_filter(strokes.astype(np.float64), sigma, mode="constant")
     np.divide(num, np.maximum(den, 1e-12, out=den), out=num)  # in place: no (H, W) temporaries
     num[~strokes] = 0.0
     return num
@@ -117,13 +118,13 @@ def grow_strokes(strokes: np.ndarray, reach: np.ndarray, *, free: np.ndarray | N
         near &= free
     if not near.any():
         return near
-    blurred = ndi.gaussian_filter(strokes.astype(np.float64), smooth, mode="constant")
-    spread = ndi.gaussian_filter(np.where(strokes, reach, 0.0), smooth, mode="constant")
+    blurred = gaussian_filter(strokes.astype(np.float64), smooth, mode="constant")
+    spread = gaussian_filter(np.where(strokes, reach, 0.0), smooth, mode="constant")
     r = spread[near] / np.maximum(blurred[near], 1e-12)
     if lean:
         diff = np.array([-0.5, 0.0, 0.5])  # central differences, any size (np.gradient needs 2 rows)
-        gy = ndi.correlate1d(blurred, diff, axis=0, mode="nearest")[near]
-        gx = ndi.correlate1d(blurred, diff, axis=1, mode="nearest")[near]
+        gy = correlate1d(blurred, diff, axis=0, mode="nearest")[near]
+        gx = correlate1d(blurred, diff, axis=1, mode="nearest")[near]
         norm = np.maximum(np.hypot(gy, gx), 1e-12)
         r = r * (1.0 + lean * (gy * light[0] + gx * light[1]) / norm)  # -grad points away from ink
     added = np.zeros(strokes.shape, dtype=bool)
