@@ -484,9 +484,10 @@ def column_sumsq_extrema(V, sumsq, vmax, vmin):
                 vmin[j] = v
 
 
-@jit
+@jit_parallel
 def gather_scaled_columns(V, order, scale, out):
-    """``out[:, j] = V[:, order[j]] * scale[j]`` for ``j < len(order)``, 0 in the other columns.
+    """``out[:, j] = V[:, order[j]] * scale[j]`` for ``j < len(order)``, 0 in the other columns,
+    rows in parallel chunks (the twin: a big basis's columns, first written on every thread).
 
     V : float64 (n, p), any strides; order : int64 (nv,), ``0 <= order < p``, ``nv <= k``;
     scale : float64 (nv,); out : float64 (n, k) output (every entry written).  One product per
@@ -495,11 +496,12 @@ def gather_scaled_columns(V, order, scale, out):
     n = out.shape[0]
     k = out.shape[1]
     nv = order.shape[0]
-    for i in range(n):
-        for j in range(nv):
-            out[i, j] = V[i, np.uintp(order[j])] * scale[j]
-        for j in range(nv, k):
-            out[i, j] = 0.0
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            for j in range(nv):
+                out[i, j] = V[i, np.uintp(order[j])] * scale[j]
+            for j in range(nv, k):
+                out[i, j] = 0.0
 
 
 @jit

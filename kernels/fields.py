@@ -25,6 +25,7 @@ import numpy as np
 from numba import get_thread_id, prange
 
 from ._jit import jit, jit_parallel
+from .blockops import ROW_CHUNK  # (the one fixed partition of the parallel kernels)
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   csr_matvec(int32|int64[::1], int32|int64[::1], float32|float64[::1], float64[::1],
@@ -143,9 +144,10 @@ def csr_diagonal_mask(indptr, indices, present):
     return True
 
 
-@jit
+@jit_parallel
 def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
-    """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored).
+    """Diagonal (DIA) storage: ``diagonals[k, i] = A[i, i + offsets[k]]`` (0 where not stored),
+    rows in parallel chunks (the twin: a big image's diagonals, first written on every thread).
 
     The columns of every row must be strictly ascending and ``offsets`` (int64 (nd,),
     ascending) must cover every stored diagonal (both from :func:`csr_diagonal_mask`);
@@ -153,15 +155,17 @@ def csr_to_diagonals(indptr, indices, data, offsets, diagonals):
     each row with ``offsets``).
     """
     nd = offsets.shape[0]
-    for i in range(indptr.shape[0] - 1):
-        e = np.intp(indptr[i])
-        end = np.intp(indptr[i + 1])
-        for k in range(nd):
-            if e < end and np.intp(indices[e]) - i == offsets[k]:
-                diagonals[k, i] = data[e]
-                e += 1
-            else:
-                diagonals[k, i] = 0.0
+    n = indptr.shape[0] - 1
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            e = np.intp(indptr[i])
+            end = np.intp(indptr[i + 1])
+            for k in range(nd):
+                if e < end and np.intp(indices[e]) - i == offsets[k]:
+                    diagonals[k, i] = data[e]
+                    e += 1
+                else:
+                    diagonals[k, i] = 0.0
 
 
 @jit

@@ -312,15 +312,17 @@ def _check_gather(n: int, p: int, k: int, seed: int, strided: bool) -> None:
     order = rng.permutation(p)[:nv].astype(np.int64)
     scale = rng.standard_normal(nv)
     scale[: nv // 3] = 1.0
-    out = np.full((n, k), np.nan)
-    gather_scaled_columns(V, order, scale, out)
     ref = np.zeros((n, k))
     np.take(V, order, axis=1, out=ref[:, :nv])
     ref[:, :nv] *= scale
-    np.testing.assert_array_equal(out, ref, strict=True)
+    for kernel in (gather_scaled_columns, gather_scaled_columns.parallel):  # the twins: the same bits
+        out = np.full((n, k), np.nan)
+        kernel(V, order, scale, out)
+        np.testing.assert_array_equal(out, ref, strict=True)
 
 
-@pytest.mark.parametrize("n,p,k", [(1, 1, 1), (1, 8, 8), (9, 1, 3), (1000, 8, 8), (50, 12, 8), (7, 3, 5), (4, 0, 2)])
+@pytest.mark.parametrize("n,p,k", [(1, 1, 1), (1, 8, 8), (9, 1, 3), (1000, 8, 8), (50, 12, 8), (7, 3, 5), (4, 0, 2),
+                                   (3 * 4096 + 17, 9, 8)])  # (several row chunks for the twin)
 @pytest.mark.parametrize("strided", [False, True])
 def test_gather_scaled_columns_is_take_then_scale(n, p, k, strided):
     _check_gather(n, p, k, seed=n + p + k, strided=strided)

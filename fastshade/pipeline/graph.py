@@ -320,7 +320,7 @@ def diagonal_storage(
         return None
     band = int(np.abs(offsets).max())
     diagonals = np.empty((offsets.size, n))
-    field_kernels.csr_to_diagonals(indptr, indices, data, offsets, diagonals)
+    threaded(field_kernels.csr_to_diagonals, n)(indptr, indices, data, offsets, diagonals)
     return offsets, diagonals.astype(dtype, copy=False), band
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastshade.kernels.blockops import column_sumsq_extrema, gather_scaled_columns
+from fastshade.threads import threaded
 
 __all__ = ["finish_columns", "sign_flip"]
 
@@ -61,7 +62,7 @@ def finish_columns(vals: np.ndarray, vecs: np.ndarray, n: int,
     tie = (hi == -lo) & (hi != 0)
     scale = signs / norms
     out_v = np.empty((n, k))
-    gather_scaled_columns(vecs, chosen, scale[:nv], out_v)
+    threaded(gather_scaled_columns, n)(vecs, chosen, scale[:nv], out_v)
     for j in np.flatnonzero(tie):  # |max| == |min|: the lower index decides (sign_flip)
         sign_flip(out_v[:, j:j + 1])
     out_l = np.zeros(k)
