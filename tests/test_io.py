@@ -862,3 +862,31 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path: Path) -> None:
         write_atomic(tmp_path / "d", lambda fh: fh.write(b"x"), "JSON")
     write_atomic(tmp_path / "s.json", lambda fh: fh.write(b"{}"), "JSON")
     assert (tmp_path / "s.json").read_bytes() == b"{}" and len(list(tmp_path.iterdir())) == 2
+
+
+@pytest.mark.skipif(__import__("numba").config.NUMBA_NUM_THREADS < 2, reason="Numba has one thread here")
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_8bit_samples_split_among_threads_are_the_same_values(tmp_path, channels):
+    import numba
+
+    from fastshade import threads
+
+    rng = np.random.default_rng(channels)
+    shape = (37, 23) if channels == 1 else (37, 23, channels)
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    path = tmp_path / "split.png"
+    Image.fromarray(pixels).save(path)
+    one = fio.read_image(path)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        with threads.parallel_from(0):  # every image in two parts of rows, on two threads
+            two = fio.read_image(path)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(two.rgb, one.rgb)
+    assert (two.alpha is None) == (one.alpha is None)
+    if one.alpha is not None:
+        np.testing.assert_array_equal(two.alpha, one.alpha)
+    colour = pixels if channels >= 3 else np.repeat(pixels.reshape(37, 23, -1)[..., :1], 3, axis=2)
+    np.testing.assert_array_equal(one.rgb, colour[..., :3] / 255.0)

@@ -38,6 +38,7 @@ from fastshade.io.memory import DEFAULT_MAX_PIXELS, MaxPixels, pixel_limit
 from fastshade.io.metadata import Dpi, orient_dpi, read_dpi, read_icc_profile
 from fastshade.io.pillow import load, tile_rawmodes
 from fastshade.io.probe import open_checked
+from fastshade.threads import image_parts, run_parts
 
 __all__ = ["LoadedImage", "read_image"]
 
@@ -152,10 +153,29 @@ def _pixels(
             raise ImageError(path, "unsupported_dtype", f"Pillow mode {mode} not supported ({exc})") from None
     arr = np.asarray(im)
     if arr.ndim == 2:
-        return arr / 255.0, None, notes
+        return _unit_samples(arr), None, notes
     if arr.shape[2] in (2, 4):
-        return arr[..., :-1] / 255.0, arr[..., -1] / 255.0, notes
-    return arr / 255.0, None, notes
+        return _unit_samples(arr[..., :-1]), _unit_samples(arr[..., -1]), notes
+    return _unit_samples(arr), None, notes
+
+
+def _unit_samples(arr: np.ndarray) -> np.ndarray:
+    """``arr / 255.0`` (float64, C order) of 8-bit samples (H, W[, C]), a big image's rows split
+    among its threads (:func:`fastshade.threads.image_parts`; NumPy's division releases the GIL,
+    and its first writes fault the fresh pages on every thread): the same values.
+    """
+    parts = min(image_parts(arr.shape[0] * arr.shape[1]), arr.shape[0])
+    if parts <= 1:
+        return arr / 255.0
+    out = np.empty(arr.shape)
+    edges = np.linspace(0, arr.shape[0], parts + 1).astype(np.int64)
+
+    def divide(k: int) -> None:
+        rows = slice(int(edges[k]), int(edges[k + 1]))
+        np.divide(arr[rows], 255.0, out=out[rows])
+
+    run_parts(divide, parts)
+    return out
 
 
 _EXIF_ORIENTATION = 0x0112
