@@ -124,18 +124,22 @@ def test_threaded_picks_the_parallel_twin_only_for_big_work_on_several_threads()
 
 
 @TWO
-def test_a_shading_on_the_parallel_twins_gives_the_serial_bytes():
+@pytest.mark.parametrize("style", ["v12", "brush"])
+def test_a_shading_on_the_parallel_twins_gives_the_serial_bytes(style):
+    # (brush on threads also splits its Gaussians among them: pipeline/filters)
     from fastshade.demo import demo_image
     from fastshade.styles import shade_arrays
     from fastshade.threads import limit_threads
 
     image = demo_image(200, 160)
     with limit_threads(numba_threads=1):
-        serial = shade_arrays(image, None, {"style": "v12"})
+        serial = shade_arrays(image, None, {"style": style})
     with limit_threads(numba_threads=2), parallel_from(0):
-        twins = shade_arrays(image, None, {"style": "v12"})
+        twins = shade_arrays(image, None, {"style": style})
     assert serial.stats["changed_pixels"] > 1000
     np.testing.assert_array_equal(serial.image, twins.image)
+    assert twins.stats["placements"] == serial.stats["placements"]
+    assert twins.stats["changed_by_stage"] == serial.stats["changed_by_stage"]
 
 
 def test_image_threads_policy():
