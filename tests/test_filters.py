@@ -73,3 +73,10 @@ def test_split_pass_cuts_across_the_filtered_axis_and_raises_a_part_error(split_
 
 def test_small_images_stay_on_one_thread():
     assert threads.image_parts(threads.PARALLEL_MIN_ROWS - 1) == 1
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (4, 5, 3)])
+def test_other_ranks_are_scipys_whole(split_in_two, shape):
+    image = np.random.default_rng(1).standard_normal(shape)
+    np.testing.assert_array_equal(filters.gaussian_filter(image, 1.5), ndi.gaussian_filter(image, 1.5,
+                                                                                             mode="constant"))

@@ -8,13 +8,16 @@ the line weight's Gaussians took 2.3 s on one core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage as ndi
 
 from fastshade.threads import image_parts, run_parts
 
 
-def split_pass(image: np.ndarray, out: np.ndarray, axis: int, parts: int, one_pass) -> None:
+def split_pass(image: np.ndarray, out: np.ndarray, axis: int, parts: int,
+               one_pass: Callable[[np.ndarray, np.ndarray], object]) -> None:
     """``one_pass(image_part, out_part)`` over ``parts`` slabs of a 2-D ``image`` cut across the
     other axis than ``axis`` (so every line along ``axis`` lies whole in one slab); ``out`` may be
     ``image`` itself (SciPy's 1-D passes buffer each line).
@@ -35,8 +38,8 @@ def gaussian_filter(image: np.ndarray, sigma: float, mode: str = "constant") -> 
     for bit (the same 1-D passes, axis 0 then axis 1, each line filtered whole), newly allocated.
     """
     image = np.asarray(image, dtype=np.float64)
-    parts = min(image_parts(image.size), min(image.shape))
-    if image.ndim != 2 or parts <= 1 or sigma <= 1e-15:
+    parts = min(image_parts(image.size), min(image.shape)) if image.ndim == 2 else 1
+    if parts <= 1 or sigma <= 1e-15:
         return ndi.gaussian_filter(image, sigma, mode=mode)
     out = np.empty_like(image)
     for axis, source in ((0, image), (1, out)):
