@@ -9,7 +9,6 @@ same input and options.  Per-file problems never raise: they come back as a
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from fastshade.io import (
     MaxPixels,
     MemoryBudgetError,
     available_memory_bytes,
-    check_pixel_iteration,
     icc_colour_space,
+    pixel_iteration_guard,
     pixel_limit,
     probe_image,
     read_image,
@@ -283,10 +282,10 @@ def shade_file(
     # the default limit counted a big pixel level's start, not its iteration: checked before it
     if check_memory is None:
         check_memory = max_pixels == DEFAULT_MAX_PIXELS
-    checked = pixel_iteration_check(functools.partial(check_pixel_iteration, options=options)) \
-        if check_memory else contextlib.nullcontext()
     try:
-        with checked:
+        with contextlib.ExitStack() as checked:
+            if check_memory:  # (the machine's iteration lock is held from the check to the shading's end)
+                checked.enter_context(pixel_iteration_check(checked.enter_context(pixel_iteration_guard(options))))
             shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
                                   on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None,
                                   **({"clock": clock} if clock is not None else {}))

@@ -163,7 +163,7 @@ def test_an_explicit_limit_skips_the_check_and_check_memory_turns_it_on(just_ove
         calls.append((rows, columns, options))
         raise MemoryBudgetError("checked")
 
-    monkeypatch.setattr(job, "check_pixel_iteration", check)
+    monkeypatch.setattr(memory, "check_pixel_iteration", check)  # (what the job's guard calls)
     # fastshade run resolves the default limit once and passes it with check_memory=True
     result = job.shade_file(just_over_the_reserve, tmp_path / "a.png", options=tight, max_pixels=2_000_000,
                             check_memory=True)
@@ -192,3 +192,56 @@ def test_fastshade_run_tasks_check_the_memory_only_under_the_default_limit(tmp_p
     assert len(tasks) == 1
     assert tasks[0].check_memory is checked
     assert tasks[0].max_pixels == (planner.limit if max_pixels is None else max_pixels)
+
+
+_HOLD_LOCK = '''
+import sys, time, pathlib
+from filelock import FileLock
+from fastshade.io.memory import iteration_lock_path
+with FileLock(iteration_lock_path()):
+    pathlib.Path(sys.argv[1]).write_text("held")
+    while not pathlib.Path(sys.argv[2]).exists():
+        time.sleep(0.01)
+'''
+
+
+def test_a_big_iteration_waits_for_another_jobs_and_holds_the_lock_until_its_block_ends(tmp_path,
+                                                                                       monkeypatch):
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from filelock import FileLock, Timeout
+
+    from fastshade.io import pixel_iteration_guard
+
+    _available(monkeypatch, 1 << 50)
+    held, release = tmp_path / "held", tmp_path / "release"
+    other = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(held), str(release)])  # another job
+    try:
+        for _ in range(3000):  # (the other process has started and holds the lock)
+            if held.exists() or other.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert held.exists()
+        with pixel_iteration_guard() as check:
+            check(T, 12)  # within the reserve: no lock, no wait
+            done = threading.Event()
+            worker = threading.Thread(target=lambda: (check(T + 1, 12), done.set()))
+            worker.start()
+            assert not done.wait(0.5)  # waits while the other job holds the lock
+            release.write_text("go")
+            assert done.wait(30)  # then checks (and fits)
+            worker.join()
+            with pytest.raises(Timeout):  # held to the block's end
+                FileLock(memory.iteration_lock_path()).acquire(timeout=0)
+            check(T + 2, 12)  # taken once
+        with FileLock(memory.iteration_lock_path(), timeout=0):  # released
+            pass
+    finally:
+        release.write_text("go")
+        other.wait(timeout=30)
+    # dither and krylov count the iteration at every size: no lock either
+    with pixel_iteration_guard(DITHER) as check, FileLock(memory.iteration_lock_path(), timeout=0):
+        check(T + 1, 12)

@@ -48,6 +48,7 @@ from fastshade.io.memory import (
     estimate_bytes,
     format_bytes,
     operator_entries,
+    pixel_iteration_guard,
     pixel_limit,
     size_refusal,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "format_bytes",
     "icc_colour_space",
     "operator_entries",
+    "pixel_iteration_guard",
     "pixel_limit",
     "probe_image",
     "probe_output",

@@ -68,6 +68,9 @@ from __future__ import annotations
 
 import operator
 import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Final, Literal
 
 from fastshade.options import ShadeOptions
@@ -80,6 +83,8 @@ __all__ = [
     "MemoryBudgetError",
     "available_memory_bytes",
     "check_pixel_iteration",
+    "iteration_lock_path",
+    "pixel_iteration_guard",
     "default_max_pixels",
     "estimate_bytes",
     "format_bytes",
@@ -344,3 +349,37 @@ def check_pixel_iteration(rows: int, columns: int, options: ShadeOptions | None 
             f"the pixel level's start is not within tol, and iterating on {int(rows):,} px needs about "
             f"{format_bytes(need)} more than the job holds, with {format_bytes(available)} available; "
             f"pass --max-pixels N to try anyway, or a looser --tol")
+
+
+def iteration_lock_path() -> str:
+    """The machine's lock file of big pixel-level iterations (this user's, in the temporary
+    folder): :func:`pixel_iteration_guard` holds it.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"fastshade-pixel-iteration-{uid}.lock")
+
+
+@contextmanager
+def pixel_iteration_guard(options: ShadeOptions | None = None) -> Iterator[Callable[[int, int], None]]:
+    """Within the block, a job's :func:`check_pixel_iteration` that first takes the machine's
+    iteration lock (:func:`iteration_lock_path`, ``filelock``) and holds it until the block ends.
+
+    Only a pixel level that the check measures takes it (more than
+    :data:`ITERATION_RESERVE_PIXELS` rows, grid LOBPCG): such a level reads the memory available
+    only once no other job's big iteration runs, so two ``run`` workers (or two ``shade`` commands)
+    never both count the same free memory for two iterations; the second one waits for the first
+    job to finish its shading, then checks.
+    """
+    opts = options if options is not None else ShadeOptions()
+    with ExitStack() as held:
+        locked: list[bool] = []
+
+        def check(rows: int, columns: int) -> None:
+            if not locked and _iteration_checked(opts) and rows > ITERATION_RESERVE_PIXELS:
+                from filelock import FileLock
+
+                held.enter_context(FileLock(iteration_lock_path()))
+                locked.append(True)
+            check_pixel_iteration(rows, columns, opts)
+
+        yield check
