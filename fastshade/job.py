@@ -135,6 +135,17 @@ def shade_arrays(*args: Any, **kwargs: Any) -> Any:
     return shade(*args, **kwargs)
 
 
+def _waiting_display(clock: Any) -> Any:
+    """``on_wait`` of :func:`fastshade.io.pixel_iteration_guard` for a stage clock that names its
+    stages (``fastshade shade``'s display): the wait for another job's big iteration is a stage of
+    its own, then the basis goes on.  None for a clock that does not.
+    """
+    on_stage = getattr(clock, "on_stage", None)
+    if on_stage is None:
+        return None
+    return lambda waits: on_stage("waiting for another fastshade job's big iteration" if waits else "basis")
+
+
 def shade_file(
     in_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -285,7 +296,8 @@ def shade_file(
     try:
         with contextlib.ExitStack() as checked:
             if check_memory:  # (the machine's iteration lock is held from the check to the shading's end)
-                checked.enter_context(pixel_iteration_check(checked.enter_context(pixel_iteration_guard(options))))
+                guard = pixel_iteration_guard(options, on_wait=_waiting_display(clock))
+                checked.enter_context(pixel_iteration_check(checked.enter_context(guard)))
             shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
                                   on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None,
                                   **({"clock": clock} if clock is not None else {}))

@@ -225,7 +225,8 @@ def test_a_big_iteration_waits_for_another_jobs_and_holds_the_lock_until_its_blo
                 break
             time.sleep(0.01)
         assert held.exists()
-        with pixel_iteration_guard() as check:
+        events = []
+        with pixel_iteration_guard(on_wait=events.append) as check:
             check(T, 12)  # within the reserve: no lock, no wait
             done = threading.Event()
             worker = threading.Thread(target=lambda: (check(T + 1, 12), done.set()))
@@ -237,11 +238,31 @@ def test_a_big_iteration_waits_for_another_jobs_and_holds_the_lock_until_its_blo
             with pytest.raises(Timeout):  # held to the block's end
                 FileLock(memory.iteration_lock_path()).acquire(timeout=0)
             check(T + 2, 12)  # taken once
+        assert events == [True, False]  # the wait was told (the command line's stage display)
         with FileLock(memory.iteration_lock_path(), timeout=0):  # released
             pass
+        with pixel_iteration_guard(on_wait=events.append) as check:  # nobody else: no wait to tell
+            check(T + 1, 12)
+        assert events == [True, False]
     finally:
         release.write_text("go")
         other.wait(timeout=30)
     # dither and krylov count the iteration at every size: no lock either
     with pixel_iteration_guard(DITHER) as check, FileLock(memory.iteration_lock_path(), timeout=0):
         check(T + 1, 12)
+
+
+def test_the_command_lines_stage_display_names_the_wait():
+    class Clock:
+        def __init__(self):
+            self.stages = []
+
+        def on_stage(self, name):
+            self.stages.append(name)
+
+    assert job._waiting_display(object()) is None and job._waiting_display(None) is None
+    clock = Clock()
+    show = job._waiting_display(clock)
+    show(True)
+    show(False)
+    assert clock.stages == ["waiting for another fastshade job's big iteration", "basis"]

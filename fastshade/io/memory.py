@@ -360,7 +360,8 @@ def iteration_lock_path() -> str:
 
 
 @contextmanager
-def pixel_iteration_guard(options: ShadeOptions | None = None) -> Iterator[Callable[[int, int], None]]:
+def pixel_iteration_guard(options: ShadeOptions | None = None,
+                          on_wait: Callable[[bool], None] | None = None) -> Iterator[Callable[[int, int], None]]:
     """Within the block, a job's :func:`check_pixel_iteration` that first takes the machine's
     iteration lock (:func:`iteration_lock_path`, ``filelock``) and holds it until the block ends.
 
@@ -368,7 +369,8 @@ def pixel_iteration_guard(options: ShadeOptions | None = None) -> Iterator[Calla
     :data:`ITERATION_RESERVE_PIXELS` rows, grid LOBPCG): such a level reads the memory available
     only once no other job's big iteration runs, so two ``run`` workers (or two ``shade`` commands)
     never both count the same free memory for two iterations; the second one waits for the first
-    job to finish its shading, then checks.
+    job to finish its shading, then checks.  ``on_wait(True)`` is called when it starts waiting,
+    ``on_wait(False)`` when it has the lock (the command line's stage display says so).
     """
     opts = options if options is not None else ShadeOptions()
     with ExitStack() as held:
@@ -376,9 +378,18 @@ def pixel_iteration_guard(options: ShadeOptions | None = None) -> Iterator[Calla
 
         def check(rows: int, columns: int) -> None:
             if not locked and _iteration_checked(opts) and rows > ITERATION_RESERVE_PIXELS:
-                from filelock import FileLock
+                from filelock import FileLock, Timeout
 
-                held.enter_context(FileLock(iteration_lock_path()))
+                lock = FileLock(iteration_lock_path())
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    if on_wait is not None:
+                        on_wait(True)
+                    lock.acquire()
+                    if on_wait is not None:
+                        on_wait(False)
+                held.callback(lock.release)
                 locked.append(True)
             check_pixel_iteration(rows, columns, opts)
 
