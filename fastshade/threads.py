@@ -81,6 +81,24 @@ def run_parts(task: Callable[[int], Any], parts: int) -> None:
             pass
 
 
+def run_slabs(image: Any, out: Any, axis: int, parts: int, one_pass: Callable[[Any, Any], object]) -> None:
+    """``one_pass(image_slab, out_slab)`` over ``parts`` slabs of ``image`` (2-D or more) and ``out``
+    cut across the first two axes' other one than ``axis``, so every line along ``axis`` lies whole
+    in one slab, on ``parts`` threads (:func:`run_parts`); ``out`` may be ``image`` itself.
+    """
+    import numpy as np
+
+    other = 1 - axis
+    edges = np.linspace(0, image.shape[other], parts + 1).astype(np.int64)
+
+    def task(k: int) -> None:
+        slab = [slice(None), slice(None)]
+        slab[other] = slice(int(edges[k]), int(edges[k + 1]))
+        one_pass(image[tuple(slab)], out[tuple(slab)])
+
+    run_parts(task, parts)
+
+
 def work_rows(picked: Any, kernel: Any) -> int:
     """Rows of a per-thread work array for ``picked``, what :func:`threaded` returned for
     ``kernel``: Numba's thread count for the parallel twin, 1 for the serial kernel.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,26 +207,17 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
     with recording() as log:
         for name in chosen:
             changes, cross = CONFIGURATIONS[name]
-            if name == PARALLEL_PATH:
-                if numba.config.NUMBA_NUM_THREADS < 2:
-                    continue  # one thread: no run ever picks a twin
-                with parallel_from(0), big_level_paths():
-                    for loose in (False, True):
-                        shade_arrays(image, None, ShadeOptions(**_big_image_options(changes, loose)))
-            elif name == BIG_PATH:
-                with big_level_paths():
-                    for loose in (False, True):
-                        shade_arrays(image, None, ShadeOptions(**_big_image_options(changes, loose)))
-            else:
+            if name not in (BIG_PATH, PARALLEL_PATH):
                 shade_arrays(image, sample if cross else None, ShadeOptions(**changes))
+                continue
+            if name == PARALLEL_PATH and numba.config.NUMBA_NUM_THREADS < 2:
+                continue  # one thread: no run ever picks a twin
+            twins = parallel_from(0) if name == PARALLEL_PATH else nullcontext()
+            with twins, big_level_paths():
+                # the pixel level iterating, then stopping at its start (as a big image's usually does)
+                for loose in ({}, {"tol": LOOSE_TOL}):
+                    shade_arrays(image, None, ShadeOptions(**changes, **loose))
     return log
-
-
-def _big_image_options(changes: dict[str, Any], loose: bool) -> dict[str, Any]:
-    """A big-path warm-up run's options: ``loose`` lets the pixel level stop at its start (as a
-    big image's usually does, :data:`LOOSE_TOL`), else it iterates.
-    """
-    return dict(changes, tol=LOOSE_TOL) if loose else changes
 
 
 @contextmanager

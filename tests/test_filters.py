@@ -58,17 +58,20 @@ def test_correlate1d_is_scipys_bit_for_bit(split_in_two, shape, axis, mode):
                                       ndi.correlate1d(image, weights, axis=axis, mode=mode))
 
 
-def test_split_pass_cuts_across_the_filtered_axis_and_raises_a_part_error(split_in_two):
+def test_run_slabs_cuts_across_the_filtered_axis_and_raises_a_part_error(split_in_two):
     image = np.arange(35.0).reshape(5, 7)
     seen = []
-    filters.split_pass(image, image.copy(), 0, 3, lambda src, dst: seen.append(src.shape))
+    threads.run_slabs(image, image.copy(), 0, 3, lambda src, dst: seen.append(src.shape))
     assert sorted(seen) == [(5, 2), (5, 2), (5, 3)]  # whole columns: lines along axis 0
+    seen.clear()
+    threads.run_slabs(np.zeros((4, 3, 2)), np.zeros((4, 3, 2)), 1, 2, lambda src, dst: seen.append(src.shape))
+    assert sorted(seen) == [(2, 3, 2), (2, 3, 2)]  # whole rows (with their channels)
 
     def fail(src, dst):
         raise RuntimeError("part failed")
 
     with pytest.raises(RuntimeError, match="part failed"):
-        filters.split_pass(image, image.copy(), 1, 2, fail)
+        threads.run_slabs(image, image.copy(), 1, 2, fail)
 
 
 def test_small_images_stay_on_one_thread():

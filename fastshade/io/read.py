@@ -38,7 +38,7 @@ from fastshade.io.memory import DEFAULT_MAX_PIXELS, MaxPixels, pixel_limit
 from fastshade.io.metadata import Dpi, orient_dpi, read_dpi, read_icc_profile
 from fastshade.io.pillow import load, tile_rawmodes
 from fastshade.io.probe import open_checked
-from fastshade.threads import image_parts, run_parts
+from fastshade.threads import image_parts, run_slabs
 
 __all__ = ["LoadedImage", "read_image"]
 
@@ -168,13 +168,7 @@ def _unit_samples(arr: np.ndarray) -> np.ndarray:
     if parts <= 1:
         return arr / 255.0
     out = np.empty(arr.shape)
-    edges = np.linspace(0, arr.shape[0], parts + 1).astype(np.int64)
-
-    def divide(k: int) -> None:
-        rows = slice(int(edges[k]), int(edges[k + 1]))
-        np.divide(arr[rows], 255.0, out=out[rows])
-
-    run_parts(divide, parts)
+    run_slabs(arr, out, 1, parts, lambda src, dst: np.divide(src, 255.0, out=dst))  # slabs of rows
     return out
 
 

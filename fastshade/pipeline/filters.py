@@ -8,29 +8,10 @@ the line weight's Gaussians took 2.3 s on one core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy import ndimage as ndi
 
-from fastshade.threads import image_parts, run_parts
-
-
-def split_pass(image: np.ndarray, out: np.ndarray, axis: int, parts: int,
-               one_pass: Callable[[np.ndarray, np.ndarray], object]) -> None:
-    """``one_pass(image_part, out_part)`` over ``parts`` slabs of a 2-D ``image`` cut across the
-    other axis than ``axis`` (so every line along ``axis`` lies whole in one slab); ``out`` may be
-    ``image`` itself (SciPy's 1-D passes buffer each line).
-    """
-    other = 1 - axis
-    edges = np.linspace(0, image.shape[other], parts + 1).astype(np.int64)
-
-    def task(k: int) -> None:
-        part = [slice(None), slice(None)]
-        part[other] = slice(int(edges[k]), int(edges[k + 1]))
-        one_pass(image[tuple(part)], out[tuple(part)])
-
-    run_parts(task, parts)
+from fastshade.threads import image_parts, run_slabs
 
 
 def gaussian_filter(image: np.ndarray, sigma: float, mode: str = "constant") -> np.ndarray:
@@ -43,9 +24,8 @@ def gaussian_filter(image: np.ndarray, sigma: float, mode: str = "constant") -> 
         return ndi.gaussian_filter(image, sigma, mode=mode)
     out = np.empty_like(image)
     for axis, source in ((0, image), (1, out)):
-        split_pass(source, out, axis, parts,
-                   lambda src, dst, axis=axis: ndi.gaussian_filter1d(src, sigma, axis=axis, output=dst,
-                                                                     mode=mode))
+        run_slabs(source, out, axis, parts,
+                  lambda src, dst, axis=axis: ndi.gaussian_filter1d(src, sigma, axis=axis, output=dst, mode=mode))
     return out
 
 
@@ -58,6 +38,6 @@ def correlate1d(image: np.ndarray, weights: np.ndarray, axis: int, mode: str) ->
     if parts <= 1:
         return ndi.correlate1d(image, weights, axis=axis, mode=mode)
     out = np.empty_like(image)
-    split_pass(image, out, axis, parts,
-               lambda src, dst: ndi.correlate1d(src, weights, axis=axis, output=dst, mode=mode))
+    run_slabs(image, out, axis, parts,
+              lambda src, dst: ndi.correlate1d(src, weights, axis=axis, output=dst, mode=mode))
     return out

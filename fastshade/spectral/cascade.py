@@ -76,6 +76,7 @@ __all__ = [
     "solve_graph",
 ]
 
+
 @contextmanager
 def big_level_paths() -> Iterator[None]:
     """Within the block, every level takes the paths of a big image's levels (at least 2^20 rows:
