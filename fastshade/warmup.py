@@ -43,10 +43,11 @@ up to a third more in the machine's slow periods)."""
 PARALLEL_KERNELS: tuple[str, ...] = (
     "laplacian.assemble_laplacian_csr.parallel", "fields.heat_diffusion_dia.parallel",
     "fields.csr_to_diagonals.parallel", "blockops.csr_matmat.parallel",
-    "blockops.rotate_residual.parallel", "blockops.gather_scaled_columns.parallel",
+    "blockops.rotate_residual.parallel", "blockops.scaled_column_energy.parallel",
 )
-"""Parallel twins that a run on a big image with several threads calls whatever its style (the
-cold-cache check of such a run adds these)."""
+"""Parallel twins that a default-style run on a big image with several threads calls (the
+cold-cache check of such a run adds these; the other styles read the basis's columns,
+``gather_scaled_columns``, instead of their energy)."""
 
 PARALLEL_COLD_SECONDS = 12.4
 """Wall seconds compiling the default path's parallel twins takes (``fastshade warmup --path

@@ -504,6 +504,28 @@ def gather_scaled_columns(V, order, scale, out):
                 out[i, j] = 0.0
 
 
+@jit_parallel
+def scaled_column_energy(V, order, scale, first, out):
+    """``out[i] = sum_{first <= j < len(order)} (V[i, order[j]] * scale[j])**2``, rows in parallel
+    chunks: the row energy :func:`fastshade.kernels.shading.column_energy` reads from the output of
+    :func:`gather_scaled_columns` (its zero columns add nothing), without forming it.
+
+    V : float64 (n, p), any strides; order : int64 (nv,), ``0 <= order < p``; scale : float64
+    (nv,); first : int >= 0; out : float64 (n,) output.  Each product is the one
+    :func:`gather_scaled_columns` writes, the squares are added left to right as ``column_energy``
+    adds them: the same bits.
+    """
+    n = out.shape[0]
+    nv = order.shape[0]
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            total = 0.0
+            for j in range(first, nv):
+                v = V[i, np.uintp(order[j])] * scale[j]
+                total += v * v
+            out[i] = total
+
+
 @jit
 def main_diagonal_entries(indptr, indices, on_diag):
     """Mark the stored entries on the main diagonal; returns how many rows store it exactly once.

@@ -21,6 +21,7 @@ from fastshade.kernels.blockops import (
     main_diagonal_entries,
     ritz_residual,
     rotate_residual,
+    scaled_column_energy,
     strength_pattern,
     subtract_outer,
 )
@@ -304,7 +305,9 @@ def test_column_sumsq_extrema_property(n, m, seed):
     _check_column_stats(np.random.default_rng(seed).standard_normal((n, m)))
 
 
-def _check_gather(n: int, p: int, k: int, seed: int, strided: bool) -> None:
+def _gather_case(n: int, p: int, k: int, seed: int, strided: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(V, order, scale)``: random (n, p) columns (C order or a strided slice), ``nv <= min(p, k)``
+    of them in a random order, and their scales (the first third 1.0)."""
     rng = np.random.default_rng(seed)
     V = rng.standard_normal((n, 2 * p + 1))
     V = V[:, 1:p + 1] if strided else np.ascontiguousarray(V[:, 1:p + 1])
@@ -312,6 +315,12 @@ def _check_gather(n: int, p: int, k: int, seed: int, strided: bool) -> None:
     order = rng.permutation(p)[:nv].astype(np.int64)
     scale = rng.standard_normal(nv)
     scale[: nv // 3] = 1.0
+    return V, order, scale
+
+
+def _check_gather(n: int, p: int, k: int, seed: int, strided: bool) -> None:
+    V, order, scale = _gather_case(n, p, k, seed, strided)
+    nv = order.size
     ref = np.zeros((n, k))
     np.take(V, order, axis=1, out=ref[:, :nv])
     ref[:, :nv] *= scale
@@ -332,6 +341,40 @@ def test_gather_scaled_columns_is_take_then_scale(n, p, k, strided):
 @given(st.integers(1, 60), st.integers(0, 10), st.integers(0, 10), st.integers(0, 10_000))
 def test_gather_scaled_columns_property(n, p, k, seed):
     _check_gather(n, p, k, seed, strided=bool(seed % 2))
+
+
+def _check_scaled_energy(n: int, p: int, k: int, first: int, seed: int, strided: bool) -> None:
+    from fastshade.kernels.shading import column_energy
+
+    V, order, scale = _gather_case(n, p, k, seed, strided)
+    nv = order.size
+    # the reference of what it replaces: column_energy of gather_scaled_columns' columns, bit for bit
+    columns = np.empty((n, k))
+    gather_scaled_columns(V, order, scale, columns)
+    ref = np.empty(n)
+    column_energy(columns, first, ref)
+    # and plain NumPy (its own rounding: the kernels may fuse a multiply-add)
+    plain = np.zeros(n)
+    for j in range(first, nv):
+        plain += (V[:, order[j]] * scale[j]) ** 2
+    for kernel in (scaled_column_energy, scaled_column_energy.parallel):  # the twins: the same bits
+        out = np.full(n, np.nan)
+        kernel(V, order, scale, first, out)
+        np.testing.assert_array_equal(out, ref, strict=True)
+        np.testing.assert_allclose(out, plain, rtol=1e-14, atol=0.0)
+
+
+@pytest.mark.parametrize("n,p,k,first", [(1, 1, 1, 2), (1, 8, 8, 2), (9, 3, 3, 2), (1000, 8, 8, 2), (50, 12, 8, 0),
+                                         (7, 3, 5, 1), (4, 0, 2, 2), (3 * 4096 + 17, 12, 8, 2)])
+@pytest.mark.parametrize("strided", [False, True])
+def test_scaled_column_energy_is_the_energy_of_the_gathered_columns(n, p, k, first, strided):
+    _check_scaled_energy(n, p, k, first, seed=n + p + k + first, strided=strided)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 60), st.integers(0, 10), st.integers(0, 10), st.integers(0, 4), st.integers(0, 10_000))
+def test_scaled_column_energy_property(n, p, k, first, seed):
+    _check_scaled_energy(n, p, k, first, seed, strided=bool(seed % 2))
 
 
 # ----------------------------------------------------------------------------------------

@@ -109,6 +109,58 @@ def test_heat_diffusion_several_signals_and_input_kinds():
     assert zero_steps.dtype == np.float64
 
 
+@pytest.mark.parametrize("steps", [0, 1, 2, 7, 30])
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (9, 1), (13, 11), (70, 90)])
+def test_diagonal_heat_is_the_csr_heat_bit_for_bit(steps, connectivity, shape):
+    from fastshade.pipeline.graph import diagonal_heat, diagonal_storage
+
+    rng = np.random.default_rng(steps * 31 + connectivity + shape[0])
+    L = image_laplacian(rng.random(shape), connectivity=connectivity)
+    dia = diagonal_storage(L)
+    if dia is None:  # a 1x1 image has no off-diagonal entries
+        assert shape == (1, 1)
+        return
+    x = rng.standard_normal(shape)
+    for alpha in (0.1, 1.0 / 16):
+        got = diagonal_heat(dia, x, alpha=alpha, steps=steps)
+        np.testing.assert_array_equal(got, heat_diffusion(L, x, alpha=alpha, steps=steps), strict=True)
+        assert_close(got.ravel(), heat_diffusion_scipy(L, x.ravel(), alpha, steps))
+    X = rng.standard_normal((L.shape[0], 3))
+    np.testing.assert_array_equal(diagonal_heat(dia, X, alpha=0.1, steps=steps),
+                                  heat_diffusion(L, X, alpha=0.1, steps=steps), strict=True)
+
+
+def test_diagonal_heat_rejects_what_heat_diffusion_rejects():
+    from fastshade.pipeline.graph import diagonal_heat, diagonal_storage
+
+    dia = diagonal_storage(image_laplacian(np.random.default_rng(0).random((5, 4))))
+    with pytest.raises(ValueError, match="x must have 20 entries"):
+        diagonal_heat(dia, np.zeros(21))
+    with pytest.raises(ValueError, match="steps"):
+        diagonal_heat(dia, np.zeros(20), steps=-1)
+    with pytest.raises(ValueError, match="float64"):
+        diagonal_heat((dia[0], dia[1].astype(np.float32), dia[2]), np.zeros(20))
+
+
+@pytest.mark.parametrize("laplacian", ["grid", "dither"])
+def test_a_grid_heat_operator_keeps_no_csr_and_diffuses_the_same_bits(laplacian):
+    from fastshade.options import ShadeOptions
+    from fastshade.pipeline.fields import HeatOperator
+    from fastshade.pipeline.graph import diagonal_storage
+
+    opts = ShadeOptions(laplacian=laplacian)
+    rng = np.random.default_rng(3)
+    L = image_laplacian(rng.random((30, 26)), **opts.graph())
+    dia = diagonal_storage(L) if laplacian == "grid" else None
+    op = HeatOperator(L, opts, dia)
+    assert (op.lap is None) == (laplacian == "grid")  # a grid's CSR is not kept alive
+    x = rng.standard_normal(L.shape[0])
+    with_csr = HeatOperator(L, opts, None)  # no diagonal storage: the CSR steps
+    assert with_csr.lap is L
+    np.testing.assert_array_equal(op.diffuse(x, 0.1, 40), with_csr.diffuse(x, 0.1, 40), strict=True)
+
+
 @pytest.mark.parametrize("steps", [0, 1, 2, 3])
 def test_heat_kernel_ping_pong_lands_in_out(steps):
     L = image_laplacian(np.random.default_rng(0).random((4, 5)))

@@ -25,6 +25,7 @@ from fastshade.reference import (
     tile_starts_numpy,
 )
 from fastshade.spectral import amg, blend_weights_1d, cascade, sign_flip, spectral_basis, tile_starts
+from fastshade.threads import parallel_from
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -514,24 +515,74 @@ def _finish_columns_by_take(vals, vecs, n, k):
     return out_v, np.nan_to_num(out_l), norms
 
 
-@pytest.mark.parametrize(("n", "m", "k"), [(1, 1, 1), (40, 12, 8), (40, 3, 8), (33, 8, 8), (5, 0, 3)])
-@pytest.mark.parametrize("layout", ["C", "F", "strided"])
-def test_finish_columns_is_take_then_scale_bit_for_bit(n, m, k, layout):
-    from fastshade.spectral.columns import finish_columns
-
-    rng = np.random.default_rng(n * 7 + m)
+def _finish_case(n: int, m: int, layout: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(vecs, vals)``: random (n, m) columns in ``layout`` ("C", "F" or a "strided" slice), with a
+    zero column and a column whose max and min tie in size when ``m >= 3``, and random values."""
+    rng = np.random.default_rng(seed)
     full = rng.standard_normal((n, m + 2))
     vecs = {"C": np.ascontiguousarray(full[:, :m]), "F": np.asfortranarray(full[:, :m]),
             "strided": full[:, 1:m + 1]}[layout]
     if m >= 3:
         vecs[:, 1] = 0.0  # a zero column
         vecs[:, 2] = np.where(np.arange(n) % 2, 1.0, -1.0)[:n]  # |max| == |min|: a tie
-    vals = rng.standard_normal(m)
+    return vecs, rng.standard_normal(m)
+
+
+@pytest.mark.parametrize(("n", "m", "k"), [(1, 1, 1), (40, 12, 8), (40, 3, 8), (33, 8, 8), (5, 0, 3)])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_finish_columns_is_take_then_scale_bit_for_bit(n, m, k, layout):
+    from fastshade.spectral.columns import finish_columns
+
+    vecs, vals = _finish_case(n, m, layout, n * 7 + m)
     before = vecs.copy()
     got = finish_columns(vals, vecs, n, k)
     for a, b in zip(got, _finish_columns_by_take(vals, vecs, n, k)):
         np.testing.assert_array_equal(a, b, strict=True)
     np.testing.assert_array_equal(vecs, before)  # not modified
+
+
+@pytest.mark.parametrize(("n", "m", "k"), [(1, 1, 1), (40, 12, 8), (40, 3, 8), (33, 8, 8), (5, 0, 3),
+                                           (3 * 4096 + 5, 12, 8)])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_finish_energy_is_the_column_energy_of_finish_columns(n, m, k, layout):
+    from fastshade.kernels.shading import column_energy
+    from fastshade.spectral.columns import finish_columns, finish_energy
+
+    vecs, vals = _finish_case(n, m, layout, n * 5 + m)  # (its sign tie: a square does not see it)
+    before = vecs.copy()
+    columns, out_l, norms = finish_columns(vals, vecs, n, k)
+    expected = np.empty(n)
+    column_energy(columns, 2, expected)
+    for threads in (0, 1 << 40):  # the parallel twin from 0 rows, and the serial kernel
+        with parallel_from(threads):
+            energy, got_l, got_norms = finish_energy(vals, vecs, n, k)
+        np.testing.assert_array_equal(energy, expected, strict=True)
+        np.testing.assert_array_equal(got_l, out_l, strict=True)
+        np.testing.assert_array_equal(got_norms, norms, strict=True)
+    np.testing.assert_array_equal(vecs, before)  # not modified
+
+
+@pytest.mark.parametrize(("shape", "k"), [((70, 60), 8), ((64, 64), 5), ((6, 5), 8), ((40, 30), 2)])
+def test_an_energy_only_basis_is_the_energy_of_the_full_basis(shape, k):
+    """Same values, info and residuals; the energy is the thicken budget's column energy of the
+    columns, bit for bit; a dense graph (6x5) or k <= 2 returns the columns instead."""
+    from fastshade.kernels.shading import column_energy
+
+    rng = np.random.default_rng(shape[0] + k)
+    c = (rng.random(shape) < 0.7).astype(float) * 0.8 + rng.random(shape) * 0.2
+    full = spectral_basis(c, k=k, contract="off")
+    lean = spectral_basis(c, k=k, contract="off", energy_only=True)
+    np.testing.assert_array_equal(lean.values, full.values, strict=True)
+    assert lean.k == full.k == k
+    assert lean.info["residuals"] == full.info["residuals"]
+    if full.method == "lobpcg" and k > 2:
+        assert lean.vectors.shape == (c.size, 0) and full.energy is None
+        expected = np.empty(c.size)
+        column_energy(full.vectors, 2, expected)
+        np.testing.assert_array_equal(lean.energy, expected, strict=True)
+    else:  # not honoured: the columns, as without it
+        assert lean.energy is None
+        np.testing.assert_array_equal(lean.vectors, full.vectors, strict=True)
 
 
 @pytest.mark.parametrize("maxiter", [0, 1, 3])

@@ -17,7 +17,7 @@ import numpy as np
 
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.chebyshev import SymmetricStorage, chebyshev_heat, symmetric_storage
-from fastshade.pipeline.graph import heat_diffusion, laplacian_bound
+from fastshade.pipeline.graph import diagonal_heat, heat_diffusion, laplacian_bound
 from fastshade.seeds import seeded_generator
 from fastshade.spectral import SpectralBasis
 
@@ -64,13 +64,16 @@ class HeatOperator:
     """
 
     def __init__(self, lap: Any, opts: ShadeOptions, diagonals: tuple | None = None) -> None:
-        self.lap = lap
+        self.n = int(lap.shape[0])
         self.diagonals = diagonals
         self.bound: float | None = None
         if opts.laplacian == "dither":
             degree_bound = 2.0 * float(lap.diagonal().max()) if lap.shape[0] else 0.0
             self.bound = min(laplacian_bound(opts.laplacian, opts.connectivity, opts.weight_floor),
                              degree_bound)
+        # a grid with its diagonal storage steps on that alone (diagonal_heat): the CSR matrix is
+        # not kept, so a caller's is not alive through the diffusions (64 B a pixel)
+        self.lap = None if self.bound is None and diagonals is not None else lap
 
     @cached_property
     def storage(self) -> SymmetricStorage:
@@ -81,7 +84,7 @@ class HeatOperator:
         """The largest diagonal entry of ``lap``, read from its diagonal storage (the same values
         as ``lap.diagonal()``); None without one.
         """
-        if self.diagonals is None or not self.lap.shape[0]:
+        if self.diagonals is None or not self.n:
             return None
         offsets, diagonals = self.diagonals[0], self.diagonals[1]
         main = np.flatnonzero(offsets == 0)
@@ -90,6 +93,8 @@ class HeatOperator:
     def diffuse(self, x: np.ndarray, alpha: float, steps: int) -> np.ndarray:
         """``(I - a L)^T x`` on the stable schedule of ``(alpha, steps)`` (float64, shape of ``x``)."""
         a, t = stable_heat_schedule(self.lap, alpha, steps, self.bound, self.max_degree())
+        if self.lap is None:  # a grid's diagonal storage (the same bits as the CSR steps)
+            return diagonal_heat(self.diagonals, x, alpha=a, steps=t)  # type: ignore[arg-type]
         if self.bound is None or self.bound <= 0:  # grids (and a graph without edges)
             return heat_diffusion(self.lap, x, alpha=a, steps=t, diagonals=self.diagonals)
         return chebyshev_heat(self.lap, x, alpha=a, steps=t, bound=self.bound, storage=self.storage)

@@ -22,6 +22,7 @@ from fastshade.kernels import laplacian as laplacian_kernels
 from fastshade.threads import threaded
 
 __all__ = [
+    "diagonal_heat",
     "diagonal_storage",
     "forward_gradient",
     "heat_diffusion",
@@ -404,6 +405,44 @@ def heat_diffusion(
     array([0.75, 0.25])
     """
     indptr, indices, data, n = _csr_pieces(L)
+    signal, columns, alpha, steps = _heat_inputs(x, n, alpha, steps)
+    if diagonals is not None and (diagonals[1].shape != (diagonals[0].size, n)
+                                  or diagonals[1].dtype != np.float64):
+        raise ValueError(f"diagonals do not match L ({n} rows, float64): "
+                         f"shape {diagonals[1].shape}, dtype {diagonals[1].dtype}")
+    dia = (diagonals or diagonal_storage(L)) if steps > 1 else None
+    if dia is None:
+        result = np.empty_like(columns)
+        work = np.empty(n, dtype=np.float64)
+        for col in range(columns.shape[0]):
+            field_kernels.heat_diffusion_csr(
+                indptr, indices, data, columns[col], alpha, steps, result[col], work
+            )
+        return _heat_output(signal, result)
+    return _heat_output(signal, _diagonal_steps(dia, columns, alpha, steps))
+
+
+def diagonal_heat(
+    diagonals: tuple[np.ndarray, np.ndarray, int], x: np.ndarray, *, alpha: float = 0.1, steps: int = 30,
+) -> np.ndarray:
+    """:func:`heat_diffusion` of the graph whose :func:`diagonal_storage` is ``diagonals``, read from
+    it alone (the CSR matrix need not be alive): the same bits.
+
+    ``diagonals`` as :func:`diagonal_storage` returns it (float64); ``x``, ``alpha``, ``steps`` and
+    the result as :func:`heat_diffusion`.
+    """
+    offsets, values = diagonals[0], diagonals[1]
+    if values.dtype != np.float64 or values.ndim != 2 or values.shape[0] != offsets.size:
+        raise ValueError(f"diagonals must be float64 ({offsets.size}, n), got shape {values.shape}, "
+                         f"dtype {values.dtype}")
+    signal, columns, alpha, steps = _heat_inputs(x, values.shape[1], alpha, steps)
+    return _heat_output(signal, _diagonal_steps(diagonals, columns, alpha, steps))
+
+
+def _heat_inputs(x: np.ndarray, n: int, alpha: float, steps: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """``(signal, columns, alpha, steps)`` of a heat diffusion of ``x`` on ``n`` nodes, validated:
+    ``columns`` the signals as C-contiguous float64 rows (1, n) or (c, n).
+    """
     signal = check_real_array("x", x)
     alpha = check_real("alpha", alpha, 0.0, lo_open=True)
     steps = check_integer("steps", steps, 0)
@@ -413,32 +452,33 @@ def heat_diffusion(
         columns = np.ascontiguousarray(signal.T, dtype=np.float64)
     else:
         raise ValueError(f"x must have {n} entries or shape ({n}, c), got shape {signal.shape}")
-    result = np.empty_like(columns)
-    work = np.empty(n, dtype=np.float64)
-    if diagonals is not None and (diagonals[1].shape != (diagonals[0].size, n)
-                                  or diagonals[1].dtype != np.float64):
-        raise ValueError(f"diagonals do not match L ({n} rows, float64): "
-                         f"shape {diagonals[1].shape}, dtype {diagonals[1].dtype}")
-    dia = (diagonals or diagonal_storage(L)) if steps > 1 else None
-    if dia is None:
-        for col in range(columns.shape[0]):
-            field_kernels.heat_diffusion_csr(
-                indptr, indices, data, columns[col], alpha, steps, result[col], work
-            )
-    else:
-        offsets, diagonals, band = dia
-        kernel = threaded(field_kernels.heat_diffusion_dia, n)
-        threads = numba.get_num_threads() if kernel is not field_kernels.heat_diffusion_dia else 1
-        chunk, bands, windows = _heat_windows(offsets.size, band, n, steps, threads)
-        mirror = bool(field_kernels.dia_mirrored(offsets, diagonals))  # symmetric: fewer streams
-        for col in range(columns.shape[0]):
-            kernel(
-                offsets, diagonals, columns[col], alpha, steps, chunk, bands, result[col], work,
-                windows, mirror,
-            )
-    if signal.size == n:
+    return signal, columns, alpha, steps
+
+
+def _heat_output(signal: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """The diffused rows ``result`` in the shape of ``signal``."""
+    if signal.size == result.shape[1]:
         return result.reshape(signal.shape)
     return np.ascontiguousarray(result.T)
+
+
+def _diagonal_steps(dia: tuple[np.ndarray, np.ndarray, int], columns: np.ndarray, alpha: float,
+                    steps: int) -> np.ndarray:
+    """``steps`` heat steps of every row of ``columns`` (c, n) on the diagonal storage ``dia``."""
+    offsets, diagonals, band = dia
+    n = columns.shape[1]
+    result = np.empty_like(columns)
+    work = np.empty(n, dtype=np.float64)
+    kernel = threaded(field_kernels.heat_diffusion_dia, n)
+    threads = numba.get_num_threads() if kernel is not field_kernels.heat_diffusion_dia else 1
+    chunk, bands, windows = _heat_windows(offsets.size, band, n, steps, threads)
+    mirror = bool(field_kernels.dia_mirrored(offsets, diagonals))  # symmetric: fewer streams
+    for col in range(columns.shape[0]):
+        kernel(
+            offsets, diagonals, columns[col], alpha, steps, chunk, bands, result[col], work,
+            windows, mirror,
+        )
+    return result
 
 
 def forward_gradient(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

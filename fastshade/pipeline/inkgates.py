@@ -45,8 +45,9 @@ class InkAnalysis:
     low: np.ndarray
     components: Components
     energy: np.ndarray | None = None
-    """(H*W,) the thicken budget's basis energy when ``basis`` is on a coarser grid (``scale`` > 1,
-    :func:`fastshade.pipeline.resolution.coarse_field`); None: read ``basis``."""
+    """(H*W,) the thicken budget's basis energy: interpolated when ``basis`` is on a coarser grid
+    (``scale`` > 1, :func:`fastshade.pipeline.resolution.coarse_field`), or the basis's own
+    :attr:`~fastshade.spectral.SpectralBasis.energy` (full resolution); None: read ``basis``."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -87,6 +88,10 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
     graph = opts.graph()
 
     given = basis
+    # only the thicken budget reads the basis, as the energy of its columns 2..: at full
+    # resolution the basis returns that energy alone (not the (H*W, k) columns, 64 B a pixel
+    # through the fields, the line weight and the shadows; the same sums)
+    energy_only = basis_use(opts) is None and scale <= 1.0
 
     def smooth(carrier: np.ndarray) -> tuple[np.ndarray, SpectralBasis]:
         """The basis and the gating field of ``carrier`` (the model's, or its coarse grid's)."""
@@ -108,13 +113,19 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
                                        tile_size=opts.tile_size, tile_overlap=opts.tile_overlap,
                                        seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
                                        laplacian=lap, diagonals=diagonals,
-                                       contract="check" if basis_use(opts) else "off")
+                                       contract="check" if basis_use(opts) else "off",
+                                       energy_only=energy_only)
         with timer.stage("fields"):
             if grid and diagonals is None:
                 diagonals = diagonal_storage(lap)
-            return gating_field(lap, basis, carrier.shape, opts, operator=HeatOperator(lap, opts, diagonals)), basis
+            operator = HeatOperator(lap, opts, diagonals)
+            del lap  # a grid's heat steps read the diagonal storage alone: the CSR is not alive
+            # through them (64 B a pixel)
+            return gating_field(None, basis, carrier.shape, opts, operator=operator), basis
 
     field, basis, energy = coarse_field(model.carrier, scale, smooth)
+    if energy is None and basis is not None:
+        energy = basis.energy  # (None: read the basis's columns)
     with timer.stage("gates"):
         high, low = contour_gates(field, strokes, opts.gate_gain, opts.gamma_h, opts.bias_h,
                                   opts.gamma_l, opts.bias_l)

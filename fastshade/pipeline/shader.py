@@ -114,7 +114,8 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
         if grid and diagonals is None:
             diagonals = diagonal_storage(lap)
         heat_op = HeatOperator(lap, opts, diagonals)
-        f = gating_field(lap, basis, (h, w), opts, operator=heat_op)
+        del lap  # (a grid's heat steps read the diagonal storage alone: not alive through them)
+        f = gating_field(None, basis, (h, w), opts, operator=heat_op)
         perp_y = perp_x = void_y = void_x = zeros
         if directions:
             gy, gx = forward_gradient(f)

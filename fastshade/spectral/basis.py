@@ -24,7 +24,7 @@ from fastshade.checks import check_integer, check_real
 from fastshade.options import MAX_K
 from fastshade.pipeline.graph import image_laplacian
 from fastshade.spectral.cascade import solve_graph
-from fastshade.spectral.columns import finish_columns
+from fastshade.spectral.columns import finish_columns, finish_energy
 from fastshade.spectral.contract import (
     CONTRACT_MODES,
     DEFAULT_SUBSPACE_TOL,
@@ -61,10 +61,14 @@ class SpectralBasis:
 
     vectors : float64 (H*W, k); column ``j`` is the ``j``-th non-trivial vector (the constant
         vector is excluded), unit 2-norm (zero columns only as padding, see ``info["n_valid"]``).
+        (H*W, 0) when the caller asked for the row energy alone (``energy``).
     values : float64 (k,), ascending Rayleigh quotients, NaN-free.
     shape : (H, W).
     method : "lobpcg", "lobpcg-tiled", "krylov", "dense" or "trivial".
     info : JSON-serialisable diagnostics (iterations, residuals, tol, timings, warnings).
+    energy : float64 (H*W,) or None; ``sum_{j >= 2} vectors[:, j]**2`` of the ``k`` columns (the
+        thicken budget's E, :func:`fastshade.pipeline.shading.thickening_budget`) when the basis
+        was asked for it alone (``spectral_basis(energy_only=True)``), else None.
     """
 
     vectors: np.ndarray
@@ -72,6 +76,12 @@ class SpectralBasis:
     shape: tuple[int, int]
     method: str
     info: dict[str, Any] = field(default_factory=dict)
+    energy: np.ndarray | None = None
+
+    @property
+    def k(self) -> int:
+        """The number of basis columns (``len(values)``; the vectors may be the energy alone)."""
+        return int(self.values.shape[0])
 
 
 def _residual_norms(L: sp.csr_matrix, values: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -119,6 +129,7 @@ def spectral_basis(
     diagonals: tuple | None = None,
     contract: str = "enforce",
     subspace_tol: float | None = None,
+    energy_only: bool = False,
 ) -> SpectralBasis:
     """Compute the ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
 
@@ -161,6 +172,12 @@ def spectral_basis(
         need the eigenspace; ``converged`` is then False).
     subspace_tol : float or None
         The contract's bound; None = :data:`fastshade.spectral.contract.DEFAULT_SUBSPACE_TOL`.
+    energy_only : bool
+        Return the row energy of columns 2.. (``SpectralBasis.energy``, the thicken budget's only
+        input) instead of the columns (``vectors`` (H*W, 0)): the same sums as reading them from
+        the columns, without the (H*W, k) array (64 B a pixel at 35 Mpx).  Honoured by the global
+        LOBPCG basis of ``k > 2`` columns whose pixel-level residuals the cascade measured;
+        otherwise the columns are returned as usual (``energy`` None).
 
     Returns
     -------
@@ -248,7 +265,13 @@ def spectral_basis(
         res_k = sinfo.pop("residuals_k", None)
         residuals_met = bool(sinfo.pop("residuals_met", True))
         info.update(sinfo)
-        vecs_out, vals_out, norms = finish_columns(vals, vecs, n, k)
+        energy = None
+        if energy_only and k > 2 and res_k is not None and res_k.size == k:
+            energy, vals_out, norms = finish_energy(vals, vecs, n, k)
+            vecs_out = np.empty((n, 0))
+        else:
+            vecs_out, vals_out, norms = finish_columns(vals, vecs, n, k)
+        del vecs  # (the cascade's block: not alive beside what is returned)
         if res_k is not None and res_k.size == k:
             # the pixel-level LOBPCG residuals ||L x - λ x|| of exactly these columns (computed
             # from a fresh sparse L x), in finish_columns' order and scaled by its normalisation
@@ -261,7 +284,7 @@ def spectral_basis(
         _judge(info, used, contract, subspace_tol, np.sort(np.asarray(vals, dtype=np.float64)),
                residuals_met, maxiter)
         info["seconds"] = time.perf_counter() - t_start
-        return SpectralBasis(vecs_out, vals_out, (h, w), used, info)
+        return SpectralBasis(vecs_out, vals_out, (h, w), used, info, energy)
 
     vecs_out, vals_out, tinfo = tiled_solve(c, L, k, tile_size, int(tile_overlap), tile_sign, solve_kw)
     info.update(tinfo)

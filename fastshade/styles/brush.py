@@ -119,7 +119,7 @@ def pass_stats(an: InkAnalysis, added: np.ndarray, swings: list, timer: Timer, o
         use = basis_use(opts)
         purpose = (f"eigenvectors, read by {use}: the subspace contract is checked" if use else
                    "thicken budget only (the line weight's reach): the subspace contract is not checked")
-        basis = {"method": an.basis.method, "requested": opts.basis, "k": int(an.basis.vectors.shape[1]),
+        basis = {"method": an.basis.method, "requested": opts.basis, "k": an.basis.k,
                  "field": field_kind(opts), "purpose": purpose, "values": [float(v) for v in an.basis.values],
                  "info": an.basis.info}
     return {
