@@ -116,6 +116,82 @@ def test_lazy_hierarchy_paths_give_the_same_bits(size, tol, contract, monkeypatc
         assert got.tobytes() == want.tobytes() and got.dtype == want.dtype
 
 
+def _use_solver(monkeypatch, solver):
+    """Every level of the cascade solved by ``solver`` (the default bound at definition included)."""
+    monkeypatch.setattr(cascade, "block_lobpcg", solver)
+    for fn in (cascade.cascade_solve, cascade.solve_graph):
+        monkeypatch.setitem(fn.__kwdefaults__, "solver", solver)
+
+
+def _arrays(M):
+    return [a.tobytes() for a in (M.indptr, M.indices, M.data)] + [str(a.dtype) for a in (M.indptr, M.indices, M.data)]
+
+
+@pytest.mark.parametrize("size,tol,contract", [(256, 1e-2, "off"), (256, 1e-6, "check"), (200, 1e-6, "enforce")])
+def test_an_emptied_level0_operator_is_refilled_with_the_same_bits(size, tol, contract, monkeypatch):
+    """With ``laplacian_reform`` a big image's L is empty while the coarse levels are solved, the
+    basis is the same bits, and the caller's matrix (the same object) has its arrays back."""
+    c = carrier_of(demo_image(size, size))
+    graph = dict(connectivity=4, kind="grid", tau=0.1, weight_floor=0.0)
+    L = image_laplacian(c, **graph)
+    before = _arrays(L)
+    ref = spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42, contract=contract)
+    monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    monkeypatch.setattr(cascade, "LAZY_ROWS", 0)
+    seen = []  # the level-0 operator's indptr size at each coarse level's solve
+    solver = cascade.block_lobpcg
+
+    def watching(Lv, *args, **kw):
+        seen.append((Lv.shape[0], L.indptr.size))
+        return solver(Lv, *args, **kw)
+
+    _use_solver(monkeypatch, watching)
+    reforms = []
+
+    def reform():
+        reforms.append(1)
+        return image_laplacian(c, **graph)
+
+    got = spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42, contract=contract, laplacian_reform=reform)
+    assert reforms == [1]
+    coarse = [size_ for n, size_ in seen if n < L.shape[0]]
+    assert coarse and all(size_ == 0 for size_ in coarse)  # empty on every coarse level
+    assert all(size_ == L.shape[0] + 1 for n, size_ in seen if n == L.shape[0])  # whole at the pixel level
+    assert _arrays(L) == before  # the caller's matrix: its arrays back, the same bytes
+    np.testing.assert_array_equal(got.vectors, ref.vectors)
+    np.testing.assert_array_equal(got.values, ref.values)
+    assert got.info["residuals"] == ref.info["residuals"]
+    assert got.info.get("subspace_error_bound") == ref.info.get("subspace_error_bound")
+    # without a reform a given L is never emptied
+    seen.clear()
+    spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42, contract=contract)
+    assert all(size_ == L.shape[0] + 1 for _, size_ in seen)
+
+
+def test_an_emptied_level0_operator_is_refilled_when_a_coarse_level_raises(monkeypatch):
+    c = carrier_of(demo_image(128, 128))
+    L = image_laplacian(c)
+    before = _arrays(L)
+    monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    monkeypatch.setattr(cascade, "LAZY_ROWS", 0)
+
+    def failing(Lv, *args, **kw):
+        assert L.indptr.size == 0  # (emptied by the setup)
+        raise np.linalg.LinAlgError("a coarse level failed")
+
+    _use_solver(monkeypatch, failing)
+    with pytest.raises(np.linalg.LinAlgError, match="coarse level failed"):
+        spectral_basis(c, k=8, laplacian=L, contract="off", laplacian_reform=lambda: image_laplacian(c))
+    assert _arrays(L) == before
+    # a reform that breaks its contract is a bug, said so
+    monkeypatch.undo()
+    monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    monkeypatch.setattr(cascade, "LAZY_ROWS", 0)
+    with pytest.raises(RuntimeError, match="formed again"):
+        spectral_basis(c, k=8, laplacian=L, contract="off",
+                       laplacian_reform=lambda: image_laplacian(c, dtype=np.float32))
+
+
 @pytest.mark.parametrize("size", [96, 256])
 def test_the_level0_prolongator_is_formed_again_with_the_same_bits(size):
     c = carrier_of(demo_image(size, size))

@@ -11,6 +11,7 @@ checked where v12 checks it (:func:`fastshade.pipeline.shader.basis_use`: a basi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -114,7 +115,10 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
                                        seed=opts.seed, krylov_steps=opts.krylov_steps, tol=opts.tol,
                                        laplacian=lap, diagonals=diagonals,
                                        contract="check" if basis_use(opts) else "off",
-                                       energy_only=energy_only)
+                                       energy_only=energy_only,
+                                       # (a big image's lap is emptied while the coarse levels
+                                       # are solved, and formed again: 64 B a pixel less there)
+                                       laplacian_reform=partial(image_laplacian, carrier, **graph))
         with timer.stage("fields"):
             if grid and diagonals is None:
                 diagonals = diagonal_storage(lap)

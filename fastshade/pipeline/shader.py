@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 krylov_steps=opts.krylov_steps,
                 tol=opts.tol,
                 laplacian=lap,
+                laplacian_reform=partial(image_laplacian, carrier, **graph),
                 diagonals=diagonals,
                 contract="check" if basis_use(opts, cross) else "off",
             )

@@ -42,6 +42,7 @@ Measurements: ``docs/heat-filter.md`` §6.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,6 +152,39 @@ class Hierarchy:
     """The strength threshold the levels were aggregated with (:func:`level0_prolongator`)."""
     agg0: np.ndarray | None = None
     """Level 0's aggregates (int32), kept when ``P[0]`` is dropped after the setup."""
+    reform0: Callable[[], sp.csr_matrix] | None = None
+    """Forms ``L[0]`` again (the same arrays), when the setup was given it: a big lazy level 0 then
+    empties ``L[0]``'s arrays once its products are formed (:func:`refill_level0` puts them back;
+    nothing may read them before)."""
+
+
+def _empty_level0(H: Hierarchy) -> None:
+    """Empty ``L[0]``'s arrays in place (the same matrix object, its shape kept, an empty
+    ``indptr`` marking it; 64 B a pixel of a 4-connected grid's float64 Laplacian), to be formed
+    again by ``H.reform0``.
+    """
+    L = H.L[0]
+    L.data, L.indices, L.indptr = L.data[:0].copy(), L.indices[:0].copy(), L.indptr[:0].copy()
+
+
+def refill_operator(L: sp.csr_matrix, reform: Callable[[], sp.csr_matrix] | None) -> None:
+    """Put back the arrays of a level-0 operator the setup emptied (``build_hierarchy(reform=)``;
+    an empty ``indptr``), formed again by ``reform`` (the same values, the same matrix object);
+    nothing when they are there.  RuntimeError when the matrix formed again is not the same
+    shape, dtype and index type (a ``reform`` that broke its contract).
+    """
+    if L.indptr.size or reform is None:
+        return
+    again = reform().tocsr()
+    if again.shape != L.shape or again.dtype != L.dtype or again.indptr.dtype != L.indptr.dtype:
+        raise RuntimeError(f"the level-0 operator formed again is {again.shape} {again.dtype}, "
+                           f"not {L.shape} {L.dtype}")
+    L.data, L.indices, L.indptr = again.data, again.indices, again.indptr
+
+
+def refill_level0(H: Hierarchy) -> None:
+    """:func:`refill_operator` of ``H.L[0]`` with ``H.reform0``."""
+    refill_operator(H.L[0], H.reform0)
 
 
 def prolongator0_reformable(H: Hierarchy) -> bool:
@@ -303,7 +337,8 @@ def _tentative_galerkin(L: sp.csr_matrix, PT: sp.csr_matrix, agg: np.ndarray,
 
 def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                     max_coarse: int | None = None, max_levels: int = 12,
-                    min_coarse: int = 0, guide: sp.csr_matrix | None = None) -> Hierarchy:
+                    min_coarse: int = 0, guide: sp.csr_matrix | None = None,
+                    reform: Callable[[], sp.csr_matrix] | None = None) -> Hierarchy:
     """Smoothed-aggregation hierarchy of ``A = L + s I`` (see the module docstring).
 
     Parameters
@@ -324,6 +359,11 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         wide ``L``): level 0 is aggregated on its strength graph, with the tentative
         prolongator and the level-0 smoother :data:`WIDE_JACOBI_OMEGA` (module docstring).
         None: every level as PyAMG's smoothed aggregation.
+    reform : callable or None
+        Forms ``L`` again (the same arrays; e.g. the image Laplacian's assembly).  Given it, a big
+        unguided level 0 (:data:`LAZY_ROWS`) empties ``L``'s arrays in place once its products
+        are formed, so ``L`` is not alive while the coarser levels are set up and solved;
+        :func:`refill_level0` puts them back (the cascade does, before it prolongates to level 0).
 
     Returns
     -------
@@ -457,6 +497,10 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         H.Y.append(norms.reshape(-1, 1))
         H.Dinv.append(1.0 / Ac.diagonal())
         cand = norms
+        if len(H.P) == 1 and lazy0 and reform is not None:  # level 0's products are formed: L is
+            # read again by the cascade's prolongation to level 0 only
+            H.reform0 = reform
+            _empty_level0(H)
     del level_A
     if H.A[0] is None and not (H.P and lazy0):  # kept: formed now, with the values read above
         H.A[0] = _shifted(L, shift, mass=False)[0]

@@ -14,7 +14,9 @@ subspaces (principal angles) or the gates, not single vectors.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ import scipy.sparse as sp
 from fastshade.checks import check_integer, check_real
 from fastshade.options import MAX_K
 from fastshade.pipeline.graph import image_laplacian
+from fastshade.spectral.amg import refill_operator
 from fastshade.spectral.cascade import solve_graph
 from fastshade.spectral.columns import finish_columns, finish_energy
 from fastshade.spectral.contract import (
@@ -92,6 +95,12 @@ def _residual_norms(L: sp.csr_matrix, values: np.ndarray, vectors: np.ndarray) -
     return np.linalg.norm(r, axis=0)
 
 
+def _float64_csr(matrix: Any) -> sp.csr_matrix:
+    """``matrix`` as a float64 CSR matrix (itself when it is one); a callable is called first."""
+    csr = (matrix() if callable(matrix) else matrix).tocsr()
+    return csr.astype(np.float64) if csr.dtype != np.float64 else csr
+
+
 def _check_carrier(carrier: np.ndarray) -> np.ndarray:
     """Return the carrier as float64 (H, W); ValueError unless 2-D, real, non-empty, finite."""
     c = np.asarray(carrier)
@@ -130,6 +139,7 @@ def spectral_basis(
     contract: str = "enforce",
     subspace_tol: float | None = None,
     energy_only: bool = False,
+    laplacian_reform: Callable[[], sp.spmatrix] | None = None,
 ) -> SpectralBasis:
     """Compute the ``k`` lowest non-trivial eigenvectors (or the Krylov field) of an image's graph.
 
@@ -178,6 +188,14 @@ def spectral_basis(
         the columns, without the (H*W, k) array (64 B a pixel at 35 Mpx).  Honoured by the global
         LOBPCG basis of ``k > 2`` columns whose pixel-level residuals the cascade measured;
         otherwise the columns are returned as usual (``energy`` None).
+    laplacian_reform : callable or None
+        With ``laplacian``: a zero-argument callable that forms it again (the same arrays, e.g.
+        ``functools.partial(image_laplacian, carrier, ...)``).  A big image's global basis then
+        empties ``laplacian``'s arrays in place while the coarse levels are set up and solved (64
+        B a pixel less at their peaks; formed again where those levels' blocks were freed) and
+        puts them back, so the matrix has its arrays when this returns or raises.  Without it a
+        given ``laplacian`` is not touched.  (A Laplacian built here is formed again the same
+        way.)
 
     Returns
     -------
@@ -217,8 +235,9 @@ def spectral_basis(
     if tile_sign not in ("seeded", "max-abs"):
         raise ValueError(f"tile_sign must be 'seeded' or 'max-abs', got {tile_sign!r}")
     if laplacian is None:
-        L = image_laplacian(c, connectivity=connectivity, kind=kind, tau=tau,
-                            weight_floor=weight_floor).tocsr()
+        laplacian_reform = partial(image_laplacian, c, connectivity=connectivity, kind=kind, tau=tau,
+                                   weight_floor=weight_floor)
+        L = laplacian_reform().tocsr()
     else:
         if not sp.issparse(laplacian) or laplacian.shape != (n, n):
             raise ValueError(f"laplacian must be a sparse ({n}, {n}) matrix, got "
@@ -226,7 +245,10 @@ def spectral_basis(
         L = laplacian.tocsr()
         if not np.isfinite(L.data).all():
             raise ValueError("laplacian contains NaN or inf")
-    L = L.astype(np.float64) if L.dtype != np.float64 else L
+    if L.dtype != np.float64 or L is not laplacian:  # a copy (converted): formed again the same way
+        L = _float64_csr(L)
+        if laplacian_reform is not None:
+            laplacian_reform = partial(_float64_csr, laplacian_reform)
     info: dict[str, Any] = dict(tol=float(tol), k=k, guard=int(guard), warnings=[], n_valid=min(k, n - 1))
 
     if n == 1:
@@ -260,8 +282,13 @@ def spectral_basis(
             guide = (image_laplacian(c, connectivity=4, kind="grid", tau=tau,
                                      weight_floor=weight_floor).tocsr()
                      if kind == "dither" else None)
-            vals, vecs, used, sinfo = solve_graph(L, k, **solve_kw, contract=contract,
-                                                  subspace_tol=subspace_tol, guide=guide)
+            try:
+                vals, vecs, used, sinfo = solve_graph(L, k, **solve_kw, contract=contract,
+                                                      subspace_tol=subspace_tol, guide=guide,
+                                                      reform=laplacian_reform)
+            except BaseException:
+                refill_operator(L, laplacian_reform)  # (the setup may have emptied it)
+                raise
         res_k = sinfo.pop("residuals_k", None)
         residuals_met = bool(sinfo.pop("residuals_met", True))
         info.update(sinfo)

@@ -33,7 +33,7 @@ on anything returned), a single code path.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,6 +52,7 @@ from fastshade.spectral.amg import (
     ones_level0,
     prolongate0,
     prolongator0_reformable,
+    refill_level0,
     vcycle,
 )
 from fastshade.spectral.contract import (
@@ -133,7 +134,7 @@ DENSE_UPDATE_NNZ = 12
 def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                   coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg,
                   contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL,
-                  guide: sp.csr_matrix | None = None
+                  guide: sp.csr_matrix | None = None, reform: Callable[[], sp.csr_matrix] | None = None
                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Lowest ``k`` non-trivial pairs of ``L`` by the AMG cascade (see the module docstring).
 
@@ -168,6 +169,12 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         (:func:`fastshade.spectral.amg.build_hierarchy`); with it level 1 gets
         :data:`GUIDED_FIRST_COARSE_ITERS` iterations and the pixel level updates ``L X`` and
         ``L P`` by small GEMMs (one sparse product per iteration fewer).
+    reform : callable or None
+        Forms ``L`` again (the same arrays): a big image's ``L`` is then emptied in place while
+        the coarse levels are set up and solved, and refilled before the pixel level
+        (:func:`fastshade.spectral.amg.build_hierarchy`; the caller's matrix, the same object, has
+        its arrays back when this returns, and when it raises after the setup: the caller
+        refills it, :func:`fastshade.spectral.amg.refill_operator`).
 
     Returns
     -------
@@ -189,7 +196,9 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
     t0 = time.perf_counter()
     n = L.shape[0]
     m = min(k + guard, n - 1)
-    H = build_hierarchy(L, min_coarse=5 * m, guide=guide)
+    # (read before the setup: a big L is emptied while the coarse levels are solved)
+    floor = RESIDUAL_FLOOR * float(abs(L).sum(axis=1).max()) if contract == "enforce" else 0.0
+    H = build_hierarchy(L, min_coarse=5 * m, guide=guide, reform=reform)
     first_iters = FIRST_COARSE_ITERS if guide is None else GUIDED_FIRST_COARSE_ITERS
     # a coarse level's residuals are read by nothing: the product LOBPCG skips measuring its last
     # update (the same vectors; another solver keeps the LevelSolver contract as it is)
@@ -237,8 +246,6 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
                            seconds=time.perf_counter() - t1))
     fine_kw: dict[str, Any] = {}
     if contract == "enforce":
-        floor = RESIDUAL_FLOOR * float(abs(L).sum(axis=1).max())
-
         def accept(lam: np.ndarray, rn: np.ndarray, TR: np.ndarray) -> bool:
             if rn[:k].max() <= floor:  # nothing left to gain: the bound cannot improve
                 return True
@@ -255,6 +262,8 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         if n >= LAZY_ROWS:  # a big image: the coarser levels' freed blocks leave the peak
             release_free_heap()
         X = np.ascontiguousarray(X)  # a dense coarsest solve's is in F order: one kernel layout
+        if lev == 0:  # L's arrays back, if the setup emptied them (formed again: the same values,
+            refill_level0(H)  # where the coarse levels' blocks were just freed)
         if H.P[lev] is None:  # a big level 0's, dropped after the setup: applied row by row as
             # it is formed, never whole (the same bits; 34 B a pixel less at the pixel level's start)
             PX = prolongate0(H, X)
@@ -325,7 +334,7 @@ def _span_bound(L: sp.csr_matrix, H: Hierarchy, values: np.ndarray, vecs: np.nda
 def solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
                 coarse_iters: int, maxiter: int, solver: LevelSolver = block_lobpcg,
                 contract: str = "off", subspace_tol: float = DEFAULT_SUBSPACE_TOL,
-                guide: sp.csr_matrix | None = None
+                guide: sp.csr_matrix | None = None, reform: Callable[[], sp.csr_matrix] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
     """Lowest ``k`` non-trivial pairs of one graph: dense ``eigh`` or the cascade.
 
@@ -342,6 +351,7 @@ def solve_graph(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int,
         return vals[:m], vecs, "dense", ({} if contract == "off" else {"guard_values": vals[m:].tolist()})
     vals, vecs, info = cascade_solve(L, k, tol=tol, seed=seed, guard=guard,
                                      coarse_iters=coarse_iters, maxiter=maxiter, solver=solver,
-                                     contract=contract, subspace_tol=subspace_tol, guide=guide)
+                                     contract=contract, subspace_tol=subspace_tol, guide=guide,
+                                     reform=reform)
     return vals, vecs, "lobpcg", info
 
