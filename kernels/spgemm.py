@@ -29,7 +29,7 @@ from ._jit import jit, jit_parallel
 from .blockops import ROW_CHUNK  # (the one fixed partition of the parallel kernels)
 
 __all__ = ["galerkin_identity_mass", "galerkin_triple_bound", "galerkin_triple_chunks", "galerkin_triple_product",
-           "gather_chunk_rows", "smoothed_prolongator", "smoothed_prolongator_row_nnz", "spgemm_bound",
+           "compact_chunk_rows", "smoothed_prolongator", "smoothed_prolongator_row_nnz", "spgemm_bound",
            "spgemm_pair_bounded"]
 
 
@@ -356,23 +356,23 @@ def galerkin_triple_chunks(a_indptr, a_indices, a_data, a_shift, p_indptr, p_ind
                                          c_data[lo:lo + region])
 
 
-@jit_parallel
-def gather_chunk_rows(chunk_rows, region, ends, offsets, src_indices, src_data,
-                      c_indptr, c_indices, c_data):
-    """The rows :func:`galerkin_triple_chunks` wrote, moved together into CSR (``prange`` over the
-    chunks): chunk ``k``'s ``offsets[k + 1] - offsets[k]`` entries from ``k * region`` to
-    ``offsets[k]``, ``c_indptr[row + 1] = offsets[k] + ends[row]`` (``c_indptr[0]`` set by the
-    caller).
+@jit
+def compact_chunk_rows(chunk_rows, region, ends, offsets, c_indptr, c_indices, c_data):
+    """The rows :func:`galerkin_triple_chunks` wrote, moved together into CSR in place: chunk
+    ``k``'s ``offsets[k + 1] - offsets[k]`` entries from ``k * region`` down to ``offsets[k]`` of
+    the same arrays, chunk after chunk (a chunk's entries fit its region, so ``offsets[k] <= k *
+    region`` and the entries move left over ones already moved: no second pair of arrays),
+    ``c_indptr[row + 1] = offsets[k] + ends[row]`` (``c_indptr[0]`` set by the caller).
 
-    ends : int64 (nc,); offsets : int64 (chunks + 1,); src_indices, src_data : the chunked
-    outputs; c_indptr : int (nc + 1,), c_indices, c_data : (offsets[-1],) outputs.
+    ends : int64 (nc,); offsets : int64 (chunks + 1,); c_indptr : int (nc + 1,) output;
+    c_indices, c_data : the chunked outputs, holding the CSR entries in ``[0, offsets[-1])`` on return.
     """
     nc = ends.size
-    for k in prange(offsets.size - 1):
+    for k in range(offsets.size - 1):
         base = offsets[k]
         for row in range(k * chunk_rows, min(nc, (k + 1) * chunk_rows)):
             c_indptr[row + 1] = base + ends[row]
         lo = k * region
         for z in range(offsets[k + 1] - base):
-            c_indices[base + z] = src_indices[lo + z]
-            c_data[base + z] = src_data[lo + z]
+            c_indices[base + z] = c_indices[lo + z]
+            c_data[base + z] = c_data[lo + z]

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastshade.kernels.blockops import main_diagonal_entries
-from fastshade.kernels.spgemm import galerkin_triple_bound
+from fastshade.kernels.spgemm import compact_chunk_rows, galerkin_triple_bound
 from fastshade.pipeline.graph import image_laplacian
 from fastshade.spectral import amg, setup_csr
 from fastshade.spectral.setup_csr import (
@@ -184,3 +184,37 @@ def test_galerkin_triple_product_in_parallel_chunks_is_the_serial_bits(shape, se
     _assert_same_csr(got, want)
     assert got.indices.dtype == want.indices.dtype
     assert len(seen) == 1 and (seen[0] is not None) == chunked
+
+
+@pytest.mark.parametrize("nc,chunk_rows,region,seed", [(1, 1, 3, 0), (10, 3, 7, 1), (50, 7, 40, 2), (64, 64, 900, 3),
+                                                       (33, 4, 16, 4)])
+def test_compacting_chunked_rows_in_place_is_concatenating_them(nc, chunk_rows, region, seed):
+    """Chunk k's rows sit from k * region (a row's entries after the row before it); moved down in
+    place they are the plain concatenation of the chunks' entries (NumPy), and indptr their ends."""
+    rng = np.random.default_rng(seed)
+    count = -(-nc // chunk_rows)
+    lengths = np.zeros(nc, dtype=np.int64)
+    for k in range(count):  # each chunk's rows fill at most its region (every entry possible)
+        rows = range(k * chunk_rows, min(nc, (k + 1) * chunk_rows))
+        budget = int(rng.integers(0, region + 1)) if k % 3 else region
+        cuts = np.sort(rng.integers(0, budget + 1, len(rows) - 1))
+        lengths[list(rows)] = np.diff(np.concatenate([[0], cuts, [budget]]))
+    indices = rng.integers(0, 1000, count * region).astype(np.int32)
+    data = rng.standard_normal(count * region)
+    pieces_i, pieces_d, ends = [], [], np.empty(nc, dtype=np.int64)
+    for k in range(count):
+        rows = slice(k * chunk_rows, min(nc, (k + 1) * chunk_rows))
+        used = int(lengths[rows].sum())
+        pieces_i.append(indices[k * region:k * region + used].copy())
+        pieces_d.append(data[k * region:k * region + used].copy())
+        ends[rows] = np.cumsum(lengths[rows])
+    lasts = np.minimum(nc, (np.arange(count) + 1) * chunk_rows)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(ends[lasts - 1], out=offsets[1:])
+    indptr = np.empty(nc + 1, dtype=np.int32)
+    indptr[0] = 0
+    compact_chunk_rows(chunk_rows, region, ends, offsets, indptr, indices, data)
+    nnz = int(offsets[-1])
+    np.testing.assert_array_equal(indices[:nnz], np.concatenate(pieces_i))
+    np.testing.assert_array_equal(data[:nnz], np.concatenate(pieces_d))
+    np.testing.assert_array_equal(indptr, np.concatenate([[0], np.cumsum(lengths)]))

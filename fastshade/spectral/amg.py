@@ -473,6 +473,9 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                     Ac = spgemm_pair_matrix(PT, None, AP, None)[0]
                     del AP
                 del A
+                if lazy0 and reform is not None:  # L's last read here: the cascade's prolongation
+                    H.reform0 = reform  # to level 0 reads it again (emptied before the mass and
+                    _empty_level0(H)  # the coarser levels: 64 B a pixel less at their peaks)
                 bdata = np.empty(Ac.nnz)
                 mass = threaded(galerkin_identity_mass, n)
                 mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data, Ac.indptr, Ac.indices,
@@ -497,10 +500,6 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         H.Y.append(norms.reshape(-1, 1))
         H.Dinv.append(1.0 / Ac.diagonal())
         cand = norms
-        if len(H.P) == 1 and lazy0 and reform is not None:  # level 0's products are formed: L is
-            # read again by the cascade's prolongation to level 0 only
-            H.reform0 = reform
-            _empty_level0(H)
     del level_A
     if H.A[0] is None and not (H.P and lazy0):  # kept: formed now, with the values read above
         H.A[0] = _shifted(L, shift, mass=False)[0]
