@@ -116,6 +116,34 @@ def test_lazy_hierarchy_paths_give_the_same_bits(size, tol, contract, monkeypatc
         assert got.tobytes() == want.tobytes() and got.dtype == want.dtype
 
 
+@pytest.mark.parametrize("size,tol,iterates", [(256, 1e-6, True), (200, 1e-2, True), (512, 1e-2, False)])
+def test_a_big_pixel_level_without_a_contract_drops_the_coarse_levels_and_sets_them_up_again_to_iterate(
+        size, tol, iterates, monkeypatch):
+    """With no contract the coarse levels are dropped before the pixel level; an iterating pixel
+    level sets the hierarchy up again at its first V-cycle: the same bits as keeping it."""
+    c = carrier_of(demo_image(size, size))
+    L = image_laplacian(c)
+    ref = spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42, contract="off")
+    monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    monkeypatch.setattr(cascade, "LAZY_ROWS", 0)
+    setups = []
+    build = cascade.build_hierarchy
+    monkeypatch.setattr(cascade, "build_hierarchy", lambda *a, **kw: setups.append(1) or build(*a, **kw))
+    parts = []
+    part = cascade.prolongation_part
+    monkeypatch.setattr(cascade, "prolongation_part", lambda H: parts.append(len(H.L)) or part(H))
+    got = spectral_basis(c, k=8, tol=tol, laplacian=L, seed=42, contract="off",
+                         laplacian_reform=lambda: image_laplacian(c))
+    assert len(parts) == 1 and parts[0] > 2  # the coarse levels dropped before the pixel level
+    assert (ref.info["iterations"] > 0) == iterates
+    assert len(setups) == (2 if iterates else 1)  # set up again only to iterate
+    np.testing.assert_array_equal(got.vectors, ref.vectors)
+    np.testing.assert_array_equal(got.values, ref.values)
+    assert got.info["residuals"] == ref.info["residuals"]
+    assert got.info["iterations"] == ref.info["iterations"]
+    assert got.info["hierarchy_notes"] == ref.info["hierarchy_notes"]
+
+
 def _use_solver(monkeypatch, solver):
     """Every level of the cascade solved by ``solver`` (the default bound at definition included)."""
     monkeypatch.setattr(cascade, "block_lobpcg", solver)

@@ -187,6 +187,17 @@ def refill_level0(H: Hierarchy) -> None:
     refill_operator(H.L[0], H.reform0)
 
 
+def prolongation_part(H: Hierarchy) -> Hierarchy:
+    """The part of ``H`` the prolongation to level 0 and the pixel level's start read: ``L[0]``,
+    ``P[0]`` (or the aggregates ``agg0`` and ``Y[1]`` it is formed again from), ``Y[0]``, the
+    shift, the damping and the notes; every coarser level dropped.  A V-cycle needs the whole
+    hierarchy again (:func:`build_hierarchy` forms the same levels: the setup is deterministic).
+    """
+    return Hierarchy(L=[H.L[0]], B=[None], A=[None], P=[H.P[0]], PT=[None], Y=[H.Y[0], H.Y[1]],
+                     Dinv=[None], shift=H.shift, notes=H.notes, omega0=H.omega0, theta=H.theta,
+                     agg0=H.agg0)
+
+
 def prolongator0_reformable(H: Hierarchy) -> bool:
     """Whether :func:`level0_prolongator` forms ``H.P[0]`` again: level 0 was PyAMG's plain
     smoothed aggregation of ``A = L + s I`` (no guide, no stalled-level fallback).

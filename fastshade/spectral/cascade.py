@@ -35,6 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ from fastshade.spectral.amg import (
     build_hierarchy,
     ones_level0,
     prolongate0,
+    prolongation_part,
     prolongator0_reformable,
     refill_level0,
     vcycle,
@@ -264,6 +266,13 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         X = np.ascontiguousarray(X)  # a dense coarsest solve's is in F order: one kernel layout
         if lev == 0:  # L's arrays back, if the setup emptied them (formed again: the same values,
             refill_level0(H)  # where the coarse levels' blocks were just freed)
+        precond = partial(vcycle, H, lev)
+        if lev == 0 and contract == "off" and guide is None and n >= LAZY_ROWS:
+            # a big pixel level usually stops at its start, and without a contract nothing after
+            # it reads the hierarchy: the coarser levels are dropped (their operators, ~30 B a
+            # pixel at the start's peak) and set up again, the same, by a V-cycle there
+            H = prolongation_part(H)
+            precond = _pixel_vcycle(L, m)
         if H.P[lev] is None:  # a big level 0's, dropped after the setup: applied row by row as
             # it is formed, never whole (the same bits; 34 B a pixel less at the pixel level's start)
             PX = prolongate0(H, X)
@@ -278,8 +287,7 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
             # values) only by a V-cycle there (34 B per pixel less at the start's peak)
             H.P[0] = None  # type: ignore[call-overload]
         fine = lev == 0
-        res = solver(H.L[lev], H.B[lev], X, ones_level0(H) if lev == 0 else H.Y[lev],
-                     lambda R, lev=lev: vcycle(H, lev, R),
+        res = solver(H.L[lev], H.B[lev], X, ones_level0(H) if lev == 0 else H.Y[lev], precond,
                      tol=tol if fine else 0.0,
                      maxiter=maxiter if fine else (first_iters if lev == 1 else coarse_iters),
                      k=k,
@@ -313,6 +321,25 @@ def cascade_solve(L: sp.csr_matrix, k: int, *, tol: float, seed: int, guard: int
         info["subspace_error_bound"] = _span_bound(L, H, res["values"], vecs, k)
         info["contract_seconds"] = time.perf_counter() - t1
     return vals, vecs, info
+
+
+def _pixel_vcycle(L: sp.csr_matrix, m: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The V-cycle of the pixel level of ``L`` whose coarser levels were dropped
+    (:func:`~fastshade.spectral.amg.prolongation_part`): the first call sets the hierarchy up again
+    (:func:`~fastshade.spectral.amg.build_hierarchy` of ``L`` with the cascade's ``min_coarse``:
+    the same levels, so the same bits), without the coarse operators and mass matrices the
+    V-cycles do not read.
+    """
+    whole: list[Hierarchy] = []
+
+    def precond(R: np.ndarray) -> np.ndarray:
+        if not whole:
+            H = build_hierarchy(L, min_coarse=5 * m)
+            H.L[1:] = H.B[1:] = [None] * (len(H.L) - 1)  # type: ignore[list-item]
+            whole.append(H)
+        return vcycle(whole[0], 0, R)
+
+    return precond
 
 
 def _span_bound(L: sp.csr_matrix, H: Hierarchy, values: np.ndarray, vecs: np.ndarray,
