@@ -200,8 +200,10 @@ def galerkin_identity_mass(pt_indptr, pt_indices, pt_data, p_indptr, p_indices, 
     The same sums, in the same order, as the second product of :func:`spgemm_pair_bounded` run
     on ``A P`` and ``I P`` (whose entries off ``P``'s pattern are zeros): for coarse row ``I``,
     the members ``i`` in ``P^T``'s row order, each adding ``P^T[I, i] P[i, b]``.  Needs every
-    entry of ``P`` in ``C``'s row (``A`` stores its diagonal).  acc : float64 (T, n_coarse) zeroed
-    work array, one row per Numba thread (left zeroed); out : float64 (nnz(C),) output.
+    entry of ``P`` in ``C``'s row (``A`` stores its diagonal).  ``pt_data`` None: ``P^T``'s values
+    read from ``P``'s rows (each storing a column at most once; the same floats).  acc : float64
+    (T, n_coarse) zeroed work array, one row per Numba thread (left zeroed); out : float64
+    (nnz(C),) output.
     """
     nc = pt_indptr.size - 1
     for k in prange((nc + ROW_CHUNK - 1) // ROW_CHUNK):
@@ -209,7 +211,10 @@ def galerkin_identity_mass(pt_indptr, pt_indices, pt_data, p_indptr, p_indices, 
         for row in range(k * ROW_CHUNK, min(nc, (k + 1) * ROW_CHUNK)):
             for p in range(pt_indptr[row], pt_indptr[row + 1]):
                 i = np.uintp(pt_indices[p])
-                u = pt_data[p]
+                if pt_data is None:  # P^T's value, read from P's row i (the same float)
+                    u = _row_entry(p_indptr, p_indices, p_data, i, row)
+                else:
+                    u = pt_data[p]
                 if u == 0.0:  # as the pair kernel, which skips a zero factor
                     continue
                 q0 = p_indptr[i]
@@ -245,6 +250,17 @@ def galerkin_triple_bound(a_indptr, a_indices, p_indptr):
 
 
 @jit
+def _row_entry(indptr, indices, data, i, col):
+    """``M[i, col]`` of a CSR matrix whose rows store each column at most once (0.0 when row ``i``
+    does not store it): a transpose's value read from the matrix, by a scan of one short row.
+    """
+    for q in range(indptr[i], indptr[i + 1]):
+        if indices[q] == col:
+            return data[q]
+    return 0.0
+
+
+@jit
 def _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
                           pt_indptr, pt_indices, pt_data, first, last, row_room,
                           mark, acc, ap_cols, ap_acc, nz, ends, c_indices, c_data):
@@ -259,7 +275,10 @@ def _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indi
         start = nz
         for p in range(pt_indptr[row], pt_indptr[row + 1]):
             i = np.uintp(pt_indices[p])
-            u = pt_data[p]
+            if pt_data is None:  # P^T's value, read from P's row i (the same float)
+                u = _row_entry(p_indptr, p_indices, p_data, i, row)
+            else:
+                u = pt_data[p]
             # row i of A P, as spgemm_pair_bounded forms it (its few columns found by a scan)
             m = 0
             for a in range(a_indptr[i], a_indptr[i + 1]):
@@ -313,7 +332,9 @@ def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_in
     a_indptr, a_indices, a_data, a_shift : ``A`` (n, n) as :func:`spgemm_pair_bounded`'s ``X``
         (``a_shift`` not 0: the stored matrix plus ``a_shift I``, every row storing its diagonal
         once).
-    p_indptr, p_indices, p_data : ``P`` (n, nc); pt_indptr, pt_indices, pt_data : ``P^T``.
+    p_indptr, p_indices, p_data : ``P`` (n, nc), each row storing a column at most once;
+        pt_indptr, pt_indices, pt_data : ``P^T`` (``pt_data`` None: its values read from ``P``'s
+        rows, the same floats, so the transpose's 8 B an entry need not be alive).
     first : int, the first coarse row to write (``c_indptr[first]`` holds its start).
     row_room : int, at least the length of any row of ``C``; a row starts only when
         ``row_room`` entries are free in ``c_indices`` (else the call returns that row: the caller

@@ -106,7 +106,7 @@ def test_galerkin_triple_product_is_the_two_products_bit_for_bit(shape, seed, gu
         monkeypatch.setattr(setup_csr, "GALERKIN_ROW_GUESS", guess)
     L, P, shift = _level0(shape, seed)
     PT = P.T.tocsr()
-    got = galerkin_triple_matrix(L, P, PT, shift)
+    got = galerkin_triple_matrix(L, P, PT.indptr, PT.indices, shift)
     _assert_same_csr(got, _two_products(L, P, PT, shift))
     want = (PT @ (L + shift * sp.identity(L.shape[0])) @ P).toarray()
     np.testing.assert_allclose(got.toarray(), want, rtol=1e-12, atol=1e-14)
@@ -128,7 +128,7 @@ def test_galerkin_triple_product_matches_scipy_on_random_matrices(n, nc, density
     for guess in (1, setup_csr.GALERKIN_ROW_GUESS):
         monkeypatch.setattr(setup_csr, "GALERKIN_ROW_GUESS", guess)
         for M, s in cases:
-            got = galerkin_triple_matrix(M, P, PT, s)
+            got = galerkin_triple_matrix(M, P, PT.indptr, PT.indices, s)
             _assert_same_csr(got, _two_products(M, P, PT, s))
             want = PT.toarray() @ (M.toarray() + s * np.eye(n)) @ P.toarray()
             np.testing.assert_allclose(got.toarray(), want, rtol=1e-12, atol=1e-12)
@@ -173,14 +173,14 @@ def test_galerkin_triple_product_in_parallel_chunks_is_the_serial_bits(shape, se
     without room for its rows hands the product back to the serial kernel (the same arrays)."""
     L, P, shift = _level0(shape, seed)
     PT = P.T.tocsr()
-    want = galerkin_triple_matrix(L, P, PT, shift)  # (a small level: serial)
+    want = galerkin_triple_matrix(L, P, PT.indptr, PT.indices, shift)  # (a small level: serial)
     seen = []
     in_chunks = setup_csr._galerkin_in_chunks
     monkeypatch.setattr(setup_csr, "_galerkin_in_chunks", lambda *a: seen.append(in_chunks(*a)) or seen[-1])
     monkeypatch.setattr(setup_csr, "GALERKIN_CHUNK_ROWS", chunk_rows)
     monkeypatch.setattr(setup_csr, "GALERKIN_ROW_GUESS", guess)
     with parallel_from(0), limit_threads(numba_threads=2):
-        got = galerkin_triple_matrix(L, P, PT, shift)
+        got = galerkin_triple_matrix(L, P, PT.indptr, PT.indices, shift)
     _assert_same_csr(got, want)
     assert got.indices.dtype == want.indices.dtype
     assert len(seen) == 1 and (seen[0] is not None) == chunked

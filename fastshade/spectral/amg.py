@@ -476,11 +476,14 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                 del bdata, agg, t
                 if lazy0:  # level 0's 1 / diag and mass data: read no more here
                     H.A[0] = H.Dinv[0] = None
-                    PT = P.T.tocsr()
-                    Ac = galerkin_triple_matrix(A, P, PT, a_shift)
+                    PT = P.T.tocsr()  # (its pattern: P^T's values are read from P's rows, the
+                    pt = (PT.indptr, PT.indices, None)  # same floats: 22 B a pixel less through
+                    PT = None  # the Galerkin product and the mass; a big level keeps no P^T)
+                    Ac = galerkin_triple_matrix(A, P, pt[0], pt[1], a_shift)
                 else:
                     AP = spgemm_pair_matrix(A, None, P, None, x_shift=a_shift)[0]
                     PT = P.T.tocsr()
+                    pt = (PT.indptr, PT.indices, PT.data)
                     Ac = spgemm_pair_matrix(PT, None, AP, None)[0]
                     del AP
                 del A
@@ -489,8 +492,9 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                     _empty_level0(H)  # the coarser levels: 64 B a pixel less at their peaks)
                 bdata = np.empty(Ac.nnz)
                 mass = threaded(galerkin_identity_mass, n)
-                mass(PT.indptr, PT.indices, PT.data, P.indptr, P.indices, P.data, Ac.indptr, Ac.indices,
+                mass(*pt, P.indptr, P.indices, P.data, Ac.indptr, Ac.indices,
                      np.zeros((work_rows(mass, galerkin_identity_mass), Ac.shape[1])), bdata)
+                del pt
             else:
                 AP, bp = spgemm_pair_matrix(A, bdata, P, P.data)
                 del A, bdata, agg, t
