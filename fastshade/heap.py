@@ -5,6 +5,7 @@ freed) come from the C heap; when they are freed the pages stay resident unless 
 heap is free.  A big image's coarse multigrid levels free many such blocks just before the pixel
 level allocates its own: :func:`release_free_heap` (glibc's ``malloc_trim``) keeps them out of
 the peak (``fastshade.spectral.cascade``).  Elsewhere (macOS, Windows, musl) it does nothing.
+:func:`small_pages` keeps an array written in scattered parts off huge pages (Linux).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import ctypes.util
 import functools
 from typing import Any
 
-__all__ = ["release_free_heap"]
+__all__ = ["release_free_heap", "small_pages"]
+
+_MADV_NOHUGEPAGE = 15  # (Linux)
+_PAGE = 4096
 
 
 def release_free_heap() -> None:
@@ -22,6 +26,22 @@ def release_free_heap() -> None:
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def small_pages(array: Any) -> Any:
+    """Back ``array``'s memory with 4 KiB pages (Linux ``madvise(MADV_NOHUGEPAGE)`` over its whole
+    pages; elsewhere nothing), then return it.  For a big array written in scattered parts (chunks
+    that fill part of their room): NumPy asks for 2 MiB huge pages, which a single write makes
+    wholly resident; with small pages only the pages written count.  Call it before writing.
+    """
+    libc = _glibc()
+    if libc is None or array.nbytes < 2 * _PAGE:
+        return array
+    start = -(-array.ctypes.data // _PAGE) * _PAGE
+    stop = (array.ctypes.data + array.nbytes) // _PAGE * _PAGE
+    if stop > start:
+        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(stop - start), _MADV_NOHUGEPAGE)
+    return array
 
 
 @functools.cache
@@ -34,4 +54,6 @@ def _glibc() -> Any:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
+    lib.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    lib.madvise.restype = ctypes.c_int
     return lib
