@@ -40,7 +40,8 @@ def paintable(an: InkAnalysis) -> np.ndarray:
 
 def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float,
                  lean: float = 0.7, later: bool = False, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Line weight: (added mask, (H, W, 3) colour of each added pixel).
+    """Line weight: (added mask (H, W), (count, 3) colours of the added pixels in row-major order,
+    as ``image[added] = colours`` paints them; not an (H, W, 3) image: 24 B a pixel).
 
     The reach of a high-gate stroke pixel is the spectral budget ``R (1 - attenuation Ê)``
     (:func:`fastshade.pipeline.shading.thickening_budget`, normalised over the high-gate pixels)
@@ -52,9 +53,8 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     the reach and the gap move by :func:`~fastshade.pipeline.resolution.centre_offset`.
     """
     h, w = an.shape
-    colours = np.zeros((h, w, 3))
     if an.basis is None or radius == 0 or not an.high.any():
-        return np.zeros((h, w), dtype=bool), colours
+        return np.zeros((h, w), dtype=bool), np.zeros((0, 3))
     sources = np.flatnonzero(an.high.ravel())
     if an.energy is None:
         budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w)
@@ -80,12 +80,12 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
                          max_reach=float(radius) - offset, smooth=SMOOTH * scale)
     added = np.zeros((h, w), dtype=bool)
     added[win] = grown
-    if grown.any():
+    colours = np.zeros((0, 3))
+    if grown.any():  # (the window's row-major order of grown pixels is the image's of added ones)
         dist = an.model.distance[win]
         core = strokes & (dist >= np.median(dist[strokes]))
         cy, cx = ndi.distance_transform_edt(~core, return_distances=False, return_indices=True)
-        rgb = an.rgb[win]
-        colours[win][grown] = rgb[cy[grown], cx[grown]]
+        colours = an.rgb[win][cy[grown], cx[grown]]
     return added, colours
 
 

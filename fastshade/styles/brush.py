@@ -86,6 +86,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                                        later=step.index > 1, scale=scale)
     with timer.stage("shadow"):
         fill, edge, swings, owner = shadow_stage(an, opts.shadow_distance, step.effect, added, scale)
+        grown = added  # (the pixels `colours` lists, in row-major order)
         added, fill, edge = drop_small([added, fill, edge], scaled_area(MIN_PIECE, scale))
         out[fill] = an.palette.fill
         out[edge] = an.palette.edge
@@ -94,7 +95,7 @@ def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
     # painted once, each pixel owned by the last swing over it)
     shadow_changed = (log.stage_of == log.names.index("shadow")) & ~added
     pixels = np.bincount(owner[shadow_changed & (owner >= 0)], minlength=len(swings))
-    out[added] = colours[added]
+    out[added] = colours[added[grown]]  # the colours of the added pixels drop_small kept
     log.record("thicken", out)
     image = out
     if alpha is not None:  # marks on transparent paper are opaque (where they changed the colour)
