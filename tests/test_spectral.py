@@ -432,7 +432,7 @@ def test_hierarchy_is_pyamgs_smoothed_aggregation(h, w, seed, kind, monkeypatch)
     assert plain >= 2
     agg_ops = []
     for lev in range(plain):
-        agg, nc = amg.aggregate(H.A[lev], amg.STRENGTH_THETA)
+        agg, nc = amg.aggregate(amg.level_operator(H, lev), amg.STRENGTH_THETA)
         n = agg.size
         ref = standard_aggregation(symmetric_strength_of_connection(H.A[lev],
                                                                     amg.STRENGTH_THETA))[0]

@@ -516,8 +516,11 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
         H.Dinv.append(1.0 / Ac.diagonal())
         cand = norms
     del level_A
-    if H.A[0] is None and not (H.P and lazy0):  # kept: formed now, with the values read above
+    if H.A[0] is None and not H.P:  # level 0 is the coarsest: its factor reads A now
         H.A[0] = _shifted(L, shift, mass=False)[0]
+    # (otherwise level 0's A = L + s I, read through L by the setup, is formed by the first
+    # V-cycle there, with the same values: a pixel level that stops at its start, as most do,
+    # never forms it; toof 4 ms)
     if H.A[-1].shape[0] <= DENSE_COARSE_MAX:
         H.coarse_factor = sla.cho_factor(H.A[-1].toarray(), lower=False)
     if H.P and lazy0:  # formed again by the first V-cycle on level 0
@@ -529,6 +532,17 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
             # prolongates to level 0 (34 B a pixel less while the coarse levels are solved)
             H.P[0] = None  # type: ignore[call-overload]
     return H
+
+
+def level_operator(H: Hierarchy, level: int) -> sp.csr_matrix:
+    """``H.A[level]``, formed (with its inverse diagonal ``H.Dinv[level]``) when the setup left it
+    to the first V-cycle there (level 0, read through ``L`` by the setup; a big level): the same
+    values as the setup read.
+    """
+    if H.A[level] is None:
+        H.A[level] = _shifted(H.L[level], H.shift, mass=False)[0]
+        H.Dinv[level] = inverse_shifted(H.L[level].diagonal(), H.shift)
+    return H.A[level]
 
 
 def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
@@ -546,9 +560,7 @@ def vcycle(H: Hierarchy, level: int, R: np.ndarray) -> np.ndarray:
         for _ in range(3):
             X += (JACOBI_OMEGA * dinv) * (R - H.A[level] @ X)
         return X
-    if H.A[level] is None:  # dropped after the setup (build_hierarchy): the same values again
-        H.A[level] = _shifted(H.L[level], H.shift, mass=False)[0]
-        H.Dinv[level] = inverse_shifted(H.L[level].diagonal(), H.shift)
+    level_operator(H, level)
     if H.P[level] is None:  # dropped by the cascade once the pixel level's start was formed
         H.P[level] = level0_prolongator(H)
     if H.PT[level] is None:
