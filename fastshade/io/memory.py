@@ -52,12 +52,16 @@ then 307 once level 0 stopped forming the mass product ``B P`` (``P^T P`` summed
 pixel level summed its start over bands of rows instead of forming ``L X0``, level 0's ``L + s I``
 was read through ``L``, a big level 0 dropped ``P`` (kept its aggregates, applied ``P`` row by
 row at the pixel level's start) and its constant vector through the coarse levels (7 December;
-the same output bytes).  None of that lowers an iterating pixel level's blocks.
+the same output bytes); 190 on 1 thread and 192 on 2 (A4 at 300 dpi 233-236, 2048² 248) once
+brush's basis returned the thicken budget's energy alone, ``L`` was emptied while the coarse
+levels were set up and solved, ``P^T``'s values were read from ``P``, and the coarse levels were
+dropped before a pixel level without a contract (the sixth session; the same bytes).  None of
+that lowers an iterating pixel level's blocks.
 
 Whether the pixel level iterates cannot be told from the size, and an iterating one needs about
 three times the start's memory, so the model counts the iteration for the first
 :data:`ITERATION_RESERVE_PIXELS` pixels (an upper bound there, as measured above) and the start
-beyond them (468 B/px with the default options, against the 246-300 measured from A4 at 300 dpi
+beyond them (468 B/px with the default options, against the 190-236 measured from A4 at 300 dpi
 to 34.8 Mpx): counted at every size, A4 at 600 dpi needed 37.9 GiB by the model and the default
 limit refused it on a 24 GB machine.  A job with that default limit checks the memory available
 before a bigger pixel level iterates (:func:`check_pixel_iteration`) and stops with one line
