@@ -262,7 +262,7 @@ def _row_entry(indptr, indices, data, i, col):
 
 @jit
 def _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
-                          pt_indptr, pt_indices, pt_data, first, last, row_room,
+                          pt_indptr, pt_indices, first, last, row_room,
                           mark, acc, ap_cols, ap_acc, nz, ends, c_indices, c_data):
     """Rows ``first .. last - 1`` of :func:`galerkin_triple_product` written from position ``nz`` of
     ``c_indices``, ``c_data``; ``ends[row]`` receives the position after each row.  Returns the
@@ -275,10 +275,7 @@ def _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indi
         start = nz
         for p in range(pt_indptr[row], pt_indptr[row + 1]):
             i = np.uintp(pt_indices[p])
-            if pt_data is None:  # P^T's value, read from P's row i (the same float)
-                u = _row_entry(p_indptr, p_indices, p_data, i, row)
-            else:
-                u = pt_data[p]
+            u = _row_entry(p_indptr, p_indices, p_data, i, row)  # P^T's value: P's, the same float
             # row i of A P, as spgemm_pair_bounded forms it (its few columns found by a scan)
             m = 0
             for a in range(a_indptr[i], a_indptr[i + 1]):
@@ -318,7 +315,7 @@ def _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indi
 
 @jit
 def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
-                            pt_indptr, pt_indices, pt_data, first, row_room,
+                            pt_indptr, pt_indices, first, row_room,
                             mark, acc, ap_cols, ap_acc, c_indptr, c_indices, c_data):
     """Rows ``first ..`` of ``C = P^T (A P)`` without forming ``A P``; returns the first row not
     written (``nc`` when done).
@@ -333,8 +330,8 @@ def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_in
         (``a_shift`` not 0: the stored matrix plus ``a_shift I``, every row storing its diagonal
         once).
     p_indptr, p_indices, p_data : ``P`` (n, nc), each row storing a column at most once;
-        pt_indptr, pt_indices, pt_data : ``P^T`` (``pt_data`` None: its values read from ``P``'s
-        rows, the same floats, so the transpose's 8 B an entry need not be alive).
+        pt_indptr, pt_indices : the pattern of ``P^T`` (its values are read from ``P``'s rows,
+        the same floats, so the transpose's 8 B an entry need not be alive).
     first : int, the first coarse row to write (``c_indptr[first]`` holds its start).
     row_room : int, at least the length of any row of ``C``; a row starts only when
         ``row_room`` entries are free in ``c_indices`` (else the call returns that row: the caller
@@ -345,14 +342,14 @@ def galerkin_triple_product(a_indptr, a_indices, a_data, a_shift, p_indptr, p_in
     c_indptr : int (nc + 1,) output; c_indices : int, c_data : float64 outputs (same size).
     """
     return _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
-                                 pt_indptr, pt_indices, pt_data, first, pt_indptr.size - 1, row_room,
+                                 pt_indptr, pt_indices, first, pt_indptr.size - 1, row_room,
                                  mark, acc, ap_cols, ap_acc, c_indptr[first], c_indptr[1:], c_indices,
                                  c_data)
 
 
 @jit_parallel
 def galerkin_triple_chunks(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices, p_data,
-                           pt_indptr, pt_indices, pt_data, chunk_rows, region, row_room,
+                           pt_indptr, pt_indices, chunk_rows, region, row_room,
                            marks, accs, ap_cols, ap_accs, stops, ends, c_indices, c_data):
     """:func:`galerkin_triple_product` in chunks of ``chunk_rows`` coarse rows (``prange``): chunk
     ``k`` writes its rows from position ``k * region`` of ``c_indices``, ``c_data`` (``ends[row]``:
@@ -371,7 +368,7 @@ def galerkin_triple_chunks(a_indptr, a_indices, a_data, a_shift, p_indptr, p_ind
         first = k * chunk_rows
         lo = k * region
         stops[k] = _galerkin_triple_rows(a_indptr, a_indices, a_data, a_shift, p_indptr, p_indices,
-                                         p_data, pt_indptr, pt_indices, pt_data, first,
+                                         p_data, pt_indptr, pt_indices, first,
                                          min(nc, first + chunk_rows), row_room, marks[t], accs[t],
                                          ap_cols[t], ap_accs[t], 0, ends, c_indices[lo:lo + region],
                                          c_data[lo:lo + region])

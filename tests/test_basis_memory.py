@@ -196,6 +196,21 @@ def test_an_emptied_level0_operator_is_refilled_with_the_same_bits(size, tol, co
     assert all(size_ == L.shape[0] + 1 for _, size_ in seen)
 
 
+def test_a_converted_laplacian_is_never_emptied(monkeypatch):
+    """A given Laplacian that is not a float64 CSR matrix is solved as a converted copy: the
+    reform is not called and the caller's matrix keeps its arrays."""
+    c = carrier_of(demo_image(128, 128))
+    L32 = image_laplacian(c, dtype=np.float32)
+    before = _arrays(L32)
+    monkeypatch.setattr(amg, "LAZY_ROWS", 0)
+    monkeypatch.setattr(cascade, "LAZY_ROWS", 0)
+    calls = []
+    basis = spectral_basis(c, k=8, laplacian=L32, contract="off",
+                           laplacian_reform=lambda: calls.append(1) or image_laplacian(c, dtype=np.float32))
+    assert calls == [] and _arrays(L32) == before
+    assert basis.vectors.shape == (c.size, 8)
+
+
 def test_an_emptied_level0_operator_is_refilled_when_a_coarse_level_raises(monkeypatch):
     c = carrier_of(demo_image(128, 128))
     L = image_laplacian(c)

@@ -68,6 +68,7 @@ from fastshade.spectral.setup_csr import (
     inverse_shifted,
     smoothed_prolongator_matrix,
     spgemm_pair_matrix,
+    transpose_pattern,
 )
 from fastshade.threads import threaded, work_rows
 
@@ -476,9 +477,10 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
                 del bdata, agg, t
                 if lazy0:  # level 0's 1 / diag and mass data: read no more here
                     H.A[0] = H.Dinv[0] = None
-                    PT = P.T.tocsr()  # (its pattern: P^T's values are read from P's rows, the
-                    pt = (PT.indptr, PT.indices, None)  # same floats: 22 B a pixel less through
-                    PT = None  # the Galerkin product and the mass; a big level keeps no P^T)
+                    PT = None  # (a big level keeps no P^T: a V-cycle there forms it again)
+                    # P^T's pattern alone: its values are read from P's rows (the same floats;
+                    # 22 B a pixel less through the Galerkin product and the mass)
+                    pt = (*transpose_pattern(P), None)
                     Ac = galerkin_triple_matrix(A, P, pt[0], pt[1], a_shift)
                 else:
                     AP = spgemm_pair_matrix(A, None, P, None, x_shift=a_shift)[0]

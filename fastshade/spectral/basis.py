@@ -95,12 +95,6 @@ def _residual_norms(L: sp.csr_matrix, values: np.ndarray, vectors: np.ndarray) -
     return np.linalg.norm(r, axis=0)
 
 
-def _float64_csr(matrix: Any) -> sp.csr_matrix:
-    """``matrix`` as a float64 CSR matrix (itself when it is one); a callable is called first."""
-    csr = (matrix() if callable(matrix) else matrix).tocsr()
-    return csr.astype(np.float64) if csr.dtype != np.float64 else csr
-
-
 def _check_carrier(carrier: np.ndarray) -> np.ndarray:
     """Return the carrier as float64 (H, W); ValueError unless 2-D, real, non-empty, finite."""
     c = np.asarray(carrier)
@@ -193,9 +187,9 @@ def spectral_basis(
         ``functools.partial(image_laplacian, carrier, ...)``).  A big image's global basis then
         empties ``laplacian``'s arrays in place while the coarse levels are set up and solved (64
         B a pixel less at their peaks; formed again where those levels' blocks were freed) and
-        puts them back, so the matrix has its arrays when this returns or raises.  Without it a
-        given ``laplacian`` is not touched.  (A Laplacian built here is formed again the same
-        way.)
+        puts them back, so the matrix has its arrays when this returns or raises.  Without it, or
+        when ``laplacian`` is not a float64 CSR matrix (a converted copy is solved), a given
+        ``laplacian`` is not touched.  (A Laplacian built here is formed again the same way.)
 
     Returns
     -------
@@ -245,10 +239,9 @@ def spectral_basis(
         L = laplacian.tocsr()
         if not np.isfinite(L.data).all():
             raise ValueError("laplacian contains NaN or inf")
-    if L.dtype != np.float64 or L is not laplacian:  # a copy (converted): formed again the same way
-        L = _float64_csr(L)
-        if laplacian_reform is not None:
-            laplacian_reform = partial(_float64_csr, laplacian_reform)
+        if L.dtype != np.float64 or L is not laplacian:  # a converted copy: nothing is emptied
+            L = L.astype(np.float64) if L.dtype != np.float64 else L
+            laplacian_reform = None
     info: dict[str, Any] = dict(tol=float(tol), k=k, guard=int(guard), warnings=[], n_valid=min(k, n - 1))
 
     if n == 1:

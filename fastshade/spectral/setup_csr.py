@@ -33,7 +33,7 @@ from fastshade.kernels.spgemm import (
 from fastshade.threads import threaded, work_rows
 
 __all__ = ["constant_candidate", "csr_from_counts", "galerkin_triple_matrix", "index_dtype", "inverse_shifted",
-           "smoothed_prolongator_matrix", "spgemm_pair_matrix"]
+           "smoothed_prolongator_matrix", "spgemm_pair_matrix", "transpose_pattern"]
 
 GALERKIN_ROW_GUESS = 16
 """Entries a row of ``P^T A P`` is first given room for (:func:`galerkin_triple_matrix`; an image
@@ -128,15 +128,21 @@ def spgemm_pair_matrix(X: sp.csr_matrix, x2: np.ndarray | None, Y: sp.csr_matrix
     return sp.csr_matrix((c1, indices, indptr), shape=(r, c)), c2
 
 
+def transpose_pattern(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr, indices)`` of ``M.T`` in CSR (SciPy's transpose; its values are not kept)."""
+    T = M.T.tocsr()
+    return T.indptr, T.indices
+
+
 def galerkin_triple_matrix(A: sp.csr_matrix, P: sp.csr_matrix, pt_indptr: np.ndarray, pt_indices: np.ndarray,
                            a_shift: float = 0.0) -> sp.csr_matrix:
     """``P^T (A + a_shift I) P`` without forming ``A P``: the arrays of :func:`spgemm_pair_matrix`
     run on ``A P`` and then on ``P^T (A P)`` (its index type aside, chosen from a larger bound), row
     ``i`` of ``A P`` formed again for each coarse row that reads it (Numba kernel
     :func:`~fastshade.kernels.spgemm.galerkin_triple_product`).  ``pt_indptr``, ``pt_indices``:
-    the pattern of ``P.T`` in CSR, its values read from ``P``'s rows (each storing a column at most
-    once: the same floats, without the transpose's values alive); ``a_shift`` not 0: a square
-    ``A`` storing its diagonal once.
+    the pattern of ``P.T`` in CSR (:func:`transpose_pattern`), its values read from ``P``'s rows
+    (each storing a column at most once: the same floats, without the transpose's values alive);
+    ``a_shift`` not 0: a square ``A`` storing its diagonal once.
 
     The outputs start with room for :data:`GALERKIN_ROW_GUESS` entries a row (never more than
     the bound) and grow in place (``realloc``) when a level needs more.  On more than one Numba
@@ -150,7 +156,7 @@ def galerkin_triple_matrix(A: sp.csr_matrix, P: sp.csr_matrix, pt_indptr: np.nda
     idx_t = index_dtype(max(total, nc))
     room_ap = max(1, min(nc, longest))
     operands = (A.indptr, A.indices, A.data, float(a_shift), P.indptr, P.indices, P.data,
-                pt_indptr, pt_indices, None)
+                pt_indptr, pt_indices)
     chunks = threaded(galerkin_triple_chunks, n)
     if chunks is not galerkin_triple_chunks:  # more than one thread, a big level
         C = _galerkin_in_chunks(chunks, operands, nc, row_room, idx_t, room_ap)
