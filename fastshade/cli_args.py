@@ -181,6 +181,15 @@ def options_from_args(args: argparse.Namespace) -> ShadeOptions:
     """Build validated :class:`ShadeOptions` from parsed flags: the flags given are explicit, every
     other field takes the style's default (:func:`fastshade.styles.resolve_options`).
     """
+    from fastshade.styles import resolve_options  # (the shader's modules load only when a command runs)
+
+    return resolve_options(ShadeOptions().replace(**option_changes(args)))
+
+
+def option_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`ShadeOptions` fields the parsed flags set (``on``/``off`` as booleans), by name:
+    what :func:`options_from_args` applies over the defaults (JSON-serialisable, for a worker).
+    """
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(ShadeOptions):
         if f.name == "explicit":
@@ -191,9 +200,7 @@ def options_from_args(args: argparse.Namespace) -> ShadeOptions:
         if isinstance(val, str) and val in ("on", "off") and isinstance(f.default, bool):
             val = val == "on"
         changes[f.name] = val
-    from fastshade.styles import resolve_options  # (the shader's modules load only when a command runs)
-
-    return resolve_options(ShadeOptions().replace(**changes))
+    return changes
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -69,6 +69,24 @@ def test_scan_case_reports_time_memory_and_bytes_per_pixel(tmp_path):
     assert records[0]["numba_threads"] == 1
 
 
+def test_scan_shades_with_the_shade_flags_given(tmp_path):
+    """``--scan`` is one ``fastshade shade`` job: its defaults (brush), not bench's v12, and the
+    shade flags given; the table names them (they were ignored: every style measured brush)."""
+    records = {}
+    for name, flags in (("default", []), ("v12-8", ["--style", "v12", "--connectivity", "8"])):
+        out = tmp_path / f"{name}.json"
+        code, text = run_cli("--scan", "96x64", "--scan-threads", "1", "--json", str(out), *flags)
+        assert code == 0, text
+        (records[name],) = json.loads(out.read_text())["scan"]
+        records[name]["text"] = text
+    default, v12 = records["default"], records["v12-8"]
+    assert default["options"]["style"] == "brush" and default["options"]["connectivity"] == 4
+    assert v12["options"]["style"] == "v12" and v12["options"]["connectivity"] == 8
+    assert v12["option_flags"] == ["connectivity", "style"] and default["option_flags"] == []
+    assert "style brush," in default["text"] and "style v12, connectivity 8," in v12["text"]
+    assert default["status"] == v12["status"] == "ok"
+
+
 @pytest.mark.parametrize("argv", [["--scan", "96x64x2"], ["--scan", "96x64", "--scan-threads", "0"],
                                   ["--scan", "96x64", "--scan-threads", "a"]])
 def test_scan_bad_arguments_are_one_line(argv, capsys):

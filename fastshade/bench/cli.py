@@ -26,7 +26,7 @@ from fastshade.bench.results import clock_view, finish, load_results
 from fastshade.bench.scan import SCAN_SHAPE, SCAN_THREADS, format_scan, run_scan
 from fastshade.bench.schema import CLOCKS, ORIGINAL_SIZE
 from fastshade.bench.worker import run_worker
-from fastshade.cli_args import add_shade_options, fail, options_from_args, style_list
+from fastshade.cli_args import add_shade_options, fail, option_changes, options_from_args, style_list
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -77,13 +77,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scan", nargs="?", const=f"{SCAN_SHAPE[1]}x{SCAN_SHAPE[0]}", default=None, metavar="WxH",
                    help="measure only the big-scan case: one `fastshade shade` job on the generated line drawing "
                         f"of WxH (default {SCAN_SHAPE[1]}x{SCAN_SHAPE[0]}, A4 at 600 dpi) per --scan-threads, "
-                        "reporting wall and CPU seconds, peak RSS and bytes per pixel")
+                        "reporting wall and CPU seconds, peak RSS and bytes per pixel; with `fastshade shade`'s "
+                        "defaults (style brush) and the shade flags given (--style v12, --connectivity 8, ...)")
     p.add_argument("--scan-threads", default=",".join(map(str, SCAN_THREADS)), metavar="T,T",
                    help="thread counts of --scan, one fresh worker each (default "
                         f"{','.join(map(str, SCAN_THREADS))})")
     p.add_argument("--results", metavar="IN.json",
                    help="measure nothing: print, --plot and --compare the results of an earlier --json run")
     add_shade_options(p, style="v12")  # the v12 pass: its baselines and studies
+    p.set_defaults(style=None)  # (v12 unless given; --scan shades as `fastshade shade` does: brush)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -105,6 +107,9 @@ def main(args: argparse.Namespace) -> int:
     budget = args.baseline_budget if args.baseline_budget is not None else (3.0 if args.quick else 30.0)
     if not budget > 0:
         raise ValueError(f"--baseline-budget must be > 0, got {budget}")
+    scan_changes = option_changes(args)  # --scan: the flags given, over `fastshade shade`'s defaults
+    if args.style is None:
+        args.style = "v12"
     opts = options_from_args(args)
     old = load_results(args.compare, "--compare") if args.compare else None
     if args.plot:
@@ -122,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     if args.results:
         return report_results(load_results(args.results, "--results"), args, old)
     if args.scan is not None:
-        return scan(args)
+        return scan(args, scan_changes)
     images = image_files(Path(args.images)) if args.images else []
     original = args.original_sizes or any(max(size_shape(s)) >= 1024 for s in sizes)
     styles = style_names(args.styles)
@@ -194,8 +199,10 @@ def report_results(results: dict[str, Any], args: argparse.Namespace, old: dict[
     return 0
 
 
-def scan(args: argparse.Namespace) -> int:
-    """``--scan``: the big-scan case per thread count (:mod:`fastshade.bench.scan`); exit status."""
+def scan(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+    """``--scan``: the big-scan case per thread count (:mod:`fastshade.bench.scan`) with the shade
+    options ``changes`` (the flags given) over ``fastshade shade``'s defaults; exit status.
+    """
     shape = parse_sizes(args.scan, "--scan")
     if len(shape) != 1:
         raise ValueError(f"--scan: give one size, got {args.scan!r}")
@@ -206,7 +213,7 @@ def scan(args: argparse.Namespace) -> int:
     if not threads or min(threads) < 1:
         raise ValueError(f"--scan-threads: thread counts must be >= 1, got {args.scan_threads!r}")
     try:
-        records = run_scan(size_shape(shape[0]), threads)
+        records = run_scan(size_shape(shape[0]), threads, changes)
     except RuntimeError as err:
         return fail(str(err))
     print(format_scan(records))

@@ -4,7 +4,9 @@
 35 Mpx) through the job of ``fastshade shade`` (read, shade, write) once per thread count, each
 in a fresh worker process (``python -m fastshade.bench --scan-worker``), and reports the wall and
 CPU seconds, the peak RSS, its increase over the RSS after import and a 64x64 warm-up, and that
-increase per pixel.  The peak is Linux's ``VmHWM`` after a ``clear_refs`` reset
+increase per pixel.  It shades with ``fastshade shade``'s options: the defaults (style
+``brush``) and the shade flags given to ``bench`` (``--style v12``, ``--connectivity 8``, ...),
+which the record and the table name.  The peak is Linux's ``VmHWM`` after a ``clear_refs`` reset
 (:class:`fastshade.bench.memory.PeakMemory`).  One run per thread count: a 35 Mpx shade is a
 measurement, not a repeat loop.
 """
@@ -32,8 +34,14 @@ SCAN_THREADS = (1, 2)
 
 
 def scan_worker(argv: list[str]) -> int:
-    """Entry point of a scan worker: ``argv`` = [H, W, THREADS, OUT.json]; exit status."""
+    """Entry point of a scan worker: ``argv`` = [H, W, THREADS, OUT.json, CHANGES_JSON] (the
+    :class:`ShadeOptions` fields set, as a JSON object, over the defaults); exit status.
+    """
     h, w, threads, out = int(argv[0]), int(argv[1]), int(argv[2]), argv[3]
+    from fastshade.options import ShadeOptions
+    from fastshade.styles import resolve_options
+
+    opts = resolve_options(ShadeOptions().replace(**json.loads(argv[4])))
     import numba
 
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -49,13 +57,13 @@ def scan_worker(argv: list[str]) -> int:
         warm = folder / "warm.png"
         write_image(warm, np.clip(demo_image(64, 64), 0.0, 1.0), bit_depth=8)
         with parallel_from(0):  # the kernels the big drawing runs: the parallel twins on threads > 1
-            shade_file(str(warm), str(folder / "warm-out.png"), max_pixels=None)
+            shade_file(str(warm), str(folder / "warm-out.png"), options=opts, max_pixels=None)
         src = folder / f"drawing-{w}x{h}.png"
         write_image(src, np.clip(demo_image(h, w), 0.0, 1.0), bit_depth=8)  # freed before the measure
         dst = folder / "out.png"
         with PeakMemory() as mem:
             t_wall, t_cpu = time.perf_counter(), time.process_time()
-            job = shade_file(str(src), str(dst), max_pixels=None, keep_stats=True)
+            job = shade_file(str(src), str(dst), options=opts, max_pixels=None, keep_stats=True)
             wall, cpu = time.perf_counter() - t_wall, time.process_time() - t_cpu
         stats = job.stats or {}
         basis = stats.get("basis", {})
@@ -64,6 +72,8 @@ def scan_worker(argv: list[str]) -> int:
             "pixels": h * w,
             "threads": threads,
             "numba_threads": int(numba.get_num_threads()),
+            "options": opts.to_dict(),
+            "option_flags": sorted(json.loads(argv[4])),
             "status": job.status,
             "message": job.message,
             "wall_seconds": wall,
@@ -82,9 +92,10 @@ def scan_worker(argv: list[str]) -> int:
     return 0
 
 
-def run_scan(shape: tuple[int, int] = SCAN_SHAPE, threads: tuple[int, ...] | list[int] = SCAN_THREADS
-             ) -> list[dict[str, Any]]:
-    """Shade the generated drawing of ``shape`` once per thread count, each in a fresh worker.
+def run_scan(shape: tuple[int, int] = SCAN_SHAPE, threads: tuple[int, ...] | list[int] = SCAN_THREADS,
+             changes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Shade the generated drawing of ``shape`` once per thread count, each in a fresh worker, with
+    the default shade options changed by ``changes`` (field name -> value; None: the defaults).
 
     Returns one record per thread count (see :func:`scan_worker`); ``RuntimeError`` when a worker
     fails (it prints its own traceback).
@@ -98,7 +109,8 @@ def run_scan(shape: tuple[int, int] = SCAN_SHAPE, threads: tuple[int, ...] | lis
         with tempfile.TemporaryDirectory(prefix="fastshade-scan-run-") as tmp:
             out = Path(tmp) / "scan.json"
             proc = subprocess.run([sys.executable, "-m", "fastshade.bench", "--scan-worker",
-                                   str(shape[0]), str(shape[1]), str(int(t)), str(out)], env=env)
+                                   str(shape[0]), str(shape[1]), str(int(t)), str(out),
+                                   json.dumps(changes or {})], env=env)
             if proc.returncode != 0 or not out.is_file():
                 raise RuntimeError(f"scan worker ({t} threads) failed with exit code {proc.returncode}")
             records.append(json.loads(out.read_text()))
@@ -116,8 +128,11 @@ def format_scan(records: list[dict[str, Any]]) -> str:
                      fmt_seconds(r["timings"].get("basis")), fmt_mb(r["peak_rss_bytes"]),
                      fmt_mb(r["peak_rss_increase_bytes"]), f"{r['bytes_per_pixel']:.0f}",
                      " ".join(f"{n}:{i}" for n, i in r["basis_levels"])])
-    head = (f"== big scan: generated line drawing {w}x{h} WxH ({h * w / 1e6:.1f} Mpx), one `fastshade shade` "
-            f"job per thread count; peak: {records[0]['memory_method']}")
+    opts = records[0].get("options", {})
+    flags = [f for f in records[0].get("option_flags", []) if f != "style"]
+    shown = f"style {opts.get('style', '?')}" + "".join(f", {f} {opts.get(f)}" for f in flags)
+    head = (f"== big scan: generated line drawing {w}x{h} WxH ({h * w / 1e6:.1f} Mpx), {shown}, one "
+            f"`fastshade shade` job per thread count; peak: {records[0]['memory_method']}")
     return "\n".join([head, text_table(["threads", "status", "wall", "CPU", "basis (wall)", "peak RSS",
                                         "increase", "B/px", "basis level size:iterations"], rows,
                                        "rlrrrrrrl")])
