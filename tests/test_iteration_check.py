@@ -45,8 +45,10 @@ def test_the_estimate_counts_the_iteration_for_the_first_reserve_pixels_only():
     assert estimate_bytes(7016, 4960) < 16 * 2**30  # A4 at 600 dpi: ~15.8 GiB, not 37.9
     grid8 = ShadeOptions(connectivity=8)
     assert estimate_bytes(4 * T, 1, grid8) == 4 * T * (3 * 9 * 12 + 192 + 96) + T * (2 * 9 * 12 + 576)
-    for opts in (DITHER, KRYLOV):  # counted at every size
+    column = ShadeOptions(style="v12", field="column")  # its contract: 687 B/px measured at A4
+    for opts in (DITHER, KRYLOV, column):  # counted at every size
         assert estimate_bytes(4 * T, 1, opts) == 4 * T * estimate_bytes(1, 1, opts)
+    assert estimate_bytes(3508, 2480, column) > 687 * 3508 * 2480 > estimate_bytes(3508, 2480)
     sizes = np.unique(np.linspace(1, 8 * T, 97).astype(int))
     values = [estimate_bytes(int(n), 1) for n in sizes]
     assert values == sorted(values)  # monotone: a bigger image never needs less
