@@ -47,8 +47,8 @@ def _sig(*args: str) -> str:
 
 PLAN: tuple[tuple[str, str], ...] = (
     ("paper.local_range", _sig(_F3, _F2, _F3)),
-    ("paper.colour_bins", _sig(_F2, _B1, "int64", _L1, _L1, _F2)),
-    ("paper.nearest_within_reach", _sig(_B2, _B2, _L1, _L1, "bool", _F2)),
+    ("paper.colour_bins", _sig(_F2, _B1, "int64", "none", _L1, _F2)),
+    ("paper.nearest_within_reach", _sig(_B2, _B2, _L1, _L1, "bool", _A.format("float32", 2))),
     ("laplacian.laplacian_csr_nnz", _sig("int64", "int64", _L1, _L1)),
     ("laplacian.laplacian_work_rows", _sig(_L1)),
     ("laplacian.assemble_laplacian_csr", _sig(_F3, _L1, _L1, _F1, "float64", "float64", _I1, _I1,

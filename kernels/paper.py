@@ -26,9 +26,9 @@ import numpy as np
 from ._jit import jit
 
 # Signatures (documentation only; the kernels are compiled lazily):
-#   colour_bins(float64[:, ::1], bool[::1], int64, int64[::1], int64[::1], float64[:, ::1]) -> int64
+#   colour_bins(float64[:, ::1], bool[::1], int64, int64[::1] | None, int64[::1], float64[:, ::1]) -> int64
 #   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, ::1]) -> None
-#   nearest_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, float64[:, ::1])
+#   nearest_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, float[:, ::1])
 #       -> None
 #   spread_within_reach(bool[:, ::1], int64[::1], int64[::1], float64[:, ::1]) -> None
 
@@ -44,8 +44,9 @@ def colour_bins(pixels, opaque, bins, codes, counts, sums):
         The pixels counted.
     bins : int
         Levels per channel: level ``min(int(v * bins), bins - 1)`` (truncated).
-    codes : int64 (N,), caller-allocated
-        Receives ``(q_r * bins + q_g) * bins + q_b`` of each opaque pixel, -1 elsewhere.
+    codes : int64 (N,), caller-allocated, or None
+        Receives ``(q_r * bins + q_g) * bins + q_b`` of each opaque pixel, -1 elsewhere (None:
+        not written; Numba compiles that version without it).
     counts : int64 (bins³,), caller-allocated and zeroed
         Receives the pixels per code.
     sums : float64 (bins³, 3), caller-allocated and zeroed
@@ -60,13 +61,15 @@ def colour_bins(pixels, opaque, bins, codes, counts, sums):
     total = 0
     for i in range(pixels.shape[0]):
         if not opaque[i]:
-            codes[i] = -1
+            if codes is not None:
+                codes[i] = -1
             continue
         code = 0
         for c in range(3):
             q = min(np.int64(pixels[i, c] * bins), bins - 1)
             code = code * bins + q
-        codes[i] = code
+        if codes is not None:
+            codes[i] = code
         counts[code] += 1
         for c in range(3):
             sums[code, c] += pixels[i, c]
@@ -132,7 +135,7 @@ def nearest_within_reach(where, target, offset_dy, offset_dx, outside, out):
         ``sqrt(dy² + dx²) <= r``, the centre included, by ascending ``dy² + dx²``).
     outside : bool
         Whether an offset that leaves the image counts as a hit (the image's border as target).
-    out : float64 (H, W), caller-allocated
+    out : float64 or float32 (H, W), caller-allocated
         Where ``where[y, x]`` and ``out[y, x]`` is +inf, receives ``dy² + dx²`` of the first
         offset that hits (the square of the Euclidean distance transform's value, when it is
         within the reach); other entries are left as they are (+inf: no hit).

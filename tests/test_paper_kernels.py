@@ -139,6 +139,10 @@ def test_colour_bins_are_the_bincounts(n, bins):
     assert (codes[~opaque] == -1).all()
     np.testing.assert_array_equal(counts, ref_counts)
     np.testing.assert_array_equal(sums, ref_sums)
+    counts2, sums2 = np.zeros_like(counts), np.zeros_like(sums)  # no codes: the same counts and sums
+    assert kp.colour_bins(pixels, opaque, bins, None, counts2, sums2) == opaque.sum()
+    np.testing.assert_array_equal(counts2, counts)
+    np.testing.assert_array_equal(sums2, sums)
 
 
 @pytest.mark.parametrize("case", ["demo", "random", "levels", "tinted", "holes", "none"])
@@ -214,6 +218,21 @@ def test_colour_distance_is_the_numpy_expression_bit_for_bit(shape, levels, per_
     np.testing.assert_array_equal(colour_distance(rgb, paper), _colour_distance_numpy(rgb, paper))
 
 
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(300, 400), (7, 9400), (200_001,), (1, 70_000)])
+def test_colour_distance_in_blocks_and_row_slabs_is_the_numpy_expression(shape, parts, monkeypatch):
+    """Over :data:`~fastshade.pipeline.paper._DISTANCE_BLOCK` pixels the rows go in blocks, and a big
+    image's row slabs on threads: the same values for any split."""
+    import fastshade.pipeline.paper as paper_module
+
+    monkeypatch.setattr(paper_module, "image_parts", lambda pixels: parts)
+    rgb = _random_rgb(shape, seed=parts + shape[0], levels=None)
+    for paper in (np.random.default_rng(1).random(rgb.shape), np.array([0.9, 0.8, 0.7])):
+        np.testing.assert_array_equal(colour_distance(rgb, paper), _colour_distance_numpy(rgb, paper))
+    with pytest.raises(ValueError, match="paper must be"):
+        colour_distance(rgb, np.ones((1, 3)))
+
+
 def test_colour_distance_edge_cases():
     white, black = np.ones(3), np.zeros(3)
     assert colour_distance(black, white) == 1.0 == _colour_distance_numpy(black, white)
@@ -256,6 +275,9 @@ def test_spread_within_reach_is_the_nearest_first_search(shape, density, reach):
     spread = np.full(shape, np.inf)
     kp.spread_within_reach(target, dy, dx, spread)
     np.testing.assert_array_equal(spread, gathered)
+    narrow = np.full(shape, np.inf, dtype=np.float32)  # float32 storage: the same squares (integers)
+    kp.nearest_within_reach(np.ones(shape, dtype=bool), target, dy, dx, False, narrow)
+    np.testing.assert_array_equal(narrow, gathered)
     if target.any():  # and the distance transform where it is within the reach
         exact = ndimage.distance_transform_edt(~target)
         within = exact <= reach

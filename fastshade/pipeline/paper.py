@@ -41,6 +41,7 @@ from scipy import ndimage
 
 from fastshade.kernels import paper as paper_kernels
 from fastshade.pipeline.stagelog import channels_differ
+from fastshade.threads import image_parts, run_parts
 
 INK_DISTANCE = 0.2
 """Colour distance from the paper (in [0, 1]) above which a pixel is ink: a fifth of the way from
@@ -136,20 +137,41 @@ def colour_distance(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """Euclidean RGB distance / sqrt 3 of every pixel of ``rgb`` from ``paper`` ((3,) or (H, W, 3)).
 
     The values of ``np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)`` (the squares added in
-    channel order), one channel at a time: no (..., 3) temporaries.
+    channel order), one channel at a time in blocks of rows: no (..., 3) temporaries and no
+    full-size one (a big image's row slabs on its threads, :func:`fastshade.threads.image_parts`;
+    NumPy releases the GIL).
     """
     rgb = np.asarray(rgb, dtype=np.float64)
     paper = np.asarray(paper, dtype=np.float64)
-    diff = np.subtract(rgb[..., 0], paper[..., 0])
-    if diff.ndim == 0:  # one colour from another
+    if rgb.ndim == 1 and paper.ndim == 1:  # one colour from another
         return np.sqrt(((rgb - paper) ** 2).sum(axis=-1) / 3.0)
-    total = diff * diff
-    for c in (1, 2):
-        np.subtract(rgb[..., c], paper[..., c], out=diff)
-        np.multiply(diff, diff, out=diff)
-        total += diff
-    total /= 3.0
-    return np.sqrt(total, out=total)
+    if paper.ndim > 1 and paper.shape != rgb.shape:
+        raise ValueError(f"paper must be (3,) or {rgb.shape}, got {paper.shape}")
+    total = np.empty(rgb.shape[:-1])
+    line = max(1, int(np.prod(rgb.shape[1:-1])))
+    step = max(1, _DISTANCE_BLOCK // line)  # rows per block
+
+    def rows(lo: int, hi: int) -> None:
+        for a in range(lo, hi, step):
+            b = min(hi, a + step)
+            colour, ref, out = rgb[a:b], (paper if paper.ndim == 1 else paper[a:b]), total[a:b]
+            diff = np.subtract(colour[..., 0], ref[..., 0])
+            np.multiply(diff, diff, out=out)
+            for c in (1, 2):
+                np.subtract(colour[..., c], ref[..., c], out=diff)
+                np.multiply(diff, diff, out=diff)
+                out += diff
+            out /= 3.0
+            np.sqrt(out, out=out)
+
+    parts = max(1, min(image_parts(total.size), total.shape[0]))
+    edges = np.linspace(0, total.shape[0], parts + 1).astype(np.int64)
+    run_parts(lambda k: rows(int(edges[k]), int(edges[k + 1])), parts)
+    return total
+
+
+_DISTANCE_BLOCK = 1 << 16
+"""Pixels per block of :func:`colour_distance` (its one temporary: 512 KiB)."""
 
 
 def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
@@ -164,11 +186,10 @@ def paper_colour(rgb: np.ndarray, opaque: np.ndarray) -> np.ndarray:
     (:func:`fastshade.kernels.paper.colour_bins`) bins and counts the colours.
     """
     pixels = np.ascontiguousarray(rgb, dtype=np.float64).reshape(-1, 3)
-    code = np.empty(pixels.shape[0], dtype=np.int64)
     counts = np.zeros(BINS ** 3, dtype=np.int64)
     sums = np.zeros((BINS ** 3, 3))
     if paper_kernels.colour_bins(pixels, np.ascontiguousarray(opaque, dtype=bool).ravel(), BINS,
-                                 code, counts, sums) == 0:
+                                 None, counts, sums) == 0:  # (no per-pixel codes: 8 B a pixel)
         return np.ones(3)
     used = np.flatnonzero(counts)
     means = sums[used] / counts[used, None]
@@ -317,7 +338,7 @@ def stroke_mask(ink: np.ndarray, reach: float = EDGE_REACH, edges: np.ndarray | 
     if not ink.any():
         return ink.copy()
     ink = np.ascontiguousarray(ink, dtype=bool)
-    near = np.full(ink.shape, np.inf)  # stays inf where nothing is within reach
+    near = np.full(ink.shape, np.inf, dtype=np.float32)  # stays inf where nothing is within reach
     dy, dx = reach_offsets(reach)
     paper_kernels.nearest_within_reach(ink, ~ink, dy, dx, True, near)
     inner = None if edges is None else edges & ndimage.binary_erosion(ink, np.ones((3, 3)), border_value=1)

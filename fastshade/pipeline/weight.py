@@ -67,7 +67,7 @@ def open_paper(distance: np.ndarray, gap: float) -> np.ndarray:
     core = distance > gap
     if not core.any():
         return np.zeros(distance.shape, dtype=bool)
-    near = np.full(distance.shape, np.inf)
+    near = np.full(distance.shape, np.inf, dtype=np.float32)  # (only "reached or not" is read)
     dy, dx = reach_offsets(gap)
     paper_kernels.nearest_within_reach(np.ascontiguousarray(distance > 0), core, dy, dx, False, near)
     return near != np.inf
