@@ -350,11 +350,12 @@ def _span_bound(L: sp.csr_matrix, H: Hierarchy, values: np.ndarray, vecs: np.nda
     returned Ritz vectors; ``R = L X - X diag(θ)`` is formed by one sparse product of the unit
     columns and ``T R`` by one block V-cycle of the hierarchy.
     """
-    X = np.ascontiguousarray(vecs, dtype=np.float64)
-    X = X / np.linalg.norm(X, axis=0)[None, :]
+    X = np.array(vecs, dtype=np.float64, order="C")  # (one copy, its columns scaled in place)
+    X /= np.linalg.norm(X, axis=0)[None, :]
     R = np.empty_like(X)
     threaded(csr_matmat, R.shape[0])(L.indptr, L.indices, L.data, X, R)
     R -= X * np.asarray(values[:k], dtype=np.float64)[None, :]
+    del X  # (not alive through the V-cycle, which forms level 0's A, P and P^T: 64 B/px at k = 8)
     return subspace_error_bound(values, k, H.shift, float(np.linalg.norm(vcycle(H, 0, R))))
 
 
