@@ -152,7 +152,7 @@ def record_plan(size: int = PLAN_SIZE) -> list[tuple[str, str]]:
             depth[0] -= 1
 
     with ev.install_listener("numba:compile", _TopLevel()):
-        shade_arrays(demo_image(size, size), None, ShadeOptions())
+        shade_arrays(demo_image(size, size), None, ShadeOptions(), analyses=False)
     return plan
 
 

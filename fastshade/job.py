@@ -298,7 +298,7 @@ def shade_file(
             if check_memory:  # (the machine's iteration lock is held from the check to the shading's end)
                 guard = pixel_iteration_guard(options, on_wait=_waiting_display(clock))
                 checked.enter_context(pixel_iteration_check(checked.enter_context(guard)))
-            shaded = shade_arrays(target, sample_rgb, options, dpi=dpi,
+            shaded = shade_arrays(target, sample_rgb, options, dpi=dpi, analyses=False,
                                   on_pass=(lambda step, r: pass_images.append(r.image)) if save_passes else None,
                                   **({"clock": clock} if clock is not None else {}))
     except MemoryBudgetError as err:

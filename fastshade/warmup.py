@@ -211,7 +211,8 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
         for name in chosen:
             changes, cross = CONFIGURATIONS[name]
             if name not in (BIG_PATH, PARALLEL_PATH):
-                shade_arrays(image, sample if cross else None, ShadeOptions(**changes))
+                # (analyses=False: the job's call, so the kernels are those `fastshade shade` runs)
+                shade_arrays(image, sample if cross else None, ShadeOptions(**changes), analyses=False)
                 continue
             if name == PARALLEL_PATH and numba.config.NUMBA_NUM_THREADS < 2:
                 continue  # one thread: no run ever picks a twin
@@ -219,7 +220,7 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
             with twins, big_level_paths():
                 # the pixel level iterating, then stopping at its start (as a big image's usually does)
                 for loose in ({}, {"tol": LOOSE_TOL}):
-                    shade_arrays(image, None, ShadeOptions(**changes, **loose))
+                    shade_arrays(image, None, ShadeOptions(**changes, **loose), analyses=False)
     return log
 
 
@@ -290,7 +291,7 @@ def compile_for_run(opts: Any) -> None:
         spectral_basis(carrier, method=opts.basis, k=opts.k, **graph, seed=opts.seed, tol=opts.tol,
                        laplacian=laplacian_coo(carrier, **graph), contract="check")
     with _stand_in_laplacian_and_basis():
-        shade_arrays(rgb, None, opts)
+        shade_arrays(rgb, None, opts, analyses=False)
 
 
 def start_background_compile(opts: Any) -> Any:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastshade import ShadeOptions
+from fastshade.demo import demo_image
 from fastshade.pipeline.components import label_components
 from fastshade.pipeline.gates import carrier_of
 from fastshade.pipeline.paint import shadow_self, thicken
@@ -428,3 +429,43 @@ def test_output_is_byte_identical_across_runs_and_processes(basis):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert d1 == d2 == res.stdout.strip().splitlines()[-1]
+
+
+def _without_clock(value):
+    """``value`` (stats) without what a clock wrote: timings and seconds."""
+    if isinstance(value, dict):
+        return {k: _without_clock(v) for k, v in value.items() if k != "timings" and not k.endswith("seconds")}
+    if isinstance(value, list):
+        return [_without_clock(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("options", [{}, {"passes": 2}, {"thick_radius": 0}, {"field": "column"}],
+                         ids=["self", "two-passes", "no-thicken", "column-field"])
+def test_a_lean_v12_pass_paints_the_same_from_the_basis_energy(options):
+    """``shade_arrays(analyses=False)`` (the job's call): a v12 target whose basis only the thicken
+    budget reads keeps the budget's energy, not the (H*W, k) columns; the image and the stats are
+    the same as the full analysis's (which the API keeps for its callers)."""
+    from fastshade.styles import shade_arrays as styled
+
+    image = np.ascontiguousarray(np.clip(demo_image(120, 150), 0.0, 1.0))
+    opts = ShadeOptions(style="v12", **options)
+    full = styled(image, options=opts)
+    lean = styled(image, options=opts, analyses=False)
+    np.testing.assert_array_equal(lean.image, full.image)
+    assert _without_clock(lean.stats) == _without_clock(full.stats)
+    k = full.target.basis.k
+    assert k == opts.k and full.target.basis.vectors.shape == (120 * 150, k) and full.target.basis.energy is None
+    if options.get("field") == "column":  # the field reads the columns: kept
+        assert lean.target.basis.vectors.shape == (120 * 150, k) and lean.target.basis.energy is None
+    else:
+        assert lean.target.basis.vectors.shape == (120 * 150, 0) and lean.target.basis.k == k
+        energy = np.empty(120 * 150)
+        from fastshade.kernels.shading import column_energy
+
+        column_energy(full.target.basis.vectors, 2, energy)
+        np.testing.assert_array_equal(lean.target.basis.energy, energy)
+    sample = np.ascontiguousarray(image[::-1])  # cross mode reads the columns: kept
+    crossed = styled(image, sample, opts, analyses=False)
+    assert crossed.target.basis.vectors.shape == (120 * 150, k)
+    np.testing.assert_array_equal(crossed.image, styled(image, sample, opts).image)

@@ -26,11 +26,12 @@ def thicken(an: Analysis, opts: ShadeOptions) -> tuple[np.ndarray, np.ndarray]:
     sources = np.flatnonzero(an.high.ravel())
     if (an.basis is None and an.basis_energy is None) or sources.size == 0 or opts.thick_radius == 0:
         return an.rgb.copy(), np.zeros((h, w), dtype=bool)
-    if an.basis is not None:
+    energy = an.basis_energy if an.basis is None else an.basis.energy  # (None: read the columns)
+    if energy is None:
         budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation,
                                    sources=sources).reshape(h, w)
     else:
-        budget = budget_from_energy(an.basis_energy, opts.thick_radius, opts.budget_attenuation,
+        budget = budget_from_energy(energy, opts.thick_radius, opts.budget_attenuation,
                                     sources=sources).reshape(h, w)
     return perpendicular_scatter(an.rgb, sources, an.perp_y, an.perp_x, budget,
                                  an.contours, opts.thick_radius)

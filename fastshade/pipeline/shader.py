@@ -61,7 +61,8 @@ def basis_use(opts: ShadeOptions, cross: bool = False) -> str | None:
 
 
 def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
-            directions: bool = True, with_basis: bool = True, cross: bool = False) -> Analysis:
+            directions: bool = True, with_basis: bool = True, cross: bool = False,
+            energy_only: bool = False) -> Analysis:
     """Basis, fields, gates and low-gate components of one image ((H,W,3) float64 in [0,1]).
 
     For a cross-mode sample (only its field, gates, components and, for some
@@ -70,7 +71,9 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
     ``with_basis=False`` skips the eigensolve when the gating field does not need it
     (``Analysis.basis`` is then None; see :func:`fastshade.pipeline.cross.reads_sample_basis`).
     ``cross``: the image takes part in a cross-mode run (decides :func:`basis_use`, whether the
-    basis's subspace contract is checked).
+    basis's subspace contract is checked).  ``energy_only``: when nothing but the thicken budget
+    reads the basis (:func:`basis_use` None), it returns the budget's row energy alone
+    (``SpectralBasis.energy``, its vectors (H*W, 0): the same budget, 8 B a pixel per column less).
     """
     timer = timer or Timer()
     h, w = rgb.shape[:2]
@@ -111,6 +114,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 laplacian_reform=partial(image_laplacian, carrier, **graph),
                 diagonals=diagonals,
                 contract="check" if basis_use(opts, cross) else "off",
+                energy_only=energy_only and basis_use(opts, cross) is None,
             )
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
         if grid and diagonals is None:
@@ -170,13 +174,16 @@ def drawing_scale(rgb: np.ndarray, opts: ShadeOptions) -> float:
 
 
 def analyse_at_scale(rgb: np.ndarray, opts: ShadeOptions, scale: float, timer: Timer, *,
-                     directions: bool = True, with_basis: bool = True, cross: bool = False) -> Analysis:
-    """:func:`analyse` at ``scale`` 1 or below; above, the coarse analysis interpolated back
-    (:func:`fastshade.pipeline.resolution.coarse_analysis`; ``with_basis=False`` skips the coarse
-    eigensolve when the field does not need it, and the thicken budget's energy with it).
+                     directions: bool = True, with_basis: bool = True, cross: bool = False,
+                     energy_only: bool = False) -> Analysis:
+    """:func:`analyse` at ``scale`` 1 or below (``energy_only`` as there); above, the coarse
+    analysis interpolated back (:func:`fastshade.pipeline.resolution.coarse_analysis`, which reads
+    the coarse basis's columns; ``with_basis=False`` skips the coarse eigensolve when the field
+    does not need it, and the thicken budget's energy with it).
     """
     if scale <= 1.0:
-        return analyse(rgb, opts, timer, directions=directions, with_basis=with_basis, cross=cross)
+        return analyse(rgb, opts, timer, directions=directions, with_basis=with_basis, cross=cross,
+                       energy_only=energy_only)
 
     def coarse(small: np.ndarray, o: ShadeOptions, t: Timer, *, directions: bool, cross: bool) -> Analysis:
         return analyse(small, o, t, directions=directions, with_basis=with_basis, cross=cross)
@@ -185,11 +192,13 @@ def analyse_at_scale(rgb: np.ndarray, opts: ShadeOptions, scale: float, timer: T
 
 
 def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool,
-                 clock: Callable[[], float]) -> ShadeResult:
+                 clock: Callable[[], float], *, lean: bool = False) -> ShadeResult:
     """One v12 pass: :func:`shade_arrays` once BLAS is pinned (``opts`` validated when made).
 
     Reads the v12 options only (``style``, ``passes`` and ``envelope`` are the caller's:
-    :mod:`fastshade.styles`).
+    :mod:`fastshade.styles`).  ``lean``: the caller reads the image and the stats only, so a
+    self-mode target's basis may be the thicken budget's energy alone (:func:`analyse`'s
+    ``energy_only``; the same image and stats).
     """
     timer = Timer(clock)
     t_total = clock()
@@ -200,7 +209,7 @@ def shade_pinned(target: Any, sample: Any, opts: ShadeOptions, force_cross: bool
         reader = basis_use(opts, cross) or "the cross score"
         raise ValueError(f"--scale {scale:g} computes the basis on a coarser grid, but {reader} reads it "
                          "at full resolution: use --scale 1 with these options")
-    an_t = analyse_at_scale(rgb_t, opts, scale, timer, cross=cross)
+    an_t = analyse_at_scale(rgb_t, opts, scale, timer, cross=cross, energy_only=lean and not cross)
     paint = scaled_lengths(opts, scale)
     with timer.stage("thicken"):
         out, thick_mask = thicken(an_t, paint)
@@ -283,7 +292,7 @@ def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions, cross: bool = 
     return {
         "method": basis.method,
         "requested": opts.basis,
-        "k": int(basis.vectors.shape[1]),
+        "k": basis.k,
         "field": field_kind(opts),
         "field_column": int(opts.field_column) if field_kind(opts) == "column" else None,
         "purpose": purpose,

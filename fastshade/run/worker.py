@@ -310,7 +310,7 @@ def _warm_up(options: ShadeOptions, cross: bool) -> None:
         from fastshade.styles import shade_arrays
 
         small = demo_image(64, 64)
-        shade_arrays(small, small if cross else None, options)
+        shade_arrays(small, small if cross else None, options, analyses=False)  # (the job's call)
     except Exception:  # noqa: BLE001 (a real file will report whatever is wrong)
         pass
     _STATE.warm.add(key)

@@ -27,7 +27,10 @@ class PassStep:
     1's input again, keeps its paper on later passes (``paper_ink_model(..., paper_from=step.drawing)``)
     and protects its ink (:meth:`drawing_ink`).  None outside the runner.  ``memo`` is one dict
     shared by the passes of one call: what a style derives from the drawing once and reads
-    again on later passes (brush: the basis of its line weight).
+    again on later passes (brush: the basis of its line weight).  ``lean``: the caller reads the
+    pass's image and stats only (``shade_arrays(analyses=False)``, the job), so the pass may keep
+    less of its analyses (v12: the thicken budget's basis energy instead of the basis columns when
+    nothing else reads them, as brush always does; the same image and stats).
     """
 
     index: int
@@ -36,6 +39,7 @@ class PassStep:
     overrides: Mapping[str, float] = field(default_factory=dict)
     drawing: PaperInk | None = None
     memo: dict[str, Any] = field(default_factory=dict, compare=False)
+    lean: bool = False
 
     @property
     def drawing_is_input(self) -> bool:

@@ -156,7 +156,7 @@ def basis_stats(analysis: Analysis, opts: ShadeOptions) -> dict[str, Any]:
     if basis is None:
         return {"method": "none", "requested": opts.basis,
                 "reason": "the final style reads only the gating field (the heat random field)"}
-    return {"method": basis.method, "requested": opts.basis, "k": int(basis.vectors.shape[1]),
+    return {"method": basis.method, "requested": opts.basis, "k": basis.k,
             "field": "column", "values": [float(v) for v in basis.values]}
 
 

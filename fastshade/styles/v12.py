@@ -31,7 +31,7 @@ def scaled_options(opts: ShadeOptions, effect: float) -> ShadeOptions:
 def paint_pass(target: Any, sample: Any, opts: ShadeOptions, step: PassStep, *,
                force_cross: bool, clock: Callable[[], float]) -> ShadeResult:
     """One v12 pass of ``target`` (with ``sample`` in cross mode), lengths scaled by ``step.effect``."""
-    return shade_pinned(target, sample, scaled_options(opts, step.effect), force_cross, clock)
+    return shade_pinned(target, sample, scaled_options(opts, step.effect), force_cross, clock, lean=step.lean)
 
 
 STYLE = Style(

@@ -143,7 +143,7 @@ def _basis_stats(basis: SpectralBasis | None, opts: ShadeOptions) -> dict[str, A
     if basis is None:
         return {"method": "none", "requested": opts.basis,
                 "reason": "v6 reads the gating field only: the heat random field needs no eigensolve"}
-    return {"method": basis.method, "requested": opts.basis, "k": int(basis.vectors.shape[1]),
+    return {"method": basis.method, "requested": opts.basis, "k": basis.k,
             "field": "column", "field_column": int(opts.field_column),
             "values": [float(v) for v in basis.values], "info": basis.info}
 
