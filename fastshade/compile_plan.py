@@ -46,13 +46,14 @@ def _sig(*args: str) -> str:
 
 
 PLAN: tuple[tuple[str, str], ...] = (
-    ("paper.local_range", _sig(_F3, _F2, _F3)),
+    ("paper.local_range", _sig(_F3, _F2, _A.format("float64", 4))),
     ("paper.colour_bins", _sig(_F2, _B1, "int64", "none", _L1, _F2)),
     ("paper.nearest_within_reach", _sig(_B2, _B2, _L1, _L1, "bool", _A.format("float32", 2))),
     ("laplacian.laplacian_csr_nnz", _sig("int64", "int64", _L1, _L1)),
     ("laplacian.laplacian_work_rows", _sig(_L1)),
     ("laplacian.assemble_laplacian_csr", _sig(_F3, _L1, _L1, _F1, "float64", "float64", _I1, _I1,
                                               _F1, _F3)),
+    ("blockops.csr_diagonal", _sig(_I1, _I1, _F1, _F1)),
     ("blockops.main_diagonal_entries", _sig(_I1, _I1, _B1)),
     ("blockops.strength_pattern", _sig(_I1, _I1, _F1, _F1, "float64", _I1, _I1)),
     ("spgemm.smoothed_prolongator_row_nnz", _sig(_I1, _I1, _L1, _L2, _L1)),

@@ -22,7 +22,8 @@ on a shared pattern), :func:`csr_residual`, :func:`jacobi_sweep` (the V-cycle),
 ``A X C``), :func:`ritz_residual` (residual block and norms), :func:`subtract_outer`
 (the constraint projection) and
 :func:`column_sumsq_extrema` (column norms and signs of the result) and
-:func:`gather_scaled_columns` (the result's columns, reordered and scaled).
+:func:`gather_scaled_columns` (the result's columns, reordered and scaled); the main diagonal:
+:func:`csr_diagonal` (its values), :func:`main_diagonal_entries` (its stored entries).
 
 The block-iteration kernels (not the setup products, not :func:`column_sumsq_extrema`) are
 parallel (``jit_parallel``) over fixed chunks of :data:`ROW_CHUNK` rows: a row's values do not
@@ -526,22 +527,44 @@ def scaled_column_energy(V, order, scale, first, out):
             out[i] = total
 
 
-@jit
+@jit_parallel
 def main_diagonal_entries(indptr, indices, on_diag):
-    """Mark the stored entries on the main diagonal; returns how many rows store it exactly once.
+    """Mark the stored entries on the main diagonal; returns how many rows store it exactly once
+    (rows in parallel chunks of :data:`ROW_CHUNK`; an integer count, the same in any order).
 
     on_diag : bool (nnz,) output, ``on_diag[p] = indices[p] == row of p``.
     """
+    n = indptr.size - 1
     once = 0
-    for i in range(indptr.size - 1):
-        count = 0
-        p0 = indptr[i]
-        p1 = indptr[i + 1]
-        cols = indices[p0:p1]  # the row as 1-D views
-        marks = on_diag[p0:p1]
-        for p in range(p1 - p0):
-            hit = cols[p] == i
-            marks[p] = hit
-            count += hit
-        once += count == 1
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        part = 0
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            count = 0
+            p0 = indptr[i]
+            p1 = indptr[i + 1]
+            cols = indices[p0:p1]  # the row as 1-D views
+            marks = on_diag[p0:p1]
+            for p in range(p1 - p0):
+                hit = cols[p] == i
+                marks[p] = hit
+                count += hit
+            part += count == 1
+        once += part
     return once
+
+
+@jit_parallel
+def csr_diagonal(indptr, indices, data, out):
+    """``out[i]``: the sum of row ``i``'s stored entries in column ``i``, added to 0.0 in stored
+    order (SciPy's ``csr_matrix.diagonal()``, bit for bit), rows in parallel chunks.
+
+    indptr, indices, data : CSR of a square matrix (n, n); out : float64 (n,) output.
+    """
+    n = indptr.size - 1
+    for t in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
+        for i in range(t * ROW_CHUNK, min(n, (t + 1) * ROW_CHUNK)):
+            total = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                if indices[p] == i:
+                    total += data[p]
+            out[i] = total

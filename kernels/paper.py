@@ -13,7 +13,7 @@ the disk of integer offsets within that reach (``sqrt`` of the same integer ``dy
 
 Typical use::
 
-    out = np.empty((H, W)); work = np.empty((2, W, C))
+    out = np.empty((H, W)); work = np.empty((1, 2, W, C))
     local_range(rgb, out, work)
     d2 = np.full((H, W), np.inf)
     nearest_within_reach(ink, ~ink, dy, dx, True, d2)
@@ -22,12 +22,13 @@ Typical use::
 from __future__ import annotations
 
 import numpy as np
+from numba import get_thread_id, prange
 
-from ._jit import jit
+from ._jit import jit, jit_parallel
 
 # Signatures (documentation only; the kernels are compiled lazily):
 #   colour_bins(float64[:, ::1], bool[::1], int64, int64[::1] | None, int64[::1], float64[:, ::1]) -> int64
-#   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, ::1]) -> None
+#   local_range(float64[:, :, ::1], float64[:, ::1], float64[:, :, :, ::1]) -> None
 #   nearest_within_reach(bool[:, ::1], bool[:, ::1], int64[::1], int64[::1], bool, float[:, ::1])
 #       -> None
 #   spread_within_reach(bool[:, ::1], int64[::1], int64[::1], float64[:, ::1]) -> None
@@ -77,28 +78,43 @@ def colour_bins(pixels, opaque, bins, codes, counts, sums):
     return total
 
 
-@jit
+RANGE_ROWS = 64
+"""Image rows per task of :func:`local_range` (the fixed partition of its parallel twin)."""
+
+
+@jit_parallel
 def local_range(image, out, work):
     """The largest per-channel range (max - min) over each pixel's 3x3 neighbourhood.
 
     The neighbourhood is clipped to the image (SciPy's ``mode="reflect"`` for a size-3 filter
-    repeats the edge pixel, which changes neither the maximum nor the minimum).
+    repeats the edge pixel, which changes neither the maximum nor the minimum).  Rows in
+    parallel chunks of :data:`RANGE_ROWS` (each pixel's value is its own: the same bytes).
 
     Parameters
     ----------
     image : float64 (H, W, C), C-contiguous, finite
     out : float64 (H, W), caller-allocated
         Receives ``max(0, max_c (max_3x3 image[..., c] - min_3x3 image[..., c]))``.
-    work : float64 (2, W, C), caller-allocated scratch, C-contiguous
-        The column maxima and minima of one image row.
+    work : float64 (P, 2, W, C), caller-allocated scratch, C-contiguous
+        The column maxima and minima of one image row, one scratch per thread (``P >=
+        numba.get_num_threads()``; 1 for the serial kernel).
     """
+    height = image.shape[0]
+    for t in prange((height + RANGE_ROWS - 1) // RANGE_ROWS):
+        first = t * RANGE_ROWS
+        _local_range_rows(image, out, work[get_thread_id()], first, min(height, first + RANGE_ROWS))
+
+
+@jit
+def _local_range_rows(image, out, work, first, last):
+    """:func:`local_range` of rows ``first .. last - 1`` with one (2, W, C) scratch."""
     height, width, channels = image.shape
     vmax = work[0]
     vmin = work[1]
     size = width * channels
     flat_max = vmax.reshape(size)  # (contiguous rows as 1-D views: the first pass vectorises)
     flat_min = vmin.reshape(size)
-    for y in range(height):
+    for y in range(first, last):
         above = image[max(y - 1, 0)].reshape(size)
         row = image[y].reshape(size)
         below = image[min(y + 1, height - 1)].reshape(size)

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastshade.kernels.blockops import (
+    ROW_CHUNK,
     column_sumsq_extrema,
+    csr_diagonal,
     csr_matmat,
     csr_matmat_add,
     csr_matmat_pair,
@@ -658,3 +660,51 @@ def test_prolongate_smoothed_is_the_formed_prolongator_times_x_bit_for_bit(n, nc
         assert got.tobytes() == want.tobytes()
     P = _reference_prolongator(A, dinv, 2.0 / 3.0, agg, t, nc)
     np.testing.assert_allclose(want, P @ X, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(P @ X).max()))
+
+
+def _chunked_csr(seed: int, duplicated: bool = True) -> sp.csr_matrix:
+    """A square CSR over three chunks of rows: empty rows, rows without their diagonal, and (when
+    ``duplicated``) rows storing it twice, unsorted; a -0.0 and a 0.0 diagonal among them."""
+    n = 3 * ROW_CHUNK + 17
+    A = sp.random(n, n, density=4.0 / n, random_state=seed, format="csr") + sp.diags(
+        np.where(np.arange(n) % 5 == 0, 0.0, np.arange(n, dtype=np.float64) - n / 2))
+    A = sp.csr_matrix(A)
+    A.data[np.flatnonzero(A.indices == np.repeat(np.arange(n), np.diff(A.indptr)))[:2]] = [-0.0, 0.0]
+    if not duplicated:
+        return A
+    rows = np.arange(0, n, 997)  # a second diagonal entry in front of each of these rows
+    extra = sp.csr_matrix((np.linspace(-1.0, 1.0, rows.size), (rows, rows)), shape=(n, n))
+    coo = sp.vstack([extra.tocoo(), A.tocoo()]).tocoo()
+    order = np.argsort(coo.row % n, kind="stable")
+    row, col, val = coo.row[order] % n, coo.col[order], coo.data[order]
+    return sp.csr_matrix((val, col, np.r_[0, np.cumsum(np.bincount(row, minlength=n))]), shape=(n, n))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_csr_diagonal_is_scipys_bit_for_bit_with_its_twin(seed):
+    """SciPy's ``diagonal()`` sums a row's diagonal entries from 0.0 in stored order; the kernel and
+    its parallel twin (over several chunks, on Numba's threads) give the same bits."""
+    from fastshade.spectral.setup_csr import main_diagonal
+
+    A = _chunked_csr(seed)
+    expected = A.diagonal()
+    for kernel in (csr_diagonal, csr_diagonal.parallel):
+        out = np.full(A.shape[0], np.nan)
+        kernel(A.indptr, A.indices, A.data, out)
+        np.testing.assert_array_equal(out.view(np.uint64), expected.view(np.uint64))
+    np.testing.assert_array_equal(main_diagonal(A).view(np.uint64), expected.view(np.uint64))
+    for other in (A.astype(np.float32), A.tocsc(), sp.csr_matrix(np.ones((3, 4)))):  # SciPy's own
+        np.testing.assert_array_equal(main_diagonal(other), other.diagonal())
+    empty = sp.csr_matrix((0, 0))
+    assert main_diagonal(empty).shape == (0,)
+
+
+@pytest.mark.parametrize("duplicated", [False, True])
+def test_main_diagonal_entries_twin_over_chunks(duplicated):
+    A = _chunked_csr(3, duplicated)
+    row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    per_row = np.bincount(row_of[A.indices == row_of], minlength=A.shape[0])
+    for kernel in (main_diagonal_entries, main_diagonal_entries.parallel):
+        on_diag = np.zeros(A.nnz, dtype=bool)
+        assert kernel(A.indptr, A.indices, on_diag) == int((per_row == 1).sum())
+        np.testing.assert_array_equal(on_diag, A.indices == row_of)

@@ -323,3 +323,19 @@ def test_paper_field_is_the_median_form(share, seed):
     dist = _colour_distance_numpy(rgb, paper)
     np.testing.assert_array_equal(paper_field(rgb, paper, tile, distance=dist),
                                   _paper_field_median_form(rgb, paper, tile))
+
+
+@pytest.mark.parametrize("shape", [(3 * kp.RANGE_ROWS + 5, 37), (kp.RANGE_ROWS, 1), (1, 40), (2 * kp.RANGE_ROWS, 3)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_local_range_twin_over_row_chunks_is_the_scipy_filters(shape, channels):
+    """The kernel and its parallel twin (rows in chunks of ``RANGE_ROWS``, a scratch per thread)."""
+    import numba
+
+    rgb = _random_rgb(shape, seed=shape[0] + channels, levels=7)[..., :channels].copy()
+    expected = local_range_scipy(rgb)
+    serial = np.full(shape, np.nan)
+    kp.local_range(rgb, serial, np.empty((1, 2, shape[1], channels)))
+    twin = np.full(shape, np.nan)
+    kp.local_range.parallel(rgb, twin, np.empty((numba.get_num_threads(), 2, shape[1], channels)))
+    np.testing.assert_array_equal(serial, expected)
+    np.testing.assert_array_equal(twin, expected)

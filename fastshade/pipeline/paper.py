@@ -41,7 +41,7 @@ from scipy import ndimage
 
 from fastshade.kernels import paper as paper_kernels
 from fastshade.pipeline.stagelog import channels_differ
-from fastshade.threads import image_parts, run_parts
+from fastshade.threads import image_parts, run_parts, threaded, work_rows
 
 INK_DISTANCE = 0.2
 """Colour distance from the paper (in [0, 1]) above which a pixel is ink: a fifth of the way from
@@ -298,11 +298,13 @@ def row_medians(values: np.ndarray) -> np.ndarray:
 
 def local_range(rgb: np.ndarray) -> np.ndarray:
     """(H, W): the largest per-channel range (max - min) over each pixel's 3x3 neighbourhood
-    (clipped to the image; :func:`fastshade.kernels.paper.local_range`, one pass).
+    (clipped to the image; :func:`fastshade.kernels.paper.local_range`, one pass; a big image's
+    rows on its threads).
     """
     image = np.ascontiguousarray(rgb, dtype=np.float64)
     out = np.empty(image.shape[:2])
-    paper_kernels.local_range(image, out, np.empty((2, image.shape[1], image.shape[2])))
+    kernel = threaded(paper_kernels.local_range, out.size)
+    kernel(image, out, np.empty((work_rows(kernel, paper_kernels.local_range), 2, image.shape[1], image.shape[2])))
     return out
 
 

@@ -66,6 +66,7 @@ from fastshade.spectral.setup_csr import (
     csr_from_counts,
     galerkin_triple_matrix,
     inverse_shifted,
+    main_diagonal,
     smoothed_prolongator_matrix,
     spgemm_pair_matrix,
     transpose_pattern,
@@ -226,7 +227,7 @@ def _level0_operator(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, flo
     shift)`` when every row stores its diagonal once (the kernels add the shift as they read),
     else the shifted matrix formed and 0.
     """
-    if main_diagonal_entries(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == L.shape[0]:
+    if threaded(main_diagonal_entries, L.shape[0])(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == L.shape[0]:
         return L, shift
     return _shifted(L, shift, mass=False)[0], 0.0
 
@@ -237,7 +238,7 @@ def _plain_prolongator0(L: sp.csr_matrix, shift: float, agg: np.ndarray, norms: 
     (``D^-1`` of ``L + shift I``, ``t = 1 / norms[agg]``), bit for bit.
     """
     A, a_shift = _level0_operator(L, shift)
-    return smoothed_prolongator_matrix(A, inverse_shifted(L.diagonal(), shift), np.asarray(agg, dtype=np.int64),
+    return smoothed_prolongator_matrix(A, inverse_shifted(main_diagonal(L), shift), np.asarray(agg, dtype=np.int64),
                                  constant_candidate(agg, int(norms.size), norms)[1], int(norms.size),
                                  shift=a_shift)
 
@@ -279,7 +280,7 @@ def aggregate(A: sp.csr_matrix, theta: float, shift: float = 0.0) -> tuple[np.nd
     # reads only the pattern; the values and their row scaling are not formed)
     s_indptr = np.empty_like(A.indptr)
     s_indices = np.empty_like(A.indices)
-    diag = A.diagonal()
+    diag = main_diagonal(A)
     if shift != 0.0:
         diag += shift
     nnz = strength_pattern(A.indptr, A.indices, A.data, np.abs(diag, out=diag), float(theta), s_indptr,
@@ -310,7 +311,7 @@ def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_
     """
     n = L.shape[0]
     on_diag = np.empty(L.nnz, dtype=bool)
-    if main_diagonal_entries(L.indptr, L.indices, on_diag) == n:
+    if threaded(main_diagonal_entries, n)(L.indptr, L.indices, on_diag) == n:
         data = shift * on_diag
         np.add(L.data, data, out=data)  # = L.data + shift * on_diag, without a second array
         return (sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape),
@@ -386,7 +387,7 @@ def build_hierarchy(L: sp.csr_matrix, theta: float | None = None,
     theta = STRENGTH_THETA if theta is None else theta
     max_coarse = MAX_COARSE if max_coarse is None else max_coarse
     n = L.shape[0]
-    diag = L.diagonal()
+    diag = main_diagonal(L)
     mean_deg = float(diag.mean()) if n else 0.0
     shift = SHIFT_REL * mean_deg if mean_deg > 0 else 1.0
     if guide is not None:
@@ -543,7 +544,7 @@ def level_operator(H: Hierarchy, level: int) -> sp.csr_matrix:
     """
     if H.A[level] is None:
         H.A[level] = _shifted(H.L[level], H.shift, mass=False)[0]
-        H.Dinv[level] = inverse_shifted(H.L[level].diagonal(), H.shift)
+        H.Dinv[level] = inverse_shifted(main_diagonal(H.L[level]), H.shift)
     return H.A[level]
 
 

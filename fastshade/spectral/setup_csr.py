@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fastshade.heap import small_pages
+from fastshade.kernels.blockops import csr_diagonal
 from fastshade.kernels.spgemm import (
     compact_chunk_rows,
     galerkin_triple_bound,
@@ -33,7 +34,7 @@ from fastshade.kernels.spgemm import (
 from fastshade.threads import threaded, work_rows
 
 __all__ = ["constant_candidate", "csr_from_counts", "galerkin_triple_matrix", "index_dtype", "inverse_shifted",
-           "smoothed_prolongator_matrix", "spgemm_pair_matrix", "transpose_pattern"]
+           "main_diagonal", "smoothed_prolongator_matrix", "spgemm_pair_matrix", "transpose_pattern"]
 
 GALERKIN_ROW_GUESS = 16
 """Entries a row of ``P^T A P`` is first given room for (:func:`galerkin_triple_matrix`; an image
@@ -45,6 +46,18 @@ same bytes: each row is computed whole by one task)."""
 
 JACOBI_OMEGA = 2.0 / 3.0
 """Damping of the prolongation smoother and of the V-cycle smoother (``4/3 / rho``, ``rho <= 2``)."""
+
+
+def main_diagonal(A: sp.csr_matrix) -> np.ndarray:
+    """``A.diagonal()`` (float64 (n,), a new array) of a square float64 CSR matrix, the same
+    values; a big one's rows on the image's threads (:func:`~fastshade.kernels.blockops.csr_diagonal`).
+    Any other matrix: SciPy's own.
+    """
+    if not (sp.isspmatrix_csr(A) and A.dtype == np.float64 and A.shape[0] == A.shape[1]):
+        return A.diagonal()
+    out = np.empty(A.shape[0])
+    threaded(csr_diagonal, A.shape[0])(A.indptr, A.indices, A.data, out)
+    return out
 
 
 def inverse_shifted(diag: np.ndarray, shift: float) -> np.ndarray:
