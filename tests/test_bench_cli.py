@@ -653,3 +653,17 @@ def test_style_rows_one_per_style_and_pass_count(tmp_path):
     assert parse_counts("1,4", "--style-passes") == [1, 4]
     with pytest.raises(ValueError, match="pass counts"):
         parse_counts("0", "--style-passes")
+
+
+def test_a_scan_worker_killed_by_the_kernel_is_named(monkeypatch, capsys):
+    """The scan shades with no pixel limit: a worker the OOM killer ends (SIGKILL, -9) is said so in
+    one line, not as a bare exit code."""
+    import subprocess as sp_module
+
+    import fastshade.bench.scan as scan_module
+
+    monkeypatch.setattr(scan_module.subprocess, "run",
+                        lambda argv, env: sp_module.CompletedProcess(argv, -9))
+    assert cli.main(["bench", "--scan", "96x64", "--scan-threads", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "killed (SIGKILL), most likely out of memory" in err

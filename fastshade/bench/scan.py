@@ -111,6 +111,10 @@ def run_scan(shape: tuple[int, int] = SCAN_SHAPE, threads: tuple[int, ...] | lis
             proc = subprocess.run([sys.executable, "-m", "fastshade.bench", "--scan-worker",
                                    str(shape[0]), str(shape[1]), str(int(t)), str(out),
                                    json.dumps(changes or {})], env=env)
+            if proc.returncode == -9:  # SIGKILL: the kernel's OOM killer, usually
+                raise RuntimeError(f"scan worker ({t} threads) was killed (SIGKILL), most likely out of memory: "
+                                   "the scan shades with no pixel limit (`fastshade shade` would check the memory "
+                                   "model first)")
             if proc.returncode != 0 or not out.is_file():
                 raise RuntimeError(f"scan worker ({t} threads) failed with exit code {proc.returncode}")
             records.append(json.loads(out.read_text()))
