@@ -53,7 +53,6 @@ PLAN: tuple[tuple[str, str], ...] = (
     ("laplacian.laplacian_work_rows", _sig(_L1)),
     ("laplacian.assemble_laplacian_csr", _sig(_F3, _L1, _L1, _F1, "float64", "float64", _I1, _I1,
                                               _F1, _F3)),
-    ("blockops.csr_diagonal", _sig(_I1, _I1, _F1, _F1)),
     ("blockops.main_diagonal_entries", _sig(_I1, _I1, _B1)),
     ("blockops.strength_pattern", _sig(_I1, _I1, _F1, _F1, "float64", _I1, _I1)),
     ("spgemm.smoothed_prolongator_row_nnz", _sig(_I1, _I1, _L1, _L2, _L1)),

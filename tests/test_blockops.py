@@ -692,7 +692,11 @@ def test_csr_diagonal_is_scipys_bit_for_bit_with_its_twin(seed):
         out = np.full(A.shape[0], np.nan)
         kernel(A.indptr, A.indices, A.data, out)
         np.testing.assert_array_equal(out.view(np.uint64), expected.view(np.uint64))
+    from fastshade.threads import parallel_from
+
     np.testing.assert_array_equal(main_diagonal(A).view(np.uint64), expected.view(np.uint64))
+    with parallel_from(0):  # the twin on Numba's threads (SciPy's loop on one)
+        np.testing.assert_array_equal(main_diagonal(A).view(np.uint64), expected.view(np.uint64))
     for other in (A.astype(np.float32), A.tocsc(), sp.csr_matrix(np.ones((3, 4)))):  # SciPy's own
         np.testing.assert_array_equal(main_diagonal(other), other.diagonal())
     empty = sp.csr_matrix((0, 0))

@@ -49,14 +49,17 @@ JACOBI_OMEGA = 2.0 / 3.0
 
 
 def main_diagonal(A: sp.csr_matrix) -> np.ndarray:
-    """``A.diagonal()`` (float64 (n,), a new array) of a square float64 CSR matrix, the same
-    values; a big one's rows on the image's threads (:func:`~fastshade.kernels.blockops.csr_diagonal`).
-    Any other matrix: SciPy's own.
+    """``A.diagonal()`` (float64 (n,), a new array): SciPy's, or for a big square float64 CSR
+    matrix on several threads the same values with its rows on the threads
+    (:func:`~fastshade.kernels.blockops.csr_diagonal`'s parallel twin; on one thread SciPy's
+    loop is faster than the serial kernel: 0.84 against 1.2-1.4 ms at 512²).
     """
-    if not (sp.isspmatrix_csr(A) and A.dtype == np.float64 and A.shape[0] == A.shape[1]):
+    kernel = threaded(csr_diagonal, A.shape[0])
+    if kernel is csr_diagonal or not (sp.isspmatrix_csr(A) and A.dtype == np.float64
+                                      and A.shape[0] == A.shape[1]):
         return A.diagonal()
     out = np.empty(A.shape[0])
-    threaded(csr_diagonal, A.shape[0])(A.indptr, A.indices, A.data, out)
+    kernel(A.indptr, A.indices, A.data, out)
     return out
 
 
