@@ -56,7 +56,7 @@ parallel --report``: 11.3 s on a 2-core AMD EPYC, 2 s of it ``rotate_residual``;
 ``csr_to_diagonals`` and ``gather_scaled_columns``, since 46c446a, 0.6 and 0.8 s more; the
 default path's ``scaled_column_energy`` twin, which replaced ``gather_scaled_columns``' there,
 compiles in 0.5 s; those of ``local_range``, ``main_diagonal_entries`` and ``csr_diagonal``,
-8 December, 0.63, 0.49 and 0.40 s)."""
+the seventh session, 0.63, 0.49 and 0.40 s)."""
 
 BIG_PATH = "big image"
 """The default path as a big image's levels take it (at least 2^20 rows:

@@ -56,8 +56,8 @@ the same output bytes); 190 on 1 thread and 192 on 2 (A4 at 300 dpi 233-236, 204
 brush's basis returned the thicken budget's energy alone, ``L`` was emptied while the coarse
 levels were set up and solved, ``P^T``'s values were read from ``P``, and the coarse levels were
 dropped before a pixel level without a contract (the sixth session; the same bytes).  None of
-that lowers an iterating pixel level's blocks.  By style and operator at A4 at 300 dpi (8
-December, ``bench --scan --style ...``): v12 238 (280 before the job's v12 read the budget's
+that lowers an iterating pixel level's blocks.  By style and operator at A4 at 300 dpi (the
+seventh session, ``bench --scan --style ...``): v12 238 (280 before the job's v12 read the budget's
 energy alone), v6 230, final 180, 8-connected 276 (v12 289, v6 310), 32 basis vectors 455
 (v12 460), cross mode with a sample of the same size 257 (v12 355; the sample is not counted);
 at 34.8 Mpx v12 237, v6 229, final 180, 8-connected 273.  A basis-column gating field measured
