@@ -712,3 +712,8 @@ def test_main_diagonal_entries_twin_over_chunks(duplicated):
         on_diag = np.zeros(A.nnz, dtype=bool)
         assert kernel(A.indptr, A.indices, on_diag) == int((per_row == 1).sum())
         np.testing.assert_array_equal(on_diag, A.indices == row_of)
+    from fastshade.spectral.setup_csr import diagonal_stored_once
+
+    assert diagonal_stored_once(A, np.empty(A.nnz, dtype=bool)) == bool((per_row == 1).all())
+    once = sp.csr_matrix(sp.diags(np.arange(1.0, 9.0)) + sp.random(8, 8, density=0.3, random_state=5))
+    assert diagonal_stored_once(once, np.empty(once.nnz, dtype=bool))

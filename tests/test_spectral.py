@@ -583,6 +583,12 @@ def test_an_energy_only_basis_is_the_energy_of_the_full_basis(shape, k):
     else:  # not honoured: the columns, as without it
         assert lean.energy is None
         np.testing.assert_array_equal(lean.vectors, full.vectors, strict=True)
+    from fastshade.pipeline.shading import basis_budget, thickening_budget
+
+    sources = np.flatnonzero(c.ravel() > 0.5)  # the budget read either way: the same values
+    expected_budget = thickening_budget(full.vectors, 3, 0.7, sources)
+    for basis in (full, lean):
+        np.testing.assert_array_equal(basis_budget(basis, None, 3, 0.7, sources), expected_budget, strict=True)
 
 
 @pytest.mark.parametrize("maxiter", [0, 1, 3])

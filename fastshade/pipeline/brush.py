@@ -16,7 +16,7 @@ from scipy import ndimage as ndi
 from fastshade.pipeline.castshadow import Swing, mask_window, swung_shadows
 from fastshade.pipeline.inkgates import InkAnalysis
 from fastshade.pipeline.resolution import centre_offset, scaled_window
-from fastshade.pipeline.shading import budget_from_energy, thickening_budget
+from fastshade.pipeline.shading import basis_budget
 from fastshade.pipeline.weight import LIGHT, grow_strokes, stroke_reach
 
 REACH_SIGMA = 4.0
@@ -56,10 +56,7 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     if an.basis is None or radius == 0 or not an.high.any():
         return np.zeros((h, w), dtype=bool), np.zeros((0, 3))
     sources = np.flatnonzero(an.high.ravel())
-    if an.energy is None:
-        budget = thickening_budget(an.basis.vectors, radius, attenuation, sources=sources).reshape(h, w)
-    else:  # the basis is on a coarser grid: its energy, interpolated
-        budget = budget_from_energy(an.energy, radius, attenuation, sources=sources).reshape(h, w)
+    budget = basis_budget(an.basis, an.energy, radius, attenuation, sources).reshape(h, w)
     budget *= effect
     margin = CROP_MARGIN if scale == 1.0 else int(np.ceil(CROP_MARGIN * scale))
     win = mask_window(an.strokes, margin + radius)  # all work inside the strokes' box: same result

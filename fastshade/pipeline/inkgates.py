@@ -46,9 +46,10 @@ class InkAnalysis:
     low: np.ndarray
     components: Components
     energy: np.ndarray | None = None
-    """(H*W,) the thicken budget's basis energy: interpolated when ``basis`` is on a coarser grid
-    (``scale`` > 1, :func:`fastshade.pipeline.resolution.coarse_field`), or the basis's own
-    :attr:`~fastshade.spectral.SpectralBasis.energy` (full resolution); None: read ``basis``."""
+    """(H*W,) the thicken budget's basis energy, interpolated, when ``basis`` is on a coarser grid
+    (``scale`` > 1, :func:`fastshade.pipeline.resolution.coarse_field`); None: read ``basis`` (its
+    columns, or its own :attr:`~fastshade.spectral.SpectralBasis.energy`:
+    :func:`fastshade.pipeline.shading.basis_budget`)."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -128,8 +129,6 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
             return gating_field(None, basis, carrier.shape, opts, operator=operator), basis
 
     field, basis, energy = coarse_field(model.carrier, scale, smooth)
-    if energy is None and basis is not None:
-        energy = basis.energy  # (None: read the basis's columns)
     with timer.stage("gates"):
         high, low = contour_gates(field, strokes, opts.gate_gain, opts.gamma_h, opts.bias_h,
                                   opts.gamma_l, opts.bias_l)

@@ -8,11 +8,10 @@ from fastshade.options import ShadeOptions
 from fastshade.pipeline.placement import free_paper, shadow_destination
 from fastshade.pipeline.results import Analysis, Placement
 from fastshade.pipeline.shading import (
-    budget_from_energy,
+    basis_budget,
     gated_copy,
     hue_rotate,
     perpendicular_scatter,
-    thickening_budget,
 )
 
 
@@ -26,13 +25,8 @@ def thicken(an: Analysis, opts: ShadeOptions) -> tuple[np.ndarray, np.ndarray]:
     sources = np.flatnonzero(an.high.ravel())
     if (an.basis is None and an.basis_energy is None) or sources.size == 0 or opts.thick_radius == 0:
         return an.rgb.copy(), np.zeros((h, w), dtype=bool)
-    energy = an.basis_energy if an.basis is None else an.basis.energy  # (None: read the columns)
-    if energy is None:
-        budget = thickening_budget(an.basis.vectors, opts.thick_radius, opts.budget_attenuation,
-                                   sources=sources).reshape(h, w)
-    else:
-        budget = budget_from_energy(energy, opts.thick_radius, opts.budget_attenuation,
-                                    sources=sources).reshape(h, w)
+    budget = basis_budget(an.basis, an.basis_energy, opts.thick_radius, opts.budget_attenuation,
+                          sources).reshape(h, w)
     return perpendicular_scatter(an.rgb, sources, an.perp_y, an.perp_x, budget,
                                  an.contours, opts.thick_radius)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from fastshade.checks import check_integer, check_real, check_real_array
 from fastshade.kernels import shading as _kernels
 
 __all__ = [
+    "basis_budget",
+    "budget_from_energy",
     "gated_copy",
     "hue_rotate",
     "perpendicular_scatter",
@@ -150,6 +153,20 @@ def thickening_budget(phi: np.ndarray, radius: int, attenuation: float = 0.7,
         return np.full(n, float(radius))
     energy = np.empty(n)
     _kernels.column_energy(phi, 2, energy)
+    return budget_from_energy(energy, radius, attenuation, sources)
+
+
+def basis_budget(basis: Any, energy: np.ndarray | None, radius: int, attenuation: float = 0.7,
+                 sources: np.ndarray | None = None) -> np.ndarray:
+    """The thicken budget ((n,) float64) of an analysis: :func:`budget_from_energy` of ``energy``
+    (a coarse basis's, interpolated) or of the ``basis``'s own energy (a
+    :class:`~fastshade.spectral.SpectralBasis` that returned it alone), else
+    :func:`thickening_budget` of the basis's columns; the same values either way.
+    """
+    if energy is None and basis is not None:
+        energy = basis.energy
+    if energy is None:
+        return thickening_budget(basis.vectors, radius, attenuation, sources)
     return budget_from_energy(energy, radius, attenuation, sources)
 
 

@@ -54,7 +54,6 @@ from fastshade.kernels.blockops import (
     csr_matmat_add,
     jacobi_start,
     jacobi_sweep,
-    main_diagonal_entries,
     prolongate_smoothed,
     strength_pattern,
 )
@@ -64,6 +63,7 @@ from fastshade.spectral.setup_csr import (
     JACOBI_OMEGA,
     constant_candidate,
     csr_from_counts,
+    diagonal_stored_once,
     galerkin_triple_matrix,
     inverse_shifted,
     main_diagonal,
@@ -227,7 +227,7 @@ def _level0_operator(L: sp.csr_matrix, shift: float) -> tuple[sp.csr_matrix, flo
     shift)`` when every row stores its diagonal once (the kernels add the shift as they read),
     else the shifted matrix formed and 0.
     """
-    if threaded(main_diagonal_entries, L.shape[0])(L.indptr, L.indices, np.empty(L.nnz, dtype=bool)) == L.shape[0]:
+    if diagonal_stored_once(L, np.empty(L.nnz, dtype=bool)):
         return L, shift
     return _shifted(L, shift, mass=False)[0], 0.0
 
@@ -311,7 +311,7 @@ def _shifted(L: sp.csr_matrix, shift: float, mass: bool = True) -> tuple[sp.csr_
     """
     n = L.shape[0]
     on_diag = np.empty(L.nnz, dtype=bool)
-    if threaded(main_diagonal_entries, n)(L.indptr, L.indices, on_diag) == n:
+    if diagonal_stored_once(L, on_diag):
         data = shift * on_diag
         np.add(L.data, data, out=data)  # = L.data + shift * on_diag, without a second array
         return (sp.csr_matrix((data, L.indices, L.indptr), shape=L.shape),

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fastshade.heap import small_pages
-from fastshade.kernels.blockops import csr_diagonal
+from fastshade.kernels.blockops import csr_diagonal, main_diagonal_entries
 from fastshade.kernels.spgemm import (
     compact_chunk_rows,
     galerkin_triple_bound,
@@ -33,8 +33,9 @@ from fastshade.kernels.spgemm import (
 )
 from fastshade.threads import threaded, work_rows
 
-__all__ = ["constant_candidate", "csr_from_counts", "galerkin_triple_matrix", "index_dtype", "inverse_shifted",
-           "main_diagonal", "smoothed_prolongator_matrix", "spgemm_pair_matrix", "transpose_pattern"]
+__all__ = ["constant_candidate", "csr_from_counts", "diagonal_stored_once", "galerkin_triple_matrix", "index_dtype",
+           "inverse_shifted", "main_diagonal", "smoothed_prolongator_matrix", "spgemm_pair_matrix",
+           "transpose_pattern"]
 
 GALERKIN_ROW_GUESS = 16
 """Entries a row of ``P^T A P`` is first given room for (:func:`galerkin_triple_matrix`; an image
@@ -61,6 +62,15 @@ def main_diagonal(A: sp.csr_matrix) -> np.ndarray:
     out = np.empty(A.shape[0])
     kernel(A.indptr, A.indices, A.data, out)
     return out
+
+
+def diagonal_stored_once(A: sp.csr_matrix, on_diag: np.ndarray) -> bool:
+    """Whether every row of the square CSR ``A`` stores its diagonal entry exactly once; ``on_diag``
+    (bool (nnz,), written) marks the stored diagonal entries
+    (:func:`~fastshade.kernels.blockops.main_diagonal_entries`, a big matrix's rows on the threads).
+    """
+    n = A.shape[0]
+    return int(threaded(main_diagonal_entries, n)(A.indptr, A.indices, on_diag)) == n
 
 
 def inverse_shifted(diag: np.ndarray, shift: float) -> np.ndarray:
