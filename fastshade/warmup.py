@@ -94,6 +94,10 @@ CONFIGURATIONS: dict[str, tuple[dict[str, Any], bool]] = {
 WARMUP_SIZE = 160
 """Edge in px of the demo image the warm-up shades (big enough for the AMG cascade)."""
 
+WARMUP_POOL_BYTES = 64 << 20
+"""The page pool's cap on the big-image path of the warm-up (:func:`fastshade.heap.page_pool`;
+a big image shades in one)."""
+
 _NOTICE_GIVEN = False
 
 
@@ -204,6 +208,7 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
                          f"choose from {', '.join(CONFIGURATIONS)}")
     import numba
 
+    from fastshade.heap import page_pool
     from fastshade.spectral.cascade import big_level_paths
     from fastshade.threads import parallel_from
 
@@ -219,7 +224,8 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
             if name == PARALLEL_PATH and numba.config.NUMBA_NUM_THREADS < 2:
                 continue  # one thread: no run ever picks a twin
             twins = parallel_from(0) if name == PARALLEL_PATH else nullcontext()
-            with twins, big_level_paths():
+            # (a big image's page pool: its C callbacks compile here, not in a first big run)
+            with twins, big_level_paths(), page_pool(WARMUP_POOL_BYTES):
                 # the pixel level iterating, then stopping at its start (as a big image's usually does)
                 for loose in ({}, {"tol": LOOSE_TOL}):
                     shade_arrays(image, None, ShadeOptions(**changes, **loose), analyses=False)

@@ -375,3 +375,42 @@ def jit_parallel(func: F) -> F:
     kernel.parallel = _house_dispatcher(func, dict(_BASE_OPTIONS, parallel=True),  # type: ignore[attr-defined]
                                         cache=_ParallelTwinCache, listed=False)
     return kernel
+
+
+class CCallback:
+    """A C-callable kernel (:func:`c_callback`): compiled, with the house options and cache, on the
+    first read of :attr:`address`, so importing its module compiles nothing.
+    """
+
+    def __init__(self, func: Callable[..., Any], signature: Any) -> None:
+        from numba.core.ccallback import CFunc
+
+        options = {k: v for k, v in _BASE_OPTIONS.items() if k != "no_cfunc_wrapper"}
+        self.__name__ = func.__name__
+        self.__doc__ = func.__doc__
+        self.py_func = func
+        self._cfunc = CFunc(func, sigutils.normalize_signature(signature), locals={}, options=options)
+        if CACHE_ENABLED:
+            try:
+                self._cfunc._cache = _KernelCache(func)
+            except RuntimeError:  # no locator available: compiled in memory
+                pass
+            else:
+                self._cfunc._cache.options_key = _options_key(options)
+        self._address: int | None = None
+
+    @property
+    def address(self) -> int:
+        """The address of the C function (compiled, or loaded from the cache, on first use)."""
+        if self._address is None:
+            self._cfunc.compile()
+            self._address = int(self._cfunc.address)
+        return self._address
+
+
+def c_callback(signature: Any) -> Callable[[Callable[..., Any]], CCallback]:
+    """Compile a module-level def as a C callback of ``signature`` (a Numba signature) with the
+    house options (``nogil``, ``error_model``, ``fastmath``) and cache, lazily (:class:`CCallback`):
+    for C code that calls back, such as NumPy's data allocator (``fastshade.heap``).
+    """
+    return lambda func: CCallback(func, signature)

@@ -40,3 +40,123 @@ def test_small_pages_leaves_small_arrays_alone(shape, dtype):
     array = np.zeros(shape, dtype)
     assert small_pages(array) is array
     assert not array.any()
+
+
+# -- the page pool (fastshade.heap.page_pool, kernels/pages.py) --------------------------------
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the page pool is Linux's (mremap)")
+MIB = 1 << 20
+
+
+def _handler_name() -> str:
+    """NumPy's data allocator in this context (``np.core.multiarray.get_handler_name``)."""
+    try:
+        from numpy._core.multiarray import get_handler_name
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import get_handler_name  # type: ignore[no-redef]
+    return get_handler_name()
+
+
+@linux_only
+def test_page_pool_is_numpys_allocator_only_while_open():
+    from fastshade.heap import page_pool
+
+    outside = _handler_name()
+    with page_pool(64 * MIB):
+        assert _handler_name() == "fastshade_page_pool"
+        with page_pool(64 * MIB):  # nested: the same pool
+            assert _handler_name() == "fastshade_page_pool"
+        assert _handler_name() == "fastshade_page_pool"
+    assert _handler_name() == outside
+    with page_pool(0):  # a zero cap opens nothing
+        assert _handler_name() == outside
+
+
+@linux_only
+def test_page_pool_arrays_match_plain_numpy_over_reuse_resize_and_zeroing():
+    from fastshade.heap import POOL_THRESHOLD, page_pool, pool_counts
+
+    rng = np.random.default_rng(7)
+    sizes = [1, 1000, POOL_THRESHOLD // 8 - 1, POOL_THRESHOLD // 8, 3 * MIB + 5, 9 * MIB, 40 * MIB // 8 + 3]
+    before = pool_counts()
+    with page_pool(256 * MIB):
+        for _ in range(3):  # the second and third rounds run on the first round's freed pages
+            made = []
+            for size in sizes:
+                expected = rng.standard_normal(size)
+                array = np.empty(size)
+                array[:] = expected
+                made.append((array, expected))
+                zeros = np.zeros(size)  # calloc: zero even on pages that held values just now
+                assert not zeros.any()
+                del zeros
+            for array, expected in made:
+                np.testing.assert_array_equal(array, expected)
+            for array, expected in made[::2]:  # shrink and grow in place (realloc)
+                keep = max(1, array.size // 3)
+                array.resize(keep, refcheck=False)
+                np.testing.assert_array_equal(array, expected[:keep])
+                array.resize(array.size * 7 + 1, refcheck=False)
+                np.testing.assert_array_equal(array[:keep], expected[:keep])
+            del made, array
+        counts = pool_counts()
+        assert counts["reused"] > before["reused"]  # pages did go round
+        assert counts["pooled"] <= 256 * MIB
+        alive = np.ones(10 * MIB)  # outlives the pool
+    assert pool_counts()["pooled"] == 0  # every pooled page returned on close
+    assert alive.sum() == alive.size
+    live = pool_counts()["live"]
+    del alive  # freed after the close: unmapped, not pooled
+    assert pool_counts()["live"] == live - 1 and pool_counts()["pooled"] == 0
+
+
+@linux_only
+def test_page_pool_holds_at_most_its_cap():
+    from fastshade.heap import page_pool, pool_counts
+
+    with page_pool(8 * MIB):
+        blocks = [np.ones(6 * MIB // 8) for _ in range(4)]
+        del blocks
+        assert pool_counts()["pooled"] <= 8 * MIB
+        assert pool_counts()["pooled"] > 0
+
+
+@linux_only
+def test_page_pool_arrays_freed_and_made_on_other_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastshade.heap import page_pool
+
+    with page_pool(128 * MIB):
+        arrays = [np.full(2 * MIB, float(i)) for i in range(6)]
+
+        def check_and_free(i: int) -> float:
+            a = arrays[i]
+            arrays[i] = None  # freed on this thread (the GIL held, as NumPy frees)
+            b = np.full(2 * MIB, -1.0)  # made on this thread: NumPy's own allocator (a new context)
+            return float(a.sum() + b.sum())
+
+        with ThreadPoolExecutor(3) as pool:
+            sums = list(pool.map(check_and_free, range(6)))
+        again = np.full(2 * MIB, 5.0)  # on pages the threads freed
+    assert sums == [2 * MIB * (i - 1.0) for i in range(6)]
+    assert again.sum() == 10 * MIB
+
+
+@linux_only
+def test_a_big_image_shades_to_the_same_bytes_with_and_without_the_page_pool(monkeypatch):
+    """The demo drawing at 1 Mpx (a pool image): the pool changes where pages come from, never a
+    value (recycled pages hold old data: an array read before it is written would show it)."""
+    from fastshade.demo import demo_image
+    from fastshade.heap import pool_counts
+    from fastshade.styles import runner
+
+    image = demo_image(1024, 1024)
+    assert image.shape[0] * image.shape[1] >= runner.POOL_MIN_PIXELS
+    before = pool_counts()["reused"]
+    pooled = runner.shade_arrays(image, None, {"style": "brush"}, analyses=False).image
+    assert pool_counts()["reused"] > before  # the pool did give pages round
+    monkeypatch.setattr(runner, "POOL_MIN_PIXELS", 1 << 40)
+    plain = runner.shade_arrays(image, None, {"style": "brush"}, analyses=False).image
+    assert pooled.dtype == plain.dtype and pooled.shape == plain.shape
+    assert pooled.tobytes() == plain.tobytes()
