@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import functools
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,6 +108,7 @@ class _Pool:
         address = ctypes.c_void_p.from_address(table + _NUMPY_SET_HANDLER * ctypes.sizeof(ctypes.c_void_p))
         self.set_handler = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)(address.value)
         self.depth = 0
+        self.lock = threading.Lock()
 
 
 def _numpy_multiarray() -> Any:
@@ -146,19 +148,23 @@ def page_pool(cap: int) -> Iterator[None]:
         yield
         return
     pages = pool.pages
-    pool.state[pages.HUGE_ADVICE] = int(bool(_numpy_multiarray()._get_madvise_hugepage()))
-    pool.state[pages.POOL_CAP] = max(int(cap), int(pool.state[pages.POOL_CAP]) if pool.depth else 0)
-    pool.depth += 1
-    pool.state[pages.ACTIVE] = 1
+    with pool.lock:  # (the drain runs without the GIL: no pool opens while it runs)
+        pool.state[pages.HUGE_ADVICE] = int(bool(_numpy_multiarray()._get_madvise_hugepage()))
+        pool.state[pages.POOL_CAP] = max(int(cap), int(pool.state[pages.POOL_CAP]) if pool.depth else 0)
+        pool.depth += 1
+        pool.state[pages.ACTIVE] = 1
     previous = pool.set_handler(pool.capsule)
     try:
         yield
     finally:
         pool.set_handler(previous)
-        pool.depth -= 1
-        if pool.depth == 0:
-            pool.state[pages.ACTIVE] = 0
-            pages.drain_pool(pool.state)
+        with pool.lock:
+            pool.depth -= 1
+            if pool.depth == 0:
+                # inactive first: a block freed meanwhile on another thread is unmapped, and only
+                # the drain touches the pool's segments
+                pool.state[pages.ACTIVE] = 0
+                pages.drain_pool(pool.state)
 
 
 def pool_counts() -> dict[str, int]:
