@@ -141,12 +141,14 @@ def test_unexpected_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_ctrl_c_in_a_fresh_interpreter_is_one_line_exit_130() -> None:
-    """A real SIGINT delivered while a sub-command runs (its main sends it to its own process)."""
-    code = ("import os, signal, sys\n"
+    """A real SIGINT delivered while a sub-command runs (its main sends it to its own thread: sent
+    to the process, the signal may land on another thread, a BLAS one, and leave a ``pause()``
+    waiting for ever; that hung CI once for 300 s)."""
+    code = ("import signal, sys, threading, time\n"
             "from fastshade import cli, shade_cli\n"
             "def main(args):\n"
-            "    os.kill(os.getpid(), signal.SIGINT)\n"
-            "    signal.pause()\n"  # not reached if the signal became KeyboardInterrupt already
+            "    signal.pthread_kill(threading.get_ident(), signal.SIGINT)\n"
+            "    time.sleep(60)\n"  # not reached if the signal became KeyboardInterrupt already
             "shade_cli.main = main\n"
             "sys.exit(cli.main(['shade', '--demo', '-o', 'unused.png']))\n")
     proc = _python("-c", code)
