@@ -122,7 +122,7 @@ def _numpy_multiarray() -> Any:
 @functools.cache
 def _pool() -> _Pool | None:
     """The process's page pool, None where it cannot work (not Linux with glibc, NumPy without
-    NEP 49 handlers, no GIL).
+    NEP 49 handlers, no GIL, or the pool could not be made).
     """
     if not sys.platform.startswith("linux") or _glibc() is None:
         return None
@@ -130,7 +130,10 @@ def _pool() -> _Pool | None:
         return None
     if not hasattr(_numpy_multiarray(), "get_handler_name"):
         return None
-    return _Pool()
+    try:
+        return _Pool()
+    except Exception:  # noqa: BLE001 (e.g. no compiler for the callbacks: shade without the pool)
+        return None
 
 
 @contextlib.contextmanager

@@ -160,3 +160,22 @@ def test_a_big_image_shades_to_the_same_bytes_with_and_without_the_page_pool(mon
     plain = runner.shade_arrays(image, None, {"style": "brush"}, analyses=False).image
     assert pooled.dtype == plain.dtype and pooled.shape == plain.shape
     assert pooled.tobytes() == plain.tobytes()
+
+
+def test_page_pool_that_cannot_be_made_leaves_numpys_allocator_alone(monkeypatch):
+    """Where the pool cannot be made (here: its setup raises), opening it does nothing."""
+    import fastshade.heap as heap
+
+    def broken() -> None:
+        raise OSError("no pool here")
+
+    outside = _handler_name()
+    monkeypatch.setattr(heap, "_Pool", broken)
+    heap._pool.cache_clear()
+    try:
+        with heap.page_pool(64 * MIB):
+            assert _handler_name() == outside
+            assert np.ones(2 * MIB).sum() == 2 * MIB
+    finally:
+        heap._pool.cache_clear()
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -88,10 +89,10 @@ def shade_arrays(
     timings: dict[str, float] = {}
     result: ShadeResult | None = None
     stages = StageMerge()
-    shape = np.shape(target)
-    pixels = int(shape[0]) * int(shape[1]) if len(shape) >= 2 else 0
-    with limit_threads(), page_pool(POOL_BYTES_PER_PIXEL * pixels if pixels >= POOL_MIN_PIXELS else 0):
-        rgb, alpha = as_rgb_alpha(target, "target")
+    with limit_threads(), contextlib.ExitStack() as pooled:
+        rgb, alpha = as_rgb_alpha(target, "target")  # (validated before the pool reads its size)
+        pixels = rgb.shape[0] * rgb.shape[1]
+        pooled.enter_context(page_pool(POOL_BYTES_PER_PIXEL * pixels if pixels >= POOL_MIN_PIXELS else 0))
         current = original = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
         seen = over_white(rgb, alpha)
         span = local_range(seen)  # once, for the model's edges and the tone score
