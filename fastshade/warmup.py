@@ -45,18 +45,19 @@ PARALLEL_KERNELS: tuple[str, ...] = (
     "fields.csr_to_diagonals.parallel", "blockops.csr_matmat.parallel",
     "blockops.rotate_residual.parallel", "blockops.scaled_column_energy.parallel",
     "paper.local_range.parallel", "blockops.main_diagonal_entries.parallel", "blockops.csr_diagonal.parallel",
+    "distance.nearest_row_in_columns.parallel", "distance.nearest_in_rows.parallel",
 )
 """Parallel twins that a default-style run on a big image with several threads calls (the
 cold-cache check of such a run adds these; the other styles read the basis's columns,
 ``gather_scaled_columns``, instead of their energy)."""
 
-PARALLEL_COLD_SECONDS = 13.9
+PARALLEL_COLD_SECONDS = 15.5
 """Wall seconds compiling the default path's parallel twins takes (``fastshade warmup --path
 parallel --report``: 11.3 s on a 2-core AMD EPYC, 2 s of it ``rotate_residual``; the twins of
 ``csr_to_diagonals`` and ``gather_scaled_columns``, since 46c446a, 0.6 and 0.8 s more; the
 default path's ``scaled_column_energy`` twin, which replaced ``gather_scaled_columns``' there,
 compiles in 0.5 s; those of ``local_range``, ``main_diagonal_entries`` and ``csr_diagonal``,
-the seventh session, 0.63, 0.49 and 0.40 s)."""
+the seventh session, 0.63, 0.49 and 0.40 s; the distance transform's two, the ninth, 0.8 s each)."""
 
 BIG_PATH = "big image"
 """The default path as a big image's levels take it (at least 2^20 rows:

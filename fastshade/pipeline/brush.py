@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from fastshade.pipeline.castshadow import Swing, mask_window, swung_shadows
+from fastshade.pipeline.distance import background_distance, nearest_background
 from fastshade.pipeline.inkgates import InkAnalysis
 from fastshade.pipeline.resolution import centre_offset, scaled_window
 from fastshade.pipeline.shading import basis_budget
@@ -64,7 +65,7 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     offset = centre_offset(scale)  # 0 at scale 1: a reach a little shorter, a gap a little wider
     if later:
         side = scaled_window(3, scale)
-        half = ndi.grey_dilation(ndi.distance_transform_edt(strokes), size=(side, side))
+        half = ndi.grey_dilation(background_distance(strokes), size=(side, side))
         if offset:  # the half-width between centres, as at scale 1
             half += offset
         budget = np.maximum(budget[win] - 2.0 * (half - scale), 0.0)
@@ -81,7 +82,7 @@ def weight_stage(an: InkAnalysis, radius: int, attenuation: float, effect: float
     if grown.any():  # (the window's row-major order of grown pixels is the image's of added ones)
         dist = an.model.distance[win]
         core = strokes & (dist >= np.median(dist[strokes]))
-        cy, cx = ndi.distance_transform_edt(~core, return_distances=False, return_indices=True)
+        cy, cx = nearest_background(~core)
         colours = an.rgb[win][cy[grown], cx[grown]]
     return added, colours
 

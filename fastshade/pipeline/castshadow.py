@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from fastshade.pipeline.components import Components
+from fastshade.pipeline.distance import nearest_background
 
 MAX_ANGLE = 0.6
 """Largest swing (radians): short segments open no wider than this."""
@@ -129,7 +130,7 @@ def swung_shadows(components: Components, field: np.ndarray, spread: float,
     edge = np.zeros((h, w), dtype=bool)
     edge[win] = (ndi.binary_dilation(box, ndi.generate_binary_structure(2, 1), iterations=width - 1)
                  if width > 1 else box)
-    iy, ix = ndi.distance_transform_edt(~box, return_distances=False, return_indices=True)
+    iy, ix = nearest_background(~box)
     inner = edge[win]
     owner[win][inner] = last_owner[win][iy[inner], ix[inner]]
     return fill, edge, swings, owner

@@ -40,6 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from fastshade.kernels import paper as paper_kernels
+from fastshade.pipeline.distance import nearest_background
 from fastshade.pipeline.stagelog import channels_differ
 from fastshade.threads import image_parts, run_parts, threaded, work_rows
 
@@ -272,7 +273,7 @@ def grown_tile_papers(h: int, w: int, tile: int, paper: np.ndarray,
                     grid[jy, jx], known[jy, jx] = est, True
                     queue.append((jy, jx))
     if not known.all():  # fills, dense hatching: the paper of the nearest estimated tile
-        ry, rx = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
+        ry, rx = nearest_background(~known)
         grid = grid[ry, rx]
     if np.all(grid == paper):
         return None
