@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -154,6 +155,8 @@ def page_pool(cap: int) -> Iterator[None]:
     with pool.lock:  # (the drain runs without the GIL: no pool opens while it runs)
         pool.state[pages.HUGE_ADVICE] = int(bool(_numpy_multiarray()._get_madvise_hugepage()))
         pool.state[pages.POOL_CAP] = max(int(cap), int(pool.state[pages.POOL_CAP]) if pool.depth else 0)
+        if not pool.depth:
+            pool.state[pages.POOL_BUDGET] = 0
         pool.depth += 1
         pool.state[pages.ACTIVE] = 1
     previous = pool.set_handler(pool.capsule)
@@ -167,16 +170,42 @@ def page_pool(cap: int) -> Iterator[None]:
                 # inactive first: a block freed meanwhile on another thread is unmapped, and only
                 # the drain touches the pool's segments
                 pool.state[pages.ACTIVE] = 0
+                pool.state[pages.POOL_BUDGET] = 0
                 pages.drain_pool(pool.state)
+
+
+def pool_up_to_peak() -> None:
+    """From now until the pool's outermost close, let the open pool hold freed pages beyond its cap
+    as long as its pages and the live pool blocks stay within the process's peak resident memory so
+    far, less the resident memory that is neither (a big image's stages after the basis need less
+    than the basis did: their arrays take the pool's pages instead of faulting fresh ones).  Does
+    nothing when no pool is open.
+    """
+    pool = _pool() if _pool.cache_info().currsize else None
+    if pool is None:
+        return
+    import resource
+
+    pages, state = pool.pages, pool.state
+    with pool.lock:
+        if not pool.depth:
+            return
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # (KiB on Linux)
+        with open("/proc/self/statm") as statm:
+            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        other = max(0, resident - int(state[pages.LIVE_BYTES]) - int(state[pages.POOLED_BYTES]))
+        state[pages.POOL_BUDGET] = max(int(state[pages.POOL_BUDGET]), peak - other)
 
 
 def pool_counts() -> dict[str, int]:
     """The pool's counters: ``fresh`` and ``reused`` bytes of pool blocks so far, ``pooled`` bytes
-    held now, ``live`` pool blocks (all 0 when no pool was opened in this process).
+    held now, ``live`` pool blocks and their ``live_bytes``, the ``budget`` of
+    :func:`pool_up_to_peak` (0: the cap alone) (all 0 when no pool was opened in this process).
     """
     pool = _pool() if _pool.cache_info().currsize else None
     if pool is None:
-        return dict(fresh=0, reused=0, pooled=0, live=0)
+        return dict(fresh=0, reused=0, pooled=0, live=0, live_bytes=0, budget=0)
     pages, state = pool.pages, pool.state
     return dict(fresh=int(state[pages.FRESH_BYTES]), reused=int(state[pages.REUSED_BYTES]),
-                pooled=int(state[pages.POOLED_BYTES]), live=int(state[pages.LIVE_BLOCKS]))
+                pooled=int(state[pages.POOLED_BYTES]), live=int(state[pages.LIVE_BLOCKS]),
+                live_bytes=int(state[pages.LIVE_BYTES]), budget=int(state[pages.POOL_BUDGET]))

@@ -8,8 +8,10 @@ Here a freed block of at least ``state[THRESHOLD]`` bytes keeps its pages in the
 ``state[POOL_CAP]`` bytes; the rest is unmapped), and a new big block takes pages from the pool by
 ``mremap`` (moved, not copied: no fault, no zeroing) before it maps fresh ones.  Pages move one by
 one (no fragmentation); the cap bounds what the pool holds idle (a block made before a free and
-written after it faults fresh pages while the pool holds the freed ones).  :func:`drain_pool`
-returns the pool's pages.
+written after it faults fresh pages while the pool holds the freed ones), and a budget
+(``state[POOL_BUDGET]``, 0 for none) lets it hold more while its pages and the live blocks' stay
+within it (:func:`fastshade.heap.pool_up_to_peak`: past a big image's basis, the process's peak).
+:func:`drain_pool` returns the pool's pages.
 
 The four C callbacks are NumPy's data allocator (NEP 49, ``PyDataMemAllocator``; installed by
 :mod:`fastshade.heap`), with the pool's state array as their context.  They are called with the
@@ -42,6 +44,8 @@ HUGE_ADVICE = 6  # 1: fresh mappings are advised huge pages (as NumPy's own allo
 POOLED_BYTES = 7  # bytes in the pool now
 POOL_CAP = 8  # the pool holds at most this many bytes (the rest of a freed block is unmapped)
 LIVE_BLOCKS = 9  # number of live pool blocks
+LIVE_BYTES = 10  # bytes of the live pool blocks
+POOL_BUDGET = 11  # the pool may also hold up to this many bytes less the live blocks' (0: the cap alone)
 MAX_PIECES = 16384
 MAX_SEGMENTS = 8192
 PIECES = 16
@@ -90,7 +94,7 @@ def _to_pool(state, start, length):
     """Put the pages of ``[start, start + length)`` (in one mapping) in the pool, as far as its cap
     and table allow; unmap the rest.
     """
-    room = state[POOL_CAP] - state[POOLED_BYTES]
+    room = max(state[POOL_CAP], state[POOL_BUDGET] - state[LIVE_BYTES]) - state[POOLED_BYTES]
     room -= room % HUGE_PAGE
     if state[ACTIVE] == 0 or state[SEGMENT_COUNT] >= MAX_SEGMENTS or room <= 0:
         _munmap(start, length)
@@ -156,6 +160,7 @@ def _new_block(state, size):
     state[REUSED_BYTES] += taken
     state[FRESH_BYTES] += length - taken
     state[LIVE_BLOCKS] += 1
+    state[LIVE_BYTES] += length
     return start, taken
 
 
@@ -185,10 +190,12 @@ def _release_from(state, address, cut):
         start, length = state[k + 1], state[k + 2]
         if start >= address + cut:
             _drop_piece(state, j)
+            state[LIVE_BYTES] -= length
             _to_pool(state, start, length)
             continue
         if start + length > address + cut:
             state[k + 2] = address + cut - start
+            state[LIVE_BYTES] -= start + length - (address + cut)
             _to_pool(state, address + cut, start + length - (address + cut))
         j += 1
     if cut == 0:

@@ -122,6 +122,32 @@ def test_page_pool_holds_at_most_its_cap():
 
 
 @linux_only
+def test_pool_up_to_peak_lets_the_pool_keep_pages_within_the_peak_until_the_close():
+    from fastshade.heap import page_pool, pool_counts, pool_up_to_peak
+
+    pool_up_to_peak()  # no pool open: nothing happens
+    assert pool_counts()["budget"] == 0
+    with page_pool(4 * MIB):
+        peak = np.ones(96 * MIB // 8)  # the process's resident peak is at least this high now
+        assert pool_counts()["live_bytes"] >= 96 * MIB
+        del peak
+        assert pool_counts()["live_bytes"] == 0
+        assert 0 < pool_counts()["pooled"] <= 4 * MIB  # the cap alone
+        pool_up_to_peak()
+        budget = pool_counts()["budget"]
+        assert budget >= 64 * MIB
+        block = np.ones(64 * MIB // 8)
+        assert pool_counts()["live_bytes"] >= 64 * MIB
+        del block
+        assert 4 * MIB < pool_counts()["pooled"] <= budget  # kept beyond the cap, within the budget
+    assert pool_counts()["pooled"] == 0 and pool_counts()["budget"] == 0
+    with page_pool(4 * MIB):  # a new pool: its cap alone again
+        block = np.ones(64 * MIB // 8)
+        del block
+        assert pool_counts()["pooled"] <= 4 * MIB
+
+
+@linux_only
 def test_page_pool_arrays_freed_and_made_on_other_threads():
     from concurrent.futures import ThreadPoolExecutor
 

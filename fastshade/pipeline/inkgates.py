@@ -15,6 +15,7 @@ from functools import partial
 
 import numpy as np
 
+from fastshade.heap import pool_up_to_peak
 from fastshade.options import ShadeOptions
 from fastshade.pipeline.components import Components, label_components
 from fastshade.pipeline.fields import HeatOperator, gating_field
@@ -120,6 +121,7 @@ def ink_analysis(rgb: np.ndarray, alpha: np.ndarray | None, opts: ShadeOptions, 
                                        # (a big image's lap is emptied while the coarse levels
                                        # are solved, and formed again: 64 B a pixel less there)
                                        laplacian_reform=partial(image_laplacian, carrier, **graph))
+            pool_up_to_peak()  # (the stages after the basis need less memory than it did)
         with timer.stage("fields"):
             if grid and diagonals is None:
                 diagonals = diagonal_storage(lap)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from fastshade.heap import pool_up_to_peak
 from fastshade.options import ShadeOptions, as_options
 from fastshade.pipeline.components import Components, label_components
 from fastshade.pipeline.cross import parse_affinity_threshold, reads_sample_basis, shadow_cross
@@ -116,6 +117,7 @@ def analyse(rgb: np.ndarray, opts: ShadeOptions, timer: Timer | None = None, *,
                 contract="check" if basis_use(opts, cross) else "off",
                 energy_only=energy_only and basis_use(opts, cross) is None,
             )
+        pool_up_to_peak()  # (the stages after the basis need less memory than it did)
     with timer.stage("fields"):  # gating field, its unit gradient, and the void direction
         if grid and diagonals is None:
             diagonals = diagonal_storage(lap)
