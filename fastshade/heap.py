@@ -193,8 +193,24 @@ def pool_up_to_peak() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # (KiB on Linux)
         with open("/proc/self/statm") as statm:
             resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        other = max(0, resident - int(state[pages.LIVE_BYTES]) - int(state[pages.POOLED_BYTES]))
+        other = max(0, resident - _resident_live(pool) - int(state[pages.POOLED_BYTES]))
         state[pages.POOL_BUDGET] = max(int(state[pages.POOL_BUDGET]), peak - other)
+
+
+def _resident_live(pool: Any) -> int:
+    """Bytes of the live pool blocks' pages that are resident (``mincore``; a block's pages are
+    mapped when made and resident once written).
+    """
+    pages, state = pool.pages, pool.state
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for j in range(int(state[pages.PIECE_COUNT])):
+        start, length = (int(v) for v in state[pages.PIECES + 3 * j + 1:pages.PIECES + 3 * j + 3])
+        vec = (ctypes.c_ubyte * (length // page))()
+        if libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) == 0:
+            total += page * sum(1 for v in bytes(vec) if v & 1)
+    return total
 
 
 def pool_counts() -> dict[str, int]:
