@@ -41,7 +41,7 @@ def test_every_kernel_module_uses_the_house_decorator():
         if path.name in ("__init__.py", "_jit.py"):
             continue
         text = path.read_text()
-        assert re.search(r"from \._jit import (.*, )?jit\b", text), path.name
+        assert re.search(r"from \._jit import (.*, )?jit(_parallel)?\b", text), path.name
         assert "@jit" in text, path.name
 
 
