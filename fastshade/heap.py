@@ -202,14 +202,14 @@ def _resident_live(pool: Any) -> int:
     mapped when made and resident once written).
     """
     pages, state = pool.pages, pool.state
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _glibc()  # (the pool runs only with glibc)
     page = os.sysconf("SC_PAGE_SIZE")
     total = 0
     for j in range(int(state[pages.PIECE_COUNT])):
         start, length = (int(v) for v in state[pages.PIECES + 3 * j + 1:pages.PIECES + 3 * j + 3])
         vec = (ctypes.c_ubyte * (length // page))()
-        if libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) == 0:
-            total += page * sum(1 for v in bytes(vec) if v & 1)
+        if libc is not None and libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) == 0:
+            total += page * int(np.count_nonzero(np.frombuffer(vec, dtype=np.uint8) & 1))
     return total
 
 

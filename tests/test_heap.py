@@ -148,6 +148,18 @@ def test_pool_up_to_peak_lets_the_pool_keep_pages_within_the_peak_until_the_clos
 
 
 @linux_only
+def test_the_budget_counts_only_the_written_pages_of_live_blocks():
+    from fastshade.heap import _pool, _resident_live, page_pool
+
+    with page_pool(4 * MIB):
+        block = np.empty(64 * MIB, dtype=np.uint8)  # mapped, not written: not resident
+        assert _resident_live(_pool()) == 0
+        block[:24 * MIB] = 1
+        assert _resident_live(_pool()) == 24 * MIB
+        del block
+
+
+@linux_only
 def test_page_pool_arrays_freed_and_made_on_other_threads():
     from concurrent.futures import ThreadPoolExecutor
 
