@@ -85,8 +85,6 @@ PLAN: tuple[tuple[str, str], ...] = (
     ("components.size_filter_map", _sig(_L1, "int64", _I1)),
     ("components.component_pixel_index", _sig(_I2, _L1, _L1, _L1, _L1)),
     ("paper.spread_within_reach", _sig(_B2, _L1, _L1, _F2)),
-    ("distance.nearest_row_in_columns", _sig(_B2, _I2)),
-    ("distance.nearest_in_rows", _sig(_I2, _L2, _I2, _I2)),
     ("changes.record_changes", _sig(_F3, _F3, _A.format("int8", 2), "int64")),
     ("changes.quantised_changes", _sig(_F3, _F3, "int64", "float64", _B2)),
 )

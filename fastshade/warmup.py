@@ -210,6 +210,7 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
     import numba
 
     from fastshade.heap import page_pool
+    from fastshade.pipeline.distance import kernels_for_any_size
     from fastshade.spectral.cascade import big_level_paths
     from fastshade.threads import parallel_from
 
@@ -226,7 +227,7 @@ def warm_up(names: Iterable[str] | None = None, size: int = WARMUP_SIZE) -> Comp
                 continue  # one thread: no run ever picks a twin
             twins = parallel_from(0) if name == PARALLEL_PATH else nullcontext()
             # (a big image's page pool: its C callbacks compile here, not in a first big run)
-            with twins, big_level_paths(), page_pool(WARMUP_POOL_BYTES):
+            with twins, big_level_paths(), kernels_for_any_size(), page_pool(WARMUP_POOL_BYTES):
                 # the pixel level iterating, then stopping at its start (as a big image's usually does)
                 for loose in ({}, {"tol": LOOSE_TOL}):
                     shade_arrays(image, None, ShadeOptions(**changes, **loose), analyses=False)

@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 
 from fastshade import threads
 from fastshade.kernels import distance as kernels
-from fastshade.pipeline.distance import background_distance, nearest_background
+from fastshade.pipeline.distance import background_distance, kernels_for_any_size, nearest_background
 
 
 def scipy_indices(mask):
@@ -105,14 +105,40 @@ def test_parallel_twins_give_the_same_bytes_on_two_threads():
                  *random_masks(4, 4, 700)]
         for mask in masks:
             np.testing.assert_array_equal(kernel_indices(mask, parallel=True)[1], scipy_indices(mask))
-        with threads.parallel_from(0):  # the library function picks the twins
+        with threads.parallel_from(0), kernels_for_any_size():  # the library function picks the twins
             mask = line_art(90, 600, 6)
             np.testing.assert_array_equal(nearest_background(mask), scipy_indices(mask))
     finally:
         numba.set_num_threads(previous)
 
 
-def test_nearest_background_is_scipys_for_any_truthy_input():
+@pytest.fixture(params=[1, 2], ids=["1 thread", "2 threads"])
+def on_the_kernels(request):
+    """The library functions take the kernels for any size (the serial ones on one thread, the
+    parallel twins on two)."""
+    if request.param > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("Numba has one thread here")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(request.param)
+    try:
+        with threads.parallel_from(0), kernels_for_any_size():
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def test_a_small_mask_goes_to_scipy_and_a_big_one_to_the_kernels(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("a kernel ran")
+
+    mask = line_art(40, 50, 3)
+    monkeypatch.setattr(kernels, "nearest_row_in_columns", refuse)
+    np.testing.assert_array_equal(nearest_background(mask), scipy_indices(mask))  # SciPy's own call
+    with kernels_for_any_size(), pytest.raises(AssertionError, match="a kernel ran"):
+        nearest_background(mask)
+
+
+def test_nearest_background_is_scipys_for_any_truthy_input(on_the_kernels):
     rng = np.random.default_rng(7)
     values = rng.integers(-2, 3, (23, 31))
     for mask in (values, values.astype(np.float64), values != 0, np.asfortranarray(values != 0),
@@ -127,7 +153,7 @@ def test_nearest_background_is_scipys_for_any_truthy_input():
 
 @pytest.mark.parametrize("mask", [*fixed_masks(), *random_masks(8, 40, 30), line_art(50, 80, 9)],
                          ids=lambda m: f"{m.shape[0]}x{m.shape[1]}")
-def test_background_distance_is_scipys_bit_for_bit(mask):
+def test_background_distance_is_scipys_bit_for_bit(on_the_kernels, mask):
     got = background_distance(mask)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, ndi.distance_transform_edt(mask))

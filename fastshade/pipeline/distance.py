@@ -4,17 +4,39 @@
 image row: at 35 Mpx the line weight's and the shadow edge's feature transforms took 1.8 s of
 one core's 2.  :mod:`fastshade.kernels.distance` gives the same indices (Maurer's algorithm, the
 same ties) from two passes that read whole rows, split among Numba's threads in fixed chunks
-(the same bytes for any count).
+(the same bytes for any count).  A mask below :data:`KERNEL_MIN_PIXELS` goes to SciPy (a few
+milliseconds there, and a first run on a small image compiles no kernel for it: 0.4 s less on an
+empty cache).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
+from scipy import ndimage as ndi
 
 from fastshade.kernels import distance as distance_kernels
 from fastshade.threads import threaded, work_rows
 
-__all__ = ["background_distance", "nearest_background"]
+__all__ = ["KERNEL_MIN_PIXELS", "background_distance", "kernels_for_any_size", "nearest_background"]
+
+KERNEL_MIN_PIXELS = 1 << 20
+"""Masks of at least this many pixels go to the kernels, smaller ones to SciPy (the same indices)."""
+
+
+@contextmanager
+def kernels_for_any_size() -> Iterator[None]:
+    """Within the block, masks of any size go to the kernels (the warm-up compiles a big image's
+    kernels on a small one; tests run them on small masks).  Not thread-safe (a module constant).
+    """
+    global KERNEL_MIN_PIXELS
+    previous, KERNEL_MIN_PIXELS = KERNEL_MIN_PIXELS, 0
+    try:
+        yield
+    finally:
+        KERNEL_MIN_PIXELS = previous
 
 
 def _as_mask(mask: object) -> np.ndarray:
@@ -32,6 +54,8 @@ def nearest_background(mask: object) -> np.ndarray:
     allocated.
     """
     mask = _as_mask(mask)
+    if mask.size < KERNEL_MIN_PIXELS:  # (the same indices)
+        return ndi.distance_transform_edt(mask, return_distances=False, return_indices=True)
     h, w = mask.shape
     near = np.empty((h, w), dtype=np.int32)
     columns = threaded(distance_kernels.nearest_row_in_columns, mask.size)
