@@ -108,6 +108,7 @@ class _Pool:
         table = api.PyCapsule_GetPointer(_numpy_multiarray()._ARRAY_API, None)
         address = ctypes.c_void_p.from_address(table + _NUMPY_SET_HANDLER * ctypes.sizeof(ctypes.c_void_p))
         self.set_handler = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object)(address.value)
+        self.callbacks = (pages.pool_malloc, pages.pool_calloc, pages.pool_realloc, pages.pool_free)
         self.depth = 0
         self.lock = threading.Lock()
 
@@ -132,9 +133,14 @@ def _pool() -> _Pool | None:
     if not hasattr(_numpy_multiarray(), "get_handler_name"):
         return None
     try:
-        return _Pool()
+        pool = _Pool()
     except Exception:  # noqa: BLE001 (e.g. no compiler for the callbacks: shade without the pool)
         return None
+    # immortal: an array the pool made may be freed at any time, at the interpreter's exit too,
+    # after this cache and the kernels' module are gone (its free then reads the pool's state
+    # through the handler: freed first, that was a crash at exit)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(pool))
+    return pool
 
 
 @contextlib.contextmanager
@@ -188,13 +194,21 @@ def pool_up_to_peak() -> None:
 
     pages, state = pool.pages, pool.state
     with pool.lock:
-        if not pool.depth:
+        resident = _resident_bytes()
+        if not pool.depth or resident is None:  # (unreadable: the cap alone, as before)
             return
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # (KiB on Linux)
-        with open("/proc/self/statm") as statm:
-            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         other = max(0, resident - _resident_live(pool) - int(state[pages.POOLED_BYTES]))
         state[pages.POOL_BUDGET] = max(int(state[pages.POOL_BUDGET]), peak - other)
+
+
+def _resident_bytes() -> int | None:
+    """The process's resident memory now (``/proc/self/statm``), None when it cannot be read."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _resident_live(pool: Any) -> int:

@@ -148,6 +148,37 @@ def test_pool_up_to_peak_lets_the_pool_keep_pages_within_the_peak_until_the_clos
 
 
 @linux_only
+def test_pool_up_to_peak_without_a_readable_resident_size_leaves_the_cap_alone(monkeypatch):
+    from fastshade import heap
+
+    assert heap._resident_bytes() > 0
+    monkeypatch.setattr(heap, "_resident_bytes", lambda: None)
+    with heap.page_pool(4 * MIB):
+        heap.pool_up_to_peak()  # no error
+        assert heap.pool_counts()["budget"] == 0
+
+
+@linux_only
+def test_arrays_of_the_pool_freed_after_the_pool_object_is_dropped_do_not_crash():
+    """At the interpreter's exit the pool's cache may go before the arrays it made (a crash, exit
+    139, before the pool was made immortal)."""
+    import subprocess
+
+    code = ("import gc, numpy as np\n"
+            "from fastshade.heap import page_pool, _pool\n"
+            "with page_pool(64 << 20):\n"
+            "    keep = [np.ones(1 << 20) for _ in range(3)]\n"
+            "    inside = np.ones(1 << 20)\n"
+            "_pool.cache_clear(); gc.collect()\n"
+            "del keep\n"
+            "print('freed', float(inside.sum()))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"freed {float(1 << 20)}"
+    assert "Error" not in done.stderr, done.stderr[-2000:]
+
+
+@linux_only
 def test_the_budget_counts_only_the_written_pages_of_live_blocks():
     from fastshade.heap import _pool, _resident_live, page_pool
 
