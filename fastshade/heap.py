@@ -143,6 +143,11 @@ def _pool() -> _Pool | None:
     return pool
 
 
+def _made_pool() -> _Pool | None:
+    """The process's page pool if a :func:`page_pool` ever made it (None otherwise: nothing is made)."""
+    return _pool() if _pool.cache_info().currsize else None
+
+
 @contextlib.contextmanager
 def page_pool(cap: int) -> Iterator[None]:
     """While open (``cap > 0``), NumPy arrays of at least :data:`POOL_THRESHOLD` bytes made in
@@ -187,7 +192,7 @@ def pool_up_to_peak() -> None:
     than the basis did: their arrays take the pool's pages instead of faulting fresh ones).  Does
     nothing when no pool is open.
     """
-    pool = _pool() if _pool.cache_info().currsize else None
+    pool = _made_pool()
     if pool is None:
         return
     import resource
@@ -216,13 +221,13 @@ def _resident_live(pool: Any) -> int:
     mapped when made and resident once written).
     """
     pages, state = pool.pages, pool.state
-    libc = _glibc()  # (the pool runs only with glibc)
+    libc = _glibc()  # (never None where a pool was made)
     page = os.sysconf("SC_PAGE_SIZE")
     total = 0
     for j in range(int(state[pages.PIECE_COUNT])):
         start, length = (int(v) for v in state[pages.PIECES + 3 * j + 1:pages.PIECES + 3 * j + 3])
         vec = (ctypes.c_ubyte * (length // page))()
-        if libc is not None and libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) == 0:
+        if libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) == 0:
             total += page * int(np.count_nonzero(np.frombuffer(vec, dtype=np.uint8) & 1))
     return total
 
@@ -232,7 +237,7 @@ def pool_counts() -> dict[str, int]:
     held now, ``live`` pool blocks and their ``live_bytes``, the ``budget`` of
     :func:`pool_up_to_peak` (0: the cap alone) (all 0 when no pool was opened in this process).
     """
-    pool = _pool() if _pool.cache_info().currsize else None
+    pool = _made_pool()
     if pool is None:
         return dict(fresh=0, reused=0, pooled=0, live=0, live_bytes=0, budget=0)
     pages, state = pool.pages, pool.state

@@ -91,9 +91,10 @@ def _aligned_span(length):
 
 @jit
 def _to_pool(state, start, length):
-    """Put the pages of ``[start, start + length)`` (in one mapping) in the pool, as far as its cap
-    and table allow; unmap the rest.
+    """Put the pages of ``[start, start + length)`` (in one mapping), leaving a live block, in the
+    pool, as far as its cap, its budget and its table allow; unmap the rest.
     """
+    state[LIVE_BYTES] -= length
     room = max(state[POOL_CAP], state[POOL_BUDGET] - state[LIVE_BYTES]) - state[POOLED_BYTES]
     room -= room % HUGE_PAGE
     if state[ACTIVE] == 0 or state[SEGMENT_COUNT] >= MAX_SEGMENTS or room <= 0:
@@ -190,13 +191,12 @@ def _release_from(state, address, cut):
         start, length = state[k + 1], state[k + 2]
         if start >= address + cut:
             _drop_piece(state, j)
-            state[LIVE_BYTES] -= length
             _to_pool(state, start, length)
             continue
-        if start + length > address + cut:
-            state[k + 2] = address + cut - start
-            state[LIVE_BYTES] -= start + length - (address + cut)
-            _to_pool(state, address + cut, start + length - (address + cut))
+        end = address + cut
+        if start + length > end:
+            state[k + 2] = end - start
+            _to_pool(state, end, start + length - end)
         j += 1
     if cut == 0:
         state[LIVE_BLOCKS] -= 1
